@@ -1,0 +1,72 @@
+"""Class layer: multinomial logits of class membership (paper eq. 4).
+
+P(C = c | x) = exp(a_c + b_c' x) / sum_k exp(a_k + b_k' x), with the last
+class as reference (a_K = b_K = 0, as in the paper). Random intercepts on the
+logits (alpha_cj of eq. 4, two-level models) enter through ``offset``; any
+leading axes of the parameters or the offset (quadrature nodes, draws)
+broadcast through.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+
+from .priors import PriorSet
+
+
+def full_logits(free, axis: int = -1):
+    """Append the reference class (logit 0) to K-1 free logits along ``axis``."""
+    zeros = pt.zeros_like(pt.take(free, [0], axis=axis))
+    return pt.concatenate([free, zeros], axis=axis)
+
+
+class ClassModel:
+    """Multinomial logit for K classes with optional unit-level covariates."""
+
+    def __init__(self, n_classes: int, covariates: np.ndarray | None = None, covariate_names=()):
+        self.n_classes = n_classes
+        self.covariates = covariates if covariates is not None and covariates.shape[1] else None
+        self.covariate_names = list(covariate_names)
+        self.params: dict = {}
+        # parameter -> axis that holds the K-1 free classes (reference coded)
+        self.reference_axis: dict[str, int] = {}
+
+    def coords(self, class_labels) -> dict:
+        out = {"class_free": list(class_labels[:-1])}
+        if self.covariates is not None:
+            out["covariate"] = self.covariate_names
+        return out
+
+    def build(self, priors: PriorSet) -> None:
+        if self.n_classes == 1:
+            return
+        self.params["class_intercept"] = priors.create("class_intercept", dims="class_free")
+        self.reference_axis["class_intercept"] = 0
+        if self.covariates is not None:
+            self.params["class_slope"] = priors.create("class_slope", dims=("covariate", "class_free"))
+            self.reference_axis["class_slope"] = 1
+
+    def logits(self, params: dict | None = None, offset=None):
+        """Free logits (..., N or 1, K-1)."""
+        p = params or self.params
+        eta = p["class_intercept"][..., None, :]
+        if self.covariates is not None:
+            eta = eta + pt.matmul(pt.as_tensor(self.covariates), p["class_slope"])
+        if offset is not None:
+            eta = eta + offset
+        return eta
+
+    def log_prior(self, params: dict | None = None, offset=None):
+        """log P(C = c | x): (..., N, K), or (..., 1, K) without covariates/offset."""
+        if self.n_classes == 1:
+            return pt.zeros((1, 1))
+        return pt.special.log_softmax(full_logits(self.logits(params, offset)), axis=-1)
+
+    def random_start(self, rng: np.random.Generator) -> dict:
+        if self.n_classes == 1:
+            return {}
+        out = {"class_intercept": rng.uniform(-0.5, 0.5, size=self.n_classes - 1)}
+        if self.covariates is not None:
+            out["class_slope"] = np.zeros((self.covariates.shape[1], self.n_classes - 1))
+        return out

@@ -1,0 +1,29 @@
+"""Load the bundled reference data sets (provenance: ``data/PROVENANCE.md``)."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pandas as pd
+
+_FILES = {"carcinoma": "carcinoma.csv", "lsat7": "lsat7.csv", "sai_lta": "sai_lta.csv"}
+
+
+def available() -> list[str]:
+    """Names accepted by :func:`load`."""
+    return sorted(_FILES)
+
+
+def load(name: str) -> pd.DataFrame:
+    """Load a bundled data set as a DataFrame.
+
+    - ``carcinoma``: 118 slides x 7 pathologists (A-G), 1 = carcinoma
+      (Agresti 2002, Table 13.1); published ML: 2-class LCA LL -317.2568.
+    - ``lsat7``: LSAT section 7, 1000 x 5 binary items (Bock & Lieberman 1970).
+    - ``sai_lta``: state anxiety, 5 binary items at two occasions, persons in 28 studies.
+    """
+    if name not in _FILES:
+        raise ValueError(f"unknown data set {name!r}; available: {available()}.")
+    path = resources.files("bayesmix.datasets") / "data" / _FILES[name]
+    with resources.as_file(path) as p:
+        return pd.read_csv(p)

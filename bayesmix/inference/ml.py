@@ -1,0 +1,206 @@
+"""Maximum likelihood and MAP with random starts and standard errors.
+
+The random effects and classes are integrated out of the objective exactly
+as in NUTS (same ``unit_loglik`` graph), so this is marginal ML as in Mplus
+(section 10 of the paper), not a joint mode. Standard errors come from the
+observed information (inverse Hessian of -LL in the unconstrained
+parameters) and the robust sandwich H^-1 (sum_i s_i s_i') H^-1 (MLR, White
+1980) with per-unit scores s_i; parameters on the natural scale and derived
+quantities (class proportions, profile probabilities) get delta-method SEs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..marginal.within import posterior_class_probabilities
+from ..results import profile_tensor, proportion_tensor, relative_entropy
+from .objective import flat_model
+from .optimize import Optimum, StartReport, multistart
+
+
+@dataclass
+class MLResult:
+    """Maximum-likelihood solution: fit statistics, parameters with SEs, profiles."""
+
+    loglik: float
+    n_params: int
+    n_obs: int
+    params: pd.DataFrame
+    profiles: pd.DataFrame
+    class_proportions: pd.DataFrame
+    class_counts: pd.Series
+    entropy: float
+    starts: StartReport
+    point: dict = field(repr=False)
+    theta: np.ndarray = field(repr=False)
+    converged: bool = True
+    n_boundary: int = 0
+    posterior_probabilities: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.loglik + 2 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        return -2 * self.loglik + self.n_params * np.log(self.n_obs)
+
+    @property
+    def abic(self) -> float:
+        """Sample-size adjusted BIC (Sclove 1987): n* = (n + 2) / 24."""
+        return -2 * self.loglik + self.n_params * np.log((self.n_obs + 2) / 24)
+
+    def fit_table(self) -> pd.Series:
+        return pd.Series({"loglik": self.loglik, "n_params": self.n_params, "aic": self.aic,
+                          "bic": self.bic, "abic": self.abic, "entropy": self.entropy,
+                          "best_ll_replicated": self.starts.n_replicated})
+
+    def __str__(self) -> str:
+        lines = [
+            f"Maximum likelihood (N = {self.n_obs})",
+            f"  log-likelihood {self.loglik:.4f}   parameters {self.n_params}",
+            f"  AIC {self.aic:.3f}   BIC {self.bic:.3f}   aBIC {self.abic:.3f}   entropy {self.entropy:.3f}",
+            f"  starts: {self.starts}",
+        ]
+        if self.n_boundary:
+            lines.append(f"  {self.n_boundary} logit parameter(s) at the boundary (probability 0 or 1): "
+                         "fixed when computing standard errors, as Mplus does")
+        lines.append("Class proportions:\n" + self.class_proportions.round(4).to_string())
+        return "\n".join(lines)
+
+
+def _covariances(flat, theta, free):
+    h = flat.hessian(theta, "loglik")
+    p = len(theta)
+    cov = np.zeros((p, p))
+    cov_r = np.zeros((p, p))
+    hf = h[np.ix_(free, free)]
+    try:
+        hinv = np.linalg.inv(hf)
+        if np.any(np.linalg.eigvalsh(hf) <= 0):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        warnings.warn("the information matrix is not positive definite at the ML solution: the model "
+                      "may not be identified; standard errors use a pseudo-inverse.", UserWarning, stacklevel=4)
+        hinv = np.linalg.pinv(hf)
+    cov[np.ix_(free, free)] = hinv
+    s = flat.scores(theta)[:, free]
+    cov_r[np.ix_(free, free)] = hinv @ (s.T @ s) @ hinv
+    return cov, cov_r
+
+
+def _delta(flat, key, outputs, theta, cov, cov_r):
+    value, jac = flat.jacobian_of(key, outputs, theta)
+    se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0, None))
+    se_r = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov_r, jac), 0, None))
+    return value, se, se_r
+
+
+def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, **kwargs) -> MLResult:
+    """Marginal maximum likelihood with Mplus-style random starts.
+
+    ``starts``: N or (N, M) as Mplus ``STARTS = N M`` (M defaults to N // 4).
+    Returns an :class:`MLResult` with ``loglik``, ``n_params``, ``aic``,
+    ``bic``, ``abic``, ``entropy``, class proportions/counts, ``params``
+    (estimate, se, se_robust, named like the PyMC variables), ``profiles``
+    and the start report.
+    """
+    opt = multistart(mm, "loglik", starts=starts, seed=seed, tol=tol, **kwargs)
+    return ml_result(mm, opt)
+
+
+def ml_result(mm, opt: Optimum) -> MLResult:
+    flat = flat_model(mm)
+    theta = opt.theta
+    boundary = flat.at_bound(theta)
+    free = np.flatnonzero(~boundary)
+    cov, cov_r = _covariances(flat, theta, free)
+
+    labels = flat.labels()
+    values, se, se_r = _delta(flat, "ml_params", list(mm.model.free_RVs), theta, cov, cov_r)
+    se[boundary], se_r[boundary] = np.nan, np.nan
+    params = pd.DataFrame({"estimate": values, "se": se, "se_robust": se_r, "at_bound": boundary},
+                          index=pd.Index(labels, name="parameter"))
+
+    table, rows = profile_tensor(mm)
+    prop = proportion_tensor(mm)
+    derived, dse, dse_r = _delta(flat, "ml_derived", [table, prop], theta, cov, cov_r)
+    k, r = mm.n_classes, len(rows)
+    index = pd.MultiIndex.from_tuples(rows, names=["item", "category"])
+    cols = pd.MultiIndex.from_product([mm.class_labels, ["estimate", "se", "se_robust"]], names=["class", "statistic"])
+    stacked = np.stack([derived[: k * r].reshape(k, r).T, dse[: k * r].reshape(k, r).T,
+                        dse_r[: k * r].reshape(k, r).T], axis=-1)
+    profiles = pd.DataFrame(stacked.reshape(r, -1), index=index, columns=cols)
+    proportions = pd.DataFrame({"estimate": derived[k * r:], "se": dse[k * r:], "se_robust": dse_r[k * r:]},
+                               index=pd.Index(mm.class_labels, name="class"))
+
+    log_prior, ll = flat.evaluate("class_parts", [mm.log_prior, mm.loglik_by_class], theta)
+    post = posterior_class_probabilities(log_prior, ll)
+    post_df = pd.DataFrame(post, index=mm.data.units, columns=pd.Index(mm.class_labels, name="class"))
+    counts = pd.Series(np.bincount(post.argmax(1), minlength=k), index=mm.class_labels, name="modal_count")
+    return MLResult(
+        loglik=float(opt.value), n_params=flat.n_params, n_obs=mm.n_units if mm.loglik_dim == "unit" else mm.n_units,
+        params=params, profiles=profiles, class_proportions=proportions, class_counts=counts,
+        entropy=relative_entropy(post), starts=opt.report, point=flat.constrained(theta), theta=theta,
+        converged=opt.converged, n_boundary=int(boundary.sum()), posterior_probabilities=post_df,
+    )
+
+
+@dataclass
+class MAPResult:
+    """Posterior mode (with the model's priors) from multi-start optimization."""
+
+    log_posterior: float
+    loglik: float
+    point: dict
+    theta: np.ndarray
+    starts: StartReport
+
+
+def fit_map(mm, starts=10, *, seed=None, tol: float = 1e-3, **kwargs) -> MAPResult:
+    """Posterior mode: maximize log prior + log-likelihood (no Jacobian), multi-start."""
+    opt = multistart(mm, "posterior", starts=starts, seed=seed, tol=tol, **kwargs)
+    flat = flat_model(mm)
+    return MAPResult(log_posterior=opt.value, loglik=float(flat.unit_loglik(opt.theta).sum()),
+                     point=flat.constrained(opt.theta), theta=opt.theta, starts=opt.report)
+
+
+def lrt(ml_small: MLResult, ml_big: MLResult) -> pd.Series:
+    """Likelihood-ratio test of nested ML fits: 2 (LL_big - LL_small) ~ chi2(df).
+
+    Caveat: comparing models with different numbers of classes puts the null
+    on the boundary of the parameter space (a class probability of 0), so
+    the chi-square reference distribution does not hold there; use BIC, a
+    bootstrap LRT, or LOO for the number of classes. The test is valid for
+    nested models with the same classes (e.g. equality constraints).
+    """
+    if ml_big.n_params <= ml_small.n_params:
+        raise ValueError("ml_big must have more parameters than ml_small (pass the nested model first).")
+    statistic = 2.0 * (ml_big.loglik - ml_small.loglik)
+    df = ml_big.n_params - ml_small.n_params
+    return pd.Series({"statistic": statistic, "df": df, "p_value": float(stats.chi2.sf(statistic, df))})
+
+
+def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=20, seed=None,
+                   **kwargs) -> pd.DataFrame:
+    """Fit K = k_min..k_max classes by ML and tabulate LL, parameters, AIC, BIC, aBIC, entropy.
+
+    ``factory`` is a bayesmix factory such as :func:`bayesmix.lca`; other
+    arguments are passed to it, e.g.
+    ``select_classes(bm.lca, df, items=cols, k_max=4)``.
+    """
+    rows = {}
+    for k in range(k_min, k_max + 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            fit = factory(data, *args, n_classes=k, **kwargs).fit_ml(starts=starts, seed=seed)
+        rows[k] = fit.fit_table()
+    table = pd.DataFrame(rows).T
+    table.index.name = "n_classes"
+    return table

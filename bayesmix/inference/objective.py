@@ -1,0 +1,179 @@
+"""The model's graphs as functions of one flat unconstrained vector theta.
+
+Optimizers and the Hessian work on theta (PyMC's value variables, raveled);
+results are reported on the constrained scale users read. All functions are
+compiled once per model and cached on the :class:`~bayesmix.MixtureModel`.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pymc as pm
+import pytensor
+import pytensor.tensor as pt
+from pytensor.gradient import jacobian
+
+from .._compile import function
+
+#: value variables whose elements are logits (bounded during optimization so
+#: that boundary solutions, probabilities -> 0/1, stay finite, as Mplus does)
+LOGIT_BOUND = 30.0
+
+
+class FlatModel:
+    """Compiled value/gradient/Hessian of the log-likelihood or log-posterior in theta."""
+
+    def __init__(self, mm):
+        self.mm = mm
+        model = mm.model
+        self.model = model
+        self.point = model.initial_point()
+        self.value_vars = model.value_vars
+        self.names = [v.name for v in self.value_vars]
+        self.shapes = [np.shape(self.point[n]) for n in self.names]
+        self.sizes = [int(np.prod(s)) for s in self.shapes]
+        self.n_params = int(sum(self.sizes))
+        loglik_units = model.replace_rvs_by_values([mm.unit_loglik])[0]
+        log_posterior = model.logp(jacobian=False)
+        constrained = model.replace_rvs_by_values(model.free_RVs)
+        outputs, self.theta = pm.pytensorf.join_nonshared_inputs(
+            self.point, [loglik_units, log_posterior, *constrained], self.value_vars
+        )
+        self._unit_loglik, self._log_posterior, *self._constrained = outputs
+        self._functions: dict = {}
+        self.bounds = self._bounds()
+
+    # --------------------------------------------------------------- compile
+    def _compile(self, key, outputs):
+        if key not in self._functions:
+            self._functions[key] = function([self.theta], outputs)
+        return self._functions[key]
+
+    def _objective(self, kind: str):
+        return self._unit_loglik.sum() if kind == "loglik" else self._log_posterior
+
+    def value_and_grad(self, kind: str):
+        """theta -> (-objective, -gradient) for scipy minimizers."""
+        obj = self._objective(kind)
+        fn = self._compile(("vg", kind), [-obj, -pt.grad(obj, self.theta)])
+
+        def f(theta):
+            value, grad = fn(np.asarray(theta, dtype=float))
+            value = float(value)
+            if not np.isfinite(value):
+                return 1e300, np.zeros_like(theta)
+            return value, np.asarray(grad, dtype=float)
+
+        return f
+
+    def hessian(self, theta: np.ndarray, kind: str = "loglik") -> np.ndarray:
+        """Hessian of the negative objective (observed information for ML)."""
+        obj = self._objective(kind)
+        grad = pt.grad(-obj, self.theta)
+        fn = self._compile(("hess", kind), jacobian(grad, self.theta, vectorize=True))
+        h = np.asarray(fn(theta), dtype=float)
+        return 0.5 * (h + h.T)
+
+    def unit_loglik(self, theta: np.ndarray) -> np.ndarray:
+        return np.asarray(self._compile("units", self._unit_loglik)(theta))
+
+    def scores(self, theta: np.ndarray) -> np.ndarray:
+        """Per-unit score contributions d loglik_i / d theta, (n_units, n_params)."""
+        fn = self._compile("scores", jacobian(self._unit_loglik, self.theta, vectorize=True))
+        return np.asarray(fn(theta), dtype=float)
+
+    def constrained(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        """Free random variables on their natural scale."""
+        values = self._compile("constrained", self._constrained)(theta)
+        return {rv.name: np.asarray(v) for rv, v in zip(self.model.free_RVs, values)}
+
+    def _in_theta(self, outputs: Sequence):
+        """Graphs given in terms of the model's RVs, rewritten as functions of theta."""
+        replaced = self.model.replace_rvs_by_values([pt.as_tensor(o) for o in outputs])
+        return pytensor.graph.graph_replace(replaced, self._value_replacements(), strict=False)
+
+    def evaluate(self, key: str, outputs: Sequence, theta: np.ndarray) -> list[np.ndarray]:
+        """Values at theta of graphs given in terms of the model's RVs."""
+        if key not in self._functions:
+            self._functions[key] = function([self.theta], self._in_theta(outputs))
+        return [np.asarray(v) for v in self._functions[key](theta)]
+
+    def jacobian_of(self, key: str, outputs: Sequence, theta: np.ndarray):
+        """Values and Jacobians (w.r.t. theta) of graphs given in terms of the model's RVs, raveled."""
+        if key not in self._functions:
+            replaced = [o.ravel() for o in self._in_theta(outputs)]
+            flat = pt.concatenate(replaced) if len(replaced) > 1 else replaced[0]
+            self._functions[key] = function([self.theta], [flat, jacobian(flat, self.theta, vectorize=True)])
+        value, jac = self._functions[key](theta)
+        return np.asarray(value), np.asarray(jac).reshape(len(value), self.n_params)
+
+    def _value_replacements(self):
+        out, start = {}, 0
+        for var, shape, size in zip(self.value_vars, self.shapes, self.sizes):
+            out[var] = self.theta[start:start + size].reshape(shape) if shape else self.theta[start]
+            start += size
+        return out
+
+    # ----------------------------------------------------------- conversion
+    def to_theta(self, values: dict[str, np.ndarray]) -> np.ndarray:
+        """Constrained values of the free RVs (by name) -> theta."""
+        if "to_theta" not in self._functions:
+            inputs, pieces = [], []
+            for rv in self.model.free_RVs:
+                x = pt.tensor(name=rv.name, shape=(None,) * rv.ndim, dtype="float64")
+                inputs.append(x)
+                transform = self.model.rvs_to_transforms.get(rv)
+                y = transform.forward(x, *rv.owner.inputs) if transform is not None else x
+                pieces.append(pt.as_tensor(y).ravel())
+            self._functions["to_theta"] = function(inputs, pt.concatenate(pieces))
+        args = [np.asarray(values[rv.name], dtype=float) for rv in self.model.free_RVs]
+        return np.asarray(self._functions["to_theta"](*args))
+
+    def split(self, theta: np.ndarray) -> dict[str, np.ndarray]:
+        out, start = {}, 0
+        for name, shape, size in zip(self.names, self.shapes, self.sizes):
+            out[name] = np.reshape(theta[start:start + size], shape)
+            start += size
+        return out
+
+    def labels(self) -> list[str]:
+        """Readable label per element of theta, e.g. ``binary_logit[class1, A]``."""
+        labels = []
+        coords = self.model.coords
+        for rv in self.model.free_RVs:
+            value_name = self.model.rvs_to_values[rv].name
+            dims = self.model.named_vars_to_dims.get(rv.name, ())
+            shape = np.shape(self.point[value_name])
+            for idx in np.ndindex(*shape):
+                if dims and len(dims) == len(idx):
+                    parts = [str(coords[d][i]) for d, i in zip(dims, idx)]
+                else:
+                    parts = [str(i) for i in idx]
+                labels.append(f"{rv.name}[{', '.join(parts)}]" if parts else rv.name)
+        return labels
+
+    def _bounds(self):
+        bounds = []
+        unbounded = {"normal_mean", "normal_mean_unordered", "normal_mean_ordered", "class_slope"}
+        for rv in self.model.free_RVs:
+            size = int(np.prod(np.shape(self.point[self.model.rvs_to_values[rv].name])))
+            b = (None, None) if rv.name in unbounded else (-LOGIT_BOUND, LOGIT_BOUND)
+            bounds.extend([b] * size)
+        return bounds
+
+    def at_bound(self, theta: np.ndarray, threshold: float = 15.0) -> np.ndarray:
+        """Logit-type elements of theta beyond +-15 (probabilities ~0/1): boundary solutions.
+
+        Mplus fixes such logits at +-15 when it computes standard errors; so do we.
+        """
+        bounded = np.array([b[0] is not None for b in self.bounds])
+        return bounded & (np.abs(theta) >= threshold)
+
+
+def flat_model(mm) -> FlatModel:
+    """The (cached) :class:`FlatModel` of a MixtureModel."""
+    if "flat" not in mm._cache:
+        mm._cache["flat"] = FlatModel(mm)
+    return mm._cache["flat"]

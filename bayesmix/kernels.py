@@ -1,0 +1,359 @@
+"""Item kernels: the measurement layer (paper eq. 1-2).
+
+Each kernel owns the items of one type. ``build`` creates its PyMC
+parameters in the current model context; ``loglik`` returns the
+class-conditional log-likelihood of every unit's observed responses,
+shape ``(..., N, K)``: any leading axes of the parameters (quadrature nodes,
+draws) broadcast through. Missing responses contribute exactly 0.
+
+Categorical kernels (binary, nominal, ordinal) only differ in how they turn
+parameters into a class x item x category log-probability table; the data
+enter through a fixed one-hot matrix, so the likelihood is one matrix
+product. The registry :data:`KERNELS` maps the item type string to its kernel
+(StepMix-style), and a model with mixed item types simply sums kernels.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pytensor.tensor as pt
+import pymc as pm
+from pymc.distributions.dist_math import normal_lcdf
+from pymc.distributions.transforms import ordered as ordered_transform
+
+from .data import EncodedData, ItemSpec
+from .priors import PriorSet
+
+#: padding value for impossible categories (exp(-1e4) == 0 in float64)
+_IMPOSSIBLE = -1.0e4
+
+LINKS = ("logit", "probit")
+
+
+def _log_cdf(x, link: str):
+    """log F(x) for the link's latent-response distribution (eq. 1)."""
+    if link == "logit":
+        return -pt.softplus(-x)
+    return normal_lcdf(0.0, 1.0, x)
+
+
+def _cdf(x, link: str):
+    if link == "logit":
+        return pt.sigmoid(x)
+    return 0.5 * pt.erfc(-x / np.sqrt(2.0))
+
+
+def _class_item_matrix(name, names, item_dim, priors, ordered_item, location):
+    """A (class, item) parameter matrix, optionally ordered across classes for one item.
+
+    Without ordering this is the plain random variable ``name``. With
+    ``ordered_item`` the item's column is a separate variable ``name_ordered``
+    with PyMC's ordered transform (increasing over classes), the other
+    columns ``name_unordered``, and ``name`` is their deterministic join; this
+    identifies the class labels (label switching).
+    """
+    dims = ("class", item_dim)
+    if ordered_item is None:
+        return priors.create(name, dims=dims, **location)
+    model = pm.modelcontext(None)
+    n_classes = len(model.coords["class"])
+    j = names.index(ordered_item)
+    others = [i for i, n in enumerate(names) if n != ordered_item]
+    dist, kw = priors.spec(name, **{k: np.asarray(v)[j] if np.ndim(v) else v for k, v in location.items()})
+    if dist == "Normal":  # spread prior means so the default initial point is ordered
+        kw["mu"] = kw["mu"] + np.linspace(-1.0, 1.0, n_classes) * kw.get("sigma", 1.0) / 2
+    column = getattr(pm, dist)(f"{name}_ordered", dims="class", transform=ordered_transform, **kw)
+    cols = [None] * len(names)
+    cols[j] = column
+    if others:
+        unordered_dim = f"{item_dim}_unordered"
+        model.add_coord(unordered_dim, [names[i] for i in others])
+        loc = {k: np.asarray(v)[others] if np.ndim(v) else v for k, v in location.items()}
+        dist_r, kw_r = priors.spec(name, **loc)
+        rest = getattr(pm, dist_r)(f"{name}_unordered", dims=("class", unordered_dim), **kw_r)
+        for pos, i in enumerate(others):
+            cols[i] = rest[:, pos]
+    return pm.Deterministic(name, pt.stack(cols, axis=1), dims=dims)
+
+
+def _split_ordered(name, values, names, ordered_item):
+    """Map a start value of ``name`` to the free variables of :func:`_class_item_matrix`."""
+    if ordered_item is None:
+        return {name: values}
+    j = names.index(ordered_item)
+    out = {f"{name}_ordered": np.sort(values[:, j])}
+    others = [i for i in range(len(names)) if i != j]
+    if others:
+        out[f"{name}_unordered"] = values[:, others]
+    return out
+
+
+class ItemKernel:
+    """Base class: one block of items of the same type."""
+
+    kind: str = ""
+
+    def __init__(self, items: list[ItemSpec], data: EncodedData, link: str = "logit"):
+        self.items = items
+        self.names = [it.name for it in items]
+        self.link = link
+        self.params: dict[str, pt.TensorVariable] = {}
+        self.class_axis: dict[str, int] = {}  # parameter -> axis holding classes
+
+    def build(self, priors: PriorSet, ordered_item: str | None = None) -> None:
+        raise NotImplementedError
+
+    def loglik(self, params: dict | None = None):
+        raise NotImplementedError
+
+    def random_start(self, rng: np.random.Generator, n_classes: int) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def coords(self) -> dict[str, list]:
+        raise NotImplementedError
+
+
+class CategoricalKernel(ItemKernel):
+    """Items with a finite set of categories: ll = onehot @ log P(y=c | class)."""
+
+    def __init__(self, items, data, link="logit"):
+        super().__init__(items, data, link)
+        codes = data.codes[self.kind]
+        self.n_categories = np.array([it.n_categories for it in items])
+        self.max_categories = int(self.n_categories.max())
+        n, n_items = codes.shape
+        onehot = np.zeros((n, n_items, self.max_categories))
+        rows, cols = np.nonzero(codes >= 0)
+        onehot[rows, cols, codes[rows, cols]] = 1.0
+        self.onehot = onehot.reshape(n, n_items * self.max_categories)
+        self.valid = np.arange(self.max_categories)[None, :] < self.n_categories[:, None]
+
+    def log_prob_table(self, params: dict | None = None):
+        """(..., K, I, C) log-probabilities; impossible categories hold 0."""
+        raise NotImplementedError
+
+    def loglik(self, params=None):
+        table = self.log_prob_table(params)
+        flat = table.reshape((*table.shape[:-2], -1))  # (..., K, I*C)
+        return pt.matmul(pt.as_tensor(self.onehot), pt.swapaxes(flat, -1, -2))
+
+    def probability_table(self, params=None):
+        return pt.exp(self.log_prob_table(params)) * self.valid
+
+    def profile_rows(self, params=None):
+        """Class profile rows: P(y_i = category | class), (..., K, R) and (item, category) labels."""
+        table = self.probability_table(params)  # (..., K, I, C)
+        items, cats = np.nonzero(self.valid)
+        rows = [(self.names[i], str(self.items[i].categories[c])) for i, c in zip(items, cats)]
+        return table[..., items, cats], rows
+
+
+class BinaryKernel(CategoricalKernel):
+    """Binary items: P(y = 2nd code | c) = F(beta_ci), F logistic or normal."""
+
+    kind = "binary"
+
+    def coords(self):
+        return {"binary_item": self.names}
+
+    def build(self, priors, ordered_item=None):
+        self.ordered = ordered_item if ordered_item in self.names else None
+        self.params["binary_logit"] = _class_item_matrix(
+            "binary_logit", self.names, "binary_item", priors, self.ordered, {}
+        )
+        self.class_axis["binary_logit"] = 0
+
+    def log_prob_table(self, params=None):
+        beta = (params or self.params)["binary_logit"]
+        return pt.stack([_log_cdf(-beta, self.link), _log_cdf(beta, self.link)], axis=-1)
+
+    def profile_rows(self, params=None):
+        """P(y_i = second code | class) for each binary item (Table 1 of the paper)."""
+        table = self.probability_table(params)
+        rows = [(it.name, str(it.categories[1])) for it in self.items]
+        return table[..., :, 1], rows
+
+    def random_start(self, rng, n_classes):
+        start = rng.uniform(-2.0, 2.0, size=(n_classes, len(self.items)))
+        return _split_ordered("binary_logit", start, self.names, self.ordered)
+
+
+class NominalKernel(CategoricalKernel):
+    """Unordered categories: multinomial logit, first category the reference."""
+
+    kind = "nominal"
+
+    def __init__(self, items, data, link="logit"):
+        super().__init__(items, data, link)
+        self.param_item = np.concatenate([np.full(c - 1, i) for i, c in enumerate(self.n_categories)])
+        self.param_category = np.concatenate([np.arange(1, c) for c in self.n_categories])
+
+    def coords(self):
+        labels = [f"{self.names[i]}[{self.items[i].categories[c]}]" for i, c in zip(self.param_item, self.param_category)]
+        return {"nominal_item": self.names, "nominal_parameter": labels}
+
+    def build(self, priors, ordered_item=None):
+        self.params["nominal_logit"] = priors.create("nominal_logit", dims=("class", "nominal_parameter"))
+        self.class_axis["nominal_logit"] = 0
+
+    def log_prob_table(self, params=None):
+        flat = (params or self.params)["nominal_logit"]  # (..., K, P)
+        shape = (*flat.shape[:-1], len(self.items), self.max_categories)
+        pad = np.where(self.valid, 0.0, _IMPOSSIBLE)
+        logits = pt.zeros(shape) + pad
+        logits = pt.set_subtensor(logits[..., self.param_item, self.param_category], flat)
+        return pt.where(self.valid, pt.special.log_softmax(logits, axis=-1), 0.0)
+
+    def random_start(self, rng, n_classes):
+        return {"nominal_logit": rng.uniform(-2.0, 2.0, size=(n_classes, len(self.param_item)))}
+
+
+class OrdinalKernel(CategoricalKernel):
+    """Ordered categories with class-specific cumulative thresholds (eq. 1).
+
+    P(y <= k | c) = F(tau_ck); tau_c1 is free and later thresholds add
+    positive gaps exp(log_gap), so thresholds stay ordered without an
+    initial-value hack.
+    """
+
+    kind = "ordinal"
+
+    def __init__(self, items, data, link="logit"):
+        super().__init__(items, data, link)
+        gaps = [(i, k) for i, c in enumerate(self.n_categories) for k in range(1, c - 1)]
+        self.gap_item = np.array([g[0] for g in gaps], dtype=int)
+        self.gap_position = np.array([g[1] for g in gaps], dtype=int)
+        # threshold (i, k) = first_i + sum of gaps (i, 1..k)
+        n_thr = len(items) * (self.max_categories - 1)
+        cum = np.zeros((len(items), self.max_categories - 1, len(gaps)))
+        for g, (i, k) in enumerate(gaps):
+            cum[i, k:, g] = 1.0
+        self.gap_cumulative = cum.reshape(n_thr, len(gaps))
+
+    def coords(self):
+        labels = [f"{self.names[i]}[{k + 1}]" for i, k in zip(self.gap_item, self.gap_position)]
+        return {"ordinal_item": self.names, "ordinal_gap": labels}
+
+    def build(self, priors, ordered_item=None):
+        self.params["ordinal_first_threshold"] = priors.create("ordinal_first_threshold", dims=("class", "ordinal_item"))
+        self.class_axis["ordinal_first_threshold"] = 0
+        if len(self.gap_item):
+            self.params["ordinal_log_gap"] = priors.create("ordinal_log_gap", dims=("class", "ordinal_gap"))
+            self.class_axis["ordinal_log_gap"] = 0
+
+    def thresholds(self, params=None):
+        """(..., K, I, C-1) thresholds; unused slots are +large (F = 1)."""
+        p = params or self.params
+        first = p["ordinal_first_threshold"]
+        n_items, n_thr = len(self.items), self.max_categories - 1
+        tau = pt.repeat(first[..., :, None], n_thr, axis=-1)  # (..., K, I, C-1)
+        if len(self.gap_item):
+            add = pt.matmul(pt.exp(p["ordinal_log_gap"]), self.gap_cumulative.T)  # (..., K, I*(C-1))
+            tau = tau + add.reshape((*add.shape[:-1], n_items, n_thr))
+        used = np.arange(n_thr)[None, :] < (self.n_categories - 1)[:, None]
+        return pt.where(used, tau, -_IMPOSSIBLE)
+
+    def log_prob_table(self, params=None):
+        tau = self.thresholds(params)
+        cdf = _cdf(tau, self.link)
+        zeros = pt.zeros_like(cdf[..., :1])
+        upper = pt.concatenate([cdf, zeros + 1.0], axis=-1)
+        lower = pt.concatenate([zeros, cdf], axis=-1)
+        prob = pt.maximum(upper - lower, 1e-300)
+        return pt.where(self.valid, pt.log(prob), 0.0)
+
+    def random_start(self, rng, n_classes):
+        out = {"ordinal_first_threshold": rng.uniform(-2.0, 0.0, size=(n_classes, len(self.items)))}
+        if len(self.gap_item):
+            out["ordinal_log_gap"] = rng.uniform(-0.5, 0.5, size=(n_classes, len(self.gap_item)))
+        return out
+
+
+class NormalKernel(ItemKernel):
+    """Continuous items, normal within class (eq. 2 with y* = y).
+
+    ll[n, c] = sum_i m_ni log N(y_ni | mu_ci, sigma_ci), written as three
+    matrix products so it broadcasts over leading parameter axes.
+    """
+
+    kind = "continuous"
+
+    def __init__(self, items, data, link="logit", equal_variances: bool = False):
+        super().__init__(items, data, link)
+        values = data.values
+        self.mask = np.isfinite(values).astype(float)
+        y = np.where(self.mask > 0, values, 0.0)
+        self.y, self.y2 = y, y**2
+        self.item_mean = np.nanmean(values, axis=0)
+        self.item_sd = np.nanstd(values, axis=0) + 1e-12
+        self.equal_variances = equal_variances
+
+    def coords(self):
+        return {"continuous_item": self.names}
+
+    def build(self, priors, ordered_item=None):
+        self.ordered = ordered_item if ordered_item in self.names else None
+        location = {"mu": self.item_mean, "sigma": 2 * self.item_sd}
+        mean = _class_item_matrix("normal_mean", self.names, "continuous_item", priors, self.ordered, location)
+        sd_dims = "continuous_item" if self.equal_variances else ("class", "continuous_item")
+        sd = priors.create("normal_sd", dims=sd_dims, sigma=2 * self.item_sd)
+        self.params = {"normal_mean": mean, "normal_sd": sd}
+        self.class_axis = {"normal_mean": 0}
+        if not self.equal_variances:
+            self.class_axis["normal_sd"] = 0
+
+    def loglik(self, params=None):
+        p = params or self.params
+        mu, sd = p["normal_mean"], p["normal_sd"]
+        if self.equal_variances:
+            sd = pt.ones_like(mu) * sd[..., None, :]
+        prec = 1.0 / sd**2
+        a = -0.5 * np.log(2 * np.pi) - pt.log(sd) - 0.5 * mu**2 * prec  # (..., K, I)
+        b = mu * prec
+        c = -0.5 * prec
+        t = lambda m: pt.swapaxes(m, -1, -2)  # noqa: E731
+        return (
+            pt.matmul(pt.as_tensor(self.mask), t(a))
+            + pt.matmul(pt.as_tensor(self.y), t(b))
+            + pt.matmul(pt.as_tensor(self.y2), t(c))
+        )
+
+    def profile_rows(self, params=None):
+        """Class-specific means and standard deviations, (..., K, 2I)."""
+        p = params or self.params
+        mu, sd = p["normal_mean"], p["normal_sd"]
+        sd = pt.ones_like(mu) * (sd[..., None, :] if self.equal_variances else sd)
+        rows = [(n, "mean") for n in self.names] + [(n, "sd") for n in self.names]
+        return pt.concatenate([mu, sd], axis=-1), rows
+
+    def random_start(self, rng, n_classes):
+        shape = (n_classes, len(self.items))
+        mean = self.item_mean + rng.uniform(-1.0, 1.0, size=shape) * self.item_sd
+        sd = self.item_sd * rng.uniform(0.5, 1.0, size=shape)
+        if self.equal_variances:
+            sd = sd[0]
+        return {**_split_ordered("normal_mean", mean, self.names, self.ordered), "normal_sd": sd}
+
+
+#: item type -> kernel class (StepMix-style registry)
+KERNELS: dict[str, Callable[..., ItemKernel]] = {
+    "binary": BinaryKernel,
+    "nominal": NominalKernel,
+    "ordinal": OrdinalKernel,
+    "continuous": NormalKernel,
+}
+
+
+def build_kernels(data: EncodedData, link: str = "logit", **options) -> list[ItemKernel]:
+    """One kernel per item type present in ``data``."""
+    if link not in LINKS:
+        raise ValueError(f"link={link!r} is not supported; use one of {LINKS}.")
+    kernels = []
+    for kind, cls in KERNELS.items():
+        items = data.items_of(kind)
+        if items:
+            extra = {"equal_variances": options.get("equal_variances", False)} if kind == "continuous" else {}
+            kernels.append(cls(items, data, link, **extra))
+    return kernels
