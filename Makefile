@@ -1,0 +1,60 @@
+# bayesmix: two commands.
+#   make demo   -- create .venv if needed, install, run the carcinoma LCA demo
+#   make test   -- create .venv if needed, install the dev extra, run the tests
+# Other targets: make bench, make clean-venv, make help.
+# The Python used to create .venv comes from scripts/find_python.sh
+# (>= 3.12; override with PYTHON=/path/to/python3.12).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+VENV_PY     := $(VENV)/bin/python
+PYTEST_ARGS ?= -q -n 2
+
+.PHONY: help demo test bench venv install-demo install-dev clean-venv
+
+help:
+	@echo "make demo   # set up .venv and run the demo (python -m bayesmix.demo)"
+	@echo "make test   # set up .venv with the dev extra and run the test suite"
+	@echo "make bench  # run benchmarks/bench_lca.py"
+	@echo "make clean-venv  # remove .venv"
+
+# (Re)create .venv unless it exists and runs a Python >= 3.12.
+venv:
+	@if [ -x "$(VENV_PY)" ] && "$(VENV_PY)" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	  exit 0; \
+	fi; \
+	if [ -e "$(VENV)" ]; then \
+	  echo "$(VENV) is missing a working Python >= 3.12: recreating it"; \
+	  rm -rf "$(VENV)"; \
+	fi; \
+	py=$$(scripts/find_python.sh) || exit 1; \
+	echo "creating $(VENV) with $$py ($$("$$py" --version 2>&1))"; \
+	"$$py" -m venv "$(VENV)"
+
+# Install only when the stamp is missing or older than pyproject.toml.
+# (Stamps live inside .venv, so a recreated venv reinstalls.)
+install-demo: venv
+	@if [ ! -f "$(VENV)/.installed" ] || [ pyproject.toml -nt "$(VENV)/.installed" ]; then \
+	  echo "installing bayesmix[nutpie,plot] into $(VENV)"; \
+	  "$(VENV_PY)" -m pip install -e '.[nutpie,plot]' && touch "$(VENV)/.installed"; \
+	fi
+
+install-dev: venv
+	@if [ ! -f "$(VENV)/.installed-dev" ] || [ pyproject.toml -nt "$(VENV)/.installed-dev" ]; then \
+	  echo "installing bayesmix[dev] into $(VENV)"; \
+	  "$(VENV_PY)" -m pip install -e '.[dev]' && touch "$(VENV)/.installed-dev"; \
+	fi
+
+demo: install-demo
+	"$(VENV_PY)" -m bayesmix.demo
+
+test: install-dev
+	"$(VENV_PY)" -m pytest $(PYTEST_ARGS) tests
+
+bench: install-dev
+	"$(VENV_PY)" benchmarks/bench_lca.py
+
+clean-venv:
+	rm -rf "$(VENV)"
