@@ -20,7 +20,6 @@ from typing import Callable
 import numpy as np
 import pytensor.tensor as pt
 import pymc as pm
-from pymc.distributions.dist_math import normal_lcdf
 from pymc.distributions.transforms import ordered as ordered_transform
 
 from .data import EncodedData, ItemSpec
@@ -32,11 +31,27 @@ _IMPOSSIBLE = -1.0e4
 LINKS = ("logit", "probit")
 
 
+def _normal_logcdf(x):
+    """log Phi(x), accurate in float64 over the whole real line.
+
+    Same formula as ``pymc.distributions.dist_math.normal_lcdf``, which computes
+    ``pt.sqrt(2.0)`` from a float32 constant (PyTensor autocasts exactly
+    representable Python floats to float32) and so carries a relative error of
+    up to ~1e-7; ``np.sqrt(2.0)`` keeps the constant in float64.
+    """
+    z = x / np.sqrt(2.0)
+    return pt.switch(
+        pt.lt(x, -1.0),
+        pt.log(pt.erfcx(-z) / 2.0) - pt.sqr(x) / 2.0,
+        pt.log1p(-pt.erfc(z) / 2.0),
+    )
+
+
 def _log_cdf(x, link: str):
     """log F(x) for the link's latent-response distribution (eq. 1)."""
     if link == "logit":
         return -pt.softplus(-x)
-    return normal_lcdf(0.0, 1.0, x)
+    return _normal_logcdf(x)
 
 
 def _cdf(x, link: str):
