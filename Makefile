@@ -10,7 +10,7 @@ SHELL := /bin/bash
 
 VENV        := .venv
 VENV_PY     := $(VENV)/bin/python
-PYTEST_ARGS ?= -q -n 2
+PYTEST_ARGS ?= -q -n 2 --dist loadfile
 
 .PHONY: help demo test bench venv install-demo install-dev clean-venv
 

@@ -1,8 +1,11 @@
 """bayesmix: Bayesian multilevel mixture models (Asparouhov & Muthén 2006) with PyMC."""
 
 from . import datasets
+from .compare import compare, loo, waic
 from .factories import lca
+from .inference.ml import MLResult, lrt, select_classes
 from .model import MixtureModel
 
 __version__ = "0.1.0"
-__all__ = ["lca", "MixtureModel", "datasets", "__version__"]
+__all__ = ["lca", "MixtureModel", "MLResult", "compare", "loo", "waic", "lrt", "select_classes",
+           "datasets", "__version__"]

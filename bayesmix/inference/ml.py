@@ -95,10 +95,13 @@ def _covariances(flat, theta, free):
     return cov, cov_r
 
 
-def _delta(flat, key, outputs, theta, cov, cov_r):
+def _delta(flat, key, outputs, theta, cov, cov_r, boundary):
+    """Delta-method SEs; quantities that depend only on boundary (fixed) parameters get NaN."""
     value, jac = flat.jacobian_of(key, outputs, theta)
     se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0, None))
     se_r = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov_r, jac), 0, None))
+    fixed_only = (np.abs(jac[:, boundary]).sum(1) > 0) & (np.abs(jac[:, ~boundary]).sum(1) < 1e-12)
+    se[fixed_only], se_r[fixed_only] = np.nan, np.nan
     return value, se, se_r
 
 
@@ -123,14 +126,14 @@ def ml_result(mm, opt: Optimum) -> MLResult:
     cov, cov_r = _covariances(flat, theta, free)
 
     labels = flat.labels()
-    values, se, se_r = _delta(flat, "ml_params", list(mm.model.free_RVs), theta, cov, cov_r)
+    values, se, se_r = _delta(flat, "ml_params", list(mm.model.free_RVs), theta, cov, cov_r, boundary)
     se[boundary], se_r[boundary] = np.nan, np.nan
     params = pd.DataFrame({"estimate": values, "se": se, "se_robust": se_r, "at_bound": boundary},
                           index=pd.Index(labels, name="parameter"))
 
     table, rows = profile_tensor(mm)
     prop = proportion_tensor(mm)
-    derived, dse, dse_r = _delta(flat, "ml_derived", [table, prop], theta, cov, cov_r)
+    derived, dse, dse_r = _delta(flat, "ml_derived", [table, prop], theta, cov, cov_r, boundary)
     k, r = mm.n_classes, len(rows)
     index = pd.MultiIndex.from_tuples(rows, names=["item", "category"])
     cols = pd.MultiIndex.from_product([mm.class_labels, ["estimate", "se", "se_robust"]], names=["class", "statistic"])

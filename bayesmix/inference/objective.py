@@ -37,11 +37,12 @@ class FlatModel:
         self.n_params = int(sum(self.sizes))
         loglik_units = model.replace_rvs_by_values([mm.unit_loglik])[0]
         log_posterior = model.logp(jacobian=False)
+        log_density = model.logp(jacobian=True)
         constrained = model.replace_rvs_by_values(model.free_RVs)
         outputs, self.theta = pm.pytensorf.join_nonshared_inputs(
-            self.point, [loglik_units, log_posterior, *constrained], self.value_vars
+            self.point, [loglik_units, log_posterior, log_density, *constrained], self.value_vars
         )
-        self._unit_loglik, self._log_posterior, *self._constrained = outputs
+        self._unit_loglik, self._log_posterior, self._log_density, *self._constrained = outputs
         self._functions: dict = {}
         self.bounds = self._bounds()
 
@@ -52,7 +53,9 @@ class FlatModel:
         return self._functions[key]
 
     def _objective(self, kind: str):
-        return self._unit_loglik.sum() if kind == "loglik" else self._log_posterior
+        """``loglik`` (ML), ``posterior`` (MAP, no Jacobian) or ``laplace`` (density of theta)."""
+        return {"loglik": self._unit_loglik.sum(), "posterior": self._log_posterior,
+                "laplace": self._log_density}[kind]
 
     def value_and_grad(self, kind: str):
         """theta -> (-objective, -gradient) for scipy minimizers."""

@@ -94,6 +94,8 @@ def _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain
     if per_chain is not None and len(per_chain) != chains:
         raise ValueError(f"init gives {len(per_chain)} points for {chains} chains; give one per chain.")
     if sampler == "pymc":
+        if "jax" in sys.modules and cores > 1:  # fork() after JAX started threads can deadlock
+            kwargs.setdefault("mp_ctx", "forkserver")
         return pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed, model=model,
                          nuts_sampler="pymc", initvals=initvals, init="adapt_diag", progressbar=progressbar,
                          compute_convergence_checks=False, nuts={"target_accept": target_accept},

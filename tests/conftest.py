@@ -1,0 +1,68 @@
+"""Session-scoped fitted models shared by many result tests (bambi-style).
+
+Each model is compiled and sampled once per test session, with small data,
+few draws and fixed seeds.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import bayesmix as bm
+
+warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
+
+
+@pytest.fixture(scope="session")
+def carcinoma():
+    return bm.datasets.load("carcinoma")
+
+
+@pytest.fixture(scope="session")
+def sim2():
+    """2-class binary LCA, 6 items, N = 600, no covariates."""
+    return bm.datasets.simulate_lca(n_units=600, n_items=6, n_classes=2, missing_rate=0.05, seed=11)
+
+
+@pytest.fixture(scope="session")
+def sim2_fit(sim2):
+    m = bm.lca(sim2.data, items=sim2.items, n_classes=2)
+    idata = m.sample(draws=500, tune=500, chains=4, sampler="pymc", random_seed=3, progressbar=False)
+    return m, idata
+
+
+@pytest.fixture(scope="session")
+def sim3():
+    """3-class binary LCA, 8 items, N = 900, one covariate on the class (eq. 4)."""
+    return bm.datasets.simulate_lca(n_units=900, n_items=8, n_classes=3,
+                                    class_intercept=[0.4, 0.1], class_slope=[[1.0, -0.8]], seed=5)
+
+
+@pytest.fixture(scope="session")
+def sim3_fit(sim3):
+    m = bm.lca(sim3.data, items=sim3.items, n_classes=3, covariates=sim3.covariates)
+    idata = m.sample(draws=500, tune=500, chains=4, sampler="pymc", random_seed=4, progressbar=False)
+    return m, idata
+
+
+@pytest.fixture(scope="session")
+def carcinoma_k2(carcinoma):
+    return bm.lca(carcinoma, items=list("ABCDEFG"), n_classes=2)
+
+
+@pytest.fixture(scope="session")
+def carcinoma_k2_ml(carcinoma_k2):
+    return carcinoma_k2.fit_ml(starts=20, seed=1)
+
+
+@pytest.fixture(scope="session")
+def carcinoma_k2_idata(carcinoma_k2):
+    return carcinoma_k2.sample(draws=500, tune=500, chains=4, sampler="pymc", random_seed=2, progressbar=False)
+
+
+def interval_contains(samples: np.ndarray, truth: np.ndarray, prob: float = 0.94) -> np.ndarray:
+    lo, hi = np.quantile(samples, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+    return (lo <= truth) & (truth <= hi)
