@@ -24,28 +24,37 @@ def full_logits(free, axis: int = -1):
 class ClassModel:
     """Multinomial logit for K classes with optional unit-level covariates."""
 
-    def __init__(self, n_classes: int, covariates: np.ndarray | None = None, covariate_names=()):
+    def __init__(self, n_classes: int, covariates: np.ndarray | None = None, covariate_names=(),
+                 prefix: str = "class", covariate_dim: str = "covariate"):
         self.n_classes = n_classes
         self.covariates = covariates if covariates is not None and covariates.shape[1] else None
         self.covariate_names = list(covariate_names)
+        self.prefix = prefix
+        self.covariate_dim = covariate_dim
         self.params: dict = {}
         # parameter -> axis that holds the K-1 free classes (reference coded)
         self.reference_axis: dict[str, int] = {}
 
+    @property
+    def free_dim(self) -> str:
+        return f"{self.prefix}_free"
+
     def coords(self, class_labels) -> dict:
-        out = {"class_free": list(class_labels[:-1])}
+        out = {self.free_dim: list(class_labels[:-1])}
         if self.covariates is not None:
-            out["covariate"] = self.covariate_names
+            out[self.covariate_dim] = self.covariate_names
         return out
 
     def build(self, priors: PriorSet) -> None:
         if self.n_classes == 1:
             return
-        self.params["class_intercept"] = priors.create("class_intercept", dims="class_free")
-        self.reference_axis["class_intercept"] = 0
+        name = f"{self.prefix}_intercept"
+        self.params["class_intercept"] = priors.create(name, dims=self.free_dim)
+        self.reference_axis[name] = 0
         if self.covariates is not None:
-            self.params["class_slope"] = priors.create("class_slope", dims=("covariate", "class_free"))
-            self.reference_axis["class_slope"] = 1
+            name = f"{self.prefix}_slope"
+            self.params["class_slope"] = priors.create(name, dims=(self.covariate_dim, self.free_dim))
+            self.reference_axis[name] = 1
 
     def logits(self, params: dict | None = None, offset=None):
         """Free logits (..., N or 1, K-1)."""
@@ -66,7 +75,7 @@ class ClassModel:
     def random_start(self, rng: np.random.Generator) -> dict:
         if self.n_classes == 1:
             return {}
-        out = {"class_intercept": rng.uniform(-0.5, 0.5, size=self.n_classes - 1)}
+        out = {f"{self.prefix}_intercept": rng.uniform(-0.5, 0.5, size=self.n_classes - 1)}
         if self.covariates is not None:
-            out["class_slope"] = np.zeros((self.covariates.shape[1], self.n_classes - 1))
+            out[f"{self.prefix}_slope"] = np.zeros((self.covariates.shape[1], self.n_classes - 1))
         return out

@@ -44,9 +44,39 @@ class MixtureModel:
     loglik_dim: str = "unit"
     ordered: str | None = None
     options: dict = field(default_factory=dict)
+    #: free RVs integrated out by quadrature for ML / log_likelihood (standardized random effects)
+    integrated: tuple = ()
+    #: z (..., J or 1, D) -> conditional cluster log-likelihood (..., J); None without random effects
+    cluster_loglik: Any = None
+    random_effects: Any = None
+    integration: dict = field(default_factory=lambda: {"method": "gauss-hermite", "points": 15})
+    #: z (..., J or 1, D) -> (log P(C | x, u(z)) (..., N, K), log p(y | C) (N, K)); with random effects
+    class_parts_at: Any = None
+    #: P(C = c | y) graph when it is not Bayes' rule per unit (between-level classes)
+    class_posterior: Any = None
+    #: within and between classes (section 6): the between class model and P(D_j = d | y_j)
+    between_model: Any = None
+    between_posterior: Any = None
     _cache: dict = field(default_factory=dict, repr=False)
 
     # ------------------------------------------------------------------ metadata
+    def integrated_loglik(self, integration: dict | None = None):
+        """Per-unit (per-cluster) log-likelihood with random effects integrated by quadrature.
+
+        ``integration``: ``{"method": "gauss-hermite"|"trapezoid"|"monte-carlo", "points": Q}``
+        (points per dimension for the product rules); default ``self.integration``.
+        Models without random effects return ``unit_loglik`` unchanged.
+        """
+        if self.cluster_loglik is None:
+            return self.unit_loglik
+        from .inference.quadrature import integrate
+        settings = {**self.integration, **(integration or {})}
+        key = ("integrated", tuple(sorted(settings.items())))
+        if key not in self._cache:
+            self._cache[key] = integrate(self.cluster_loglik, settings["method"], settings["points"],
+                                         dim=self.random_effects.n_effects, seed=settings.get("seed", 0))
+        return self._cache[key]
+
     @property
     def n_classes(self) -> int:
         return len(self.class_labels)
@@ -54,6 +84,34 @@ class MixtureModel:
     @property
     def n_units(self) -> int:
         return self.data.n_units
+
+    @property
+    def class_index(self) -> pd.Index:
+        """Labels of the level the class variable lives on: units, or clusters for between-level classes."""
+        return self.data.clusters if self.options.get("class_level") == "between" else self.data.units
+
+    def class_probability_tensor(self, integration: dict | None = None):
+        """P(C = c | data) at the class's level, as a graph free of sampled random effects.
+
+        Without random effects: Bayes' rule per unit. With random effects the
+        cluster's posterior over quadrature nodes weights the node-wise class
+        probabilities: P(C_ij = c | y_j) = sum_q P(z_q | y_j) P(C_ij = c | y_ij, z_q).
+        """
+        import pytensor.tensor as pt
+        if self.class_posterior is not None:
+            return self.class_posterior
+        if self.class_parts_at is None:
+            return pt.special.softmax(self.log_prior + self.loglik_by_class, axis=-1)
+        from .inference.quadrature import rule
+        settings = {**self.integration, **(integration or {})}
+        nodes, logw = rule(settings["method"], settings["points"], self.random_effects.n_effects,
+                           settings.get("seed", 0))
+        z = pt.as_tensor(nodes[:, None, :])
+        node_post = pt.special.softmax(self.cluster_loglik(z) + logw[:, None], axis=0)  # (Q, J)
+        log_prior, ll = self.class_parts_at(z)
+        probs = pt.special.softmax(log_prior + ll, axis=-1)  # (Q, N, K)
+        weights = node_post[:, self.data.cluster_index]  # (Q, N)
+        return (weights[..., None] * probs).sum(axis=0)
 
     def class_parameters(self) -> dict[str, tuple[int, bool]]:
         """Posterior variables carrying a class axis: name -> (axis, reference_coded).
@@ -70,6 +128,19 @@ class MixtureModel:
         start = self.class_model.random_start(rng)
         for kernel in self.kernels:
             start.update(kernel.random_start(rng, self.n_classes))
+        if self.random_effects is not None:
+            start.update(self.random_effects.random_start(rng))
+        if self.between_model is not None:
+            start.update(self.between_model.random_start(rng))
+        # any other unconstrained parameter (e.g. gamma_cd of eq. 24): its initial value plus noise
+        initial = self.model.initial_point()
+        for rv in self.model.free_RVs:
+            if rv.name in start or rv.name in self.integrated:
+                continue
+            if self.model.rvs_to_transforms.get(rv) is not None:
+                raise RuntimeError(f"no random start defined for the transformed variable {rv.name!r}")
+            value = initial[self.model.rvs_to_values[rv].name]
+            start[rv.name] = value + rng.uniform(-0.5, 0.5, size=np.shape(value))
         return start
 
     def observed_data(self) -> xr.Dataset:
@@ -125,6 +196,16 @@ class MixtureModel:
         """Posterior class membership P(C_i = c | y_i), units x classes, averaged over draws."""
         from .results import class_probabilities
         return class_probabilities(self, idata)
+
+    def cluster_class_proportions(self, idata) -> pd.DataFrame:
+        """Cluster-specific class proportions (two-level models), clusters x classes."""
+        from .results import cluster_class_proportions
+        return cluster_class_proportions(self, idata)
+
+    def between_class_probabilities(self, idata) -> pd.DataFrame:
+        """P(D_j = d | y_j) of the between class (``n_between_classes`` models), clusters x classes."""
+        from .results import between_class_probabilities
+        return between_class_probabilities(self, idata)
 
     def profiles(self, idata, hdi_prob: float = 0.94) -> pd.DataFrame:
         """Class profiles: response probabilities (or means) per item and class with intervals."""

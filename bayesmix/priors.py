@@ -25,6 +25,17 @@ DEFAULT_PRIORS: dict[str, tuple[str, dict[str, Any]]] = {
     # normal items: mean prior centred/scaled on the item (set by the kernel)
     "normal_mean": ("Normal", {"mu": 0.0, "sigma": 2.0}),
     "normal_sd": ("HalfNormal", {"sigma": 1.0}),
+    # cluster random effects, eq. 5: SDs, LKJ shape for correlations, regressions on cluster covariates.
+    # On class logits, HalfNormal(2.5) puts 95% prior mass on SD < 4.9, i.e. a class ICC (eq. 20)
+    # below 0.88; widen with priors={"random_sd": {"sigma": 25}} when a between-level class is suspected.
+    "random_sd": ("HalfNormal", {"sigma": 2.5}),
+    "random_corr_eta": ("LKJ", {"eta": 2.0}),
+    "random_slope": ("Normal", {"mu": 0.0, "sigma": 1.0}),
+    # between-level class logits, eq. 17 / 26
+    "between_class_intercept": ("Normal", {"mu": 0.0, "sigma": 1.5}),
+    "between_class_slope": ("Normal", {"mu": 0.0, "sigma": 1.0}),
+    # effect of the between class D on the within class C (gamma_cd of eq. 24)
+    "class_between_effect": ("Normal", {"mu": 0.0, "sigma": 2.5}),
 }
 
 

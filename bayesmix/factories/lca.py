@@ -1,65 +1,59 @@
-"""Latent class analysis (paper section 2, eq. 1-4, single level)."""
+"""Latent class analysis: single level (section 2) and two-level (sections 2, 5, 6)."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor.tensor as pt
 
-from ..class_model import ClassModel
+from ..class_model import ClassModel, full_logits
 from ..data import encode
 from ..kernels import build_kernels
-from ..marginal import marginal_loglik
+from ..marginal import between, within
 from ..model import MixtureModel
 from ..priors import DEFAULT_PRIORS, PriorSet
+from ..random_effects import ClusterRandomEffects, segment_sum, Z_NAME
+from ..inference.quadrature import METHODS
+
+CLASS_LEVELS = ("within", "between")
 
 
-def class_labels(n_classes: int) -> list[str]:
-    return [f"class{c + 1}" for c in range(n_classes)]
+def class_labels(n_classes: int, prefix: str = "class") -> list[str]:
+    return [f"{prefix}{c + 1}" for c in range(n_classes)]
 
 
-def lca(
-    data: pd.DataFrame,
-    items: Sequence[str],
-    n_classes: int,
-    *,
-    item_types: str | Mapping[str, str] | None = None,
-    covariates: Sequence[str] | None = None,
-    link: str = "logit",
-    priors: Mapping[str, Any] | None = None,
-    ordered: str | None = None,
-    equal_variances: bool = False,
-) -> MixtureModel:
-    """Latent class analysis with the classes marginalized exactly.
-
-    Model (Asparouhov & Muthén 2006, section 2 with one level): for unit i,
-    ``log p(y_i) = logsumexp_c [log P(C_i=c | x_i) + sum_p log p(y_pi | C_i=c)]``
-    with class probabilities from the multinomial logit of eq. 4 (last class
-    the reference) and item kernels from eq. 1 (categorical: binary or
-    ordinal thresholds with a logit or probit link; nominal: multinomial
-    logit) and eq. 2 (continuous: normal with class-specific mean and
-    variance). Items are conditionally independent given the class.
-
-    Parameters
-    ----------
-    data : DataFrame, one row per unit (wide).
-    items : item columns. Types are inferred (two codes -> binary; other
-        integer/str codes -> nominal; many numeric values -> continuous) or
-        given with ``item_types`` (one type for all, or a dict per item;
-        ``"ordinal"`` for ordered thresholds).
-    n_classes : number of latent classes K (required: no silent default).
-    covariates : unit-level numeric columns predicting the class (eq. 4).
-    link : ``"logit"`` or ``"probit"`` for binary and ordinal items.
-    priors : overrides by parameter name, e.g. ``{"binary_logit": {"sigma": 3}}``.
-    ordered : an item (binary or continuous) whose class-specific parameter
-        is constrained to increase over classes; identifies the labels.
-    equal_variances : continuous items share one variance across classes.
-
-    Missing responses are left out of the likelihood (full information);
-    rows with every item missing are dropped with a warning.
-    """
-    encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates)
+def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n_between_classes,
+                   covariates, ordered, integration):
+    if class_level not in CLASS_LEVELS:
+        raise ValueError(f"class_level={class_level!r} is unknown; use 'within' or 'between'.")
+    needs_cluster = random_intercept or class_level == "between" or n_between_classes is not None
+    if needs_cluster and cluster is None:
+        raise ValueError("random_intercept, class_level='between' and n_between_classes need "
+                         "cluster='<cluster id column>'.")
+    if random_intercept and n_classes < 2:
+        raise ValueError("random_intercept=True needs n_classes >= 2 (it varies the class logits).")
+    if class_level == "between" and (random_intercept or n_between_classes is not None):
+        raise ValueError("class_level='between' already puts the class on the cluster level; "
+                         "drop random_intercept / n_between_classes, or use class_level='within'.")
+    if class_level == "between" and covariates:
+        raise ValueError("a between-level class can only be predicted by cluster-level covariates (eq. 17): "
+                         "pass them as cluster_covariates, not covariates.")
+    if n_between_classes is not None and (not isinstance(n_between_classes, (int, np.integer)) or n_between_classes < 2):
+        raise ValueError(f"n_between_classes must be an integer >= 2, got {n_between_classes!r}.")
+    if n_between_classes is not None and random_intercept:
+        raise ValueError("n_between_classes with random_intercept is not available yet; use one of them.")
+    if cluster is not None:
+        sizes = np.bincount(encoded.cluster_index)
+        n_clusters = len(sizes)
+        if class_level == "between" and n_clusters < n_classes:
+            raise ValueError(f"{n_clusters} clusters cannot identify {n_classes} between-level classes; "
+                             "use fewer classes.")
+        if random_intercept and np.all(sizes == 1):
+            raise ValueError(f"every cluster of {cluster!r} has one row, so a cluster random intercept is "
+                             "not identified from the class variance; drop random_intercept.")
     if ordered is not None:
         kinds = {it.name: it.kind for it in encoded.items}
         if ordered not in kinds:
@@ -71,33 +65,211 @@ def lca(
             )
         if n_classes < 2:
             raise ValueError("ordered= needs n_classes >= 2.")
+    integration = {"method": "gauss-hermite", "points": 15, **(integration or {})}
+    if integration["method"] not in METHODS:
+        raise ValueError(f"integration method {integration['method']!r} is unknown; use one of {METHODS}.")
+    return integration
+
+
+def lca(
+    data: pd.DataFrame,
+    items: Sequence[str],
+    n_classes: int,
+    *,
+    cluster: str | None = None,
+    class_level: str = "within",
+    random_intercept: bool = False,
+    n_between_classes: int | None = None,
+    covariates: Sequence[str] | None = None,
+    cluster_covariates: Sequence[str] | None = None,
+    item_types: str | Mapping[str, str] | None = None,
+    link: str = "logit",
+    priors: Mapping[str, Any] | None = None,
+    ordered: str | None = None,
+    equal_variances: bool = False,
+    integration: Mapping[str, Any] | None = None,
+) -> MixtureModel:
+    """Latent class analysis with the classes marginalized exactly.
+
+    **Single level** (section 2 with one level): for unit i,
+    ``log p(y_i) = logsumexp_c [log P(C_i=c | x_i) + sum_p log p(y_pi | C_i=c)]``
+    with class probabilities from the multinomial logit of eq. 4 (last class
+    the reference) and item kernels from eq. 1 (categorical: binary or
+    ordinal thresholds with a logit or probit link; nominal: multinomial
+    logit) and eq. 2 (continuous: normal with class-specific mean and
+    variance). Items are conditionally independent given the class.
+
+    **Two level** (``cluster=`` given), the three statuses of Table 4:
+
+    - *within-between* (``random_intercept=True``, section 2, Model 6): the
+      K-1 class logits get cluster random intercepts alpha_cj (eq. 4),
+      correlated (LKJ Cholesky) when K > 2, regressed on
+      ``cluster_covariates`` (eq. 5); ``class_icc`` is eq. 20.
+    - *between* (``class_level="between"``, section 5, eq. 16-17): one class
+      per cluster, predicted by ``cluster_covariates``.
+    - *within and between* (``n_between_classes=M``, section 6, eq. 24-26):
+      the within class C_ij depends on the between class D_j through
+      gamma_cd (``class_between_effect``), with gamma_Ld = gamma_cM = 0.
+
+    The log-likelihood stored for LOO is per cluster, with random effects
+    integrated by quadrature (``integration={"method": "gauss-hermite" |
+    "trapezoid" | "monte-carlo", "points": 15}``); NUTS samples the
+    standardized random effects ``random_z`` instead.
+
+    Parameters
+    ----------
+    data : DataFrame, one row per unit (wide).
+    items : item columns. Types are inferred (two codes -> binary; other
+        integer/str codes -> nominal; many numeric values -> continuous) or
+        given with ``item_types`` (one type for all, or a dict per item;
+        ``"ordinal"`` for ordered thresholds).
+    n_classes : number of latent classes K (required: no silent default).
+    covariates : unit-level numeric columns predicting the class (eq. 4).
+    cluster_covariates : cluster-level columns (constant within cluster):
+        predict the random intercepts (eq. 5) or the between class (eq. 17, 26).
+    link : ``"logit"`` or ``"probit"`` for binary and ordinal items.
+    priors : overrides by parameter name, e.g. ``{"binary_logit": {"sigma": 3}}``.
+        The default ``random_sd`` prior HalfNormal(2.5) keeps the class ICC
+        (eq. 20) mostly below 0.9; widen it (``{"random_sd": {"sigma": 25}}``)
+        to let the data push a within-between class towards between (Table 4).
+    ordered : an item (binary or continuous) whose class-specific parameter
+        is constrained to increase over classes; identifies the labels.
+    equal_variances : continuous items share one variance across classes.
+
+    Missing responses are left out of the likelihood (full information);
+    rows with every item missing are dropped with a warning.
+    """
+    encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates,
+                     cluster=cluster, cluster_covariates=cluster_covariates)
+    integration = _check_options(encoded, n_classes, cluster, class_level, random_intercept,
+                                 n_between_classes, covariates, ordered, integration)
     prior_set = PriorSet(priors, known=set(DEFAULT_PRIORS))
     labels = class_labels(n_classes)
     kernels = build_kernels(encoded, link=link, equal_variances=equal_variances)
-    class_model = ClassModel(n_classes, encoded.covariates, encoded.covariate_names)
+    between_level = class_level == "between"
+    if between_level:
+        class_model = ClassModel(n_classes, encoded.cluster_covariates, encoded.cluster_covariate_names,
+                                 covariate_dim="cluster_covariate")
+    else:
+        class_model = ClassModel(n_classes, encoded.covariates, encoded.covariate_names)
 
     coords = {"class": labels, "unit": list(encoded.units), "item": encoded.item_names()}
+    if cluster is not None:
+        coords["cluster"] = list(encoded.clusters)
     coords.update(class_model.coords(labels))
     for kernel in kernels:
         coords.update(kernel.coords())
+
+    extra: dict[str, Any] = {}
     with pm.Model(coords=coords) as model:
         class_model.build(prior_set)
         for kernel in kernels:
             kernel.build(prior_set, ordered_item=ordered)
-        log_prior = class_model.log_prior()
         loglik_by_class = sum(kernel.loglik() for kernel in kernels)
-        unit_loglik = marginal_loglik(log_prior, loglik_by_class)
-        pm.Potential("loglik", unit_loglik.sum())
+        if random_intercept:
+            extra = _within_between(model, encoded, class_model, loglik_by_class, prior_set, labels)
+        elif between_level:
+            extra = _between(encoded, class_model, loglik_by_class)
+        elif n_between_classes is not None:
+            extra = _within_and_between(model, encoded, class_model, loglik_by_class, prior_set,
+                                        n_between_classes)
+        else:
+            log_prior = class_model.log_prior()
+            unit_loglik = within.marginal_loglik(log_prior, loglik_by_class)
+            if cluster is not None:  # leave-one-cluster-out LOO for clustered data
+                unit_loglik = segment_sum(unit_loglik, encoded.cluster_index, len(encoded.clusters))
+            extra = {"log_prior": log_prior, "unit_loglik": unit_loglik}
+        pm.Potential("loglik", extra.pop("potential", extra["unit_loglik"]).sum())
     return MixtureModel(
         model=model,
         data=encoded,
         kernels=kernels,
         class_model=class_model,
         class_labels=labels,
-        log_prior=log_prior,
         loglik_by_class=loglik_by_class,
-        unit_loglik=unit_loglik,
         name="lca",
         ordered=ordered,
-        options={"link": link, "equal_variances": equal_variances},
+        options={"link": link, "equal_variances": equal_variances, "class_level": class_level,
+                 "random_intercept": random_intercept, "n_between_classes": n_between_classes},
+        loglik_dim="unit" if cluster is None else "cluster",
+        integration=integration,
+        **extra,
     )
+
+
+def _within_between(model, encoded, class_model, loglik_by_class, priors, labels):
+    """Model 6: random intercepts on the K-1 class logits (eq. 4-5), integrated over z."""
+    n_clusters = len(encoded.clusters)
+    effects = ClusterRandomEffects(labels[:-1], encoded.cluster_index, n_clusters,
+                                   encoded.cluster_covariates, encoded.cluster_covariate_names,
+                                   dim="class_free")
+    if encoded.cluster_covariates is not None:
+        model.add_coord("cluster_covariate", encoded.cluster_covariate_names)
+    model.add_coord("class_free_", labels[:-1])
+    effects.build(priors)
+
+    def class_parts_at(z):
+        offset = effects.values(z)[..., encoded.cluster_index, :]
+        return class_model.log_prior(offset=offset), loglik_by_class
+
+    def cluster_loglik(z):
+        log_prior, ll = class_parts_at(z)
+        return segment_sum(within.marginal_loglik(log_prior, ll), encoded.cluster_index, n_clusters)
+
+    variance = effects.variances()
+    pm.Deterministic("class_icc", variance / (variance + np.pi**2 / 3), dims="class_free")
+    log_prior, _ = class_parts_at(None)
+    from ..inference.quadrature import integrate
+    return {
+        "log_prior": log_prior,
+        "potential": cluster_loglik(effects.z),
+        "unit_loglik": integrate(cluster_loglik, "gauss-hermite", 15, dim=effects.n_effects),
+        "integrated": (Z_NAME,),
+        "cluster_loglik": cluster_loglik,
+        "class_parts_at": class_parts_at,
+        "random_effects": effects,
+    }
+
+
+def _between(encoded, class_model, loglik_by_class):
+    """Model 5 for LCA: one class per cluster (eq. 16-17)."""
+    n_clusters = len(encoded.clusters)
+    log_prior = class_model.log_prior()  # (J or 1, K)
+    cluster_ll = between.cluster_loglik_by_class(loglik_by_class, encoded.cluster_index, n_clusters)
+    return {
+        "log_prior": log_prior,
+        "unit_loglik": pt.logsumexp(log_prior + cluster_ll, axis=-1),
+        "class_posterior": pt.special.softmax(log_prior + cluster_ll, axis=-1),
+    }
+
+
+def _within_and_between(model, encoded, class_model, loglik_by_class, priors, n_between):
+    """Section 6: within class C_ij predicted by between class D_j (eq. 24), D_j by w_j (eq. 26)."""
+    n_clusters = len(encoded.clusters)
+    between_labels = class_labels(n_between, "between_class")
+    model.add_coord("between_class", between_labels)
+    between_model = ClassModel(n_between, encoded.cluster_covariates, encoded.cluster_covariate_names,
+                               prefix="between_class", covariate_dim="cluster_covariate")
+    for name, values in between_model.coords(between_labels).items():
+        model.add_coord(name, values)
+    between_model.build(priors)
+    gamma = priors.create("class_between_effect", dims=("class_free", "between_class_free"))
+    # gamma_cd with gamma_Ld = gamma_cM = 0 (identification, eq. 24): offsets (M, 1, K-1)
+    gamma_full = pt.swapaxes(full_logits(gamma, axis=1), 0, 1)[:, None, :]  # (M, 1, K-1)
+    log_prior_c = class_model.log_prior(offset=gamma_full)  # (M, N or 1, K)
+    unit_by_d = within.marginal_loglik(log_prior_c, loglik_by_class)  # (M, N)
+    unit_by_d = pt.swapaxes(unit_by_d, 0, 1)  # (N, M)
+    log_prior_d = between_model.log_prior()  # (J or 1, M)
+    cluster_ll = between.cluster_loglik_by_class(unit_by_d, encoded.cluster_index, n_clusters)  # (J, M)
+    post_d = pt.special.softmax(log_prior_d + cluster_ll, axis=-1)  # (J, M)
+    # P(C_ij = c | y_j) = sum_d P(D_j = d | y_j) P(C_ij = c | y_ij, D_j = d)
+    post_c_given_d = pt.special.softmax(log_prior_c + loglik_by_class, axis=-1)  # (M, N, K)
+    post_c = (pt.swapaxes(post_d[encoded.cluster_index], 0, 1)[..., None] * post_c_given_d).sum(0)
+    d_weights = pt.exp(log_prior_d).mean(axis=0)  # population P(D = d)
+    return {
+        "log_prior": pt.log((d_weights[:, None, None] * pt.exp(log_prior_c)).sum(0)),
+        "unit_loglik": pt.logsumexp(log_prior_d + cluster_ll, axis=-1),
+        "class_posterior": post_c,
+        "between_model": between_model,
+        "between_posterior": post_d,
+    }

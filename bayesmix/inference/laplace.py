@@ -30,7 +30,7 @@ def fit_laplace(mm, draws: int = 1000, *, starts=10, seed=None) -> xr.DataTree:
     samples = [flat.constrained(t) for t in thetas]
     coords = {name: list(values) for name, values in mm.model.coords.items()}
     data_vars = {}
-    for rv in mm.model.free_RVs:
+    for rv in flat.rvs:
         dims = list(mm.model.named_vars_to_dims.get(rv.name, ()))
         arr = np.stack([s[rv.name] for s in samples])[None]
         if len(dims) != arr.ndim - 2:

@@ -18,7 +18,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..marginal.within import posterior_class_probabilities
 from ..results import profile_tensor, proportion_tensor, relative_entropy
 from .objective import flat_model
 from .optimize import Optimum, StartReport, multistart
@@ -126,7 +125,7 @@ def ml_result(mm, opt: Optimum) -> MLResult:
     cov, cov_r = _covariances(flat, theta, free)
 
     labels = flat.labels()
-    values, se, se_r = _delta(flat, "ml_params", list(mm.model.free_RVs), theta, cov, cov_r, boundary)
+    values, se, se_r = _delta(flat, "ml_params", list(flat.rvs), theta, cov, cov_r, boundary)
     se[boundary], se_r[boundary] = np.nan, np.nan
     params = pd.DataFrame({"estimate": values, "se": se, "se_robust": se_r, "at_bound": boundary},
                           index=pd.Index(labels, name="parameter"))
@@ -143,9 +142,8 @@ def ml_result(mm, opt: Optimum) -> MLResult:
     proportions = pd.DataFrame({"estimate": derived[k * r:], "se": dse[k * r:], "se_robust": dse_r[k * r:]},
                                index=pd.Index(mm.class_labels, name="class"))
 
-    log_prior, ll = flat.evaluate("class_parts", [mm.log_prior, mm.loglik_by_class], theta)
-    post = posterior_class_probabilities(log_prior, ll)
-    post_df = pd.DataFrame(post, index=mm.data.units, columns=pd.Index(mm.class_labels, name="class"))
+    (post,) = flat.evaluate("class_probabilities", [mm.class_probability_tensor()], theta)
+    post_df = pd.DataFrame(post, index=mm.class_index, columns=pd.Index(mm.class_labels, name="class"))
     counts = pd.Series(np.bincount(post.argmax(1), minlength=k), index=mm.class_labels, name="modal_count")
     return MLResult(
         loglik=float(opt.value), n_params=flat.n_params, n_obs=mm.n_units if mm.loglik_dim == "unit" else mm.n_units,

@@ -25,22 +25,26 @@ LOGIT_BOUND = 30.0
 class FlatModel:
     """Compiled value/gradient/Hessian of the log-likelihood or log-posterior in theta."""
 
-    def __init__(self, mm):
+    def __init__(self, mm, integration: dict | None = None):
         self.mm = mm
         model = mm.model
         self.model = model
-        self.point = model.initial_point()
-        self.value_vars = model.value_vars
+        # random effects integrated by quadrature are not parameters of theta (marginal ML, section 10)
+        self.rvs = [rv for rv in model.free_RVs if rv.name not in mm.integrated]
+        self.value_vars = [model.rvs_to_values[rv] for rv in self.rvs]
+        full_point = model.initial_point()
         self.names = [v.name for v in self.value_vars]
+        self.point = {n: full_point[n] for n in self.names}
         self.shapes = [np.shape(self.point[n]) for n in self.names]
         self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.n_params = int(sum(self.sizes))
-        loglik_units = model.replace_rvs_by_values([mm.unit_loglik])[0]
-        log_posterior = model.logp(jacobian=False)
-        log_density = model.logp(jacobian=True)
-        constrained = model.replace_rvs_by_values(model.free_RVs)
+        loglik_units = model.replace_rvs_by_values([mm.integrated_loglik(integration)])[0]
+        log_prior = model.logp(vars=self.rvs, jacobian=False)
+        log_prior_jac = model.logp(vars=self.rvs, jacobian=True)
+        constrained = model.replace_rvs_by_values(self.rvs)
         outputs, self.theta = pm.pytensorf.join_nonshared_inputs(
-            self.point, [loglik_units, log_posterior, log_density, *constrained], self.value_vars
+            self.point, [loglik_units, log_prior + loglik_units.sum(), log_prior_jac + loglik_units.sum(),
+                         *constrained], self.value_vars
         )
         self._unit_loglik, self._log_posterior, self._log_density, *self._constrained = outputs
         self._functions: dict = {}
@@ -90,7 +94,7 @@ class FlatModel:
     def constrained(self, theta: np.ndarray) -> dict[str, np.ndarray]:
         """Free random variables on their natural scale."""
         values = self._compile("constrained", self._constrained)(theta)
-        return {rv.name: np.asarray(v) for rv, v in zip(self.model.free_RVs, values)}
+        return {rv.name: np.asarray(v) for rv, v in zip(self.rvs, values)}
 
     def _in_theta(self, outputs: Sequence):
         """Graphs given in terms of the model's RVs, rewritten as functions of theta."""
@@ -124,14 +128,14 @@ class FlatModel:
         """Constrained values of the free RVs (by name) -> theta."""
         if "to_theta" not in self._functions:
             inputs, pieces = [], []
-            for rv in self.model.free_RVs:
+            for rv in self.rvs:
                 x = pt.tensor(name=rv.name, shape=(None,) * rv.ndim, dtype="float64")
                 inputs.append(x)
                 transform = self.model.rvs_to_transforms.get(rv)
                 y = transform.forward(x, *rv.owner.inputs) if transform is not None else x
                 pieces.append(pt.as_tensor(y).ravel())
             self._functions["to_theta"] = function(inputs, pt.concatenate(pieces))
-        args = [np.asarray(values[rv.name], dtype=float) for rv in self.model.free_RVs]
+        args = [np.asarray(values[rv.name], dtype=float) for rv in self.rvs]
         return np.asarray(self._functions["to_theta"](*args))
 
     def split(self, theta: np.ndarray) -> dict[str, np.ndarray]:
@@ -145,7 +149,7 @@ class FlatModel:
         """Readable label per element of theta, e.g. ``binary_logit[class1, A]``."""
         labels = []
         coords = self.model.coords
-        for rv in self.model.free_RVs:
+        for rv in self.rvs:
             value_name = self.model.rvs_to_values[rv].name
             dims = self.model.named_vars_to_dims.get(rv.name, ())
             shape = np.shape(self.point[value_name])
@@ -159,8 +163,9 @@ class FlatModel:
 
     def _bounds(self):
         bounds = []
-        unbounded = {"normal_mean", "normal_mean_unordered", "normal_mean_ordered", "class_slope"}
-        for rv in self.model.free_RVs:
+        unbounded = {"normal_mean", "normal_mean_unordered", "normal_mean_ordered", "class_slope",
+                     "random_slope", "between_class_slope", "regression_intercept", "regression_slope"}
+        for rv in self.rvs:
             size = int(np.prod(np.shape(self.point[self.model.rvs_to_values[rv].name])))
             b = (None, None) if rv.name in unbounded else (-LOGIT_BOUND, LOGIT_BOUND)
             bounds.extend([b] * size)
@@ -175,8 +180,9 @@ class FlatModel:
         return bounded & (np.abs(theta) >= threshold)
 
 
-def flat_model(mm) -> FlatModel:
-    """The (cached) :class:`FlatModel` of a MixtureModel."""
-    if "flat" not in mm._cache:
-        mm._cache["flat"] = FlatModel(mm)
-    return mm._cache["flat"]
+def flat_model(mm, integration: dict | None = None) -> FlatModel:
+    """The (cached) :class:`FlatModel` of a MixtureModel for one integration setting."""
+    key = ("flat", tuple(sorted((integration or mm.integration).items())))
+    if key not in mm._cache:
+        mm._cache[key] = FlatModel(mm, integration)
+    return mm._cache[key]

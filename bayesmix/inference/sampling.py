@@ -23,7 +23,7 @@ import pymc as pm
 import xarray as xr
 
 from .._compile import COMPILE_MODE
-from ..results import draw_function, iterate_draws
+from ..results import draw_function, iterate_draws, posterior_rv_names
 from .labels import align_labels
 
 _log = logging.getLogger("bayesmix")
@@ -63,7 +63,7 @@ def resolve_sampler(sampler: str) -> str:
 
 def _initial_point(mm, init, random_seed, starts):
     """(reference point for labels, per-chain initial values) on the constrained scale."""
-    names = {rv.name for rv in mm.model.free_RVs}
+    names = {rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated}
     if isinstance(init, str):
         if init == "map":
             point = mm.fit_map(starts=starts, seed=random_seed).point
@@ -88,14 +88,21 @@ def _initial_point(mm, init, random_seed, starts):
     raise ValueError("init must be 'map', 'ml', a fitted result, a dict of values or a list of dicts.")
 
 
+def _complete(mm, point: dict) -> dict:
+    """Start integrated random effects (standardized z) at 0 unless given."""
+    full = mm.model.initial_point()
+    for rv in mm.model.free_RVs:
+        if rv.name in mm.integrated and rv.name not in point:
+            point[rv.name] = np.zeros_like(full[mm.model.rvs_to_values[rv].name])
+    return point
+
+
 def _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain, progressbar, target_accept, kwargs):
     model = mm.model
     initvals = per_chain if per_chain is not None else [point] * chains
     if per_chain is not None and len(per_chain) != chains:
         raise ValueError(f"init gives {len(per_chain)} points for {chains} chains; give one per chain.")
     if sampler == "pymc":
-        if "jax" in sys.modules and cores > 1:  # fork() after JAX started threads can deadlock
-            kwargs.setdefault("mp_ctx", "forkserver")
         return pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed, model=model,
                          nuts_sampler="pymc", initvals=initvals, init="adapt_diag", progressbar=progressbar,
                          compute_convergence_checks=False, nuts={"target_accept": target_accept},
@@ -108,8 +115,8 @@ def _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain
                                              backend=kwargs.pop("backend", "numba"))
         return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                              progress_bar=progressbar, target_accept=target_accept, **kwargs)
-    if sampler == "numpyro" and "jax" not in sys.modules:
-        os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={max(cores, 1)}")
+    if sampler == "numpyro" and "jaxlib" not in sys.modules:  # (arviz registers a lazy "jax" module)
+        os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={max(chains, 1)}")
     try:
         return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, model=model,
                          nuts_sampler=sampler, initvals=point, progressbar=progressbar,
@@ -123,7 +130,7 @@ def _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain
 
 def log_likelihood_dataset(mm, posterior: xr.Dataset) -> xr.Dataset:
     """Pointwise marginal log-likelihood, one value per independent unit (chain, draw, unit)."""
-    fn = draw_function(mm, "unit_loglik", mm.unit_loglik)
+    fn = draw_function(mm, "unit_loglik", mm.integrated_loglik(), posterior_rv_names(mm, posterior))
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     units = mm.data.units if mm.loglik_dim == "unit" else mm.data.clusters
     out = np.empty((n_chain, n_draw, len(units)))
@@ -159,9 +166,9 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     seed = None if random_seed is None else int(np.random.default_rng(random_seed).integers(2**31 - 1))
     point, per_chain = _initial_point(mm, init, random_seed, starts)
     names = {rv.name for rv in mm.model.free_RVs}
-    point = {k: v for k, v in point.items() if k in names}
+    point = _complete(mm, {k: v for k, v in point.items() if k in names})
     if per_chain is not None:
-        per_chain = [{k: v for k, v in p.items() if k in names} for p in per_chain]
+        per_chain = [_complete(mm, {k: v for k, v in p.items() if k in names}) for p in per_chain]
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*initvals.*")
