@@ -104,21 +104,24 @@ def _delta(flat, key, outputs, theta, cov, cov_r, boundary):
     return value, se, se_r
 
 
-def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, **kwargs) -> MLResult:
+def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | None = None,
+           **kwargs) -> MLResult:
     """Marginal maximum likelihood with Mplus-style random starts.
 
     ``starts``: N or (N, M) as Mplus ``STARTS = N M`` (M defaults to N // 4).
+    ``integration``: quadrature for random effects, e.g. ``{"method":
+    "trapezoid", "points": 30}`` (default: the model's, Gauss-Hermite 15).
     Returns an :class:`MLResult` with ``loglik``, ``n_params``, ``aic``,
     ``bic``, ``abic``, ``entropy``, class proportions/counts, ``params``
     (estimate, se, se_robust, named like the PyMC variables), ``profiles``
     and the start report.
     """
-    opt = multistart(mm, "loglik", starts=starts, seed=seed, tol=tol, **kwargs)
-    return ml_result(mm, opt)
+    opt = multistart(mm, "loglik", starts=starts, seed=seed, tol=tol, integration=integration, **kwargs)
+    return ml_result(mm, opt, integration)
 
 
-def ml_result(mm, opt: Optimum) -> MLResult:
-    flat = flat_model(mm)
+def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
+    flat = flat_model(mm, integration)
     theta = opt.theta
     boundary = flat.at_bound(theta)
     free = np.flatnonzero(~boundary)
@@ -142,7 +145,7 @@ def ml_result(mm, opt: Optimum) -> MLResult:
     proportions = pd.DataFrame({"estimate": derived[k * r:], "se": dse[k * r:], "se_robust": dse_r[k * r:]},
                                index=pd.Index(mm.class_labels, name="class"))
 
-    (post,) = flat.evaluate("class_probabilities", [mm.class_probability_tensor()], theta)
+    (post,) = flat.evaluate("class_probabilities", [mm.class_probability_tensor(integration)], theta)
     post_df = pd.DataFrame(post, index=mm.class_index, columns=pd.Index(mm.class_labels, name="class"))
     counts = pd.Series(np.bincount(post.argmax(1), minlength=k), index=mm.class_labels, name="modal_count")
     return MLResult(

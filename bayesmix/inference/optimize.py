@@ -58,10 +58,15 @@ def parse_starts(starts) -> tuple[int, int]:
 
 
 def multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iterations: int = 25,
-               tol: float = 1e-3, max_iterations: int = 5000, warn_unreplicated: bool = True) -> Optimum:
-    """Maximize the log-likelihood (``kind="loglik"``) or log-posterior (``"posterior"``)."""
+               tol: float = 1e-3, max_iterations: int = 5000, warn_unreplicated: bool = True,
+               integration: dict | None = None) -> Optimum:
+    """Maximize the log-likelihood (``kind="loglik"``) or log-posterior (``"posterior"``).
+
+    ``integration`` overrides the model's quadrature for random effects
+    (``{"method": "trapezoid", "points": 30}``).
+    """
     n_initial, n_final = parse_starts(starts)
-    flat = flat_model(mm)
+    flat = flat_model(mm, integration)
     fun = flat.value_and_grad(kind)
     rng = np.random.default_rng(seed)
     stage1 = []
