@@ -73,16 +73,17 @@ def _permute(arr: np.ndarray, perms: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis(np.take_along_axis(moved, idx, axis=-1), -1, axis)
 
 
-def apply_permutations(posterior: xr.Dataset, perms: np.ndarray) -> xr.Dataset:
-    """Relabel every class-dimensioned variable of the posterior."""
+def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "class") -> xr.Dataset:
+    """Relabel every variable with the class dim ``dim`` (or its reference-coded ``dim_free``)."""
     out = {}
+    free = f"{dim}_free"
     for name, da in posterior.data_vars.items():
         da = da.transpose("chain", "draw", ...)
         arr = da.to_numpy()
-        if "class" in da.dims:
-            arr = _permute(arr, perms, da.dims.index("class"))
-        elif "class_free" in da.dims:
-            axis = da.dims.index("class_free")
+        if dim in da.dims:
+            arr = _permute(arr, perms, da.dims.index(dim))
+        if free in da.dims:
+            axis = da.dims.index(free)
             full = np.concatenate([arr, np.zeros_like(np.take(arr, [0], axis=axis))], axis=axis)
             full = _permute(full, perms, axis)
             full = full - np.take(full, [-1], axis=axis)
@@ -91,10 +92,46 @@ def apply_permutations(posterior: xr.Dataset, perms: np.ndarray) -> xr.Dataset:
     return xr.Dataset(out, attrs=posterior.attrs)
 
 
+def _best_permutations(feats: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """feats (chain, draw, K, F), ref (K, F) -> (chain, draw, K) permutations."""
+    k = ref.shape[0]
+    cost = ((feats[:, :, :, None, :] - ref[None, None, None, :, :]) ** 2).sum(-1)
+    perms = np.array(list(itertools.permutations(range(k))))
+    return perms[cost[:, :, perms, np.arange(k)].sum(-1).argmin(-1)]
+
+
+def _full(values: np.ndarray, axis: int) -> np.ndarray:
+    """Reference-coded logits -> all classes (last = 0) along ``axis``."""
+    return np.concatenate([values, np.zeros_like(np.take(values, [0], axis=axis))], axis=axis)
+
+
+def find_between_permutations(posterior: xr.Dataset, reference: dict) -> np.ndarray:
+    """Permutations of the between class D (section 6) from its logits and its effect on C."""
+    def features(intercept, gamma, lead):
+        parts = [_full(intercept, lead)[..., None]]
+        g = _full(_full(gamma, lead), lead + 1)  # (..., K, M)
+        parts.append(np.swapaxes(g, -1, -2))  # (..., M, K)
+        return np.concatenate(parts, axis=-1)
+    draws = features(posterior["between_class_intercept"].transpose("chain", "draw", ...).to_numpy(),
+                     posterior["class_between_effect"].transpose("chain", "draw", ...).to_numpy(), 2)
+    ref = features(np.asarray(reference["between_class_intercept"]), np.asarray(reference["class_between_effect"]), 0)
+    return _best_permutations(draws, ref)
+
+
 def align_labels(mm, posterior: xr.Dataset, reference: dict[str, np.ndarray]) -> tuple[xr.Dataset, int]:
-    """Aligned posterior and the number of draws whose labels were changed."""
+    """Aligned posterior and the number of draws whose labels were changed.
+
+    Within classes first (dim ``class``), then, for models with a between
+    class D (section 6), D (dim ``between_class``) given the aligned C.
+    """
     perms = find_permutations(mm, posterior, reference)
     changed = int(np.any(perms != np.arange(mm.n_classes), axis=-1).sum())
-    if changed == 0:
-        return posterior, 0
-    return apply_permutations(posterior, perms), changed
+    if changed:
+        posterior = apply_permutations(posterior, perms)
+    if "between_class_intercept" in posterior and "class_between_effect" in reference:
+        perms_d = find_between_permutations(posterior, reference)
+        moved = np.any(perms_d != np.arange(perms_d.shape[-1]), axis=-1)
+        if moved.any():
+            posterior = apply_permutations(posterior, perms_d, dim="between_class")
+            changed += int(moved.sum())
+    return posterior, changed
