@@ -49,7 +49,7 @@ class MixtureModel:
     #: z (..., J or 1, D) -> conditional cluster log-likelihood (..., J); None without random effects
     cluster_loglik: Any = None
     random_effects: Any = None
-    integration: dict = field(default_factory=lambda: {"method": "gauss-hermite", "points": 15})
+    integration: dict = field(default_factory=lambda: {"method": "trapezoid", "points": None})
     #: z (..., J or 1, D) -> (log P(C | x, u(z)) (..., N, K), log p(y | C) (N, K)); with random effects
     class_parts_at: Any = None
     #: P(C = c | y) graph when it is not Bayes' rule per unit (between-level classes)
@@ -63,8 +63,9 @@ class MixtureModel:
     def integrated_loglik(self, integration: dict | None = None):
         """Per-unit (per-cluster) log-likelihood with random effects integrated by quadrature.
 
-        ``integration``: ``{"method": "gauss-hermite"|"trapezoid"|"monte-carlo", "points": Q}``
-        (points per dimension for the product rules); default ``self.integration``.
+        ``integration``: ``{"method": "trapezoid"|"gauss-hermite"|"monte-carlo", "points": Q}``
+        (points per dimension for the product rules; default trapezoid with 30
+        points in 1-D, 15 per dimension in 2-D); default ``self.integration``.
         Models without random effects return ``unit_loglik`` unchanged.
         """
         if self.cluster_loglik is None:

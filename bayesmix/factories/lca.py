@@ -65,7 +65,7 @@ def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n
             )
         if n_classes < 2:
             raise ValueError("ordered= needs n_classes >= 2.")
-    integration = {"method": "gauss-hermite", "points": 15, **(integration or {})}
+    integration = {"method": "trapezoid", "points": None, **(integration or {})}
     if integration["method"] not in METHODS:
         raise ValueError(f"integration method {integration['method']!r} is unknown; use one of {METHODS}.")
     return integration
@@ -112,9 +112,10 @@ def lca(
       gamma_cd (``class_between_effect``), with gamma_Ld = gamma_cM = 0.
 
     The log-likelihood stored for LOO is per cluster, with random effects
-    integrated by quadrature (``integration={"method": "gauss-hermite" |
-    "trapezoid" | "monte-carlo", "points": 15}``); NUTS samples the
-    standardized random effects ``random_z`` instead.
+    integrated by quadrature (``integration={"method": "trapezoid" |
+    "gauss-hermite" | "monte-carlo", "points": Q}``, default trapezoid with
+    30 points per cluster in 1-D); NUTS samples the standardized random
+    effects ``random_z`` instead.
 
     Parameters
     ----------
@@ -219,11 +220,10 @@ def _within_between(model, encoded, class_model, loglik_by_class, priors, labels
     variance = effects.variances()
     pm.Deterministic("class_icc", variance / (variance + np.pi**2 / 3), dims="class_free")
     log_prior, _ = class_parts_at(None)
-    from ..inference.quadrature import integrate
     return {
         "log_prior": log_prior,
         "potential": cluster_loglik(effects.z),
-        "unit_loglik": integrate(cluster_loglik, "gauss-hermite", 15, dim=effects.n_effects),
+        "unit_loglik": None,  # built from ``integration`` by MixtureModel.integrated_loglik
         "integrated": (Z_NAME,),
         "cluster_loglik": cluster_loglik,
         "class_parts_at": class_parts_at,

@@ -182,7 +182,8 @@ class FlatModel:
 
 def flat_model(mm, integration: dict | None = None) -> FlatModel:
     """The (cached) :class:`FlatModel` of a MixtureModel for one integration setting."""
-    key = ("flat", tuple(sorted((integration or mm.integration).items())))
+    integration = {**mm.integration, **(integration or {})}
+    key = ("flat", tuple(sorted(integration.items())))
     if key not in mm._cache:
         mm._cache[key] = FlatModel(mm, integration)
     return mm._cache[key]

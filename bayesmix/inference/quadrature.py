@@ -18,12 +18,23 @@ from scipy.stats import norm
 
 METHODS = ("gauss-hermite", "trapezoid", "monte-carlo")
 TRAPEZOID_RANGE = 5.0
+#: default method: measured on sai_lta (28 studies of ~42 persons, random-intercept LCA) the
+#: non-adaptive trapezoid rule was within 4e-6 of the converged LL at 30 points, Gauss-Hermite
+#: off by 2.4e-3 (section 10 of the paper prefers trapezoid for non-adaptive quadrature too)
+DEFAULT_METHOD = "trapezoid"
 
 
-def rule(method: str = "gauss-hermite", points: int = 15, dim: int = 1, seed: int = 0):
+def default_points(dim: int) -> int:
+    """Points per dimension when not given: 30 (1-D), 15 (2-D: 225 nodes), 7 beyond."""
+    return {1: 30, 2: 15}.get(dim, 7)
+
+
+def rule(method: str = DEFAULT_METHOD, points: int | None = None, dim: int = 1, seed: int = 0):
     """Nodes (Q, D) and log-weights (Q,) for E[g(z)], z ~ N(0, I_D)."""
     if method not in METHODS:
         raise ValueError(f"integration={method!r} is unknown; use one of {METHODS}.")
+    if points is None:
+        points = default_points(dim) if method != "monte-carlo" else 500
     if points < 1:
         raise ValueError(f"points must be >= 1, got {points}.")
     if method == "monte-carlo":
@@ -42,7 +53,8 @@ def rule(method: str = "gauss-hermite", points: int = 15, dim: int = 1, seed: in
     return grid.reshape(-1, dim), logw
 
 
-def integrate(conditional_loglik, method: str = "gauss-hermite", points: int = 15, dim: int = 1, seed: int = 0):
+def integrate(conditional_loglik, method: str = DEFAULT_METHOD, points: int | None = None, dim: int = 1,
+              seed: int = 0):
     """log of the integral over z of exp(conditional_loglik(z)), per cluster.
 
     ``conditional_loglik`` maps z of shape (Q, 1, D) to (Q, J).
