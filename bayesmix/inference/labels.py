@@ -73,11 +73,75 @@ def _permute(arr: np.ndarray, perms: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis(np.take_along_axis(moved, idx, axis=-1), -1, axis)
 
 
-def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "class") -> xr.Dataset:
+#: random-effect variables relabeled by :func:`_relabel_random_effects`, not by plain permutation
+RANDOM_EFFECT_VARS = ("random_z", "random_sd", "random_chol", "random_corr", "class_icc", "random_slope")
+
+
+def _reference_matrix(perm: np.ndarray) -> np.ndarray:
+    """A with alpha' = A alpha for K-1 reference-coded logits under class permutation ``perm``."""
+    k = len(perm)
+    e = np.eye(k)[:, : k - 1]  # full class c -> free coordinates (last class is 0)
+    return e[perm[: k - 1]] - e[perm[k - 1]][None, :]
+
+
+def _relabel_random_effects(mm, posterior: xr.Dataset, perms: np.ndarray) -> dict:
+    """Relabel random intercepts on class logits: alpha' = A alpha, Sigma' = A Sigma A'.
+
+    With L the Cholesky factor and z the standardized effects: L' = chol(A L L' A'),
+    z' = L'^-1 A L z, regressions on cluster covariates Gamma' = Gamma A'; SDs,
+    correlations and the class ICC (eq. 20) are recomputed from Sigma'.
+    """
+    effects = mm.random_effects
+    labels = effects.effect_labels
+    idx = [i for i, lab in enumerate(labels) if lab in mm.class_labels[:-1]]
+    d = len(labels)
+    get = {n: posterior[n].transpose("chain", "draw", ...).to_numpy().copy() for n in RANDOM_EFFECT_VARS if n in posterior}
+    n_chain, n_draw = perms.shape[:2]
+    tril = np.tril_indices(d)
+    for c in range(n_chain):
+        for t in range(n_draw):
+            perm = perms[c, t]
+            if np.all(perm == np.arange(len(perm))):
+                continue
+            a = np.eye(d)
+            a[np.ix_(idx, idx)] = _reference_matrix(perm)[np.ix_(range(len(idx)), range(len(idx)))]
+            if "random_chol" in get:
+                chol = np.zeros((d, d))
+                chol[tril] = get["random_chol"][c, t]
+            else:
+                chol = np.diag(np.atleast_1d(get["random_sd"][c, t]))
+            new_cov = a @ chol @ chol.T @ a.T
+            new_chol = np.linalg.cholesky(new_cov)
+            if "random_z" in get:
+                z = get["random_z"][c, t]  # (J, D)
+                get["random_z"][c, t] = np.linalg.solve(new_chol, a @ chol @ z.T).T
+            if "random_slope" in get:
+                get["random_slope"][c, t] = get["random_slope"][c, t] @ a.T
+            sd = np.sqrt(np.diag(new_cov))
+            if "random_chol" in get:
+                get["random_chol"][c, t] = new_chol[tril]
+            if "random_sd" in get:
+                get["random_sd"][c, t] = sd
+            if "random_corr" in get:
+                get["random_corr"][c, t] = new_cov / np.outer(sd, sd)
+            if "class_icc" in get:
+                var = sd[idx] ** 2
+                get["class_icc"][c, t] = var / (var + np.pi**2 / 3)
+    return {n: posterior[n].transpose("chain", "draw", ...).copy(data=v) for n, v in get.items()}
+
+
+def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "class", mm=None) -> xr.Dataset:
     """Relabel every variable with the class dim ``dim`` (or its reference-coded ``dim_free``)."""
     out = {}
     free = f"{dim}_free"
+    relabeled_effects = {}
+    if dim == "class" and mm is not None and mm.random_effects is not None and any(
+            lab in mm.class_labels[:-1] for lab in mm.random_effects.effect_labels):
+        relabeled_effects = _relabel_random_effects(mm, posterior, perms)
     for name, da in posterior.data_vars.items():
+        if name in relabeled_effects:
+            out[name] = relabeled_effects[name]
+            continue
         da = da.transpose("chain", "draw", ...)
         arr = da.to_numpy()
         if dim in da.dims:
@@ -90,6 +154,8 @@ def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "cla
             arr = np.take(full, np.arange(full.shape[axis] - 1), axis=axis)
         out[name] = da.copy(data=arr)
     return xr.Dataset(out, attrs=posterior.attrs)
+
+
 
 
 def _best_permutations(feats: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -127,11 +193,17 @@ def align_labels(mm, posterior: xr.Dataset, reference: dict[str, np.ndarray]) ->
     perms = find_permutations(mm, posterior, reference)
     changed = int(np.any(perms != np.arange(mm.n_classes), axis=-1).sum())
     if changed:
-        posterior = apply_permutations(posterior, perms)
+        posterior = apply_permutations(posterior, perms, mm=mm)
     if "between_class_intercept" in posterior and "class_between_effect" in reference:
         perms_d = find_between_permutations(posterior, reference)
         moved = np.any(perms_d != np.arange(perms_d.shape[-1]), axis=-1)
         if moved.any():
+            # logit of C given D = d: a_c + gamma_cd (gamma_cM = 0); relabeling D by perm moves
+            # gamma_c,perm[M-1] into the intercept: a'_c = a_c + gamma_c,perm[M-1] (eq. 24)
+            gamma = posterior["class_between_effect"].transpose("chain", "draw", "class_free", "between_class_free")
+            last = np.take_along_axis(_full(gamma.to_numpy(), 3), perms_d[:, :, None, -1:], axis=3)[..., 0]
+            intercept = posterior["class_intercept"].transpose("chain", "draw", "class_free")
             posterior = apply_permutations(posterior, perms_d, dim="between_class")
+            posterior["class_intercept"] = intercept.copy(data=intercept.to_numpy() + last)
             changed += int(moved.sum())
     return posterior, changed
