@@ -10,9 +10,16 @@ variable ``BAYESMIX_COMPILE_MODE`` (e.g. ``NUMBA``).
 
 from __future__ import annotations
 
+import logging
 import os
+import warnings
 
 import pytensor
+
+# pip-installed PyTensor has no BLAS to link and says so for every compiled model; the NumPy
+# C-API fallback it then uses is what the timings in benchmarks/ measured, so the notice is noise.
+logging.getLogger("pytensor.tensor.blas").setLevel(logging.ERROR)
+warnings.filterwarnings("ignore", message=".*could not link to a BLAS installation.*")
 
 COMPILE_MODE = os.environ.get("BAYESMIX_COMPILE_MODE", "CVM")
 
