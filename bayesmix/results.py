@@ -87,9 +87,12 @@ def cluster_class_proportions(mm, idata, max_draws: int = 1000) -> pd.DataFrame:
     Within-between classes (random intercepts alpha_cj, eq. 4): the mean over
     the cluster's units of P(C_ij = c | x_ij, alpha_j) at the sampled alpha_j.
     Within classes: the cluster mean of the units' posterior probabilities.
+    Between-level classes: P(D_j = c | y_j), every unit being in its cluster's class.
     """
     if mm.data.cluster_index is None:
         raise ValueError("cluster_class_proportions needs a model with cluster=...")
+    if mm.options.get("class_level") == "between":
+        return class_probabilities(mm, idata, max_draws)
     posterior = _posterior_dataset(idata)
     names = posterior_rv_names(mm, posterior)
     n_clusters = len(mm.data.clusters)

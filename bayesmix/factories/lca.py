@@ -51,6 +51,9 @@ def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n
         if class_level == "between" and n_clusters < n_classes:
             raise ValueError(f"{n_clusters} clusters cannot identify {n_classes} between-level classes; "
                              "use fewer classes.")
+        if n_between_classes is not None and n_clusters < n_between_classes:
+            raise ValueError(f"{n_clusters} clusters cannot identify {n_between_classes} between classes "
+                             "(n_between_classes); use fewer between classes.")
         if random_intercept and np.all(sizes == 1):
             raise ValueError(f"every cluster of {cluster!r} has one row, so a cluster random intercept is "
                              "not identified from the class variance; drop random_intercept.")
