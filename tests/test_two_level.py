@@ -7,9 +7,9 @@ units and classes:
 - within-between (``random_intercept=True``, Model 6, eq. 4-5): the cluster
   likelihood int prod_i sum_c P(C=c | alpha + L z) prod_items p(y | c) phi(z) dz
   by adaptive ``scipy.integrate.quad`` (1-D) and a fine product trapezoid
-  grid cross-checked with ``dblquad`` (2-D, correlated effects), for the
-  Gauss-Hermite, trapezoid and Monte-Carlo integrators; the conditional that
-  NUTS samples (``random_z``) at given z;
+  grid cross-checked with adaptive ``scipy.integrate.cubature`` (2-D,
+  correlated effects), for the Gauss-Hermite, trapezoid and Monte-Carlo
+  integrators; the conditional that NUTS samples (``random_z``) at given z;
 - between-level classes (``class_level="between"``, eq. 16-17): enumeration
   over D_j with cluster covariates on D;
 - within and between classes (``n_between_classes``, eq. 24-26): enumeration
@@ -488,8 +488,7 @@ def test_relabeling_leaves_every_draw_likelihood_unchanged(fixture, request):
     assert changed > 0
 
     graphs = {"integrated": m.integrated_loglik(GH40)}
-    if m.cluster_loglik is not None:
-        (potential,) = [p for p in m.model.potentials if p.name == "loglik"]
+    if m.cluster_loglik is not None:  # what NUTS samples: the conditional at the (relabeled) random_z
         graphs["conditional"] = m.cluster_loglik(m.random_effects.z)
     for name, graph in graphs.items():
         before = _per_draw(m, f"test_relabel_{name}", graph, posterior)
@@ -596,6 +595,7 @@ def check_recovery(idata, truth, names):
     rhat = rhat.dataset if hasattr(rhat, "dataset") else rhat
     for name in names:
         assert float(rhat[name].max()) < 1.05, f"R-hat of {name} is {float(rhat[name].max()):.3f}"
+    assert int(idata.sample_stats["diverging"].sum()) <= 3  # (0 with these seeds)
 
 
 SAMPLE = dict(draws=300, tune=300, chains=2, sampler="pymc", progressbar=False)
@@ -795,8 +795,11 @@ def test_compare_within_between_against_between_level(wb_fit, btw_on_wb_fit):
     assert table.index[0] == "within-between"
     waic = bm.compare({"within-between": idata_wb, "between": idata_b}, ic="waic")
     assert waic.index[0] == "within-between"
-    # units vs clusters: a single-level model's LOO is per unit and must be refused
-    assert idata_wb.log_likelihood["y"].sizes["cluster"] == 60
+    # a per-unit log-likelihood (600 units) cannot be compared with the per-cluster one (60)
+    per_unit = xr.DataTree.from_dict({"log_likelihood": xr.Dataset(
+        {"y": (("chain", "draw", "unit"), np.zeros((2, 300, m_wb.n_units)))})})
+    with pytest.raises(ValueError, match="different numbers of units"):
+        bm.compare({"within-between": idata_wb, "single level": per_unit})
 
 
 # ========================================================== 6. label alignment, between level
