@@ -71,6 +71,9 @@ def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n
     integration = {"method": "trapezoid", "points": None, **(integration or {})}
     if integration["method"] not in METHODS:
         raise ValueError(f"integration method {integration['method']!r} is unknown; use one of {METHODS}.")
+    points = integration["points"]
+    if points is not None and (not isinstance(points, (int, np.integer)) or points < 1):
+        raise ValueError(f"integration points must be an integer >= 1 (per dimension), got {points!r}.")
     return integration
 
 
