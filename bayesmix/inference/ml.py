@@ -110,7 +110,9 @@ def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | N
 
     ``starts``: N or (N, M) as Mplus ``STARTS = N M`` (M defaults to N // 4).
     ``integration``: quadrature for random effects, e.g. ``{"method":
-    "trapezoid", "points": 30}`` (default: the model's, Gauss-Hermite 15).
+    "trapezoid", "points": 30}`` (the default) or ``{"method": "gauss-hermite",
+    "points": 15, "adaptive": True}`` (nodes moved to each cluster's posterior
+    mean and SD between optimizer rounds, as Mplus' adaptive integration).
     Returns an :class:`MLResult` with ``loglik``, ``n_params``, ``aic``,
     ``bic``, ``abic``, ``entropy``, class proportions/counts, ``params``
     (estimate, se, se_robust, named like the PyMC variables), ``profiles``

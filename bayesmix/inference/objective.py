@@ -49,6 +49,27 @@ class FlatModel:
         self._unit_loglik, self._log_posterior, self._log_density, *self._constrained = outputs
         self._functions: dict = {}
         self.bounds = self._bounds()
+        settings = {**mm.integration, **(integration or {})}
+        self.adaptive = mm.adaptive_grid(settings)
+        if self.adaptive is not None:
+            from .quadrature import rule
+            nodes, logw = rule(settings["method"], settings["points"], mm.random_effects.n_effects,
+                               settings.get("seed", 0))
+            moments = self.adaptive.moments(mm.cluster_loglik, nodes, logw)
+            self._adaptive_moments = self._in_theta(list(moments))
+
+    def adapt(self, theta: np.ndarray, rounds: int = 20, tol: float = 1e-8) -> None:
+        """Move the adaptive quadrature to the clusters' posterior at theta (no-op if not adaptive)."""
+        if self.adaptive is None:
+            return
+        fn = self._compile("adaptive_moments", self._adaptive_moments)
+        for _ in range(rounds):
+            mean, sd = fn(theta)
+            shift = np.max(np.abs(mean - self.adaptive.center.get_value())) + np.max(
+                np.abs(sd - self.adaptive.scale.get_value()))
+            self.adaptive.update(mean, sd)
+            if shift < tol:
+                break
 
     # --------------------------------------------------------------- compile
     def _compile(self, key, outputs):

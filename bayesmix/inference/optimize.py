@@ -72,14 +72,25 @@ def multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteration
     stage1 = []
     for _ in range(n_initial):
         theta0 = flat.to_theta(mm.random_start(rng))
+        flat.adapt(theta0)
         res = minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=flat.bounds,
                        options={"maxiter": initial_iterations})
         stage1.append((res.fun, res.x))
     stage1.sort(key=lambda t: t[0])
     finals = []
+    full = {"maxiter": max_iterations, "maxfun": 4 * max_iterations, "ftol": 1e-13, "gtol": 1e-7}
     for _, theta in stage1[:n_final]:
-        res = minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=flat.bounds,
-                       options={"maxiter": max_iterations, "maxfun": 4 * max_iterations, "ftol": 1e-13, "gtol": 1e-7})
+        flat.adapt(theta)
+        res = minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=flat.bounds, options=full)
+        for _ in range(10 if flat.adaptive is not None else 0):  # re-center the adaptive rule, re-optimize
+            flat.adapt(res.x)
+            again = minimize(fun, res.x, jac=True, method="L-BFGS-B", bounds=flat.bounds, options=full)
+            converged = abs(again.fun - res.fun) < 1e-8
+            res = again
+            if converged:
+                break
+        res.adapted_center = None if flat.adaptive is None else (
+            flat.adaptive.center.get_value().copy(), flat.adaptive.scale.get_value().copy())
         finals.append(res)
     finals.sort(key=lambda r: r.fun)
     values = np.array([-r.fun for r in finals])
@@ -94,5 +105,7 @@ def multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteration
             stacklevel=3,
         )
     best = finals[0]
+    if flat.adaptive is not None:  # leave the rule at the best solution's clusters (for SEs)
+        flat.adaptive.update(*best.adapted_center)
     return Optimum(theta=best.x, value=-best.fun, converged=bool(best.success), report=report,
                    all_thetas=[r.x for r in finals])
