@@ -75,7 +75,19 @@ class MixtureModel:
         key = ("integrated", tuple(sorted(settings.items())))
         if key not in self._cache:
             self._cache[key] = integrate(self.cluster_loglik, settings["method"], settings["points"],
-                                         dim=self.random_effects.n_effects, seed=settings.get("seed", 0))
+                                         dim=self.random_effects.n_effects, seed=settings.get("seed", 0),
+                                         adaptive=self.adaptive_grid(settings))
+        return self._cache[key]
+
+    def adaptive_grid(self, integration: dict | None = None):
+        """The :class:`~bayesmix.inference.quadrature.AdaptiveGrid` of an ``adaptive=True`` setting, else None."""
+        settings = {**self.integration, **(integration or {})}
+        if not settings.get("adaptive") or self.cluster_loglik is None:
+            return None
+        from .inference.quadrature import AdaptiveGrid
+        key = ("adaptive", tuple(sorted(settings.items())))
+        if key not in self._cache:
+            self._cache[key] = AdaptiveGrid(len(self.data.clusters), self.random_effects.n_effects)
         return self._cache[key]
 
     @property
