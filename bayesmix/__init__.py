@@ -1,11 +1,11 @@
 """bayesmix: Bayesian multilevel mixture models (Asparouhov & Muthén 2006) with PyMC."""
 
-from . import datasets
+from . import _compile, datasets  # noqa: F401  (_compile sets compile options first)
 from .compare import compare, loo, waic
-from .factories import lca
+from .factories import lca, mixture_regression
 from .inference.ml import MLResult, lrt, select_classes
 from .model import MixtureModel
 
 __version__ = "0.1.0"
-__all__ = ["lca", "MixtureModel", "MLResult", "compare", "loo", "waic", "lrt", "select_classes",
+__all__ = ["lca", "mixture_regression", "MixtureModel", "MLResult", "compare", "loo", "waic", "lrt", "select_classes",
            "datasets", "__version__"]

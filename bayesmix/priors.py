@@ -25,6 +25,11 @@ DEFAULT_PRIORS: dict[str, tuple[str, dict[str, Any]]] = {
     # normal items: mean prior centred/scaled on the item (set by the kernel)
     "normal_mean": ("Normal", {"mu": 0.0, "sigma": 2.0}),
     "normal_sd": ("HalfNormal", {"sigma": 1.0}),
+    # mixture regression, eq. 19: mu_c, beta_c and sqrt(theta); the factory sets data-based scales
+    # (intercept Normal(mean y, 2 sd y), slope Normal(0, 2 sd y / sd x), residual SD HalfNormal(2 sd y))
+    "regression_intercept": ("Normal", {"mu": 0.0, "sigma": 2.0}),
+    "regression_slope": ("Normal", {"mu": 0.0, "sigma": 2.0}),
+    "residual_sd": ("HalfNormal", {"sigma": 2.0}),
     # cluster random effects, eq. 5: SDs, LKJ shape for correlations, regressions on cluster covariates.
     # On class logits, HalfNormal(2.5) puts 95% prior mass on SD < 4.9, i.e. a class ICC (eq. 20)
     # below 0.88; widen with priors={"random_sd": {"sigma": 25}} when a between-level class is suspected.

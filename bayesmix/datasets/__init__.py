@@ -1,6 +1,6 @@
 """Bundled reference data sets and simulators with known truth."""
 
 from .loaders import available, load
-from .simulate import simulate_lca
+from .simulate import simulate_lca, simulate_mixture_regression
 
-__all__ = ["load", "available", "simulate_lca"]
+__all__ = ["load", "available", "simulate_lca", "simulate_mixture_regression"]

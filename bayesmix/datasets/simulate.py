@@ -77,3 +77,91 @@ def simulate_lca(
     if class_slope is not None:
         truth["class_slope"] = class_slope
     return SimulatedLCA(frame, truth, classes, items, covariates)
+
+
+@dataclass
+class SimulatedRegression:
+    """Simulated two-level mixture-regression data with the true parameters.
+
+    ``truth`` uses the model's variable names: ``regression_intercept`` (K,),
+    ``regression_slope`` (K, P), ``residual_sd``, ``class_intercept`` (K-1,),
+    ``random_sd`` (dict effect label -> SD, e.g. ``{"intercept": 0.447}``) and
+    ``class_random_sd`` (SD of the random class-logit intercept, 0 if none).
+    """
+
+    data: pd.DataFrame
+    truth: dict
+    classes: np.ndarray
+    y: str
+    x: list[str]
+    cluster: str
+
+    def __iter__(self):  # allows ``data, truth = simulate_mixture_regression(...)``
+        return iter((self.data, self.truth))
+
+
+def simulate_mixture_regression(
+    n_clusters: int = 100,
+    cluster_size: int = 10,
+    *,
+    class_level: str = "between",
+    regression_intercept=(1.0, 0.0),
+    regression_slope=(0.2, 0.8),
+    residual_variance: float = 1.0,
+    random_intercept_variance: float = 0.2,
+    random_slope_variance: float = 0.0,
+    class_intercept=None,
+    class_random_sd: float = 0.0,
+    seed: int | None = None,
+) -> SimulatedRegression:
+    """Two-level mixture regression of the paper's section 5 (eq. 19).
+
+    Y_ij = mu_cj + beta_cj' X_ij + eps_ij with mu_cj = mu_c + u0_j,
+    beta_cj = beta_c + u1_j, u0_j ~ N(0, v0), u1_j ~ N(0, v1) independent
+    (covariance 0 as in the paper), eps_ij ~ N(0, theta), X_ij standard normal.
+    The defaults are Model 5 (Table 3): mu = 1 / 0, beta = 0.2 / 0.8, theta = 1,
+    v0 = 0.2 with a fixed slope (v1 = 0), two classes of equal size, the class
+    on the between level (``class_level="between"``, eq. 16) and 100 clusters of 10.
+    ``class_level="within"`` draws a class per unit (Model 1), optionally with a
+    random intercept alpha_j ~ N(0, class_random_sd**2) on the K-1 class logits
+    (within-between, eq. 4-5). ``regression_slope`` is (K,) for one predictor
+    ``x`` or (K, P) for predictors ``x1..xP``.
+    """
+    if class_level not in ("within", "between"):
+        raise ValueError(f"class_level={class_level!r} is unknown; use 'within' or 'between'.")
+    rng = np.random.default_rng(seed)
+    mu = np.asarray(regression_intercept, dtype=float)
+    k = len(mu)
+    beta = np.asarray(regression_slope, dtype=float)
+    beta = beta.reshape(k, -1)
+    p = beta.shape[1]
+    if class_intercept is None:
+        class_intercept = np.zeros(k - 1)
+    class_intercept = np.asarray(class_intercept, dtype=float)
+    n = n_clusters * cluster_size
+    cluster = np.repeat(np.arange(n_clusters), cluster_size)
+    x = rng.standard_normal((n, p))
+    u0 = rng.normal(0.0, np.sqrt(random_intercept_variance), n_clusters)
+    u1 = rng.normal(0.0, np.sqrt(random_slope_variance), (n_clusters, p))
+    logits = np.zeros(k)
+    logits[: k - 1] = class_intercept
+    if class_level == "between":
+        classes_j = np.array([rng.choice(k, p=softmax(logits)) for _ in range(n_clusters)])
+        classes = classes_j[cluster]
+    else:
+        alpha = rng.normal(0.0, class_random_sd, (n_clusters, k - 1)) if class_random_sd > 0 else 0.0
+        unit_logits = np.zeros((n, k))
+        unit_logits[:, : k - 1] = class_intercept + (alpha[cluster] if class_random_sd > 0 else 0.0)
+        probs = softmax(unit_logits, axis=1)
+        classes = np.array([rng.choice(k, p=pr) for pr in probs])
+    mean = mu[classes] + u0[cluster] + ((beta[classes] + u1[cluster]) * x).sum(axis=1)
+    y = mean + rng.normal(0.0, np.sqrt(residual_variance), n)
+    names = ["x"] if p == 1 else [f"x{q + 1}" for q in range(p)]
+    frame = pd.DataFrame({"cluster": cluster, "y": y})
+    for q, name in enumerate(names):
+        frame[name] = x[:, q]
+    random_sd = {"intercept": float(np.sqrt(random_intercept_variance))}
+    random_sd.update({f"slope[{name}]": float(np.sqrt(random_slope_variance)) for name in names})
+    truth = {"regression_intercept": mu, "regression_slope": beta, "residual_sd": float(np.sqrt(residual_variance)),
+             "class_intercept": class_intercept, "random_sd": random_sd, "class_random_sd": float(class_random_sd)}
+    return SimulatedRegression(frame, truth, classes, "y", names, "cluster")

@@ -1,5 +1,6 @@
 """Factories: DataFrame -> :class:`bayesmix.MixtureModel`, one module per model family."""
 
 from .lca import lca
+from .regression import mixture_regression
 
-__all__ = ["lca"]
+__all__ = ["lca", "mixture_regression"]
