@@ -146,7 +146,9 @@ class MixtureModel:
         if self.between_model is not None:
             start.update(self.between_model.random_start(rng))
         # any other unconstrained parameter (e.g. gamma_cd of eq. 24): its initial value plus noise
-        initial = self.model.initial_point()
+        if "initial_point" not in self._cache:  # compiles a small function: once per model
+            self._cache["initial_point"] = self.model.initial_point()
+        initial = self._cache["initial_point"]
         for rv in self.model.free_RVs:
             if rv.name in start or rv.name in self.integrated:
                 continue

@@ -118,8 +118,10 @@ def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | N
     (estimate, se, se_robust, named like the PyMC variables), ``profiles``
     and the start report.
     """
-    opt = multistart(mm, "loglik", starts=starts, seed=seed, tol=tol, integration=integration, **kwargs)
-    return ml_result(mm, opt, integration)
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1, user_api="blas"):  # see optimize.multistart
+        opt = multistart(mm, "loglik", starts=starts, seed=seed, tol=tol, integration=integration, **kwargs)
+        return ml_result(mm, opt, integration)
 
 
 def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:

@@ -57,7 +57,20 @@ def parse_starts(starts) -> tuple[int, int]:
     return n, m
 
 
-def multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iterations: int = 25,
+def multistart(mm, *args, **kwargs) -> Optimum:
+    """Maximize the log-likelihood or log-posterior; see :func:`_multistart`.
+
+    BLAS is held to one thread meanwhile: PyTensor (pip builds) falls back to
+    NumPy's OpenBLAS for matrix products, and its thread start-up on every
+    small product made each evaluation ~10x slower on 2 cores (measured in
+    benchmarks/bench_ml_stepmix.py).
+    """
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _multistart(mm, *args, **kwargs)
+
+
+def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iterations: int = 25,
                tol: float = 1e-3, max_iterations: int = 5000, warn_unreplicated: bool = True,
                integration: dict | None = None) -> Optimum:
     """Maximize the log-likelihood (``kind="loglik"``) or log-posterior (``"posterior"``).
