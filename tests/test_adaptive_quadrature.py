@@ -35,3 +35,12 @@ def test_adaptive_gauss_hermite_matches_fine_grid(model):
     assert abs(fixed.loglik - fine.loglik) > 10 * abs(adaptive.loglik - fine.loglik)
     est = lambda r: r.params.loc["random_sd[class1]", "estimate"]  # noqa: E731
     assert est(adaptive) == pytest.approx(est(fine), rel=2e-3)
+
+
+def test_adaptive_warns_when_cluster_posteriors_are_not_normal():
+    """Model 6 on between-level data: class ICC -> 1 makes the integrand a step (section 5)."""
+    sim = bm.datasets.simulate_mixture_regression(n_clusters=100, cluster_size=10, seed=2)
+    m6 = bm.mixture_regression(sim.data, "y", ["x"], 2, cluster="cluster", class_level="within",
+                               random=("intercept",), random_class_intercept=True)
+    with pytest.warns(UserWarning, match="adaptive quadrature gives LL"):
+        m6.fit_ml(starts=(4, 1), seed=1, integration={"method": "gauss-hermite", "points": 11, "adaptive": True})

@@ -102,6 +102,11 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
             res = again
             if converged:
                 break
+        if flat.adaptive is not None:
+            # report the objective with the rule centered at the solution itself: with nodes held
+            # fixed, the optimizer can otherwise profit from the rule's error
+            flat.adapt(res.x)
+            res.fun = fun(res.x)[0]
         res.adapted_center = None if flat.adaptive is None else (
             flat.adaptive.center.get_value().copy(), flat.adaptive.scale.get_value().copy())
         finals.append(res)
