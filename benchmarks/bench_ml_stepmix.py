@@ -92,26 +92,12 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def _loadavg():
-    try:
-        return round(os.getloadavg()[0], 2)
-    except OSError:
-        return float("nan")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_lca import _Timer as _BaseTimer, _loadavg  # noqa: E402  (shared benchmark helpers)
 
 
-class _Timer:
-    """Wraps a callable and accumulates the wall time spent in it."""
-
-    def __init__(self, fn):
-        self.fn, self.seconds, self.calls = fn, 0.0, 0
-
-    def __call__(self, *args, **kwargs):
-        t0 = time.perf_counter()
-        try:
-            return self.fn(*args, **kwargs)
-        finally:
-            self.seconds += time.perf_counter() - t0
-            self.calls += 1
+class _Timer(_BaseTimer):
+    """bench_lca's timer, resettable between warm-up and timed calls."""
 
     def reset(self):
         self.seconds, self.calls = 0.0, 0
