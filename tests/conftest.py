@@ -16,6 +16,24 @@ import bayesmix as bm
 warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
 
 
+class ModelBuiltTooEarly(Exception):
+    """Raised if a PyMC model / PyTensor function is built during input validation."""
+
+
+@pytest.fixture
+def no_model_building(monkeypatch):
+    """Bad input must fail before any graph: building one raises a non-ValueError."""
+    import pymc as pm
+    import pytensor
+
+    def forbidden(*args, **kwargs):
+        raise ModelBuiltTooEarly("a PyMC model or PyTensor function was built before validation failed")
+
+    monkeypatch.setattr(pm.Model, "__init__", forbidden)
+    monkeypatch.setattr(pytensor, "function", forbidden)
+    yield
+
+
 @pytest.fixture(scope="session")
 def carcinoma():
     return bm.datasets.load("carcinoma")

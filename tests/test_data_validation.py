@@ -21,20 +21,7 @@ import pytest
 
 import bayesmix as bm
 from bayesmix.data import encode, infer_item_type
-
-
-class ModelBuiltTooEarly(Exception):
-    """Raised if a PyMC model / PyTensor function is built during validation."""
-
-
-@pytest.fixture
-def no_model_building(monkeypatch):
-    def forbidden(*args, **kwargs):
-        raise ModelBuiltTooEarly("a PyMC model or PyTensor function was built before validation failed")
-
-    monkeypatch.setattr(pm.Model, "__init__", forbidden)
-    monkeypatch.setattr(pytensor, "function", forbidden)
-    yield
+from conftest import ModelBuiltTooEarly
 
 
 @pytest.fixture

@@ -822,18 +822,6 @@ def test_between_level_chains_started_at_permuted_labels_agree(btw_fit, btw_star
 
 # ==================================================================== 7. bad input (no graphs)
 @pytest.fixture
-def no_model_building(monkeypatch):
-    import pymc as pm
-    import pytensor
-
-    def forbidden(*args, **kwargs):
-        raise AssertionError("a PyMC model or PyTensor function was built before validation failed")
-
-    monkeypatch.setattr(pm.Model, "__init__", forbidden)
-    monkeypatch.setattr(pytensor, "function", forbidden)
-
-
-@pytest.fixture
 def frame():
     return tiny_frame(9)
 
