@@ -1,14 +1,19 @@
-"""Exact marginalization of discrete class variables (DESIGN.md, layer 3).
+"""Exact marginalization of the discrete class variables (DESIGN.md, layer 3).
 
-One module per strategy; this façade re-exports them.
+One module per strategy, each owning both halves (as pymc-extras'
+``marginalized_conditional``): ``loglik`` (the discrete classes summed out in
+log space) and the posterior of the classes given the data. All are PyTensor
+graphs that broadcast over leading axes (random effects, quadrature nodes,
+draws); adding a strategy means adding a module.
 
-- :mod:`.within` -- one class per unit: logsumexp over classes (eq. 4).
-- :mod:`.between` -- one class per cluster: the cluster's unit log-likelihoods
-  summed inside the logsumexp (eq. 16-17); nested with ``within`` for
-  within and between classes together (eq. 24-26).
+- :mod:`.within` -- one class per unit: logsumexp over c (eq. 3-4).
+- :mod:`.between` -- one class per cluster: the units' log-likelihoods summed inside the logsumexp (eq. 16-17).
+- :mod:`.nested` -- within class C_ij predicted by between class D_j: within per d, then between (eq. 22-26).
+- :mod:`.item` -- grade of membership, one class per item response: logsumexp per item (eq. 27-30).
+- :mod:`.chain` -- latent transition analysis, a Markov chain of classes: forward-backward (eq. 6-9).
 """
 
-from . import between, within
+from . import between, chain, item, nested, within
 from .within import marginal_loglik, posterior_class_probabilities
 
-__all__ = ["between", "within", "marginal_loglik", "posterior_class_probabilities"]
+__all__ = ["between", "chain", "item", "nested", "within", "marginal_loglik", "posterior_class_probabilities"]

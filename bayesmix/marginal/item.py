@@ -1,0 +1,79 @@
+"""Item-level classes: grade of membership (paper section 7, eq. 27-30).
+
+Each response y_ij of person j to item i has its own class C_ij (eq. 28);
+the items of a person share the membership probabilities P(C_ij = k), which
+come from the person's random effects (eq. 30, logistic-normal GoM), or are
+the person's membership scores f_j (eq. 29). Given the membership, the items
+are independent:
+
+    log p(y_j | membership) = sum_i observed_ij * logsumexp_k [ log P(C_ij = k) + log p(y_ij | C_ij = k) ]
+    P(C_ij = k | y_ij, membership) = softmax_k [ same ]
+
+Dropping the sum inside the logsumexp is exactly the difference from LCA,
+which imposes C_ij = C_j (eq. 16; :mod:`.between` with persons as clusters).
+The membership itself is integrated elsewhere (quadrature, NUTS); its nodes
+or draws sit on leading axes. Shapes: N persons, I items, K classes.
+"""
+
+from __future__ import annotations
+
+import pytensor.tensor as pt
+from pytensor.tensor import TensorLike, TensorVariable
+
+from . import within
+
+__all__ = ["loglik_by_item", "loglik", "posterior"]
+
+
+def _mask(observed: TensorLike | None) -> TensorVariable | None:
+    return None if observed is None else pt.neq(pt.as_tensor_variable(observed), 0)
+
+
+def _observed_only(loglik_by_item_class: TensorLike, mask: TensorVariable | None) -> TensorVariable:
+    """Missing cells set to 0 for every class, so whatever they held (even NaN) reaches no value or gradient."""
+    ll = pt.as_tensor_variable(loglik_by_item_class)
+    return ll if mask is None else pt.switch(mask[..., None], ll, 0.0)
+
+
+def _per_item(log_membership: TensorLike) -> TensorVariable:
+    """(..., N or 1, K) -> (..., N or 1, 1, K), the same for every item."""
+    return pt.expand_dims(pt.as_tensor_variable(log_membership), -2)
+
+
+def loglik_by_item(log_membership: TensorLike, loglik_by_item_class: TensorLike,
+                   observed: TensorLike | None = None) -> TensorVariable:
+    """Per-response marginal log-likelihood, shape (..., N, I); a missing cell is exactly 0.
+
+    Parameters
+    ----------
+    log_membership : (..., N or 1, K)
+        log P(C_ij = k | person j's membership), the same for all items (eq. 29-30).
+    loglik_by_item_class : (..., N, I, K)
+        log p(y_ij | C_ij = k) (eq. 28).
+    observed : (N, I), optional
+        Nonzero where the response is observed. Missing cells contribute 0,
+        whatever ``loglik_by_item_class`` holds there.
+    """
+    mask = _mask(observed)
+    by_item = within.loglik(_per_item(log_membership), _observed_only(loglik_by_item_class, mask))
+    return by_item if mask is None else pt.switch(mask, by_item, 0.0)
+
+
+def loglik(log_membership: TensorLike, loglik_by_item_class: TensorLike,
+           observed: TensorLike | None = None) -> TensorVariable:
+    """Per-person log-likelihood given the membership, shape (..., N) (eq. 28-30).
+
+    sum_i observed_ij * logsumexp_k [log_membership + loglik_by_item_class];
+    arguments as in :func:`loglik_by_item`.
+    """
+    return loglik_by_item(log_membership, loglik_by_item_class, observed).sum(axis=-1)
+
+
+def posterior(log_membership: TensorLike, loglik_by_item_class: TensorLike,
+              observed: TensorLike | None = None) -> TensorVariable:
+    """P(C_ij = k | y_ij, membership), shape (..., N, I, K); a missing cell gets its prior membership.
+
+    Arguments as in :func:`loglik_by_item`.
+    """
+    ll = _observed_only(loglik_by_item_class, _mask(observed))
+    return within.posterior(_per_item(log_membership), ll)
