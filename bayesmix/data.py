@@ -20,10 +20,16 @@ Missing responses (NaN/None) are kept as missing and left out of the
 likelihood (full information). Rows with *every* item missing carry no
 information about the measurement model; they are dropped with a warning
 (their likelihood contribution is exactly zero).
+
+Besides the checks that raise, two kinds of legal but suspicious input warn
+(``UserWarning``): an item declared continuous that takes only two values, and
+item codes that look like survey missing-value codes (negative codes, or
+9/99/999... beyond the item's other codes); replace those by NaN first.
 """
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
@@ -84,6 +90,74 @@ class EncodedData:
 
 def _is_integer_valued(values: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(values)) and np.all(np.round(values) == values))
+
+
+def _is_plain_numeric(column: pd.Series) -> bool:
+    """Numbers (not booleans, not a pandas Categorical)."""
+    return (not isinstance(column.dtype, pd.CategoricalDtype) and not pd.api.types.is_bool_dtype(column)
+            and pd.api.types.is_numeric_dtype(column))
+
+
+def _n_infinite(column: pd.Series) -> int:
+    """Number of inf / -inf values (also in object and categorical columns)."""
+    observed = column.dropna()
+    if pd.api.types.is_bool_dtype(observed):
+        return 0
+    if pd.api.types.is_numeric_dtype(observed) and not isinstance(observed.dtype, pd.CategoricalDtype):
+        return int(np.isinf(observed.to_numpy(dtype=float)).sum())
+    return int(sum(isinstance(v, (float, np.floating)) and bool(np.isinf(v)) for v in observed))
+
+
+def _check_finite(column: pd.Series, name: str, argument: str) -> None:
+    n_inf = _n_infinite(column)
+    if n_inf:
+        what = f"item {name!r}" if argument == "items" else f"{argument} column {name!r}"
+        raise ValueError(
+            f"{what} has {n_inf} infinite value(s) (inf / -inf); replace them by NaN "
+            f"(missing) or a finite value first, e.g. data[{name!r}] = data[{name!r}].replace([np.inf, -np.inf], np.nan)."
+        )
+
+
+def _fmt(value) -> str:
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else repr(value)
+
+
+def _looks_like_missing_code(value: float) -> bool:
+    """Negative integers and integers made of 7s, 8s and 9s (-9, 9, 99, 98, 999, -999, ...)."""
+    if value != np.round(value) or value == 0:
+        return False
+    return value < 0 or set(str(int(abs(value)))) <= set("789")
+
+
+def suspected_missing_codes(column: pd.Series) -> list:
+    """Codes of a numeric item that look like survey missing-value codes.
+
+    A code is suspected when it looks like one (negative, or 9/99/999/98/...)
+    and lies beyond the range of the item's other values with a gap: for an
+    item with a few integer codes, at least one unused code between them
+    (1..5 and 9, 0/1 and 9, 1..5 and -9; not 1..8 and 9); for a continuous item, a
+    gap larger than the range of the other values (ages 18..90 and 999).
+    """
+    if not _is_plain_numeric(column):
+        return []
+    values = np.unique(column.dropna().to_numpy(dtype=float))
+    values = values[np.isfinite(values)]
+    if len(values) < 3:
+        return []
+    candidate = np.array([_looks_like_missing_code(v) for v in values])
+    body = values[~candidate]
+    if len(body) < 2:
+        return []
+    lo, hi = body.min(), body.max()
+    few_codes = _is_integer_valued(body) and len(body) <= MAX_INFERRED_CATEGORIES
+    above = sorted(values[values > hi])
+    below = sorted(values[values < lo], reverse=True)
+    # codes that continue the scale (7 after 1..6, -1 before 0..4) belong to it
+    while above and above[0] - hi < (2 if few_codes else max(2.0, hi - lo)):
+        hi = above.pop(0)
+    while below and lo - below[0] < (2 if few_codes or lo >= 0 else max(2.0, hi - lo)):
+        lo = below.pop(0)
+    return sorted(int(v) for v in above + below)
 
 
 def infer_item_type(column: pd.Series) -> str:
@@ -148,24 +222,86 @@ def _check_columns(frame: pd.DataFrame, names: Sequence[str], argument: str) -> 
     duplicated = sorted({c for c in names if list(names).count(c) > 1})
     if duplicated:
         raise ValueError(f"{argument} lists {duplicated} more than once; give each column once.")
+    for name in names:
+        n_same = int((frame.columns == name).sum())
+        if n_same > 1:
+            raise ValueError(
+                f"data has {n_same} columns named {name!r} (used in {argument}); column names must be unique: "
+                "rename or drop the duplicates first, e.g. data = data.loc[:, ~data.columns.duplicated()]."
+            )
 
 
 def _numeric_matrix(frame: pd.DataFrame, names: Sequence[str], argument: str) -> np.ndarray:
     for name in names:
         col = frame[name]
-        if pd.api.types.is_bool_dtype(col):
-            continue
-        if not pd.api.types.is_numeric_dtype(col):
+        if not (pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col)):
             raise ValueError(
                 f"{argument} column {name!r} is not numeric (dtype {col.dtype}); "
                 "encode it as numbers (e.g. pd.get_dummies(..., drop_first=True))."
             )
-        if col.isna().any():
+        if col.isna().any():  # also pd.NA in nullable boolean / integer columns
             raise ValueError(
                 f"{argument} column {name!r} has {int(col.isna().sum())} missing value(s); "
                 "covariates must be complete: drop or impute those rows first."
             )
+        _check_finite(col, name, argument)
     return frame[list(names)].to_numpy(dtype=float) if names else np.zeros((len(frame), 0))
+
+
+def _check_not_collinear(matrix: np.ndarray, names: Sequence[str], argument: str, what: str) -> None:
+    """Refuse constant columns and columns that are linear combinations of the intercept and others."""
+    for j, name in enumerate(names):
+        if np.ptp(matrix[:, j]) == 0:
+            raise ValueError(
+                f"{argument} column {name!r} is constant ({_fmt(matrix[0, j])}{what}); it is collinear with "
+                f"the intercept, so its slopes are not identified: remove it from {argument}."
+            )
+    centered = matrix - matrix.mean(axis=0)
+    scaled = centered / np.linalg.norm(centered, axis=0)
+    for j in range(1, len(names)):
+        if np.linalg.matrix_rank(scaled[:, : j + 1]) <= j:
+            raise ValueError(
+                f"{argument} column {names[j]!r} is a linear combination of the intercept and {list(names[:j])}"
+                f"{what} (collinear), so the slopes are not identified: remove {names[j]!r} (or one of the "
+                f"others) from {argument}."
+            )
+
+
+def check_keys(options: Mapping | None, valid: Sequence[str], argument: str) -> None:
+    """Refuse unknown keys of a dict option, naming the closest valid key.
+
+    For factories and integrators, e.g. ``check_keys(integration, ("method", "points", "adaptive",
+    "seed"), "integration")`` refuses ``integration={"npoints": 2}``.
+    """
+    if options is None:
+        return
+    if not isinstance(options, Mapping):
+        raise ValueError(f"{argument} must be a dict with keys from {list(valid)}, got {type(options).__name__}.")
+    unknown = [key for key in options if key not in valid]
+    if unknown:
+        hints = []
+        for key in unknown:
+            match = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1, cutoff=0.5)
+            hints.append(f"{key!r} (did you mean {match[0]!r}?)" if match else repr(key))
+        raise ValueError(
+            f"{argument} has unknown key(s) {', '.join(hints)}; valid keys: {list(valid)}."
+        )
+
+
+def _warn_missing_codes(column: pd.Series, name: str, kind: str) -> None:
+    codes = suspected_missing_codes(column)
+    if codes:
+        observed = column.dropna().to_numpy(dtype=float)
+        rest = observed[~np.isin(observed, codes)]
+        n_rows = int(np.isin(observed, codes).sum())
+        warnings.warn(
+            f"item {name!r} has code(s) {codes} ({n_rows} row(s)) beyond its other values "
+            f"({_fmt(rest.min())}..{_fmt(rest.max())}); they look like survey missing-value codes but are "
+            f"taken as real {kind} values. If they mean missing, replace them by NaN first: "
+            f"data[{name!r}] = data[{name!r}].replace({codes}, np.nan).",
+            UserWarning,
+            stacklevel=4,
+        )
 
 
 def encode(
@@ -229,6 +365,8 @@ def encode(
             "use fewer classes or more data."
         )
 
+    for name in items:
+        _check_finite(frame[name], name, "items")
     kinds = _resolve_item_types(items, item_types, frame)
     specs: list[ItemSpec] = []
     codes: dict[str, list[np.ndarray]] = {k: [] for k in ("binary", "nominal", "ordinal")}
@@ -248,9 +386,28 @@ def encode(
                     f"item {name!r} is declared continuous but has dtype {col.dtype}; "
                     "give numbers or declare it 'nominal'."
                 )
+            if n_codes == 2:
+                two = sorted(col.dropna().unique().tolist())
+                warnings.warn(
+                    f"item {name!r} is continuous (normal within class) but takes only the two values {two}; "
+                    "a class can sit on one value and its SD then runs to 0. Declare it binary "
+                    f"(item_types={{{name!r}: 'binary'}}) unless it really is continuous.",
+                    UserWarning,
+                    stacklevel=3,
+                )
+            _warn_missing_codes(col, name, kind)
             specs.append(ItemSpec(name, kind))
             continuous.append(col.to_numpy(dtype=float))
             continue
+        if kind == "nominal" and _is_plain_numeric(col):
+            observed = col.dropna().to_numpy(dtype=float)
+            if not _is_integer_valued(observed) and n_codes > MAX_INFERRED_CATEGORIES:
+                raise ValueError(
+                    f"item {name!r} is declared nominal but has {n_codes} distinct non-integer values "
+                    f"(e.g. {', '.join(_fmt(v) for v in observed[:3])}); it looks continuous: declare it 'continuous' "
+                    f"in item_types, or cut it into a few categories first (e.g. pd.cut(data[{name!r}], 4))."
+                )
+        _warn_missing_codes(col, name, kind)
         cats = _categories_of(col, kind)
         if kind == "binary" and len(cats) != 2:
             raise ValueError(
@@ -274,6 +431,7 @@ def encode(
     encoded.codes = {k: np.column_stack(v) for k, v in codes.items() if v}
     encoded.values = np.column_stack(continuous) if continuous else None
     encoded.covariates = _numeric_matrix(frame, covariates, "covariates")
+    _check_not_collinear(encoded.covariates, covariates, "covariates", "")
     encoded.covariate_names = covariates
     encoded.frame = frame
 
@@ -285,6 +443,12 @@ def encode(
                 "every row needs a cluster id: drop those rows or give them an id."
             )
         index, labels = pd.factorize(ids, sort=True)
+        if len(labels) < 2:
+            raise ValueError(
+                f"cluster column {cluster!r} has a single cluster ({labels[0]!r}); cluster random effects and "
+                "between-level classes vary across clusters and need at least 2 (in practice many more): "
+                "drop cluster= (a single-level model) or give the right cluster id column."
+            )
         encoded.cluster_index = index.astype(np.int64)
         encoded.clusters = pd.Index(labels, name="cluster")
         if cluster_covariates:
@@ -299,6 +463,7 @@ def encode(
                         "a cluster-level covariate must be constant within each cluster."
                     )
                 per_cluster[j] = rows[0]
+            _check_not_collinear(per_cluster, cluster_covariates, "cluster_covariates", " across clusters")
             encoded.cluster_covariates = per_cluster
             encoded.cluster_covariate_names = cluster_covariates
     return encoded

@@ -4,10 +4,19 @@ A factory asks :class:`PriorSet` for each named parameter. Users override by
 name with either a dict of keyword arguments for the default distribution
 (``{"binary_logit": {"sigma": 3.0}}``) or a ``(distribution_name, kwargs)``
 pair (``{"class_intercept": ("StudentT", {"nu": 4, "mu": 0, "sigma": 2})}``).
+
+Overrides are checked when the :class:`PriorSet` is made, before any model is
+built: the name must be a parameter the factory knows, the distribution must
+exist in PyMC and every keyword must be one of the distribution's (a typo such
+as ``"sgima"`` names the closest valid keyword). After the model is built,
+:meth:`PriorSet.check_unused` refuses overrides for parameters this
+particular model does not have (e.g. ``random_sd`` without random effects).
 """
 
 from __future__ import annotations
 
+import difflib
+import inspect
 from typing import Any, Mapping
 
 import pymc as pm
@@ -44,16 +53,60 @@ DEFAULT_PRIORS: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 
+#: what a prior override needs in the model, for the message of :meth:`PriorSet.check_unused`
+_NEEDS = {
+    "class_slope": "covariates=[...]",
+    "binary_logit": "a binary item",
+    "nominal_logit": "a nominal item",
+    "ordinal_first_threshold": "an ordinal item",
+    "ordinal_log_gap": "an ordinal item with three or more categories",
+    "normal_mean": "a continuous item",
+    "normal_sd": "a continuous item",
+    "random_sd": "cluster random effects (e.g. cluster=... with random_intercept=True)",
+    "random_corr_eta": "two or more correlated random effects (e.g. random_intercept=True with n_classes >= 3)",
+    "random_slope": "random effects regressed on cluster_covariates",
+    "between_class_intercept": "between-level classes (n_between_classes=...)",
+    "between_class_slope": "between-level classes with cluster_covariates",
+    "class_between_effect": "within and between classes (n_between_classes=...)",
+}
+
+
+def _closest(word: str, choices) -> str:
+    match = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.5)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _valid_keywords(dist: str, default: tuple[str, dict[str, Any]]) -> set[str] | None:
+    """Keyword arguments of PyMC distribution ``dist``; None when they cannot be told."""
+    default_dist, default_kwargs = default
+    cls = getattr(pm, dist, None)
+    if cls is None or not hasattr(cls, "dist"):
+        return set(default_kwargs) if dist == default_dist else None
+    try:
+        params = inspect.signature(cls.dist).parameters.values()
+    except (TypeError, ValueError):
+        return None
+    names = {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - {"cls", "self"}
+    return names or None
+
+
 class PriorSet:
-    """Default priors with user overrides; validates override names."""
+    """Default priors with user overrides; validates override names and keywords."""
 
     def __init__(self, overrides: Mapping[str, Any] | None = None, known: set[str] | None = None):
+        if overrides is not None and not isinstance(overrides, Mapping):
+            raise ValueError(
+                f"priors must be a dict of parameter name -> override, e.g. "
+                f"{{'binary_logit': {{'sigma': 3}}}}, got {type(overrides).__name__}."
+            )
         self.overrides = dict(overrides or {})
-        known = set(DEFAULT_PRIORS) if known is None else known
+        self._asked: set[str] = set()
+        known = set(DEFAULT_PRIORS) if known is None else set(known)
         unknown = set(self.overrides) - known
         if unknown:
+            hints = "".join(_closest(name, known) for name in sorted(unknown))
             raise ValueError(
-                f"priors names {sorted(unknown)}, which this model does not have; "
+                f"priors names {sorted(unknown)}, which this model does not have{hints}; "
                 f"priors can be set for {sorted(known)}."
             )
         for name, spec in self.overrides.items():
@@ -62,9 +115,54 @@ class PriorSet:
                     f"priors[{name!r}] must be a dict of keyword arguments or a "
                     "(distribution_name, kwargs) pair, e.g. ('Normal', {'mu': 0, 'sigma': 2})."
                 )
+            self._check_keywords(name, spec)
+
+    @staticmethod
+    def _check_keywords(name: str, spec: Any) -> None:
+        default = DEFAULT_PRIORS.get(name, ("Normal", {}))
+        if isinstance(spec, tuple):
+            dist, kwargs = spec
+            if not isinstance(dist, str) or not isinstance(kwargs, Mapping):
+                raise ValueError(
+                    f"priors[{name!r}] must be a (distribution_name, kwargs) pair with a string and a dict, "
+                    f"e.g. ('Normal', {{'mu': 0, 'sigma': 2}}); got {spec!r}."
+                )
+            if dist != default[0] and not hasattr(getattr(pm, dist, None), "dist"):
+                raise ValueError(f"priors[{name!r}]: PyMC has no distribution {dist!r}{_closest(dist, dir(pm))}.")
+        else:
+            dist, kwargs = default[0], spec
+        valid = _valid_keywords(dist, default)
+        if valid is None:
+            return
+        bad = [key for key in kwargs if key not in valid]
+        if bad:
+            hints = "".join(_closest(key, valid) for key in bad)
+            raise ValueError(
+                f"priors[{name!r}] has keyword(s) {bad} that {dist} does not take{hints}; "
+                f"valid keywords: {sorted(valid)}."
+            )
+
+    def unused(self) -> list[str]:
+        """Overridden names the model never asked for (call after the model is built)."""
+        return sorted(set(self.overrides) - self._asked)
+
+    def check_unused(self) -> None:
+        """Refuse overrides for parameters this model does not have (call after the model is built).
+
+        Building a PyMC model compiles nothing, so this still fails before any compilation.
+        """
+        unused = self.unused()
+        if unused:
+            needs = "; ".join(f"{name} needs {_NEEDS[name]}" for name in unused if name in _NEEDS)
+            raise ValueError(
+                f"priors names {unused}, but this model has no such parameter"
+                f"{' (' + needs + ')' if needs else ''}; remove them from priors. "
+                f"This model's priors: {sorted(self._asked)}."
+            )
 
     def spec(self, name: str, **defaults: Any) -> tuple[str, dict[str, Any]]:
         """Distribution name and kwargs for ``name`` (defaults may be data-based)."""
+        self._asked.add(name)
         dist, kwargs = DEFAULT_PRIORS[name]
         kwargs = {**kwargs, **defaults}
         override = self.overrides.get(name)

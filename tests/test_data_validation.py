@@ -11,6 +11,8 @@ Fast: no compilation, no sampling, no fitting.
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import re
 
 import numpy as np
@@ -344,3 +346,319 @@ def test_missing_responses_allowed_and_coded_minus_one():
 
     m = bm.lca(frame, items=["b", "s", "n", "o", "c"], n_classes=2)  # builds without error
     assert m.n_units == 6
+
+
+# ============================================================================ issue 14: malformed input
+# One row per bad input: (id, call(df) -> builds a model, the ValueError's message must match, and
+# name the column/argument). Every row runs under the no_model_building guard: a refusal that only
+# came after pm.Model(...) or pytensor.function(...) would raise ModelBuiltTooEarly instead.
+from bayesmix.data import suspected_missing_codes  # noqa: E402
+from bayesmix.priors import PriorSet  # noqa: E402
+
+
+def _with(df, **columns):
+    out = df.copy()
+    for name, values in columns.items():
+        out[name] = values
+    return out
+
+
+def _inf_at(values, position=0, sign=1.0):
+    out = np.asarray(values, dtype=float).copy()
+    out[position] = sign * np.inf
+    return out
+
+
+def _regression_frame(df):
+    rng = np.random.default_rng(0)
+    return _with(df, y=rng.normal(size=12), x=rng.normal(size=12))
+
+
+MALFORMED = [
+    # non-finite values
+    ("inf in a binary item",
+     lambda df: bm.lca(_with(df, A=_inf_at(df["A"])), items=["A", "B"], n_classes=2),
+     r"item 'A' has 1 infinite value\(s\) \(inf / -inf\); replace them by NaN"),
+    ("-inf in a nominal item",
+     lambda df: bm.lca(_with(df, C=_inf_at(df["C"], 3, -1.0)), items=["A", "C"], n_classes=2,
+                       item_types={"C": "nominal"}),
+     r"item 'C' has 1 infinite value"),
+    ("inf in a continuous item",
+     lambda df: bm.lca(_with(df, age=_inf_at(df["age"], 5)), items=["A", "age"], n_classes=2),
+     r"item 'age' has 1 infinite value.*replace\(\[np\.inf, -np\.inf\], np\.nan\)"),
+    ("inf in an object item",
+     lambda df: bm.lca(_with(df, S=pd.Series(["a", "b", np.inf] * 4, dtype=object)), items=["A", "S"], n_classes=2),
+     r"item 'S' has 4 infinite value"),
+    ("inf in a covariate",
+     lambda df: bm.lca(_with(df, age=_inf_at(df["age"], 2)), items=["A", "B"], n_classes=2, covariates=["age"]),
+     r"covariates column 'age' has 1 infinite value"),
+    ("-inf in a cluster covariate",
+     lambda df: bm.lca(_with(df, size=_inf_at(np.repeat([10.0, 20.0, 30.0], 4), 0, -1.0)), items=["A", "B"],
+                       n_classes=2, cluster="school", random_intercept=True, cluster_covariates=["size"]),
+     r"cluster_covariates column 'size' has 1 infinite value"),
+    ("inf in a regression predictor",
+     lambda df: bm.mixture_regression(_with(_regression_frame(df), x=_inf_at(np.arange(12.0), 4)), y="y", x="x",
+                                      n_classes=2),
+     r"x column 'x' has 1 infinite value"),
+    ("nullable boolean covariate with pd.NA",
+     lambda df: bm.lca(_with(df, flag=pd.array([True, False, pd.NA] * 4, dtype="boolean")), items=["A", "B"],
+                       n_classes=2, covariates=["flag"]),
+     r"covariates column 'flag' has 4 missing value\(s\).*drop or impute"),
+    ("nullable integer covariate with pd.NA",
+     lambda df: bm.lca(_with(df, n=pd.array([1, 2, None] * 4, dtype="Int64")), items=["A", "B"],
+                       n_classes=2, covariates=["n"]),
+     r"covariates column 'n' has 4 missing value"),
+    # duplicated column names
+    ("duplicated item column",
+     lambda df: bm.lca(pd.concat([df, df[["A"]]], axis=1), items=["A", "B"], n_classes=2),
+     r"data has 2 columns named 'A' \(used in items\).*rename or drop the duplicates"),
+    ("duplicated covariate column",
+     lambda df: bm.lca(pd.concat([df, df[["age"]]], axis=1), items=["A", "B"], n_classes=2, covariates=["age"]),
+     r"data has 2 columns named 'age' \(used in covariates\)"),
+    ("duplicated outcome column (regression)",
+     lambda df: bm.mixture_regression(pd.concat([_regression_frame(df), _regression_frame(df)[["y"]]], axis=1), y="y", x="x",
+                           n_classes=2),
+     r"data has 2 columns named 'y' \(used in y\)"),
+    # a type declaration that does not fit the data
+    ("continuous float item declared nominal",
+     lambda df: bm.lca(_with(df, F=np.linspace(0.1, 3.3, 12)), items=["A", "F"], n_classes=2,
+                       item_types={"F": "nominal"}),
+     r"item 'F' is declared nominal but has 12 distinct non-integer values.*declare it 'continuous'"),
+    # typos in priors
+    ("unknown keyword of a prior",
+     lambda df: bm.lca(df, items=["A", "B"], n_classes=2, priors={"binary_logit": {"sgima": 1}}),
+     r"priors\['binary_logit'\] has keyword\(s\) \['sgima'\] that Normal does not take \(did you mean 'sigma'\?\); "
+     r"valid keywords: \['mu', 'sigma', 'tau'\]"),
+    ("unknown keyword of a HalfNormal prior",
+     lambda df: bm.lca(df, items=["A", "age"], n_classes=2, priors={"normal_sd": {"mu": 0, "sigma": 1}}),
+     r"priors\['normal_sd'\] has keyword\(s\) \['mu'\] that HalfNormal does not take; valid keywords: \['sigma', 'tau'\]"),
+    ("unknown keyword of a (distribution, kwargs) prior",
+     lambda df: bm.lca(df, items=["A", "B"], n_classes=2,
+                       priors={"class_intercept": ("StudentT", {"nu": 4, "mu": 0, "sd": 2})}),
+     r"priors\['class_intercept'\] has keyword\(s\) \['sd'\] that StudentT does not take.*'sigma'"),
+    ("unknown distribution of a prior",
+     lambda df: bm.lca(df, items=["A", "B"], n_classes=2, priors={"class_intercept": ("Studentt", {"nu": 4})}),
+     r"priors\['class_intercept'\]: PyMC has no distribution 'Studentt' \(did you mean 'StudentT'\?\)"),
+    ("unknown prior name, closest suggested",
+     lambda df: bm.lca(df, items=["A", "B"], n_classes=2, priors={"binary_logits": {"sigma": 2}}),
+     r"priors names \['binary_logits'\].*did you mean 'binary_logit'"),
+    ("priors not a dict",
+     lambda df: bm.lca(df, items=["A", "B"], n_classes=2, priors=[("binary_logit", {"sigma": 2})]),
+     r"priors must be a dict of parameter name -> override"),
+    ("random_sd prior on a single-level mixture regression",
+     lambda df: bm.mixture_regression(_regression_frame(df), y="y", x="x", n_classes=2,
+                                      priors={"random_sd": {"sigma": 1}}),
+     r"priors names \['random_sd'\], which this model does not have"),
+    # not identified
+    ("constant covariate",
+     lambda df: bm.lca(_with(df, one=1.0), items=["A", "B"], n_classes=2, covariates=["age", "one"]),
+     r"covariates column 'one' is constant \(1\); it is collinear with the intercept.*remove it from covariates"),
+    ("collinear covariates",
+     lambda df: bm.lca(_with(df, age2=2 * df["age"] + 1), items=["A", "B"], n_classes=2,
+                       covariates=["age", "age2"]),
+     r"covariates column 'age2' is a linear combination of the intercept and \['age'\].*remove 'age2'"),
+    ("cluster covariate constant across clusters",
+     lambda df: bm.lca(_with(df, size=5.0), items=["A", "B"], n_classes=2, cluster="school",
+                       random_intercept=True, cluster_covariates=["size"]),
+     r"cluster_covariates column 'size' is constant \(5 across clusters\)"),
+    ("random_intercept=True with a single cluster",
+     lambda df: bm.lca(_with(df, school="s1"), items=["A", "B"], n_classes=2, cluster="school",
+                       random_intercept=True),
+     r"cluster column 'school' has a single cluster \('s1'\).*need at least 2.*drop cluster="),
+    ("between-level classes with a single cluster",
+     lambda df: bm.lca(_with(df, school="s1"), items=["A", "B"], n_classes=2, cluster="school",
+                       class_level="between"),
+     r"cluster column 'school' has a single cluster"),
+    ("random intercept regression with a single cluster",
+     lambda df: bm.mixture_regression(_with(_regression_frame(df), school="s1"), y="y", x="x", n_classes=2,
+                                      cluster="school", random="intercept"),
+     r"cluster column 'school' has a single cluster"),
+]
+
+
+@pytest.mark.parametrize("build, match", [case[1:] for case in MALFORMED], ids=[case[0] for case in MALFORMED])
+def test_malformed_input_refused_before_model_building(no_model_building, df, build, match):
+    with pytest.raises(ValueError, match=match):
+        build(df)
+
+
+# Legal but suspicious input: a UserWarning naming the column and the fix, emitted before any model
+# is built (the guard then stops the build, so the warning cannot come from later stages).
+SUSPICIOUS = [
+    ("0/1 item declared continuous",
+     lambda df: bm.lca(df, items=["A", "B"], n_classes=2, item_types={"A": "continuous"}),
+     r"item 'A' is continuous \(normal within class\) but takes only the two values \[0, 1\].*"
+     r"item_types=\{'A': 'binary'\}"),
+    ("-999 on a 1..3 coded item",
+     lambda df: bm.lca(_with(df, C=np.where(np.arange(12) < 2, -999, df["C"])), items=["A", "C"], n_classes=2),
+     r"item 'C' has code\(s\) \[-999\] \(2 row\(s\)\) beyond its other values \(1\.\.3\); they look like survey "
+     r"missing-value codes.*data\['C'\] = data\['C'\]\.replace\(\[-999\], np\.nan\)"),
+    ("9 on a 0/1 item",
+     lambda df: bm.lca(_with(df, B=np.where(np.arange(12) == 5, 9, df["B"])), items=["A", "B"], n_classes=2),
+     r"item 'B' has code\(s\) \[9\] \(1 row\(s\)\) beyond its other values \(0\.\.1\).*taken as real nominal"),
+    ("8 and 9 on a declared ordinal 1..3 item",
+     lambda df: bm.lca(_with(df, C=np.where(np.arange(12) < 2, [8, 9] * 6, df["C"])), items=["A", "C"],
+                       n_classes=2, item_types={"C": "ordinal"}),
+     r"item 'C' has code\(s\) \[8, 9\].*taken as real ordinal"),
+    ("999 on a continuous item",
+     lambda df: bm.lca(_with(df, age=np.where(np.arange(12) == 0, 999.0, df["age"])), items=["A", "age"],
+                       n_classes=2),
+     r"item 'age' has code\(s\) \[999\].*taken as real continuous"),
+]
+
+
+@pytest.mark.parametrize("build, match", [case[1:] for case in SUSPICIOUS], ids=[case[0] for case in SUSPICIOUS])
+def test_suspicious_input_warns_before_model_building(no_model_building, df, build, match):
+    with pytest.warns(UserWarning, match=match):
+        with pytest.raises(ModelBuiltTooEarly):
+            build(df)
+
+
+@pytest.mark.parametrize(
+    "values, expected",
+    [
+        ([1, 2, 3, 4, 5, 9], [9]),
+        ([0, 1, 9], [9]),
+        ([1, 2, 3, 4, 5, -9], [-9]),
+        ([1, 2, 3, 4, 5, -1], [-1]),
+        ([1, 2, 3, 4, 5, 8, 9], [8, 9]),
+        ([1, 2, 3, 4, 5, 6, 7, 9], [9]),  # 7-point scale, 9 = don't know
+        (list(range(11)) + [98, 99], [98, 99]),
+        ([1, 2, 3, 4, 5, 6, 7, 8, 9], []),  # a 9-point scale
+        ([-2, -1, 0, 1, 2], []),
+        ([-1, 0, 1], []),
+        (list(range(-9, 10)), []),
+        (list(np.arange(18, 91)) + [99], []),  # a 99-year-old is possible
+        (list(np.arange(18, 91)) + [999], [999]),
+        (list(np.linspace(0.1, 3.0, 30)) + [-99.0], [-99]),
+        (list(np.linspace(-3.0, 3.0, 30)), []),
+        ([0, 9], []),
+        ([7, 8, 9], []),
+    ],
+)
+def test_suspected_missing_codes(values, expected):
+    assert suspected_missing_codes(pd.Series(values * 2)) == expected
+
+
+@pytest.mark.parametrize(
+    "column",
+    [pd.Series(["1", "2", "9"] * 3), pd.Series(pd.Categorical([1, 2, 9] * 3)), pd.Series([True, False] * 3)],
+)
+def test_no_missing_code_guess_for_labels(column):
+    assert suspected_missing_codes(column) == []
+
+
+@pytest.mark.parametrize("name", ["carcinoma", "lsat7", "sai_lta"])
+def test_bundled_data_encode_without_warnings(name, recwarn):
+    data = bm.datasets.load(name)
+    items = [c for c in data.columns if c not in ("study", "id", "person", "unit", "slide")]
+    encode(data, items, 2)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)], [str(w.message) for w in recwarn]
+
+
+def test_simulated_data_encode_without_warnings(sim2, recwarn):
+    encode(sim2.data, sim2.items, 2)
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_valid_unusual_input_still_accepted(df):
+    """Nullable dtypes without NA, boolean covariates, 1/2 coding, integer-coded nominal: no refusal."""
+    frame = _with(
+        df,
+        A=pd.array(list(df["A"] + 1), dtype="Int64"),
+        flag=pd.array([True, False] * 6, dtype="boolean"),
+        plain=[True, False, False] * 4,
+        C=np.where(np.arange(12) == 0, np.nan, df["C"]),
+    )
+    enc = encode(frame, ["A", "B", "C"], 2, covariates=["age", "flag", "plain"], cluster="school",
+                 item_types={"C": "nominal"})
+    assert enc.covariates.shape == (12, 3)
+    assert [it.categories for it in enc.items][0] == (1, 2)
+
+
+# -------------------------------------------------------------- priors for parameters the model lacks
+def test_prior_set_reports_unused_overrides():
+    priors = PriorSet({"binary_logit": {"sigma": 3}, "random_sd": {"sigma": 1}})
+    priors.spec("class_intercept")
+    priors.spec("binary_logit")
+    assert priors.unused() == ["random_sd"]
+    with pytest.raises(ValueError, match=r"priors names \['random_sd'\], but this model has no such parameter "
+                                         r"\(random_sd needs cluster random effects.*random_intercept=True\)"):
+        priors.check_unused()
+    PriorSet({"binary_logit": {"sigma": 3}}).spec("binary_logit")  # all used: no error
+
+
+@pytest.fixture
+def recorded_prior_sets(monkeypatch):
+    """The PriorSet instances bm.lca makes (to see which overrides the built model asked for)."""
+    lca_module = importlib.import_module("bayesmix.factories.lca")
+
+    made = []
+
+    class Recording(PriorSet):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(lca_module, "PriorSet", Recording)
+    return made
+
+
+def test_lca_leaves_a_random_sd_prior_unused_on_a_single_level_model(df, recorded_prior_sets):
+    refused = pytest.raises(ValueError) if _lca_checks_unused_priors() else contextlib.nullcontext()
+    with refused:
+        bm.lca(df, items=["A", "B"], n_classes=2, priors={"random_sd": {"sigma": 1}})
+    assert recorded_prior_sets[-1].unused() == ["random_sd"]
+
+
+@pytest.mark.parametrize(
+    "options, priors",
+    [
+        (dict(items=["A", "B", "C", "age"], covariates=["income"], item_types={"C": "ordinal"}),
+         ["class_intercept", "class_slope", "binary_logit", "ordinal_first_threshold", "ordinal_log_gap",
+          "normal_mean", "normal_sd"]),
+        (dict(items=["A", "C"], item_types={"C": "nominal"}, link="probit", ordered="A"),
+         ["binary_logit", "nominal_logit"]),
+        (dict(items=["A", "B"], n_classes=3, cluster="school", random_intercept=True, cluster_covariates=["size"]),
+         ["random_sd", "random_corr_eta", "random_slope"]),
+        (dict(items=["A", "B"], cluster="school", n_between_classes=2, cluster_covariates=["size"]),
+         ["between_class_intercept", "between_class_slope", "class_between_effect"]),
+    ],
+)
+def test_lca_uses_every_prior_its_model_has(df, recorded_prior_sets, options, priors):
+    """No false alarm from PriorSet.unused(): overrides of parameters the model has are all asked for."""
+    frame = _with(df, size=np.repeat([10.0, 20.0, 35.0], 4))
+    overrides = {name: dict(PriorSet({}).spec(name)[1]) for name in priors}
+    bm.lca(frame, **{"n_classes": 2, **options}, priors=overrides)
+    assert recorded_prior_sets[-1].unused() == []
+
+
+def _lca_checks_unused_priors() -> bool:
+    import inspect
+
+    lca_module = importlib.import_module("bayesmix.factories.lca")
+    return "check_unused" in inspect.getsource(lca_module)
+
+
+@pytest.mark.xfail(not _lca_checks_unused_priors(), strict=True,
+                   reason="bm.lca does not call prior_set.check_unused() after building the model yet")
+def test_random_sd_prior_on_a_single_level_lca_is_refused_before_compilation(df, monkeypatch):
+    """check_unused runs after pm.Model is built (graphs only), so this guard blocks compilation only."""
+    def forbidden(*args, **kwargs):
+        raise ModelBuiltTooEarly("a PyTensor function was compiled before validation failed")
+
+    monkeypatch.setattr(pytensor, "function", forbidden)
+    with pytest.raises(ValueError, match=r"priors names \['random_sd'\], but this model has no such parameter"):
+        bm.lca(df, items=["A", "B"], n_classes=2, priors={"random_sd": {"sigma": 1}})
+
+
+def test_check_keys_names_the_unknown_key_and_the_closest_valid_one():
+    from bayesmix.data import check_keys
+
+    check_keys(None, ("method", "points"), "integration")
+    check_keys({"method": "trapezoid", "points": 30}, ("method", "points"), "integration")
+    with pytest.raises(ValueError, match=r"integration has unknown key\(s\) 'npoints' \(did you mean 'points'\?\); "
+                                         r"valid keys: \['method', 'points'\]"):
+        check_keys({"npoints": 2}, ("method", "points"), "integration")
+    with pytest.raises(ValueError, match=r"integration must be a dict"):
+        check_keys([("points", 2)], ("method", "points"), "integration")
