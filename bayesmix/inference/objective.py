@@ -17,6 +17,17 @@ from pytensor.gradient import jacobian
 
 from .._compile import function
 
+#: ``hessian(method="auto")`` uses the exact vectorized Hessian while n_params * graph_size
+#: stays below this, and central differences of the compiled gradient above it.
+#: Measured (benchmarks/bench_hessian.py: N = 7,000 persons x 17 items long, K = 2, 30 nodes,
+#: 36 parameters, n_params * graph_size = 2.6e8): exact 67 s + scores 20 s, 8.9 GB peak;
+#: from gradients 38 s with the scores included, 0.75 GB.
+EXACT_HESSIAN_LIMIT = 2e7
+
+#: relative step of the central differences (about eps ** (1/3)): truncation and
+#: rounding errors both ~1e-10 relative for smooth log-likelihoods
+FD_STEP = 1e-5
+
 #: value variables whose elements are logits (bounded during optimization so
 #: that boundary solutions, probabilities -> 0/1, stay finite, as Mplus does)
 LOGIT_BOUND = 30.0
@@ -48,8 +59,12 @@ class FlatModel:
         )
         self._unit_loglik, self._log_posterior, self._log_density, *self._constrained = outputs
         self._functions: dict = {}
+        self._score_cache: tuple | None = None
+        #: default of :meth:`hessian`'s ``method`` (``fit_ml`` and ``laplace`` use it)
+        self.hessian_method = "auto"
         self.bounds = self._bounds()
         settings = {**mm.integration, **(integration or {})}
+        self.graph_size = self._graph_size(settings)
         self.adaptive = mm.adaptive_grid(settings)
         if self.adaptive is not None:
             from .quadrature import rule
@@ -62,6 +77,7 @@ class FlatModel:
         """Move the adaptive quadrature to the clusters' posterior at theta (no-op if not adaptive)."""
         if self.adaptive is None:
             return
+        self._score_cache = None  # the grid moves: the same theta gives other values
         fn = self._compile("adaptive_moments", self._adaptive_moments)
         for _ in range(rounds):
             mean, sd = fn(theta)
@@ -96,13 +112,76 @@ class FlatModel:
 
         return f
 
-    def hessian(self, theta: np.ndarray, kind: str = "loglik") -> np.ndarray:
-        """Hessian of the negative objective (observed information for ML)."""
-        obj = self._objective(kind)
-        grad = pt.grad(-obj, self.theta)
-        fn = self._compile(("hess", kind), jacobian(grad, self.theta, vectorize=True))
-        h = np.asarray(fn(theta), dtype=float)
+    def hessian(self, theta: np.ndarray, kind: str = "loglik", method: str | None = None) -> np.ndarray:
+        """Hessian of the negative objective (observed information for ML).
+
+        ``method``: ``"exact"`` (reverse-mode Jacobian of the gradient,
+        vectorized over the parameters: one graph with n_params copies of
+        every intermediate, fast for small models but 9 GB at N = 7,000 x 17
+        with 30 quadrature nodes), ``"gradient"`` (central differences of the
+        compiled gradient: 2 n_params evaluations, memory of one gradient,
+        agrees with the exact Hessian to ~1e-8 relative; the per-unit
+        log-likelihoods of the same evaluations give :meth:`scores` for free)
+        or ``"auto"`` (exact while ``n_params * graph_size`` is at most
+        :data:`EXACT_HESSIAN_LIMIT`). Default: :attr:`hessian_method`.
+        """
+        method = self._hessian_method(method)
+        theta = np.asarray(theta, dtype=float)
+        with _one_blas_thread():
+            if method == "gradient":
+                h = self._difference_sweep(theta, kind)
+            else:
+                obj = self._objective(kind)
+                grad = pt.grad(-obj, self.theta)
+                fn = self._compile(("hess", kind), jacobian(grad, self.theta, vectorize=True))
+                h = np.asarray(fn(theta), dtype=float)
         return 0.5 * (h + h.T)
+
+    def _hessian_method(self, method: str | None) -> str:
+        method = self.hessian_method if method is None else method
+        if method == "auto":
+            return "exact" if self.n_params * self.graph_size <= EXACT_HESSIAN_LIMIT else "gradient"
+        if method not in ("exact", "gradient"):
+            raise ValueError(f"method={method!r}; use 'auto', 'exact' or 'gradient'.")
+        return method
+
+    def _graph_size(self, settings: dict) -> int:
+        """Elements of the largest intermediate, roughly: rows x classes x quadrature nodes."""
+        nodes = 1
+        if self.mm.cluster_loglik is not None:
+            from .quadrature import rule
+            nodes = len(rule(settings["method"], settings["points"], self.mm.random_effects.n_effects,
+                             settings.get("seed", 0))[1])
+        return int(self.mm.data.n_units) * int(self.mm.n_classes) * nodes
+
+    @staticmethod
+    def _steps(theta: np.ndarray) -> np.ndarray:
+        return FD_STEP * np.maximum(1.0, np.abs(theta))
+
+    def _difference_sweep(self, theta: np.ndarray, kind: str) -> np.ndarray:
+        """Hessian of -objective by central differences of the gradient; caches the per-unit scores.
+
+        Each of the 2 n_params evaluations returns the gradient and the
+        per-unit log-likelihoods, so the scores (also central differences)
+        come with the Hessian at no extra cost.
+        """
+        obj = self._objective(kind)
+        fn = self._compile(("units_grad", kind), [self._unit_loglik, -pt.grad(obj, self.theta)])
+        p = len(theta)
+        h = np.empty((p, p))
+        scores = None
+        for j, step in enumerate(self._steps(theta)):
+            up, down = theta.copy(), theta.copy()
+            up[j] += step
+            down[j] -= step
+            units_up, grad_up = fn(up)
+            units_down, grad_down = fn(down)
+            h[:, j] = (np.asarray(grad_up) - np.asarray(grad_down)) / (2 * step)
+            if scores is None:
+                scores = np.empty((len(units_up), p))
+            scores[:, j] = (np.asarray(units_up) - np.asarray(units_down)) / (2 * step)
+        self._score_cache = (theta.tobytes(), scores)
+        return h
 
     def unit_loglik(self, theta: np.ndarray) -> np.ndarray:
         return np.asarray(self._compile("units", self._unit_loglik)(theta))
@@ -111,18 +190,28 @@ class FlatModel:
         """Per-unit score contributions d loglik_i / d theta, (n_units, n_params).
 
         Central differences of the per-unit log-likelihood vector: 2P forward
-        passes. A reverse-mode Jacobian needs one backward pass per unit
-        (measured: 8.7 s for N = 10,000 against well under a second here); the
-        relative error (~1e-8) is far below what standard errors need.
+        passes, or none when ``hessian(theta, method="gradient")`` has just
+        run at the same theta (its sweep evaluates the same differences). A
+        reverse-mode Jacobian needs one backward pass per unit (measured:
+        8.7 s for N = 10,000 against well under a second here); the relative
+        error (~1e-8) is far below what standard errors need.
         """
         theta = np.asarray(theta, dtype=float)
-        out = np.empty((len(self.unit_loglik(theta)), len(theta)))
-        for j in range(len(theta)):
-            h = 1e-5 * max(1.0, abs(theta[j]))
-            up, down = theta.copy(), theta.copy()
-            up[j] += h
-            down[j] -= h
-            out[:, j] = (self.unit_loglik(up) - self.unit_loglik(down)) / (2 * h)
+        if self._score_cache is not None and self._score_cache[0] == theta.tobytes():
+            return self._score_cache[1].copy()
+        fn = self._compile("units", self._unit_loglik)
+        out = None
+        with _one_blas_thread():
+            for j, step in enumerate(self._steps(theta)):
+                up, down = theta.copy(), theta.copy()
+                up[j] += step
+                down[j] -= step
+                diff = (np.asarray(fn(up)) - np.asarray(fn(down))) / (2 * step)
+                if out is None:
+                    out = np.empty((len(diff), len(theta)))
+                out[:, j] = diff
+        if out is None:
+            out = np.empty((len(self.unit_loglik(theta)), 0))
         return out
 
     def constrained(self, theta: np.ndarray) -> dict[str, np.ndarray]:
@@ -197,11 +286,10 @@ class FlatModel:
 
     def _bounds(self):
         bounds = []
-        unbounded = {"normal_mean", "normal_mean_unordered", "normal_mean_ordered", "class_slope",
-                     "random_slope", "between_class_slope", "regression_intercept", "regression_slope"}
+        registry = self.mm.parameters  # location parameters (means, slopes) are unbounded
         for rv in self.rvs:
             size = int(np.prod(np.shape(self.point[self.model.rvs_to_values[rv].name])))
-            b = (None, None) if rv.name in unbounded else (-LOGIT_BOUND, LOGIT_BOUND)
+            b = (-LOGIT_BOUND, LOGIT_BOUND) if registry.is_bounded(rv.name) else (None, None)
             bounds.extend([b] * size)
         return bounds
 
@@ -212,6 +300,17 @@ class FlatModel:
         """
         bounded = np.array([b[0] is not None for b in self.bounds])
         return bounded & (np.abs(theta) >= threshold)
+
+
+def _one_blas_thread():
+    """One BLAS thread for sweeps of many evaluations.
+
+    Measured on the shared 2-core machine: OpenBLAS' default threads made one
+    value+gradient of the N = 7,000 x 17 long model take 5.5 s instead of 0.57 s
+    (the reverse-mode ``onehot.T @ g`` Dot22 alone 1.4 s instead of 3 ms).
+    """
+    from threadpoolctl import threadpool_limits
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def flat_model(mm, integration: dict | None = None) -> FlatModel:
