@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 
+from .parameters import create
 from .priors import PriorSet
 
 
@@ -45,15 +46,20 @@ class ClassModel:
             out[self.covariate_dim] = self.covariate_names
         return out
 
-    def build(self, priors: PriorSet) -> None:
+    def build(self, priors: PriorSet, fixed: dict | None = None) -> None:
+        """Intercepts (and slopes) of the K-1 free logits; ``fixed`` maps a name to values (NaN = free)."""
         if self.n_classes == 1:
             return
+        fixed = fixed or {}
+        meta = {"class_dim": self.prefix, "reference_coded": True}
         name = f"{self.prefix}_intercept"
-        self.params["class_intercept"] = priors.create(name, dims=self.free_dim)
+        self.params["class_intercept"] = create(priors, name, dims=self.free_dim, fixed=fixed.get(name),
+                                                class_axis=0, **meta)
         self.reference_axis[name] = 0
         if self.covariates is not None:
             name = f"{self.prefix}_slope"
-            self.params["class_slope"] = priors.create(name, dims=(self.covariate_dim, self.free_dim))
+            self.params["class_slope"] = create(priors, name, dims=(self.covariate_dim, self.free_dim),
+                                                fixed=fixed.get(name), class_axis=1, bounded=False, **meta)
             self.reference_axis[name] = 1
 
     def logits(self, params: dict | None = None, offset=None):

@@ -1,21 +1,36 @@
 """Item kernels: the measurement layer (paper eq. 1-2).
 
 Each kernel owns the items of one type. ``build`` creates its PyMC
-parameters in the current model context; ``loglik`` returns the
-class-conditional log-likelihood of every unit's observed responses,
-shape ``(..., N, K)``: any leading axes of the parameters (quadrature nodes,
-draws) broadcast through. Missing responses contribute exactly 0.
+parameters in the current model context (registered in the parameter
+registry, optionally with fixed elements); two log-likelihoods come out:
+
+- ``loglik_by_item``: (..., N, I, K), log p(y_ni | C = k) per item -- what the
+  item-level marginalizer of grade of membership (eq. 28-30) needs;
+- ``loglik``: (..., N, K), the sum over the kernel's items -- what the
+  unit-level marginalizers need (fast matrix products when there is no shift).
+
+Both take an optional ``shift`` of the linear predictor, broadcastable to
+(..., N, I, K): a per-unit (per-node, per-class) addition to the latent
+response y* of eq. 1-2 -- the regression offset of random effects, FMA's
+lambda_i eta_j (eq. 36) and covariates on items share this one mechanism.
+Binary: P(y = 1) = F(beta + shift); ordinal: P(y <= k) = F(tau_k - shift);
+continuous: mean + shift. Any leading axes of the parameters (quadrature
+nodes, draws) broadcast through. Missing responses contribute exactly 0.
+
+One parameter set can serve several data blocks (the same items at T time
+points, measurement invariance, eq. 6/11): :meth:`ItemKernel.bind` gives a
+kernel over other item columns sharing this one's parameters.
 
 Categorical kernels (binary, nominal, ordinal) only differ in how they turn
 parameters into a class x item x category log-probability table; the data
-enter through a fixed one-hot matrix, so the likelihood is one matrix
-product. The registry :data:`KERNELS` maps the item type string to its kernel
-(StepMix-style), and a model with mixed item types simply sums kernels.
+enter through a fixed one-hot matrix. The registry :data:`KERNELS` maps the
+item type string to its kernel (StepMix-style), and a model with mixed item
+types simply sums kernels.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import pytensor.tensor as pt
@@ -23,6 +38,7 @@ import pymc as pm
 from pymc.distributions.transforms import ordered as ordered_transform
 
 from .data import EncodedData, ItemSpec
+from .parameters import create, register
 from .priors import PriorSet
 
 #: padding value for impossible categories (exp(-1e4) == 0 in float64)
@@ -60,7 +76,7 @@ def _cdf(x, link: str):
     return 0.5 * pt.erfc(-x / np.sqrt(2.0))
 
 
-def _class_item_matrix(name, names, item_dim, priors, ordered_item, location):
+def _class_item_matrix(name, names, item_dim, priors, ordered_item, location, fixed=None, **meta):
     """A (class, item) parameter matrix, optionally ordered across classes for one item.
 
     Without ordering this is the plain random variable ``name``. With
@@ -70,8 +86,12 @@ def _class_item_matrix(name, names, item_dim, priors, ordered_item, location):
     identifies the class labels (label switching).
     """
     dims = ("class", item_dim)
+    meta = {"class_axis": 0, "class_dim": "class", **meta}
     if ordered_item is None:
-        return priors.create(name, dims=dims, **location)
+        return create(priors, name, dims=dims, fixed=fixed, prior=location, **meta)
+    if fixed is not None:
+        raise ValueError(f"ordered= and fixed values of {name!r} cannot be combined; the fixed values "
+                         "already identify the classes: drop ordered=.")
     model = pm.modelcontext(None)
     n_classes = len(model.coords["class"])
     j = names.index(ordered_item)
@@ -80,6 +100,7 @@ def _class_item_matrix(name, names, item_dim, priors, ordered_item, location):
     if dist == "Normal":  # spread prior means so the default initial point is ordered
         kw["mu"] = kw["mu"] + np.linspace(-1.0, 1.0, n_classes) * kw.get("sigma", 1.0) / 2
     column = getattr(pm, dist)(f"{name}_ordered", dims="class", transform=ordered_transform, **kw)
+    register(f"{name}_ordered", bounded=meta.get("bounded", True))
     cols = [None] * len(names)
     cols[j] = column
     if others:
@@ -88,8 +109,10 @@ def _class_item_matrix(name, names, item_dim, priors, ordered_item, location):
         loc = {k: np.asarray(v)[others] if np.ndim(v) else v for k, v in location.items()}
         dist_r, kw_r = priors.spec(name, **loc)
         rest = getattr(pm, dist_r)(f"{name}_unordered", dims=("class", unordered_dim), **kw_r)
+        register(f"{name}_unordered", bounded=meta.get("bounded", True))
         for pos, i in enumerate(others):
             cols[i] = rest[:, pos]
+    register(name, **meta)
     return pm.Deterministic(name, pt.stack(cols, axis=1), dims=dims)
 
 
@@ -106,7 +129,12 @@ def _split_ordered(name, values, names, ordered_item):
 
 
 class ItemKernel:
-    """Base class: one block of items of the same type."""
+    """Base class: one block of items of the same type.
+
+    Subclasses implement ``build`` (parameters), ``loglik_by_item`` and
+    optionally a faster ``loglik`` without shift, ``random_start``,
+    ``coords`` and ``profile_rows``.
+    """
 
     kind: str = ""
 
@@ -116,12 +144,44 @@ class ItemKernel:
         self.link = link
         self.params: dict[str, pt.TensorVariable] = {}
         self.class_axis: dict[str, int] = {}  # parameter -> axis holding classes
+        self.fixed: dict = {}
 
-    def build(self, priors: PriorSet, ordered_item: str | None = None) -> None:
+    def _columns(self, data: EncodedData) -> list[int]:
+        """Positions of this kernel's items among the data's items of its kind."""
+        names = data.item_names(self.kind)
+        return [names.index(n) for n in self.names]
+
+    def _options(self) -> dict:
+        return {}
+
+    def bind(self, items: list[ItemSpec], data: EncodedData | None = None) -> "ItemKernel":
+        """A kernel over other item columns (e.g. the same items at another time) sharing these parameters.
+
+        Items are matched by position; their types and category counts must agree.
+        """
+        if len(items) != len(self.items):
+            raise ValueError(f"a {self.kind} kernel of {len(self.items)} items cannot measure "
+                             f"{len(items)} items {[it.name for it in items]} with the same parameters.")
+        for mine, other in zip(self.items, items):
+            if other.kind != mine.kind or other.n_categories != mine.n_categories:
+                raise ValueError(f"item {other.name!r} ({other.kind}, {other.n_categories} codes) cannot share "
+                                 f"the parameters of {mine.name!r} ({mine.kind}, {mine.n_categories} codes): "
+                                 "measurement invariance needs the same type and codes.")
+        other = type(self)(items, data if data is not None else self._data, self.link, **self._options())
+        other.params, other.class_axis, other.fixed = self.params, self.class_axis, self.fixed
+        other.ordered = getattr(self, "ordered", None)
+        return other
+
+    def build(self, priors: PriorSet, ordered_item: str | None = None, fixed: dict | None = None) -> None:
         raise NotImplementedError
 
-    def loglik(self, params: dict | None = None):
+    def loglik_by_item(self, params: dict | None = None, shift=None):
+        """(..., N, I, K) class-conditional log-likelihood of each item response (0 if missing)."""
         raise NotImplementedError
+
+    def loglik(self, params: dict | None = None, shift=None):
+        """(..., N, K) class-conditional log-likelihood of each unit's responses to these items."""
+        return self.loglik_by_item(params, shift).sum(axis=-2)
 
     def random_start(self, rng: np.random.Generator, n_classes: int) -> dict[str, np.ndarray]:
         raise NotImplementedError
@@ -129,30 +189,59 @@ class ItemKernel:
     def coords(self) -> dict[str, list]:
         raise NotImplementedError
 
+    def _fixed_start(self, start: dict) -> dict:
+        """Drop fixed parameters from a random start; keep only free elements of partly fixed ones."""
+        out = {}
+        for name, value in start.items():
+            mask = self.fixed.get(name)
+            if mask is None:
+                out[name] = value
+                continue
+            free = np.isnan(np.broadcast_to(np.asarray(mask, dtype=float), np.shape(value)))
+            if free.any():
+                out[f"{name}_free"] = np.asarray(value)[free]
+        return out
+
 
 class CategoricalKernel(ItemKernel):
     """Items with a finite set of categories: ll = onehot @ log P(y=c | class)."""
 
     def __init__(self, items, data, link="logit"):
         super().__init__(items, data, link)
-        codes = data.codes[self.kind]
+        self._data = data
+        codes = data.codes[self.kind][:, self._columns(data)]
         self.n_categories = np.array([it.n_categories for it in items])
         self.max_categories = int(self.n_categories.max())
         n, n_items = codes.shape
         onehot = np.zeros((n, n_items, self.max_categories))
         rows, cols = np.nonzero(codes >= 0)
         onehot[rows, cols, codes[rows, cols]] = 1.0
+        self.onehot3 = onehot
         self.onehot = onehot.reshape(n, n_items * self.max_categories)
         self.valid = np.arange(self.max_categories)[None, :] < self.n_categories[:, None]
 
-    def log_prob_table(self, params: dict | None = None):
-        """(..., K, I, C) log-probabilities; impossible categories hold 0."""
+    def log_prob_table(self, params: dict | None = None, shift=None):
+        """(..., K, I, C) log-probabilities; impossible categories hold 0.
+
+        With ``shift`` (broadcastable to (..., N, I, K)): (..., N, I, K, C).
+        """
         raise NotImplementedError
 
-    def loglik(self, params=None):
+    def loglik(self, params=None, shift=None):
+        if shift is not None:
+            return super().loglik(params, shift)
         table = self.log_prob_table(params)
         flat = table.reshape((*table.shape[:-2], -1))  # (..., K, I*C)
         return pt.matmul(pt.as_tensor(self.onehot), pt.swapaxes(flat, -1, -2))
+
+    def loglik_by_item(self, params=None, shift=None):
+        onehot = pt.as_tensor(self.onehot3)  # (N, I, C)
+        if shift is None:
+            table = self.log_prob_table(params)  # (..., K, I, C)
+            table = pt.expand_dims(pt.moveaxis(table, -3, -2), -4)  # (..., 1, I, K, C)
+        else:
+            table = self.log_prob_table(params, shift)  # (..., N, I, K, C)
+        return (onehot[:, :, None, :] * table).sum(axis=-1)
 
     def probability_table(self, params=None):
         return pt.exp(self.log_prob_table(params)) * self.valid
@@ -165,23 +254,32 @@ class CategoricalKernel(ItemKernel):
         return table[..., items, cats], rows
 
 
+def _shifted(param, shift):
+    """(..., K, I) parameter -> (..., N, I, K) with the shift added (shift broadcastable to (..., N, I, K))."""
+    return pt.expand_dims(pt.swapaxes(param, -1, -2), -3) + shift
+
+
 class BinaryKernel(CategoricalKernel):
-    """Binary items: P(y = 2nd code | c) = F(beta_ci), F logistic or normal."""
+    """Binary items: P(y = 2nd code | c) = F(beta_ci + shift), F logistic or normal."""
 
     kind = "binary"
 
     def coords(self):
         return {"binary_item": self.names}
 
-    def build(self, priors, ordered_item=None):
+    def build(self, priors, ordered_item=None, fixed=None):
         self.ordered = ordered_item if ordered_item in self.names else None
+        self.fixed = {k: v for k, v in (fixed or {}).items() if k == "binary_logit"}
         self.params["binary_logit"] = _class_item_matrix(
-            "binary_logit", self.names, "binary_item", priors, self.ordered, {}
+            "binary_logit", self.names, "binary_item", priors, self.ordered, {},
+            fixed=self.fixed.get("binary_logit"),
         )
         self.class_axis["binary_logit"] = 0
 
-    def log_prob_table(self, params=None):
+    def log_prob_table(self, params=None, shift=None):
         beta = (params or self.params)["binary_logit"]
+        if shift is not None:
+            beta = _shifted(beta, shift)
         return pt.stack([_log_cdf(-beta, self.link), _log_cdf(beta, self.link)], axis=-1)
 
     def profile_rows(self, params=None):
@@ -192,7 +290,7 @@ class BinaryKernel(CategoricalKernel):
 
     def random_start(self, rng, n_classes):
         start = rng.uniform(-2.0, 2.0, size=(n_classes, len(self.items)))
-        return _split_ordered("binary_logit", start, self.names, self.ordered)
+        return self._fixed_start(_split_ordered("binary_logit", start, self.names, self.ordered))
 
 
 class NominalKernel(CategoricalKernel):
@@ -209,11 +307,17 @@ class NominalKernel(CategoricalKernel):
         labels = [f"{self.names[i]}[{self.items[i].categories[c]}]" for i, c in zip(self.param_item, self.param_category)]
         return {"nominal_item": self.names, "nominal_parameter": labels}
 
-    def build(self, priors, ordered_item=None):
-        self.params["nominal_logit"] = priors.create("nominal_logit", dims=("class", "nominal_parameter"))
+    def build(self, priors, ordered_item=None, fixed=None):
+        self.fixed = {k: v for k, v in (fixed or {}).items() if k == "nominal_logit"}
+        self.params["nominal_logit"] = create(priors, "nominal_logit", dims=("class", "nominal_parameter"),
+                                              fixed=self.fixed.get("nominal_logit"), class_axis=0,
+                                              class_dim="class")
         self.class_axis["nominal_logit"] = 0
 
-    def log_prob_table(self, params=None):
+    def log_prob_table(self, params=None, shift=None):
+        if shift is not None:
+            raise ValueError("nominal items have no single latent response, so they take no shift of the "
+                             "linear predictor; declare the item 'ordinal' or 'binary'.")
         flat = (params or self.params)["nominal_logit"]  # (..., K, P)
         shape = (*flat.shape[:-1], len(self.items), self.max_categories)
         pad = np.where(self.valid, 0.0, _IMPOSSIBLE)
@@ -222,14 +326,14 @@ class NominalKernel(CategoricalKernel):
         return pt.where(self.valid, pt.special.log_softmax(logits, axis=-1), 0.0)
 
     def random_start(self, rng, n_classes):
-        return {"nominal_logit": rng.uniform(-2.0, 2.0, size=(n_classes, len(self.param_item)))}
+        return self._fixed_start({"nominal_logit": rng.uniform(-2.0, 2.0, size=(n_classes, len(self.param_item)))})
 
 
 class OrdinalKernel(CategoricalKernel):
     """Ordered categories with class-specific cumulative thresholds (eq. 1).
 
-    P(y <= k | c) = F(tau_ck); tau_c1 is free and later thresholds add
-    positive gaps exp(log_gap), so thresholds stay ordered without an
+    P(y <= k | c) = F(tau_ck - shift); tau_c1 is free and later thresholds
+    add positive gaps exp(log_gap), so thresholds stay ordered without an
     initial-value hack.
     """
 
@@ -251,11 +355,16 @@ class OrdinalKernel(CategoricalKernel):
         labels = [f"{self.names[i]}[{k + 1}]" for i, k in zip(self.gap_item, self.gap_position)]
         return {"ordinal_item": self.names, "ordinal_gap": labels}
 
-    def build(self, priors, ordered_item=None):
-        self.params["ordinal_first_threshold"] = priors.create("ordinal_first_threshold", dims=("class", "ordinal_item"))
+    def build(self, priors, ordered_item=None, fixed=None):
+        self.fixed = {k: v for k, v in (fixed or {}).items() if k.startswith("ordinal_")}
+        meta = {"class_axis": 0, "class_dim": "class"}
+        self.params["ordinal_first_threshold"] = create(
+            priors, "ordinal_first_threshold", dims=("class", "ordinal_item"),
+            fixed=self.fixed.get("ordinal_first_threshold"), **meta)
         self.class_axis["ordinal_first_threshold"] = 0
         if len(self.gap_item):
-            self.params["ordinal_log_gap"] = priors.create("ordinal_log_gap", dims=("class", "ordinal_gap"))
+            self.params["ordinal_log_gap"] = create(priors, "ordinal_log_gap", dims=("class", "ordinal_gap"),
+                                                    fixed=self.fixed.get("ordinal_log_gap"), **meta)
             self.class_axis["ordinal_log_gap"] = 0
 
     def thresholds(self, params=None):
@@ -270,20 +379,24 @@ class OrdinalKernel(CategoricalKernel):
         used = np.arange(n_thr)[None, :] < (self.n_categories - 1)[:, None]
         return pt.where(used, tau, -_IMPOSSIBLE)
 
-    def log_prob_table(self, params=None):
-        tau = self.thresholds(params)
+    def log_prob_table(self, params=None, shift=None):
+        tau = self.thresholds(params)  # (..., K, I, C-1)
+        valid = self.valid
+        if shift is not None:
+            tau = pt.expand_dims(pt.moveaxis(tau, -3, -2), -4) - pt.as_tensor(shift)[..., None]  # (..., N, I, K, C-1)
+            valid = self.valid[:, None, :]  # (I, 1, C)
         cdf = _cdf(tau, self.link)
         zeros = pt.zeros_like(cdf[..., :1])
         upper = pt.concatenate([cdf, zeros + 1.0], axis=-1)
         lower = pt.concatenate([zeros, cdf], axis=-1)
         prob = pt.maximum(upper - lower, 1e-300)
-        return pt.where(self.valid, pt.log(prob), 0.0)
+        return pt.where(valid, pt.log(prob), 0.0)
 
     def random_start(self, rng, n_classes):
         out = {"ordinal_first_threshold": rng.uniform(-2.0, 0.0, size=(n_classes, len(self.items)))}
         if len(self.gap_item):
             out["ordinal_log_gap"] = rng.uniform(-0.5, 0.5, size=(n_classes, len(self.gap_item)))
-        return out
+        return self._fixed_start(out)
 
 
 class NormalKernel(ItemKernel):
@@ -297,7 +410,8 @@ class NormalKernel(ItemKernel):
 
     def __init__(self, items, data, link="logit", equal_variances: bool = False):
         super().__init__(items, data, link)
-        values = data.values
+        self._data = data
+        values = data.values[:, self._columns(data)]
         self.mask = np.isfinite(values).astype(float)
         y = np.where(self.mask > 0, values, 0.0)
         self.y, self.y2 = y, y**2
@@ -305,25 +419,38 @@ class NormalKernel(ItemKernel):
         self.item_sd = np.nanstd(values, axis=0) + 1e-12
         self.equal_variances = equal_variances
 
+    def _options(self):
+        return {"equal_variances": self.equal_variances}
+
     def coords(self):
         return {"continuous_item": self.names}
 
-    def build(self, priors, ordered_item=None):
+    def build(self, priors, ordered_item=None, fixed=None):
         self.ordered = ordered_item if ordered_item in self.names else None
+        self.fixed = {k: v for k, v in (fixed or {}).items() if k.startswith("normal_")}
         location = {"mu": self.item_mean, "sigma": 2 * self.item_sd}
-        mean = _class_item_matrix("normal_mean", self.names, "continuous_item", priors, self.ordered, location)
+        mean = _class_item_matrix("normal_mean", self.names, "continuous_item", priors, self.ordered, location,
+                                  fixed=self.fixed.get("normal_mean"), bounded=False,
+                                  feature_scale=self.item_sd)
         sd_dims = "continuous_item" if self.equal_variances else ("class", "continuous_item")
-        sd = priors.create("normal_sd", dims=sd_dims, sigma=2 * self.item_sd)
+        sd_meta = {} if self.equal_variances else {"class_axis": 0, "class_dim": "class"}
+        sd = create(priors, "normal_sd", dims=sd_dims, fixed=self.fixed.get("normal_sd"),
+                    prior={"sigma": 2 * self.item_sd}, feature_scale=self.item_sd, feature_log=True, **sd_meta)
         self.params = {"normal_mean": mean, "normal_sd": sd}
         self.class_axis = {"normal_mean": 0}
         if not self.equal_variances:
             self.class_axis["normal_sd"] = 0
 
-    def loglik(self, params=None):
-        p = params or self.params
+    def _mean_sd(self, p):
         mu, sd = p["normal_mean"], p["normal_sd"]
         if self.equal_variances:
             sd = pt.ones_like(mu) * sd[..., None, :]
+        return mu, sd
+
+    def loglik(self, params=None, shift=None):
+        if shift is not None:
+            return super().loglik(params, shift)
+        mu, sd = self._mean_sd(params or self.params)
         prec = 1.0 / sd**2
         a = -0.5 * np.log(2 * np.pi) - pt.log(sd) - 0.5 * mu**2 * prec  # (..., K, I)
         b = mu * prec
@@ -335,11 +462,17 @@ class NormalKernel(ItemKernel):
             + pt.matmul(pt.as_tensor(self.y2), t(c))
         )
 
+    def loglik_by_item(self, params=None, shift=None):
+        mu, sd = self._mean_sd(params or self.params)
+        mu = _shifted(mu, 0.0 if shift is None else shift)  # (..., N|1, I, K)
+        sd = _shifted(sd, 0.0)
+        z = (pt.as_tensor(self.y)[:, :, None] - mu) / sd
+        ll = -0.5 * np.log(2 * np.pi) - pt.log(sd) - 0.5 * z**2
+        return ll * self.mask[:, :, None]
+
     def profile_rows(self, params=None):
         """Class-specific means and standard deviations, (..., K, 2I)."""
-        p = params or self.params
-        mu, sd = p["normal_mean"], p["normal_sd"]
-        sd = pt.ones_like(mu) * (sd[..., None, :] if self.equal_variances else sd)
+        mu, sd = self._mean_sd(params or self.params)
         rows = [(n, "mean") for n in self.names] + [(n, "sd") for n in self.names]
         return pt.concatenate([mu, sd], axis=-1), rows
 
@@ -349,7 +482,7 @@ class NormalKernel(ItemKernel):
         sd = self.item_sd * rng.uniform(0.5, 1.0, size=shape)
         if self.equal_variances:
             sd = sd[0]
-        return {**_split_ordered("normal_mean", mean, self.names, self.ordered), "normal_sd": sd}
+        return self._fixed_start({**_split_ordered("normal_mean", mean, self.names, self.ordered), "normal_sd": sd})
 
 
 #: item type -> kernel class (StepMix-style registry)
@@ -361,14 +494,18 @@ KERNELS: dict[str, Callable[..., ItemKernel]] = {
 }
 
 
-def build_kernels(data: EncodedData, link: str = "logit", **options) -> list[ItemKernel]:
-    """One kernel per item type present in ``data``."""
+def build_kernels(data: EncodedData, link: str = "logit", items: Sequence[str] | None = None,
+                  **options) -> list[ItemKernel]:
+    """One kernel per item type present in ``data`` (or among ``items``, a subset of its items)."""
     if link not in LINKS:
         raise ValueError(f"link={link!r} is not supported; use one of {LINKS}.")
     kernels = []
     for kind, cls in KERNELS.items():
-        items = data.items_of(kind)
-        if items:
+        items_of_kind = [it for it in data.items_of(kind) if items is None or it.name in items]
+        if items is not None:  # keep the caller's order (blocks are matched by position)
+            items_of_kind.sort(key=lambda it: list(items).index(it.name))
+        if items_of_kind:
+            items_kind = items_of_kind
             extra = {"equal_variances": options.get("equal_variances", False)} if kind == "continuous" else {}
-            kernels.append(cls(items, data, link, **extra))
+            kernels.append(cls(items_kind, data, link, **extra))
     return kernels

@@ -8,8 +8,10 @@ value for all classes with ``equal_variances=True``, as in the paper's
 section 5 simulations). Cluster random effects u_j (eq. 5) enter the
 intercept and slopes as mu_cj = mu_c + u0_j and beta_cj = beta_c + u1_j:
 they are the same for every class, so they reach :meth:`RegressionKernel.loglik`
-as a per-unit ``offset`` (..., N, R) that is multiplied by the random-effect
-design (1 for the intercept, X_ijp for a random slope of predictor p).
+as the kernels' per-unit ``shift`` of the linear predictor (..., N, 1, 1):
+:meth:`RegressionKernel.random_shift` turns the units' random-effect values
+(..., N, R) into it with the random-effect design (1 for the intercept,
+X_ijp for a random slope of predictor p).
 
 The kernel follows the :class:`bayesmix.kernels.ItemKernel` interface
 (``build``, ``loglik`` of shape (..., N, K), ``profile_rows``,
@@ -24,6 +26,7 @@ import numpy as np
 import pytensor.tensor as pt
 
 from .kernels import ItemKernel
+from .parameters import create
 from .priors import PriorSet
 
 _LOG_2PI = float(np.log(2 * np.pi))
@@ -42,6 +45,7 @@ class RegressionKernel(ItemKernel):
         self.link = None
         self.params = {}
         self.class_axis = {}
+        self.fixed = {}
         self.y = np.asarray(y, dtype=float)
         self.x = np.asarray(x, dtype=float).reshape(len(self.y), -1)
         self.predictor_names = list(predictor_names)
@@ -63,44 +67,52 @@ class RegressionKernel(ItemKernel):
     def coords(self) -> dict:
         return {"predictor": self.predictor_names}
 
-    def build(self, priors: PriorSet, ordered_item: str | None = None) -> None:
+    def build(self, priors: PriorSet, ordered_item: str | None = None, fixed: dict | None = None) -> None:
         """Class-specific intercepts and slopes, residual SD; data-scaled default priors."""
-        intercept = priors.create("regression_intercept", dims="class", mu=self.y_mean, sigma=2 * self.y_sd)
-        slope = priors.create("regression_slope", dims=("class", "predictor"), mu=0.0,
-                              sigma=2 * self.y_sd / self.x_sd)
+        fixed = fixed or {}
+        klass = {"class_axis": 0, "class_dim": "class"}
+        intercept = create(priors, "regression_intercept", dims="class", fixed=fixed.get("regression_intercept"),
+                           prior={"mu": self.y_mean, "sigma": 2 * self.y_sd}, bounded=False, **klass)
+        slope = create(priors, "regression_slope", dims=("class", "predictor"), fixed=fixed.get("regression_slope"),
+                       prior={"mu": 0.0, "sigma": 2 * self.y_sd / self.x_sd}, bounded=False, **klass)
         sd_dims = None if self.equal_variances else "class"
-        sd = priors.create("residual_sd", dims=sd_dims, sigma=2 * self.y_sd)
+        sd = create(priors, "residual_sd", dims=sd_dims, fixed=fixed.get("residual_sd"),
+                    prior={"sigma": 2 * self.y_sd}, feature_scale=self.y_sd, feature_log=True,
+                    **({} if self.equal_variances else klass))
         self.params = {"regression_intercept": intercept, "regression_slope": slope, "residual_sd": sd}
         self.class_axis = {"regression_intercept": 0, "regression_slope": 0}
         if not self.equal_variances:
             self.class_axis["residual_sd"] = 0
 
-    def mean(self, params: dict | None = None, offset=None):
-        """E[Y_ij | C = c, u_j]: (..., N, K)."""
+    def random_shift(self, offset):
+        """Units' random-effect values (..., N, R), ordered as ``random_labels`` -> shift (..., N, 1, 1)."""
+        if self.random_design is None:
+            raise ValueError("this regression kernel has no random effects, so it takes no offset.")
+        return (offset * pt.as_tensor(self.random_design)).sum(axis=-1)[..., None, None]
+
+    def mean(self, params: dict | None = None):
+        """E[Y_ij | C = c] without random effects: (..., N, K)."""
         p = params or self.params
         mu = p["regression_intercept"][..., None, :]
-        mu = mu + pt.matmul(pt.as_tensor(self.x), pt.swapaxes(p["regression_slope"], -1, -2))
-        if offset is not None:
-            if self.random_design is None:
-                raise ValueError("this regression kernel has no random effects, so it takes no offset.")
-            shift = (offset * pt.as_tensor(self.random_design)).sum(axis=-1)  # (..., N)
-            mu = mu + shift[..., None]
-        return mu
+        return mu + pt.matmul(pt.as_tensor(self.x), pt.swapaxes(p["regression_slope"], -1, -2))
 
     def _sd(self, p):
         sd = p["residual_sd"]
         return sd[..., None, None] if self.equal_variances else sd[..., None, :]
 
-    def loglik(self, params: dict | None = None, offset=None):
-        """log N(y_ij | mu_c + u0_j + (beta_c + u1_j)' x_ij, theta_c): (..., N, K).
+    def loglik_by_item(self, params: dict | None = None, shift=None):
+        """log N(y_ij | mu_c + beta_c' x_ij + shift, theta_c): (..., N, 1, K).
 
-        ``offset`` (..., N, R): the unit's cluster random-effect values, in the
-        order of ``random_labels`` (eq. 5 values u_j repeated for the units).
+        ``shift`` (..., N, 1, 1 or K), e.g. :meth:`random_shift` of the cluster
+        random effects u0_j + u1_j' x_ij (eq. 5, 18).
         """
         p = params or self.params
         sd = self._sd(p)
-        resid = (pt.as_tensor(self.y)[:, None] - self.mean(p, offset)) / sd
-        return -0.5 * _LOG_2PI - pt.log(sd) - 0.5 * resid**2
+        mean = self.mean(p)
+        if shift is not None:
+            mean = mean + shift[..., 0, :]
+        resid = (pt.as_tensor(self.y)[:, None] - mean) / sd
+        return (-0.5 * _LOG_2PI - pt.log(sd) - 0.5 * resid**2)[..., None, :]
 
     def profile_rows(self, params: dict | None = None):
         """Class profile rows (..., K, R): intercept, one slope per predictor, residual SD."""

@@ -1,16 +1,21 @@
 """``MixtureModel``: a PyMC model plus the metadata to interpret it.
 
-A factory (``bm.lca`` ...) builds the three layers of DESIGN.md and hands
-them here. The model object keeps the conditional pieces as PyTensor graphs
-in terms of the model's random variables:
+A factory (``bm.lca`` ...) composes the three layers of DESIGN.md and hands
+them here: the item kernels (measurement), the class model(s), and a
+:class:`~bayesmix.structure.Structure` that marginalizes the discrete classes
+given the (optional) continuous latent effects z. The model object keeps
+model, data, kernels, structure and options -- no field per model family:
 
-- ``log_prior``: log P(C = c | x), (N or 1, K) -- the class layer (eq. 4);
-- ``loglik_by_class``: log p(y_i | C_i = c), (N, K) -- the measurement layer;
-- ``unit_loglik``: the marginal log-likelihood of each independent unit
-  (the ``log_likelihood`` that LOO/WAIC use).
+- :meth:`integrated_loglik`: the marginal log-likelihood of each independent
+  unit (a cluster in two-level models), latent effects integrated by
+  quadrature -- the ``log_likelihood`` of LOO/WAIC and the ML objective;
+- :meth:`posterior_expectation`: any z-conditional graph of the structure
+  averaged over each cluster's posterior of z (class membership, cluster
+  proportions, the between class of section 6);
+- :attr:`parameters`: the parameter registry (class axes, reference coding,
+  bounds, fixed elements) that optimizer, label aligner and SEs read.
 
-Every integrator (NUTS, ML/MAP optimization, Laplace) and every result
-(class probabilities, profiles) is computed from these same graphs.
+NUTS samples z with the structure's ``sampled_loglik`` in a ``pm.Potential``.
 """
 
 from __future__ import annotations
@@ -21,11 +26,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor.tensor as pt
 import xarray as xr
 
 from .class_model import ClassModel
 from .data import EncodedData
 from .kernels import ItemKernel
+from .parameters import ParameterRegistry, registry_of
+from .structure import Structure
 
 
 @dataclass
@@ -37,58 +45,137 @@ class MixtureModel:
     kernels: list[ItemKernel]
     class_model: ClassModel
     class_labels: list[str]
-    log_prior: Any
-    loglik_by_class: Any
-    unit_loglik: Any
+    structure: Structure
     name: str = "lca"
-    loglik_dim: str = "unit"
     ordered: str | None = None
     options: dict = field(default_factory=dict)
-    #: free RVs integrated out by quadrature for ML / log_likelihood (standardized random effects)
-    integrated: tuple = ()
-    #: z (..., J or 1, D) -> conditional cluster log-likelihood (..., J); None without random effects
-    cluster_loglik: Any = None
-    random_effects: Any = None
     integration: dict = field(default_factory=lambda: {"method": "trapezoid", "points": None})
-    #: z (..., J or 1, D) -> (log P(C | x, u(z)) (..., N, K), log p(y | C) (N, K)); with random effects
-    class_parts_at: Any = None
-    #: P(C = c | y) graph when it is not Bayes' rule per unit (between-level classes)
-    class_posterior: Any = None
-    #: within and between classes (section 6): the between class model and P(D_j = d | y_j)
-    between_model: Any = None
-    between_posterior: Any = None
+    #: other parameter blocks with a ``random_start`` (e.g. the between class model of section 6)
+    components: list = field(default_factory=list)
+    #: the sample size of BIC and what it counts (persons: the independent observations of Mplus)
+    sample_size: int | None = None
+    sample_size_basis: str = "units"
     _cache: dict = field(default_factory=dict, repr=False)
 
+    def __post_init__(self):
+        if self.sample_size is None:
+            self.sample_size = self.data.n_units
+
+    def __repr__(self) -> str:
+        return (f"MixtureModel({self.name}: {self.n_classes} classes, {self.data.n_units} units, "
+                f"{len(self.data.items)} items, level={self.loglik_dim!r})")
+
     # ------------------------------------------------------------------ metadata
+    @property
+    def parameters(self) -> ParameterRegistry:
+        """The parameter registry of this model (see :mod:`bayesmix.parameters`)."""
+        return registry_of(self.model)
+
+    @property
+    def latent(self):
+        """The :class:`~bayesmix.latent.LatentEffects` block (None without continuous latent effects)."""
+        return self.structure.latent
+
+    random_effects = latent  # the name two-level code and tests use
+
+    @property
+    def integrated(self) -> tuple:
+        """Free RVs integrated out by quadrature for ML / log_likelihood (standardized latent effects)."""
+        return () if self.latent is None else (self.latent.z_name,)
+
+    @property
+    def loglik_dim(self) -> str:
+        """``"unit"`` or ``"cluster"``: the level of the independent log-likelihood units."""
+        return self.structure.level
+
+    @property
+    def cluster_loglik(self):
+        """z -> conditional log-likelihood per cluster (None without latent effects)."""
+        return None if self.latent is None else self.structure.conditional_loglik
+
+    @property
+    def between_posterior(self):
+        """P(D_j = d | y_j) of section 6 models (None otherwise)."""
+        if not hasattr(self.structure, "between_posterior"):
+            return None
+        return self.between_posterior_tensor()
+
+    def between_posterior_tensor(self, integration: dict | None = None):
+        """P(D_j = d | y_j) of the between class (section 6), (J, M)."""
+        return self.posterior_expectation(self.structure.between_posterior, "cluster", integration)
+
+    def settings(self, integration: dict | None = None) -> dict:
+        return {**self.integration, **(integration or {})}
+
+    def rule(self, integration: dict | None = None):
+        """Quadrature nodes (Q, D) and log-weights (Q,) of the latent block for an integration setting."""
+        settings = self.settings(integration)
+        return self.latent.rule(settings["method"], settings["points"], settings.get("seed", 0))
+
     def integrated_loglik(self, integration: dict | None = None):
-        """Per-unit (per-cluster) log-likelihood with random effects integrated by quadrature.
+        """Per-unit (per-cluster) log-likelihood with latent effects integrated by quadrature.
 
         ``integration``: ``{"method": "trapezoid"|"gauss-hermite"|"monte-carlo", "points": Q}``
         (points per dimension for the product rules; default trapezoid with 30
         points in 1-D, 15 per dimension in 2-D); default ``self.integration``.
-        Models without random effects return ``unit_loglik`` unchanged.
         """
-        if self.cluster_loglik is None:
-            return self.unit_loglik
+        if self.latent is None:
+            return self.structure.conditional_loglik(None)
         from .inference.quadrature import integrate
-        settings = {**self.integration, **(integration or {})}
+        settings = self.settings(integration)
         key = ("integrated", tuple(sorted(settings.items())))
         if key not in self._cache:
-            self._cache[key] = integrate(self.cluster_loglik, settings["method"], settings["points"],
-                                         dim=self.random_effects.n_effects, seed=settings.get("seed", 0),
+            self._cache[key] = integrate(self.structure.conditional_loglik, settings["method"], settings["points"],
+                                         dim=self.latent.n_dims, seed=settings.get("seed", 0),
                                          adaptive=self.adaptive_grid(settings))
         return self._cache[key]
 
+    @property
+    def unit_loglik(self):
+        return self.integrated_loglik()
+
     def adaptive_grid(self, integration: dict | None = None):
         """The :class:`~bayesmix.inference.quadrature.AdaptiveGrid` of an ``adaptive=True`` setting, else None."""
-        settings = {**self.integration, **(integration or {})}
-        if not settings.get("adaptive") or self.cluster_loglik is None:
+        settings = self.settings(integration)
+        if not settings.get("adaptive") or self.latent is None:
             return None
         from .inference.quadrature import AdaptiveGrid
         key = ("adaptive", tuple(sorted(settings.items())))
         if key not in self._cache:
-            self._cache[key] = AdaptiveGrid(len(self.data.clusters), self.random_effects.n_effects)
+            self._cache[key] = AdaptiveGrid(self.latent.n_levels, self.latent.n_dims)
         return self._cache[key]
+
+    def posterior_expectation(self, graph_at, level: str, integration: dict | None = None):
+        """E[g(z) | y]: a z-conditional graph averaged over each cluster's posterior of z.
+
+        ``graph_at(z)`` gives (..., R, ...) with R units (``level="unit"``) or
+        clusters (``"cluster"``). Without latent effects: ``graph_at(None)``.
+        With them: sum_q P(z_q | y_j) g(z_q) by the quadrature rule of
+        ``integration`` (:func:`~bayesmix.inference.quadrature.node_posterior`).
+        """
+        if self.latent is None:
+            return graph_at(None)
+        from .inference.quadrature import node_posterior
+        nodes, logw = self.rule(integration)
+        z = pt.as_tensor(nodes[:, None, :])  # (Q, 1, D)
+        weights = node_posterior(self.structure.conditional_loglik(z), logw)  # (Q, J)
+        if level == "unit":
+            weights = weights[:, self.data.cluster_index]
+        values = graph_at(z)
+        if values.ndim == graph_at(None).ndim:  # free of z: no node axis, nothing to average
+            return values
+        weights = weights.reshape((*weights.shape, *([1] * (values.ndim - 2))))
+        return (weights * values).sum(axis=0)
+
+    def prior_expectation(self, graph_at, integration: dict | None = None):
+        """E[g(z)] over the latent effects' distribution (population quantities)."""
+        if self.latent is None:
+            return graph_at(None)
+        nodes, logw = self.rule(integration)
+        values = graph_at(pt.as_tensor(nodes[:, None, :]))
+        if values.ndim == graph_at(None).ndim:  # free of z: no node axis, nothing to average
+            return values
+        return (np.exp(logw).reshape((-1, *([1] * (values.ndim - 1)))) * values).sum(axis=0)
 
     @property
     def n_classes(self) -> int:
@@ -101,50 +188,48 @@ class MixtureModel:
     @property
     def class_index(self) -> pd.Index:
         """Labels of the level the class variable lives on: units, or clusters for between-level classes."""
-        return self.data.clusters if self.options.get("class_level") == "between" else self.data.units
+        return self.data.clusters if self.structure.class_level == "cluster" else self.data.units
 
     def class_probability_tensor(self, integration: dict | None = None):
-        """P(C = c | data) at the class's level, as a graph free of sampled random effects.
+        """P(C = c | data) at the class's level, as a graph free of sampled latent effects.
 
-        Without random effects: Bayes' rule per unit. With random effects the
-        cluster's posterior over quadrature nodes weights the node-wise class
-        probabilities: P(C_ij = c | y_j) = sum_q P(z_q | y_j) P(C_ij = c | y_ij, z_q).
+        With latent effects the cluster's posterior over quadrature nodes
+        weights the node-wise class probabilities:
+        P(C_ij = c | y_j) = sum_q P(z_q | y_j) P(C_ij = c | y_ij, z_q).
         """
-        import pytensor.tensor as pt
-        if self.class_posterior is not None:
-            return self.class_posterior
-        if self.class_parts_at is None:
-            return pt.special.softmax(self.log_prior + self.loglik_by_class, axis=-1)
-        from .inference.quadrature import rule
-        settings = {**self.integration, **(integration or {})}
-        nodes, logw = rule(settings["method"], settings["points"], self.random_effects.n_effects,
-                           settings.get("seed", 0))
-        z = pt.as_tensor(nodes[:, None, :])
-        node_post = pt.special.softmax(self.cluster_loglik(z) + logw[:, None], axis=0)  # (Q, J)
-        log_prior, ll = self.class_parts_at(z)
-        probs = pt.special.softmax(log_prior + ll, axis=-1)  # (Q, N, K)
-        weights = node_post[:, self.data.cluster_index]  # (Q, N)
-        return (weights[..., None] * probs).sum(axis=0)
+        return self.posterior_expectation(self.structure.class_posterior, self.structure.class_level, integration)
 
-    def class_parameters(self) -> dict[str, tuple[int, bool]]:
-        """Posterior variables carrying a class axis: name -> (axis, reference_coded).
+    def cluster_proportion_tensor(self, integration: dict | None = None):
+        """E[pi_jc | y_j]: the model's class distribution of cluster j's units, (J, K).
+
+        pi_jc = mean over the cluster's units of P(C_ij = c | x_ij, alpha_j, D_j)
+        with the cluster's latent variables (random intercepts alpha_j, between
+        class D_j) averaged over their posterior given the cluster's data; a
+        between-level class gives P(C_j = c | y_j). The same quantity after
+        NUTS (averaged over draws), ML, MAP and Laplace.
+        """
+        return self.posterior_expectation(self.structure.cluster_proportions, "cluster", integration)
+
+    def proportion_tensor(self, integration: dict | None = None):
+        """Population class proportions P(C = c), (K,): units' class probabilities averaged over units and z."""
+        return self.prior_expectation(self.structure.proportions, integration)
+
+    def class_parameters(self, class_dim: str = "class") -> dict[str, tuple[int, bool]]:
+        """Posterior variables carrying a class axis: name -> (axis, reference_coded), from the registry.
 
         Reference-coded variables (class logits) hold K-1 classes; relabeling
         them means re-expressing the logits against the new last class.
         """
-        out = {name: (axis, False) for k in self.kernels for name, axis in k.class_axis.items()}
-        out.update({name: (axis, True) for name, axis in self.class_model.reference_axis.items()})
-        return out
+        return self.parameters.class_parameters(class_dim)
 
     def random_start(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """Random starting values (constrained scale) for every free variable."""
         start = self.class_model.random_start(rng)
         for kernel in self.kernels:
             start.update(kernel.random_start(rng, self.n_classes))
-        if self.random_effects is not None:
-            start.update(self.random_effects.random_start(rng))
-        if self.between_model is not None:
-            start.update(self.between_model.random_start(rng))
+        for component in [self.latent, *self.components]:
+            if component is not None:
+                start.update(component.random_start(rng))
         # any other unconstrained parameter (e.g. gamma_cd of eq. 24): its initial value plus noise
         if "initial_point" not in self._cache:  # compiles a small function: once per model
             self._cache["initial_point"] = self.model.initial_point()

@@ -45,6 +45,10 @@ DEFAULT_PRIORS: dict[str, tuple[str, dict[str, Any]]] = {
     "random_sd": ("HalfNormal", {"sigma": 2.5}),
     "random_corr_eta": ("LKJ", {"eta": 2.0}),
     "random_slope": ("Normal", {"mu": 0.0, "sigma": 1.0}),
+    # factor form of a latent block (eq. 35): loadings after the first (the first is an SD-like
+    # positive loading with the random_sd prior); regressions among effects (B of eq. 5, eq. 15)
+    "random_loading": ("Normal", {"mu": 0.0, "sigma": 2.5}),
+    "random_regression": ("Normal", {"mu": 0.0, "sigma": 1.0}),
     # between-level class logits, eq. 17 / 26
     "between_class_intercept": ("Normal", {"mu": 0.0, "sigma": 1.5}),
     "between_class_slope": ("Normal", {"mu": 0.0, "sigma": 1.0}),

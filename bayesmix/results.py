@@ -25,15 +25,9 @@ def profile_tensor(mm):
     return pt.concatenate(pieces, axis=-1), rows
 
 
-def proportion_tensor(mm):
-    """Class proportions: P(C = c | x) averaged over units (and over the random-effect distribution), (K,)."""
-    if mm.class_parts_at is None:
-        return pt.exp(mm.log_prior).mean(axis=-2)
-    from .inference.quadrature import rule
-    nodes, logw = rule(mm.integration["method"], mm.integration["points"], mm.random_effects.n_effects,
-                       mm.integration.get("seed", 0))
-    log_prior, _ = mm.class_parts_at(pt.as_tensor(nodes[:, None, :]))  # (Q, N, K)
-    return (np.exp(logw)[:, None] * pt.exp(log_prior).mean(axis=-2)).sum(axis=0)
+def proportion_tensor(mm, integration: dict | None = None):
+    """Population class proportions P(C = c), (K,); see :meth:`MixtureModel.proportion_tensor`."""
+    return mm.proportion_tensor(integration)
 
 
 def posterior_rv_names(mm, posterior) -> list[str]:
@@ -64,64 +58,62 @@ def iterate_draws(mm, posterior: xr.Dataset, max_draws: int | None = None):
         yield (c, d), [a[c, d] for a in arrays]
 
 
-def class_probabilities(mm, idata, max_draws: int = 1000) -> pd.DataFrame:
-    """P(C = c | data) averaged over (up to ``max_draws``) posterior draws.
-
-    Rows are units for within-level classes and clusters for between-level
-    classes; with random effects the probabilities integrate the cluster's
-    random effect by quadrature (:meth:`MixtureModel.class_probability_tensor`).
-    """
+def _average_over_draws(mm, idata, key: str, graph, max_draws: int) -> np.ndarray:
+    """Mean over (up to ``max_draws``) posterior draws of a graph of the free RVs."""
     posterior = _posterior_dataset(idata)
-    fn = draw_function(mm, "class_probabilities", mm.class_probability_tensor(), posterior_rv_names(mm, posterior))
+    fn = draw_function(mm, key, graph, posterior_rv_names(mm, posterior))
     total, count = 0.0, 0
     for _, values in iterate_draws(mm, posterior, max_draws):
         total = total + np.asarray(fn(*values))
         count += 1
-    total = total / count
-    return pd.DataFrame(total, index=mm.class_index, columns=pd.Index(mm.class_labels, name="class"))
+    return total / count
+
+
+def _integration_of(idata) -> dict | None:
+    """The quadrature setting a result was fitted with (stored by ML/Laplace), if any."""
+    setting = getattr(idata, "attrs", {}).get("bayesmix_integration")
+    return dict(setting) if isinstance(setting, dict) else None
+
+
+def class_probabilities(mm, idata, max_draws: int = 1000) -> pd.DataFrame:
+    """P(C = c | data) averaged over (up to ``max_draws``) posterior draws.
+
+    Rows are units for within-level classes and clusters for between-level
+    classes; with latent effects the probabilities integrate the cluster's
+    random effect over its posterior by quadrature
+    (:meth:`MixtureModel.class_probability_tensor`).
+    """
+    probs = _average_over_draws(mm, idata, f"class_probabilities:{_integration_of(idata)}",
+                                mm.class_probability_tensor(_integration_of(idata)), max_draws)
+    return pd.DataFrame(probs, index=mm.class_index, columns=pd.Index(mm.class_labels, name="class"))
 
 
 def cluster_class_proportions(mm, idata, max_draws: int = 1000) -> pd.DataFrame:
-    """Cluster-specific class proportions, clusters x classes, averaged over draws.
+    """E[pi_jc | y_j]: the model's class distribution of each cluster's units, clusters x classes.
 
-    Within-between classes (random intercepts alpha_cj, eq. 4): the mean over
-    the cluster's units of P(C_ij = c | x_ij, alpha_j) at the sampled alpha_j.
-    Within classes: the cluster mean of the units' posterior probabilities.
-    Between-level classes: P(D_j = c | y_j), every unit being in its cluster's class.
+    pi_jc is the mean over cluster j's units of P(C_ij = c | x_ij, alpha_j, D_j),
+    with the cluster's latent variables -- random intercepts alpha_j on the
+    class logits (eq. 4), the between class D_j of section 6 -- averaged over
+    their posterior given the cluster's data (quadrature over alpha_j), then
+    over posterior draws of the parameters. A between-level class (eq. 16)
+    gives P(C_j = c | y_j). One definition after NUTS, ML, MAP and Laplace;
+    see :meth:`MixtureModel.cluster_proportion_tensor`.
     """
     if mm.data.cluster_index is None:
         raise ValueError("cluster_class_proportions needs a model with cluster=...")
-    if mm.options.get("class_level") == "between":
-        return class_probabilities(mm, idata, max_draws)
-    posterior = _posterior_dataset(idata)
-    names = posterior_rv_names(mm, posterior)
-    n_clusters = len(mm.data.clusters)
-    if mm.random_effects is not None and "random_z" in names:
-        graph = pt.exp(mm.log_prior)
-    else:
-        graph = mm.class_probability_tensor()
-    fn = draw_function(mm, "cluster_proportions", graph, names)
-    counts = np.bincount(mm.data.cluster_index, minlength=n_clusters)[:, None]
-    total, count = 0.0, 0
-    for _, values in iterate_draws(mm, posterior, max_draws):
-        probs = np.broadcast_to(np.asarray(fn(*values)), (mm.n_units, mm.n_classes))
-        sums = np.zeros((n_clusters, mm.n_classes))
-        np.add.at(sums, mm.data.cluster_index, probs)
-        total = total + sums / counts
-        count += 1
-    return pd.DataFrame(total / count, index=mm.data.clusters, columns=pd.Index(mm.class_labels, name="class"))
+    props = _average_over_draws(mm, idata, f"cluster_proportions:{_integration_of(idata)}",
+                                mm.cluster_proportion_tensor(_integration_of(idata)), max_draws)
+    return pd.DataFrame(props, index=mm.data.clusters, columns=pd.Index(mm.class_labels, name="class"))
 
 
 def between_class_probabilities(mm, idata, max_draws: int = 1000) -> pd.DataFrame:
     """P(D_j = d | y_j) for models with within and between classes (eq. 24-26)."""
-    if mm.between_posterior is None:
+    if not hasattr(mm.structure, "between_posterior"):
         raise ValueError("this model has no between class; fit bm.lca(..., n_between_classes=M).")
-    posterior = _posterior_dataset(idata)
-    fn = draw_function(mm, "between_probabilities", mm.between_posterior, posterior_rv_names(mm, posterior))
-    draws = [np.asarray(fn(*v)) for _, v in iterate_draws(mm, posterior, max_draws)]
+    probs = _average_over_draws(mm, idata, f"between_probabilities:{_integration_of(idata)}",
+                                mm.between_posterior_tensor(_integration_of(idata)), max_draws)
     labels = list(mm.model.coords["between_class"])
-    return pd.DataFrame(np.mean(draws, axis=0), index=mm.data.clusters,
-                        columns=pd.Index(labels, name="between_class"))
+    return pd.DataFrame(probs, index=mm.data.clusters, columns=pd.Index(labels, name="between_class"))
 
 
 def _posterior_dataset(idata):
@@ -154,7 +146,8 @@ def profiles(mm, idata, hdi_prob: float = 0.94, max_draws: int = 2000) -> pd.Dat
 def class_proportions(mm, idata, hdi_prob: float = 0.94, max_draws: int = 2000) -> pd.DataFrame:
     """Posterior class proportions with intervals, one row per class."""
     posterior = _posterior_dataset(idata)
-    fn = draw_function(mm, "proportions", proportion_tensor(mm), posterior_rv_names(mm, posterior))
+    fn = draw_function(mm, f"proportions:{_integration_of(idata)}", proportion_tensor(mm, _integration_of(idata)),
+                       posterior_rv_names(mm, posterior))
     samples = np.stack([fn(*v) for _, v in iterate_draws(mm, posterior, max_draws)])
     mean, sd, lo, hi = _summarize(samples, hdi_prob)
     return pd.DataFrame({"mean": mean, "sd": sd, "lower": lo, "upper": hi},

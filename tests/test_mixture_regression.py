@@ -66,7 +66,7 @@ _MODELS: dict = {}
 def _oracle_model(case):
     if case not in _MODELS:
         frame = _oracle_frame()
-        m = bm.mixture_regression(frame, "y", "x", 2, cluster="school", integration={"points": 40},
+        m = bm.mixture_regression(frame, "y", "x", 2, cluster="school", integration={"method": "gauss-hermite", "points": 40},
                                   **ORACLE_CASES[case])
         _MODELS[case] = (m, frame)
     return _MODELS[case]
@@ -293,7 +293,7 @@ def model5(study):
 def model6(study):
     # the paper's Model 6 (the default covariance): Cov(u0, alpha) = 0, only Var(alpha_1) added to Model 5
     m = bm.mixture_regression(study.data, "y", "x", 2, cluster="cluster", class_level="within",
-                              random=("intercept",), random_class_intercept=True, integration={"points": 11})
+                              random=("intercept",), random_class_intercept=True, integration={"method": "gauss-hermite", "points": 11})
     assert m.options["random_covariance"] == "diagonal"
     assert list(m.model.coords["random_effect"]) == ["intercept", "class1"]
     return m
@@ -377,7 +377,7 @@ def test_within_random_intercept_and_slope_ml_recovery():
         regression_slope=(0.2, 1.0), random_intercept_variance=0.2, random_slope_variance=0.2,
         class_intercept=[0.4], seed=3)
     m = bm.mixture_regression(sim.data, "y", "x", 2, cluster="cluster", random=("intercept", "slope"),
-                              integration={"points": 11})
+                              integration={"method": "gauss-hermite", "points": 11})
     assert list(m.model.coords["random_effect"]) == ["intercept", "slope[x]"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

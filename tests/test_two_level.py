@@ -589,7 +589,10 @@ def matched_truth(idata, truth, swaps):
 
 def check_recovery(idata, truth, names):
     for name in names:
-        inside = interval_contains(draws_of(idata, name), truth[name], prob=0.995)
+        # a 99.5% interval for the parameter as a whole (Bonferroni over its elements): one simulated
+        # data set puts an element's posterior off its truth by sampling noise (seen: 1 of 12 logits)
+        size = np.size(truth[name])
+        inside = interval_contains(draws_of(idata, name), truth[name], prob=1 - 0.005 / size)
         assert inside.all(), f"{name}: truth {truth[name]} outside the 99.5% interval at {np.argwhere(~inside).tolist()}"
     rhat = az.rhat(idata, var_names=names)
     rhat = rhat.dataset if hasattr(rhat, "dataset") else rhat
@@ -828,9 +831,9 @@ def frame():
 
 BAD_OPTIONS = {
     "random intercept without cluster": (
-        dict(n_classes=2, random_intercept=True), r"need cluster='<cluster id column>'"),
+        dict(n_classes=2, random_intercept=True), r"needs? cluster='<cluster id column>'"),
     "between level without cluster": (
-        dict(n_classes=2, class_level="between"), r"need cluster="),
+        dict(n_classes=2, class_level="between"), r"needs? cluster="),
     "between level with unit covariates": (
         dict(n_classes=2, cluster="school", class_level="between", covariates=["x"]),
         r"cluster-level covariates.*cluster_covariates, not covariates"),

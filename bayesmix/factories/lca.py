@@ -12,13 +12,14 @@ import pytensor.tensor as pt
 from ..class_model import ClassModel, full_logits
 from ..data import encode
 from ..kernels import build_kernels
-from ..marginal import between, within
+from ..latent import LatentEffects
 from ..model import MixtureModel
+from ..options import (CLASS_LEVELS, check_between_level, check_class_level, check_clusters, check_integration,
+                       check_needs_cluster)
 from ..priors import DEFAULT_PRIORS, PriorSet
-from ..random_effects import ClusterRandomEffects, segment_sum, Z_NAME
-from ..inference.quadrature import METHODS
+from ..structure import BetweenClasses, NestedClasses, WithinClasses
 
-CLASS_LEVELS = ("within", "between")
+__all__ = ["lca", "class_labels", "CLASS_LEVELS"]
 
 
 def class_labels(n_classes: int, prefix: str = "class") -> list[str]:
@@ -27,36 +28,28 @@ def class_labels(n_classes: int, prefix: str = "class") -> list[str]:
 
 def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n_between_classes,
                    covariates, ordered, integration):
-    if class_level not in CLASS_LEVELS:
-        raise ValueError(f"class_level={class_level!r} is unknown; use 'within' or 'between'.")
-    needs_cluster = random_intercept or class_level == "between" or n_between_classes is not None
-    if needs_cluster and cluster is None:
-        raise ValueError("random_intercept, class_level='between' and n_between_classes need "
-                         "cluster='<cluster id column>'.")
+    check_class_level(class_level)
+    check_needs_cluster(cluster, [name for name, given in (
+        ("random_intercept=True", random_intercept), (f"class_level={class_level!r}", class_level == "between"),
+        (f"n_between_classes={n_between_classes!r}", n_between_classes is not None)) if given])
     if random_intercept and n_classes < 2:
         raise ValueError("random_intercept=True needs n_classes >= 2 (it varies the class logits).")
     if class_level == "between" and (random_intercept or n_between_classes is not None):
         raise ValueError("class_level='between' already puts the class on the cluster level; "
                          "drop random_intercept / n_between_classes, or use class_level='within'.")
-    if class_level == "between" and covariates:
-        raise ValueError("a between-level class can only be predicted by cluster-level covariates (eq. 17): "
-                         "pass them as cluster_covariates, not covariates.")
+    check_between_level(class_level, covariates)
     if n_between_classes is not None and (not isinstance(n_between_classes, (int, np.integer)) or n_between_classes < 2):
         raise ValueError(f"n_between_classes must be an integer >= 2, got {n_between_classes!r}.")
     if n_between_classes is not None and random_intercept:
         raise ValueError("n_between_classes with random_intercept is not available yet; use one of them.")
     if cluster is not None:
-        sizes = np.bincount(encoded.cluster_index)
-        n_clusters = len(sizes)
-        if class_level == "between" and n_clusters < n_classes:
-            raise ValueError(f"{n_clusters} clusters cannot identify {n_classes} between-level classes; "
-                             "use fewer classes.")
-        if n_between_classes is not None and n_clusters < n_between_classes:
-            raise ValueError(f"{n_clusters} clusters cannot identify {n_between_classes} between classes "
-                             "(n_between_classes); use fewer between classes.")
-        if random_intercept and np.all(sizes == 1):
-            raise ValueError(f"every cluster of {cluster!r} has one row, so a cluster random intercept is "
-                             "not identified from the class variance; drop random_intercept.")
+        if class_level == "between":
+            check_clusters(encoded.cluster_index, cluster, n_between_classes=n_classes)
+        if n_between_classes is not None:
+            check_clusters(encoded.cluster_index, cluster, n_between_classes=n_between_classes,
+                           between_option="n_between_classes")
+        if random_intercept:
+            check_clusters(encoded.cluster_index, cluster, random_options=["random_intercept"])
     if ordered is not None:
         kinds = {it.name: it.kind for it in encoded.items}
         if ordered not in kinds:
@@ -68,13 +61,7 @@ def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n
             )
         if n_classes < 2:
             raise ValueError("ordered= needs n_classes >= 2.")
-    integration = {"method": "trapezoid", "points": None, **(integration or {})}
-    if integration["method"] not in METHODS:
-        raise ValueError(f"integration method {integration['method']!r} is unknown; use one of {METHODS}.")
-    points = integration["points"]
-    if points is not None and (not isinstance(points, (int, np.integer)) or points < 1):
-        raise ValueError(f"integration points must be an integer >= 1 (per dimension), got {points!r}.")
-    return integration
+    return check_integration(integration)
 
 
 def lca(
@@ -153,8 +140,7 @@ def lca(
     prior_set = PriorSet(priors, known=set(DEFAULT_PRIORS))
     labels = class_labels(n_classes)
     kernels = build_kernels(encoded, link=link, equal_variances=equal_variances)
-    between_level = class_level == "between"
-    if between_level:
+    if class_level == "between":
         class_model = ClassModel(n_classes, encoded.cluster_covariates, encoded.cluster_covariate_names,
                                  covariate_dim="cluster_covariate")
     else:
@@ -167,91 +153,62 @@ def lca(
     for kernel in kernels:
         coords.update(kernel.coords())
 
-    extra: dict[str, Any] = {}
+    components: list = []
     with pm.Model(coords=coords) as model:
         class_model.build(prior_set)
         for kernel in kernels:
             kernel.build(prior_set, ordered_item=ordered)
         loglik_by_class = sum(kernel.loglik() for kernel in kernels)
+        measurement = lambda z: loglik_by_class  # noqa: E731  (no latent effect in the measurement)
+        clustering = {} if cluster is None else {"cluster_index": encoded.cluster_index,
+                                                 "n_clusters": len(encoded.clusters)}
         if random_intercept:
-            extra = _within_between(model, encoded, class_model, loglik_by_class, prior_set, labels)
-        elif between_level:
-            extra = _between(encoded, class_model, loglik_by_class)
+            structure = _within_between(encoded, class_model, measurement, prior_set, labels)
+        elif class_level == "between":
+            structure = BetweenClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units,
+                                       **clustering)
         elif n_between_classes is not None:
-            extra = _within_and_between(model, encoded, class_model, loglik_by_class, prior_set,
-                                        n_between_classes)
+            structure, between_model = _within_and_between(model, encoded, class_model, measurement, prior_set,
+                                                           n_between_classes)
+            components.append(between_model)
         else:
-            log_prior = class_model.log_prior()
-            unit_loglik = within.marginal_loglik(log_prior, loglik_by_class)
-            if cluster is not None:  # leave-one-cluster-out LOO for clustered data
-                unit_loglik = segment_sum(unit_loglik, encoded.cluster_index, len(encoded.clusters))
-            extra = {"log_prior": log_prior, "unit_loglik": unit_loglik}
-        pm.Potential("loglik", extra.pop("potential", extra["unit_loglik"]).sum())
+            structure = WithinClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units,
+                                      **clustering)
+        structure.add_potential()
+    prior_set.check_unused()  # a prior for a parameter this model does not have (nothing compiled yet)
     return MixtureModel(
         model=model,
         data=encoded,
         kernels=kernels,
         class_model=class_model,
         class_labels=labels,
-        loglik_by_class=loglik_by_class,
+        structure=structure,
+        components=components,
         name="lca",
         ordered=ordered,
         options={"link": link, "equal_variances": equal_variances, "class_level": class_level,
                  "random_intercept": random_intercept, "n_between_classes": n_between_classes},
-        loglik_dim="unit" if cluster is None else "cluster",
         integration=integration,
-        **extra,
+        sample_size=encoded.n_units,
+        sample_size_basis="units (rows)",
     )
 
 
-def _within_between(model, encoded, class_model, loglik_by_class, priors, labels):
+def _within_between(encoded, class_model, measurement, priors, labels):
     """Model 6: random intercepts on the K-1 class logits (eq. 4-5), integrated over z."""
-    n_clusters = len(encoded.clusters)
-    effects = ClusterRandomEffects(labels[:-1], encoded.cluster_index, n_clusters,
-                                   encoded.cluster_covariates, encoded.cluster_covariate_names,
-                                   dim="class_free")
-    if encoded.cluster_covariates is not None:
-        model.add_coord("cluster_covariate", encoded.cluster_covariate_names)
-    model.add_coord("class_free_", labels[:-1])
+    effects = LatentEffects(labels[:-1], encoded.cluster_index, len(encoded.clusters),
+                            encoded.cluster_covariates, encoded.cluster_covariate_names,
+                            form="cholesky", dim="class_free")
     effects.build(priors)
-
-    def class_parts_at(z):
-        offset = effects.values(z)[..., encoded.cluster_index, :]
-        return class_model.log_prior(offset=offset), loglik_by_class
-
-    def cluster_loglik(z):
-        log_prior, ll = class_parts_at(z)
-        return segment_sum(within.marginal_loglik(log_prior, ll), encoded.cluster_index, n_clusters)
-
     variance = effects.variances()
     pm.Deterministic("class_icc", variance / (variance + np.pi**2 / 3), dims="class_free")
-    log_prior, _ = class_parts_at(None)
-    return {
-        "log_prior": log_prior,
-        "potential": cluster_loglik(effects.z),
-        "unit_loglik": None,  # built from ``integration`` by MixtureModel.integrated_loglik
-        "integrated": (Z_NAME,),
-        "cluster_loglik": cluster_loglik,
-        "class_parts_at": class_parts_at,
-        "random_effects": effects,
-    }
+    return WithinClasses(lambda z: class_model.log_prior(offset=effects.unit_values(z)), measurement,
+                         encoded.n_units, cluster_index=encoded.cluster_index, n_clusters=len(encoded.clusters),
+                         latent=effects)
 
 
-def _between(encoded, class_model, loglik_by_class):
-    """Model 5 for LCA: one class per cluster (eq. 16-17)."""
-    n_clusters = len(encoded.clusters)
-    log_prior = class_model.log_prior()  # (J or 1, K)
-    cluster_ll = between.cluster_loglik_by_class(loglik_by_class, encoded.cluster_index, n_clusters)
-    return {
-        "log_prior": log_prior,
-        "unit_loglik": pt.logsumexp(log_prior + cluster_ll, axis=-1),
-        "class_posterior": pt.special.softmax(log_prior + cluster_ll, axis=-1),
-    }
-
-
-def _within_and_between(model, encoded, class_model, loglik_by_class, priors, n_between):
+def _within_and_between(model, encoded, class_model, measurement, priors, n_between):
     """Section 6: within class C_ij predicted by between class D_j (eq. 24), D_j by w_j (eq. 26)."""
-    n_clusters = len(encoded.clusters)
     between_labels = class_labels(n_between, "between_class")
     model.add_coord("between_class", between_labels)
     between_model = ClassModel(n_between, encoded.cluster_covariates, encoded.cluster_covariate_names,
@@ -261,21 +218,8 @@ def _within_and_between(model, encoded, class_model, loglik_by_class, priors, n_
     between_model.build(priors)
     gamma = priors.create("class_between_effect", dims=("class_free", "between_class_free"))
     # gamma_cd with gamma_Ld = gamma_cM = 0 (identification, eq. 24): offsets (M, 1, K-1)
-    gamma_full = pt.swapaxes(full_logits(gamma, axis=1), 0, 1)[:, None, :]  # (M, 1, K-1)
-    log_prior_c = class_model.log_prior(offset=gamma_full)  # (M, N or 1, K)
-    unit_by_d = within.marginal_loglik(log_prior_c, loglik_by_class)  # (M, N)
-    unit_by_d = pt.swapaxes(unit_by_d, 0, 1)  # (N, M)
-    log_prior_d = between_model.log_prior()  # (J or 1, M)
-    cluster_ll = between.cluster_loglik_by_class(unit_by_d, encoded.cluster_index, n_clusters)  # (J, M)
-    post_d = pt.special.softmax(log_prior_d + cluster_ll, axis=-1)  # (J, M)
-    # P(C_ij = c | y_j) = sum_d P(D_j = d | y_j) P(C_ij = c | y_ij, D_j = d)
-    post_c_given_d = pt.special.softmax(log_prior_c + loglik_by_class, axis=-1)  # (M, N, K)
-    post_c = (pt.swapaxes(post_d[encoded.cluster_index], 0, 1)[..., None] * post_c_given_d).sum(0)
-    d_weights = pt.exp(log_prior_d).mean(axis=0)  # population P(D = d)
-    return {
-        "log_prior": pt.log((d_weights[:, None, None] * pt.exp(log_prior_c)).sum(0)),
-        "unit_loglik": pt.logsumexp(log_prior_d + cluster_ll, axis=-1),
-        "class_posterior": post_c,
-        "between_model": between_model,
-        "between_posterior": post_d,
-    }
+    gamma_full = pt.swapaxes(full_logits(gamma, axis=1), 0, 1)[:, None, :]
+    log_prior_within = class_model.log_prior(offset=gamma_full)  # (M, N or 1, K)
+    structure = NestedClasses(lambda z: between_model.log_prior(), lambda z: log_prior_within, measurement,
+                              encoded.n_units, encoded.cluster_index, len(encoded.clusters))
+    return structure, between_model

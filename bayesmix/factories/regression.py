@@ -23,13 +23,14 @@ import pytensor.tensor as pt
 
 from ..class_model import ClassModel
 from ..data import _check_columns, _numeric_matrix, encode
-from ..inference.quadrature import METHODS, integrate, rule
 from ..kernels_regression import RegressionKernel
-from ..marginal import between, within
+from ..latent import LatentEffects
 from ..model import MixtureModel
+from ..options import (check_between_level, check_class_level, check_clusters, check_integration,
+                       check_needs_cluster)
 from ..priors import PriorSet
-from ..random_effects import ClusterRandomEffects, Z_NAME, segment_sum
-from .lca import CLASS_LEVELS, class_labels
+from ..structure import BetweenClasses, WithinClasses
+from .lca import class_labels
 
 
 def _as_list(value, argument: str) -> list[str]:
@@ -90,32 +91,24 @@ def _validate(data, y, x, n_classes, cluster, class_level, random, random_class_
     if col.dropna().nunique() < 2:
         raise ValueError(f"y column {y!r} is constant (or has fewer than two observed values); "
                          "there is nothing to regress.")
-    if class_level not in CLASS_LEVELS:
-        raise ValueError(f"class_level={class_level!r} is unknown; use 'within' or 'between'.")
+    check_class_level(class_level)
     random_labels = _random_effects_spec(random, x)
     covariates = _as_list(covariates, "covariates")
     cluster_covariates = _as_list(cluster_covariates, "cluster_covariates")
     if cluster is not None and (cluster == y or cluster in x):
         raise ValueError(f"cluster column {cluster!r} is also y or a predictor in x; use it once.")
-    if random_labels and cluster is None:
-        raise ValueError(f"random={tuple(_as_list(random, 'random'))} needs cluster='<cluster id column>': "
-                         "random effects vary across clusters (eq. 5).")
+    check_needs_cluster(cluster, [name for name, given in (
+        (f"random={tuple(_as_list(random, 'random'))}", bool(random_labels)),
+        ("random_class_intercept=True", random_class_intercept),
+        ("class_level='between'", class_level == "between")) if given])
     if random_class_intercept:
-        if cluster is None:
-            raise ValueError("random_class_intercept=True needs cluster='<cluster id column>'.")
         if class_level != "within":
             raise ValueError("random_class_intercept=True is the within-between class of Model 6; a "
                              "between-level class (class_level='between') has no class logits per unit: "
                              "drop random_class_intercept or use class_level='within'.")
         if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
             raise ValueError("random_class_intercept=True needs n_classes >= 2 (it varies the class logits).")
-    if class_level == "between":
-        if cluster is None:
-            raise ValueError("class_level='between' needs cluster='<cluster id column>' (one class per cluster, "
-                             "eq. 16).")
-        if covariates:
-            raise ValueError("a between-level class can only be predicted by cluster-level covariates (eq. 17): "
-                             "pass them as cluster_covariates, not covariates.")
+    check_between_level(class_level, covariates)
     if cluster_covariates and class_level == "within" and not (random_labels or random_class_intercept):
         raise ValueError("cluster_covariates predict cluster random effects (eq. 5) or a between-level class "
                          "(eq. 17), and this model has neither: add random=..., random_class_intercept=True "
@@ -127,36 +120,8 @@ def _validate(data, y, x, n_classes, cluster, class_level, random, random_class_
                          "effects, LKJ) or 'diagonal' (independent).")
     if not isinstance(equal_variances, (bool, np.bool_)):
         raise ValueError(f"equal_variances must be True or False, got {equal_variances!r}.")
-    integration = {"method": "gauss-hermite", "points": 15, **(integration or {})}
-    if integration["method"] not in METHODS:
-        raise ValueError(f"integration method {integration['method']!r} is unknown; use one of {METHODS}.")
-    if not isinstance(integration["points"], (int, np.integer)) or integration["points"] < 1:
-        raise ValueError(f"integration points must be a positive integer, got {integration['points']!r}.")
+    integration = check_integration(integration)
     return x, random_labels, covariates, cluster_covariates, integration, random_covariance
-
-
-class IndependentRandomEffects(ClusterRandomEffects):
-    """Cluster random effects with a diagonal covariance (covariance 0, as in section 5).
-
-    u_j = Gamma' w_j + diag(random_sd) z_j: the paper's Model 6 adds only
-    Var(alpha_1) to Model 5, and its simulations draw the random intercept
-    and slope independently.
-    """
-
-    def build(self, priors: PriorSet) -> None:
-        sd = priors.create("random_sd", dims=self.dim)
-        self.params["random_sd"] = sd
-        self.chol = pt.diag(sd)
-        if self.w is not None:
-            self.params["random_slope"] = priors.create("random_slope", dims=("cluster_covariate", self.dim))
-        self.z = pm.Normal(Z_NAME, 0.0, 1.0, dims=("cluster", self.dim))
-        self.params[Z_NAME] = self.z
-
-    def random_start(self, rng: np.random.Generator) -> dict:
-        out = {"random_sd": rng.uniform(0.3, 1.5, size=self.n_effects)}
-        if self.w is not None:
-            out["random_slope"] = np.zeros((self.w.shape[1], self.n_effects))
-        return out
 
 
 RANDOM_COVARIANCES = ("full", "diagonal")
@@ -284,14 +249,11 @@ def mixture_regression(
     between_level = class_level == "between"
     n_clusters = None
     if cluster is not None:
-        sizes = np.bincount(encoded.cluster_index)
-        n_clusters = len(sizes)
-        if between_level and n_clusters < n_classes:
-            raise ValueError(f"{n_clusters} clusters cannot identify {n_classes} between-level classes; "
-                             "use fewer classes.")
-        if (random_labels or random_class_intercept) and np.all(sizes == 1):
-            raise ValueError(f"every cluster of {cluster!r} has one row, so cluster random effects are not "
-                             "identified from the residual variance: drop random / random_class_intercept.")
+        n_clusters = len(encoded.clusters)
+        check_clusters(encoded.cluster_index, cluster, n_between_classes=n_classes if between_level else None,
+                       random_options=[name for name, given in (("random", bool(random_labels)),
+                                                                ("random_class_intercept", random_class_intercept))
+                                       if given])
     labels = class_labels(n_classes)
     class_effect_labels = labels[:-1] if random_class_intercept else []
     effect_labels = random_labels + class_effect_labels
@@ -324,105 +286,58 @@ def mixture_regression(
     with pm.Model(coords=coords) as model:
         class_model.build(prior_set)
         kernel.build(prior_set)
+        effects = None
         if effect_labels:
-            effects_class = IndependentRandomEffects if random_covariance == "diagonal" else ClusterRandomEffects
-            effects = effects_class(
+            effects = LatentEffects(
                 effect_labels, encoded.cluster_index, n_clusters,
                 encoded.cluster_covariates if effects_have_w else None,
-                encoded.cluster_covariate_names if effects_have_w else (), dim="random_effect")
+                encoded.cluster_covariate_names if effects_have_w else (),
+                form="diagonal" if random_covariance == "diagonal" else "cholesky", dim="random_effect")
             effects.build(prior_set)
-            extra = _random_effects_parts(encoded, kernel, class_model, effects, len(random_labels),
-                                          between_level, integration)
-        else:
-            extra = _fixed_parts(encoded, kernel, class_model, between_level, cluster is not None)
-        pm.Potential("loglik", extra.pop("potential", extra["unit_loglik"]).sum())
+        structure = _structure(encoded, kernel, class_model, effects, len(random_labels), between_level)
+        structure.add_potential()
     return MixtureModel(
         model=model,
         data=encoded,
         kernels=[kernel],
         class_model=class_model,
         class_labels=labels,
+        structure=structure,
         name="mixture_regression",
         options={"class_level": class_level, "equal_variances": bool(equal_variances), "y": y, "x": x,
                  "random": tuple(random_labels), "random_class_intercept": bool(random_class_intercept),
                  "random_covariance": random_covariance},
-        loglik_dim="unit" if cluster is None else "cluster",
         integration=integration,
-        **extra,
+        sample_size=encoded.n_units,
+        sample_size_basis="units (rows)",
     )
 
 
-def _fixed_parts(encoded, kernel, class_model, between_level, clustered):
-    """No random effects: single level, Model 1 with v = 0 (within) or Model 2 (between, eq. 16-17)."""
-    loglik_by_class = kernel.loglik()
-    log_prior = class_model.log_prior()
-    if between_level:
-        n_clusters = len(encoded.clusters)
-        cluster_ll = between.cluster_loglik_by_class(loglik_by_class, encoded.cluster_index, n_clusters)
-        return {"log_prior": log_prior, "loglik_by_class": loglik_by_class,
-                "unit_loglik": pt.logsumexp(log_prior + cluster_ll, axis=-1),
-                "class_posterior": pt.special.softmax(log_prior + cluster_ll, axis=-1)}
-    unit_loglik = within.marginal_loglik(log_prior, loglik_by_class)
-    if clustered:  # leave-one-cluster-out LOO for clustered data
-        unit_loglik = segment_sum(unit_loglik, encoded.cluster_index, len(encoded.clusters))
-    return {"log_prior": log_prior, "loglik_by_class": loglik_by_class, "unit_loglik": unit_loglik}
+def _structure(encoded, kernel, class_model, effects, n_outcome, between_level):
+    """Single level, Models 1-5 (eq. 16-18) and Model 6 as one structure over z.
 
-
-def _random_effects_parts(encoded, kernel, class_model, effects, n_outcome, between_level, integration):
-    """Cluster random effects (eq. 5) integrated over z: Models 1, 3-5 and 6.
-
-    One conditional cluster log-likelihood f(z), z (..., J or 1, D) -> (..., J),
-    for NUTS (z = ``random_z``) and for quadrature.
+    The cluster random effects u_j(z) (eq. 5) shift the regression (first
+    ``n_outcome`` effects: intercept / slopes, eq. 18) and the class logits
+    (the rest: alpha_j of Model 6); one conditional log-likelihood f(z)
+    serves NUTS (z sampled) and quadrature.
     """
-    index = encoded.cluster_index
-    n_clusters = len(encoded.clusters)
+    def loglik_at(z):
+        """log p(y_ij | C = c, u_j(z)) (..., N, K)."""
+        if effects is None or not n_outcome:
+            return kernel.loglik()
+        return kernel.loglik(shift=kernel.random_shift(effects.unit_values(z)[..., :n_outcome]))
 
-    def unit_offsets(z):
-        return effects.values(z)[..., index, :]  # (..., N, D)
+    def log_prior_at(z):
+        """log P(C = c | x, alpha_j(z)) (..., N|J|1, K)."""
+        if effects is None or effects.n_effects == n_outcome:
+            return class_model.log_prior()
+        return class_model.log_prior(offset=effects.unit_values(z)[..., n_outcome:])
 
-    def class_parts_at(z):
-        """(log P(C_ij = c | x, alpha_j) (..., N|1, K), log p(y_ij | C = c, u_j) (..., N, K))."""
-        offset = unit_offsets(z)
-        loglik = kernel.loglik(offset=offset[..., :n_outcome]) if n_outcome else kernel.loglik()
-        class_offset = offset[..., n_outcome:] if effects.n_effects > n_outcome else None
-        return class_model.log_prior(offset=class_offset), loglik
-
-    if between_level:
-        def class_cluster_terms(z):
-            """log P(C_j = c) + sum_i log p(y_ij | C_j = c, u_j): (..., J, K) (eq. 16-18)."""
-            log_prior, loglik = class_parts_at(z)
-            return log_prior + between.cluster_loglik_by_class(loglik, index, n_clusters)
-
-        def cluster_loglik(z):
-            return pt.logsumexp(class_cluster_terms(z), axis=-1)
-    else:
-        def cluster_loglik(z):
-            log_prior, loglik = class_parts_at(z)
-            return segment_sum(within.marginal_loglik(log_prior, loglik), index, n_clusters)
-
-    variances = effects.variances()
-    if effects.n_effects > n_outcome:  # Model 6: ICC of the class variable, eq. 20
-        class_var = variances[n_outcome:]
+    clustering = {} if encoded.cluster_index is None else {"cluster_index": encoded.cluster_index,
+                                                           "n_clusters": len(encoded.clusters)}
+    if effects is not None and effects.n_effects > n_outcome:  # Model 6: ICC of the class variable, eq. 20
+        class_var = effects.variances()[n_outcome:]
         pm.Deterministic("class_icc", class_var / (class_var + np.pi**2 / 3), dims="class_free")
-
-    log_prior, loglik_by_class = class_parts_at(None)  # at the sampled random effects
-    out = {
-        "log_prior": log_prior,
-        "loglik_by_class": loglik_by_class,
-        "potential": cluster_loglik(effects.z),
-        "unit_loglik": integrate(cluster_loglik, integration["method"], integration["points"],
-                                 dim=effects.n_effects, seed=integration.get("seed", 0)),
-        "integrated": (Z_NAME,),
-        "cluster_loglik": cluster_loglik,
-        "random_effects": effects,
-    }
     if between_level:
-        # P(C_j = c | y_j) = sum_q w_q p(y_j | c, z_q) P(c) / p(y_j): normalize over nodes and classes jointly
-        nodes, logw = rule(integration["method"], integration["points"], effects.n_effects,
-                           integration.get("seed", 0))
-        joint = class_cluster_terms(pt.as_tensor(nodes[:, None, :])) + logw[:, None, None]  # (Q, J, K)
-        joint = joint - pt.logsumexp(joint, axis=(0, 2), keepdims=True)
-        out["class_posterior"] = pt.exp(joint).sum(axis=0)
-    else:
-        out["class_parts_at"] = class_parts_at
-    return out
+        return BetweenClasses(log_prior_at, loglik_at, encoded.n_units, latent=effects, **clustering)
+    return WithinClasses(log_prior_at, loglik_at, encoded.n_units, latent=effects, **clustering)

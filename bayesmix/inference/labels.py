@@ -20,21 +20,18 @@ _MAX_ENUMERATED_CLASSES = 6
 
 
 def _features(mm, values: dict[str, np.ndarray], lead: int) -> np.ndarray:
-    """(..., K, F) class features from class-specific item parameters."""
+    """(..., K, F) class features from class-specific parameters (scales from the parameter registry)."""
     pieces = []
-    scale = {}
-    for kernel in mm.kernels:
-        if kernel.kind == "continuous":
-            scale["normal_mean"] = kernel.item_sd
-            scale["normal_sd"] = kernel.item_sd
+    registry = mm.parameters
     for name, (axis, reference) in mm.class_parameters().items():
         if reference or name not in values:
             continue
+        info = registry[name]
         arr = np.asarray(values[name], dtype=float)
         arr = np.moveaxis(arr, lead + axis, lead)
-        if name in scale:
-            arr = arr / scale[name]
-        if name == "normal_sd":
+        if info.feature_scale is not None:
+            arr = arr / np.asarray(info.feature_scale)
+        if info.feature_log:
             arr = np.log(arr)
         pieces.append(arr.reshape(*arr.shape[: lead + 1], -1))
     if not pieces:  # only class logits: use the class log-probabilities
@@ -52,18 +49,7 @@ def find_permutations(mm, posterior: xr.Dataset, reference: dict[str, np.ndarray
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     if feats is None or k == 1:
         return np.broadcast_to(np.arange(k), (n_chain, n_draw, k)).copy()
-    # cost[s, a, b]: old class a of draw s vs reference class b
-    cost = ((feats[:, :, :, None, :] - ref[None, None, None, :, :]) ** 2).sum(-1)
-    if k <= _MAX_ENUMERATED_CLASSES:
-        perms = np.array(list(itertools.permutations(range(k))))  # (P, K): new b <- old perms[p, b]
-        totals = cost[:, :, perms, np.arange(k)].sum(-1)  # (chain, draw, P)
-        return perms[totals.argmin(-1)]
-    out = np.empty((n_chain, n_draw, k), dtype=int)
-    for c in range(n_chain):
-        for d in range(n_draw):
-            rows, cols = linear_sum_assignment(cost[c, d])
-            out[c, d, cols] = rows
-    return out
+    return _best_permutations(feats, ref)
 
 
 def _permute(arr: np.ndarray, perms: np.ndarray, axis: int) -> np.ndarray:
@@ -73,8 +59,6 @@ def _permute(arr: np.ndarray, perms: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis(np.take_along_axis(moved, idx, axis=-1), -1, axis)
 
 
-#: random-effect variables relabeled by :func:`_relabel_random_effects`, not by plain permutation
-RANDOM_EFFECT_VARS = ("random_z", "random_sd", "random_chol", "random_corr", "class_icc", "random_slope")
 
 
 def _reference_matrix(perm: np.ndarray) -> np.ndarray:
@@ -91,11 +75,14 @@ def _relabel_random_effects(mm, posterior: xr.Dataset, perms: np.ndarray) -> dic
     z' = L'^-1 A L z, regressions on cluster covariates Gamma' = Gamma A'; SDs,
     correlations and the class ICC (eq. 20) are recomputed from Sigma'.
     """
-    effects = mm.random_effects
+    effects = mm.latent
     labels = effects.effect_labels
     idx = [i for i, lab in enumerate(labels) if lab in mm.class_labels[:-1]]
     d = len(labels)
-    get = {n: posterior[n].transpose("chain", "draw", ...).to_numpy().copy() for n in RANDOM_EFFECT_VARS if n in posterior}
+    names = {part: effects.name(part) for part in ("z", "sd", "chol", "corr", "slope")}
+    names["class_icc"] = "class_icc"
+    get = {part: posterior[n].transpose("chain", "draw", ...).to_numpy().copy()
+           for part, n in names.items() if n in posterior}
     n_chain, n_draw = perms.shape[:2]
     tril = np.tril_indices(d)
     for c in range(n_chain):
@@ -105,29 +92,29 @@ def _relabel_random_effects(mm, posterior: xr.Dataset, perms: np.ndarray) -> dic
                 continue
             a = np.eye(d)
             a[np.ix_(idx, idx)] = _reference_matrix(perm)[np.ix_(range(len(idx)), range(len(idx)))]
-            if "random_chol" in get:
+            if "chol" in get:
                 chol = np.zeros((d, d))
-                chol[tril] = get["random_chol"][c, t]
+                chol[tril] = get["chol"][c, t]
             else:
-                chol = np.diag(np.atleast_1d(get["random_sd"][c, t]))
+                chol = np.diag(np.atleast_1d(get["sd"][c, t]))
             new_cov = a @ chol @ chol.T @ a.T
             new_chol = np.linalg.cholesky(new_cov)
-            if "random_z" in get:
-                z = get["random_z"][c, t]  # (J, D)
-                get["random_z"][c, t] = np.linalg.solve(new_chol, a @ chol @ z.T).T
-            if "random_slope" in get:
-                get["random_slope"][c, t] = get["random_slope"][c, t] @ a.T
+            if "z" in get:
+                z = get["z"][c, t]  # (J, D)
+                get["z"][c, t] = np.linalg.solve(new_chol, a @ chol @ z.T).T
+            if "slope" in get:
+                get["slope"][c, t] = get["slope"][c, t] @ a.T
             sd = np.sqrt(np.diag(new_cov))
-            if "random_chol" in get:
-                get["random_chol"][c, t] = new_chol[tril]
-            if "random_sd" in get:
-                get["random_sd"][c, t] = sd
-            if "random_corr" in get:
-                get["random_corr"][c, t] = new_cov / np.outer(sd, sd)
+            if "chol" in get:
+                get["chol"][c, t] = new_chol[tril]
+            if "sd" in get:
+                get["sd"][c, t] = sd
+            if "corr" in get:
+                get["corr"][c, t] = new_cov / np.outer(sd, sd)
             if "class_icc" in get:
                 var = sd[idx] ** 2
                 get["class_icc"][c, t] = var / (var + np.pi**2 / 3)
-    return {n: posterior[n].transpose("chain", "draw", ...).copy(data=v) for n, v in get.items()}
+    return {names[p]: posterior[names[p]].transpose("chain", "draw", ...).copy(data=v) for p, v in get.items()}
 
 
 def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "class", mm=None) -> xr.Dataset:
@@ -135,8 +122,8 @@ def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "cla
     out = {}
     free = f"{dim}_free"
     relabeled_effects = {}
-    if dim == "class" and mm is not None and mm.random_effects is not None and any(
-            lab in mm.class_labels[:-1] for lab in mm.random_effects.effect_labels):
+    if dim == "class" and mm is not None and mm.latent is not None and any(
+            lab in mm.class_labels[:-1] for lab in mm.latent.effect_labels):
         relabeled_effects = _relabel_random_effects(mm, posterior, perms)
     for name, da in posterior.data_vars.items():
         if name in relabeled_effects:
@@ -159,11 +146,22 @@ def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "cla
 
 
 def _best_permutations(feats: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """feats (chain, draw, K, F), ref (K, F) -> (chain, draw, K) permutations."""
+    """feats (chain, draw, K, F), ref (K, F) -> (chain, draw, K): new class k takes old class perm[k].
+
+    All K! permutations up to K = 6 classes, the Hungarian algorithm beyond.
+    """
     k = ref.shape[0]
+    # cost[s, a, b]: old class a of draw s vs reference class b
     cost = ((feats[:, :, :, None, :] - ref[None, None, None, :, :]) ** 2).sum(-1)
-    perms = np.array(list(itertools.permutations(range(k))))
-    return perms[cost[:, :, perms, np.arange(k)].sum(-1).argmin(-1)]
+    if k <= _MAX_ENUMERATED_CLASSES:
+        perms = np.array(list(itertools.permutations(range(k))))  # (P, K): new b <- old perms[p, b]
+        return perms[cost[:, :, perms, np.arange(k)].sum(-1).argmin(-1)]
+    out = np.empty(cost.shape[:3], dtype=int)
+    for c in range(cost.shape[0]):
+        for d in range(cost.shape[1]):
+            rows, cols = linear_sum_assignment(cost[c, d])
+            out[c, d, cols] = rows
+    return out
 
 
 def _full(values: np.ndarray, axis: int) -> np.ndarray:
@@ -190,6 +188,8 @@ def align_labels(mm, posterior: xr.Dataset, reference: dict[str, np.ndarray]) ->
     Within classes first (dim ``class``), then, for models with a between
     class D (section 6), D (dim ``between_class``) given the aligned C.
     """
+    if any(p.fixed is not None and p.class_specific for p in mm.parameters):
+        return posterior, 0  # fixed class-specific values (e.g. eq. 45-47) already identify the labels
     perms = find_permutations(mm, posterior, reference)
     changed = int(np.any(perms != np.arange(mm.n_classes), axis=-1).sum())
     if changed:

@@ -67,9 +67,7 @@ class FlatModel:
         self.graph_size = self._graph_size(settings)
         self.adaptive = mm.adaptive_grid(settings)
         if self.adaptive is not None:
-            from .quadrature import rule
-            nodes, logw = rule(settings["method"], settings["points"], mm.random_effects.n_effects,
-                               settings.get("seed", 0))
+            nodes, logw = mm.rule(settings)
             moments = self.adaptive.moments(mm.cluster_loglik, nodes, logw)
             self._adaptive_moments = self._in_theta(list(moments))
 

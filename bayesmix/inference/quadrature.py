@@ -53,6 +53,19 @@ def rule(method: str = DEFAULT_METHOD, points: int | None = None, dim: int = 1, 
     return grid.reshape(-1, dim), logw
 
 
+def node_posterior(conditional_loglik_at_nodes, log_weights):
+    """P(z_q | y_j) over the nodes, (Q, J): softmax_q(f_j(z_q) + log w_q).
+
+    The one home of the node-weight formula: posterior expectations of any
+    per-cluster quantity g_j(z) are sum_q P(z_q | y_j) g_j(z_q).
+    ``log_weights``: (Q,) for a fixed rule or (Q, J) for an adaptive one.
+    """
+    log_weights = pt.as_tensor(log_weights)
+    if log_weights.ndim == 1:
+        log_weights = log_weights[:, None]
+    return pt.special.softmax(conditional_loglik_at_nodes + log_weights, axis=0)
+
+
 def integrate(conditional_loglik, method: str = DEFAULT_METHOD, points: int | None = None, dim: int = 1,
               seed: int = 0, adaptive: "AdaptiveGrid | None" = None):
     """log of the integral over z of exp(conditional_loglik(z)), per cluster.
@@ -95,7 +108,7 @@ class AdaptiveGrid:
     def moments(self, conditional_loglik, nodes: np.ndarray, logw: np.ndarray):
         """Graphs of the posterior mean and SD of z per cluster under the current rule."""
         z, log_weights = self.nodes(nodes, logw)
-        post = pt.special.softmax(conditional_loglik(z) + log_weights, axis=0)[..., None]  # (Q, J, 1)
+        post = node_posterior(conditional_loglik(z), log_weights)[..., None]  # (Q, J, 1)
         mean = (post * z).sum(0)
         sd = pt.sqrt(pt.maximum((post * (z - mean[None]) ** 2).sum(0), 1e-12))
         return mean, sd

@@ -1,0 +1,257 @@
+"""Continuous latent effects of clusters or persons (paper eq. 5 and 15, 35).
+
+One object for every continuous latent block of the paper:
+
+    u_j = (I - B)^-1 (mu + Gamma' w_j + Lambda z_j),   z_j ~ N(0, I)      (eq. 5)
+
+- ``form="diagonal"``: Lambda = diag(sd) -- independent effects;
+- ``form="cholesky"``: Lambda = an LKJ Cholesky factor (correlated effects,
+  the Cholesky parameterization of section 10);
+- ``form="factor"``: Lambda = a (D x 1) loading vector and one z per level:
+  all D effects move with one factor, alpha_cj = alpha_c + lambda_c eta_j
+  (eq. 35, restricted GoM; FMA's eta_j with D = 1); the first loading is
+  positive (a factor's sign is otherwise arbitrary);
+- ``form="structural"``: Lambda = diag(sd) plus a strictly lower triangular
+  B of regressions among the effects, e.g. alpha_2j = beta alpha_1j + e_j
+  (eq. 15, two-level LTA); ``structure`` marks the free B elements.
+
+Non-centered: NUTS samples the standardized ``<prefix>_z`` (dims
+``(level, <prefix>_factor)``), quadrature integrates over it (the rule of
+:meth:`LatentEffects.rule`; a block whose latent is not normal overrides it,
+e.g. with importance weights). Names carry the block's ``prefix`` so one
+model can hold several blocks. The class/outcome layers take
+:meth:`values` with z carrying any leading axes (nodes, draws).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from .parameters import register
+from .priors import PriorSet
+
+FORMS = ("diagonal", "cholesky", "factor", "structural")
+
+
+def segment_sum(values, index: np.ndarray, n_segments: int):
+    """Sum the last axis of ``values`` (..., N) into segments (..., n_segments)."""
+    moved = pt.moveaxis(values, -1, 0)
+    total = pt.inc_subtensor(pt.zeros((n_segments, *moved.shape[1:]))[index], moved)
+    return pt.moveaxis(total, 0, -1)
+
+
+def _prior(priors: PriorSet, generic: str, name: str, dims=None, **defaults):
+    """An RV ``name`` with the default prior of ``generic``; a user override of either name wins."""
+    dist, kwargs = priors.spec(generic, **defaults)
+    override = priors.overrides.get(name) if name != generic else None
+    if isinstance(override, tuple):
+        dist, kwargs = override[0], dict(override[1])
+    elif override is not None:
+        kwargs.update(override)
+    return getattr(pm, dist)(name, dims=dims, **kwargs), (dist, kwargs)
+
+
+class LatentEffects:
+    """D continuous effects per level unit (cluster or person), see the module docstring.
+
+    Parameters
+    ----------
+    effect_labels : labels of the D effects (coord ``dim``).
+    level_index : (N,) index of each unit's level (cluster) -- None when the
+        effects are per unit (person-level effects).
+    n_levels : number of clusters (or units).
+    covariates, covariate_names : level covariates w_j of eq. 5 (Gamma).
+    form : ``"diagonal"``, ``"cholesky"``, ``"factor"`` or ``"structural"``.
+    structure : for ``form="structural"``, a (D, D) boolean mask of the free
+        regressions B[d, d'] (strictly lower triangular: d' < d).
+    dim : coord name of the effects; ``level_dim``: coord of the levels.
+    prefix : namespace of the block's variables (``random`` gives
+        ``random_sd``, ``random_chol``, ``random_z`` ...).
+    """
+
+    def __init__(self, effect_labels: Sequence[str], level_index: np.ndarray | None, n_levels: int,
+                 covariates: np.ndarray | None = None, covariate_names: Sequence[str] = (), *,
+                 form: str = "cholesky", structure: np.ndarray | None = None, dim: str = "effect",
+                 level_dim: str = "cluster", prefix: str = "random", covariate_dim: str = "cluster_covariate"):
+        if form not in FORMS:
+            raise ValueError(f"form={form!r} is unknown; use one of {FORMS}.")
+        self.effect_labels = list(effect_labels)
+        self.form = form if (form != "cholesky" or len(self.effect_labels) > 1) else "diagonal"
+        self.dim = dim
+        self.level_dim = level_dim
+        self.prefix = prefix
+        self.level_index = level_index
+        self.n_levels = n_levels
+        self.w = covariates if covariates is not None and covariates.shape[1] else None
+        self.covariate_names = list(covariate_names)
+        self.covariate_dim = covariate_dim
+        d = len(self.effect_labels)
+        if form == "structural":
+            mask = np.zeros((d, d), bool) if structure is None else np.asarray(structure, bool)
+            if mask.shape != (d, d) or np.any(np.triu(mask)):
+                raise ValueError(f"structure must be a strictly lower triangular ({d}, {d}) boolean mask "
+                                 "(B[d, d'] with d' < d: an effect regressed on earlier ones, eq. 15).")
+            self.structure = mask
+        else:
+            self.structure = None
+        self.params: dict = {}
+
+    # ------------------------------------------------------------ metadata
+    def name(self, part: str) -> str:
+        return f"{self.prefix}_{part}"
+
+    @property
+    def n_effects(self) -> int:
+        return len(self.effect_labels)
+
+    @property
+    def n_dims(self) -> int:
+        """Dimension of the standardized z (the integration dimension): 1 for a factor."""
+        return 1 if self.form == "factor" else self.n_effects
+
+    @property
+    def z_name(self) -> str:
+        return self.name("z")
+
+    @property
+    def factor_dim(self) -> str:
+        return f"{self.prefix}_factor" if self.form == "factor" else self.dim
+
+    def variable_names(self) -> tuple[str, ...]:
+        """Posterior variables of this block (relabeled with it, not by plain permutation)."""
+        return tuple(self.name(p) for p in ("z", "sd", "chol", "corr", "slope", "loading", "regression"))
+
+    def coords(self) -> dict:
+        out = {self.dim: self.effect_labels, f"{self.dim}_": self.effect_labels}
+        if self.form == "factor":
+            out[self.factor_dim] = ["factor"]
+        if self.w is not None:
+            out[self.covariate_dim] = self.covariate_names
+        if self.form == "structural" and self.structure.any():
+            rows, cols = np.nonzero(self.structure)
+            out[self.name("path")] = [f"{self.effect_labels[r]} ~ {self.effect_labels[c]}" for r, c in zip(rows, cols)]
+        return out
+
+    # --------------------------------------------------------------- build
+    def build(self, priors: PriorSet) -> None:
+        """Create the block's parameters and its standardized z in the model in context."""
+        model = pm.modelcontext(None)
+        for name, values in self.coords().items():
+            if name not in model.coords:
+                model.add_coord(name, values)
+        d = self.n_effects
+        meta = {"latent": self.prefix}
+        if self.form in ("diagonal", "structural"):
+            sd, _ = _prior(priors, "random_sd", self.name("sd"), dims=self.dim)
+            register(self.name("sd"), **meta)
+            self.params["sd"] = sd
+            self.loading = pt.diag(sd)
+        elif self.form == "cholesky":
+            dist, kw = priors.spec("random_sd")
+            sd_dist = getattr(pm, dist).dist(**kw, shape=d)
+            _, eta = priors.spec("random_corr_eta")
+            chol, corr, sd = pm.LKJCholeskyCov(self.name("chol"), n=d, eta=eta["eta"], sd_dist=sd_dist,
+                                               compute_corr=True, store_in_trace=False)
+            register(self.name("chol"), **meta)
+            self.params["chol"] = chol
+            self.loading = chol
+            pm.Deterministic(self.name("sd"), sd, dims=self.dim)
+            pm.Deterministic(self.name("corr"), corr, dims=(self.dim, f"{self.dim}_"))
+        else:  # factor (eq. 35): lambda (D, 1), first element positive
+            first, _ = _prior(priors, "random_sd", self.name("loading_first"))
+            register(self.name("loading_first"), **meta)
+            parts = [first[None]]
+            if d > 1:
+                model.add_coord(f"{self.dim}_rest", self.effect_labels[1:])
+                rest, _ = _prior(priors, "random_loading", self.name("loading_rest"), dims=f"{self.dim}_rest")
+                register(self.name("loading_rest"), bounded=False, **meta)
+                parts.append(rest)
+            loading = pm.Deterministic(self.name("loading"), pt.concatenate(parts), dims=self.dim)
+            self.params["loading"] = loading
+            self.loading = loading[:, None]  # (D, 1)
+        if self.form == "structural" and self.structure.any():
+            b, _ = _prior(priors, "random_regression", self.name("regression"), dims=self.name("path"))
+            register(self.name("regression"), bounded=False, **meta)
+            self.params["regression"] = b
+        if self.w is not None:
+            slope, _ = _prior(priors, "random_slope", self.name("slope"), dims=(self.covariate_dim, self.dim))
+            register(self.name("slope"), bounded=False, **meta)
+            self.params["slope"] = slope
+        self.z = pm.Normal(self.z_name, 0.0, 1.0, dims=(self.level_dim, self.factor_dim))
+        register(self.z_name, bounded=False, **meta)
+        self.params["z"] = self.z
+
+    # -------------------------------------------------------------- values
+    def _b_matrix(self):
+        d = self.n_effects
+        rows, cols = np.nonzero(self.structure)
+        return pt.set_subtensor(pt.zeros((d, d))[rows, cols], self.params["regression"])
+
+    def values(self, z=None):
+        """u (..., J, D) for standardized z (..., J or 1, n_dims); default: the sampled z."""
+        z = self.z if z is None else z
+        u = pt.matmul(z, self.loading.T) + pt.zeros((self.n_levels, self.n_effects))
+        if self.w is not None:
+            u = u + pt.matmul(pt.as_tensor(self.w), self.params["slope"])
+        if self.form == "structural" and self.structure.any():
+            # (I - B)^-1 by forward substitution: u_d = e_d + sum_{d' < d} B[d, d'] u_d' (eq. 15)
+            b = self._b_matrix()
+            cols = []
+            for d in range(self.n_effects):
+                col = u[..., d]
+                for e in range(d):
+                    if self.structure[d, e]:
+                        col = col + b[d, e] * cols[e]
+                cols.append(col)
+            u = pt.stack(cols, axis=-1)
+        return u
+
+    def unit_values(self, z=None):
+        """u of each unit's level, (..., N, D) (the level's values repeated for its units)."""
+        u = self.values(z)
+        return u if self.level_index is None else u[..., self.level_index, :]
+
+    def covariance(self):
+        """Cov(u_j) excluding the covariate part, (D, D)."""
+        lam = self.loading
+        if self.form == "structural" and self.structure.any():
+            inv = pt.linalg.inv(pt.eye(self.n_effects) - self._b_matrix())
+            lam = pt.matmul(inv, lam)
+        return pt.matmul(lam, lam.T)
+
+    def variances(self):
+        """Var(u_jd) excluding the covariate part, (D,)."""
+        return pt.diagonal(self.covariance())
+
+    # --------------------------------------------------------- integration
+    def rule(self, method: str, points: int | None, seed: int = 0):
+        """Quadrature nodes (Q, n_dims) and log-weights (Q,) for integrating over z.
+
+        The standard normal rule of :mod:`bayesmix.inference.quadrature`; a
+        block with a non-normal latent overrides this (importance weights
+        log p(z) - log q(z) added to the proposal's weights).
+        """
+        from .inference.quadrature import rule
+        return rule(method, points, self.n_dims, seed)
+
+    def random_start(self, rng: np.random.Generator) -> dict:
+        d = self.n_effects
+        out: dict = {}
+        if self.form in ("diagonal", "structural"):
+            out[self.name("sd")] = rng.uniform(0.3, 1.5, size=d)
+        elif self.form == "cholesky":
+            packed = [rng.uniform(0.3, 1.5) if i == j else 0.0 for i in range(d) for j in range(i + 1)]
+            out[self.name("chol")] = np.array(packed)
+        else:
+            out[self.name("loading_first")] = np.asarray(rng.uniform(0.3, 1.5))
+            if d > 1:
+                out[self.name("loading_rest")] = rng.uniform(-1.0, 1.0, size=d - 1)
+        if self.form == "structural" and self.structure.any():
+            out[self.name("regression")] = rng.uniform(-0.5, 0.5, size=int(self.structure.sum()))
+        if self.w is not None:
+            out[self.name("slope")] = np.zeros((self.w.shape[1], d))
+        return out

@@ -1,0 +1,205 @@
+"""Model structures: how class variables, the measurement layer and latent effects combine.
+
+A structure is the third layer of DESIGN.md made into one object. Given
+standardized latent effects z (any leading axes: quadrature nodes, draws; or
+``None`` when the model has none) it exposes, each as a PyTensor graph:
+
+- :meth:`conditional_loglik`: log p(y | z) of each independent unit
+  (a unit, or a cluster in two-level models) -- what NUTS samples with z
+  drawn and what quadrature integrates (ML, per-cluster ``log_likelihood``);
+- :meth:`class_posterior`: P(C = c | y, z) at the class variable's level
+  (units, or clusters for between-level classes);
+- :meth:`cluster_proportions`: E[pi_jc | y_j, z], the class distribution of
+  cluster j's units under the model, with the cluster's discrete latent
+  variables at their posterior;
+- :meth:`proportions`: the population proportions P(C = c | z), the
+  average over units of the model's class probabilities;
+- :meth:`extra_posteriors`: posteriors of other discrete variables (the
+  between class D_j of section 6).
+
+:class:`bayesmix.MixtureModel` integrates any of these over z (posterior
+node weights for the data-conditional ones, prior weights for the
+proportions); the structures call the marginalizers of
+:mod:`bayesmix.marginal` and never recompute them inline.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from .latent import LatentEffects, segment_sum
+from .marginal import between, nested, within
+
+GraphAt = Callable[[object], object]
+
+
+def cluster_mean(values, cluster_index: np.ndarray, n_clusters: int):
+    """(..., N, K) -> (..., J, K): mean over each cluster's units."""
+    counts = np.bincount(cluster_index, minlength=n_clusters).astype(float)
+    sums = segment_sum(pt.swapaxes(values, -1, -2), cluster_index, n_clusters)  # (..., K, J)
+    return pt.swapaxes(sums / counts, -1, -2)
+
+
+def _units(values, n_units: int):
+    """Broadcast (..., N or 1, K) to (..., N, K)."""
+    return values + pt.zeros((n_units, 1))
+
+
+class Structure:
+    """Base: a class variable at the unit level, optional cluster grouping and latent effects."""
+
+    #: level of the independent log-likelihood units: "unit" or "cluster"
+    level: str = "unit"
+    #: level the class variable lives on: "unit" or "cluster"
+    class_level: str = "unit"
+
+    def __init__(self, n_units: int, cluster_index: np.ndarray | None = None, n_clusters: int | None = None,
+                 latent: LatentEffects | None = None):
+        self.n_units = n_units
+        self.cluster_index = cluster_index
+        self.n_clusters = n_clusters
+        self.latent = latent
+        if cluster_index is not None:
+            self.level = "cluster"
+
+    def conditional_loglik(self, z=None):
+        raise NotImplementedError
+
+    def class_posterior(self, z=None):
+        raise NotImplementedError
+
+    def cluster_proportions(self, z=None):
+        raise NotImplementedError
+
+    def proportions(self, z=None):
+        raise NotImplementedError
+
+    def extra_posteriors(self, z=None) -> dict:
+        """name -> (graph at z, level, labels coord): posteriors of other discrete variables."""
+        return {}
+
+    def sampled_loglik(self):
+        """The log-likelihood NUTS samples: at the model's sampled z (or without latent effects)."""
+        return self.conditional_loglik(None if self.latent is None else self.latent.z)
+
+    def add_potential(self, name: str = "loglik"):
+        """Add the sampled log-likelihood to the model in context as a ``pm.Potential``."""
+        return pm.Potential(name, self.sampled_loglik().sum())
+
+
+class WithinClasses(Structure):
+    """One class per unit (eq. 4), units optionally grouped in clusters with latent effects (Model 6).
+
+    ``log_prior_at(z)``: log P(C_i = c | x_i, u(z)) (..., N or 1, K);
+    ``loglik_at(z)``: log p(y_i | C_i = c, u(z)) (..., N, K).
+    """
+
+    def __init__(self, log_prior_at: GraphAt, loglik_at: GraphAt, n_units: int, **kwargs):
+        super().__init__(n_units, **kwargs)
+        self.log_prior_at = log_prior_at
+        self.loglik_at = loglik_at
+
+    def unit_loglik(self, z=None):
+        return within.loglik(self.log_prior_at(z), self.loglik_at(z))
+
+    def conditional_loglik(self, z=None):
+        ll = self.unit_loglik(z)
+        if self.cluster_index is None:
+            return ll
+        return segment_sum(ll, self.cluster_index, self.n_clusters)
+
+    def class_posterior(self, z=None):
+        return within.posterior(self.log_prior_at(z), self.loglik_at(z))
+
+    def _unit_priors(self, z):
+        return _units(pt.exp(self.log_prior_at(z)), self.n_units)
+
+    def cluster_proportions(self, z=None):
+        """Mean over cluster j's units of P(C_ij = c | x_ij, alpha_j(z))."""
+        return cluster_mean(self._unit_priors(z), self.cluster_index, self.n_clusters)
+
+    def proportions(self, z=None):
+        return self._unit_priors(z).mean(axis=-2)
+
+
+class BetweenClasses(Structure):
+    """One class per cluster, C_ij = C_j (eq. 16-17).
+
+    ``log_prior_at(z)``: log P(C_j = c | w_j) (..., J or 1, K);
+    ``loglik_at(z)``: log p(y_ij | C_j = c, u(z)) (..., N, K).
+    """
+
+    class_level = "cluster"
+
+    def __init__(self, log_prior_at: GraphAt, loglik_at: GraphAt, n_units: int, cluster_index: np.ndarray,
+                 n_clusters: int, latent: LatentEffects | None = None):
+        super().__init__(n_units, cluster_index, n_clusters, latent)
+        self.log_prior_at = log_prior_at
+        self.loglik_at = loglik_at
+
+    def _args(self, z):
+        return self.log_prior_at(z), self.loglik_at(z), self.cluster_index, self.n_clusters
+
+    def conditional_loglik(self, z=None):
+        return between.loglik(*self._args(z))
+
+    def class_posterior(self, z=None):
+        return between.posterior(*self._args(z))
+
+    def cluster_proportions(self, z=None):
+        """Every unit is in its cluster's class: P(C_j = c | y_j, z)."""
+        return self.class_posterior(z)
+
+    def proportions(self, z=None):
+        """Unit-weighted mean of P(C_j = c | w_j): the share of units in class c."""
+        per_cluster = pt.exp(self.log_prior_at(z)) + pt.zeros((self.n_clusters, 1))  # (..., J, K)
+        share = np.bincount(self.cluster_index, minlength=self.n_clusters) / len(self.cluster_index)
+        return (share[:, None] * per_cluster).sum(axis=-2)
+
+
+class NestedClasses(Structure):
+    """Within classes C_ij whose logits depend on a between class D_j (section 6, eq. 22-26).
+
+    ``log_prior_between_at(z)``: log P(D_j = d | w_j) (..., J or 1, M);
+    ``log_prior_within_at(z)``: log P(C_ij = c | D_j = d, x_ij) (..., M, N or 1, K);
+    ``loglik_at(z)``: log p(y_ij | C_ij = c) (..., N, K).
+    """
+
+    def __init__(self, log_prior_between_at: GraphAt, log_prior_within_at: GraphAt, loglik_at: GraphAt,
+                 n_units: int, cluster_index: np.ndarray, n_clusters: int, between_labels_dim: str = "between_class"):
+        super().__init__(n_units, cluster_index, n_clusters, None)
+        self.log_prior_between_at = log_prior_between_at
+        self.log_prior_within_at = log_prior_within_at
+        self.loglik_at = loglik_at
+        self.between_dim = between_labels_dim
+
+    def _args(self, z):
+        return (self.log_prior_between_at(z), self.log_prior_within_at(z), self.loglik_at(z),
+                self.cluster_index, self.n_clusters)
+
+    def conditional_loglik(self, z=None):
+        return nested.loglik(*self._args(z))
+
+    def class_posterior(self, z=None):
+        return nested.posterior_within(*self._args(z))
+
+    def between_posterior(self, z=None):
+        return nested.posterior_between(*self._args(z))
+
+    def extra_posteriors(self, z=None) -> dict:
+        return {"between_class": (self.between_posterior(z), "cluster", self.between_dim)}
+
+    def cluster_proportions(self, z=None):
+        """sum_d P(D_j = d | y_j) * mean over cluster j's units of P(C_ij = c | D_j = d, x_ij)."""
+        prior_within = pt.exp(self.log_prior_within_at(z)) + pt.zeros((self.n_units, 1))  # (..., M, N, K)
+        by_d = cluster_mean(prior_within, self.cluster_index, self.n_clusters)  # (..., M, J, K)
+        post_d = self.between_posterior(z)  # (..., J, M)
+        return (pt.swapaxes(post_d, -1, -2)[..., None] * by_d).sum(axis=-3)
+
+    def proportions(self, z=None):
+        return nested.population_proportions(self.log_prior_between_at(z), self.log_prior_within_at(z),
+                                             self.cluster_index, self.n_clusters)
