@@ -31,8 +31,8 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .latent import LatentEffects, segment_sum
-from .marginal import between, nested, within
+from ..latent import LatentEffects, segment_sum
+from ..marginal import between, nested, within
 
 GraphAt = Callable[[object], object]
 
