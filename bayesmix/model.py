@@ -159,8 +159,8 @@ class MixtureModel:
         nodes, logw = self.rule(integration)
         z = pt.as_tensor(nodes[:, None, :])  # (Q, 1, D)
         weights = node_posterior(self.structure.conditional_loglik(z), logw)  # (Q, J)
-        if level == "unit":
-            weights = weights[:, self.data.cluster_index]
+        if level == "unit" and self.latent.level_index is not None:  # cluster effects; person effects: per unit
+            weights = weights[:, self.latent.level_index]
         values = graph_at(z)
         if values.ndim == graph_at(None).ndim:  # free of z: no node axis, nothing to average
             return values
