@@ -19,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..results import profile_tensor, proportion_tensor, relative_entropy
+from .diagnostics import ConvergenceWarning
 from .objective import flat_model
 from .optimize import Optimum, StartReport, multistart
 
@@ -142,6 +143,24 @@ def _check_adaptive(mm, flat, theta, integration, loglik) -> None:
                       UserWarning, stacklevel=4)
 
 
+def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stacklevel: int = 5) -> None:
+    """Say when the best solution's optimizer stopped without converging, and which parameters sit at a bound."""
+    if not opt.converged:
+        warnings.warn(
+            f"the {kind} optimizer did not converge for the best solution (log value {opt.value:.4f}, "
+            f"{opt.iterations} iterations: {opt.message or 'no message'}); the estimates and SEs may be off. "
+            "Increase max_iterations= (default 5000), or check the model for an empty class or an unidentified "
+            "parameter.", ConvergenceWarning, stacklevel=stacklevel)
+    if params is not None and "at_bound" in params and params["at_bound"].any():
+        names = list(params.index[params["at_bound"].to_numpy(bool)])
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        warnings.warn(
+            f"{len(names)} parameter(s) at the boundary (logit beyond +-15, a probability of 0 or 1): {shown}. "
+            "They are fixed there when computing standard errors (SE NaN), as Mplus does. Common with small "
+            "classes or sparse items; if the class is tiny consider fewer classes, or a Bayesian fit "
+            "(fit_map / sample) whose priors keep the estimates inside.", UserWarning, stacklevel=stacklevel)
+
+
 def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
     flat = flat_model(mm, integration)
     theta = opt.theta
@@ -168,11 +187,13 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
     proportions = pd.DataFrame({"estimate": derived[k * r:], "se": dse[k * r:], "se_robust": dse_r[k * r:]},
                                index=pd.Index(mm.class_labels, name="class"))
 
+    _warn_ml(opt, params, kind="ML")
+
     (post,) = flat.evaluate("class_probabilities", [mm.class_probability_tensor(integration)], theta)
     post_df = pd.DataFrame(post, index=mm.class_index, columns=pd.Index(mm.class_labels, name="class"))
     counts = pd.Series(np.bincount(post.argmax(1), minlength=k), index=mm.class_labels, name="modal_count")
     return MLResult(
-        loglik=float(opt.value), n_params=flat.n_params, n_obs=mm.n_units if mm.loglik_dim == "unit" else mm.n_units,
+        loglik=float(opt.value), n_params=flat.n_params, n_obs=mm.sample_size,
         params=params, profiles=profiles, class_proportions=proportions, class_counts=counts,
         entropy=relative_entropy(post), starts=opt.report, point=flat.constrained(theta), theta=theta,
         converged=opt.converged, n_boundary=int(boundary.sum()), posterior_probabilities=post_df,
@@ -193,6 +214,7 @@ class MAPResult:
 def fit_map(mm, starts=10, *, seed=None, tol: float = 1e-3, **kwargs) -> MAPResult:
     """Posterior mode: maximize log prior + log-likelihood (no Jacobian), multi-start."""
     opt = multistart(mm, "posterior", starts=starts, seed=seed, tol=tol, **kwargs)
+    _warn_ml(opt, None, kind="posterior-mode", stacklevel=4)
     flat = flat_model(mm)
     return MAPResult(log_posterior=opt.value, loglik=float(flat.unit_loglik(opt.theta).sum()),
                      point=flat.constrained(opt.theta), theta=opt.theta, starts=opt.report)
@@ -221,13 +243,28 @@ def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=
     ``factory`` is a bayesmix factory such as :func:`bayesmix.lca`; other
     arguments are passed to it, e.g.
     ``select_classes(bm.lca, df, items=cols, k_max=4)``.
+    Each K's warnings (unreplicated best LL, non-convergence, boundary
+    parameters) are passed on prefixed ``K=k:``; the table also has
+    ``converged``, ``n_boundary`` and ``n_warnings`` columns, and
+    ``table.attrs["warnings"]`` maps K to its messages.
     """
-    rows = {}
+    rows, messages = {}, {}
     for k in range(k_min, k_max + 1):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             fit = factory(data, *args, n_classes=k, **kwargs).fit_ml(starts=starts, seed=seed)
         rows[k] = fit.fit_table()
+        rows[k]["converged"] = float(fit.converged)
+        rows[k]["n_boundary"] = fit.n_boundary
+        messages[k] = []
+        for w in caught:
+            if not issubclass(w.category, UserWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+                continue
+            messages[k].append(str(w.message))
+            warnings.warn(f"K={k}: {w.message}", w.category, stacklevel=2)
+        rows[k]["n_warnings"] = len(messages[k])
     table = pd.DataFrame(rows).T
     table.index.name = "n_classes"
+    table.attrs["warnings"] = messages
     return table

@@ -42,6 +42,8 @@ class Optimum:
     converged: bool
     report: StartReport
     all_thetas: list = field(default_factory=list)
+    message: str = ""  # the optimizer's own word on the best run (e.g. why it stopped)
+    iterations: int = 0
 
 
 def parse_starts(starts) -> tuple[int, int]:
@@ -126,4 +128,5 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     if flat.adaptive is not None:  # leave the rule at the best solution's clusters (for SEs)
         flat.adaptive.update(*best.adapted_center)
     return Optimum(theta=best.x, value=-best.fun, converged=bool(best.success), report=report,
-                   all_thetas=[r.x for r in finals])
+                   all_thetas=[r.x for r in finals], message=str(getattr(best, "message", "")),
+                   iterations=int(getattr(best, "nit", 0)))

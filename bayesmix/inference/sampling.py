@@ -14,7 +14,9 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 
@@ -24,6 +26,7 @@ import xarray as xr
 
 from .._compile import COMPILE_MODE
 from ..results import draw_function, iterate_draws, posterior_rv_names
+from .diagnostics import check_convergence
 from .labels import align_labels
 
 _log = logging.getLogger("bayesmix")
@@ -37,11 +40,93 @@ def installed_samplers() -> list[str]:
     return [s for s in SAMPLERS if importlib.util.find_spec(_PACKAGE[s]) is not None]
 
 
+#: PyMC's NUTS runs its tree building in Python: per leapfrog step it costs this many seconds
+#: beyond the gradient (measured by benchmarks/bench_sampler_choice.py --pymc-overhead: 0.02-0.03 ms
+#: on an idle 2-core machine, 0.12 ms when loaded; N = 2,000 LCA). nutpie's loop is compiled (Rust): ~0.
+PYMC_STEP_OVERHEAD = 6e-5
+#: the compile mode each sampler runs the model's log density in
+SAMPLER_MODE = {"pymc": COMPILE_MODE, "nutpie": "NUMBA"}
+
+
+def gradient_costs(mm, modes=None, *, repeats: int = 5, with_compile_time: bool = False):
+    """Measured seconds of one log-density + gradient evaluation of ``mm`` per PyTensor mode.
+
+    ``modes``: e.g. ``("CVM", "NUMBA", "JAX")``; each is compiled (the model's
+    ``logp_dlogp_function``, as the samplers compile it) and timed at the
+    model's initial point: the median of ``repeats`` calls after a warm-up call.
+    With ``with_compile_time`` also returns the compile seconds per mode.
+    """
+    from threadpoolctl import threadpool_limits
+    modes = tuple(modes or (COMPILE_MODE, "NUMBA"))
+    with threadpool_limits(limits=1, user_api="blas"):  # as the samplers run it (see _run_sampler)
+        return _gradient_costs(mm, modes, repeats, with_compile_time)
+
+
+def _gradient_costs(mm, modes, repeats, with_compile_time):
+    from pymc.blocking import DictToArrayBijection
+    point = mm.model.initial_point()
+    costs, compiled = {}, {}
+    for mode in modes:
+        start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fn = mm.model.logp_dlogp_function(ravel_inputs=True, mode=mode, initial_point=point)
+            x = DictToArrayBijection.map({v.name: point[v.name] for v in fn._grad_vars}).data
+            np.asarray(fn(x)[1])
+        compiled[mode] = time.perf_counter() - start
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            _, grad = fn(x)
+            np.asarray(grad)  # JAX: wait for the result
+            times.append(time.perf_counter() - t)
+        costs[mode] = float(np.median(times))
+    return (costs, compiled) if with_compile_time else costs
+
+
+def choose_sampler(costs: dict, available=None) -> str:
+    """The sampler with the lowest measured cost per leapfrog step (``costs`` from :func:`gradient_costs`).
+
+    PyMC's NUTS pays its gradient (in bayesmix's compile mode) plus
+    :data:`PYMC_STEP_OVERHEAD`; nutpie pays its numba gradient.
+    """
+    available = installed_samplers() if available is None else available
+    per_step = {}
+    if SAMPLER_MODE["pymc"] in costs:
+        per_step["pymc"] = costs[SAMPLER_MODE["pymc"]] + PYMC_STEP_OVERHEAD
+    if "nutpie" in available and "NUMBA" in costs:
+        per_step["nutpie"] = costs["NUMBA"]
+    return min(per_step, key=per_step.get) if per_step else "pymc"
+
+
+def auto_sampler(mm) -> tuple[str, dict]:
+    """``sampler="auto"``: time one logp+gradient per candidate backend on this model and pick the cheaper.
+
+    Measured once per model (kept in the model's cache); returns the choice and
+    the figures for ``idata.attrs``. Without nutpie there is nothing to measure.
+    """
+    available = installed_samplers()
+    if "nutpie" not in available:
+        return "pymc", {"bayesmix_sampler_choice": "auto: pymc (nutpie not installed)"}
+    key = ("sampler_choice", COMPILE_MODE)
+    if key not in mm._cache:
+        costs = gradient_costs(mm, (SAMPLER_MODE["pymc"], "NUMBA"))
+        choice = choose_sampler(costs, available)
+        ms = {mode: 1000 * c for mode, c in costs.items()}
+        text = (f"auto: {choice}; one logp+gradient took {ms[SAMPLER_MODE['pymc']]:.3f} ms in "
+                f"{SAMPLER_MODE['pymc']} (pymc, + {1000 * PYMC_STEP_OVERHEAD:.2f} ms per step of its Python "
+                f"NUTS) and {ms['NUMBA']:.3f} ms in NUMBA (nutpie)")
+        _log.info("bayesmix: %s", text)
+        mm._cache[key] = (choice, {"bayesmix_sampler_choice": text,
+                                   **{f"bayesmix_gradient_ms_{mode.lower()}": v for mode, v in ms.items()}})
+    return mm._cache[key]
+
+
 def resolve_sampler(sampler: str) -> str:
-    """Check the requested backend and return its name (``auto``: nutpie if installed, else PyMC)."""
+    """Check the requested backend and return its name (``auto``: decided later by :func:`auto_sampler`)."""
     available = installed_samplers()
     if sampler == "auto":
-        return "nutpie" if "nutpie" in available else "pymc"
+        return "auto"
     if sampler not in SAMPLERS:
         raise ValueError(f"sampler={sampler!r} is unknown; use one of {('auto',) + SAMPLERS}.")
     if sampler not in available:
@@ -66,12 +151,13 @@ def _initial_point(mm, init, random_seed, starts):
     names = {rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated}
     if isinstance(init, str):
         if init == "map":
-            point = mm.fit_map(starts=starts, seed=random_seed).point
+            result = mm.fit_map(starts=starts, seed=random_seed, warn_unreplicated=False)
         elif init == "ml":
-            point = mm.fit_ml(starts=starts, seed=random_seed).point
+            result = mm.fit_ml(starts=starts, seed=random_seed, warn_unreplicated=False)
         else:
             raise ValueError(f"init={init!r} is unknown; use 'map', 'ml', a dict of values or a list of dicts.")
-        return point, None
+        _warn_unreplicated_start(init, starts, result.starts)
+        return result.point, None
     if hasattr(init, "point"):  # an MLResult / MAPResult
         return dict(init.point), None
     if isinstance(init, dict):
@@ -88,6 +174,20 @@ def _initial_point(mm, init, random_seed, starts):
     raise ValueError("init must be 'map', 'ml', a fitted result, a dict of values or a list of dicts.")
 
 
+def _warn_unreplicated_start(init: str, starts, report) -> None:
+    """The chains' starting mode was found once only: say so in terms of ``sample``'s own arguments."""
+    if report.n_final < 2 or report.n_replicated >= 2:
+        return
+    what = "posterior mode" if init == "map" else "ML solution"
+    larger = 4 * report.n_initial if isinstance(starts, int) else (4 * report.n_initial, 4 * report.n_final)
+    warnings.warn(
+        f"sample(): the chains start at the best {what} of sample's start-value search (init={init!r}, "
+        f"starts={starts!r}), reached by only 1 of the {report.n_final} best searches; there may be better "
+        f"modes. The convergence checks after sampling show whether the chains agree; if they do not, "
+        f"pass starts={larger!r} to sample, or a fitted result as init (init=m.fit_ml(starts=...)).",
+        UserWarning, stacklevel=5)
+
+
 def _complete(mm, point: dict) -> dict:
     """Start integrated random effects (standardized z) at 0 unless given."""
     full = mm.model.initial_point()
@@ -97,30 +197,81 @@ def _complete(mm, point: dict) -> dict:
     return point
 
 
-def _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain, progressbar, target_accept, kwargs):
+class _Interrupts:
+    """Notices Ctrl-C while sampling: a SIGINT (chained to the previous handler) or a
+    KeyboardInterrupt raised by a user's ``callback`` (PyMC's documented way to stop).
+
+    PyMC and nutpie both swallow the KeyboardInterrupt and return what they have;
+    this flag is how :func:`sample` knows the run was cut short.
+    """
+
+    def __init__(self, callback=None):
+        self.seen = False
+        self.user_callback = callback
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
+
+    def _handler(self, signum, frame):
+        self.seen = True
+        if callable(self._previous):
+            self._previous(signum, frame)
+        elif self._previous != signal.SIG_IGN:
+            raise KeyboardInterrupt
+
+    def callback(self, trace, draw):
+        if self.user_callback is None:
+            return
+        try:
+            self.user_callback(trace=trace, draw=draw)
+        except KeyboardInterrupt:
+            self.seen = True
+            raise
+
+
+def _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain, progressbar, target_accept,
+                 kwargs, interrupts):
     model = mm.model
     initvals = per_chain if per_chain is not None else [point] * chains
     if per_chain is not None and len(per_chain) != chains:
         raise ValueError(f"init gives {len(per_chain)} points for {chains} chains; give one per chain.")
+    nuts = {"target_accept": target_accept, **kwargs.pop("nuts", {})}
     if sampler == "pymc":
-        return pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed, model=model,
-                         nuts_sampler="pymc", initvals=initvals, init="adapt_diag", progressbar=progressbar,
-                         compute_convergence_checks=False, nuts={"target_accept": target_accept},
-                         compile_kwargs={"mode": kwargs.pop("mode", COMPILE_MODE)}, **kwargs)
+        from threadpoolctl import threadpool_limits
+        kwargs.pop("callback", None)
+        # parallel chains (forked processes inherit the limit): one BLAS thread each, as for nutpie below
+        with threadpool_limits(limits=1 if cores > 1 else None, user_api="blas"):
+            return _pymc_sample(draws, tune, chains, cores, seed, model, initvals, progressbar, nuts,
+                                interrupts, kwargs)
     if per_chain is not None and sampler != "pymc":
         raise ValueError(f"sampler={sampler!r} takes one initial point for all chains; pass a dict or use sampler='pymc'.")
     if sampler == "nutpie":
         import nutpie
-        compiled = nutpie.compile_pymc_model(model, initial_points=point, jitter_rvs=set(),
-                                             backend=kwargs.pop("backend", "numba"))
-        return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
-                             progress_bar=progressbar, target_accept=target_accept, **kwargs)
+        from threadpoolctl import threadpool_limits
+        # nutpie runs the chains as threads; numba's matrix products call OpenBLAS, whose own threads
+        # then oversubscribe the cores (measured: 0.7 ms per gradient at N = 20,000 on an idle machine,
+        # 512 ms in one run under load). One BLAS thread per chain: the chains are the parallelism.
+        nuts.pop("target_accept")
+        with threadpool_limits(limits=1, user_api="blas"):
+            compiled = nutpie.compile_pymc_model(model, initial_points=point, jitter_rvs=set(),
+                                                 backend=kwargs.pop("backend", "numba"))
+            return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
+                                 progress_bar=progressbar, target_accept=target_accept, **nuts, **kwargs)
     if sampler == "numpyro" and "jaxlib" not in sys.modules:  # (arviz registers a lazy "jax" module)
         os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={max(chains, 1)}")
     try:
         return pm.sample(draws=draws, tune=tune, chains=chains, random_seed=seed, model=model,
                          nuts_sampler=sampler, initvals=point, progressbar=progressbar,
-                         compute_convergence_checks=False, nuts={"target_accept": target_accept}, **kwargs)
+                         compute_convergence_checks=False, nuts=nuts, **kwargs)
     except TypeError as err:
         if "progress_bar" in str(err):
             raise ValueError(f"sampler={sampler!r} failed with this PyMC version ({err}); use "
@@ -128,6 +279,38 @@ def _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain
         raise
 
 
+def _pymc_sample(draws, tune, chains, cores, seed, model, initvals, progressbar, nuts, interrupts, kwargs):
+    return pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed, model=model,
+                     nuts_sampler="pymc", initvals=initvals, init="adapt_diag", progressbar=progressbar,
+                     compute_convergence_checks=False, nuts=nuts, callback=interrupts.callback,
+                     compile_kwargs={"mode": kwargs.pop("mode", COMPILE_MODE)}, **kwargs)
+
+
+def _drawn(idata) -> int:
+    """Draws per chain in the posterior that hold values in every chain (an aborted run can pad with NaN)."""
+    if "posterior" not in idata.children:
+        return 0
+    posterior = idata["posterior"].to_dataset()
+    n = int(posterior.sizes.get("draw", 0))
+    if n == 0 or not posterior.data_vars:
+        return n
+    first = next(iter(posterior.data_vars.values()))
+    finite = np.isfinite(first.values.reshape(first.sizes["chain"], n, -1)).all(axis=(0, 2))
+    return int(finite.sum()) if not finite.all() else n
+
+
+def _keep_draws(idata, n: int):
+    """Keep the first ``n`` draws in every group with a draw dimension."""
+    for name, node in idata.children.items():
+        ds = node.to_dataset()
+        if "draw" in ds.dims and ds.sizes["draw"] > n and name != "warmup_posterior" and not name.startswith("warmup"):
+            idata[name] = xr.DataTree(ds.isel(draw=slice(0, n)))
+    return idata
+
+
+def _interrupted_during_tuning(sampler, tune) -> KeyboardInterrupt:
+    return KeyboardInterrupt(f"sampling ({sampler}) was interrupted during tuning (tune={tune}); no posterior "
+                             "draws were kept. Run again, with fewer tune/draws for a quick look.")
 def log_likelihood_dataset(mm, posterior: xr.Dataset) -> xr.Dataset:
     """Pointwise marginal log-likelihood, one value per independent unit (chain, draw, unit)."""
     fn = draw_function(mm, "unit_loglik", mm.integrated_loglik(), posterior_rv_names(mm, posterior))
@@ -159,8 +342,19 @@ def finalize(mm, idata, reference: dict | None, info: dict) -> xr.DataTree:
 
 def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=None, init="map",
            progressbar=True, target_accept=0.8, cores=None, starts=10, **kwargs) -> xr.DataTree:
-    """See :meth:`bayesmix.MixtureModel.sample`."""
+    """See :meth:`bayesmix.MixtureModel.sample`.
+
+    Extra keywords (through ``MixtureModel.sample``'s ``**kwargs``):
+    ``convergence_checks=False`` skips the warnings (the figures are still
+    kept in ``idata.attrs``); ``nuts={...}`` goes to the NUTS step (PyMC) or
+    to ``nutpie.sample`` (e.g. ``maxdepth``); ``callback`` (PyMC only) as in
+    ``pm.sample``: raising ``KeyboardInterrupt`` there stops sampling like Ctrl-C.
+
+    Ctrl-C during tuning raises ``KeyboardInterrupt``; after tuning the draws
+    made so far are returned with a warning saying how many.
+    """
     sampler = resolve_sampler(sampler)
+    convergence_checks = kwargs.pop("convergence_checks", True)
     if cores is None:
         cores = max(1, min(chains, os.cpu_count() or 1))
     seed = None if random_seed is None else int(np.random.default_rng(random_seed).integers(2**31 - 1))
@@ -169,10 +363,34 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     point = _complete(mm, {k: v for k, v in point.items() if k in names})
     if per_chain is not None:
         per_chain = [_complete(mm, {k: v for k, v in p.items() if k in names}) for p in per_chain]
+    info = {}
+    if sampler == "auto":
+        sampler, info = auto_sampler(mm)
     start = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _Interrupts(kwargs.get("callback")) as interrupts:
         warnings.filterwarnings("ignore", message=".*initvals.*")
-        idata = _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain,
-                             progressbar, target_accept, dict(kwargs))
-    info = {"bayesmix_sampler": sampler, "bayesmix_sampling_seconds": time.perf_counter() - start}
-    return finalize(mm, idata, point, info)
+        try:
+            idata = _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain,
+                                 progressbar, target_accept, dict(kwargs), interrupts)
+        except Exception:
+            if interrupts.seen:  # PyMC swallowed the interrupt, then failed on an empty trace
+                raise _interrupted_during_tuning(sampler, tune) from None
+            raise
+    info.update({"bayesmix_sampler": sampler, "bayesmix_sampling_seconds": time.perf_counter() - start})
+    kept = _drawn(idata)
+    interrupted = interrupts.seen or kept < draws
+    if interrupted and kept == 0:
+        raise _interrupted_during_tuning(sampler, tune)
+    if interrupted:
+        idata = _keep_draws(idata, kept)
+        n_chains = int(idata["posterior"].to_dataset().sizes["chain"])
+        warnings.warn(f"sampling was interrupted after tuning: the trace holds {kept} of the {draws} requested "
+                      f"draws per chain ({n_chains} chains, {kept * n_chains} draws in all); treat it as a partial "
+                      "result (the convergence checks below refer to these draws).", UserWarning, stacklevel=3)
+    info["bayesmix_interrupted"] = bool(interrupted)
+    idata = finalize(mm, idata, point, info)
+    figures = check_convergence(idata, warn=convergence_checks, stacklevel=4,
+                                max_treedepth=kwargs.get("nuts", {}).get("max_treedepth"))
+    idata.attrs.update(figures)
+    idata["posterior"].attrs.update(figures)
+    return idata
