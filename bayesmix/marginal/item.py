@@ -13,6 +13,10 @@ Dropping the sum inside the logsumexp is exactly the difference from LCA,
 which imposes C_ij = C_j (eq. 16; :mod:`.between` with persons as clusters).
 The membership itself is integrated elsewhere (quadrature, NUTS); its nodes
 or draws sit on leading axes. Shapes: N persons, I items, K classes.
+
+``per_item=True``: the class probabilities carry an item axis,
+``log_membership`` (..., N or 1, I, K) -- item-specific class logits such as
+alpha_1j + sum_q gamma_q X_qij of eq. 44 (the 3PL as an FMA-GoM model).
 """
 
 from __future__ import annotations
@@ -35,13 +39,14 @@ def _observed_only(loglik_by_item_class: TensorLike, mask: TensorVariable | None
     return ll if mask is None else pt.switch(mask[..., None], ll, 0.0)
 
 
-def _per_item(log_membership: TensorLike) -> TensorVariable:
-    """(..., N or 1, K) -> (..., N or 1, 1, K), the same for every item."""
-    return pt.expand_dims(pt.as_tensor_variable(log_membership), -2)
+def _per_item(log_membership: TensorLike, per_item: bool = False) -> TensorVariable:
+    """(..., N or 1, K) -> (..., N or 1, 1, K), the same for every item; ``per_item``: already (..., I, K)."""
+    lm = pt.as_tensor_variable(log_membership)
+    return lm if per_item else pt.expand_dims(lm, -2)
 
 
 def loglik_by_item(log_membership: TensorLike, loglik_by_item_class: TensorLike,
-                   observed: TensorLike | None = None) -> TensorVariable:
+                   observed: TensorLike | None = None, per_item: bool = False) -> TensorVariable:
     """Per-response marginal log-likelihood, shape (..., N, I); a missing cell is exactly 0.
 
     Parameters
@@ -53,27 +58,29 @@ def loglik_by_item(log_membership: TensorLike, loglik_by_item_class: TensorLike,
     observed : (N, I), optional
         Nonzero where the response is observed. Missing cells contribute 0,
         whatever ``loglik_by_item_class`` holds there.
+    per_item : bool
+        ``log_membership`` is item-specific, (..., N or 1, I, K) (eq. 44).
     """
     mask = _mask(observed)
-    by_item = within.loglik(_per_item(log_membership), _observed_only(loglik_by_item_class, mask))
+    by_item = within.loglik(_per_item(log_membership, per_item), _observed_only(loglik_by_item_class, mask))
     return by_item if mask is None else pt.switch(mask, by_item, 0.0)
 
 
 def loglik(log_membership: TensorLike, loglik_by_item_class: TensorLike,
-           observed: TensorLike | None = None) -> TensorVariable:
+           observed: TensorLike | None = None, per_item: bool = False) -> TensorVariable:
     """Per-person log-likelihood given the membership, shape (..., N) (eq. 28-30).
 
     sum_i observed_ij * logsumexp_k [log_membership + loglik_by_item_class];
     arguments as in :func:`loglik_by_item`.
     """
-    return loglik_by_item(log_membership, loglik_by_item_class, observed).sum(axis=-1)
+    return loglik_by_item(log_membership, loglik_by_item_class, observed, per_item).sum(axis=-1)
 
 
 def posterior(log_membership: TensorLike, loglik_by_item_class: TensorLike,
-              observed: TensorLike | None = None) -> TensorVariable:
+              observed: TensorLike | None = None, per_item: bool = False) -> TensorVariable:
     """P(C_ij = k | y_ij, membership), shape (..., N, I, K); a missing cell gets its prior membership.
 
     Arguments as in :func:`loglik_by_item`.
     """
     ll = _observed_only(loglik_by_item_class, _mask(observed))
-    return within.posterior(_per_item(log_membership), ll)
+    return within.posterior(_per_item(log_membership, per_item), ll)

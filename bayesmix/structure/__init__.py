@@ -11,3 +11,5 @@ classes for GoM) and export it here.
 from .base import BetweenClasses, NestedClasses, Structure, WithinClasses, cluster_mean
 
 __all__ = ["Structure", "WithinClasses", "BetweenClasses", "NestedClasses", "cluster_mean"]
+from .item import ItemClasses  # noqa: E402  (item-level classes, GoM section 7)
+__all__ += ["ItemClasses"]

@@ -1,0 +1,115 @@
+"""Item-level classes: grade of membership (paper section 7, eq. 27-35; FMA-GoM, eq. 38-44).
+
+Each response y_ij of person j to item i has its own class C_ij (eq. 28). The
+person's membership -- P(C_ij = k) = g_jk, from random class logits alpha_cj
+(eq. 30, 34), a one-factor form (eq. 35) or a Dirichlet vector (Erosheva) --
+is a person-level latent variable z; given it the items are independent and
+each C_ij is summed out on its own (:mod:`bayesmix.marginal.item`):
+
+    log p(y_j | z) = sum_i logsumexp_k [ log P(C_ij = k | z) + log p(y_ij | C_ij = k, z) ].
+
+:class:`bayesmix.MixtureModel` integrates this over z (quadrature / importance
+nodes for ML and the per-person ``log_likelihood``; NUTS samples z).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytensor.tensor as pt
+
+from ..latent import LatentEffects, segment_sum
+from ..marginal import item
+from .base import GraphAt, Structure, cluster_mean
+
+__all__ = ["ItemClasses"]
+
+
+class ItemClasses(Structure):
+    """Item-level classes C_ij sharing a person's membership (GoM, eq. 27-30, 34-35).
+
+    Parameters
+    ----------
+    log_membership_at : z -> log P(C_ij = k | z), either (..., N or 1, K), the
+        same for every item (eq. 30, 34), or item-specific (..., N or 1, I, K)
+        (class logits with item covariates, eq. 44). Which one is read from
+        the graph at ``z=None`` unless ``per_item`` is given.
+    loglik_by_item_at : z -> log p(y_ij | C_ij = k, z), (..., N, I, K)
+        (a kernel's ``loglik_by_item``, with an FMA shift eq. 39 if any).
+    n_units : N persons.
+    observed : (N, I), nonzero where y_ij is observed; missing cells add 0.
+    latent : the person-level membership block (integrated by
+        :class:`~bayesmix.MixtureModel`); None when the membership is fixed.
+    cluster_index, n_clusters : persons grouped in clusters (the independent
+        log-likelihood units then are clusters).
+    per_item : force the membership layout (None: inferred).
+
+    Results
+    -------
+    - :meth:`conditional_loglik`: log p(y_j | z) per person (or per cluster);
+    - :meth:`class_posterior`: the membership scores g_jk(z) = mean over items
+      of P(C_ij = k | z); averaged over the posterior of z by
+      :meth:`MixtureModel.class_probability_tensor` this is the EAP membership
+      score E[g_jk | y_j] of GoM (not a posterior class probability: a person
+      is partly in several classes);
+    - :meth:`extra_posteriors`: ``"item_class"``, P(C_ij = k | y_j), (N, I, K);
+    - :meth:`proportions`: mean membership over persons (and items).
+    """
+
+    def __init__(self, log_membership_at: GraphAt, loglik_by_item_at: GraphAt, n_units: int,
+                 observed: np.ndarray | None = None, latent: LatentEffects | None = None,
+                 cluster_index: np.ndarray | None = None, n_clusters: int | None = None,
+                 per_item: bool | None = None):
+        super().__init__(n_units, cluster_index, n_clusters, latent)
+        self.log_membership_at = log_membership_at
+        self.loglik_by_item_at = loglik_by_item_at
+        self.observed = None if observed is None else np.asarray(observed, dtype=float)
+        if per_item is None:
+            per_item = pt.as_tensor_variable(log_membership_at(None)).ndim == 3
+        self.per_item = bool(per_item)
+
+    # ------------------------------------------------------------ likelihood
+    def _args(self, z):
+        return self.log_membership_at(z), self.loglik_by_item_at(z), self.observed
+
+    def person_loglik(self, z=None):
+        """log p(y_j | z) per person, (..., N) (eq. 28-30)."""
+        return item.loglik(*self._args(z), per_item=self.per_item)
+
+    def loglik_by_item(self, z=None):
+        """log p(y_ij | z) per response, (..., N, I); a missing cell is 0."""
+        return item.loglik_by_item(*self._args(z), per_item=self.per_item)
+
+    def conditional_loglik(self, z=None):
+        ll = self.person_loglik(z)
+        if self.cluster_index is None:
+            return ll
+        return segment_sum(ll, self.cluster_index, self.n_clusters)
+
+    # ------------------------------------------------------------ posteriors
+    def membership(self, z=None):
+        """g_jk(z): the person's class probabilities averaged over items, (..., N, K)."""
+        probs = pt.exp(pt.as_tensor_variable(self.log_membership_at(z)))
+        if self.per_item:
+            probs = probs.mean(axis=-2)
+        return probs + pt.zeros((self.n_units, 1))
+
+    def class_posterior(self, z=None):
+        """Membership scores at z; their posterior mean over z is E[g_j | y_j] (EAP scores)."""
+        return self.membership(z)
+
+    def item_class_posterior(self, z=None):
+        """P(C_ij = k | y_ij, z), (..., N, I, K); a missing cell gets its prior membership."""
+        return item.posterior(*self._args(z), per_item=self.per_item)
+
+    def extra_posteriors(self, z=None) -> dict:
+        return {"item_class": (self.item_class_posterior(z), "unit", "class")}
+
+    def cluster_proportions(self, z=None):
+        """Mean membership of a cluster's persons; without clusters a person is the cluster (section 7)."""
+        if self.cluster_index is None:
+            return self.membership(z)
+        return cluster_mean(self.membership(z), self.cluster_index, self.n_clusters)
+
+    def proportions(self, z=None):
+        """Population proportions: membership averaged over persons (and items), (..., K)."""
+        return self.membership(z).mean(axis=-2)
