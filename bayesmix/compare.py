@@ -63,30 +63,76 @@ def loo(idata):
     return az.loo(idata)
 
 
-def compare(models: Mapping[str, object], ic: str = "loo") -> pd.DataFrame:
-    """Rank models by expected log predictive density.
+def _loo_fit(idata):
+    """(elpd, se, p, elpd_i, warning) of PSIS-LOO, unrounded."""
+    import warnings as _warnings
+    with _warnings.catch_warnings():
+        _warnings.simplefilter("ignore", UserWarning)  # high Pareto k: reported in the ``warning`` column
+        fit = az.loo(idata)
+    elpd_i = np.asarray(fit.elpd_i).reshape(-1)
+    return float(fit.elpd), float(fit.se), float(fit.p), elpd_i, bool(fit.warning)
 
-    ``ic="loo"`` uses ArviZ's ``compare`` (PSIS-LOO, stacking weights);
-    ``ic="waic"`` ranks by WAIC with the paired standard error of the
-    difference. All models must have been fitted to the same units.
+
+def compare(models: Mapping[str, object], ic: str = "loo") -> pd.DataFrame:
+    """Rank models by expected log predictive density (elpd scale: higher is better).
+
+    Parameters
+    ----------
+    models : dict
+        ``{name: idata}``: DataTrees with a ``log_likelihood`` group (from
+        ``m.sample`` / ``m.fit_laplace``), all fitted to the same units.
+    ic : ``"loo"`` or ``"waic"``
+        PSIS-LOO (Vehtari, Gelman & Gabry 2017, via ArviZ) or WAIC
+        (computed here, :func:`waic`).
+
+    Returns
+    -------
+    DataFrame
+        One row per model, best first, unrounded (round when printing), the
+        same columns for both criteria:
+
+        - ``rank``: 0 for the best model;
+        - ``elpd``: elpd_loo or elpd_waic (higher is better); ``se`` its SE;
+        - ``p``: effective number of parameters (p_loo or p_waic);
+        - ``elpd_diff``: elpd of this model minus the best one's (<= 0);
+        - ``dse``: SE of that difference from the paired pointwise values;
+        - ``weight``: pseudo-BMA weights exp(elpd) / sum exp(elpd);
+        - ``warning``: high Pareto k (LOO) or p_waic_i > 0.4 (WAIC).
+
+        ``table.attrs["ic"]`` names the criterion.
+
+    Examples
+    --------
+    >>> bm.compare({"K=2": idata2, "K=3": idata3})              # doctest: +SKIP
+    >>> bm.compare({"K=2": idata2, "K=3": idata3}, ic="waic")   # doctest: +SKIP
     """
     if len(models) < 2:
         raise ValueError("compare needs at least two models, e.g. {'K=2': idata2, 'K=3': idata3}.")
+    if ic not in ("loo", "waic"):
+        raise ValueError(f"ic={ic!r} is unknown; use 'loo' or 'waic'.")
     shapes = {name: _pointwise(idata).shape[1] for name, idata in models.items()}
     if len(set(shapes.values())) > 1:
         raise ValueError(f"models have log-likelihoods for different numbers of units {shapes}; "
                          "compare models fitted to the same data at the same level.")
-    if ic == "loo":
-        return az.compare(dict(models))
-    if ic != "waic":
-        raise ValueError(f"ic={ic!r} is unknown; use 'loo' or 'waic'.")
-    fits = {name: waic(idata) for name, idata in models.items()}
-    order = sorted(fits, key=lambda n: -fits[n].elpd)
+    fits = {}
+    for name, idata in models.items():
+        if ic == "loo":
+            fits[name] = _loo_fit(idata)
+        else:
+            w = waic(idata)
+            fits[name] = (w.elpd, w.se, w.p, w.elpd_i, w.warning)
+    order = sorted(fits, key=lambda n: -fits[n][0])
     best = fits[order[0]]
+    elpds = np.array([fits[n][0] for n in order])
+    weights = np.exp(elpds - elpds.max())
+    weights = weights / weights.sum()
     rows = []
     for rank, name in enumerate(order):
-        diff = best.elpd_i - fits[name].elpd_i
-        rows.append({"rank": rank, "elpd_waic": fits[name].elpd, "p_waic": fits[name].p,
-                     "elpd_diff": float(diff.sum()), "dse": float(np.sqrt(len(diff) * diff.var(ddof=1))) if rank else 0.0,
-                     "se": fits[name].se, "warning": fits[name].warning})
-    return pd.DataFrame(rows, index=pd.Index(order, name="model"))
+        elpd, se, p, elpd_i, warning = fits[name]
+        diff = elpd_i - best[3]
+        rows.append({"rank": rank, "elpd": elpd, "se": se, "p": p, "elpd_diff": float(diff.sum()),
+                     "dse": float(np.sqrt(len(diff) * diff.var(ddof=1))) if rank else 0.0,
+                     "weight": float(weights[rank]), "warning": warning})
+    table = pd.DataFrame(rows, index=pd.Index(order, name="model"))
+    table.attrs["ic"] = ic
+    return table

@@ -11,12 +11,10 @@ The data (Agresti 2002, Table 13.1): 118 slides rated by 7 pathologists
 
 from __future__ import annotations
 
-import itertools
 import os
 import time
 import warnings
 
-import numpy as np
 import pandas as pd
 
 import bayesmix as bm
@@ -35,35 +33,23 @@ def settings() -> dict:
     return {"draws": 1000, "tune": 1000, "chains": 4, "quick": False}
 
 
-def match_classes(bayes: pd.DataFrame, ml: pd.DataFrame, labels: list[str]) -> dict[str, str]:
-    """Bayes class label -> ML class label, the permutation with the closest profiles."""
-    best, best_cost = None, np.inf
-    for perm in itertools.permutations(labels):
-        cost = sum(float(((bayes[b] - ml[m]) ** 2).sum()) for b, m in zip(labels, perm))
-        if cost < best_cost:
-            best, best_cost = dict(zip(labels, perm)), cost
-    return best
-
-
 def profile_table(m, idata, ml) -> pd.DataFrame:
-    """Posterior mean [94% interval] next to the ML estimate (SE), per item and class."""
+    """Posterior mean [94% interval] next to the ML estimate (SE), per item and class.
+
+    ML and the posterior share one labeling (``fit_ml`` ran first, ``sample``'s
+    starting mode takes its labels; see ``bayesmix.relabel``), so the columns
+    line up without matching classes by hand.
+    """
     post = m.profiles(idata)
-    labels = list(m.class_labels)
-    post_mean = pd.DataFrame({c: post[(c, "mean")] for c in labels})
-    ml_est = pd.DataFrame({c: ml.profiles[(c, "estimate")] for c in labels})
-    to_ml = match_classes(post_mean, ml_est, labels)
     columns = {}
-    for c in labels:
+    for c in m.class_labels:
         columns[(c, "post.mean")] = post[(c, "mean")]
         columns[(c, "lower")] = post[(c, "lower")]
         columns[(c, "upper")] = post[(c, "upper")]
-        columns[(c, "ML")] = ml.profiles[(to_ml[c], "estimate")]
-        columns[(c, "ML se")] = ml.profiles[(to_ml[c], "se")]
+        columns[(c, "ML")] = ml.profiles[(c, "estimate")]
+        columns[(c, "ML se")] = ml.profiles[(c, "se")]
     table = pd.DataFrame(columns)
     table.columns = pd.MultiIndex.from_tuples(table.columns, names=["class", ""])
-    if any(k != v for k, v in to_ml.items()):
-        print("(ML classes relabeled to match the posterior: "
-              + ", ".join(f"{v} -> {k}" for k, v in to_ml.items()) + ")")
     return table.round(3)
 
 

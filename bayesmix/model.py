@@ -264,12 +264,49 @@ class MixtureModel:
 
         Chains start at the best of ``starts`` posterior-mode optimizations
         (or at ``init="ml"``'s ML solution, or at user-given values), and are
-        aligned to that solution's class labels afterwards. The result has a
+        aligned to that solution's class labels afterwards. That mode follows
+        the model's one labeling (:mod:`bayesmix.relabel`): after ``fit_ml``
+        the posterior's class1 is the ML class1. The result has a
         ``log_likelihood`` group with one value per independent unit (the
-        marginal over classes), ``observed_data``, and labelled coords.
+        marginal over classes; a cluster in two-level models), ``observed_data``,
+        and labelled coords.
 
-        ``sampler``: ``"auto"`` (nutpie if installed, else PyMC), ``"pymc"``,
-        ``"nutpie"``, ``"numpyro"`` or ``"blackjax"``.
+        Parameters
+        ----------
+        draws, tune : int
+            Posterior draws and tuning steps per chain.
+        chains : int
+            Number of chains.
+        sampler : str
+            ``"auto"`` (the cheaper of PyMC and nutpie per step, measured on
+            this model), ``"pymc"``, ``"nutpie"``, ``"numpyro"`` or ``"blackjax"``.
+        random_seed : int, optional
+            Seeds the start search and the sampler.
+        init : ``"map"``, ``"ml"``, a fitted result, a dict or a list of dicts
+            Where the chains start (and whose labels they take).
+        progressbar : bool
+        target_accept : float
+            NUTS target acceptance rate.
+        cores : int, optional
+            Parallel chains (default: min(chains, CPUs)).
+        starts : int
+            Random starts of the start-value search (``init="map"`` / ``"ml"``).
+        **kwargs
+            ``convergence_checks=False``, ``nuts={...}``, ``callback`` (PyMC);
+            see :func:`bayesmix.inference.sampling.sample`.
+
+        Returns
+        -------
+        xarray.DataTree
+            Groups ``posterior``, ``sample_stats``, ``log_likelihood``,
+            ``observed_data``; ``attrs`` record the sampler, relabeled draws and
+            convergence figures. A ``ConvergenceWarning`` names problems.
+
+        Examples
+        --------
+        >>> m = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=2)  # doctest: +SKIP
+        >>> idata = m.sample(draws=1000, chains=4, random_seed=1)                            # doctest: +SKIP
+        >>> m.profiles(idata)                                                                # doctest: +SKIP
         """
         from .inference.sampling import sample
         return sample(self, draws=draws, tune=tune, chains=chains, sampler=sampler,
@@ -277,7 +314,51 @@ class MixtureModel:
                       target_accept=target_accept, cores=cores, starts=starts, **kwargs)
 
     def fit_ml(self, starts: int | tuple[int, int] = 20, *, seed: int | None = None, **kwargs):
-        """Maximum likelihood with Mplus-style random starts; see :func:`bayesmix.inference.ml.fit_ml`."""
+        """Marginal maximum likelihood with Mplus-style random starts (section 10 of the paper).
+
+        Classes are summed out and random effects integrated by quadrature,
+        so this is the ML of Mplus (not a joint mode). N random starting sets
+        get a short optimization, the M best are optimized to convergence,
+        and the output says how many reached the best log-likelihood.
+
+        Parameters
+        ----------
+        starts : int or (int, int)
+            N or (N, M) as Mplus ``STARTS = N M`` (M defaults to N // 4).
+        seed : int, optional
+            Seed of the random starts (same seed, same result).
+        tol : float
+            Log-likelihood tolerance for "replicated" (default 1e-3).
+        integration : dict, optional
+            Quadrature for random effects, e.g. ``{"method": "trapezoid",
+            "points": 30}`` (default), ``{"method": "gauss-hermite", "points":
+            15, "adaptive": True}`` or ``{"method": "monte-carlo", "points": 500}``.
+        max_iterations : int
+            Final-stage optimizer iterations (default 5000).
+        initial_iterations : int
+            Iterations of each initial-stage start (default 25).
+        warn_unreplicated : bool
+            Warn when the best LL is reached by one final run only (default True).
+
+        Returns
+        -------
+        MLResult
+            ``loglik``, ``n_params``, ``aic``, ``bic``, ``abic``, ``entropy``;
+            ``params`` (estimate, se, se_robust: observed information and
+            sandwich, named like the PyMC variables), ``profiles`` and
+            ``class_proportions`` with delta-method SEs, ``class_counts``,
+            ``posterior_probabilities`` (units x classes), ``starts`` (the
+            start report), ``point`` (estimates by variable); ``summary()``
+            prints the Mplus-style tables. Classes follow the model's one
+            labeling (first solution ordered by size; :mod:`bayesmix.relabel`).
+
+        Examples
+        --------
+        >>> m = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=2)  # doctest: +SKIP
+        >>> ml = m.fit_ml(starts=20, seed=1)         # doctest: +SKIP
+        >>> ml.loglik                                # -317.2568 (Agresti 2002)   # doctest: +SKIP
+        >>> print(ml.summary())                      # doctest: +SKIP
+        """
         from .inference.ml import fit_ml
         return fit_ml(self, starts=starts, seed=seed, **kwargs)
 
@@ -293,7 +374,28 @@ class MixtureModel:
 
     # ------------------------------------------------------------------ results
     def class_probabilities(self, idata) -> pd.DataFrame:
-        """Posterior class membership P(C_i = c | y_i), units x classes, averaged over draws."""
+        """Posterior class membership P(C_i = c | y_i), units x classes, averaged over draws.
+
+        P(C_i = c | y_i) = P(C_i = c | x_i) p(y_i | c) / sum_k P(C_i = k | x_i) p(y_i | k)
+        (eq. 4 with the kernels of eq. 1-2), per draw, then averaged; with
+        random effects the cluster's effect is integrated over its posterior.
+
+        Parameters
+        ----------
+        idata : DataTree
+            From :meth:`sample` or :meth:`fit_laplace` (for an ML result use
+            ``ml.posterior_probabilities``, or ``bm.point_posterior(m, ml.point)``).
+
+        Returns
+        -------
+        DataFrame
+            Units (clusters for between-level classes) x classes.
+
+        Examples
+        --------
+        >>> probs = m.class_probabilities(idata)     # doctest: +SKIP
+        >>> probs.idxmax(axis=1).value_counts()      # modal classes   # doctest: +SKIP
+        """
         from .results import class_probabilities
         return class_probabilities(self, idata)
 
@@ -308,7 +410,27 @@ class MixtureModel:
         return between_class_probabilities(self, idata)
 
     def profiles(self, idata, hdi_prob: float = 0.94) -> pd.DataFrame:
-        """Class profiles: response probabilities (or means) per item and class with intervals."""
+        """Class profiles: response probabilities (or means) per item and class with intervals.
+
+        Parameters
+        ----------
+        idata : DataTree
+            From :meth:`sample` or :meth:`fit_laplace`.
+        hdi_prob : float
+            Probability of the equal-tailed interval (default 0.94).
+
+        Returns
+        -------
+        DataFrame
+            Rows (item, category): P(y = category | class) for categorical
+            items (binary items: the second code), mean and sd for continuous
+            items; columns (class, statistic) with statistic mean, sd, lower,
+            upper. After ML the same table with SEs is ``ml.profiles``.
+
+        Examples
+        --------
+        >>> m.profiles(idata).round(3)               # doctest: +SKIP
+        """
         from .results import profiles
         return profiles(self, idata, hdi_prob=hdi_prob)
 
@@ -327,3 +449,82 @@ class MixtureModel:
         import arviz as az
         names = var_names or [v for v in idata.posterior.data_vars]
         return az.summary(idata, var_names=list(names))
+
+    # ------------------------------------------------- workflow (issue 13): thin wrappers
+    def predict_proba(self, new_data: pd.DataFrame, result, *, max_draws: int = 1000) -> pd.DataFrame:
+        """Class membership probabilities of new respondents, rows x classes (Bayes' rule, eq. 4 with 1-2).
+
+        P(C = c | y, x) = P(C = c | x) p(y | C = c) / sum_k P(C = k | x) p(y | C = k)
+        at the fitted parameters; averaged over the draws of a posterior.
+
+        Parameters
+        ----------
+        new_data : DataFrame
+            Rows to classify, with the model's item columns (and covariates,
+            cluster id, cluster covariates). Checked against the training
+            encoding: unseen category codes raise a ``ValueError``; an item
+            constant within the new rows is fine; missing responses are left out.
+        result : MLResult, MAP result or DataTree
+            The fit to use: ``m.fit_ml()``, ``m.fit_map()``, ``m.sample()`` or ``m.fit_laplace()``.
+        max_draws : int
+            At most this many (thinned) posterior draws are averaged.
+
+        Returns
+        -------
+        DataFrame
+            Indexed like ``new_data`` (rows with every item missing: NaN),
+            one column per class. On the training rows of a single-level model
+            it equals :meth:`class_probabilities` (or ``ml.posterior_probabilities``).
+            Two-level models: new units in known clusters use the cluster's
+            training units too; between-level classes give one row per cluster
+            of ``new_data`` (see :mod:`bayesmix.predict`).
+
+        Examples
+        --------
+        >>> ml = m.fit_ml(starts=20, seed=1)           # doctest: +SKIP
+        >>> m.predict_proba(new_rows, ml)              # doctest: +SKIP
+        """
+        from .predict import predict_proba
+        return predict_proba(self, new_data, result, max_draws=max_draws)
+
+    def predict(self, new_data: pd.DataFrame, result, *, max_draws: int = 1000) -> pd.Series:
+        """Modal class of new respondents (the column of largest :meth:`predict_proba`).
+
+        Returns
+        -------
+        Series
+            Class labels indexed like ``new_data`` (``pd.NA`` for rows with every item missing).
+
+        Examples
+        --------
+        >>> m.predict(new_rows, ml)                    # doctest: +SKIP
+        """
+        from .predict import predict
+        return predict(self, new_data, result, max_draws=max_draws)
+
+    def save(self, path, result=None, *, overwrite: bool = False):
+        """Save this model (its factory call, data included) with fitted results; see :func:`bayesmix.save`.
+
+        Examples
+        --------
+        >>> m.save("fit.bmx", {"ml": ml, "nuts": idata})     # doctest: +SKIP
+        >>> m2, results = bm.load("fit.bmx")                 # doctest: +SKIP
+        """
+        from .io import save
+        return save(path, self, result, overwrite=overwrite)
+
+    def goodness_of_fit(self, result) -> pd.Series:
+        """G-squared and Pearson X2 against the saturated pattern model, with df; see
+        :func:`bayesmix.fit_statistics.goodness_of_fit`."""
+        from .fit_statistics import goodness_of_fit
+        return goodness_of_fit(self, result)
+
+    def bivariate_residuals(self, result) -> pd.DataFrame:
+        """Bivariate residuals per item pair; see :func:`bayesmix.fit_statistics.bivariate_residuals`."""
+        from .fit_statistics import bivariate_residuals
+        return bivariate_residuals(self, result)
+
+    def pattern_table(self, result) -> pd.DataFrame:
+        """Observed patterns with observed and expected counts; see :func:`bayesmix.fit_statistics.pattern_table`."""
+        from .fit_statistics import pattern_table
+        return pattern_table(self, result)

@@ -30,9 +30,9 @@ assert ll.dims == ("chain", "draw", "unit") and ll.shape == (2, 150, 118), ll.sh
 assert set(idata["observed_data"].data_vars) == set("ABCDEFG")
 loo = az.loo(idata)
 assert np.isfinite(loo.elpd) and -400 < loo.elpd < -300, loo.elpd
-# labels align with the ML reference: class 2 is the "carcinoma" class for every backend
+# labels: the larger class at the mode is class1 (one labeling, issue 13): the "carcinoma" class for every backend
 profile = m.profiles(idata)
-assert (profile[("class2", "mean")] > profile[("class1", "mean")]).sum() >= 6
+assert (profile[("class1", "mean")] > profile[("class2", "mean")]).sum() >= 6
 print("ok", sampler, loo.elpd)
 """
 
@@ -100,4 +100,4 @@ def test_waic_and_compare(carcinoma_k2_idata, carcinoma):
     table = bm.compare({"K=1": idata1, "K=2": carcinoma_k2_idata})
     assert table.index[0] == "K=2"  # two classes predict far better than independence
     table_w = bm.compare({"K=1": idata1, "K=2": carcinoma_k2_idata}, ic="waic")
-    assert table_w.index[0] == "K=2" and table_w.loc["K=1", "elpd_diff"] > 50
+    assert table_w.index[0] == "K=2" and table_w.loc["K=1", "elpd_diff"] < -50  # elpd scale: this - best

@@ -112,27 +112,71 @@ def lca(
 
     Parameters
     ----------
-    data : DataFrame, one row per unit (wide).
-    items : item columns. Types are inferred (two codes -> binary; other
+    data : DataFrame
+        One row per unit (wide). Missing responses are NaN / None / ``pd.NA``.
+    items : list of str
+        Item columns. Types are inferred (two codes -> binary; other
         integer/str codes -> nominal; many numeric values -> continuous) or
-        given with ``item_types`` (one type for all, or a dict per item;
-        ``"ordinal"`` for ordered thresholds).
-    n_classes : number of latent classes K (required: no silent default).
-    covariates : unit-level numeric columns predicting the class (eq. 4).
-    cluster_covariates : cluster-level columns (constant within cluster):
-        predict the random intercepts (eq. 5) or the between class (eq. 17, 26).
-    link : ``"logit"`` or ``"probit"`` for binary and ordinal items.
-    priors : overrides by parameter name, e.g. ``{"binary_logit": {"sigma": 3}}``.
+        given with ``item_types``.
+    n_classes : int
+        Number of (within) latent classes K (required: no silent default).
+    cluster : str, optional
+        Cluster id column: makes a two-level model (with one of
+        ``random_intercept``, ``class_level="between"``, ``n_between_classes``).
+    class_level : ``"within"`` or ``"between"``
+        ``"between"``: one class per cluster (eq. 16-17).
+    random_intercept : bool
+        Cluster random intercepts on the K-1 class logits (Model 6, eq. 4-5).
+    n_between_classes : int, optional
+        M between classes D_j predicting the within class (eq. 24-26).
+    covariates : list of str, optional
+        Unit-level numeric columns predicting the class (eq. 4).
+    cluster_covariates : list of str, optional
+        Cluster-level columns (constant within cluster): predict the random
+        intercepts (eq. 5) or the between class (eq. 17, 26).
+    item_types : str or dict, optional
+        One type for all items or ``{item: type}`` with type ``"binary"``,
+        ``"nominal"``, ``"ordinal"`` (ordered thresholds) or ``"continuous"``.
+    link : ``"logit"`` or ``"probit"``
+        For binary and ordinal items.
+    priors : dict, optional
+        Overrides by parameter name, e.g. ``{"binary_logit": {"sigma": 3}}``.
         The default ``random_sd`` prior HalfNormal(2.5) keeps the class ICC
         (eq. 20) mostly below 0.9; widen it (``{"random_sd": {"sigma": 25}}``)
         to let the data push a within-between class towards between (Table 4).
-    ordered : an item (binary or continuous) whose class-specific parameter
-        is constrained to increase over classes; identifies the labels.
-    equal_variances : continuous items share one variance across classes.
+    ordered : str, optional
+        An item (binary or continuous) whose class-specific parameter is
+        constrained to increase over classes; identifies the labels.
+    equal_variances : bool
+        Continuous items share one variance across classes.
+    integration : dict, optional
+        Quadrature of random effects for ML and the log-likelihood of LOO:
+        ``{"method": "trapezoid" | "gauss-hermite" | "monte-carlo", "points": Q,
+        "adaptive": bool}`` (default trapezoid, 30 points in 1-D).
+
+    Returns
+    -------
+    MixtureModel
+        Ready for ``fit_ml``, ``fit_map``, ``fit_laplace``, ``sample``, then
+        ``class_probabilities``, ``profiles``, ``class_proportions``,
+        ``predict_proba``, ``goodness_of_fit``, ``save``. The call is
+        recorded in ``model.options["call"]`` (to rebuild it: save/load, predict).
 
     Missing responses are left out of the likelihood (full information);
-    rows with every item missing are dropped with a warning.
+    rows with every item missing are dropped with a warning. Bad input raises
+    a ``ValueError`` naming the column and the fix before anything is compiled.
+
+    Examples
+    --------
+    >>> import bayesmix as bm
+    >>> df = bm.datasets.load("carcinoma")
+    >>> m = bm.lca(df, items=list("ABCDEFG"), n_classes=2)
+    >>> ml = m.fit_ml(starts=20, seed=1)                               # doctest: +SKIP
+    >>> sai = bm.datasets.load("sai_lta")                              # doctest: +SKIP
+    >>> items = ["tense_t1", "worrying_t1", "anxious_t1", "nervous_t1", "jittery_t1"]
+    >>> m2 = bm.lca(sai, items, n_classes=2, cluster="study", random_intercept=True)  # doctest: +SKIP
     """
+    call = {"factory": "lca", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates,
                      cluster=cluster, cluster_covariates=cluster_covariates)
     integration = _check_options(encoded, n_classes, cluster, class_level, random_intercept,
@@ -186,7 +230,7 @@ def lca(
         components=components,
         name="lca",
         ordered=ordered,
-        options={"link": link, "equal_variances": equal_variances, "class_level": class_level,
+        options={"call": call, "link": link, "equal_variances": equal_variances, "class_level": class_level,
                  "random_intercept": random_intercept, "n_between_classes": n_between_classes},
         integration=integration,
         sample_size=encoded.n_units,

@@ -232,6 +232,7 @@ def mixture_regression(
         ``random_slope``.
     integration : quadrature for ML and the log-likelihood of LOO.
     """
+    call = {"factory": "mixture_regression", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     x, random_labels, covariates, cluster_covariates, integration, random_covariance = _validate(
         data, y, x, n_classes, cluster, class_level, random, random_class_intercept, covariates,
         cluster_covariates, equal_variances, integration, random_covariance)
@@ -304,7 +305,7 @@ def mixture_regression(
         class_labels=labels,
         structure=structure,
         name="mixture_regression",
-        options={"class_level": class_level, "equal_variances": bool(equal_variances), "y": y, "x": x,
+        options={"call": call, "class_level": class_level, "equal_variances": bool(equal_variances), "y": y, "x": x,
                  "random": tuple(random_labels), "random_class_intercept": bool(random_class_intercept),
                  "random_covariance": random_covariance},
         integration=integration,

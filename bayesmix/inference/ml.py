@@ -56,6 +56,37 @@ class MLResult:
         """Sample-size adjusted BIC (Sclove 1987): n* = (n + 2) / 24."""
         return -2 * self.loglik + self.n_params * np.log((self.n_obs + 2) / 24)
 
+    def __repr__(self) -> str:
+        return (f"MLResult(loglik={self.loglik:.4f}, n_params={self.n_params}, N={self.n_obs}, "
+                f"bic={self.bic:.3f}, entropy={self.entropy:.3f}, classes={len(self.class_proportions)})")
+
+    def summary(self):
+        """Mplus-style tables: fit, classes, classification (AvePP), profiles and parameters with SEs.
+
+        Returns
+        -------
+        bayesmix.summary.FitSummary
+            ``.fit`` (LL, n_params, AIC, BIC, aBIC, entropy, N), ``.classes``
+            (proportion, se, counts by posterior probabilities and modal
+            class), ``.classification`` (average posterior probabilities),
+            ``.profiles`` (estimate, se), ``.parameters``; prints as text and
+            shows as HTML in Jupyter.
+
+        Examples
+        --------
+        >>> ml = m.fit_ml(starts=20, seed=1)   # doctest: +SKIP
+        >>> print(ml.summary())                # doctest: +SKIP
+        """
+        from ..summary import ml_summary
+        return ml_summary(self)
+
+    def _repr_html_(self) -> str:
+        from ..summary import class_table, fit_series
+        fit = fit_series(self).to_frame().to_html()
+        classes = class_table(self).to_html(float_format=lambda v: f"{v:.4f}")
+        return (f"<b>Maximum likelihood</b> (N = {self.n_obs})<br>{fit}<b>Classes</b>{classes}"
+                "<small>ml.summary() for classification, profiles and parameters with SEs</small>")
+
     def fit_table(self) -> pd.Series:
         return pd.Series({"loglik": self.loglik, "n_params": self.n_params, "aic": self.aic,
                           "bic": self.bic, "abic": self.abic, "entropy": self.entropy,

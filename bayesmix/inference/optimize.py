@@ -68,8 +68,11 @@ def multistart(mm, *args, **kwargs) -> Optimum:
     benchmarks/bench_ml_stepmix.py).
     """
     from threadpoolctl import threadpool_limits
+    from ..relabel import order_by_size
     with threadpool_limits(limits=1, user_api="blas"):
-        return _multistart(mm, *args, **kwargs)
+        opt = _multistart(mm, *args, **kwargs)
+        kind = args[0] if args else kwargs.get("kind", "loglik")
+        return order_by_size(mm, opt, kind, integration=kwargs.get("integration"))  # one labeling (issue 13)
 
 
 def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iterations: int = 25,

@@ -1,0 +1,190 @@
+"""Save and load a model with its fitted results (``bm.save`` / ``bm.load``).
+
+A :class:`~bayesmix.MixtureModel` holds a PyMC model and compiled PyTensor
+graphs, which do not pickle reliably. What is stored instead is what rebuilds
+it exactly: the factory call (factory name and every argument, the
+DataFrame included) that each factory records in ``model.options["call"]``,
+plus a hash of the encoded data (checked on load), the package version, and
+the results:
+
+- ML results (:class:`~bayesmix.MLResult`, MAP results): plain data (tables,
+  arrays), pickled;
+- posterior DataTrees (``sample``, ``fit_laplace``): written with
+  ``DataTree.to_zarr`` (zarr is a core dependency; the netCDF backends are
+  not, so ``idata.to_netcdf`` needs ``pip install h5netcdf``).
+
+The saved fit is a directory::
+
+    fit.bmx/
+        bayesmix.pkl        # format, version, factory call, data hash, ML results
+        <name>.zarr/        # one per posterior DataTree
+
+Loading rebuilds the model by calling the factory again (compiling its
+graphs anew), so every result method gives the same numbers as before
+saving. Load only files you trust: pickle runs code on load.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["save", "load", "rebuild", "data_hash"]
+
+FORMAT = 1
+_META = "bayesmix.pkl"
+
+
+def data_hash(mm) -> str:
+    """A hash of the model's encoded data frame (rows kept, item values, covariates, clusters)."""
+    frame = mm.data.frame
+    values = pd.util.hash_pandas_object(frame, index=True).to_numpy()
+    return hashlib.sha256(np.ascontiguousarray(values).tobytes()).hexdigest()
+
+
+def _call_of(mm) -> dict:
+    call = mm.options.get("call")
+    if not call:
+        raise ValueError(f"this model ({mm.name}) does not record its factory call, so it cannot be rebuilt; "
+                         "build it with a bayesmix factory such as bm.lca.")
+    return call
+
+
+def rebuild(call: Mapping[str, Any], **changes) -> Any:
+    """Call the factory of a recorded ``call`` again, with ``changes`` to its arguments."""
+    import bayesmix
+    factory = getattr(bayesmix, call["factory"], None)
+    if factory is None:
+        raise ValueError(f"unknown factory {call['factory']!r} in the saved call (bayesmix {bayesmix.__version__}).")
+    return factory(**{**call["arguments"], **changes})
+
+
+def _is_datatree(result) -> bool:
+    return isinstance(result, xr.DataTree)
+
+
+def save(path: str | os.PathLike, model, result=None, *, overwrite: bool = False) -> Path:
+    """Save a model and its fitted result(s) to the directory ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A directory to create (conventionally ending in ``.bmx``).
+    model : MixtureModel
+        A model built by a bayesmix factory (``bm.lca``, ``bm.mixture_regression``).
+    result : MLResult, DataTree, dict of them, or None
+        What to store with it: an ML/MAP result, a posterior from ``sample`` or
+        ``fit_laplace``, or a dict ``{name: result}`` of several.
+    overwrite : bool
+        Replace an existing directory at ``path`` (default: refuse).
+
+    Returns
+    -------
+    pathlib.Path
+        The directory written.
+
+    Examples
+    --------
+    >>> ml = m.fit_ml(starts=20, seed=1)                          # doctest: +SKIP
+    >>> bm.save("carcinoma.bmx", m, {"ml": ml, "nuts": idata})   # doctest: +SKIP
+    >>> m2, results = bm.load("carcinoma.bmx")                   # doctest: +SKIP
+    """
+    import bayesmix
+    path = Path(path)
+    call = _call_of(model)
+    if path.exists():
+        if not overwrite:
+            raise ValueError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    single = not isinstance(result, Mapping)
+    results = {"result": result} if single else dict(result)
+    path.mkdir(parents=True)
+    stored: dict[str, Any] = {}
+    for name, value in results.items():
+        if value is None:
+            stored[name] = ("none", None)
+        elif _is_datatree(value):
+            target = f"{name}.zarr"
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # zarr v3 format notices
+                value.to_zarr(path / target, mode="w")
+            stored[name] = ("datatree", target)
+        elif hasattr(value, "point"):
+            stored[name] = ("object", value)
+        else:
+            raise ValueError(f"result {name!r} is a {type(value).__name__}; save an MLResult, a MAP result "
+                             "or a DataTree from sample / fit_laplace.")
+    meta = {"format": FORMAT, "bayesmix_version": bayesmix.__version__, "call": call,
+            "data_hash": data_hash(model), "single": single, "results": stored}
+    with open(path / _META, "wb") as fh:
+        pickle.dump(meta, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return path
+
+
+def _open_datatree(target: Path) -> xr.DataTree:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tree = xr.open_datatree(target, engine="zarr")
+        return tree.load()
+
+
+def load(path: str | os.PathLike):
+    """Load what :func:`save` wrote: ``(model, result)``.
+
+    The model is rebuilt by calling its factory with the saved arguments
+    (the data included); a mismatch of the rebuilt data with the saved hash
+    raises. ``result`` comes back in the form it was saved (one result, a
+    dict, or None).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The directory written by :func:`save`.
+
+    Returns
+    -------
+    (MixtureModel, result)
+        ``result`` is an MLResult / DataTree / dict of them / None.
+
+    Examples
+    --------
+    >>> m, idata = bm.load("carcinoma.bmx")   # doctest: +SKIP
+    >>> m.class_probabilities(idata)          # doctest: +SKIP
+    """
+    import bayesmix
+    path = Path(path)
+    meta_file = path / _META
+    if not meta_file.exists():
+        raise ValueError(f"{str(path)!r} is not a bayesmix save directory (no {_META}); write one with bm.save.")
+    with open(meta_file, "rb") as fh:
+        meta = pickle.load(fh)
+    if meta.get("format", 0) > FORMAT:
+        raise ValueError(f"{str(path)!r} was written by a newer bayesmix ({meta.get('bayesmix_version')}); "
+                         f"this is {bayesmix.__version__}.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # data warnings were shown when the model was first built
+        model = rebuild(meta["call"])
+    if data_hash(model) != meta["data_hash"]:
+        raise ValueError(f"the data rebuilt from {str(path)!r} differ from the data the model was saved with.")
+    results = {}
+    for name, (kind, value) in meta["results"].items():
+        if kind == "datatree":
+            results[name] = _open_datatree(path / value)
+        else:
+            results[name] = value
+    from .relabel import set_label_reference
+    for value in results.values():  # later fits of the reloaded model keep the saved labels
+        probabilities = getattr(value, "posterior_probabilities", None)
+        if probabilities is not None:
+            set_label_reference(model, probabilities.to_numpy())
+            break
+    return model, (results["result"] if meta["single"] else results)

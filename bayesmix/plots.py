@@ -1,0 +1,126 @@
+"""Plots of fitted mixtures (matplotlib, ``pip install 'bayesmix[plot]'``).
+
+Every function takes the model and a fitted result (an ML result or a
+posterior DataTree), draws on ``ax`` (a new figure when None) and returns the
+axes, so the plot can be adjusted or saved by the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["plot_profiles", "plot_class_proportions"]
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("bayesmix.plots needs matplotlib: pip install 'bayesmix[plot]'.") from err
+    return plt
+
+
+def _profile_frame(mm, result, hdi_prob: float) -> tuple[pd.DataFrame, str]:
+    """(rows x (class, [value, lower, upper])) and a label of the interval."""
+    if hasattr(result, "profiles") and isinstance(getattr(result, "profiles"), pd.DataFrame):
+        table = result.profiles
+        z = _normal_quantile(hdi_prob)
+        out = {}
+        for label in mm.class_labels:
+            est, se = table[(label, "estimate")], table[(label, "se")].fillna(0.0)
+            out[(label, "value")], out[(label, "lower")], out[(label, "upper")] = est, est - z * se, est + z * se
+        return pd.DataFrame(out), f"ML estimate +- {z:.2f} SE"
+    table = mm.profiles(result, hdi_prob=hdi_prob)
+    out = {}
+    for label in mm.class_labels:
+        out[(label, "value")] = table[(label, "mean")]
+        out[(label, "lower")], out[(label, "upper")] = table[(label, "lower")], table[(label, "upper")]
+    return pd.DataFrame(out), f"posterior mean, {100 * hdi_prob:.0f}% equal-tailed interval"
+
+
+def _normal_quantile(prob: float) -> float:
+    from scipy import stats
+    return float(stats.norm.ppf(0.5 + prob / 2))
+
+
+def plot_profiles(mm, result: Any, *, items=None, hdi_prob: float = 0.94, ax=None):
+    """Class profiles: P(item = category | class) (means for continuous items) with intervals.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+    result : MLResult or DataTree
+        ML: estimate +- z SE (z for ``hdi_prob``); posterior: mean and equal-tailed interval.
+    items : list of str, optional
+        Items to show (default: every row of the profile table except continuous SDs).
+    hdi_prob : float
+        Interval probability.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> from bayesmix.plots import plot_profiles
+    >>> ax = plot_profiles(m, ml)                       # doctest: +SKIP
+    >>> ax.figure.savefig("profiles.png")               # doctest: +SKIP
+    """
+    plt = _pyplot()
+    frame, what = _profile_frame(mm, result, hdi_prob)
+    rows = [r for r in frame.index if r[1] != "sd" and (items is None or r[0] in items)]
+    frame = frame.loc[rows]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(rows) + 2), 3.5))
+    x = np.arange(len(rows))
+    k = mm.n_classes
+    offsets = (np.arange(k) - (k - 1) / 2) * 0.08
+    for c, label in enumerate(mm.class_labels):
+        value = frame[(label, "value")].to_numpy(float)
+        err = np.vstack([value - frame[(label, "lower")].to_numpy(float),
+                         frame[(label, "upper")].to_numpy(float) - value])
+        ax.errorbar(x + offsets[c], value, yerr=np.clip(err, 0, None), marker="o", capsize=3, label=label)
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{i}={cat}" if cat not in ("mean",) else f"{i} (mean)" for i, cat in rows],
+                       rotation=45 if len(rows) > 8 else 0, ha="right" if len(rows) > 8 else "center")
+    ax.set_ylabel("P(category | class)")
+    ax.set_title(f"Class profiles ({what})", fontsize=9)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_class_proportions(mm, result: Any, *, hdi_prob: float = 0.94, ax=None):
+    """Class proportions with intervals (ML: +- z SE; posterior: equal-tailed interval).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = plot_class_proportions(m, idata)           # doctest: +SKIP
+    """
+    plt = _pyplot()
+    if hasattr(result, "class_proportions") and isinstance(getattr(result, "class_proportions"), pd.DataFrame):
+        table = result.class_proportions
+        z = _normal_quantile(hdi_prob)
+        value, se = table["estimate"].to_numpy(float), table["se"].fillna(0.0).to_numpy(float)
+        lower, upper = value - z * se, value + z * se
+    else:
+        table = mm.class_proportions(result, hdi_prob=hdi_prob)
+        value, lower, upper = (table[c].to_numpy(float) for c in ("mean", "lower", "upper"))
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.0 * mm.n_classes + 2, 3.0))
+    x = np.arange(mm.n_classes)
+    ax.bar(x, value, color="0.7")
+    ax.errorbar(x, value, yerr=np.clip(np.vstack([value - lower, upper - value]), 0, None), fmt="none",
+                ecolor="k", capsize=4)
+    ax.set_xticks(x)
+    ax.set_xticklabels(mm.class_labels)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("class proportion")
+    return ax

@@ -1,0 +1,183 @@
+"""Classify new respondents: ``m.predict_proba(new_data, result)`` and ``m.predict``.
+
+Bayes' rule at the fitted parameters: for a new unit i with responses y_i
+(and covariates x_i),
+
+    P(C_i = c | y_i, x_i) = P(C_i = c | x_i) p(y_i | C_i = c) / sum_k P(C_i = k | x_i) p(y_i | C_i = k)
+
+with P(C = c | x) the class model of eq. 4 and p(y | C = c) the product of
+the item kernels of eq. 1-2 (missing responses left out). After NUTS or
+Laplace the probabilities are averaged over posterior draws; after ML / MAP
+they are evaluated at the point estimate.
+
+How it is computed: the model's factory is called again (from the call it
+recorded) on the training rows followed by the new rows, with the training
+item types, and its class-membership graph is evaluated at the fitted
+parameters; the new rows' values are returned. So the new data are checked
+against the *training* encoding -- same items, no unseen category codes (a
+``ValueError`` names them) -- and an item that is constant within the few
+new rows is fine.
+
+Two-level models: a new unit in a *known* cluster is classified with the
+cluster's random effect (or between class) integrated over its posterior
+given the cluster's training units and the new units of that cluster; a unit
+in a *new* cluster gets the effect integrated over its posterior given the
+new cluster's units (the prior when the cluster has one unit with little
+data). Between-level classes (``class_level="between"``) are classified per
+cluster: rows are the clusters of ``new_data``. Passing training rows again
+counts them as further units of their clusters (in single-level models the
+result equals ``class_probabilities`` exactly).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+__all__ = ["predict_proba", "predict", "point_posterior"]
+
+_COLUMN_ARGUMENTS = ("items", "y", "x", "covariates", "cluster", "cluster_covariates")
+
+
+def point_posterior(mm, point: dict) -> xr.DataTree:
+    """A fitted point (ML / MAP ``result.point``) as a one-chain, one-draw posterior DataTree.
+
+    With it, every posterior result method evaluates at the point, e.g.
+    ``m.class_proportions(bm.point_posterior(m, ml.point))``.
+    """
+    data = {}
+    for rv in mm.model.free_RVs:
+        if rv.name not in point or rv.name in mm.integrated:
+            continue
+        value = np.asarray(point[rv.name])
+        dims = list(mm.model.named_vars_to_dims.get(rv.name, ()) or ())
+        if len(dims) != value.ndim:
+            dims = [f"{rv.name}_dim_{i}" for i in range(value.ndim)]
+        data[rv.name] = (["chain", "draw", *dims], value[None, None])
+    return xr.DataTree.from_dict({"posterior": xr.Dataset(data, coords={"chain": [0], "draw": [0]})})
+
+
+def _columns(call: dict) -> list[str]:
+    args = call["arguments"]
+    out: list[str] = []
+    for key in _COLUMN_ARGUMENTS:
+        value = args.get(key)
+        if value is None:
+            continue
+        for name in [value] if isinstance(value, str) else list(value):
+            if name not in out:
+                out.append(name)
+    return out
+
+
+def _check_new_data(mm, new_data, columns: list[str]) -> pd.DataFrame:
+    if not isinstance(new_data, pd.DataFrame):
+        raise ValueError(f"new_data must be a pandas DataFrame, got {type(new_data).__name__}.")
+    if len(new_data) == 0:
+        raise ValueError("new_data has no rows.")
+    missing = [c for c in columns if c not in new_data.columns]
+    if missing:
+        raise ValueError(f"new_data lacks column(s) {missing} that the model was fitted with; "
+                         f"it needs {columns}.")
+    new = new_data[columns].reset_index(drop=True).copy()
+    train = mm.data.frame
+    for spec in mm.data.items:
+        column = new[spec.name]
+        if spec.kind == "continuous":
+            values = pd.to_numeric(column, errors="coerce")
+            bad = column.notna() & values.isna()
+            if bad.any() or np.isinf(values.to_numpy(dtype=float)).any():
+                raise ValueError(f"item {spec.name!r} is continuous, but new_data holds non-numeric or "
+                                 f"infinite values {column[bad].unique().tolist()[:5]}; use numbers or NaN.")
+            continue
+        known = set(spec.categories)
+        observed = column.dropna()
+        unseen = sorted({_plain(v) for v in observed if v not in known}, key=str)
+        if unseen:
+            raise ValueError(f"item {spec.name!r} has code(s) {unseen} in new_data that the model never saw "
+                             f"(fitted codes: {[_plain(c) for c in spec.categories]}); recode them to fitted codes or set "
+                             "them missing (NaN).")
+        if isinstance(train[spec.name].dtype, pd.CategoricalDtype):
+            new[spec.name] = pd.Categorical(column, categories=train[spec.name].dtype.categories,
+                                            ordered=train[spec.name].dtype.ordered)
+    return new
+
+
+def _plain(value):
+    """numpy scalars as Python values (readable in messages)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _posterior_of(mm, result) -> tuple[xr.DataTree, dict | None]:
+    """(posterior tree without integrated latent effects, integration setting) of a fitted result."""
+    if isinstance(result, xr.DataTree):
+        node = result["posterior"]
+        ds = node.to_dataset() if hasattr(node, "to_dataset") else node
+        keep = [name for name in ds.data_vars if name not in mm.integrated]
+        setting = result.attrs.get("bayesmix_integration")
+        tree = xr.DataTree.from_dict({"posterior": ds[keep]})
+        return tree, dict(setting) if isinstance(setting, dict) else None
+    if hasattr(result, "point"):
+        setting = getattr(result, "integration", None)
+        return point_posterior(mm, result.point), dict(setting) if isinstance(setting, dict) else None
+    raise ValueError(f"result must be a fitted result of this model (MLResult, MAP result, or a DataTree from "
+                     f"sample / fit_laplace), got {type(result).__name__}.")
+
+
+def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1000) -> pd.DataFrame:
+    """P(C = c | y, x) for the rows of ``new_data``: rows x classes. See :meth:`MixtureModel.predict_proba`."""
+    from .results import _average_over_draws
+    call = mm.options.get("call")
+    if not call:
+        raise ValueError(f"this model ({mm.name}) does not record its factory call; build it with a bayesmix "
+                         "factory (bm.lca, bm.mixture_regression) to predict.")
+    columns = _columns(call)
+    new = _check_new_data(mm, new_data, columns)
+    tree, integration = _posterior_of(mm, result)
+    train = mm.data.frame[columns]
+    combined = pd.concat([train, new], ignore_index=True)
+    for name in columns:  # keep categorical dtypes (ordinal category order) through the concatenation
+        if isinstance(train[name].dtype, pd.CategoricalDtype):
+            combined[name] = pd.Categorical(combined[name], categories=train[name].dtype.categories,
+                                            ordered=train[name].dtype.ordered)
+    changes: dict[str, Any] = {"data": combined}
+    if call["factory"] == "lca":
+        changes["item_types"] = {spec.name: spec.kind for spec in mm.data.items}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # suspicious codes etc. were reported at fitting
+        both = _rebuild_quietly(call, changes)
+    graph = both.class_probability_tensor(integration)
+    probs = _average_over_draws(both, tree, f"predict:{integration}", graph, max_draws)
+    labels = pd.Index(mm.class_labels, name="class")
+    n_train = len(train)
+    if both.structure.class_level == "cluster":
+        clusters = list(pd.unique(new[call["arguments"]["cluster"]]))
+        table = pd.DataFrame(probs, index=both.data.clusters, columns=labels)
+        return table.loc[clusters]
+    kept = np.asarray(both.data.units)  # combined positions kept (rows with every item missing are dropped)
+    out = pd.DataFrame(np.nan, index=new_data.index, columns=labels)
+    is_new = kept >= n_train
+    out.iloc[kept[is_new] - n_train] = probs[is_new]
+    n_empty = int(out.isna().any(axis=1).sum())
+    if n_empty:
+        warnings.warn(f"{n_empty} row(s) of new_data have every item missing; their class probabilities are NaN.",
+                      UserWarning, stacklevel=3)
+    return out
+
+
+def _rebuild_quietly(call, changes):
+    from .io import rebuild
+    return rebuild(call, **changes)
+
+
+def predict(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1000) -> pd.Series:
+    """Modal class (the class of largest ``predict_proba``) per row of ``new_data``."""
+    probs = predict_proba(mm, new_data, result, max_draws=max_draws)
+    modal = pd.Series(pd.NA, index=probs.index, name="class", dtype=object)
+    ok = probs.notna().all(axis=1)
+    modal[ok] = probs[ok].idxmax(axis=1)
+    return modal

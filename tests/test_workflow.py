@@ -1,0 +1,343 @@
+"""Workflow of poLCA / StepMix / Mplus users (issue 13): predict, save/load, one labeling,
+compare, summaries, G2 / X2 / bivariate residuals, plots, docstrings.
+
+Oracles: Bayes' rule by hand in numpy (from the printed ML profiles and
+proportions, and per posterior draw), a direct enumeration of the 2^7 response
+patterns for G2 / X2, the published carcinoma G2 (Agresti 2002), reloading in a
+separate Python process.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+import warnings
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit, softmax
+
+import bayesmix as bm
+
+ITEMS = list("ABCDEFG")
+
+
+@pytest.fixture(scope="module")
+def carc():
+    return bm.datasets.load("carcinoma")
+
+
+@pytest.fixture(scope="module")
+def fitted(carc):
+    """Carcinoma K = 2: ML first (sets the labels), then NUTS (2 chains x 200)."""
+    m = bm.lca(carc, items=ITEMS, n_classes=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=10, seed=1)
+        idata = m.sample(draws=200, tune=200, chains=2, sampler="pymc", random_seed=1, progressbar=False)
+    return m, ml, idata
+
+
+@pytest.fixture(scope="module")
+def covariate_fit():
+    """2 classes, 5 binary items, one covariate on the class (eq. 4), N = 400; ML."""
+    sim = bm.datasets.simulate_lca(n_units=400, n_items=5, n_classes=2, class_intercept=[0.8],
+                                   class_slope=[[1.0]], missing_rate=0.05, seed=3)
+    m = bm.lca(sim.data, items=sim.items, n_classes=2, covariates=sim.covariates)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=8, seed=2)
+    return sim, m, ml
+
+
+def _bayes_rule(y: np.ndarray, p1: np.ndarray, log_prior: np.ndarray) -> np.ndarray:
+    """P(C = c | y) for binary y (NaN = missing), p1 (K, I) = P(y = 1 | c), log_prior (N or 1, K)."""
+    obs = ~np.isnan(y)
+    y0 = np.nan_to_num(y)
+    loglik = (obs[:, None, :] * (y0[:, None, :] * np.log(p1[None]) + (1 - y0[:, None, :]) * np.log1p(-p1[None]))
+              ).sum(-1)  # (N, K)
+    return softmax(log_prior + loglik, axis=1)
+
+
+# ----------------------------------------------------------------------------- predict
+def test_predict_on_training_rows_equals_class_probabilities(fitted, carc):
+    m, ml, idata = fitted
+    np.testing.assert_allclose(m.predict_proba(carc, ml).to_numpy(), ml.posterior_probabilities.to_numpy(),
+                               atol=1e-10)
+    np.testing.assert_allclose(m.predict_proba(carc, idata).to_numpy(), m.class_probabilities(idata).to_numpy(),
+                               atol=1e-10)
+    modal = m.predict(carc, ml)
+    assert list(modal) == list(ml.posterior_probabilities.idxmax(axis=1))
+
+
+def test_predict_new_rows_is_bayes_rule(fitted):
+    m, ml, idata = fitted
+    # new respondents: A constant (=1) in the new rows, some missing responses, an unseen pattern
+    new = pd.DataFrame({"A": [1, 1, 1, 1], "B": [0, 1, np.nan, 1], "C": [0, 1, 0, np.nan],
+                        "D": [1, 0, 0, 1], "E": [0, 1, 1, 0], "F": [1, 0, np.nan, 1], "G": [0, 1, 1, 1]},
+                       index=["r1", "r2", "r3", "r4"])
+    got = m.predict_proba(new, ml)
+    assert list(got.index) == ["r1", "r2", "r3", "r4"] and list(got.columns) == m.class_labels
+    p1 = np.stack([ml.profiles[(c, "estimate")].to_numpy() for c in m.class_labels])  # (K, I)
+    prior = np.log(ml.class_proportions["estimate"].to_numpy())[None]
+    expected = _bayes_rule(new[ITEMS].to_numpy(float), np.clip(p1, 1e-300, 1 - 1e-16), prior)
+    np.testing.assert_allclose(got.to_numpy(), expected, atol=1e-8)
+
+    # posterior: Bayes' rule per draw from the sampled logits, then averaged
+    post = idata["posterior"].to_dataset()
+    logits = post["binary_logit"].transpose("chain", "draw", "class", "binary_item").to_numpy().reshape(-1, 2, 7)
+    intercept = post["class_intercept"].to_numpy().reshape(-1, 1)
+    by_hand = np.mean([_bayes_rule(new[ITEMS].to_numpy(float), expit(lg), np.log(softmax([[a[0], 0.0]], axis=1)))
+                       for lg, a in zip(logits, intercept)], axis=0)
+    np.testing.assert_allclose(m.predict_proba(new, idata).to_numpy(), by_hand, atol=1e-8)
+
+
+def test_predict_with_covariates_is_bayes_rule(covariate_fit):
+    sim, m, ml = covariate_fit
+    new = sim.data.iloc[:6].copy()
+    new["x1"] = [-2.0, -1.0, 0.0, 1.0, 2.0, 3.5]  # covariate values the unit never had
+    got = m.predict_proba(new, ml).to_numpy()
+    point = ml.point
+    logits = point["class_intercept"][None, :] + new[["x1"]].to_numpy() @ point["class_slope"]
+    prior = np.log(softmax(np.column_stack([logits, np.zeros(len(new))]), axis=1))
+    expected = _bayes_rule(new[sim.items].to_numpy(float), expit(point["binary_logit"]), prior)
+    np.testing.assert_allclose(got, expected, atol=1e-8)
+
+
+def test_predict_refuses_unseen_codes_and_missing_columns(fitted, carc):
+    m, ml, _ = fitted
+    bad = carc.iloc[:3].copy()
+    bad.loc[bad.index[1], "C"] = 2
+    with pytest.raises(ValueError, match=r"item 'C' has code\(s\) \[2\].*never saw.*\[0, 1\]"):
+        m.predict_proba(bad, ml)
+    with pytest.raises(ValueError, match=r"lacks column\(s\) \['G'\]"):
+        m.predict_proba(carc.drop(columns="G").iloc[:3], ml)
+    with pytest.raises(ValueError, match="result must be"):
+        m.predict_proba(carc.iloc[:3], {"a": 1})
+
+
+# ----------------------------------------------------------------------------- labels
+def test_ml_and_posterior_share_labels(fitted):
+    m, ml, idata = fitted
+    post = m.profiles(idata)
+    for c in m.class_labels:  # each posterior class sits on the ML class of the same name
+        distances = {d: float(np.abs(post[(c, "mean")] - ml.profiles[(d, "estimate")]).sum()) for d in m.class_labels}
+        assert min(distances, key=distances.get) == c
+    # the first solution of a model is ordered by size (class1 the largest)
+    props = ml.class_proportions["estimate"].to_numpy()
+    assert props[0] >= props[1]
+
+
+def test_first_solution_ordered_by_size_and_later_fits_follow(covariate_fit):
+    sim, _, _ = covariate_fit
+    fresh = bm.lca(sim.data, items=sim.items, n_classes=2, covariates=sim.covariates)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mode = fresh.fit_map(starts=4, seed=7)
+        ml = fresh.fit_ml(starts=4, seed=11)
+    props = ml.class_proportions["estimate"].to_numpy()
+    assert props[0] > props[1]  # true sizes about 0.66 / 0.34
+    # MAP (fitted first) and ML agree class by class
+    logits_map, logits_ml = mode.point["binary_logit"], ml.point["binary_logit"]
+    assert np.abs(logits_map - logits_ml).max() < 1.0
+    assert np.abs(logits_map - logits_ml[::-1]).max() > 1.0
+
+
+def test_relabel_undoes_a_permutation(fitted):
+    from bayesmix.inference.labels import apply_permutations
+    m, ml, idata = fitted
+    posterior = idata["posterior"].to_dataset()
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    swapped = idata.copy()
+    swapped["posterior"] = apply_permutations(posterior, np.tile([1, 0], (n_chain, n_draw, 1)), mm=m)
+    back = bm.relabel(m, swapped, ml)
+    assert back.attrs["bayesmix_relabeled_draws"] == n_chain * n_draw
+    np.testing.assert_allclose(back["posterior"]["binary_logit"].values, posterior["binary_logit"].values)
+    np.testing.assert_allclose(back["posterior"]["class_intercept"].values, posterior["class_intercept"].values)
+
+
+# ----------------------------------------------------------------------------- compare
+def test_compare_one_sign_convention_unrounded(fitted, carc):
+    m, _, idata = fitted
+    m1 = bm.lca(carc, items=ITEMS, n_classes=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata1 = m1.sample(draws=200, tune=200, chains=2, sampler="pymc", random_seed=1, progressbar=False)
+    loo = bm.compare({"K=1": idata1, "K=2": idata}, ic="loo")
+    waic = bm.compare({"K=1": idata1, "K=2": idata}, ic="waic")
+    for table in (loo, waic):
+        assert list(table.columns) == ["rank", "elpd", "se", "p", "elpd_diff", "dse", "weight", "warning"]
+        assert table.index[0] == "K=2" and table["elpd"].is_monotonic_decreasing
+        assert table.loc["K=2", "elpd_diff"] == 0.0 and table.loc["K=1", "elpd_diff"] < -50
+        np.testing.assert_allclose(table.loc["K=1", "elpd_diff"],
+                                   table.loc["K=1", "elpd"] - table.loc["K=2", "elpd"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert loo.loc["K=2", "elpd"] == az.loo(idata).elpd  # not rounded
+    assert waic.loc["K=2", "elpd"] == bm.waic(idata).elpd
+    assert abs(loo.loc["K=2", "elpd"] - waic.loc["K=2", "elpd"]) < 3.0
+
+
+# ----------------------------------------------------------------------------- fit statistics
+def _enumerated_fit(ml, labels, data):
+    """Expected pattern counts over all 2^7 cells from the printed ML profiles and proportions."""
+    p1 = np.stack([ml.profiles[(c, "estimate")].to_numpy() for c in labels])  # (K, 7)
+    pi = ml.class_proportions["estimate"].to_numpy()
+    cells = np.array(list(itertools.product([0, 1], repeat=7)), dtype=float)
+    prob = (pi[None] * np.prod(np.where(cells[:, None, :] == 1, p1[None], 1 - p1[None]), axis=-1)).sum(1)
+    n = len(data)
+    observed = np.array([(data[ITEMS].to_numpy() == cell).all(axis=1).sum() for cell in cells], dtype=float)
+    expected = n * prob
+    seen = observed > 0
+    g2 = 2 * np.sum(observed[seen] * np.log(observed[seen] / expected[seen]))
+    x2 = np.sum((observed - expected) ** 2 / expected)
+    return g2, x2
+
+
+def test_g2_and_x2_on_carcinoma(fitted, carc):
+    m, ml, _ = fitted
+    with pytest.warns(UserWarning, match="sparse"):
+        fit = m.goodness_of_fit(ml)
+    g2, x2 = _enumerated_fit(ml, m.class_labels, carc)
+    assert fit["G2"] == pytest.approx(g2, abs=1e-6)
+    assert fit["X2"] == pytest.approx(x2, abs=1e-4)
+    # Agresti (2002, Categorical Data Analysis, sec. 13.2): two-class model G2 = 62.36, df = 112
+    assert fit["G2"] == pytest.approx(62.36, abs=0.01)
+    assert fit["df"] == 2**7 - 1 - 15 == 112 and fit["n_patterns"] == 20
+    table = m.pattern_table(ml)
+    assert table["observed"].sum() == 118 and table["expected"].sum() < 118
+
+
+def test_bivariate_residuals_against_direct_table(fitted, carc):
+    m, ml, _ = fitted
+    bvr = m.bivariate_residuals(ml)
+    assert len(bvr) == 21
+    p1 = {c: ml.profiles[(c, "estimate")] for c in m.class_labels}
+    pi = ml.class_proportions["estimate"].to_numpy()
+    for a, b in [("B", "E"), ("A", "G")]:
+        obs = pd.crosstab(carc[a], carc[b]).reindex(index=[0, 1], columns=[0, 1], fill_value=0).to_numpy()
+        exp = np.zeros((2, 2))
+        for k, c in enumerate(m.class_labels):
+            pa = np.array([1 - p1[c][(a, "1")], p1[c][(a, "1")]])
+            pb = np.array([1 - p1[c][(b, "1")], p1[c][(b, "1")]])
+            exp += len(carc) * pi[k] * np.outer(pa, pb)
+        assert bvr.loc[(a, b), "bvr"] == pytest.approx(((obs - exp) ** 2 / exp).sum(), rel=1e-6)
+
+
+def test_fit_statistics_refuse_what_they_cannot_do(covariate_fit):
+    _, m, ml = covariate_fit
+    with pytest.raises(ValueError, match="without covariates"):
+        m.goodness_of_fit(ml)
+
+
+# ----------------------------------------------------------------------------- output
+def test_repr_and_summary(fitted):
+    m, ml, _ = fitted
+    for text in (repr(m), repr(ml)):
+        assert "\n" not in text and len(text) < 160
+    assert "loglik=-317.2568" in repr(ml)
+    html = ml._repr_html_()
+    assert html.count("<table") == 2 and "Parameters" not in html
+    s = ml.summary()
+    assert s.fit["loglik"] == ml.loglik and s.fit["bic"] == pytest.approx(ml.bic) and s.fit["N"] == 118
+    assert s.classes["count_posterior"].sum() == pytest.approx(118)
+    assert s.classes["count_modal"].sum() == 118
+    np.testing.assert_allclose(s.classification.sum(axis=1), 1.0)
+    assert np.all(np.diag(s.classification) > 0.95)
+    text = str(s)
+    for part in ("Model fit", "Classes", "Average posterior probabilities", "Profiles", "Parameters"):
+        assert part in text
+    assert s._repr_html_().count("<table") == 5
+
+
+def test_docstrings_are_complete(fitted):
+    m, _, _ = fitted
+    for fn in (bm.lca, m.fit_ml, m.sample, m.class_probabilities, m.profiles, bm.compare, m.predict_proba,
+               bm.save, bm.load):
+        doc = fn.__doc__ or ""
+        for section in ("Parameters", "Returns", "Examples"):
+            assert section in doc, (fn.__name__, section)
+    assert "starts" in m.fit_ml.__doc__ and "integration" in m.fit_ml.__doc__
+
+
+def test_plots_draw_to_png(fitted, tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.axes import Axes
+
+    from bayesmix.plots import plot_class_proportions, plot_profiles
+    m, ml, idata = fitted
+    for i, ax in enumerate([plot_profiles(m, ml), plot_profiles(m, idata), plot_class_proportions(m, ml),
+                            plot_class_proportions(m, idata)]):
+        assert isinstance(ax, Axes)
+        path = tmp_path / f"plot{i}.png"
+        ax.figure.savefig(path)
+        assert path.stat().st_size > 5000
+    assert len(plot_profiles(m, ml).lines) >= 2
+
+
+# ----------------------------------------------------------------------------- save / load
+_RELOAD = r"""
+import json, sys, warnings
+import numpy as np
+import bayesmix as bm
+warnings.simplefilter("ignore")
+m, res = bm.load(sys.argv[1])
+ml, idata = res["ml"], res["nuts"]
+head = m.data.frame.iloc[:10]
+out = {
+    "class_probabilities": m.class_probabilities(idata).to_numpy().tolist(),
+    "profiles": m.profiles(idata).to_numpy().tolist(),
+    "class_proportions": m.class_proportions(idata).to_numpy().tolist(),
+    "entropy": m.entropy(idata),
+    "predict_ml": m.predict_proba(head, ml).to_numpy().tolist(),
+    "predict_nuts": m.predict_proba(head, idata).to_numpy().tolist(),
+    "ml_profiles": ml.profiles.to_numpy().tolist(),
+    "ml_loglik": ml.loglik,
+    "summary_fit": [float(v) for k, v in ml.summary().fit.items() if k != "best_ll_replicated"],
+    "g2": float(m.goodness_of_fit(ml)["G2"]),
+    "log_likelihood": idata["log_likelihood"]["y"].values.tolist(),
+    "refit_props": m.fit_ml(starts=4, seed=5).class_proportions["estimate"].tolist(),
+}
+print(json.dumps(out))
+"""
+
+
+def test_save_and_load_in_a_new_process(fitted, carc, tmp_path):
+    m, ml, idata = fitted
+    path = bm.save(tmp_path / "carc.bmx", m, {"ml": ml, "nuts": idata})
+    with pytest.raises(ValueError, match="exists"):
+        m.save(path, ml)
+    proc = subprocess.run([sys.executable, "-c", _RELOAD, str(path)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    head = carc.iloc[:10]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        here = {
+            "class_probabilities": m.class_probabilities(idata).to_numpy(),
+            "profiles": m.profiles(idata).to_numpy(),
+            "class_proportions": m.class_proportions(idata).to_numpy(),
+            "entropy": m.entropy(idata),
+            "predict_ml": m.predict_proba(head, ml).to_numpy(),
+            "predict_nuts": m.predict_proba(head, idata).to_numpy(),
+            "ml_profiles": ml.profiles.to_numpy(),
+            "ml_loglik": ml.loglik,
+            "summary_fit": [float(v) for k, v in ml.summary().fit.items() if k != "best_ll_replicated"],
+            "g2": float(m.goodness_of_fit(ml)["G2"]),
+            "log_likelihood": idata["log_likelihood"]["y"].values,
+        }
+    for key, value in here.items():
+        np.testing.assert_allclose(np.asarray(got[key], dtype=float), np.asarray(value, dtype=float),
+                                   rtol=1e-10, atol=1e-12, err_msg=key)
+    # a new fit of the reloaded model keeps the saved labels
+    np.testing.assert_allclose(got["refit_props"], ml.class_proportions["estimate"], atol=1e-3)
+
+
+def test_load_refuses_other_directories(tmp_path):
+    with pytest.raises(ValueError, match="not a bayesmix save directory"):
+        bm.load(tmp_path)
