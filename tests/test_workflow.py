@@ -341,3 +341,82 @@ def test_save_and_load_in_a_new_process(fitted, carc, tmp_path):
 def test_load_refuses_other_directories(tmp_path):
     with pytest.raises(ValueError, match="not a bayesmix save directory"):
         bm.load(tmp_path)
+
+
+# ----------------------------------------------------------------------------- two-level predict
+BETA2 = np.array([[1.5, -1.5, 1.5, -1.5, 1.5], [-1.5, 1.5, -1.5, 1.5, -1.5]])
+ITEMS5 = [f"y{i + 1}" for i in range(5)]
+
+
+def _two_level_data(n_clusters=30, size=8, seed=4, between=False):
+    rng = np.random.default_rng(seed)
+    cluster = np.repeat(np.arange(n_clusters), size)
+    if between:
+        classes = np.where(rng.uniform(size=n_clusters) < 0.6, 0, 1)[cluster]
+    else:
+        u = 1.2 * rng.standard_normal(n_clusters)
+        classes = np.where(rng.uniform(size=len(cluster)) < expit(0.2 + u[cluster]), 0, 1)
+    y = (rng.uniform(size=(len(cluster), 5)) < expit(BETA2[classes])).astype(float)
+    frame = pd.DataFrame(y, columns=ITEMS5)
+    frame["school"] = [f"s{j:02d}" for j in cluster]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def within_between_fit():
+    data = _two_level_data()
+    m = bm.lca(data, ITEMS5, n_classes=2, cluster="school", random_intercept=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=4, seed=1)
+    return data, m, ml
+
+
+def test_two_level_predict_new_cluster_equals_a_copied_cluster(within_between_fit):
+    data, m, ml = within_between_fit
+    rows = data[data["school"] == "s03"]
+    copy = rows.assign(school="a new school")  # a new cluster with exactly the data of s03
+    got = m.predict_proba(copy, ml)
+    np.testing.assert_allclose(got.to_numpy(), ml.posterior_probabilities.loc[rows.index].to_numpy(), atol=1e-8)
+
+
+def test_two_level_predict_new_unit_in_known_cluster_by_quadrature(within_between_fit):
+    from scipy.integrate import quad
+    from scipy.stats import norm
+    data, m, ml = within_between_fit
+    new = pd.DataFrame([[1, 1, np.nan, np.nan, np.nan]], columns=ITEMS5).assign(school="s05")  # ambiguous alone
+    got = m.predict_proba(new, ml).to_numpy()[0]
+    point = ml.point
+    a = float(np.ravel(point["class_intercept"])[0])
+    sd = float(np.ravel(point.get("random_sd", point.get("random_chol")))[0])
+    p1 = expit(point["binary_logit"])  # (K, I)
+
+    def lik(y):  # p(y | class), (K,)
+        obs = ~np.isnan(y)
+        return np.prod(np.where(obs, np.where(y == 1, p1, 1 - p1), 1.0), axis=1)
+
+    members = [lik(y) for y in data.loc[data["school"] == "s05", ITEMS5].to_numpy()]
+    own = lik(new[ITEMS5].to_numpy(float)[0])
+
+    def weight(z, cls=None):
+        pi = np.array([expit(a + sd * z), 1 - expit(a + sd * z)])
+        value = norm.pdf(z) * np.prod([pi @ lk for lk in members])
+        return value * (pi @ own if cls is None else pi[cls] * own[cls])
+
+    total = quad(weight, -10, 10, limit=200)[0]
+    by_hand = np.array([quad(lambda z: weight(z, c), -10, 10, limit=200)[0] for c in range(2)]) / total
+    np.testing.assert_allclose(got, by_hand, atol=2e-3)  # the model's 30-point trapezoid rule vs adaptive quad
+    alone = expit(a) * own[0] / (expit(a) * own[0] + (1 - expit(a)) * own[1])  # ignoring the cluster
+    assert abs(got[0] - alone) > 0.05  # the cluster's other units moved the answer
+
+
+def test_between_level_predict_gives_one_row_per_new_cluster():
+    data = _two_level_data(n_clusters=24, seed=6, between=True)
+    m = bm.lca(data, ITEMS5, n_classes=2, cluster="school", class_level="between")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=4, seed=1)
+    copies = pd.concat([data[data["school"] == s].assign(school=f"new {s}") for s in ("s02", "s07")])
+    got = m.predict_proba(copies, ml)
+    assert list(got.index) == ["new s02", "new s07"]
+    np.testing.assert_allclose(got.to_numpy(), ml.posterior_probabilities.loc[["s02", "s07"]].to_numpy(), atol=1e-8)
