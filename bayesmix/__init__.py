@@ -5,11 +5,11 @@ from .compare import compare, loo, waic
 from .factories import lca, mixture_regression
 from .inference.ml import MLResult, lrt, select_classes
 from .model import MixtureModel
-from .io import load, save  # noqa: E402  (issue 13: workflow)
+from .io import load, save, to_netcdf  # noqa: E402  (issue 13: workflow)
 from .predict import point_posterior  # noqa: E402
 from .relabel import relabel  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["lca", "mixture_regression", "MixtureModel", "MLResult", "compare", "loo", "waic", "lrt", "select_classes",
            "datasets", "__version__"]
-__all__ += ["save", "load", "relabel", "point_posterior"]
+__all__ += ["save", "load", "to_netcdf", "relabel", "point_posterior"]

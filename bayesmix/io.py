@@ -9,15 +9,19 @@ the results:
 
 - ML results (:class:`~bayesmix.MLResult`, MAP results): plain data (tables,
   arrays), pickled;
-- posterior DataTrees (``sample``, ``fit_laplace``): written with
-  ``DataTree.to_zarr`` (zarr is a core dependency; the netCDF backends are
-  not, so ``idata.to_netcdf`` needs ``pip install h5netcdf``).
+- posterior DataTrees (``sample``, ``fit_laplace``): netCDF-4 files written
+  by the h5netcdf backend (a core dependency); attributes netCDF cannot hold
+  (booleans, dicts) are kept in the pickle and restored on load exactly.
 
 The saved fit is a directory::
 
     fit.bmx/
-        bayesmix.pkl        # format, version, factory call, data hash, ML results
-        <name>.zarr/        # one per posterior DataTree
+        bayesmix.pkl        # format, version, factory call, data hash, ML results, attrs
+        <name>.nc           # one per posterior DataTree
+
+:func:`to_netcdf` writes any bayesmix DataTree to one netCDF file for other
+tools (booleans stored as 0/1, dicts as JSON text); ``xr.open_datatree(path)``
+reads it back.
 
 Loading rebuilds the model by calling the factory again (compiling its
 graphs anew), so every result method gives the same numbers as before
@@ -27,6 +31,7 @@ saving. Load only files you trust: pickle runs code on load.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import shutil
@@ -38,7 +43,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-__all__ = ["save", "load", "rebuild", "data_hash"]
+__all__ = ["save", "load", "rebuild", "data_hash", "to_netcdf"]
 
 FORMAT = 1
 _META = "bayesmix.pkl"
@@ -105,7 +110,7 @@ def save(path: str | os.PathLike, model, result=None, *, overwrite: bool = False
         if not overwrite:
             raise ValueError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
         shutil.rmtree(path) if path.is_dir() else path.unlink()
-    single = not isinstance(result, Mapping)
+    single = _is_datatree(result) or not isinstance(result, Mapping)  # a DataTree is a Mapping too
     results = {"result": result} if single else dict(result)
     path.mkdir(parents=True)
     stored: dict[str, Any] = {}
@@ -113,11 +118,10 @@ def save(path: str | os.PathLike, model, result=None, *, overwrite: bool = False
         if value is None:
             stored[name] = ("none", None)
         elif _is_datatree(value):
-            target = f"{name}.zarr"
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # zarr v3 format notices
-                value.to_zarr(path / target, mode="w")
-            stored[name] = ("datatree", target)
+            target = f"{name}.nc"
+            attrs = {node.path: dict(node.attrs) for node in value.subtree}
+            _write_netcdf(value, path / target)
+            stored[name] = ("netcdf", (target, attrs))
         elif hasattr(value, "point"):
             stored[name] = ("object", value)
         else:
@@ -130,11 +134,64 @@ def save(path: str | os.PathLike, model, result=None, *, overwrite: bool = False
     return path
 
 
-def _open_datatree(target: Path) -> xr.DataTree:
+def _netcdf_attr(value):
+    """An attribute value netCDF can store: booleans as 0/1, dicts / ragged lists / None as JSON text."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (str, int, float, np.integer, np.floating)):
+        return value
+    if isinstance(value, (list, tuple, np.ndarray)):
+        arr = np.asarray(value)
+        if arr.dtype.kind in "iuf" and arr.ndim == 1:
+            return arr
+        if arr.dtype.kind in "U" and arr.ndim == 1:
+            return [str(v) for v in arr]
+    return json.dumps(value, default=str)
+
+
+def _write_netcdf(tree: xr.DataTree, target: Path) -> None:
+    clean = tree.copy()
+    for node in clean.subtree:
+        node.attrs = {key: _netcdf_attr(v) for key, v in node.attrs.items()}
+    clean.to_netcdf(target, engine="h5netcdf")
+
+
+def to_netcdf(idata: xr.DataTree, path: str | os.PathLike) -> Path:
+    """Write a DataTree (``sample`` / ``fit_laplace`` output) to one netCDF-4 file.
+
+    ``idata.to_netcdf`` refuses boolean attributes (bayesmix records e.g.
+    ``bayesmix_convergence_ok``); this writes a copy with booleans as 0/1 and
+    dict attributes as JSON text. Read it with ``xr.open_datatree(path)``.
+    :func:`save` keeps the model and the exact attributes as well.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+    path : str or path-like
+
+    Returns
+    -------
+    pathlib.Path
+
+    Examples
+    --------
+    >>> bm.to_netcdf(idata, "carcinoma_nuts.nc")              # doctest: +SKIP
+    >>> idata2 = xr.open_datatree("carcinoma_nuts.nc")       # doctest: +SKIP
+    """
+    path = Path(path)
+    _write_netcdf(idata, path)
+    return path
+
+
+def _open_datatree(target: Path, attrs: dict | None = None) -> xr.DataTree:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tree = xr.open_datatree(target, engine="zarr")
-        return tree.load()
+        engine = "zarr" if target.suffix == ".zarr" else "h5netcdf"
+        tree = xr.open_datatree(target, engine=engine).load()
+    for node_path, values in (attrs or {}).items():  # the exact attributes (booleans, dicts) from the pickle
+        node = tree if node_path == "/" else tree[node_path]
+        node.attrs = dict(values)
+    return tree
 
 
 def load(path: str | os.PathLike):
@@ -177,7 +234,10 @@ def load(path: str | os.PathLike):
         raise ValueError(f"the data rebuilt from {str(path)!r} differ from the data the model was saved with.")
     results = {}
     for name, (kind, value) in meta["results"].items():
-        if kind == "datatree":
+        if kind == "netcdf":
+            target, attrs = value
+            results[name] = _open_datatree(path / target, attrs)
+        elif kind == "datatree":  # zarr directories of an earlier layout
             results[name] = _open_datatree(path / value)
         else:
             results[name] = value

@@ -420,3 +420,20 @@ def test_between_level_predict_gives_one_row_per_new_cluster():
     got = m.predict_proba(copies, ml)
     assert list(got.index) == ["new s02", "new s07"]
     np.testing.assert_allclose(got.to_numpy(), ml.posterior_probabilities.loc[["s02", "s07"]].to_numpy(), atol=1e-8)
+
+
+def test_netcdf_round_trip_keeps_draws_and_attributes(fitted, tmp_path):
+    import xarray as xr
+    m, ml, idata = fitted
+    path = bm.save(tmp_path / "fit.bmx", m, idata)
+    assert (path / "result.nc").exists()
+    _, back = bm.load(path)
+    assert back.attrs == idata.attrs and back["posterior"].attrs == idata["posterior"].attrs
+    assert back.attrs["bayesmix_convergence_ok"] is idata.attrs["bayesmix_convergence_ok"]
+    for group in ("posterior", "sample_stats", "log_likelihood", "observed_data"):
+        xr.testing.assert_identical(back[group].to_dataset().drop_attrs(), idata[group].to_dataset().drop_attrs())
+    # one file for other tools: booleans as 0/1
+    single = bm.to_netcdf(idata, tmp_path / "idata.nc")
+    other = xr.open_datatree(single).load()
+    assert other.attrs["bayesmix_convergence_ok"] == int(idata.attrs["bayesmix_convergence_ok"])
+    np.testing.assert_array_equal(other["posterior"]["binary_logit"].values, idata["posterior"]["binary_logit"].values)
