@@ -177,6 +177,14 @@ class MixtureModel:
             return values
         return (np.exp(logw).reshape((-1, *([1] * (values.ndim - 1)))) * values).sum(axis=0)
 
+    def work_size(self, integration: dict | None = None) -> int:
+        """Elements one likelihood evaluation touches: units x items x classes x quadrature nodes.
+
+        Decides how bayesmix compiles its functions (:func:`bayesmix._compile.choose_mode`).
+        """
+        nodes = 1 if self.latent is None else len(self.rule(integration)[0])
+        return int(self.data.n_units) * max(1, len(self.data.items)) * self.n_classes * nodes
+
     @property
     def n_classes(self) -> int:
         return len(self.class_labels)

@@ -41,7 +41,7 @@ def draw_function(mm, key: str, outputs, names: list[str] | None = None):
     cache = mm._cache.setdefault("draw_functions", {})
     if (key, tuple(names)) not in cache:
         inputs = [rv for rv in mm.model.free_RVs if rv.name in names]
-        cache[(key, tuple(names))] = function(inputs, outputs)
+        cache[(key, tuple(names))] = function(inputs, outputs, size=mm.work_size())
     return cache[(key, tuple(names))]
 
 
