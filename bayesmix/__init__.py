@@ -8,8 +8,9 @@ from .model import MixtureModel
 from .io import load, save, to_netcdf  # noqa: E402  (issue 13: workflow)
 from .predict import point_posterior  # noqa: E402
 from .relabel import relabel  # noqa: E402
+from .fit_statistics import blrt  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["lca", "mixture_regression", "MixtureModel", "MLResult", "compare", "loo", "waic", "lrt", "select_classes",
            "datasets", "__version__"]
-__all__ += ["save", "load", "to_netcdf", "relabel", "point_posterior"]
+__all__ += ["save", "load", "to_netcdf", "relabel", "point_posterior", "blrt"]

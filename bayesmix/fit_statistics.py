@@ -26,6 +26,10 @@ two binary items) point to local dependence the classes do not explain.
 Available for single-level models without covariates (the expected counts
 then do not depend on the unit); the pattern statistics need complete
 responses, the bivariate residuals use the pairwise-complete rows.
+
+:func:`blrt` is the bootstrap likelihood-ratio test of K - 1 against K
+classes (parametric bootstrap from the smaller model, :func:`simulate_from`);
+it works for single-level models with covariates and any item types.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["pattern_table", "goodness_of_fit", "bivariate_residuals"]
+__all__ = ["pattern_table", "goodness_of_fit", "bivariate_residuals", "blrt", "simulate_from"]
 
 #: mean expected count per cell below which the pattern tables are called sparse
 SPARSE_MEAN_COUNT = 5.0
@@ -203,3 +207,154 @@ def bivariate_residuals(mm, result: Any) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(rows, orient="index")
     table.index = pd.MultiIndex.from_tuples(table.index, names=["item1", "item2"])
     return table.sort_values("bvr", ascending=False)
+
+
+# ----------------------------------------------------------------------------- bootstrap LRT
+def simulate_from(mm, result: Any, rng: np.random.Generator) -> pd.DataFrame:
+    """Data of the same shape as the model's (units, items, covariates, missingness) drawn at ``result``.
+
+    Single-level models: the class of unit i from P(C_i | x_i) (eq. 4), then
+    every item from its class-conditional distribution (eq. 1-2); responses
+    missing in the data stay missing.
+    """
+    if mm.latent is not None or mm.data.cluster_index is not None:
+        raise ValueError("simulation for the bootstrap LRT is available for single-level models.")
+    frame = mm.data.frame
+    n = len(frame)
+    log_prior = np.asarray(_evaluate(mm, result, "simulate:log_prior", mm.class_model.log_prior()))
+    prior = np.broadcast_to(np.exp(log_prior), (n, mm.n_classes))
+    cum = np.cumsum(prior / prior.sum(axis=1, keepdims=True), axis=1)
+    classes = np.minimum((rng.uniform(size=(n, 1)) > cum).sum(axis=1), mm.n_classes - 1)
+    out = frame[mm.data.item_names() + list(mm.data.covariate_names)].copy()
+    for j, kernel in enumerate(mm.kernels):
+        if hasattr(kernel, "probability_table"):
+            table = np.asarray(_evaluate(mm, result, f"simulate:probability_table:{j}", kernel.probability_table()))
+            for i, spec in enumerate(kernel.items):
+                p = table[classes, i, : spec.n_categories]  # (N, C)
+                cum_p = np.cumsum(p / p.sum(axis=1, keepdims=True), axis=1)
+                codes = np.minimum((rng.uniform(size=(n, 1)) > cum_p).sum(axis=1), spec.n_categories - 1)
+                values = np.asarray(spec.categories, dtype=object)[codes]
+                column = pd.Series(values, index=out.index).where(frame[spec.name].notna())
+                if isinstance(frame[spec.name].dtype, pd.CategoricalDtype):
+                    column = pd.Categorical(column, categories=frame[spec.name].dtype.categories,
+                                            ordered=frame[spec.name].dtype.ordered)
+                elif pd.api.types.is_numeric_dtype(frame[spec.name]):
+                    column = column.astype(float)
+                out[spec.name] = column
+        else:
+            table, rows = kernel.profile_rows()
+            values = np.asarray(_evaluate(mm, result, f"simulate:profile_rows:{j}", table))  # (K, 2I)
+            n_items = len(kernel.items)
+            for i, spec in enumerate(kernel.items):
+                draw = values[classes, i] + values[classes, n_items + i] * rng.standard_normal(n)
+                out[spec.name] = np.where(frame[spec.name].notna(), draw, np.nan)
+    return out
+
+
+def _replicate(call_small: dict, call_big: dict, data: pd.DataFrame, starts, seed: int) -> float:
+    """One bootstrap replicate: both models fitted by ML to simulated data; returns 2 (LL_big - LL_small)."""
+    from .io import rebuild
+    rng = np.random.default_rng(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small = rebuild(call_small, data=data)
+        big = rebuild(call_big, data=data)
+        fit_small = small.fit_ml(starts=starts, seed=int(rng.integers(2**31 - 1)), warn_unreplicated=False)
+        fit_big = big.fit_ml(starts=starts, seed=int(rng.integers(2**31 - 1)), warn_unreplicated=False)
+    return 2.0 * (fit_big.loglik - fit_small.loglik)
+
+
+def _bootstrap_one(args) -> float:
+    m_small, ml_small, call_small, call_big, starts, seed_seq, item_types = args
+    rng = np.random.default_rng(seed_seq)
+    for _ in range(20):  # a simulated item can come out constant: draw again (same seed stream)
+        data = simulate_from(m_small, ml_small, rng)
+        try:
+            changes = {"item_types": item_types} if item_types is not None else {}
+            return _replicate({**call_small, "arguments": {**call_small["arguments"], **changes}},
+                              {**call_big, "arguments": {**call_big["arguments"], **changes}}, data, starts,
+                              int(rng.integers(2**63 - 1)))
+        except ValueError as err:
+            if "constant" not in str(err):
+                raise
+    raise RuntimeError("the bootstrap kept drawing data with a constant item; the small model is degenerate.")
+
+
+def blrt(m_small, ml_small, m_big, ml_big, *, n_bootstrap: int = 50, starts=(10, 3), seed: int | None = None,
+         n_jobs: int = 1) -> pd.Series:
+    """Bootstrap likelihood-ratio test of K - 1 against K classes (McLachlan 1987; Nylund et al. 2007).
+
+    The LR statistic 2 (LL_K - LL_{K-1}) has no chi-square reference (the
+    null sits on the boundary, a class proportion of 0); its distribution is
+    simulated instead: ``n_bootstrap`` data sets are drawn from the smaller
+    model at its ML estimates (same units, covariates and missingness), both
+    models are fitted to each by ML, and p = (1 + #{LR_b >= LR}) / (B + 1).
+
+    Parameters
+    ----------
+    m_small, ml_small : MixtureModel, MLResult
+        The smaller model (e.g. K - 1 classes) and its ML fit.
+    m_big, ml_big : MixtureModel, MLResult
+        The larger model and its ML fit, on the same data.
+    n_bootstrap : int
+        Bootstrap samples B.
+    starts : int or (int, int)
+        Random starts of each bootstrap fit.
+    seed : int, optional
+        Every replicate gets its own stream spawned from this seed, so the
+        result does not depend on ``n_jobs``.
+    n_jobs : int
+        Worker processes (1: in this process). Workers are spawned (a fresh
+        Python each, rebuilding the models from their recorded calls), so a
+        script calling this with ``n_jobs > 1`` needs the usual
+        ``if __name__ == "__main__":`` guard; notebooks need nothing.
+
+    Returns
+    -------
+    Series
+        ``statistic``, ``p_value``, ``n_bootstrap``, ``df_difference`` (extra
+        parameters), and ``.attrs["replicates"]`` with the B bootstrap statistics.
+
+    Examples
+    --------
+    >>> fit1, fit2 = m1.fit_ml(seed=1), m2.fit_ml(seed=1)                 # doctest: +SKIP
+    >>> bm.blrt(m1, fit1, m2, fit2, n_bootstrap=100, seed=1, n_jobs=2)    # doctest: +SKIP
+    """
+    from .io import _call_of
+    call_small, call_big = _call_of(m_small), _call_of(m_big)
+    if m_small.n_units != m_big.n_units:
+        raise ValueError("blrt needs two models of the same data (same units).")
+    item_types = {spec.name: spec.kind for spec in m_small.data.items} if call_small["factory"] == "lca" else None
+    streams = np.random.SeedSequence(seed).spawn(n_bootstrap)
+    jobs = [(m_small, ml_small, call_small, call_big, starts, s, item_types) for s in streams]
+    if n_jobs == 1:
+        replicates = [_bootstrap_one(job) for job in jobs]
+    else:
+        replicates = _parallel(jobs, n_jobs)
+    statistic = 2.0 * (ml_big.loglik - ml_small.loglik)
+    replicates = np.asarray(replicates, dtype=float)
+    p_value = (1.0 + np.sum(replicates >= statistic)) / (len(replicates) + 1.0)
+    out = pd.Series({"statistic": statistic, "p_value": p_value, "n_bootstrap": n_bootstrap,
+                     "df_difference": ml_big.n_params - ml_small.n_params}, name="blrt")
+    out.attrs["replicates"] = replicates
+    return out
+
+
+def _parallel_worker(args) -> float:
+    m_small_call, ml_point, call_small, call_big, starts, stream, item_types = args
+    from types import SimpleNamespace
+
+    from .io import rebuild
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m_small = rebuild(m_small_call)
+    return _bootstrap_one((m_small, SimpleNamespace(point=ml_point), call_small, call_big, starts, stream, item_types))
+
+
+def _parallel(jobs, n_jobs: int) -> list[float]:
+    """Replicates in ``n_jobs`` spawned processes (each rebuilds the small model from its call)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    payload = [(job[2], dict(job[1].point), job[2], job[3], job[4], job[5], job[6]) for job in jobs]
+    with ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_parallel_worker, payload))

@@ -127,7 +127,7 @@ class MixtureModel:
         if key not in self._cache:
             self._cache[key] = integrate(self.structure.conditional_loglik, settings["method"], settings["points"],
                                          dim=self.latent.n_dims, seed=settings.get("seed", 0),
-                                         adaptive=self.adaptive_grid(settings))
+                                         adaptive=self.adaptive_grid(settings), nodes_weights=self.rule(settings))
         return self._cache[key]
 
     @property
@@ -175,7 +175,7 @@ class MixtureModel:
         values = graph_at(pt.as_tensor(nodes[:, None, :]))
         if values.ndim == graph_at(None).ndim:  # free of z: no node axis, nothing to average
             return values
-        return (np.exp(logw).reshape((-1, *([1] * (values.ndim - 1)))) * values).sum(axis=0)
+        return (pt.exp(logw).reshape((-1, *([1] * (values.ndim - 1)))) * values).sum(axis=0)
 
     def work_size(self, integration: dict | None = None) -> int:
         """Elements one likelihood evaluation touches: units x items x classes x quadrature nodes.

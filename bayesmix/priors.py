@@ -49,6 +49,8 @@ DEFAULT_PRIORS: dict[str, tuple[str, dict[str, Any]]] = {
     # positive loading with the random_sd prior); regressions among effects (B of eq. 5, eq. 15)
     "random_loading": ("Normal", {"mu": 0.0, "sigma": 2.5}),
     "random_regression": ("Normal", {"mu": 0.0, "sigma": 1.0}),
+    # Dirichlet GoM membership concentration a_k (Erosheva): mean 1, 95% in (0.12, 2.8)
+    "membership_concentration": ("Gamma", {"alpha": 2.0, "beta": 2.0}),
     # between-level class logits, eq. 17 / 26
     "between_class_intercept": ("Normal", {"mu": 0.0, "sigma": 1.5}),
     "between_class_slope": ("Normal", {"mu": 0.0, "sigma": 1.0}),

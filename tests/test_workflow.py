@@ -437,3 +437,42 @@ def test_netcdf_round_trip_keeps_draws_and_attributes(fitted, tmp_path):
     other = xr.open_datatree(single).load()
     assert other.attrs["bayesmix_convergence_ok"] == int(idata.attrs["bayesmix_convergence_ok"])
     np.testing.assert_array_equal(other["posterior"]["binary_logit"].values, idata["posterior"]["binary_logit"].values)
+
+
+# ----------------------------------------------------------------------------- bootstrap LRT
+def test_simulate_from_matches_the_model_and_keeps_missingness(covariate_fit):
+    from bayesmix.fit_statistics import simulate_from
+    sim, m, ml = covariate_fit
+    rng = np.random.default_rng(0)
+    draws = [simulate_from(m, ml, rng) for _ in range(100)]
+    missing = sim.data[sim.items].isna().to_numpy()
+    for d in draws[:3]:
+        assert d.shape == (400, 6) and np.array_equal(d[sim.items].isna().to_numpy(), missing)
+        np.testing.assert_array_equal(d["x1"].to_numpy(), sim.data["x1"].to_numpy())
+    # item means over the simulations vs the model: sum_i sum_c P(c | x_i) P(y = 1 | c) over observed cells
+    point = ml.point
+    logits = point["class_intercept"][None, :] + sim.data[["x1"]].to_numpy() @ point["class_slope"]
+    prior = softmax(np.column_stack([logits, np.zeros(400)]), axis=1)  # (N, K)
+    implied = np.where(missing, np.nan, prior @ expit(point["binary_logit"]))  # (N, I)
+    expected = np.nanmean(implied, axis=0)
+    got = np.mean([d[sim.items].mean().to_numpy() for d in draws], axis=0)
+    se = np.sqrt(expected * (1 - expected) / (400 * 100))
+    assert np.all(np.abs(got - expected) < 4 * se), (got, expected)
+
+
+def test_blrt_is_reproducible_by_seed_serial_and_parallel(carc):
+    from bayesmix.fit_statistics import blrt
+    m1 = bm.lca(carc, items=ITEMS, n_classes=1)
+    m2 = bm.lca(carc, items=ITEMS, n_classes=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        f1, f2 = m1.fit_ml(starts=2, seed=1), m2.fit_ml(starts=4, seed=1)
+    serial = blrt(m1, f1, m2, f2, n_bootstrap=3, starts=(4, 2), seed=5)
+    parallel = bm.blrt(m1, f1, m2, f2, n_bootstrap=3, starts=(4, 2), seed=5, n_jobs=2)
+    np.testing.assert_allclose(serial.attrs["replicates"], parallel.attrs["replicates"], rtol=1e-10)
+    other = blrt(m1, f1, m2, f2, n_bootstrap=3, starts=(4, 2), seed=6)
+    assert not np.allclose(other.attrs["replicates"], serial.attrs["replicates"])
+    assert serial["statistic"] == pytest.approx(2 * (f2.loglik - f1.loglik))
+    # under K = 1 the LR is a few units (8 extra parameters); carcinoma's 414 is far beyond
+    assert np.all((serial.attrs["replicates"] > 0) & (serial.attrs["replicates"] < 60))
+    assert serial["p_value"] == pytest.approx(1 / 4) and serial["df_difference"] == 8

@@ -67,14 +67,17 @@ def node_posterior(conditional_loglik_at_nodes, log_weights):
 
 
 def integrate(conditional_loglik, method: str = DEFAULT_METHOD, points: int | None = None, dim: int = 1,
-              seed: int = 0, adaptive: "AdaptiveGrid | None" = None):
+              seed: int = 0, adaptive: "AdaptiveGrid | None" = None, nodes_weights=None):
     """log of the integral over z of exp(conditional_loglik(z)), per cluster.
 
     ``conditional_loglik`` maps z of shape (Q, 1 or J, D) to (Q, J). With an
     :class:`AdaptiveGrid` the rule is moved to each cluster's posterior
-    center and scale (adaptive quadrature, section 10).
+    center and scale (adaptive quadrature, section 10). ``nodes_weights``:
+    a rule (nodes, log-weights) to use instead of the standard normal one,
+    e.g. a latent block's own :meth:`~bayesmix.latent.LatentEffects.rule`
+    (importance weights, possibly graphs of parameters, for a non-normal latent).
     """
-    nodes, logw = rule(method, points, dim, seed)
+    nodes, logw = rule(method, points, dim, seed) if nodes_weights is None else nodes_weights
     if adaptive is None:
         f = conditional_loglik(pt.as_tensor(nodes[:, None, :]))
         return pt.logsumexp(f + logw[:, None], axis=0)

@@ -1,0 +1,360 @@
+"""Grade of membership (paper section 7, eq. 27-35) and Erosheva's Dirichlet GoM.
+
+Every response y_ij of person j has its own class C_ij (eq. 28); the items of
+a person share its membership P(C_ij = k) = g_jk. Three membership models:
+
+- ``"logistic-normal"`` (eq. 30, 34): g_j = softmax(alpha + Gamma' x_j + u_j, 0)
+  with K-1 person random intercepts u_j ~ N(0, Sigma), Sigma unrestricted
+  (LKJ Cholesky), covariates x_j on the class logits (eq. 33);
+- ``"restricted"`` (eq. 35, Hedeker / Vermunt): alpha_cj = alpha_c + lambda_c eta_j,
+  one factor eta_j ~ N(0, 1): one integration dimension for any K;
+- ``"dirichlet"`` (Erosheva 2002): g_j ~ Dirichlet(a) with an estimated
+  concentration a; P(y_ij) = sum_k g_jk P(y_ij | C_ij = k).
+
+The item classes are summed out per response (:class:`~bayesmix.structure.ItemClasses`
+over :mod:`bayesmix.marginal.item`); the membership is integrated like any
+latent block: quadrature over u_j / eta_j for ML and the per-person
+``log_likelihood`` (LOO), sampled by NUTS. For the Dirichlet form NUTS samples
+g_j directly (a PyMC Dirichlet per person); ML and ``log_likelihood``
+integrate it by importance sampling (:class:`DirichletMembership`), whose Monte
+Carlo error :func:`integration_error` reports.
+
+LCA is nested: it is the GoM with C_ij = C_j (eq. 16), the limit of an
+infinite membership variance; the 2-class GoM has one parameter more
+(Var(alpha_1j)). Results: :func:`membership_scores` (EAP of g_j with
+intervals), ``m.profiles``, ``m.class_proportions`` (mean membership).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+from scipy.special import gammaln, logsumexp
+
+from .._compile import function
+from ..class_model import ClassModel
+from ..data import encode
+from ..kernels import build_kernels
+from ..latent import LatentEffects
+from ..model import MixtureModel
+from ..options import check_integration
+from ..parameters import register
+from ..priors import DEFAULT_PRIORS, PriorSet
+from ..structure import ItemClasses
+from .lca import class_labels
+
+__all__ = ["gom", "MEMBERSHIPS", "DirichletMembership", "membership_scores", "integration_error"]
+
+MEMBERSHIPS = ("logistic-normal", "restricted", "dirichlet")
+#: importance-sampling nodes of the Dirichlet membership when not given
+DIRICHLET_POINTS = 1000
+
+
+class DirichletMembership(LatentEffects):
+    """g_j ~ Dirichlet(a) per person (Erosheva's GoM), a (K,) estimated.
+
+    The latent "z" of this block *is* g_j (dims ``(unit, class)``): NUTS samples
+    it as a PyMC Dirichlet, and :meth:`rule` gives importance-sampling nodes
+    for ML and the per-person ``log_likelihood``:
+
+        p(y_j) = int p(y_j | g) Dir(g | a) dg ~= sum_q w_q p(y_j | g_q),
+        w_q = Dir(g_q | a) / (Q q(g_q)),
+
+    with g_q drawn once (seeded) from a fixed defensive mixture proposal
+    q = mean of Dirichlet(b 1) for b in ``proposal`` (default 0.2, 1, 5): the
+    weights are graphs of a, the nodes constants, so the estimate is a smooth
+    function of the parameters (common random numbers) and unbiased for
+    p(y_j); its variance is finite when a_k > 0.1. Only
+    ``integration={"method": "monte-carlo", "points": Q, "seed": s}`` applies.
+    """
+
+    def __init__(self, class_labels_: Sequence[str], n_units: int, proposal: Sequence[float] = (0.2, 1.0, 5.0)):
+        prefix = "membership"
+        super().__init__([f"{prefix}_{c}" for c in class_labels_], None, n_units, form="diagonal",
+                         dim="class", level_dim="unit", prefix=prefix)
+        self.n_classes = len(class_labels_)
+        self.proposal = tuple(float(b) for b in proposal)
+
+    @property
+    def z_name(self) -> str:
+        return self.name("g")
+
+    def variable_names(self) -> tuple[str, ...]:
+        return (self.name("g"), self.name("concentration"))
+
+    def coords(self) -> dict:
+        return {}
+
+    def build(self, priors: PriorSet) -> None:
+        name = self.name("concentration")  # prefix "membership": the prior's name
+        a = priors.create(name, dims="class")
+        register(name, class_dim="class", class_axis=0, bounded=False, latent=self.prefix)
+        self.params["concentration"] = a
+        self.z = pm.Dirichlet(self.z_name, a=a + pt.zeros((self.n_levels, 1)), dims=("unit", "class"))
+        register(self.z_name, class_dim="class", class_axis=1, bounded=False, latent=self.prefix)
+        self.params["z"] = self.z
+        pm.Deterministic(self.name("mean"), a / a.sum(), dims="class")
+
+    def values(self, z=None):
+        """g (..., N or 1, K): the sampled g_j, or importance nodes."""
+        return self.z if z is None else z
+
+    def unit_values(self, z=None):
+        return self.values(z)
+
+    def covariance(self):
+        a = self.params["concentration"]
+        m = a / a.sum()
+        return (pt.diag(m) - pt.outer(m, m)) / (a.sum() + 1.0)
+
+    def proposal_nodes(self, points: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Nodes g_q (Q, K) (entries >= 1e-300) and log q(g_q) (Q,) of the defensive mixture."""
+        rng = np.random.default_rng(seed)
+        k, bs = self.n_classes, np.array(self.proposal)
+        comp = rng.integers(len(bs), size=points)
+        b = bs[comp][:, None]
+        # log Gamma(b) draws without underflow: log G(b + 1) + log(U) / b
+        log_gamma = np.log(rng.gamma(b + 1.0, size=(points, k))) + np.log(rng.uniform(size=(points, k))) / b
+        log_g = np.maximum(log_gamma - logsumexp(log_gamma, axis=1, keepdims=True), np.log(1e-300))
+        log_dir = gammaln(k * bs)[None, :] - k * gammaln(bs)[None, :] + (bs[None, :] - 1.0) * log_g.sum(1, keepdims=True)
+        log_q = logsumexp(log_dir, axis=1) - np.log(len(bs))
+        return np.exp(log_g), log_q
+
+    def rule(self, method: str, points: int | None, seed: int = 0):
+        """Importance nodes g_q (Q, K) and log-weights log Dir(g_q | a) - log q(g_q) - log Q (a graph of a)."""
+        _check_dirichlet_method(method)
+        points = DIRICHLET_POINTS if points is None else points
+        nodes, log_q = self.proposal_nodes(points, seed)
+        a = self.params["concentration"]
+        log_dir = (pt.gammaln(a.sum()) - pt.gammaln(a).sum()
+                   + pt.dot(pt.as_tensor(np.log(nodes)), a - 1.0))
+        return nodes, log_dir - log_q - np.log(points)
+
+    def random_start(self, rng: np.random.Generator) -> dict:
+        return {self.name("concentration"): rng.uniform(0.3, 2.0, size=self.n_classes)}
+
+
+class _MeanMembership(ClassModel):
+    """The class-model slot of a Dirichlet GoM: no logits of its own; log prior = log E[g] = log a / sum a."""
+
+    def __init__(self, n_classes: int, latent: DirichletMembership):
+        super().__init__(n_classes)
+        self.latent = latent
+
+    def build(self, priors, fixed=None) -> None:  # the concentration lives in the latent block
+        return None
+
+    def log_prior(self, params=None, offset=None):
+        a = self.latent.params["concentration"]
+        return pt.log(a / a.sum())[None, :]
+
+    def random_start(self, rng) -> dict:
+        return {}
+
+
+def _check_dirichlet_method(method: str) -> None:
+    if method != "monte-carlo":
+        raise ValueError(f"membership='dirichlet' is integrated by importance sampling: use "
+                         f"integration={{'method': 'monte-carlo', 'points': Q}}, not {method!r}.")
+
+
+def _check(n_classes, membership, covariates, integration) -> dict:
+    if membership not in MEMBERSHIPS:
+        raise ValueError(f"membership={membership!r} is unknown; use one of {MEMBERSHIPS}.")
+    if isinstance(n_classes, (int, np.integer)) and not isinstance(n_classes, bool) and n_classes < 2:
+        raise ValueError("a grade-of-membership model needs n_classes >= 2 (membership is partial between classes).")
+    if membership == "dirichlet":
+        if covariates:
+            raise ValueError("covariates on the membership (eq. 33) need membership='logistic-normal' or "
+                             "'restricted'; the Dirichlet membership has no regression.")
+        given = dict(integration or {})
+        if given.get("adaptive"):
+            raise ValueError("adaptive quadrature does not apply to a Dirichlet membership (importance sampling); "
+                             "drop integration['adaptive'].")
+        _check_dirichlet_method(given.get("method", "monte-carlo"))
+        integration = {"method": "monte-carlo", "points": DIRICHLET_POINTS, "seed": 0, **given}
+    return check_integration(integration)
+
+
+def gom(
+    data: pd.DataFrame,
+    items: Sequence[str],
+    n_classes: int,
+    *,
+    membership: str = "logistic-normal",
+    covariates: Sequence[str] | None = None,
+    link: str = "probit",
+    item_types: str | Mapping[str, str] | None = None,
+    priors: Mapping[str, Any] | None = None,
+    integration: Mapping[str, Any] | None = None,
+) -> MixtureModel:
+    """Grade-of-membership model on wide data (one row per person), section 7.
+
+    P(Y_ij = y | C_ij = k) from the item kernels (eq. 28: binary/ordinal with a
+    probit (default, as the paper) or logit link, nominal, continuous), one
+    class per response; the person's membership P(C_ij = k) is
+
+    - ``"logistic-normal"``: multinomial logits alpha_k + gamma_k' x_j + u_jk,
+      u_j ~ N(0, Sigma) over the K-1 free classes (eq. 30, 33, 34); the
+      intercepts and slopes are ``class_intercept`` / ``class_slope``, Sigma's
+      Cholesky factor ``membership_chol`` (``membership_sd`` for K = 2);
+    - ``"restricted"``: alpha_kj = alpha_k + lambda_k eta_j (eq. 35),
+      ``membership_loading``; equals the logistic-normal form for K = 2;
+    - ``"dirichlet"``: g_j ~ Dirichlet(a), ``membership_concentration`` a
+      (prior Gamma(2, 2)), sampled as ``membership_g`` by NUTS and integrated by
+      importance sampling for ML (``integration={"method": "monte-carlo",
+      "points": 1000, "seed": 0}`` by default; see :class:`DirichletMembership`).
+
+    ``integration``: quadrature over u_j / eta_j for ML and the per-person
+    ``log_likelihood`` (default trapezoid, 30 points per dimension in 1-D, 15
+    in 2-D; K-1 dimensions for the logistic-normal form, 1 for the restricted).
+    Missing responses add nothing. The BIC sample size is the number of persons.
+
+    Returns a :class:`~bayesmix.MixtureModel`: ``fit_ml``, ``fit_map``,
+    ``fit_laplace``, ``sample``, ``profiles``; ``class_probabilities`` and the
+    ML ``posterior_probabilities`` are the EAP membership scores E[g_j | y_j]
+    (:func:`membership_scores` adds intervals); ``class_proportions`` the
+    mean membership.
+    """
+    integration = _check(n_classes, membership, covariates, integration)
+    encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates)
+    prior_set = PriorSet(priors, known=set(DEFAULT_PRIORS))
+    labels = class_labels(n_classes)
+    kernels = build_kernels(encoded, link=link)
+    n = encoded.n_units
+    coords = {"class": labels, "unit": list(encoded.units), "item": encoded.item_names()}
+    for kernel in kernels:
+        coords.update(kernel.coords())
+
+    with pm.Model(coords=coords) as model:
+        for kernel in kernels:
+            kernel.build(prior_set)
+        by_item = pt.concatenate([kernel.loglik_by_item() for kernel in kernels], axis=-2)  # (N, I, K)
+        if membership == "dirichlet":
+            latent = DirichletMembership(labels, n)
+            latent.build(prior_set)
+            class_model = _MeanMembership(n_classes, latent)
+            log_membership = lambda z: pt.log(latent.values(z))  # noqa: E731
+        else:
+            class_model = ClassModel(n_classes, encoded.covariates, encoded.covariate_names)
+            for name, values in class_model.coords(labels).items():
+                model.add_coord(name, values)
+            class_model.build(prior_set)
+            # effect labels: the free classes (relabeled with them); the factor form keeps its own labels
+            effect_labels = labels[:-1] if membership == "logistic-normal" else [f"{c}_logit" for c in labels[:-1]]
+            latent = LatentEffects(effect_labels, None, n, form="cholesky" if membership == "logistic-normal"
+                                   else "factor", dim="class_free", level_dim="unit", prefix="membership")
+            latent.build(prior_set)
+            log_membership = lambda z: class_model.log_prior(offset=latent.unit_values(z))  # noqa: E731
+        structure = ItemClasses(log_membership, lambda z: by_item, n, latent=latent, per_item=False)
+        structure.add_potential()
+    prior_set.check_unused()
+    return MixtureModel(
+        model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
+        structure=structure, name="gom", options={"membership": membership, "link": link},
+        integration=integration, sample_size=n, sample_size_basis="persons (rows)",
+    )
+
+
+# ---------------------------------------------------------------------- results
+
+def _points(mm: MixtureModel, fit, max_draws: int) -> list[dict]:
+    """Parameter points (name -> value, integrated effects excluded) of an ML result or a posterior."""
+    names = [rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated]
+    if hasattr(fit, "point"):
+        return [{k: fit.point[k] for k in names}]
+    posterior = fit["posterior"]
+    posterior = posterior.dataset if hasattr(posterior, "dataset") else posterior
+    arrays = {k: posterior[k].transpose("chain", "draw", ...).to_numpy() for k in names}
+    n_chain, n_draw = next(iter(arrays.values())).shape[:2]
+    pairs = [(c, d) for c in range(n_chain) for d in range(n_draw)]
+    pairs = pairs[:: max(1, int(np.ceil(len(pairs) / max_draws)))]
+    return [{k: v[c, d] for k, v in arrays.items()} for c, d in pairs]
+
+
+def _node_function(mm: MixtureModel, integration: dict | None):
+    """Compiled: parameters -> (f_j(z_q) (Q, N), log w_q (Q,), g_j(z_q) (Q, N, K))."""
+    settings = mm.settings(integration)
+    key = ("gom_nodes", tuple(sorted(settings.items())))
+    if key not in mm._cache:
+        nodes, logw = mm.rule(settings)
+        z = pt.as_tensor(nodes[:, None, :])
+        rvs = [rv for rv in mm.model.free_RVs if rv.name not in mm.integrated]
+        outputs = [mm.structure.conditional_loglik(z), pt.as_tensor(logw) + pt.zeros(len(nodes)),
+                   mm.structure.membership(z)]
+        mm._cache[key] = ([rv.name for rv in rvs], function(rvs, outputs))
+    return mm._cache[key]
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> np.ndarray:
+    """Quantile over axis 0 of values (S, N, K) with weights (S, N)."""
+    order = np.argsort(values, axis=0)
+    v = np.take_along_axis(values, order, axis=0)
+    w = np.take_along_axis(np.broadcast_to(weights[..., None], values.shape), order, axis=0)
+    cum = np.cumsum(w, axis=0) / w.sum(axis=0, keepdims=True)
+    idx = np.clip((cum < q).sum(axis=0), 0, len(values) - 1)
+    return np.take_along_axis(v, idx[None], axis=0)[0]
+
+
+def membership_scores(mm: MixtureModel, fit, hdi_prob: float = 0.9, integration: dict | None = None,
+                      max_draws: int = 50) -> pd.DataFrame:
+    """Per-person membership scores g_jk: posterior mean (EAP), sd and an equal-tailed interval.
+
+    The posterior of g_j given y_j at the parameters of ``fit`` (an ML
+    result), or pooled over up to ``max_draws`` posterior draws (a NUTS /
+    Laplace DataTree), by the quadrature / importance nodes of the model's
+    ``integration``. Rows: persons; columns (class, statistic).
+    """
+    names, fn = _node_function(mm, integration)
+    values, weights = [], []
+    for point in _points(mm, fit, max_draws):
+        f, logw, g = fn(*[point[k] for k in names])
+        a = f + logw[:, None]
+        weights.append(np.exp(a - logsumexp(a, axis=0, keepdims=True)))
+        values.append(np.broadcast_to(g, (len(logw), mm.n_units, mm.n_classes)))
+    w = np.concatenate(weights) / len(weights)
+    v = np.concatenate(values)
+    mean = np.einsum("sn,snk->nk", w, v)
+    sd = np.sqrt(np.maximum(np.einsum("sn,snk->nk", w, v**2) - mean**2, 0.0))
+    lo = _weighted_quantile(v, w, (1 - hdi_prob) / 2)
+    hi = _weighted_quantile(v, w, (1 + hdi_prob) / 2)
+    stats = {"mean": mean, "sd": sd, "lower": lo, "upper": hi}
+    columns = pd.MultiIndex.from_product([mm.class_labels, list(stats)], names=["class", "statistic"])
+    table = np.stack([stats[s] for s in stats], axis=-1).reshape(mm.n_units, -1)
+    return pd.DataFrame(table, index=mm.data.units, columns=columns)
+
+
+def integration_error(mm: MixtureModel, fit, integration: dict | None = None) -> dict[str, float]:
+    """Integrated log-likelihood at an ML result's estimates with its numerical-integration error.
+
+    Monte Carlo / importance rules (the Dirichlet membership, ``method=
+    "monte-carlo"``): the delta-method standard error of the summed log of
+    the per-person estimates. All persons share the Q nodes, so their errors
+    are correlated: sum_j log p_j - log p_j ~= mean_q R_q - N with
+    R_q = sum_j w_q p(y_j | z_q) / p_j, and the SE is sd_q(R_q) / sqrt(Q)
+    (i.i.d. nodes; heavy-tailed weights make it an underestimate -- compare
+    two seeds). Product rules (trapezoid, Gauss-Hermite): the change of the LL
+    when the points per dimension are doubled.
+    """
+    settings = mm.settings(integration)
+    names, fn = _node_function(mm, settings)
+    point = _points(mm, fit, 1)[0]
+    f, logw, _ = fn(*[point[k] for k in names])
+    a = f + logw[:, None]
+    per_person = logsumexp(a, axis=0)
+    loglik = float(per_person.sum())
+    q = len(logw)
+    if settings["method"] == "monte-carlo":
+        ratio = np.exp(a + np.log(q) - per_person[None, :]).sum(axis=1)  # R_q, mean N over the nodes
+        se = float(ratio.std(ddof=1) / np.sqrt(q))
+        return {"loglik": loglik, "mc_se": se, "points": q}
+    points = settings["points"] or round(q ** (1 / mm.latent.n_dims))
+    finer = {**settings, "points": 2 * points}
+    names2, fn2 = _node_function(mm, finer)
+    f2, logw2, _ = fn2(*[point[k] for k in names2])
+    fine = float(logsumexp(f2 + logw2[:, None], axis=0).sum())
+    return {"loglik": loglik, "quadrature_error": abs(fine - loglik), "points": points}
