@@ -14,3 +14,5 @@ __version__ = "0.1.0"
 __all__ = ["lca", "mixture_regression", "MixtureModel", "MLResult", "compare", "loo", "waic", "lrt", "select_classes",
            "datasets", "__version__"]
 __all__ += ["save", "load", "to_netcdf", "relabel", "point_posterior", "blrt"]
+from .factories.gom import gom  # noqa: E402  (grade of membership, section 7)
+__all__ += ["gom"]
