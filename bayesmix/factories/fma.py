@@ -1,0 +1,558 @@
+"""Factor mixture analysis and FMA-GoM (paper section 8, eq. 36-41).
+
+FMA / mixture IRT (eq. 36-37): person j has a class C_j and a standard
+normal factor eta_j; given both the items are independent,
+
+    P(Y_ij = 1 | C_j = c, eta_j) = F(tau_ic + lambda_ic eta_j)          (36)
+    P(C_j = c) = exp(alpha_c) / sum_k exp(alpha_k)                         (37)
+
+with F the normal (probit, the paper's Phi) or logistic distribution
+function. The factor enters every item kernel as a ``shift`` of its linear
+predictor, lambda_i eta_j (class-invariant loadings) or lambda_ic eta_j
+(class-specific), so ordinal and continuous items work the same way
+(ordinal: P(y <= k) = F(tau_k - lambda eta); continuous: mean + lambda eta).
+``n_classes=1`` is the ordinary one-factor IRT model (2PL with the logit
+link, normal-ogive 2PL with the probit link).
+
+FMA-GoM (eq. 38-41): the class is item-specific, C_ij, with person-level
+membership logits alpha_cj = alpha_c + sd_c z_cj, integrated jointly with
+eta_j (2-D quadrature for K = 2). For K = 2 it has one parameter more than
+FMA (the SD of alpha_1j); as the SD grows the item classes of a person
+coincide and FMA is the limit (the ICC of alpha_1j, sd^2 / (sd^2 + pi^2/3),
+tends to 1).
+
+The factor's sign is identified by a positive loading of the first item
+(in every class when loadings are class-specific: each class's factor could
+flip on its own); class labels are aligned after NUTS by the usual aligner
+(class-specific loadings carry the class axis).
+
+Maximum likelihood: invariant loadings are well behaved. Class-specific
+loadings may have **no finite ML estimate** on short tests (a class whose
+items are perfectly ordered by eta lets lambda grow without bound: a 2-class
+mixture 2PL on the 5-item LSAT7 runs to discriminations in the hundreds).
+:meth:`FactorMixtureModel.fit_ml` flags loadings beyond
+:data:`LOADING_LIMIT` and says so plainly; a Bayesian fit (``fit_map``,
+``sample``) stays proper through the loading prior Normal(0, 2.5).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from ..class_model import ClassModel
+from ..data import encode
+from ..kernels import build_kernels
+from ..latent import LatentEffects
+from ..model import MixtureModel
+from ..options import check_integration
+from ..parameters import create, register
+from ..priors import DEFAULT_PRIORS, PriorSet
+from ..structure import ItemClasses, WithinClasses
+from .lca import class_labels
+
+__all__ = ["fma", "fma_gom", "FactorMixtureModel", "PersonFactor", "LOADING_LIMIT", "observed_mask"]
+
+#: |loading| beyond this (logit scale; probit: / 1.7) is reported as running to infinity by ``fit_ml``
+LOADING_LIMIT = 10.0
+
+#: priors of the parameters this module adds (overridable by name like DEFAULT_PRIORS)
+IRT_PRIORS: dict[str, tuple[str, dict[str, Any]]] = {
+    # factor loadings lambda_ic (eq. 36); the sign-identifying first loading is HalfNormal with this sigma
+    "factor_loading": ("Normal", {"mu": 0.0, "sigma": 2.5}),
+    # SD of the person's membership logits alpha_cj (FMA-GoM, eq. 39)
+    "membership_sd": ("HalfNormal", {"sigma": 2.5}),
+    # 3PL guessing g_i (eq. 42): mean 0.23, 95% below 0.42
+    "irt_guessing": ("Beta", {"alpha": 5.0, "beta": 17.0}),
+    # 3PL in its FMA-GoM form: gamma_i, the logit of P(C_ij = guessing class) (eq. 44, 47)
+    "guessing_logit": ("Normal", {"mu": -1.5, "sigma": 1.5}),
+}
+
+
+class IRTPriorSet(PriorSet):
+    """:class:`~bayesmix.priors.PriorSet` that also knows :data:`IRT_PRIORS`."""
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None):
+        super().__init__(overrides, known=set(DEFAULT_PRIORS) | set(IRT_PRIORS))
+
+    @staticmethod
+    def _check_keywords(name: str, spec: Any) -> None:
+        if name in IRT_PRIORS and not isinstance(spec, tuple):
+            valid = None
+            dist = IRT_PRIORS[name][0]
+            try:
+                import inspect
+                valid = set(inspect.signature(getattr(pm, dist).dist).parameters) - {"cls", "self", "args",
+                                                                                      "kwargs"}
+            except (TypeError, ValueError):
+                pass
+            bad = [k for k in spec if valid and k not in valid]
+            if bad:
+                raise ValueError(f"priors[{name!r}] has keyword(s) {bad} that {dist} does not take; "
+                                 f"valid keywords: {sorted(valid)}.")
+            return
+        PriorSet._check_keywords(name, spec)
+
+    def spec(self, name: str, **defaults: Any):
+        if name not in IRT_PRIORS:
+            return super().spec(name, **defaults)
+        self._asked.add(name)
+        dist, kwargs = IRT_PRIORS[name]
+        kwargs = {**kwargs, **defaults}
+        override = self.overrides.get(name)
+        if isinstance(override, tuple):
+            dist, kwargs = override[0], dict(override[1])
+        elif override is not None:
+            kwargs.update(override)
+        return dist, kwargs
+
+
+# --------------------------------------------------------------------------- latent block
+class PersonFactor(LatentEffects):
+    """The person factor eta_j of eq. 36 (and, for FMA-GoM, the membership effects of eq. 39).
+
+    One standardized z per person, dims ``(unit, factor_effect)``: the first
+    column is eta_j ~ N(0, 1); further columns (FMA-GoM) are the K-1
+    standardized membership effects, alpha_cj = alpha_c + sd_c z_cj. The
+    loadings lambda (Kl, I) live here (Kl = 1 for class-invariant loadings,
+    K for class-specific ones); ``fixed`` (Kl, I) holds values for fixed
+    elements (NaN = free), e.g. lambda_i1 = 0 of the 3PL (eq. 45-47). The
+    first free loading of every row is positive (sign identification).
+    """
+
+    def __init__(self, item_names: Sequence[str], n_units: int, *, class_specific: bool = False,
+                 class_names: Sequence[str] = (), n_membership: int = 0, fixed: np.ndarray | None = None,
+                 prefix: str = "factor"):
+        labels = ["eta"] + [f"membership[{c}]" for c in list(class_names)[:n_membership]]
+        super().__init__(labels, None, n_units, form="diagonal", dim=f"{prefix}_effect", level_dim="unit",
+                         prefix=prefix)
+        self.item_names = list(item_names)
+        self.class_specific = class_specific
+        self.class_names = list(class_names)
+        self.n_membership = n_membership
+        rows = len(self.class_names) if class_specific else 1
+        self.fixed_loadings = (np.full((rows, len(self.item_names)), np.nan) if fixed is None
+                               else np.broadcast_to(np.asarray(fixed, float), (rows, len(self.item_names))).copy())
+
+    @property
+    def item_dim(self) -> str:
+        return f"{self.prefix}_item"
+
+    def coords(self) -> dict:
+        return {self.dim: self.effect_labels, self.item_dim: self.item_names}
+
+    def variable_names(self) -> tuple[str, ...]:
+        return tuple(self.name(p) for p in ("z", "loading", "loading_positive", "loading_free", "membership_sd"))
+
+    def _masks(self):
+        free = np.isnan(self.fixed_loadings)
+        positive = np.zeros_like(free)
+        for r in range(free.shape[0]):
+            cols = np.flatnonzero(free[r])
+            if len(cols):
+                positive[r, cols[0]] = True
+        return free & ~positive, positive
+
+    def build(self, priors: PriorSet) -> None:
+        model = pm.modelcontext(None)
+        for name, values in self.coords().items():
+            if name not in model.coords:
+                model.add_coord(name, values)
+        meta = {"latent": self.prefix}
+        free, positive = self._masks()
+        rows, n_items = self.fixed_loadings.shape
+        _, kw = priors.spec("factor_loading")
+        sigma = kw.get("sigma", 2.5)
+        clean = not np.any(~np.isnan(self.fixed_loadings)) and n_items > 1
+        loading = pt.as_tensor(np.where(np.isnan(self.fixed_loadings), 0.0, self.fixed_loadings))
+        if clean:  # no fixed elements: first column positive, the rest free, class axis kept for relabeling
+            class_meta = {"class_axis": 0, "class_dim": "class"} if self.class_specific else {}
+            rest_dim = f"{self.item_dim}_rest"
+            model.add_coord(rest_dim, self.item_names[1:])
+            dims_pos = ("class",) if self.class_specific else None
+            dims_rest = ("class", rest_dim) if self.class_specific else (rest_dim,)
+            pos = pm.HalfNormal(self.name("loading_positive"), sigma=sigma, dims=dims_pos)
+            register(self.name("loading_positive"), **class_meta, **meta)
+            dist, kwf = priors.spec("factor_loading")
+            rest = getattr(pm, dist)(self.name("loading_free"), dims=dims_rest, **kwf)
+            register(self.name("loading_free"), bounded=False, **class_meta, **meta)
+            pos2 = pt.reshape(pos, (rows, 1))
+            rest2 = pt.reshape(rest, (rows, n_items - 1))
+            loading = pt.concatenate([pos2, rest2], axis=1)
+        else:
+            def labels(mask):
+                out = []
+                for r, i in zip(*np.nonzero(mask)):
+                    out.append(f"{self.item_names[i]}[{self.class_names[r]}]" if self.class_specific
+                               else self.item_names[i])
+                return out
+            if positive.any():
+                dim = f"{self.name('loading_positive')}_element"
+                model.add_coord(dim, labels(positive))
+                pos = pm.HalfNormal(self.name("loading_positive"), sigma=sigma, dims=dim)
+                register(self.name("loading_positive"), **meta)
+                loading = pt.set_subtensor(loading[np.nonzero(positive)], pos)
+            if free.any():
+                dim = f"{self.name('loading_free')}_element"
+                model.add_coord(dim, labels(free))
+                dist, kwf = priors.spec("factor_loading")
+                rest = getattr(pm, dist)(self.name("loading_free"), dims=dim, **kwf)
+                register(self.name("loading_free"), bounded=False, **meta)
+                loading = pt.set_subtensor(loading[np.nonzero(free)], rest)
+        dims = ("class", self.item_dim) if self.class_specific else (self.item_dim,)
+        value = loading if self.class_specific else loading[0]
+        self.params["loading"] = pm.Deterministic(self.name("loading"), value, dims=dims)
+        self.loading_matrix = loading  # (Kl, I)
+        if self.n_membership:
+            dist, kwm = priors.spec("membership_sd")
+            model.add_coord(f"{self.prefix}_membership", self.effect_labels[1:])
+            sd = getattr(pm, dist)(self.name("membership_sd"), dims=f"{self.prefix}_membership", **kwm)
+            register(self.name("membership_sd"), **meta)
+            self.params["membership_sd"] = sd
+        self.z = pm.Normal(self.z_name, 0.0, 1.0, dims=(self.level_dim, self.dim))
+        register(self.z_name, bounded=False, **meta)
+        self.params["z"] = self.z
+
+    # -------------------------------------------------------------- values
+    def eta(self, z=None):
+        """eta (..., N or 1) for standardized z (..., N or 1, D)."""
+        z = self.z if z is None else z
+        return z[..., 0]
+
+    def shift(self, names: Sequence[str], z=None, loading=None):
+        """lambda_i eta_j for the items ``names``: (..., N or 1, I, Kl) -- a kernel's ``shift`` (eq. 36)."""
+        lam = self.loading_matrix if loading is None else loading  # (Kl, I)
+        idx = [self.item_names.index(n) for n in names]
+        return self.eta(z)[..., None, None] * pt.swapaxes(lam, 0, 1)[idx]
+
+    def membership_offset(self, z=None):
+        """sd_c z_cj: the random part of the K-1 membership logits (..., N or 1, K-1) (eq. 39)."""
+        z = self.z if z is None else z
+        return z[..., 1:] * self.params["membership_sd"]
+
+    def values(self, z=None):
+        z = self.z if z is None else z
+        scale = pt.concatenate([pt.ones(1), self.params["membership_sd"]]) if self.n_membership else pt.ones(1)
+        return z * scale + pt.zeros((self.n_levels, self.n_effects))
+
+    def covariance(self):
+        return pt.diag(pt.square(self.values(pt.ones((1, self.n_effects)))[0]))
+
+    def random_start(self, rng: np.random.Generator) -> dict:
+        free, positive = self._masks()
+        clean = not np.any(~np.isnan(self.fixed_loadings)) and len(self.item_names) > 1
+        out: dict = {}
+        if clean:
+            rows = self.fixed_loadings.shape[0]
+            pos = rng.uniform(0.5, 1.5, size=rows)
+            out[self.name("loading_positive")] = pos if self.class_specific else np.asarray(pos[0])
+            rest = rng.uniform(0.3, 1.5, size=(rows, len(self.item_names) - 1))
+            out[self.name("loading_free")] = rest if self.class_specific else rest[0]
+        else:
+            if positive.any():
+                out[self.name("loading_positive")] = rng.uniform(0.5, 1.5, size=int(positive.sum()))
+            if free.any():
+                out[self.name("loading_free")] = rng.uniform(0.3, 1.5, size=int(free.sum()))
+        if self.n_membership:
+            out[self.name("membership_sd")] = rng.uniform(0.5, 2.0, size=self.n_membership)
+        return out
+
+
+# --------------------------------------------------------------------------- model object
+class FactorMixtureModel(MixtureModel):
+    """A :class:`~bayesmix.MixtureModel` with a person factor: factor scores, item curves, ML checks."""
+
+    @property
+    def factor(self) -> PersonFactor:
+        return self.structure.latent
+
+    # ------------------------------------------------------------- helpers
+    def _draws(self, result, max_draws: int = 200):
+        """List of dicts of free-RV values (no z): one for ML/MAP, up to ``max_draws`` for a posterior."""
+        names = [rv.name for rv in self.model.free_RVs if rv.name not in self.integrated]
+        if hasattr(result, "point"):
+            return names, [[np.asarray(result.point[n]) for n in names]]
+        from ..results import _posterior_dataset, iterate_draws
+        posterior = _posterior_dataset(result)
+        names = [n for n in names if n in posterior]
+        sub = posterior[names]
+        return names, [values for _, values in iterate_draws(self, sub, max_draws)]
+
+    def _function(self, key, names, outputs):
+        from ..results import draw_function
+        fn = draw_function(self, key, outputs, names)
+        return lambda *values: fn(*values)[0]
+
+    # ------------------------------------------------------------- scores
+    def factor_scores(self, result, *, hdi_prob: float = 0.94, points: int = 61,
+                      max_draws: int = 200) -> pd.DataFrame:
+        """EAP factor scores E[eta_j | y_j] with posterior SD and an equal-tailed interval.
+
+        The posterior of eta_j is computed on a trapezoid grid of ``points``
+        nodes (classes and, for FMA-GoM, the membership effects integrated
+        out); after NUTS it is averaged over draws, so the interval carries
+        parameter uncertainty too. ``result``: an ML/MAP result or a posterior.
+        """
+        from ..inference.quadrature import node_posterior, rule
+        nodes, logw = rule("trapezoid", points, self.factor.n_dims)
+        z = pt.as_tensor(nodes[:, None, :])
+        weights = node_posterior(self.structure.conditional_loglik(z), logw)  # (Q, N)
+        names, draws = self._draws(result, max_draws)
+        fn = self._function(f"factor_scores:{points}", names, [weights])
+        total = 0.0
+        for values in draws:
+            total = total + np.asarray(fn(*values))
+        w = total / len(draws)
+        eta_values, inverse = np.unique(nodes[:, 0], return_inverse=True)
+        grid = np.zeros((len(eta_values), w.shape[1]))
+        np.add.at(grid, inverse, w)
+        mean = eta_values @ grid
+        sd = np.sqrt(np.clip((eta_values**2) @ grid - mean**2, 0, None))
+        cdf = np.cumsum(grid, axis=0)
+        tail = (1 - hdi_prob) / 2
+        lower = np.array([np.interp(tail, cdf[:, j], eta_values) for j in range(w.shape[1])])
+        upper = np.array([np.interp(1 - tail, cdf[:, j], eta_values) for j in range(w.shape[1])])
+        return pd.DataFrame({"eap": mean, "sd": sd, "lower": lower, "upper": upper},
+                            index=pd.Index(self.data.units, name="unit"))
+
+    # ------------------------------------------------------------- curves
+    def _curve_graph(self, theta: np.ndarray):
+        """(G, I, K) P(y = top code | theta, class) of binary/ordinal items, and item names."""
+        z = pt.as_tensor(np.asarray(theta, float)[:, None, None])  # (G, 1, 1): the grid as units
+        pieces, names = [], []
+        for kernel in self.kernels:
+            if kernel.kind not in ("binary", "ordinal"):
+                continue
+            shift = self.factor.shift(kernel.names, z)[:, 0]  # (G, I, Kl)
+            table = kernel.log_prob_table(None, shift)  # (G, I, K, C)
+            top = np.eye(kernel.max_categories)[np.asarray(kernel.n_categories) - 1]  # (I, C)
+            pieces.append((pt.exp(table) * top[None, :, None, :]).sum(axis=-1))
+            names.extend(kernel.names)
+        return pt.concatenate(pieces, axis=1), names
+
+    def item_curves(self, result, theta: Sequence[float] | None = None, max_draws: int = 200) -> pd.DataFrame:
+        """Item characteristic curves: P(y_i = highest code | eta = theta, class) on a grid.
+
+        One row per (theta, item, class) with the probability (mean over
+        posterior draws after NUTS; the estimate after ML/MAP). Binary items
+        give P(y = 1); ordinal items P(y = top category). 3PL models give the
+        marginal curve g_i + (1 - g_i) F(a_i (theta - b_i)) as class ``"3PL"``.
+        """
+        grid = np.linspace(-4, 4, 81) if theta is None else np.asarray(theta, float)
+        graph, items, classes = self._curves(grid)
+        names, draws = self._draws(result, max_draws)
+        fn = self._function(f"item_curves:{len(grid)}:{grid[0]}:{grid[-1]}", names, [graph])
+        total = 0.0
+        for values in draws:
+            total = total + np.asarray(fn(*values))
+        prob = total / len(draws)  # (G, I, K)
+        g, i, k = np.meshgrid(np.arange(len(grid)), np.arange(len(items)), np.arange(len(classes)), indexing="ij")
+        return pd.DataFrame({"theta": grid[g.ravel()], "item": np.asarray(items)[i.ravel()],
+                             "class": np.asarray(classes)[k.ravel()], "probability": prob.ravel()})
+
+    def _curves(self, grid):
+        graph, items = self._curve_graph(grid)
+        return graph, items, list(self.class_labels)
+
+    # ------------------------------------------------------------- ML
+    def loading_values(self, result) -> pd.DataFrame:
+        """Loadings lambda (items x classes, or one column ``all`` for invariant loadings) at an ML/MAP result."""
+        names, draws = self._draws(result, max_draws=200)
+        fn = self._function("loadings", names, [self.factor.loading_matrix])
+        lam = np.mean([np.asarray(fn(*v)) for v in draws], axis=0)
+        cols = self.class_labels if self.factor.class_specific else ["all"]
+        return pd.DataFrame(lam.T, index=pd.Index(self.factor.item_names, name="item"), columns=cols)
+
+    def random_start(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Random starting values; a ``start=`` given to :meth:`fit_ml` is used first."""
+        start = super().random_start(rng)
+        queued = self._cache.get("user_starts")
+        if queued:
+            given = queued.pop(0)
+            start.update({k: np.asarray(v, float) for k, v in given.items() if k in start})
+        return start
+
+    def fit_ml(self, starts: int | tuple[int, int] = 20, *, seed: int | None = None, start=None, **kwargs):
+        """Marginal ML (eta integrated by quadrature); flags loadings that run to infinity.
+
+        ``start``: a fitted result (or dict of values) used as the first start,
+        e.g. the FMA solution for FMA-GoM (the membership SD then starts at 5,
+        near the FMA limit). Class-specific loadings may have no finite ML
+        estimate on short tests:
+        the likelihood keeps rising as a loading grows. Loadings beyond
+        :data:`LOADING_LIMIT` (logit scale) are listed in a warning and in
+        ``result.infinite_loadings``; use ``loadings="invariant"``, or a
+        Bayesian fit whose prior keeps them finite.
+        """
+        if start is not None:  # e.g. an FMA solution to start FMA-GoM from (same parameter names)
+            point = dict(getattr(start, "point", start))
+            if self.structure.latent.n_membership and "factor_membership_sd" not in point:
+                point["factor_membership_sd"] = np.full(self.structure.latent.n_membership, 5.0)
+            self._cache["user_starts"] = [point]
+        try:
+            result = super().fit_ml(starts, seed=seed, **kwargs)
+        finally:
+            self._cache.pop("user_starts", None)
+        limit = LOADING_LIMIT if self.options.get("link", "logit") == "logit" else LOADING_LIMIT / 1.7
+        lam = self.loading_values(result)
+        big = [(i, c, float(v)) for i in lam.index for c, v in lam.loc[i].items() if abs(v) > limit]
+        result.infinite_loadings = big
+        if big:
+            shown = ", ".join(f"{i}[{c}] = {v:.1f}" for i, c, v in big[:6])
+            warnings.warn(
+                f"no finite ML estimate: {len(big)} loading(s) ran past {limit:g} ({shown}); the likelihood keeps "
+                "rising as they grow (a class whose responses eta orders perfectly, common with class-specific "
+                "loadings on short tests). Their values and SEs are meaningless. Use loadings='invariant', or "
+                "fit_map()/sample(), whose loading prior keeps the estimates finite.", UserWarning, stacklevel=2)
+        return result
+
+
+def observed_mask(kernels) -> np.ndarray:
+    """(N, I) 1 where a response is observed, items in the kernels' order (as ``loglik_by_item`` concatenates)."""
+    parts = [k.onehot3.sum(axis=-1) if hasattr(k, "onehot3") else k.mask for k in kernels]
+    return np.concatenate(parts, axis=1)
+
+
+# --------------------------------------------------------------------------- factories
+LOADINGS = ("invariant", "class-specific")
+
+
+def _check(encoded, n_classes, loadings, link, integration):
+    if loadings not in LOADINGS:
+        raise ValueError(f"loadings={loadings!r} is unknown; use one of {LOADINGS}.")
+    if link not in ("logit", "probit"):
+        raise ValueError(f"link={link!r} is not supported; use 'logit' or 'probit'.")
+    nominal = encoded.item_names("nominal")
+    if nominal:
+        raise ValueError(f"items {nominal} are nominal: a factor shifts one latent response, which nominal items "
+                         "lack; declare them 'ordinal' or 'binary' with item_types=.")
+    if loadings == "class-specific" and n_classes < 2:
+        raise ValueError("loadings='class-specific' needs n_classes >= 2.")
+    return check_integration(integration)
+
+
+def _parts(encoded, n_classes, loadings, link, priors, n_membership: int = 0):
+    """Priors, labels, kernels, class model (eq. 37/39), coords and the person factor of one model."""
+    prior_set = IRTPriorSet(priors)
+    labels = class_labels(n_classes)
+    kernels = build_kernels(encoded, link=link)
+    class_model = ClassModel(n_classes, encoded.covariates, encoded.covariate_names)
+    coords = {"class": labels, "unit": list(encoded.units), "item": encoded.item_names()}
+    coords.update(class_model.coords(labels))
+    for kernel in kernels:
+        coords.update(kernel.coords())
+    factor = PersonFactor(encoded.item_names(), encoded.n_units, class_specific=loadings == "class-specific",
+                          class_names=labels, n_membership=n_membership)
+    return prior_set, labels, kernels, class_model, coords, factor
+
+
+def fma(
+    data: pd.DataFrame,
+    items: Sequence[str],
+    n_classes: int,
+    *,
+    loadings: str = "invariant",
+    link: str = "probit",
+    item_types: str | Mapping[str, str] | None = None,
+    covariates: Sequence[str] | None = None,
+    priors: Mapping[str, Any] | None = None,
+    integration: Mapping[str, Any] | None = None,
+) -> FactorMixtureModel:
+    """Factor mixture analysis / mixture IRT (eq. 36-37); ``n_classes=1`` is the 2PL / one-factor IRT model.
+
+    P(Y_ij = 1 | C_j = c, eta_j) = F(tau_ic + lambda_ic eta_j) with eta_j ~ N(0, 1)
+    and class-specific item intercepts tau_ic (``binary_logit``; thresholds for
+    ordinal items, means for continuous ones). ``loadings="invariant"`` gives
+    lambda_ic = lambda_i (the paper's restricted FMA of section 8),
+    ``"class-specific"`` one loading per item and class (may have no finite
+    ML estimate: see the module docstring). The class model is the
+    multinomial logit of eq. 37 (with ``covariates``, eq. 4).
+
+    eta_j is integrated by quadrature for ML and for the per-person
+    ``log_likelihood`` of LOO (``integration``, default trapezoid with 30
+    points); NUTS samples the standardized ``factor_z``. The 2PL in IRT
+    terms: a_i = lambda_i, b_i = -tau_i / lambda_i.
+
+    Returns a :class:`FactorMixtureModel` (``factor_scores``, ``item_curves``,
+    ``loading_values`` on top of the usual fits and results).
+    """
+    encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates)
+    integration = _check(encoded, n_classes, loadings, link, integration)
+    prior_set, labels, kernels, class_model, coords, factor = _parts(encoded, n_classes, loadings, link, priors)
+    with pm.Model(coords=coords) as model:
+        class_model.build(prior_set)
+        for kernel in kernels:
+            kernel.build(prior_set)
+        factor.build(prior_set)
+
+        def measurement(z):
+            return sum(kernel.loglik(shift=factor.shift(kernel.names, z)) for kernel in kernels)
+
+        structure = WithinClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units, latent=factor)
+        structure.add_potential()
+    prior_set.check_unused()
+    return FactorMixtureModel(
+        model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
+        structure=structure, name="fma", options={"link": link, "loadings": loadings},
+        integration=integration, sample_size=encoded.n_units, sample_size_basis="persons (rows)",
+    )
+
+
+def fma_gom(
+    data: pd.DataFrame,
+    items: Sequence[str],
+    n_classes: int,
+    *,
+    loadings: str = "invariant",
+    link: str = "probit",
+    item_types: str | Mapping[str, str] | None = None,
+    priors: Mapping[str, Any] | None = None,
+    integration: Mapping[str, Any] | None = None,
+) -> FactorMixtureModel:
+    """FMA-GoM (eq. 38-41): item-specific classes C_ij with person membership logits and a factor.
+
+    P(Y_ij = 1 | C_ij = c, eta_j) = F(tau_ic + lambda_ic eta_j)                    (38)
+    P(C_ij = c | alpha_j) = softmax_c(alpha_cj), alpha_cj = alpha_c + sd_c z_cj     (39)
+
+    alpha_cj (K-1 independent normal effects, last class the reference) and
+    eta_j are integrated jointly (2-D quadrature for K = 2; default trapezoid
+    15 x 15). FMA (eq. 36-37) is the limit sd -> infinity; for K = 2 FMA-GoM
+    has one parameter more (``factor_membership_sd``). ``membership_icc``
+    is sd^2 / (sd^2 + pi^2/3), the ICC of alpha_1j reported in section 8
+    (86% for the ADHD data).
+    """
+    if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+        raise ValueError(f"fma_gom needs n_classes >= 2 (item-level classes), got {n_classes!r}.")
+    encoded = encode(data, items, n_classes, item_types=item_types)
+    integration = _check(encoded, n_classes, loadings, link, integration)
+    prior_set, labels, kernels, class_model, coords, factor = _parts(encoded, n_classes, loadings, link, priors,
+                                                                     n_membership=n_classes - 1)
+    with pm.Model(coords=coords) as model:
+        class_model.build(prior_set)
+        for kernel in kernels:
+            kernel.build(prior_set)
+        factor.build(prior_set)
+        var = pt.square(factor.params["membership_sd"])
+        pm.Deterministic("membership_icc", var / (var + np.pi**2 / 3), dims=f"{factor.prefix}_membership")
+
+        def by_item(z):
+            return pt.concatenate([kernel.loglik_by_item(shift=factor.shift(kernel.names, z)) for kernel in kernels],
+                                  axis=-2)
+
+        def log_membership(z):  # (..., N|1, K): the same for every item (eq. 39)
+            return class_model.log_prior(offset=factor.membership_offset(z))
+
+        structure = ItemClasses(log_membership, by_item, encoded.n_units, observed=observed_mask(kernels),
+                                latent=factor, per_item=False)
+        structure.add_potential()
+    prior_set.check_unused()
+    return FactorMixtureModel(
+        model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
+        structure=structure, name="fma_gom", options={"link": link, "loadings": loadings},
+        integration=integration, sample_size=encoded.n_units, sample_size_basis="persons (rows)",
+    )

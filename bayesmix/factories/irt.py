@@ -1,0 +1,234 @@
+"""The three-parameter (guessing) IRT model, directly and as a constrained FMA-GoM (paper section 9).
+
+Direct (eq. 42):
+
+    P(Y_ij = 1 | eta_j) = g_i + (1 - g_i) F(a_i (eta_j - b_i)),   eta_j ~ N(0, 1)
+
+estimated as g_i + (1 - g_i) F(tau_i + lambda_i eta_j) with a_i = lambda_i,
+b_i = -tau_i / lambda_i. FMA-GoM form (eq. 43-47): two item-level classes,
+the first ("guessing") with alpha_1j = 0, lambda_i1 = 0 and tau_i1 = 15, so
+P(Y_ij = 1 | C_ij = 1) = F(15) ~ 1 (eq. 45), the second an ordinary 2PL item
+(eq. 46), and item-specific class logits gamma_i (eq. 44, 47). The two are one
+model: g_i = expit(gamma_i), a_i = lambda_i2, b_i = -tau_i2 / lambda_i2
+(eq. 48-50; :mod:`bayesmix.irt_conversions`).
+
+``guessing=`` chooses which items guess: ``None`` every item (g_i free,
+Beta(5, 17) prior for Bayesian fits, ``priors={"irt_guessing": {...}}``),
+a list of items (the others have g_i = 0: a 2PL item), a number (every g_i
+fixed there) or a dict item -> ``"free"`` or a fixed value (unlisted items
+g_i = 0). In the FMA-GoM form a fixed g_i fixes gamma_i = logit(g_i)
+(g_i = 0 as gamma_i = -30).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+from scipy.special import logit
+
+from ..class_model import ClassModel
+from ..data import encode
+from ..kernels import BinaryKernel, _log_cdf
+from ..model import MixtureModel  # noqa: F401  (type of the result)
+from ..options import check_integration
+from ..parameters import create
+from ..structure import WithinClasses
+from ..structure import ItemClasses
+from .fma import FactorMixtureModel, IRTPriorSet, PersonFactor, observed_mask
+
+__all__ = ["irt_3pl", "ThreePLModel", "GuessingKernel", "PARAMETERIZATIONS", "TAU_GUESSING"]
+
+PARAMETERIZATIONS = ("direct", "fma-gom")
+#: tau_i1 of the guessing class (eq. 45-47): F(15) ~ 1 for the logit and the probit link
+TAU_GUESSING = 15.0
+#: gamma_i standing in for g_i = 0 in the FMA-GoM form (expit(-30) ~ 1e-13)
+GAMMA_ZERO = -30.0
+
+
+class GuessingKernel(BinaryKernel):
+    """Binary items with a lower asymptote: P(y = 1) = g_i + (1 - g_i) F(tau_i + shift) (eq. 42)."""
+
+    def __init__(self, items, data, link="logit", guessing_fixed: np.ndarray | None = None):
+        super().__init__(items, data, link)
+        n = len(items)
+        self.guessing_fixed = np.full(n, np.nan) if guessing_fixed is None else np.asarray(guessing_fixed, float)
+
+    def _options(self):
+        return {"guessing_fixed": self.guessing_fixed}
+
+    def build(self, priors, ordered_item=None, fixed=None):
+        super().build(priors, None, fixed)
+        fixed_g = None if np.isnan(self.guessing_fixed).all() else self.guessing_fixed
+        self.params["irt_guessing"] = create(priors, "irt_guessing", dims="binary_item", fixed=fixed_g)
+
+    def log_prob_table(self, params=None, shift=None):
+        p = params or self.params
+        beta = p["binary_logit"]
+        if shift is not None:
+            beta = pt.expand_dims(pt.swapaxes(beta, -1, -2), -3) + shift  # (..., N, I, K)
+            g = p["irt_guessing"][:, None]
+        else:
+            g = p["irt_guessing"]  # broadcasts along (..., K, I)
+        log_g = pt.log(pt.maximum(g, 1e-300))
+        log1m_g = pt.log1p(-g)
+        log_p1 = pt.logaddexp(log_g, log1m_g + _log_cdf(beta, self.link))
+        log_p0 = log1m_g + _log_cdf(-beta, self.link)
+        return pt.stack([log_p0, log_p1], axis=-1)
+
+    def random_start(self, rng, n_classes):
+        out = super().random_start(rng, n_classes)
+        free = np.isnan(self.guessing_fixed)
+        if free.all():
+            out["irt_guessing"] = rng.uniform(0.05, 0.3, size=len(self.items))
+        elif free.any():
+            out["irt_guessing_free"] = rng.uniform(0.05, 0.3, size=int(free.sum()))
+        return out
+
+
+def _guessing_values(guessing, items: list[str]) -> np.ndarray:
+    """``guessing=`` -> (I,) array: NaN = estimated, a number = fixed g_i."""
+    n = len(items)
+    if guessing is None:
+        return np.full(n, np.nan)
+    if isinstance(guessing, (int, float, np.floating, np.integer)) and not isinstance(guessing, bool):
+        values = np.full(n, float(guessing))
+    elif isinstance(guessing, Mapping):
+        unknown = [k for k in guessing if k not in items]
+        if unknown:
+            raise ValueError(f"guessing= names {unknown}, which are not among the items {items}.")
+        values = np.zeros(n)
+        for k, v in guessing.items():
+            if isinstance(v, str):
+                if v != "free":
+                    raise ValueError(f"guessing[{k!r}] = {v!r}: use 'free' (estimated) or a number in [0, 1).")
+                values[items.index(k)] = np.nan
+            else:
+                values[items.index(k)] = float(v)
+    elif isinstance(guessing, (list, tuple, set)) and all(isinstance(k, str) for k in guessing):
+        unknown = [k for k in guessing if k not in items]
+        if unknown:
+            raise ValueError(f"guessing= names {unknown}, which are not among the items {items}.")
+        values = np.array([np.nan if it in guessing else 0.0 for it in items])
+    else:
+        raise ValueError("guessing must be None (every item guesses), a list of items, a number (fixed g for "
+                         f"every item) or a dict item -> 'free' | number; got {guessing!r}.")
+    fixed = values[~np.isnan(values)]
+    if np.any((fixed < 0) | (fixed >= 1)):
+        raise ValueError(f"fixed guessing values must be in [0, 1), got {sorted(set(fixed.tolist()))}.")
+    return values
+
+
+class ThreePLModel(FactorMixtureModel):
+    """The 3PL model in either parameterization; :meth:`irt_parameters` gives both (eq. 48-50)."""
+
+    @property
+    def parameterization(self) -> str:
+        return self.options["parameterization"]
+
+    def irt_graphs(self) -> dict:
+        """Graphs (I,) of g, a, b (eq. 42) and gamma, lambda_2, tau_2 (eq. 44-47) in terms of the model's RVs."""
+        kernel = self.kernels[0]
+        lam = self.factor.loading_matrix[-1]
+        tau = kernel.params["binary_logit"][-1]
+        if self.parameterization == "direct":
+            g = kernel.params["irt_guessing"]
+            gamma = pt.log(pt.maximum(g, 1e-300)) - pt.log1p(-g)
+        else:
+            gamma = self.guessing_logit
+            g = pt.sigmoid(gamma)
+        return {"g": g, "a": lam, "b": -tau / lam, "gamma": gamma, "lambda": lam, "tau": tau}
+
+    def irt_parameters(self, result, hdi_prob: float = 0.94) -> pd.DataFrame:
+        """Both parameterizations per item; see :func:`bayesmix.irt_conversions.irt_parameters`."""
+        from ..irt_conversions import irt_parameters
+        return irt_parameters(self, result, hdi_prob=hdi_prob)
+
+    def _curves(self, grid):
+        graph, items = self._curve_graph(grid)  # (G, I, K)
+        if self.parameterization == "fma-gom":
+            membership = pt.exp(self.log_membership)  # (I, K)
+            graph = (graph * membership[None]).sum(axis=-1, keepdims=True)
+        return graph, items, ["3PL"]
+
+
+def irt_3pl(
+    data: pd.DataFrame,
+    items: Sequence[str],
+    *,
+    parameterization: str = "direct",
+    link: str = "logit",
+    guessing: Any = None,
+    priors: Mapping[str, Any] | None = None,
+    integration: Mapping[str, Any] | None = None,
+) -> ThreePLModel:
+    """Three-parameter guessing IRT model (eq. 42), directly or as the constrained FMA-GoM of eq. 43-47.
+
+    ``parameterization="direct"``: parameters ``binary_logit`` (tau_i),
+    ``factor_loading`` (a_i) and ``irt_guessing`` (g_i).
+    ``parameterization="fma-gom"``: two item-level classes (``guessing``,
+    ``ability``); ``binary_logit[guessing] = 15`` and
+    ``factor_loading[guessing] = 0`` fixed, alpha_1j = 0 (no membership random
+    effect), ``guessing_logit`` gamma_i free (eq. 44, 47).
+    Both give the same likelihood (up to F(15) < 1 with the logit link, a
+    relative 3e-7 per correct response) and the parameters of
+    :meth:`ThreePLModel.irt_parameters` agree. eta_j ~ N(0, 1) is integrated by
+    quadrature for ML and the per-person ``log_likelihood``; NUTS samples it.
+    """
+    if parameterization not in PARAMETERIZATIONS:
+        raise ValueError(f"parameterization={parameterization!r} is unknown; use one of {PARAMETERIZATIONS}.")
+    if link not in ("logit", "probit"):
+        raise ValueError(f"link={link!r} is not supported; use 'logit' or 'probit'.")
+    encoded = encode(data, items, 1, item_types="binary")
+    integration = check_integration(integration)
+    names = encoded.item_names()
+    guess = _guessing_values(guessing, names)
+    prior_set = IRTPriorSet(priors)
+    direct = parameterization == "direct"
+    labels = ["class1"] if direct else ["guessing", "ability"]
+    coords = {"class": labels, "unit": list(encoded.units), "item": names, "binary_item": names}
+    class_model = ClassModel(len(labels))
+    coords.update(class_model.coords(labels))
+    items_spec = encoded.items_of("binary")
+    model_kwargs = {}
+    with pm.Model(coords=coords) as model:
+        if direct:
+            kernel = GuessingKernel(items_spec, encoded, link, guessing_fixed=guess)
+            kernel.build(prior_set)
+            factor = PersonFactor(names, encoded.n_units)
+            factor.build(prior_set)
+            structure = WithinClasses(lambda z: class_model.log_prior(),
+                                      lambda z: kernel.loglik(shift=factor.shift(names, z)), encoded.n_units,
+                                      latent=factor)
+        else:
+            kernel = BinaryKernel(items_spec, encoded, link)
+            tau_fixed = np.vstack([np.full(len(names), TAU_GUESSING), np.full(len(names), np.nan)])
+            kernel.build(prior_set, fixed={"binary_logit": tau_fixed})
+            factor = PersonFactor(names, encoded.n_units, class_specific=True, class_names=labels,
+                                  fixed=np.vstack([np.zeros(len(names)), np.full(len(names), np.nan)]))
+            factor.build(prior_set)
+            gamma_fixed = np.where(np.isnan(guess), np.nan,
+                                   np.where(guess > 0, logit(np.clip(guess, 1e-13, None)), GAMMA_ZERO))
+            gamma = create(prior_set, "guessing_logit", dims="binary_item",
+                           fixed=None if np.isnan(gamma_fixed).all() else gamma_fixed)
+            log_membership = pt.special.log_softmax(pt.stack([gamma, pt.zeros_like(gamma)], axis=-1), axis=-1)
+            structure = ItemClasses(lambda z: log_membership[None],  # (1, I, K): item-specific (eq. 44, 47)
+                                    lambda z: kernel.loglik_by_item(shift=factor.shift(names, z)),
+                                    encoded.n_units, observed=observed_mask([kernel]), latent=factor,
+                                    per_item=True)
+            model_kwargs = {"guessing_logit": gamma, "log_membership": log_membership}
+        structure.add_potential()
+    prior_set.check_unused()
+    mm = ThreePLModel(
+        model=model, data=encoded, kernels=[kernel], class_model=class_model, class_labels=labels,
+        structure=structure, name="irt_3pl",
+        options={"link": link, "loadings": "invariant" if direct else "class-specific",
+                 "parameterization": parameterization, "guessing": guess},
+        integration=integration, sample_size=encoded.n_units, sample_size_basis="persons (rows)",
+    )
+    for key, value in model_kwargs.items():
+        setattr(mm, key, value)
+    return mm
