@@ -1,5 +1,5 @@
 # bayesmix: two commands.
-#   make demo   -- create .venv if needed, install, run the carcinoma LCA demo
+#   make demo   -- create .venv if needed, install, run the carcinoma LCA spec via the bayesmix CLI
 #   make test   -- create .venv if needed, install the dev extra, run the tests
 # Other targets: make bench, make clean-venv, make help.
 # The Python used to create .venv comes from scripts/find_python.sh
@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -q -n 2 --dist loadfile
 .PHONY: help demo test bench venv install-demo install-dev clean-venv
 
 help:
-	@echo "make demo   # set up .venv and run the demo (python -m bayesmix.demo)"
+	@echo "make demo   # set up .venv and run bayesmix run carcinoma_lca_k2 (BAYESMIX_DEMO_QUICK=1: fast)"
 	@echo "make test   # set up .venv with the dev extra and run the test suite"
 	@echo "make bench  # run benchmarks/bench_lca.py"
 	@echo "make clean-venv  # remove .venv"
@@ -47,8 +47,13 @@ install-dev: venv
 	  "$(VENV_PY)" -m pip install -e '.[dev]' && touch "$(VENV)/.installed-dev"; \
 	fi
 
+# The demo runs the bundled spec models/carcinoma_lca_k2.toml through the command line
+# (ML + NUTS; summary, bm.save results and plots in demo_out/). BAYESMIX_DEMO_QUICK=1: fast mode.
+DEMO_SPEC ?= carcinoma_lca_k2
 demo: install-demo
-	"$(VENV_PY)" -m bayesmix.demo
+	"$(VENV)/bin/bayesmix" run "$(DEMO_SPEC)" --out demo_out \
+	  $$(case "$${BAYESMIX_DEMO_QUICK:-}" in ""|0|false|no) ;; *) echo --fast ;; esac)
+	@cat demo_out/summary.txt
 
 test: install-dev
 	"$(VENV_PY)" -m pytest $(PYTEST_ARGS) tests

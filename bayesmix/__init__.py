@@ -20,3 +20,6 @@ from .factories.fma import fma, fma_gom  # noqa: E402  (factor mixture analysis,
 from .factories.irt import irt_3pl  # noqa: E402  (3PL guessing model, section 9)
 from . import irt_conversions  # noqa: E402,F401
 __all__ += ["fma", "fma_gom", "irt_3pl", "irt_conversions"]
+from .spec import from_spec, read_spec, to_spec, write_spec  # noqa: E402  (model specs, issue 12)
+from .montecarlo import montecarlo  # noqa: E402  (Monte Carlo studies on dask, issue 12)
+__all__ += ["from_spec", "read_spec", "to_spec", "write_spec", "montecarlo"]
