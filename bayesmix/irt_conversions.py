@@ -51,13 +51,17 @@ def irt_parameters(mm, result, hdi_prob: float = 0.94) -> pd.DataFrame:
     outputs = [graphs[q] for q in QUANTITIES]
     items = mm.factor.item_names
     n = len(items)
-    if hasattr(result, "se") or hasattr(result, "params") and hasattr(result, "theta"):
+    if hasattr(result, "params") and hasattr(result, "theta"):  # MLResult
         from .inference.ml import _covariances, _delta
         from .inference.objective import flat_model
         flat = flat_model(mm)
         theta = result.theta
-        boundary = flat.at_bound(theta)
-        cov, cov_r = _covariances(flat, theta, np.flatnonzero(~boundary))
+        cached = getattr(result, "_covariances", None)  # the Hessian is the costly part: once per result
+        if cached is None:
+            boundary = flat.at_bound(theta)
+            cached = (*_covariances(flat, theta, np.flatnonzero(~boundary)), boundary)
+            result._covariances = cached
+        cov, cov_r, boundary = cached
         value, se, se_r = _delta(flat, "irt_parameters", outputs, theta, cov, cov_r, boundary)
         stats = {"estimate": value, "se": se, "se_robust": se_r}
     elif hasattr(result, "point"):

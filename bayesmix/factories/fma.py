@@ -16,10 +16,16 @@ link, normal-ogive 2PL with the probit link).
 
 FMA-GoM (eq. 38-41): the class is item-specific, C_ij, with person-level
 membership logits alpha_cj = alpha_c + sd_c z_cj, integrated jointly with
-eta_j (2-D quadrature for K = 2). For K = 2 it has one parameter more than
+eta_j (2-D quadrature for K = 2); the item-level marginalization is
+:class:`~bayesmix.structure.ItemClasses` (the GoM structure) with the factor
+in the kernels' shift. For K = 2 it has one parameter more than
 FMA (the SD of alpha_1j); as the SD grows the item classes of a person
 coincide and FMA is the limit (the ICC of alpha_1j, sd^2 / (sd^2 + pi^2/3),
 tends to 1).
+
+eta_j ~ N(0, 1) in every class: class-specific factor means are absorbed
+by the class-specific intercepts, and a class-specific factor variance is
+not offered (Mplus's FMA of Table 6 counts one parameter more than ours).
 
 The factor's sign is identified by a positive loading of the first item
 (in every class when loadings are class-specific: each class's factor could
