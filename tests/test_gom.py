@@ -273,3 +273,16 @@ def test_bad_options_are_refused(no_model_building):
     data["x"] = np.arange(20.0)
     with pytest.raises(ValueError, match="covariates on the membership"):
         bm.gom(data, list(data)[:4], 2, membership="dirichlet", covariates=["x"])
+
+
+def test_dirichlet_nuts_samples_membership_directly():
+    """NUTS samples g_j ~ Dirichlet(a) per person; the per-person log_likelihood integrates it by importance nodes."""
+    sim = simulate_gom(50, 8, 2, membership="dirichlet", profiles=PROFILES[:, :8], concentration=[0.5, 0.8], seed=4)
+    mm = bm.gom(sim.data, sim.items, 2, membership="dirichlet", integration={"points": 200})
+    idata = mm.sample(draws=80, tune=80, chains=2, sampler="pymc", random_seed=2, progressbar=False, starts=1)
+    g = idata["posterior"]["membership_g"]
+    assert g.dims[-2:] == ("unit", "class")
+    np.testing.assert_allclose(g.sum("class"), 1.0, atol=1e-9)
+    assert [v.shape[-1] for v in idata["log_likelihood"].dataset.data_vars.values()] == [50]  # one value per person
+    r = np.corrcoef(g.mean(("chain", "draw")).to_numpy()[:, 0], sim.membership[:, 0])[0, 1]
+    assert abs(r) > 0.6

@@ -137,6 +137,10 @@ class DirichletMembership(LatentEffects):
     def random_start(self, rng: np.random.Generator) -> dict:
         return {self.name("concentration"): rng.uniform(0.3, 2.0, size=self.n_classes)}
 
+    def sampler_start(self) -> np.ndarray:
+        """Where NUTS starts g_j: equal membership (the sampler's hook for a non-normal latent)."""
+        return np.full((self.n_levels, self.n_classes), 1.0 / self.n_classes)
+
 
 class _MeanMembership(ClassModel):
     """The class-model slot of a Dirichlet GoM: no logits of its own; log prior = log E[g] = log a / sum a."""
