@@ -166,10 +166,14 @@ class PriorSet:
                 f"This model's priors: {sorted(self._asked)}."
             )
 
+    def defaults_for(self, name: str) -> tuple[str, dict[str, Any]]:
+        """The default (distribution, kwargs) of ``name``; a factory's subclass may add its own names."""
+        return DEFAULT_PRIORS[name]
+
     def spec(self, name: str, **defaults: Any) -> tuple[str, dict[str, Any]]:
         """Distribution name and kwargs for ``name`` (defaults may be data-based)."""
         self._asked.add(name)
-        dist, kwargs = DEFAULT_PRIORS[name]
+        dist, kwargs = self.defaults_for(name)
         kwargs = {**kwargs, **defaults}
         override = self.overrides.get(name)
         if isinstance(override, tuple):

@@ -301,3 +301,19 @@ def test_fma_refuses_nominal_items(no_model_building):
     df = pd.DataFrame({"a": [0, 1, 2, 1, 0, 2], "b": [0, 1, 1, 0, 1, 0]})
     with pytest.raises(ValueError, match="nominal"):
         bm.fma(df, ["a", "b"], 1, item_types={"a": "nominal", "b": "binary"})
+
+
+def test_irt_priors_are_overridable_by_name_and_checked(no_model_building):
+    df = tiny(6)
+    with pytest.raises(ValueError, match="Beta does not take"):
+        bm.irt_3pl(df, list(df.columns), priors={"irt_guessing": {"lam": 2}})
+    with pytest.raises(ValueError, match="this model does not have"):
+        bm.fma(df, list(df.columns), 1, priors={"irt_gessing": {"alpha": 2}})
+
+
+def test_irt_prior_override_reaches_the_model():
+    df = tiny(6)
+    m = bm.irt_3pl(df, list(df.columns), priors={"irt_guessing": {"alpha": 2.0, "beta": 8.0}})
+    rv = m.model["irt_guessing"]
+    alpha, beta = (np.unique(v.eval()) for v in rv.owner.inputs[-2:])
+    assert alpha.tolist() == [2.0] and beta.tolist() == [8.0]

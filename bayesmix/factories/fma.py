@@ -58,7 +58,7 @@ from ..latent import LatentEffects
 from ..model import MixtureModel
 from ..options import check_integration
 from ..parameters import create, register
-from ..priors import DEFAULT_PRIORS, PriorSet
+from ..priors import DEFAULT_PRIORS, PriorSet, _valid_keywords
 from ..structure import ItemClasses, WithinClasses
 from .lca import class_labels
 
@@ -88,34 +88,16 @@ class IRTPriorSet(PriorSet):
 
     @staticmethod
     def _check_keywords(name: str, spec: Any) -> None:
-        if name in IRT_PRIORS and not isinstance(spec, tuple):
-            valid = None
-            dist = IRT_PRIORS[name][0]
-            try:
-                import inspect
-                valid = set(inspect.signature(getattr(pm, dist).dist).parameters) - {"cls", "self", "args",
-                                                                                      "kwargs"}
-            except (TypeError, ValueError):
-                pass
-            bad = [k for k in spec if valid and k not in valid]
-            if bad:
-                raise ValueError(f"priors[{name!r}] has keyword(s) {bad} that {dist} does not take; "
-                                 f"valid keywords: {sorted(valid)}.")
-            return
-        PriorSet._check_keywords(name, spec)
+        if name not in IRT_PRIORS or isinstance(spec, tuple):
+            return PriorSet._check_keywords(name, spec)
+        valid = _valid_keywords(IRT_PRIORS[name][0], IRT_PRIORS[name])
+        bad = [key for key in spec if valid is not None and key not in valid]
+        if bad:
+            raise ValueError(f"priors[{name!r}] has keyword(s) {bad} that {IRT_PRIORS[name][0]} does not take; "
+                             f"valid keywords: {sorted(valid)}.")
 
-    def spec(self, name: str, **defaults: Any):
-        if name not in IRT_PRIORS:
-            return super().spec(name, **defaults)
-        self._asked.add(name)
-        dist, kwargs = IRT_PRIORS[name]
-        kwargs = {**kwargs, **defaults}
-        override = self.overrides.get(name)
-        if isinstance(override, tuple):
-            dist, kwargs = override[0], dict(override[1])
-        elif override is not None:
-            kwargs.update(override)
-        return dist, kwargs
+    def defaults_for(self, name: str):
+        return IRT_PRIORS[name] if name in IRT_PRIORS else super().defaults_for(name)
 
 
 # --------------------------------------------------------------------------- latent block
