@@ -68,9 +68,8 @@ def _point(result) -> dict:
 
 
 def _evaluate(mm, result, key: str, graph):
-    from .predict import point_posterior
-    from .results import _average_over_draws
-    return _average_over_draws(mm, point_posterior(mm, _point(result)), key, graph, 1)
+    from .predict import mean_over_draws, point_posterior
+    return mean_over_draws(mm, point_posterior(mm, _point(result)), key, graph, 1)
 
 
 def _responses(mm) -> pd.DataFrame:

@@ -459,7 +459,8 @@ class MixtureModel:
         return az.summary(idata, var_names=list(names))
 
     # ------------------------------------------------- workflow (issue 13): thin wrappers
-    def predict_proba(self, new_data: pd.DataFrame, result, *, max_draws: int = 1000) -> pd.DataFrame:
+    def predict_proba(self, new_data: pd.DataFrame, result, *, max_draws: int = 1000,
+                      hdi_prob: float | None = None) -> pd.DataFrame:
         """Class membership probabilities of new respondents, rows x classes (Bayes' rule, eq. 4 with 1-2).
 
         P(C = c | y, x) = P(C = c | x) p(y | C = c) / sum_k P(C = k | x) p(y | C = k)
@@ -476,6 +477,9 @@ class MixtureModel:
             The fit to use: ``m.fit_ml()``, ``m.fit_map()``, ``m.sample()`` or ``m.fit_laplace()``.
         max_draws : int
             At most this many (thinned) posterior draws are averaged.
+        hdi_prob : float, optional
+            With a posterior: also the equal-tailed interval of this probability
+            over draws; columns become (class, statistic) with mean, lower, upper.
 
         Returns
         -------
@@ -493,7 +497,7 @@ class MixtureModel:
         >>> m.predict_proba(new_rows, ml)              # doctest: +SKIP
         """
         from .predict import predict_proba
-        return predict_proba(self, new_data, result, max_draws=max_draws)
+        return predict_proba(self, new_data, result, max_draws=max_draws, hdi_prob=hdi_prob)
 
     def predict(self, new_data: pd.DataFrame, result, *, max_draws: int = 1000) -> pd.Series:
         """Modal class of new respondents (the column of largest :meth:`predict_proba`).
@@ -531,6 +535,20 @@ class MixtureModel:
         """Bivariate residuals per item pair; see :func:`bayesmix.fit_statistics.bivariate_residuals`."""
         from .fit_statistics import bivariate_residuals
         return bivariate_residuals(self, result)
+
+    def _repr_html_(self) -> str:
+        """A short description for Jupyter (never the data)."""
+        kinds = pd.Series([it.kind for it in self.data.items]).value_counts()
+        rows = {"model": self.name, "classes": ", ".join(self.class_labels), "units": self.data.n_units,
+                "items": f"{len(self.data.items)} (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")",
+                "likelihood level": self.loglik_dim}
+        if self.data.clusters is not None:
+            rows["clusters"] = len(self.data.clusters)
+        if self.data.covariate_names:
+            rows["covariates"] = ", ".join(self.data.covariate_names)
+        body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
+                       for k, v in rows.items())
+        return f"<b>MixtureModel</b><table>{body}</table>"
 
     def pattern_table(self, result) -> pd.DataFrame:
         """Observed patterns with observed and expected counts; see :func:`bayesmix.fit_statistics.pattern_table`."""

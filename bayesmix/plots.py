@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_profiles", "plot_class_proportions"]
+__all__ = ["plot_profiles", "plot_class_proportions", "plot_membership", "plot_ml_vs_posterior"]
 
 
 def _pyplot():
@@ -123,4 +123,74 @@ def plot_class_proportions(mm, result: Any, *, hdi_prob: float = 0.94, ax=None):
     ax.set_xticklabels(mm.class_labels)
     ax.set_ylim(0, 1)
     ax.set_ylabel("class proportion")
+    return ax
+
+
+def plot_membership(mm, result: Any, *, bins: int = 20, ax=None):
+    """Histogram of each unit's largest class probability, by modal class (classification quality).
+
+    Parameters
+    ----------
+    mm : MixtureModel
+    result : MLResult or DataTree
+        ML: ``posterior_probabilities``; posterior: :meth:`MixtureModel.class_probabilities`.
+    bins : int
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = plot_membership(m, ml)                     # doctest: +SKIP
+    """
+    plt = _pyplot()
+    probs = getattr(result, "posterior_probabilities", None)
+    if not isinstance(probs, pd.DataFrame):
+        probs = mm.class_probabilities(result)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3))
+    values = probs.to_numpy()
+    modal = values.argmax(axis=1)
+    edges = np.linspace(1.0 / mm.n_classes, 1.0, bins + 1)
+    for k, label in enumerate(mm.class_labels):
+        ax.hist(values[modal == k, k], bins=edges, alpha=0.6, label=f"{label} (n = {int((modal == k).sum())})")
+    ax.set_xlabel("largest class probability")
+    ax.set_ylabel("units")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_ml_vs_posterior(mm, ml: Any, idata: Any, *, hdi_prob: float = 0.94, ax=None):
+    """Profile estimates of ML (x, +- z SE) against the posterior (y, mean and interval), one point per row and class.
+
+    ML and the posterior share the model's labeling (:mod:`bayesmix.relabel`), so
+    class c is compared with class c; points on the diagonal agree.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = plot_ml_vs_posterior(m, ml, idata)         # doctest: +SKIP
+    """
+    plt = _pyplot()
+    ml_frame, _ = _profile_frame(mm, ml, hdi_prob)
+    post_frame, _ = _profile_frame(mm, idata, hdi_prob)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    for label in mm.class_labels:
+        x, y = ml_frame[(label, "value")].to_numpy(float), post_frame[(label, "value")].to_numpy(float)
+        xerr = np.vstack([x - ml_frame[(label, "lower")].to_numpy(float), ml_frame[(label, "upper")].to_numpy(float) - x])
+        yerr = np.vstack([y - post_frame[(label, "lower")].to_numpy(float),
+                          post_frame[(label, "upper")].to_numpy(float) - y])
+        ax.errorbar(x, y, xerr=np.clip(xerr, 0, None), yerr=np.clip(yerr, 0, None), fmt="o", capsize=2, label=label)
+    lo = float(np.nanmin([ax.get_xlim()[0], ax.get_ylim()[0]]))
+    hi = float(np.nanmax([ax.get_xlim()[1], ax.get_ylim()[1]]))
+    ax.plot([lo, hi], [lo, hi], color="0.5", lw=1, ls="--")
+    ax.set_xlabel("ML estimate")
+    ax.set_ylabel("posterior mean")
+    ax.legend(fontsize=8)
     return ax

@@ -128,9 +128,13 @@ def _posterior_of(mm, result) -> tuple[xr.DataTree, dict | None]:
                      f"sample / fit_laplace), got {type(result).__name__}.")
 
 
-def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1000) -> pd.DataFrame:
-    """P(C = c | y, x) for the rows of ``new_data``: rows x classes. See :meth:`MixtureModel.predict_proba`."""
-    from .results import _average_over_draws
+def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1000,
+                  hdi_prob: float | None = None) -> pd.DataFrame:
+    """P(C = c | y, x) for the rows of ``new_data``: rows x classes. See :meth:`MixtureModel.predict_proba`.
+
+    With ``hdi_prob`` (posteriors): columns (class, statistic) with the mean
+    and the equal-tailed interval over draws.
+    """
     call = mm.options.get("call")
     if not call:
         raise ValueError(f"this model ({mm.name}) does not record its factory call; build it with a bayesmix "
@@ -151,9 +155,42 @@ def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1
         warnings.simplefilter("ignore", UserWarning)  # suspicious codes etc. were reported at fitting
         both = _rebuild_quietly(call, changes)
     graph = both.class_probability_tensor(integration)
-    probs = _average_over_draws(both, tree, f"predict:{integration}", graph, max_draws)
+    if hdi_prob is None:
+        values = {"mean": mean_over_draws(both, tree, f"predict:{integration}", graph, max_draws)}
+    else:
+        values = _with_interval(both, tree, f"predict:{integration}", graph, max_draws, hdi_prob)
     labels = pd.Index(mm.class_labels, name="class")
-    n_train = len(train)
+    tables = {stat: _rows(mm, both, call, new, new_data, len(train), array, labels) for stat, array in values.items()}
+    if hdi_prob is None:
+        return tables["mean"]
+    out = pd.concat(tables, axis=1, names=["statistic", "class"]).swaplevel(axis=1)
+    return out[pd.MultiIndex.from_product([list(labels), list(values)], names=["class", "statistic"])]
+
+
+def mean_over_draws(mm, tree, key: str, graph, max_draws: int = 1000) -> np.ndarray:
+    """Mean of a graph of the free RVs over (up to ``max_draws``) posterior draws, one call per draw."""
+    from .results import draw_function, iterate_draws, posterior_rv_names
+    posterior = tree["posterior"].to_dataset()
+    fn = draw_function(mm, key, graph, posterior_rv_names(mm, posterior))
+    total, count = 0.0, 0
+    for _, values in iterate_draws(mm, posterior, max_draws):
+        total = total + np.asarray(fn(*values))
+        count += 1
+    return total / count
+
+
+def _with_interval(mm, tree, key, graph, max_draws, hdi_prob) -> dict[str, np.ndarray]:
+    """Mean and equal-tailed ``hdi_prob`` interval of the class probabilities over posterior draws."""
+    from .results import draw_function, iterate_draws, posterior_rv_names
+    posterior = tree["posterior"].to_dataset()
+    fn = draw_function(mm, key, graph, posterior_rv_names(mm, posterior))
+    draws = np.stack([np.asarray(fn(*v)) for _, v in iterate_draws(mm, posterior, max_draws)])
+    lower, upper = np.quantile(draws, [(1 - hdi_prob) / 2, (1 + hdi_prob) / 2], axis=0)
+    return {"mean": draws.mean(axis=0), "lower": lower, "upper": upper}
+
+
+def _rows(mm, both, call, new, new_data, n_train, probs, labels) -> pd.DataFrame:
+    """The new data's rows of the combined model's (rows, K) values."""
     if both.structure.class_level == "cluster":
         clusters = list(pd.unique(new[call["arguments"]["cluster"]]))
         table = pd.DataFrame(probs, index=both.data.clusters, columns=labels)
@@ -165,7 +202,7 @@ def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1
     n_empty = int(out.isna().any(axis=1).sum())
     if n_empty:
         warnings.warn(f"{n_empty} row(s) of new_data have every item missing; their class probabilities are NaN.",
-                      UserWarning, stacklevel=3)
+                      UserWarning, stacklevel=4)
     return out
 
 

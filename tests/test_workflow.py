@@ -94,6 +94,13 @@ def test_predict_new_rows_is_bayes_rule(fitted):
     by_hand = np.mean([_bayes_rule(new[ITEMS].to_numpy(float), expit(lg), np.log(softmax([[a[0], 0.0]], axis=1)))
                        for lg, a in zip(logits, intercept)], axis=0)
     np.testing.assert_allclose(m.predict_proba(new, idata).to_numpy(), by_hand, atol=1e-8)
+    draws = np.stack([_bayes_rule(new[ITEMS].to_numpy(float), expit(lg), np.log(softmax([[a[0], 0.0]], axis=1)))
+                      for lg, a in zip(logits, intercept)])
+    with_interval = m.predict_proba(new, idata, hdi_prob=0.9)
+    for k, c in enumerate(m.class_labels):
+        np.testing.assert_allclose(with_interval[(c, "mean")], by_hand[:, k], atol=1e-8)
+        np.testing.assert_allclose(with_interval[(c, "lower")], np.quantile(draws[:, :, k], 0.05, axis=0), atol=1e-8)
+        np.testing.assert_allclose(with_interval[(c, "upper")], np.quantile(draws[:, :, k], 0.95, axis=0), atol=1e-8)
 
 
 def test_predict_with_covariates_is_bayes_rule(covariate_fit):
@@ -240,6 +247,8 @@ def test_repr_and_summary(fitted):
     for text in (repr(m), repr(ml)):
         assert "\n" not in text and len(text) < 160
     assert "loglik=-317.2568" in repr(ml)
+    html_m = m._repr_html_()
+    assert "7 (7 binary)" in html_m and "118" in html_m and len(html_m) < 1000
     html = ml._repr_html_()
     assert html.count("<table") == 2 and "Parameters" not in html
     s = ml.summary()
@@ -269,10 +278,11 @@ def test_plots_draw_to_png(fitted, tmp_path):
     matplotlib.use("Agg")
     from matplotlib.axes import Axes
 
-    from bayesmix.plots import plot_class_proportions, plot_profiles
+    from bayesmix.plots import plot_class_proportions, plot_membership, plot_ml_vs_posterior, plot_profiles
     m, ml, idata = fitted
     for i, ax in enumerate([plot_profiles(m, ml), plot_profiles(m, idata), plot_class_proportions(m, ml),
-                            plot_class_proportions(m, idata)]):
+                            plot_class_proportions(m, idata), plot_membership(m, ml), plot_membership(m, idata),
+                            plot_ml_vs_posterior(m, ml, idata)]):
         assert isinstance(ax, Axes)
         path = tmp_path / f"plot{i}.png"
         ax.figure.savefig(path)
