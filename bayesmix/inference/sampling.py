@@ -25,7 +25,7 @@ import pymc as pm
 import xarray as xr
 
 from .._compile import COMPILE_MODE
-from ..results import draw_function, iterate_draws, posterior_rv_names
+from ..results import evaluate_draws
 from .diagnostics import check_convergence
 from .labels import align_labels
 
@@ -313,13 +313,17 @@ def _interrupted_during_tuning(sampler, tune) -> KeyboardInterrupt:
     return KeyboardInterrupt(f"sampling ({sampler}) was interrupted during tuning (tune={tune}); no posterior "
                              "draws were kept. Run again, with fewer tune/draws for a quick look.")
 def log_likelihood_dataset(mm, posterior: xr.Dataset) -> xr.Dataset:
-    """Pointwise marginal log-likelihood, one value per independent unit (chain, draw, unit)."""
-    fn = draw_function(mm, "unit_loglik", mm.integrated_loglik(), posterior_rv_names(mm, posterior))
+    """Pointwise marginal log-likelihood, one value per independent unit (chain, draw, unit).
+
+    The per-unit (per-cluster, latent effects integrated by quadrature)
+    log-likelihood of :meth:`MixtureModel.integrated_loglik`, evaluated over
+    all draws in batches with a leading draw axis
+    (:func:`bayesmix.results.evaluate_draws`), not once per draw.
+    """
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     units = mm.data.units if mm.loglik_dim == "unit" else mm.data.clusters
-    out = np.empty((n_chain, n_draw, len(units)))
-    for (c, d), values in iterate_draws(mm, posterior):
-        out[c, d] = fn(*values)
+    _, values = evaluate_draws(mm, "unit_loglik", mm.integrated_loglik(), posterior)
+    out = np.asarray(values, dtype=float).reshape(n_chain, n_draw, len(units))
     coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values, mm.loglik_dim: np.asarray(units)}
     return xr.Dataset({"y": (("chain", "draw", mm.loglik_dim), out)}, coords=coords)
 
