@@ -183,7 +183,8 @@ def plot_ml_vs_posterior(mm, ml: Any, idata: Any, *, hdi_prob: float = 0.94, ax=
         _, ax = plt.subplots(figsize=(4, 4))
     for label in mm.class_labels:
         x, y = ml_frame[(label, "value")].to_numpy(float), post_frame[(label, "value")].to_numpy(float)
-        xerr = np.vstack([x - ml_frame[(label, "lower")].to_numpy(float), ml_frame[(label, "upper")].to_numpy(float) - x])
+        xerr = np.vstack([x - ml_frame[(label, "lower")].to_numpy(float),
+                          ml_frame[(label, "upper")].to_numpy(float) - x])
         yerr = np.vstack([y - post_frame[(label, "lower")].to_numpy(float),
                           post_frame[(label, "upper")].to_numpy(float) - y])
         ax.errorbar(x, y, xerr=np.clip(xerr, 0, None), yerr=np.clip(yerr, 0, None), fmt="o", capsize=2, label=label)

@@ -99,8 +99,8 @@ def _check_new_data(mm, new_data, columns: list[str]) -> pd.DataFrame:
         unseen = sorted({_plain(v) for v in observed if v not in known}, key=str)
         if unseen:
             raise ValueError(f"item {spec.name!r} has code(s) {unseen} in new_data that the model never saw "
-                             f"(fitted codes: {[_plain(c) for c in spec.categories]}); recode them to fitted codes or set "
-                             "them missing (NaN).")
+                             f"(fitted codes: {[_plain(c) for c in spec.categories]}); recode them to fitted codes "
+                             "or set them missing (NaN).")
         if isinstance(train[spec.name].dtype, pd.CategoricalDtype):
             new[spec.name] = pd.Categorical(column, categories=train[spec.name].dtype.categories,
                                             ordered=train[spec.name].dtype.ordered)

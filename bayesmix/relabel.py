@@ -23,8 +23,12 @@ over correlated random intercepts, K > 2, is not invariant to relabeling).
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import xarray as xr
+
+_log = logging.getLogger("bayesmix")
 
 __all__ = ["order_by_size", "permute_point", "relabel", "set_label_reference"]
 
@@ -72,13 +76,23 @@ def order_by_size(mm, opt, kind: str = "loglik", integration: dict | None = None
     """
     if not _can_reorder(mm):
         return opt
+    try:
+        return _in_model_labeling(mm, opt, kind, integration)
+    except Exception as err:  # a model family whose classes this rule does not cover: keep the optimizer's labels
+        _log.debug("bayesmix: labels left as found (%s)", err)
+        return opt
+
+
+def _in_model_labeling(mm, opt, kind, integration):
     from .inference.objective import flat_model
     flat = flat_model(mm, integration)
     if flat.adaptive is not None:  # the adaptive grid is centred at this labeling's random effects
         return opt
-    (members,) = flat.evaluate(f"label_reference:{integration}", [mm.class_probability_tensor(integration)],
+    (members,) = flat.evaluate("class_probabilities", [mm.class_probability_tensor(integration)],  # ml_result reuses it
                                opt.theta)
     members = np.asarray(members)
+    if members.ndim != 2 or members.shape[1] != mm.n_classes:  # e.g. classes per time point (LTA)
+        return opt
     reference = mm._cache.get(_REFERENCE)
     if reference is not None and np.shape(reference) == members.shape:
         from scipy.optimize import linear_sum_assignment
