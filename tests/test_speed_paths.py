@@ -143,3 +143,74 @@ def test_two_level_cluster_loglik_batched_equals_loop(two_level):
     cp = R.evaluate_draws(m, "cluster_props", m.cluster_proportion_tensor(), post, batch=4)[1]
     assert np.max(np.abs(cp - loop(m, "cluster_props_ref", m.cluster_proportion_tensor(), post))) < TOL
     assert not m._cache.get("batch_failed")  # every graph above ran batched, none fell back to the loop
+
+
+# ===================================================================== random starts: basins
+from bayesmix.inference import optimize as O  # noqa: E402
+
+
+def test_distinct_groups_and_final_selection():
+    values = np.array([-10.0, -10.0005, -10.0008, -12.0, -12.0001, -15.0])  # best first
+    assert O.distinct_groups(values, 1e-3).tolist() == [0, 0, 0, 1, 1, 2]
+    chosen, groups = O.select_final(values, 4, 1e-3)
+    assert chosen == [0, 3, 5, 1] and groups.tolist() == [0, 1, 2, 0]  # every basin once, then repeats
+    chosen, groups = O.select_final(values, 2, 1e-3)
+    assert chosen == [0, 3]
+    # a chain of values each within tol of the next is cut at tol from the group's best
+    assert O.distinct_groups(np.array([0.0, -0.0008, -0.0016, -0.0024]), 1e-3).tolist() == [0, 0, 1, 1]
+
+
+@pytest.fixture(scope="module")
+def saddle_case():
+    """LCA data (2 well-separated classes) and two kinds of start: the symmetric start at the
+    one-class ML solution (both classes equal: a stationary point the optimizer never leaves,
+    with a high value after one iteration) and ordinary random starts (lower after one)."""
+    sim = bm.datasets.simulate_lca(n_units=300, n_items=6, n_classes=2, seed=4)
+    m = bm.lca(sim.data, items=sim.items, n_classes=2)
+    y = sim.data[sim.items].to_numpy().astype(float)
+    p = y.mean(0)
+    one_class = np.log(p) - np.log1p(-p)
+    ll1 = float(np.sum(y * np.log(p) + (1 - y) * np.log1p(-p)))
+    symmetric = {"class_intercept": np.zeros(1), "binary_logit": np.vstack([one_class, one_class])}
+    return m, symmetric, ll1
+
+
+def _patched_starts(monkeypatch, m, starts):
+    it = iter(starts)
+    monkeypatch.setattr(m, "random_start", lambda rng: {k: np.array(v, dtype=float) for k, v in next(it).items()})
+
+
+def test_final_stage_leaves_a_basin_many_starts_share(saddle_case, monkeypatch):
+    m, symmetric, ll1 = saddle_case
+    rng = np.random.default_rng(0)
+    ordinary = m.random_start(rng)
+    ordinary = {k: 4.0 * np.asarray(v) for k, v in ordinary.items()}  # far from the optimum: low after 1 step
+    # 3 symmetric starts (the best after the initial stage, one point) and 1 ordinary start
+    _patched_starts(monkeypatch, m, [symmetric, symmetric, symmetric, ordinary])
+    with pytest.warns(UserWarning, match="reached by only one"):
+        opt = O._multistart(m, "loglik", starts=(4, 3), seed=1, initial_iterations=1)
+    report = opt.report
+    assert report.n_basins == 2 and report.n_distinct == 2  # both initial-stage solutions got a final run
+    # the ordinary start found the 2-class optimum, far above the one-class stationary point that
+    # the 3 best initial-stage solutions (Mplus's choice) would all have returned
+    assert opt.value > ll1 + 10
+    assert report.final_values[1] == pytest.approx(ll1, abs=1e-6)  # the symmetric run stayed put
+    assert report.n_reached == 1 and report.n_replicated == 1
+    assert "NOT replicated" in str(report) and "2 distinct initial-stage solutions" in str(report)
+
+
+def test_one_initial_stage_solution_is_not_replicated_by_its_final_runs(saddle_case, monkeypatch):
+    m, symmetric, ll1 = saddle_case
+    # two identical ordinary starts: one initial-stage solution behind two final runs -- one basin,
+    # two independent random starts in it (the starts were drawn twice)
+    start = {k: np.asarray(v) for k, v in m.random_start(np.random.default_rng(3)).items()}
+    _patched_starts(monkeypatch, m, [start, start, symmetric])
+    opt = O._multistart(m, "loglik", starts=(3, 3), seed=1, initial_iterations=1, warn_unreplicated=False)
+    r = opt.report
+    assert r.n_basins == 2 and r.n_distinct == 2
+    assert r.n_reached == 2 and r.n_replicated == 2  # two final runs, each from the one solution: 2 starts
+    # the old count would say 2 of 3 final runs; the final runs from the one solution are counted
+    # by the starts behind them, so a third copy of the start adds a start, not a basin
+    _patched_starts(monkeypatch, m, [start, start, start, symmetric])
+    r3 = O._multistart(m, "loglik", starts=(4, 2), seed=1, initial_iterations=1, warn_unreplicated=False).report
+    assert r3.n_distinct == 2 and r3.n_reached == 1 and r3.n_replicated == 3

@@ -4,6 +4,15 @@ N random starting sets (drawn by the model's ``random_start``) each get a
 short optimization; the M best are then optimized to convergence. The best
 solution is reported with how many of the M final runs reached it (within
 ``tol`` in log-likelihood), so users see whether the best LL was replicated.
+
+A final run repeats another when both started from the same initial-stage
+solution: M final runs fed by initial-stage optimizations that had already
+reached one point (equal initial-stage values within ``tol``) explore one
+basin, not M. So the final stage takes the best of each distinct
+initial-stage solution before any repeat (:func:`select_final`), and the
+report counts the distinct initial-stage solutions that fed the final stage
+and calls the best value replicated only when it was reached from at least
+two of them (``n_replicated``; the raw count of final runs is ``n_reached``).
 """
 
 from __future__ import annotations
@@ -19,20 +28,57 @@ from .objective import flat_model
 
 @dataclass
 class StartReport:
-    """Outcome of the random starts, as Mplus prints it."""
+    """Outcome of the random starts, as Mplus prints it, with the basins the final stage explored.
+
+    Initial-stage solutions with values within ``tol`` count as one solution
+    (one basin). ``n_replicated``: random starts whose initial-stage solution
+    led a final run to the best value (independent starts, so final runs
+    from one initial-stage solution count once, however many there are);
+    ``n_reached``: final runs that reached the best value; ``n_distinct``:
+    distinct initial-stage solutions among the ``n_final`` fed to the final
+    stage; ``n_basins``: distinct solutions the initial stage found.
+    """
 
     n_initial: int
     n_final: int
     final_values: np.ndarray  # objective (LL or log posterior) of each final run, best first
     n_replicated: int
     tol: float
+    n_reached: int | None = None
+    n_distinct: int | None = None
+    n_basins: int | None = None
+
+    def __post_init__(self):
+        if self.n_reached is None:
+            self.n_reached = self.n_replicated
+        if self.n_distinct is None:
+            self.n_distinct = self.n_final
 
     def __str__(self) -> str:
         vals = ", ".join(f"{v:.4f}" for v in self.final_values[: min(5, len(self.final_values))])
+        basins = "" if self.n_basins is None else (
+            f" ({self.n_basins} distinct initial-stage solution{'s' if self.n_basins != 1 else ''}, "
+            f"{self.n_distinct} of them fed the final stage)")
+        verdict = "" if self.n_final < 2 else (
+            f"; replicated by {self.n_replicated} independent starts" if self.n_replicated >= 2
+            else "; NOT replicated (one start behind it)")
         return (
-            f"{self.n_initial} initial stage starts, {self.n_final} final stage optimizations; "
-            f"best value reached by {self.n_replicated} of {self.n_final} (tol {self.tol:g}); best: {vals}"
+            f"{self.n_initial} initial stage starts{basins}, {self.n_final} final stage optimizations; "
+            f"best value reached by {self.n_reached} of {self.n_final} (tol {self.tol:g}){verdict}; best: {vals}"
         )
+
+
+def distinct_groups(values, tol: float) -> np.ndarray:
+    """Group labels of ``values``: values within ``tol`` of a group's first (largest) value share it."""
+    values = np.asarray(values, dtype=float)
+    order = np.argsort(-values, kind="stable")
+    labels = np.empty(len(values), dtype=int)
+    group, anchor = -1, None
+    for i in order:
+        if anchor is None or anchor - values[i] > tol:
+            group, anchor = group + 1, values[i]
+        labels[i] = group
+    return labels
 
 
 @dataclass
@@ -44,6 +90,25 @@ class Optimum:
     all_thetas: list = field(default_factory=list)
     message: str = ""  # the optimizer's own word on the best run (e.g. why it stopped)
     iterations: int = 0
+
+
+def select_final(values, n_final: int, tol: float) -> tuple[list[int], np.ndarray]:
+    """Which initial-stage solutions (values sorted best first) go to the final stage, and their group.
+
+    The best of each distinct initial-stage solution first (values within
+    ``tol`` are one solution), best first; when there are fewer distinct ones
+    than ``n_final``, the next best repeats fill the remaining places. Mplus
+    takes the ``n_final`` best outright, so a basin that several random starts
+    reach can take every final place; here every basin the initial stage
+    found gets a final run before any gets a second one.
+    Returns (positions in ``values``, group label of each selected one).
+    """
+    groups = distinct_groups(values, tol)
+    first = [int(np.flatnonzero(groups == g)[0]) for g in np.unique(groups)]
+    first.sort(key=lambda i: -values[i])
+    rest = [i for i in range(len(values)) if i not in set(first)]
+    chosen = (first + rest)[:n_final]
+    return chosen, groups[chosen]
 
 
 def parse_starts(starts) -> tuple[int, int]:
@@ -95,9 +160,12 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
                        options={"maxiter": initial_iterations})
         stage1.append((res.fun, res.x))
     stage1.sort(key=lambda t: t[0])
+    stage1_values = np.array([-f for f, _ in stage1])
+    groups = distinct_groups(stage1_values, tol)
+    selected, source = select_final(stage1_values, n_final, tol)
     finals = []
     full = {"maxiter": max_iterations, "maxfun": 4 * max_iterations, "ftol": 1e-13, "gtol": 1e-7}
-    for _, theta in stage1[:n_final]:
+    for theta in [stage1[i][1] for i in selected]:
         flat.adapt(theta)
         res = minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=flat.bounds, options=full)
         for _ in range(10 if flat.adaptive is not None else 0):  # re-center the adaptive rule, re-optimize
@@ -114,15 +182,24 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
             res.fun = fun(res.x)[0]
         res.adapted_center = None if flat.adaptive is None else (
             flat.adaptive.center.get_value().copy(), flat.adaptive.scale.get_value().copy())
+        res.source = int(source[len(finals)])
         finals.append(res)
     finals.sort(key=lambda r: r.fun)
     values = np.array([-r.fun for r in finals])
-    n_rep = int(np.sum(values >= values[0] - tol))
-    report = StartReport(n_initial, n_final, values, n_rep, tol)
+    best_runs = values >= values[0] - tol
+    n_reached = int(np.sum(best_runs))
+    best_sources = {r.source for r, hit in zip(finals, best_runs) if hit}
+    n_rep = int(np.isin(groups, list(best_sources)).sum())  # random starts behind the best, not final runs
+    n_distinct = int(len(set(source.tolist())))
+    report = StartReport(n_initial, n_final, values, n_rep, tol, n_reached=n_reached, n_distinct=n_distinct,
+                         n_basins=int(groups.max()) + 1)
     if warn_unreplicated and n_final > 1 and n_rep < 2:
+        how = (f"only one of {n_final} final-stage optimizations" if n_reached < 2 else
+               f"{n_reached} of {n_final} final-stage optimizations, all started from the initial-stage "
+               "solution of a single random start")
         warnings.warn(
             f"the best {'log-likelihood' if kind == 'loglik' else 'log-posterior'} "
-            f"{values[0]:.4f} was reached by only one of {n_final} final-stage optimizations; "
+            f"{values[0]:.4f} was reached by {how}; "
             "it may be a local optimum: increase starts, e.g. starts=(100, 20).",
             UserWarning,
             stacklevel=3,
