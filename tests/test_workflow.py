@@ -486,3 +486,21 @@ def test_blrt_is_reproducible_by_seed_serial_and_parallel(carc):
     # under K = 1 the LR is a few units (8 extra parameters); carcinoma's 414 is far beyond
     assert np.all((serial.attrs["replicates"] > 0) & (serial.attrs["replicates"] < 60))
     assert serial["p_value"] == pytest.approx(1 / 4) and serial["df_difference"] == 8
+
+
+def test_predict_mixture_regression_is_bayes_rule():
+    from scipy.stats import norm
+    sim = bm.datasets.simulate_mixture_regression(n_clusters=40, cluster_size=10, class_level="within", seed=2)
+    m = bm.mixture_regression(sim.data, y="y", x="x", n_classes=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=4, seed=1)
+    np.testing.assert_allclose(m.predict_proba(sim.data, ml).to_numpy(), ml.posterior_probabilities.to_numpy(),
+                               atol=1e-10)
+    new = pd.DataFrame({"y": [0.5, 3.0, -1.0], "x": [1.0, -2.0, 0.3], "cluster": [0, 0, 1]})
+    point = ml.point
+    mean = point["regression_intercept"][None, :] + new[["x"]].to_numpy() * np.ravel(point["regression_slope"])[None]
+    sd = np.broadcast_to(point["residual_sd"], (2,))
+    prior = np.log(softmax([point["class_intercept"][0], 0.0]))
+    expected = softmax(prior[None] + norm.logpdf(new[["y"]].to_numpy(), mean, sd), axis=1)  # eq. 19 with eq. 4
+    np.testing.assert_allclose(m.predict_proba(new, ml).to_numpy(), expected, atol=1e-10)
