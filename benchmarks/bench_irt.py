@@ -1,0 +1,197 @@
+#!/usr/bin/env python
+"""Benchmark: the 3PL (section 9) by ML and NUTS, mirt-py for comparison, and FMA-GoM at the ADHD size.
+
+Usage (from the repository root)::
+
+    .venv/bin/python benchmarks/bench_irt.py                  # 3PL 20 items x 5,000 ML; NUTS 10 x 500; FMA-GoM
+    .venv/bin/python benchmarks/bench_irt.py --quick          # smaller everything
+    .venv/bin/python benchmarks/bench_irt.py --parts ml,mirt  # only some parts
+    .venv/bin/python benchmarks/bench_irt.py --mirt-python /tmp/mirtvenv/bin/python
+
+Parts:
+
+- ``ml``: ``bm.irt_3pl(data, items)`` (direct parameterization) on
+  ``simulate_3pl(5000, 20)``: build, ``fit_ml(starts=...)`` wall time, LL,
+  largest error of a, b, g against the truth; the same for
+  ``parameterization="fma-gom"`` (eq. 43-47).
+- ``mirt``: the same data through mirt-py (``pip install mirt``, the Python
+  package "Multidimensional Item Response Theory for Python"), run in its own
+  virtual environment given by ``--mirt-python`` so it cannot disturb this
+  one; skipped with the reason printed when that interpreter is missing.
+- ``nuts``: ``sample(sampler="pymc", chains=2)`` on ``simulate_3pl(500, 10)``
+  (the person factor is sampled, 500 extra dimensions): wall time, minimum
+  bulk ESS of the item parameters, ESS per second.
+- ``gom``: 2-class FMA-GoM on data simulated to the ADHD size (425 x 18,
+  section 8), ``fit_ml(starts=--gom-starts)`` with 2-D quadrature.
+
+This is not a test: pytest only collects ``tests/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+MIRT_SCRIPT = r"""
+import json, sys, time
+import numpy as np
+y = np.load(sys.argv[1])
+import mirt
+out = {"version": getattr(mirt, "__version__", "?")}
+try:
+    for points in (21, 61):  # mirt-py's default quadrature, and R mirt's 61
+        t = time.time()
+        fit = mirt.fit_mirt(y, model="3PL", n_quadpts=points)
+        out[f"seconds_q{points}"] = round(time.time() - t, 2)
+        out[f"loglik_q{points}"] = float(fit.log_likelihood)
+        out["n_params"] = int(fit.n_parameters)
+        out[f"converged_q{points}"] = bool(fit.converged)
+except Exception as err:  # report, do not hide
+    out["error"] = f"{type(err).__name__}: {err}"
+    out["api"] = [n for n in dir(mirt) if not n.startswith("_")][:60]
+print(json.dumps(out))
+"""
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--parts", default="ml,mirt,nuts,gom")
+    p.add_argument("--n-units", type=int, default=5000)
+    p.add_argument("--n-items", type=int, default=20)
+    p.add_argument("--ml-starts", type=int, default=5)
+    p.add_argument("--nuts-units", type=int, default=500)
+    p.add_argument("--nuts-items", type=int, default=10)
+    p.add_argument("--draws", type=int, default=500)
+    p.add_argument("--tune", type=int, default=500)
+    p.add_argument("--gom-starts", type=int, default=20)
+    p.add_argument("--mirt-python", default="/tmp/mirtvenv/bin/python")
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--seed", type=int, default=1)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.n_units, args.n_items, args.ml_starts = 1000, 10, 2
+        args.nuts_units, args.draws, args.tune, args.gom_starts = 200, 100, 100, 2
+    return args
+
+
+def truth(n_items):
+    return (np.linspace(0.8, 2.2, n_items), np.linspace(-1.5, 2.0, n_items),
+            np.tile([0.2, 0.15, 0.25, 0.1], n_items)[:n_items])
+
+
+def part_ml(args, rows):
+    import bayesmix as bm
+    from bayesmix.datasets.simulate_irt import simulate_3pl
+    a, b, g = truth(args.n_items)
+    sim = simulate_3pl(args.n_units, args.n_items, a=a, b=b, g=g, seed=args.seed)
+    for par in ("direct", "fma-gom"):
+        t0 = time.perf_counter()
+        m = bm.irt_3pl(sim.data, sim.items, parameterization=par)
+        t1 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ml = m.fit_ml(starts=args.ml_starts, seed=args.seed)
+        t2 = time.perf_counter()
+        table = m.irt_parameters(ml)
+        t3 = time.perf_counter()
+        est = {q: table[(q, "estimate")].to_numpy() for q in ("a", "b", "g")}
+        rows.append({"part": f"ml-{par}", "n_units": args.n_units, "n_items": args.n_items,
+                     "build_s": round(t1 - t0, 2), "fit_ml_s": round(t2 - t1, 2),
+                     "conversions_s": round(t3 - t2, 2), "loglik": round(ml.loglik, 3), "n_params": ml.n_params,
+                     "starts": str(ml.starts), "max_err_a": round(float(np.max(np.abs(est["a"] - a))), 3),
+                     "max_err_b": round(float(np.max(np.abs(est["b"] - b))), 3),
+                     "max_err_g": round(float(np.max(np.abs(est["g"] - g))), 3)})
+        print(rows[-1], flush=True)
+    return sim
+
+
+def part_mirt(args, rows, sim):
+    python = Path(args.mirt_python)
+    if not python.exists():
+        rows.append({"part": "mirt", "skipped": f"{python} missing: create a venv and `pip install mirt` there"})
+        print(rows[-1], flush=True)
+        return
+    if sim is None:
+        from bayesmix.datasets.simulate_irt import simulate_3pl
+        a, b, g = truth(args.n_items)
+        sim = simulate_3pl(args.n_units, args.n_items, a=a, b=b, g=g, seed=args.seed)
+    path = HERE / "results"
+    path.mkdir(exist_ok=True)
+    data = path / "bench_irt_y.npy"
+    np.save(data, sim.data.to_numpy())
+    t0 = time.perf_counter()
+    proc = subprocess.run([str(python), "-c", MIRT_SCRIPT, str(data)], capture_output=True, text=True, timeout=3600)
+    wall = time.perf_counter() - t0
+    try:
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        out = {"error": proc.stderr[-500:]}
+    rows.append({"part": "mirt-py", "wall_s": round(wall, 2), **out})
+    print(rows[-1], flush=True)
+
+
+def part_nuts(args, rows):
+    import arviz as az
+    import bayesmix as bm
+    from bayesmix.datasets.simulate_irt import simulate_3pl
+    a, b, g = truth(args.nuts_items)
+    sim = simulate_3pl(args.nuts_units, args.nuts_items, a=a, b=b, g=g, seed=args.seed)
+    m = bm.irt_3pl(sim.data, sim.items)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        idata = m.sample(draws=args.draws, tune=args.tune, chains=2, sampler="pymc", random_seed=args.seed,
+                         progressbar=False, starts=4)
+    wall = time.perf_counter() - t0
+    ess = az.ess(idata, var_names=["binary_logit", "factor_loading", "irt_guessing"])
+    min_ess = float(min(float(ess[v].min()) for v in ess.data_vars))
+    rows.append({"part": "nuts-pymc", "n_units": args.nuts_units, "n_items": args.nuts_items, "chains": 2,
+                 "tune": args.tune, "draws": args.draws, "wall_s": round(wall, 1),
+                 "min_ess_bulk": round(min_ess, 1), "ess_per_s": round(min_ess / wall, 3)})
+    print(rows[-1], flush=True)
+
+
+def part_gom(args, rows):
+    import bayesmix as bm
+    from bayesmix.datasets.simulate_irt import simulate_fma_gom
+    sim = simulate_fma_gom(425, 18, membership_sd=4.9, seed=args.seed)  # ICC of alpha_1j 0.88 (paper: 86%)
+    m = bm.fma_gom(sim.data, sim.items, 2)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=args.gom_starts, seed=args.seed)
+    wall = time.perf_counter() - t0
+    rows.append({"part": "fma-gom-ml", "n_units": 425, "n_items": 18, "starts": args.gom_starts,
+                 "fit_ml_s": round(wall, 1), "loglik": round(ml.loglik, 2), "n_params": ml.n_params,
+                 "start_report": str(ml.starts)})
+    print(rows[-1], flush=True)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    parts = args.parts.split(",")
+    rows: list[dict] = []
+    sim = part_ml(args, rows) if "ml" in parts else None
+    if "mirt" in parts:
+        part_mirt(args, rows, sim)
+    if "nuts" in parts:
+        part_nuts(args, rows)
+    if "gom" in parts:
+        part_gom(args, rows)
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"bench_irt-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(rows, indent=1, default=str))
+    return rows
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
