@@ -11,6 +11,7 @@ largest difference between the two paths. Not a test.
 
     python benchmarks/bench_postprocess.py                          # Stan harness two-level LCA (J = 200) + J = 1000 + single level
     python benchmarks/bench_postprocess.py --cases lca2l_J200 --draws 400
+    python benchmarks/bench_postprocess.py --cases lca2l_J200,lca2l_J1000 --draws 200 --sample 300
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def data_for(case: str, workdir: Path):
     return pd.read_csv(path)
 
 
-def run(case: str, draws: int, workdir: Path) -> dict:
+def run(case: str, draws: int, workdir: Path, sample_draws: int = 0) -> dict:
     import warnings
     warnings.filterwarnings("ignore")
     import numpy as np
@@ -85,6 +86,24 @@ def run(case: str, draws: int, workdir: Path) -> dict:
         row[f"{label}_batched_s_per_1000"] = (time.perf_counter() - t0) / draws * 1000
         row[f"{label}_speedup"] = row[f"{label}_loop_s_per_1000"] / row[f"{label}_batched_s_per_1000"]
         row[f"{label}_max_abs_diff"] = float(np.max(np.abs(got - ref)))
+    if sample_draws:
+        # the real thing: sample (default sampler), then time the post-processing steps on its posterior
+        from bayesmix.inference.sampling import log_likelihood_dataset
+        t0 = time.perf_counter()
+        idata = m.sample(draws=sample_draws, tune=sample_draws, chains=2, random_seed=1, progressbar=False,
+                         convergence_checks=False)
+        row["sample_wall_s"] = time.perf_counter() - t0
+        row["sampler"] = idata.attrs.get("bayesmix_sampler")
+        row["sampling_s"] = float(idata.attrs["bayesmix_sampling_seconds"])
+        row["post_in_sample_s"] = row["sample_wall_s"] - row["sampling_s"]
+        posterior = idata["posterior"].to_dataset()
+        t0 = time.perf_counter()
+        log_likelihood_dataset(m, posterior)
+        row["loglik_after_sample_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        m.class_probabilities(idata)
+        row["class_prob_after_sample_s"] = time.perf_counter() - t0
+        row["post_over_sampling"] = row["loglik_after_sample_s"] / row["sampling_s"]
     return row
 
 
@@ -93,17 +112,20 @@ def main(argv=None):
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--workdir", default="benchmarks/results")
+    ap.add_argument("--sample", type=int, default=0,
+                    help="also sample 2 chains x SAMPLE tune + SAMPLE draws and time post-processing on them")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     if args.worker:
-        print("ROW " + json.dumps(run(args.worker, args.draws, workdir)))
+        print("ROW " + json.dumps(run(args.worker, args.draws, workdir, args.sample)))
         return
     rows = []
     for case in args.cases.split(","):
         out = subprocess.run([sys.executable, __file__, "--worker", case, "--draws", str(args.draws),
-                              "--workdir", str(workdir)], capture_output=True, text=True)
+                              "--workdir", str(workdir), "--sample", str(args.sample)],
+                             capture_output=True, text=True)
         line = [ln for ln in out.stdout.splitlines() if ln.startswith("ROW ")]
         if not line:
             print(case, "failed:", out.stderr[-2000:])
@@ -115,6 +137,12 @@ def main(argv=None):
               f" ({r['loglik_speedup']:.1f}x, diff {r['loglik_max_abs_diff']:.1e})  "
               f"class_prob: loop {r['class_prob_loop_s_per_1000']:.2f} batched {r['class_prob_batched_s_per_1000']:.2f}"
               f" ({r['class_prob_speedup']:.1f}x)", flush=True)
+        if "sampling_s" in r:
+            print(f"{'':12s} sample ({r['sampler']}, 2 x {args.sample}/{args.sample}): sampling {r['sampling_s']:.1f} s, "
+                  f"log_likelihood {r['loglik_after_sample_s']:.1f} s ({100 * r['post_over_sampling']:.0f}% of sampling), "
+                  f"class_probabilities {r['class_prob_after_sample_s']:.1f} s", flush=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    (workdir / f"bench_postprocess-{stamp}.json").write_text(json.dumps(rows, indent=1))
     return rows
 
 

@@ -214,3 +214,23 @@ def test_one_initial_stage_solution_is_not_replicated_by_its_final_runs(saddle_c
     _patched_starts(monkeypatch, m, [start, start, start, symmetric])
     r3 = O._multistart(m, "loglik", starts=(4, 2), seed=1, initial_iterations=1, warn_unreplicated=False).report
     assert r3.n_distinct == 2 and r3.n_reached == 1 and r3.n_replicated == 3
+
+
+def test_split_class_start_keeps_the_smaller_loglik_and_seeds_the_larger_search():
+    from bayesmix.inference.objective import flat_model
+    sim = bm.datasets.simulate_lca(n_units=400, n_items=8, n_classes=3, seed=11)
+    m2 = bm.lca(sim.data, items=sim.items, n_classes=2)
+    m3 = bm.lca(sim.data, items=sim.items, n_classes=3)
+    ml2 = m2.fit_ml(starts=(8, 2), seed=1)
+    flat3 = flat_model(m3)
+    value3 = flat3.value_and_grad("loglik")
+    rng = np.random.default_rng(0)
+    for split in (0, 1):
+        start = O.split_class_start(m3, ml2.point, split, rng, jitter=0.0)
+        # a class divided in two equal halves: the 3-class likelihood equals the 2-class maximum
+        assert -value3(flat3.to_theta(start))[0] == pytest.approx(ml2.loglik, abs=1e-8)
+    seeded = [O.split_class_start(m3, ml2.point, split, rng) for split in (0, 1)]
+    opt = O._multistart(m3, "loglik", starts=(2, 2), seed=3, extra_starts=seeded, warn_unreplicated=False)
+    reference = O._multistart(m3, "loglik", starts=(16, 4), seed=5, warn_unreplicated=False)
+    assert opt.report.n_initial == 4
+    assert opt.value == pytest.approx(reference.value, abs=1e-3) and opt.value > ml2.loglik + 1

@@ -111,6 +111,51 @@ def select_final(values, n_final: int, tol: float) -> tuple[list[int], np.ndarra
     return chosen, groups[chosen]
 
 
+def split_class_start(mm, smaller: dict, split: int, rng: np.random.Generator | None = None,
+                      class_dim: str = "class", jitter: float = 0.1) -> dict[str, np.ndarray]:
+    """A start for K classes from a (K-1)-class solution with class ``split`` divided in two.
+
+    Section 10 of the paper recommends starting a K-class search from the
+    nested smaller model. Every parameter of ``class_dim`` (from the model's
+    parameter registry) gets a copy of class ``split``'s slice next to it;
+    reference-coded class logits (last class 0, eq. 4) are re-expressed with
+    the copy's and the original's intercepts lowered by log 2, so the two
+    halves share the class's proportion. With ``jitter=0`` the K-class
+    log-likelihood at this start equals the (K-1)-class one; ``jitter`` adds
+    N(0, jitter) noise to the copy's non-reference-coded parameters (item
+    parameters) so that the optimizer can move the halves apart. Parameters
+    that are not class-specific are taken from ``smaller``; anything missing
+    there from ``mm.random_start(rng)``.
+    """
+    rng = rng or np.random.default_rng()
+    start = {k: np.asarray(v, dtype=float) for k, v in mm.random_start(rng).items()}
+    classes = mm.parameters.class_parameters(class_dim)
+    for name, value in smaller.items():
+        if name not in start:
+            continue
+        value = np.asarray(value, dtype=float)
+        if name not in classes:
+            if value.shape == start[name].shape:
+                start[name] = value.copy()
+            continue
+        axis, reference = classes[name]
+        if reference:  # K-2 free logits -> K-1 full (reference 0), split, then re-reference to the new last class
+            full = np.concatenate([value, np.zeros_like(np.take(value, [0], axis=axis))], axis=axis)
+            piece = np.take(full, [split], axis=axis) - (np.log(2.0) if "intercept" in name else 0.0)
+            full = np.concatenate([np.take(full, range(split), axis=axis), piece, piece,
+                                   np.take(full, range(split + 1, full.shape[axis]), axis=axis)], axis=axis)
+            last = np.take(full, [full.shape[axis] - 1], axis=axis)
+            new = np.take(full - last, range(full.shape[axis] - 1), axis=axis)
+        else:
+            piece = np.take(value, [split], axis=axis)
+            copy = piece + jitter * rng.standard_normal(piece.shape)
+            new = np.concatenate([np.take(value, range(split + 1), axis=axis), copy,
+                                  np.take(value, range(split + 1, value.shape[axis]), axis=axis)], axis=axis)
+        if new.shape == start[name].shape:
+            start[name] = new
+    return start
+
+
 def parse_starts(starts) -> tuple[int, int]:
     if isinstance(starts, (tuple, list)):
         if len(starts) != 2:
@@ -142,19 +187,22 @@ def multistart(mm, *args, **kwargs) -> Optimum:
 
 def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iterations: int = 25,
                tol: float = 1e-3, max_iterations: int = 5000, warn_unreplicated: bool = True,
-               integration: dict | None = None) -> Optimum:
+               integration: dict | None = None, extra_starts: list[dict] | None = None) -> Optimum:
     """Maximize the log-likelihood (``kind="loglik"``) or log-posterior (``"posterior"``).
 
     ``integration`` overrides the model's quadrature for random effects
-    (``{"method": "trapezoid", "points": 30}``).
+    (``{"method": "trapezoid", "points": 30}``). ``extra_starts``: starting
+    values (dicts of constrained values, e.g. from :func:`split_class_start`)
+    that join the initial stage besides the N random ones.
     """
     n_initial, n_final = parse_starts(starts)
     flat = flat_model(mm, integration)
     fun = flat.value_and_grad(kind)
     rng = np.random.default_rng(seed)
     stage1 = []
-    for _ in range(n_initial):
-        theta0 = flat.to_theta(mm.random_start(rng))
+    extra = list(extra_starts or [])
+    for i in range(n_initial + len(extra)):
+        theta0 = flat.to_theta(extra[i - n_initial] if i >= n_initial else mm.random_start(rng))
         flat.adapt(theta0)
         res = minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=flat.bounds,
                        options={"maxiter": initial_iterations})
@@ -191,7 +239,7 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     best_sources = {r.source for r, hit in zip(finals, best_runs) if hit}
     n_rep = int(np.isin(groups, list(best_sources)).sum())  # random starts behind the best, not final runs
     n_distinct = int(len(set(source.tolist())))
-    report = StartReport(n_initial, n_final, values, n_rep, tol, n_reached=n_reached, n_distinct=n_distinct,
+    report = StartReport(n_initial + len(extra), n_final, values, n_rep, tol, n_reached=n_reached, n_distinct=n_distinct,
                          n_basins=int(groups.max()) + 1)
     if warn_unreplicated and n_final > 1 and n_rep < 2:
         how = (f"only one of {n_final} final-stage optimizations" if n_reached < 2 else
