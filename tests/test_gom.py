@@ -246,9 +246,9 @@ def test_dirichlet_ml_recovers_membership():
     Dirichlet GoM identifies classes by their extreme patterns (section 7,
     figure 4), so the test checks the pattern, not the values.
     """
-    sim = simulate_gom(200, 10, 2, membership="dirichlet", profiles=PROFILES, concentration=[0.5, 0.8], seed=13)
-    mm = bm.gom(sim.data, sim.items, 2, membership="dirichlet", integration={"points": 500})
-    fit = mm.fit_ml(starts=2, seed=2)
+    sim = simulate_gom(150, 10, 2, membership="dirichlet", profiles=PROFILES, concentration=[0.5, 0.8], seed=13)
+    mm = bm.gom(sim.data, sim.items, 2, membership="dirichlet", integration={"points": 400})
+    fit = mm.fit_ml(starts=1, seed=2)
     a = fit.params["estimate"].filter(like="membership_concentration").to_numpy()
     beta = fit.params["estimate"].filter(like="binary_logit").to_numpy().reshape(2, -1)
     swap = _aligned(beta, sim.truth["binary_logit"])
