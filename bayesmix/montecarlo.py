@@ -108,6 +108,21 @@ def population_values(model, truth: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def _true_membership(model, classes) -> np.ndarray | None:
+    """One-hot true classes in the rows the model's class posterior has (units, or clusters for a between class)."""
+    if classes is None:
+        return None
+    classes = np.asarray(classes)
+    if classes.ndim != 1 or len(classes) != len(model.data.frame) or classes.max() >= model.n_classes:
+        return None
+    members = np.eye(model.n_classes)[classes.astype(int)]
+    if getattr(model.structure, "class_level", "unit") == "cluster":  # one class per cluster (eq. 16)
+        index = np.asarray(model.data.cluster_index)
+        first = np.array([np.flatnonzero(index == j)[0] for j in range(index.max() + 1)])
+        members = members[first]
+    return members
+
+
 def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast: bool, ml_options: dict,
                prepare: Callable | None) -> dict:
     """One replication: simulate, build, align labels to the true classes, fit ML (runs on a worker)."""
@@ -129,9 +144,9 @@ def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = spec.build(data, fast=fast)
-            classes = np.asarray(getattr(sim, "classes", []))
-            if classes.ndim == 1 and len(classes) == len(model.data.frame):
-                set_label_reference(model, np.eye(model.n_classes)[classes.astype(int)])
+            reference = _true_membership(model, getattr(sim, "classes", None))
+            if reference is not None:
+                set_label_reference(model, reference)
             ml = model.fit_ml(**ml_options)
         record["population"] = population_values(model, sim.truth)
         params = ml.params

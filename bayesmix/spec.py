@@ -76,7 +76,7 @@ _ML = {"starts": (int, list), "seed": int, "tol": float, "integration": dict, "m
 _SAMPLE = {"draws": int, "tune": int, "chains": int, "sampler": str, "random_seed": int, "init": str,
            "progressbar": bool, "target_accept": float, "cores": int, "starts": int}
 #: Fast mode defaults (applied before the spec's own [fast] overrides).
-FAST_DEFAULTS = {"ml": {"starts": [4, 1]}, "sample": {"draws": 100, "tune": 100, "chains": 2, "starts": 2}}
+FAST_DEFAULTS = {"ml": {"starts": [4, 1]}, "sample": {"draws": 60, "tune": 60, "chains": 2, "starts": 1}}
 # Factory arguments naming data columns: checked against the data before the factory is called.
 _COLUMN_ARGS = ("items", "y", "x", "cluster", "covariates", "cluster_covariates")
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", dict: "a table",
@@ -292,7 +292,12 @@ class Spec:
         from .io import rebuild
         frame = self.load_data(data, fast=fast)
         self.check_columns(frame)
-        model = rebuild(self.call(frame))
+        call = self.call(frame)
+        model = rebuild(call)
+        if "call" not in model.options:  # factories that do not record their call yet: every argument, as locals()
+            bound = inspect.signature(_factories()[self.factory]).bind(**call["arguments"])
+            bound.apply_defaults()
+            model.options["call"] = {"factory": self.factory, "arguments": dict(bound.arguments)}
         model.options["spec"] = copy.deepcopy(self.raw)  # to_spec keeps the data source
         return model
 

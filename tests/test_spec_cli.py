@@ -58,9 +58,9 @@ def test_every_spec_parses_builds_and_round_trips(name, tmp_path):
 
 def test_fast_mode_shrinks_simulated_data_and_draws():
     spec = read_spec("table3_model5")
-    assert len(spec.load_data()) == 1000 and len(spec.load_data(fast=True)) == 300
+    assert len(spec.load_data()) == 1000 and len(spec.load_data(fast=True)) == 200
     assert spec.sample_options(fast=False)["draws"] == 1000
-    assert spec.sample_options(fast=True)["draws"] == 100
+    assert spec.sample_options(fast=True)["draws"] == 60
     assert spec.ml_options(fast=True)["integration"] == {"method": "gauss-hermite", "points": 10}
 
 
@@ -158,7 +158,7 @@ def test_cli_runs_a_spec_end_to_end(tmp_path):
     assert set(fits) == {"ml", "nuts"}
     assert fits["ml"].loglik == pytest.approx(CARCINOMA_LL, abs=1e-3)
     assert f"{fits['ml'].loglik:.4f}" in summary
-    assert fits["nuts"].posterior.sizes["draw"] == 100 and fits["nuts"].posterior.sizes["chain"] == 2
+    assert fits["nuts"].posterior.sizes["draw"] == 60 and fits["nuts"].posterior.sizes["chain"] == 2
     # the reloaded posterior works with the result methods; the larger class is about half (59/118)
     props = m.class_proportions(fits["nuts"])
     assert props["mean"].sum() == pytest.approx(1.0)
@@ -215,3 +215,19 @@ def test_montecarlo_on_a_local_cluster_reports_a_failing_replication():
 def test_montecarlo_needs_a_simulator():
     with pytest.raises(ValueError, match="has no simulator"):
         bm.montecarlo("carcinoma_lca_k2", replications=2)
+
+
+def test_montecarlo_label_reference_is_per_cluster_for_a_between_class():
+    """Model 2 of Table 2 (class on the between level): the true classes become one row per cluster."""
+    from bayesmix.montecarlo import _true_membership, population_values
+    spec = read_spec("table2_model2")
+    sim = spec.simulate(seed=3, fast=True)
+    model = _quiet_build(spec.raw, data=sim.data, fast=True)
+    members = _true_membership(model, sim.classes)
+    n_clusters = sim.data["cluster"].nunique()
+    assert members.shape == (n_clusters, 2)
+    per_cluster = sim.data.assign(c=sim.classes).groupby("cluster")["c"].first().to_numpy()
+    np.testing.assert_array_equal(members.argmax(axis=1), per_cluster)
+    pop = population_values(model, sim.truth)
+    assert pop["regression_slope[class2, x]"] == 0.8 and pop["residual_sd"] == 1.0
+    assert pop["class_intercept[class1]"] == 0.0
