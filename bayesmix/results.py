@@ -135,15 +135,13 @@ def batch_size(mm, n_draws: int) -> int:
     return int(max(1, min(n_draws, BATCH_ELEMENTS // max(1, mm.work_size()))))
 
 
-def evaluate_draws(mm, key: str, outputs, posterior: xr.Dataset, max_draws: int | None = None,
-                   batch: int | None = None):
-    """Values of ``outputs`` at every (thinned) draw: ``(pairs, array (S, ...))`` or a list of arrays.
+def draw_batches(mm, key: str, outputs, posterior: xr.Dataset, max_draws: int | None = None,
+                 batch: int | None = None):
+    """Yield ``(pairs, values)`` per batch of (thinned) draws; values (B, ...) or a list of such arrays.
 
-    Equal to evaluating :func:`draw_function` once per draw of
-    :func:`iterate_draws` (same order of draws), in ``ceil(S / batch)`` calls
-    of :func:`batch_function`; ``batch`` defaults to :func:`batch_size`. With
-    a batch of one draw (large graphs) the per-draw function is used, as it is
-    when the batched graph cannot be built or evaluated.
+    ``batch`` defaults to :func:`batch_size`. A batch of one draw (large
+    graphs) uses the per-draw function, as does a graph whose batched form
+    cannot be built or evaluated. Memory holds one batch at a time.
     """
     names = posterior_rv_names(mm, posterior)
     pairs = _draw_pairs(posterior, max_draws)
@@ -152,35 +150,55 @@ def evaluate_draws(mm, key: str, outputs, posterior: xr.Dataset, max_draws: int 
     arrays = [posterior[n].transpose("chain", "draw", ...).to_numpy()[chains, draws] for n in names]
     failed = mm._cache.setdefault("batch_failed", set())
     batch = batch or batch_size(mm, len(pairs))
+    start = 0
     if batch > 1 and (key, tuple(names)) not in failed:
         try:
             fn, ndims, single = batch_function(mm, key, outputs, names)
-            pieces: list[list[np.ndarray]] = [[] for _ in ndims]
-            for start in range(0, len(pairs), batch):
+            while start < len(pairs):
                 stop = min(start + batch, len(pairs))
-                values = fn(*[a[start:stop] for a in arrays])
-                for i, (value, ndim) in enumerate(zip(values, ndims)):
+                values = []
+                for value, ndim in zip(fn(*[a[start:stop] for a in arrays]), ndims):
                     value = np.asarray(value)
                     if value.ndim == ndim:  # free of the draws: the same value at every draw
                         value = np.broadcast_to(value, (stop - start, *value.shape))
-                    pieces[i].append(value)
-            results = [np.concatenate(p, axis=0) for p in pieces]
-            return pairs, results[0] if single else results
+                    values.append(value)
+                yield pairs[start:stop], values[0] if single else values
+                start = stop
+            return
         except Exception as exc:  # an op whose vectorized form fails: the per-draw graph is the reference
             _log.info("bayesmix: %s evaluated per draw (no batched form: %s)", key, exc)
             failed.add((key, tuple(names)))
     fn = draw_function(mm, key, outputs, names)
-    values = [fn(*[a[i] for a in arrays]) for i in range(len(pairs))]
-    if not isinstance(outputs, (list, tuple)):
-        return pairs, np.stack([np.asarray(v) for v in values])
-    return pairs, [np.stack([np.asarray(v[j]) for v in values]) for j in range(len(outputs))]
+    single = not isinstance(outputs, (list, tuple))
+    for i in range(start, len(pairs)):
+        value = fn(*[a[i] for a in arrays])
+        yield pairs[i:i + 1], (np.asarray(value)[None] if single else [np.asarray(v)[None] for v in value])
+
+
+def evaluate_draws(mm, key: str, outputs, posterior: xr.Dataset, max_draws: int | None = None,
+                   batch: int | None = None):
+    """Values of ``outputs`` at every (thinned) draw: ``(pairs, array (S, ...))`` or a list of arrays.
+
+    Equal to evaluating :func:`draw_function` once per draw of
+    :func:`iterate_draws` (same order of draws), in ``ceil(S / batch)`` calls
+    of :func:`batch_function` (see :func:`draw_batches`).
+    """
+    pairs, pieces, single = [], [], not isinstance(outputs, (list, tuple))
+    for batch_pairs, values in draw_batches(mm, key, outputs, posterior, max_draws, batch):
+        pairs.extend(batch_pairs)
+        pieces.append([values] if single else values)
+    results = [np.concatenate([p[i] for p in pieces], axis=0) for i in range(len(pieces[0]))]
+    return pairs, results[0] if single else results
 
 
 def _average_over_draws(mm, idata, key: str, graph, max_draws: int) -> np.ndarray:
     """Mean over (up to ``max_draws``) posterior draws of a graph of the free RVs."""
     posterior = _posterior_dataset(idata)
-    _, values = evaluate_draws(mm, key, graph, posterior, max_draws)
-    return values.mean(axis=0)
+    total, count = 0.0, 0
+    for pairs, values in draw_batches(mm, key, graph, posterior, max_draws):  # one batch in memory at a time
+        total = total + values.sum(axis=0)
+        count += len(pairs)
+    return total / count
 
 
 def _integration_of(idata) -> dict | None:

@@ -105,6 +105,21 @@ def test_batches_of_any_size_equal_the_loop(single, batch):
     assert not m._cache.get("batch_failed")
 
 
+def test_fallback_to_the_per_draw_function(single, monkeypatch):
+    m, _, post = single
+    graph = m.class_probability_tensor()
+    ref = loop(m, "cp_ref", graph, post)
+
+    def broken(*args, **kwargs):
+        raise NotImplementedError("no batched form")
+
+    monkeypatch.setattr(R, "batch_function", broken)
+    _, got = R.evaluate_draws(m, "cp_fallback", graph, post)
+    assert np.max(np.abs(got - ref)) < TOL and ("cp_fallback", tuple(R.posterior_rv_names(m, post))) in \
+        m._cache["batch_failed"]
+    m._cache["batch_failed"].clear()
+
+
 def test_results_tables_equal_the_loop(single):
     m, _, post = single
     idata = {"posterior": post}
