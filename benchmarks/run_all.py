@@ -114,7 +114,7 @@ def stepmix(args) -> list[dict]:
     for r in rows:
         if "ratio_opt" not in r:
             continue
-        out.append({"comparison": f"fit_ml vs StepMix, {r.get('dataset')} K={r.get('K')}",
+        out.append({"comparison": f"fit_ml vs StepMix, {r.get('dataset')} K={int(r['K']) if isinstance(r.get('K'), float) else r.get('K')}",
                     "bayesmix": "fit_ml starts only", "peer": "StepMix n_init=20",
                     "bayesmix_s": r.get("bm_opt_s"), "peer_s": r.get("stepmix_s"), "ratio": r.get("ratio_opt"),
                     "note": f"higher LL: {r.get('higher_ll')}"})
