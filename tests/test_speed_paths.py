@@ -216,19 +216,24 @@ def test_final_stage_leaves_a_basin_many_starts_share(saddle_case, monkeypatch):
 
 def test_one_initial_stage_solution_is_not_replicated_by_its_final_runs(saddle_case, monkeypatch):
     m, symmetric, ll1 = saddle_case
-    # two identical ordinary starts: one initial-stage solution behind two final runs -- one basin,
-    # two independent random starts in it (the starts were drawn twice)
+    # the same start drawn twice: one initial-stage solution feeds two final runs -- one basin, so
+    # reaching the best twice from it is not a replication (the old report said "2 of 3")
     start = {k: np.asarray(v) for k, v in m.random_start(np.random.default_rng(3)).items()}
+    other = {k: np.asarray(v) for k, v in m.random_start(np.random.default_rng(8)).items()}
     _patched_starts(monkeypatch, m, [start, start, symmetric])
-    opt = O._multistart(m, "loglik", starts=(3, 3), seed=1, initial_iterations=1, warn_unreplicated=False)
+    with pytest.warns(UserWarning, match="all started from one initial-stage solution"):
+        opt = O._multistart(m, "loglik", starts=(3, 3), seed=1, initial_iterations=1)
     r = opt.report
-    assert r.n_basins == 2 and r.n_distinct == 2
-    assert r.n_reached == 2 and r.n_replicated == 2  # two final runs, each from the one solution: 2 starts
-    # the old count would say 2 of 3 final runs; the final runs from the one solution are counted
-    # by the starts behind them, so a third copy of the start adds a start, not a basin
-    _patched_starts(monkeypatch, m, [start, start, start, symmetric])
-    r3 = O._multistart(m, "loglik", starts=(4, 2), seed=1, initial_iterations=1, warn_unreplicated=False).report
-    assert r3.n_distinct == 2 and r3.n_reached == 1 and r3.n_replicated == 3
+    assert r.n_basins == 2 and r.n_distinct == 2 and r.n_starts_behind == 2
+    assert r.n_reached == 2 and r.n_replicated == 1 and "NOT replicated" in str(r)
+    # two different ordinary starts that both reach the optimum: replicated from 2 basins
+    _patched_starts(monkeypatch, m, [start, other, symmetric])
+    r2 = O._multistart(m, "loglik", starts=(3, 3), seed=1, initial_iterations=1, warn_unreplicated=False).report
+    assert r2.n_basins == 3 and r2.n_reached == 2 and r2.n_replicated == 2
+    # a single initial-stage solution for every start: all agreed, each final run counts
+    _patched_starts(monkeypatch, m, [start, start, start])
+    r3 = O._multistart(m, "loglik", starts=(3, 2), seed=1, initial_iterations=1, warn_unreplicated=False).report
+    assert r3.n_basins == 1 and r3.n_reached == 2 and r3.n_replicated == 2
 
 
 def test_split_class_start_keeps_the_smaller_loglik_and_seeds_the_larger_search():

@@ -31,12 +31,14 @@ class StartReport:
     """Outcome of the random starts, as Mplus prints it, with the basins the final stage explored.
 
     Initial-stage solutions with values within ``tol`` count as one solution
-    (one basin). ``n_replicated``: random starts whose initial-stage solution
-    led a final run to the best value (independent starts, so final runs
-    from one initial-stage solution count once, however many there are);
-    ``n_reached``: final runs that reached the best value; ``n_distinct``:
-    distinct initial-stage solutions among the ``n_final`` fed to the final
-    stage; ``n_basins``: distinct solutions the initial stage found.
+    (one basin). ``n_replicated``: distinct initial-stage solutions from
+    which a final run reached the best value (final runs from one basin
+    count once; when the initial stage found a single solution, every start
+    agreed and each final run counts); ``n_reached``: final runs that reached
+    the best value; ``n_distinct``: distinct initial-stage solutions among
+    the ``n_final`` fed to the final stage; ``n_basins``: distinct solutions
+    the initial stage found; ``n_starts_behind``: random starts whose
+    initial-stage solution led to the best value.
     """
 
     n_initial: int
@@ -47,6 +49,7 @@ class StartReport:
     n_reached: int | None = None
     n_distinct: int | None = None
     n_basins: int | None = None
+    n_starts_behind: int | None = None
 
     def __post_init__(self):
         if self.n_reached is None:
@@ -59,9 +62,10 @@ class StartReport:
         basins = "" if self.n_basins is None else (
             f" ({self.n_basins} distinct initial-stage solution{'s' if self.n_basins != 1 else ''}, "
             f"{self.n_distinct} of them fed the final stage)")
+        behind = "" if self.n_starts_behind is None else f", {self.n_starts_behind} random starts behind it"
         verdict = "" if self.n_final < 2 else (
-            f"; replicated by {self.n_replicated} independent starts" if self.n_replicated >= 2
-            else "; NOT replicated (one start behind it)")
+            f"; replicated from {self.n_replicated} distinct initial-stage solutions{behind}"
+            if self.n_replicated >= 2 else f"; NOT replicated (one initial-stage solution{behind})")
         return (
             f"{self.n_initial} initial stage starts{basins}, {self.n_final} final stage optimizations; "
             f"best value reached by {self.n_reached} of {self.n_final} (tol {self.tol:g}){verdict}; best: {vals}"
@@ -237,14 +241,18 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     best_runs = values >= values[0] - tol
     n_reached = int(np.sum(best_runs))
     best_sources = {r.source for r, hit in zip(finals, best_runs) if hit}
-    n_rep = int(np.isin(groups, list(best_sources)).sum())  # random starts behind the best, not final runs
+    n_basins = int(groups.max()) + 1
+    starts_behind = int(np.isin(groups, list(best_sources)).sum())
+    # replicated = reached from distinct initial-stage solutions; when the initial stage found one
+    # solution only, every start agreed and each final run counts
+    n_rep = len(best_sources) if n_basins > 1 else n_reached
     n_distinct = int(len(set(source.tolist())))
-    report = StartReport(n_initial + len(extra), n_final, values, n_rep, tol, n_reached=n_reached, n_distinct=n_distinct,
-                         n_basins=int(groups.max()) + 1)
+    report = StartReport(n_initial + len(extra), n_final, values, n_rep, tol, n_reached=n_reached,
+                         n_distinct=n_distinct, n_basins=n_basins, n_starts_behind=starts_behind)
     if warn_unreplicated and n_final > 1 and n_rep < 2:
         how = (f"only one of {n_final} final-stage optimizations" if n_reached < 2 else
-               f"{n_reached} of {n_final} final-stage optimizations, all started from the initial-stage "
-               "solution of a single random start")
+               f"{n_reached} of {n_final} final-stage optimizations, all started from one initial-stage "
+               f"solution (one basin, reached by {starts_behind} of the {n_initial + len(extra)} random starts)")
         warnings.warn(
             f"the best {'log-likelihood' if kind == 'loglik' else 'log-posterior'} "
             f"{values[0]:.4f} was reached by {how}; "
