@@ -16,6 +16,8 @@ __all__ = ["lca", "mixture_regression", "MixtureModel", "MLResult", "compare", "
 __all__ += ["save", "load", "to_netcdf", "relabel", "point_posterior", "blrt"]
 from .factories.gom import gom  # noqa: E402  (grade of membership, section 7)
 __all__ += ["gom"]
+from .factories.lta import lta  # noqa: E402  (latent transition analysis, issue 8)
+__all__ += ["lta"]
 from .factories.fma import fma, fma_gom  # noqa: E402  (factor mixture analysis, section 8)
 from .factories.irt import irt_3pl  # noqa: E402  (3PL guessing model, section 9)
 from . import irt_conversions  # noqa: E402,F401

@@ -13,3 +13,5 @@ from .base import BetweenClasses, NestedClasses, Structure, WithinClasses, clust
 __all__ = ["Structure", "WithinClasses", "BetweenClasses", "NestedClasses", "cluster_mean"]
 from .item import ItemClasses  # noqa: E402  (item-level classes, GoM section 7)
 __all__ += ["ItemClasses"]
+from .chain import ChainClasses  # noqa: E402  (a chain of classes over time, LTA sections 3-4)
+__all__ += ["ChainClasses"]

@@ -1,0 +1,749 @@
+"""Latent transition analysis, single and two level (paper sections 3-4, eq. 6-15).
+
+A class variable C_t per unit and time point t = 1..T, each measured by its
+own block of items (the wide layout ``items_by_time``), linked by a recursive
+system of multinomial logits:
+
+    P(C_1 = k | x)              = softmax_k(a_k + b_k' x + alpha_1kj)                  (eq. 8, 12)
+    P(C_t = k | C_{t-1} = j, x) = softmax_k(tau_tjk + g_tk' x + alpha_tkj)             (eq. 9, 13)
+
+with the last class the reference (a_K = tau_tjK = 0). ``tau_tjk`` is eq. 9's
+alpha_2k + gamma_kj written per previous class j: alpha_tk = tau_tKk and
+gamma_tjk = tau_tjk - tau_tKk (:func:`bayesmix.results_lta.transition_effects`
+reports the paper's form, with eq. 14's R-squared for two classes). The
+classes are summed out exactly by the forward algorithm
+(:mod:`bayesmix.marginal.chain`), so NUTS samples only continuous
+parameters. Two-level models add classroom random intercepts alpha_tkj on the
+class logits at every time, correlated (``random_form="cholesky"``) or linked
+by the between-level regression alpha_tj = beta alpha_(t-1)j + e_tj of
+eq. 15 (``random_form="structural"``; its intercept mu sits in tau).
+
+Also here: :func:`long_to_wide` and :func:`wide_to_long`, the converters
+between a long layout (one row per unit and time) and ``items_by_time``.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from ..class_model import ClassModel, full_logits
+from ..data import _check_columns, encode, infer_item_type
+from ..kernels import CategoricalKernel, NormalKernel, build_kernels
+from ..latent import LatentEffects
+from ..model import MixtureModel
+from ..options import check_clusters, check_integration, check_needs_cluster
+from ..parameters import create
+from ..priors import DEFAULT_PRIORS, PriorSet
+from ..structure import ChainClasses
+from ..structure.chain import check_paths
+from .lca import class_labels
+
+__all__ = ["lta", "LTAModel", "long_to_wide", "wide_to_long", "LTA_PRIORS", "RANDOM_FORMS"]
+
+#: priors of the parameters only LTA has (the rest come from :data:`bayesmix.priors.DEFAULT_PRIORS`)
+LTA_PRIORS: dict[str, tuple[str, dict[str, Any]]] = {
+    # tau_tjk of eq. 9: logit of C_t = k vs the last class given C_{t-1} = j; staying in a class
+    # has logits of 2-4 in typical LTAs (the paper's 7% switching: logit 2.6), within the prior's 1-2 SD
+    "transition_logit": ("Normal", {"mu": 0.0, "sigma": 2.5}),
+    # covariate effects on the transition logits (eq. 9's beta_2d x)
+    "transition_slope": ("Normal", {"mu": 0.0, "sigma": 1.0}),
+    # markov=False: effect of the class at an earlier time s < t-1 on C_t (last class of s the reference)
+    "transition_lag_effect": ("Normal", {"mu": 0.0, "sigma": 2.5}),
+}
+
+RANDOM_FORMS = ("cholesky", "structural", "diagonal")
+
+
+class _LTAPriors(PriorSet):
+    """The default priors plus :data:`LTA_PRIORS`, overridable by name like every other."""
+
+    def spec(self, name: str, **defaults: Any):
+        if name not in LTA_PRIORS:
+            return super().spec(name, **defaults)
+        self._asked.add(name)
+        dist, kwargs = LTA_PRIORS[name]
+        kwargs = {**kwargs, **defaults}
+        override = self.overrides.get(name)
+        if isinstance(override, tuple):
+            dist, kwargs = override[0], dict(override[1])
+        elif override is not None:
+            kwargs.update(override)
+        return dist, kwargs
+
+
+# --------------------------------------------------------------------------- transitions (eq. 9)
+
+class TransitionModel:
+    """Multinomial logits of C_t given C_{t-1} (eq. 9), one K x (K-1) table per step, last class reference.
+
+    ``transition_logit`` (dims ``transition, class, class_free``): row j is the
+    previous class (permuted with the labels), columns the K-1 free next
+    classes (reference coded, re-expressed against the new last class when
+    labels are permuted). ``transition_slope`` (dims ``transition, covariate,
+    class_free``): covariate effects on the next class. ``stationary``: one
+    table for every step. With ``markov=False``, ``transition_lag_effect``
+    (dims ``lag, class_lag, class_free``) adds the effect of the class at each
+    earlier time s < t-1 (last class of s the reference) on C_t.
+    """
+
+    def __init__(self, n_classes: int, time_labels: Sequence[str], covariates: np.ndarray | None = None,
+                 covariate_names: Sequence[str] = (), *, stationary: bool = False, markov: bool = True):
+        self.n_classes = n_classes
+        self.time_labels = list(time_labels)
+        self.n_steps = len(self.time_labels) - 1
+        self.step_labels = [f"{a}->{b}" for a, b in zip(self.time_labels[:-1], self.time_labels[1:])]
+        self.stationary = stationary
+        self.table_labels = ["all steps"] if stationary else self.step_labels
+        self.step_index = np.zeros(self.n_steps, dtype=int) if stationary else np.arange(self.n_steps)
+        self.covariates = covariates if covariates is not None and covariates.shape[1] else None
+        self.covariate_names = list(covariate_names)
+        self.markov = markov
+        # (earlier time s, target time t), s < t - 1 (0-based)
+        self.lags = [] if markov else [(s, t) for t in range(2, len(self.time_labels)) for s in range(t - 1)]
+        self.lag_labels = [f"{self.time_labels[s]}->{self.time_labels[t]}" for s, t in self.lags]
+        self.params: dict = {}
+
+    def coords(self, labels) -> dict:
+        out = {"transition": self.table_labels}
+        if self.covariates is not None:
+            out["covariate"] = self.covariate_names
+        if self.lags:
+            out["lag"] = self.lag_labels
+            out["class_lag"] = list(labels[:-1])
+        return out
+
+    def build(self, priors: PriorSet) -> None:
+        meta = {"class_dim": "class", "reference_coded": True}
+        self.params["transition_logit"] = create(priors, "transition_logit",
+                                                 dims=("transition", "class", "class_free"), class_axis=1, **meta)
+        if self.covariates is not None:
+            self.params["transition_slope"] = create(priors, "transition_slope",
+                                                     dims=("transition", "covariate", "class_free"),
+                                                     class_axis=2, bounded=False, **meta)
+        if self.lags:
+            # not registered as class-specific: the label aligner cannot re-express a from-reference
+            self.params["transition_lag_effect"] = create(priors, "transition_lag_effect",
+                                                          dims=("lag", "class_lag", "class_free"))
+
+    def free_logits(self, offset=None):
+        """(..., N or 1, T-1, K, K-1): logit of C_{t+1} = k (free k) given C_t = j, per step t.
+
+        ``offset``: random intercepts alpha_(t+1) on the next class's logits, (..., N, T-1, K-1).
+        """
+        tau = self.params["transition_logit"][self.step_index]  # (T-1, K, K-1)
+        eta = tau[None]
+        if self.covariates is not None:
+            slope = self.params["transition_slope"][self.step_index]  # (T-1, P, K-1)
+            xb = pt.matmul(pt.as_tensor(self.covariates), slope)  # (T-1, N, K-1)
+            eta = eta + pt.swapaxes(xb, 0, 1)[:, :, None, :]
+        if offset is not None:
+            eta = eta + offset[..., None, :]
+        return eta
+
+    def log_transition(self, offset=None):
+        """log P(C_{t+1} = k | C_t = j), (..., N or 1, T-1, K, K) for :mod:`bayesmix.marginal.chain`."""
+        return pt.special.log_softmax(full_logits(self.free_logits(offset)), axis=-1)
+
+    def log_path_prior(self, log_initial, offset=None):
+        """log P(path | x) over the K^T paths (..., N or 1, P), C_t given every earlier class (markov=False)."""
+        from ..structure.chain import paths
+        k, n_times = self.n_classes, len(self.time_labels)
+        all_paths = paths(k, n_times)
+        eta = self.free_logits(offset)  # (..., N or 1, T-1, K, K-1)
+        lag = self.params.get("transition_lag_effect")
+        if lag is not None:
+            lag = full_logits(lag, axis=1)  # (L, K, K-1): the last class of the earlier time is the reference
+        out = log_initial[..., all_paths[:, 0]]
+        for step in range(n_times - 1):
+            t = step + 1
+            logits = eta[..., step, :, :][..., all_paths[:, step], :]  # (..., N or 1, P, K-1)
+            for pos, (s, target) in enumerate(self.lags):
+                if target == t:
+                    logits = logits + lag[pos][all_paths[:, s]]
+            log_probs = pt.special.log_softmax(full_logits(logits), axis=-1)  # (..., P, K)
+            chosen = np.eye(k)[all_paths[:, t]]  # (P, K)
+            out = out + (log_probs * chosen).sum(axis=-1)
+        return out
+
+    def random_start(self, rng: np.random.Generator) -> dict:
+        k = self.n_classes
+        full = rng.uniform(-1.0, 1.0, size=(len(self.table_labels), k, k)) + 2.0 * np.eye(k)
+        out = {"transition_logit": full[..., :-1] - full[..., -1:]}
+        if self.covariates is not None:
+            out["transition_slope"] = np.zeros((len(self.table_labels), self.covariates.shape[1], k - 1))
+        if self.lags:
+            out["transition_lag_effect"] = rng.uniform(-0.3, 0.3, size=(len(self.lags), k - 1, k - 1))
+        return out
+
+
+# --------------------------------------------------------------------------- measurement
+
+def _time_view(kernel, names: Sequence[str]):
+    """A copy of ``kernel`` (same parameters) whose log-likelihood sums only the items ``names``.
+
+    For time-specific measurement one kernel per item type holds every
+    time's items (parameters per item); each time point's emission uses a view
+    whose data outside the time's items are blanked (missing, i.e. 0).
+    """
+    keep = np.isin(kernel.names, list(names)).astype(float)
+    view = copy.copy(kernel)
+    if isinstance(kernel, CategoricalKernel):
+        view.onehot3 = kernel.onehot3 * keep[None, :, None]
+        view.onehot = view.onehot3.reshape(kernel.onehot.shape)
+    elif isinstance(kernel, NormalKernel):
+        view.mask, view.y, view.y2 = kernel.mask * keep, kernel.y * keep, kernel.y2 * keep
+    else:  # pragma: no cover - every registered kernel is one of the two
+        raise TypeError(f"time-specific measurement does not know the kernel {type(kernel).__name__}.")
+    return view
+
+
+def _owner_kernels(encoded, items_by_time, times, invariant, link, equal_variances):
+    """The kernels that own the item parameters: time 1's items (invariant) or every time's items."""
+    items = items_by_time[times[0]] if invariant else None
+    return build_kernels(encoded, link=link, items=items, equal_variances=equal_variances)
+
+
+def _kernels_by_time(owners, encoded, items_by_time, times, invariant):
+    """Per time point, the kernels that measure its items (call after the owners are built).
+
+    Invariant measurement: the owners themselves at time 1 and, at later
+    times, ``bind()`` copies over the same items' columns (matched by
+    position) sharing the parameters. Time-specific: views of the owners
+    restricted to the time's items (:func:`_time_view`).
+    """
+    if invariant:
+        first = items_by_time[times[0]]
+        specs = {it.name: it for it in encoded.items}
+        per_time = [list(owners)]
+        for t in times[1:]:
+            position = {name: items_by_time[t][p] for p, name in enumerate(first)}
+            per_time.append([kernel.bind([specs[position[n]] for n in kernel.names], encoded) for kernel in owners])
+        return per_time
+    return [[_time_view(k, items_by_time[t]) for k in owners if set(k.names) & set(items_by_time[t])]
+            for t in times]
+
+
+# --------------------------------------------------------------------------- validation
+
+def _check_items_by_time(data, items_by_time, invariant):
+    if not isinstance(items_by_time, Mapping):
+        raise ValueError("items_by_time must be a dict time label -> item columns, e.g. "
+                         "{'t1': ['a1', 'b1'], 't2': ['a2', 'b2']}.")
+    if len(items_by_time) < 2:
+        raise ValueError(f"items_by_time has {len(items_by_time)} time point(s); latent transition analysis "
+                         "needs at least 2 (for one time point use bm.lca).")
+    times = [str(t) for t in items_by_time]
+    if len(set(times)) != len(times):
+        raise ValueError(f"items_by_time has time labels that coincide as strings: {list(items_by_time)}.")
+    out = {}
+    for label, items in items_by_time.items():
+        if isinstance(items, str) or not isinstance(items, Sequence) or not len(items):
+            raise ValueError(f"items_by_time[{label!r}] must be a non-empty list of item columns, got {items!r}.")
+        out[str(label)] = list(items)
+    everything = [c for items in out.values() for c in items]
+    twice = sorted({c for c in everything if everything.count(c) > 1})
+    if twice:
+        raise ValueError(f"columns {twice} are listed at more than one time point (or twice at one); "
+                         "each time point needs its own columns.")
+    _check_columns(data, everything, "items_by_time")
+    if invariant:
+        sizes = {t: len(v) for t, v in out.items()}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"invariant_measurement=True needs the same items at every time point, matched by "
+                             f"position, but the numbers of items differ: {sizes}. Give the items in the same "
+                             "order at each time, or use invariant_measurement=False.")
+    return out, times
+
+
+def _resolve_types(data, items_by_time, times, item_types, invariant):
+    """Item type per column; under invariance one type per position, inferred from all times pooled."""
+    all_items = [c for t in times for c in items_by_time[t]]
+    if item_types is None or isinstance(item_types, str):
+        given = {c: item_types for c in all_items} if isinstance(item_types, str) else {}
+    elif isinstance(item_types, Mapping):
+        unknown = sorted(set(item_types) - set(all_items))
+        if unknown:
+            raise ValueError(f"item_types names {unknown}, which are not in items_by_time; give types for item "
+                             "columns (under invariant measurement, the time-1 column sets every time point).")
+        given = dict(item_types)
+    else:
+        raise ValueError(f"item_types must be a type name or a dict column -> type, got {item_types!r}.")
+    if not invariant:
+        return {c: given[c] for c in all_items if given.get(c)} or None
+    out = {}
+    n_items = len(items_by_time[times[0]])
+    for p in range(n_items):
+        columns = [items_by_time[t][p] for t in times]
+        kinds = {given[c] for c in columns if given.get(c)}
+        if len(kinds) > 1:
+            raise ValueError(f"item_types gives different types {sorted(kinds)} to {columns}, the same item at "
+                             "different time points; invariant measurement needs one type per item.")
+        if kinds:
+            kind = kinds.pop()
+        else:
+            pooled = pd.concat([data[c] for c in columns], ignore_index=True)
+            if isinstance(data[columns[0]].dtype, pd.CategoricalDtype):
+                pooled = pooled.astype(data[columns[0]].dtype)
+            kind = infer_item_type(pooled)
+        out.update({c: kind for c in columns})
+    return out
+
+
+def _check_invariant_codes(encoded, items_by_time, times):
+    specs = {it.name: it for it in encoded.items}
+    for p, name in enumerate(items_by_time[times[0]]):
+        first = specs[name]
+        for t in times[1:]:
+            other = specs[items_by_time[t][p]]
+            if other.kind != "continuous" and tuple(other.categories) != tuple(first.categories):
+                raise ValueError(
+                    f"item {other.name!r} (time {t}) has the observed codes {list(other.categories)} but "
+                    f"{name!r} (time {times[0]}) has {list(first.categories)}; invariant measurement needs the "
+                    "same codes at every time point (a category nobody chose at one time cannot share the "
+                    "other time's parameters). Recode or merge the rare category, or use "
+                    "invariant_measurement=False.")
+
+
+def _check_options(n_classes, cluster, random_intercepts, random_form, cluster_covariates, markov,
+                   stationary, ordered, items_by_time, times, invariant):
+    check_needs_cluster(cluster, ["random_intercepts=True"] if random_intercepts else [])
+    if random_intercepts and isinstance(n_classes, (int, np.integer)) and n_classes < 2:
+        raise ValueError("random_intercepts=True needs n_classes >= 2 (it varies the class logits).")
+    if cluster_covariates and not random_intercepts:
+        raise ValueError("cluster_covariates predict the classroom random intercepts of the class logits "
+                         "(eq. 5, 15); add random_intercepts=True or drop cluster_covariates.")
+    if random_form not in RANDOM_FORMS:
+        raise ValueError(f"random_form={random_form!r} is unknown; use one of {RANDOM_FORMS} "
+                         "('structural' is eq. 15: alpha_t regressed on alpha_(t-1)).")
+    for name, value in (("markov", markov), ("stationary_transitions", stationary), ("invariant_measurement",
+                                                                                     invariant)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, got {value!r}.")
+    if not markov and isinstance(n_classes, (int, np.integer)):
+        check_paths(int(n_classes), len(times), "markov=False")
+    if ordered is not None:
+        allowed = items_by_time[times[0]] if invariant else [c for t in times for c in items_by_time[t]]
+        if ordered not in allowed:
+            raise ValueError(f"ordered={ordered!r} must be one of the items {allowed}"
+                             f"{' (the time-1 items: measurement is invariant)' if invariant else ''}.")
+
+
+# --------------------------------------------------------------------------- the factory
+
+def lta(
+    data: pd.DataFrame,
+    items_by_time: Mapping[str, Sequence[str]],
+    n_classes: int,
+    *,
+    cluster: str | None = None,
+    random_intercepts: bool = False,
+    random_form: str = "cholesky",
+    invariant_measurement: bool = True,
+    markov: bool = True,
+    stationary_transitions: bool = False,
+    covariates: Sequence[str] | None = None,
+    cluster_covariates: Sequence[str] | None = None,
+    item_types: str | Mapping[str, str] | None = None,
+    link: str = "logit",
+    priors: Mapping[str, Any] | None = None,
+    ordered: str | None = None,
+    equal_variances: bool = False,
+    integration: Mapping[str, Any] | None = None,
+) -> "LTAModel":
+    """Latent transition analysis: a class C_t per unit and time point, classes summed out exactly.
+
+    **Model** (sections 3-4). Time t's items are measured given C_t by the
+    item kernels of eq. 1-2 (eq. 6, 11: binary, ordinal, nominal, continuous,
+    mixed), the same parameters at every time (``invariant_measurement=True``,
+    items matched by position) or one set per time point. The classes follow
+    the recursive logits of eq. 8-9 with the last class the reference:
+
+    - ``class_intercept`` a_k (and ``class_slope`` on ``covariates``): P(C_1 = k), eq. 8, 12;
+    - ``transition_logit`` tau[t, j, k]: logit of C_t = k vs the last class given C_{t-1} = j
+      (dims ``transition, class, class_free``), eq. 9, 13; the paper's alpha_2k = tau[K, k]
+      and gamma_kj = tau[j, k] - tau[K, k] come from :meth:`LTAModel.transition_effects`;
+    - ``transition_slope`` (with ``covariates``): the same covariates act on every transition
+      (eq. 9's beta_2d x), one slope set per step.
+
+    The log-likelihood of a unit is the forward algorithm over T time points
+    (cost T K^2, :mod:`bayesmix.marginal.chain`); units seen at some occasions
+    only keep their observed ones (a missing occasion contributes 1 for every
+    class). ``markov=False`` lets C_t depend on every earlier class
+    (``transition_lag_effect`` adds the class at each time s < t-1, the last
+    class of s the reference; the sum runs over the K^T paths).
+
+    **Two level** (``cluster=``, ``random_intercepts=True``, section 4): random
+    intercepts alpha_tkj on the K-1 class logits at every time t (``random_z``
+    (cluster, class_time); effect labels ``"<time>:<class>"``), correlated
+    through an LKJ Cholesky factor (``random_form="cholesky"``), independent
+    (``"diagonal"``), or linked by the between-level regression of eq. 15
+    alpha_tkj = beta alpha_(t-1)kj + e_tkj (``"structural"``:
+    ``random_regression``; eq. 15's mu is the mean logit in tau). They are
+    regressed on ``cluster_covariates`` (eq. 5). NUTS samples them; ML and the
+    per-cluster ``log_likelihood`` integrate them by quadrature
+    (``integration``; T (K-1) dimensions: 15 x 15 = 225 trapezoid nodes for
+    T = 2, K = 2, but 7^4 = 2401 by default for T (K-1) = 4; for three or more
+    dimensions pass fewer points, ``{"points": 5}``, or
+    ``{"method": "monte-carlo", "points": 1000}``, or use NUTS).
+
+    Parameters
+    ----------
+    data : DataFrame, one row per unit (wide; see :func:`long_to_wide`).
+    items_by_time : time label -> item columns, in time order, e.g.
+        ``{"fall": ["stub_f", "brk_f"], "spring": ["stub_s", "brk_s"]}``.
+    n_classes : K classes at every time (required; no silent default).
+    cluster : cluster id column (classrooms); needs ``random_intercepts=True``
+        for a two-level model (without it the clusters only group the
+        log-likelihood per cluster).
+    random_intercepts, random_form : see *Two level*.
+    invariant_measurement : one set of item parameters for all times (eq. 11)
+        -- a single labeling of the classes across time -- or per time.
+    markov : first-order chain (True) or every earlier class (False).
+    stationary_transitions : one transition table for every step (T > 2).
+    covariates : unit columns on the initial and every transition logit.
+    cluster_covariates : cluster columns predicting the random intercepts.
+    item_types : one type for all items or a dict column -> type; under
+        invariant measurement the type of one column sets its item at every
+        time, and inferred types pool all time points.
+    link : ``"logit"`` or ``"probit"`` (binary and ordinal items).
+    priors : overrides by name: ``class_intercept``, ``class_slope``,
+        ``transition_logit`` (default Normal(0, 2.5)), ``transition_slope``
+        (Normal(0, 1)), ``transition_lag_effect``, item parameters
+        (``binary_logit`` ...), ``random_sd``, ``random_corr_eta``,
+        ``random_regression``, ``random_slope``.
+    ordered : an item (binary or continuous; a time-1 item under invariance)
+        whose class parameter increases over classes (identifies the labels).
+    equal_variances : continuous items share one variance across classes.
+    integration : quadrature for ML and LOO's per-cluster log-likelihood.
+
+    Returns
+    -------
+    LTAModel
+        A :class:`~bayesmix.MixtureModel` (``fit_ml``, ``fit_map``,
+        ``fit_laplace``, ``sample``; ``class_probabilities`` is time 1) with
+        LTA results: ``class_proportions_by_time``, ``transition_matrices``,
+        ``transition_effects`` (gamma, R-squared of eq. 14),
+        ``time_class_probabilities``, ``path_probabilities``,
+        ``most_likely_paths`` (Viterbi) and, two-level, ``variance_explained``.
+
+    Examples
+    --------
+    >>> sai = bm.datasets.load("sai_lta")                                  # doctest: +SKIP
+    >>> items = ["tense", "worrying", "anxious", "nervous", "jittery"]
+    >>> m = bm.lta(sai, {"t1": [f"{i}_t1" for i in items], "t2": [f"{i}_t2" for i in items]},
+    ...            n_classes=2)                                              # doctest: +SKIP
+    >>> ml = m.fit_ml(starts=20, seed=1); m.transition_matrices(ml)          # doctest: +SKIP
+    """
+    call = {"factory": "lta", "arguments": dict(locals())}  # to rebuild: save/load, predict
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+    items_by_time, times = _check_items_by_time(data, items_by_time, invariant_measurement)
+    _check_options(n_classes, cluster, random_intercepts, random_form, cluster_covariates, markov,
+                   stationary_transitions, ordered, items_by_time, times, invariant_measurement)
+    types = _resolve_types(data, items_by_time, times, item_types, invariant_measurement)
+    all_items = [c for t in times for c in items_by_time[t]]
+    encoded = encode(data, all_items, n_classes, item_types=types, covariates=covariates, cluster=cluster,
+                     cluster_covariates=cluster_covariates)
+    integration = check_integration(integration)
+    if invariant_measurement:
+        _check_invariant_codes(encoded, items_by_time, times)
+    if random_intercepts:
+        check_clusters(encoded.cluster_index, cluster, random_options=["random_intercepts"])
+    if ordered is not None:
+        kind = {it.name: it.kind for it in encoded.items}[ordered]
+        if kind not in ("binary", "continuous"):
+            raise ValueError(f"ordered={ordered!r} is a {kind} item; the ordering constraint is available for a "
+                             "binary or continuous item.")
+
+    labels = class_labels(n_classes)
+    known = set(DEFAULT_PRIORS) | set(LTA_PRIORS)
+    prior_set = _LTAPriors(priors, known=known)
+    class_model = ClassModel(n_classes, encoded.covariates, encoded.covariate_names)
+    transitions = TransitionModel(n_classes, times, encoded.covariates, encoded.covariate_names,
+                                  stationary=bool(stationary_transitions), markov=bool(markov))
+    coords = {"class": labels, "unit": list(encoded.units), "item": encoded.item_names(), "time": times}
+    if cluster is not None:
+        coords["cluster"] = list(encoded.clusters)
+    coords.update(class_model.coords(labels))
+    coords.update(transitions.coords(labels))
+    owners = _owner_kernels(encoded, items_by_time, times, invariant_measurement, link, equal_variances)
+    for kernel in owners:
+        coords.update(kernel.coords())
+
+    n_units, n_times, k = encoded.n_units, len(times), n_classes
+    with pm.Model(coords=coords) as model:
+        class_model.build(prior_set)
+        if k > 1:
+            transitions.build(prior_set)
+        for kernel in owners:
+            kernel.build(prior_set, ordered_item=ordered)
+        per_time = _kernels_by_time(owners, encoded, items_by_time, times, invariant_measurement)
+        emission = pt.stack([sum(kern.loglik() for kern in kernels) for kernels in per_time], axis=-2)  # (N, T, K)
+        effects = None
+        if random_intercepts:
+            effects = _random_intercepts(encoded, labels, times, random_form, prior_set)
+
+        def offsets(z, rows=None):
+            """(alpha_1 (..., N, K-1), alpha_2..T (..., N, T-1, K-1)) or (None, None); ``rows``: those units."""
+            if effects is None:
+                return None, None
+            u = effects.unit_values(z)  # (..., N, T*(K-1))
+            if rows is not None:
+                u = u[..., rows, :]
+            u = u.reshape((*u.shape[:-1], n_times, k - 1))
+            return u[..., 0, :], u[..., 1:, :]
+
+        # ``rows`` (population quantities over representative units) only arises without unit covariates,
+        # where the class model varies over units through the random intercepts alone
+        def log_initial_at(z, rows=None):
+            return class_model.log_prior(offset=offsets(z, rows)[0])
+
+        def log_transition_at(z, rows=None):
+            if k == 1:
+                return pt.zeros((1, n_times - 1, 1, 1))
+            return transitions.log_transition(offsets(z, rows)[1])
+
+        def log_path_prior_at(z, rows=None):
+            first, later = offsets(z, rows)
+            return transitions.log_path_prior(class_model.log_prior(offset=first), later)
+
+        population = None
+        if class_model.covariates is None:  # all units of a cluster share the class model: one row per cluster
+            if effects is None:
+                population = (np.array([0]), np.array([1.0]))
+            else:
+                first_rows = np.array([np.flatnonzero(encoded.cluster_index == j)[0]
+                                       for j in range(len(encoded.clusters))])
+                population = (first_rows, np.bincount(encoded.cluster_index) / n_units)
+
+        clustering = {} if cluster is None else {"cluster_index": encoded.cluster_index,
+                                                 "n_clusters": len(encoded.clusters)}
+        markov_chain = markov or n_times == 2 or k == 1
+        structure = ChainClasses(log_initial_at, log_transition_at, lambda z: emission, n_units, n_times, k,
+                                 log_path_prior_at=None if markov_chain else log_path_prior_at,
+                                 time_labels=times, latent=effects, population_rows=population, **clustering)
+        structure.add_potential()
+    prior_set.check_unused()
+    return LTAModel(
+        model=model,
+        data=encoded,
+        kernels=owners,
+        class_model=class_model,
+        class_labels=labels,
+        structure=structure,
+        components=[transitions] if k > 1 else [],
+        name="lta",
+        ordered=ordered,
+        options={"call": call, "link": link, "items_by_time": items_by_time, "times": times,
+                 "invariant_measurement": bool(invariant_measurement), "markov": bool(markov_chain),
+                 "stationary_transitions": bool(stationary_transitions), "random_intercepts": bool(random_intercepts),
+                 "random_form": random_form if random_intercepts else None, "equal_variances": equal_variances,
+                 "transitions": transitions},
+        integration=integration,
+        sample_size=encoded.n_units,
+        sample_size_basis="units (rows)",
+    )
+
+
+def _random_intercepts(encoded, labels, times, form, priors):
+    """alpha_tkj for every time t and free class k (eq. 15), D = T (K-1) effects per cluster."""
+    free = labels[:-1]
+    effect_labels = [f"{t}:{c}" for t in times for c in free]
+    structure = None
+    if form == "structural":  # alpha_tk on alpha_(t-1)k: eq. 15
+        d = len(effect_labels)
+        structure = np.zeros((d, d), bool)
+        for t in range(1, len(times)):
+            for c in range(len(free)):
+                structure[t * len(free) + c, (t - 1) * len(free) + c] = True
+    effects = LatentEffects(effect_labels, encoded.cluster_index, len(encoded.clusters),
+                            encoded.cluster_covariates, encoded.cluster_covariate_names,
+                            form=form, structure=structure, dim="class_time")
+    effects.build(priors)
+    variance = effects.variances()
+    pm.Deterministic("class_icc", variance / (variance + np.pi**2 / 3), dims="class_time")
+    return effects
+
+
+# --------------------------------------------------------------------------- the model object
+
+class LTAModel(MixtureModel):
+    """A latent transition model: :class:`~bayesmix.MixtureModel` plus results per time point.
+
+    ``class_probabilities`` / ``class_proportions`` / ``cluster_class_proportions``
+    are those of time 1 (C_1); the methods below give every time point. Every
+    result takes a fit: an ML result (estimates with delta-method SEs and
+    intervals), a MAP result, or a posterior DataTree (``sample``,
+    ``fit_laplace``: posterior means and intervals).
+    """
+
+    def __repr__(self) -> str:
+        return (f"LTAModel({self.n_classes} classes, {self.n_times} time points {self.times}, "
+                f"{self.data.n_units} units, level={self.loglik_dim!r}, "
+                f"{'invariant' if self.options['invariant_measurement'] else 'time-specific'} measurement, "
+                f"{'Markov' if self.options['markov'] else 'non-Markov'})")
+
+    def sample(self, *args, **kwargs):
+        """NUTS as :meth:`MixtureModel.sample`; says when relabeled draws carry parts the aligner leaves alone.
+
+        The label aligner permutes the class and transition parameters of a
+        relabeled draw but not the random intercepts alpha_tj (their effect
+        labels are ``<time>:<class>``) nor ``transition_lag_effect``
+        (``markov=False``); chains start at one mode, so draws are rarely
+        relabeled, and the warning names the count when they are.
+        """
+        idata = super().sample(*args, **kwargs)
+        changed = int(idata.attrs.get("bayesmix_relabeled_draws", 0))
+        extra = [name for name, present in (("the random intercepts (random_*)", self.latent is not None),
+                                            ("transition_lag_effect", not self.options["markov"])) if present]
+        if changed and extra:
+            warnings.warn(f"{changed} draw(s) had their class labels permuted to the starting mode's, but "
+                          f"{' and '.join(extra)} of those draws were not re-expressed in the new labels; "
+                          "results that use them (class proportions, transitions with random intercepts) mix "
+                          "two labelings. Sample again from a better separated mode (init=m.fit_ml(...)), or "
+                          "use ordered='<item>' to fix the labels.", UserWarning, stacklevel=2)
+        return idata
+
+    @property
+    def times(self) -> list[str]:
+        return list(self.options["times"])
+
+    @property
+    def n_times(self) -> int:
+        return len(self.options["times"])
+
+    @property
+    def items_by_time(self) -> dict[str, list[str]]:
+        return {t: list(v) for t, v in self.options["items_by_time"].items()}
+
+    def class_proportions_by_time(self, fit, *, kind: str = "model", hdi_prob: float = 0.94,
+                                  integration: dict | None = None) -> pd.DataFrame:
+        """P(C_t = k) for every time point; see :func:`bayesmix.results_lta.class_proportions_by_time`."""
+        from ..results_lta import class_proportions_by_time
+        return class_proportions_by_time(self, fit, kind=kind, hdi_prob=hdi_prob, integration=integration)
+
+    def transition_matrices(self, fit, *, kind: str = "model", hdi_prob: float = 0.94,
+                            integration: dict | None = None) -> pd.DataFrame:
+        """P(C_t = k | C_{t-1} = j) with intervals; see :func:`bayesmix.results_lta.transition_matrices`."""
+        from ..results_lta import transition_matrices
+        return transition_matrices(self, fit, kind=kind, hdi_prob=hdi_prob, integration=integration)
+
+    def transition_effects(self, fit, *, hdi_prob: float = 0.94, integration: dict | None = None) -> pd.DataFrame:
+        """Eq. 9's alpha and gamma, and eq. 14's R-squared (K = 2); see :mod:`bayesmix.results_lta`."""
+        from ..results_lta import transition_effects
+        return transition_effects(self, fit, hdi_prob=hdi_prob, integration=integration)
+
+    def time_class_probabilities(self, fit, *, integration: dict | None = None) -> pd.DataFrame:
+        """Smoothed P(C_t = k | y_i): units x (time, class); see :mod:`bayesmix.results_lta`."""
+        from ..results_lta import time_class_probabilities
+        return time_class_probabilities(self, fit, integration=integration)
+
+    def path_probabilities(self, fit, *, integration: dict | None = None) -> pd.DataFrame:
+        """P(C_1..C_T = path | y_i): units x K^T paths; see :mod:`bayesmix.results_lta`."""
+        from ..results_lta import path_probabilities
+        return path_probabilities(self, fit, integration=integration)
+
+    def most_likely_paths(self, fit, *, integration: dict | None = None) -> pd.DataFrame:
+        """Most likely class path per unit (Viterbi) and its probability; see :mod:`bayesmix.results_lta`."""
+        from ..results_lta import most_likely_paths
+        return most_likely_paths(self, fit, integration=integration)
+
+    def variance_explained(self, fit, *, hdi_prob: float = 0.94, integration: dict | None = None) -> pd.DataFrame:
+        """Section 4's R-squared decomposition (two-level, K = 2, T = 2); see :mod:`bayesmix.results_lta`."""
+        from ..results_lta import variance_explained
+        return variance_explained(self, fit, hdi_prob=hdi_prob, integration=integration)
+
+
+# --------------------------------------------------------------------------- long <-> wide
+
+def long_to_wide(data: pd.DataFrame, *, unit: str, time: str, items: Sequence[str],
+                 times: Sequence | None = None, keep: Sequence[str] = (), sep: str = "_"):
+    """A long DataFrame (one row per unit and time point) -> (wide DataFrame, ``items_by_time``).
+
+    Wide columns are ``<item><sep><time>``; a unit absent at a time point gets
+    NaN items there (a missing occasion). ``times`` fixes the time order
+    (default: sorted values of ``time``); ``keep`` are unit-level columns
+    (cluster id, time-invariant covariates) copied from the unit's first row,
+    and must be constant within unit.
+
+    Returns
+    -------
+    (DataFrame, dict)
+        One row per unit (index: the unit ids, also kept as column ``unit``)
+        and the ``items_by_time`` dict for :func:`lta`.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
+    items, keep = list(items), list(keep)
+    _check_columns(data, [unit, time, *items, *keep], "long_to_wide columns")
+    if data.duplicated([unit, time]).any():
+        dup = data.loc[data.duplicated([unit, time], keep=False), [unit, time]].head(3).to_dict("records")
+        raise ValueError(f"data has more than one row for some (unit, time) pairs, e.g. {dup}; give one row per "
+                         "unit and time point.")
+    order = list(times) if times is not None else sorted(data[time].dropna().unique().tolist())
+    unknown = sorted(set(data[time].dropna()) - set(order), key=str)
+    if unknown:
+        raise ValueError(f"time values {unknown} are not in times={order}.")
+    for column in keep:
+        varying = data.groupby(unit)[column].nunique(dropna=False) > 1
+        if varying.any():
+            raise ValueError(f"keep column {column!r} varies within unit(s) {list(varying.index[varying][:3])}; "
+                             "only unit-level columns can be kept in the wide layout.")
+    wide = data.pivot(index=unit, columns=time, values=items)
+    units = pd.Index(pd.unique(data[unit]), name=unit)
+    out = pd.DataFrame(index=units)
+    items_by_time = {}
+    for t in order:
+        names = [f"{item}{sep}{t}" for item in items]
+        for item, name in zip(items, names):
+            out[name] = wide[(item, t)].reindex(units) if (item, t) in wide.columns else np.nan
+        items_by_time[str(t)] = names
+    if keep:
+        first = data.groupby(unit, sort=False)[keep].first().reindex(units)
+        for column in keep:
+            out[column] = first[column]
+    out.insert(0, unit, units)
+    return out, items_by_time
+
+
+def wide_to_long(data: pd.DataFrame, items_by_time: Mapping[str, Sequence[str]], *, unit: str | None = None,
+                 item_names: Sequence[str] | None = None, keep: Sequence[str] = (), time: str = "time",
+                 drop_missing: bool = True) -> pd.DataFrame:
+    """The inverse of :func:`long_to_wide`: one row per unit and time point.
+
+    Items are matched by position across times and named ``item_names``
+    (default: the time-1 columns with a trailing ``_<time>`` removed). ``unit``:
+    the unit id column (default: the index). ``drop_missing`` drops rows whose
+    items are all missing (occasions the unit missed).
+    """
+    times = [str(t) for t in items_by_time]
+    lists = [list(v) for v in items_by_time.values()]
+    if len({len(v) for v in lists}) > 1:
+        raise ValueError("wide_to_long needs the same number of items at every time point (matched by position).")
+    if item_names is None:
+        first_time = times[0]
+        item_names = [c[: -len(first_time) - 1] if c.endswith(f"_{first_time}") else c for c in lists[0]]
+    item_names = list(item_names)
+    ids = data.index.to_numpy() if unit is None else data[unit].to_numpy()
+    frames = []
+    for t, columns in zip(times, lists):
+        part = pd.DataFrame({unit or "unit": ids, time: t})
+        for name, column in zip(item_names, columns):
+            part[name] = data[column].to_numpy()
+        for column in keep:
+            part[column] = data[column].to_numpy()
+        frames.append(part)
+    out = pd.concat(frames, ignore_index=True)
+    if drop_missing:
+        out = out.loc[~out[item_names].isna().all(axis=1)]
+    order = {t: i for i, t in enumerate(times)}
+    out = out.assign(_order=out[time].map(order)).sort_values([unit or "unit", "_order"], kind="stable")
+    return out.drop(columns="_order").reset_index(drop=True)
+
