@@ -64,18 +64,8 @@ RANDOM_FORMS = ("cholesky", "structural", "diagonal")
 class _LTAPriors(PriorSet):
     """The default priors plus :data:`LTA_PRIORS`, overridable by name like every other."""
 
-    def spec(self, name: str, **defaults: Any):
-        if name not in LTA_PRIORS:
-            return super().spec(name, **defaults)
-        self._asked.add(name)
-        dist, kwargs = LTA_PRIORS[name]
-        kwargs = {**kwargs, **defaults}
-        override = self.overrides.get(name)
-        if isinstance(override, tuple):
-            dist, kwargs = override[0], dict(override[1])
-        elif override is not None:
-            kwargs.update(override)
-        return dist, kwargs
+    def defaults_for(self, name: str):
+        return LTA_PRIORS[name] if name in LTA_PRIORS else super().defaults_for(name)
 
 
 # --------------------------------------------------------------------------- transitions (eq. 9)
