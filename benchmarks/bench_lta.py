@@ -57,8 +57,10 @@ def worker(args) -> dict:
         ml = m.fit_ml(starts=args.ml_starts, seed=args.seed)
         row.update(wall_s=time.perf_counter() - t0, loglik=ml.loglik, n_params=ml.n_params,
                    best_ll_replicated=ml.starts.n_replicated)
-        switching = m.transition_matrices(ml)["estimate"]
-        row["p12_first_step"] = float(switching.iloc[1])
+        first = m.transition_matrices(ml)["estimate"].xs(m.structure.time_labels[0] + "->"
+                                                          + m.structure.time_labels[1])
+        off = [float(v) for (a, b), v in first.items() if a != b]  # switching probabilities (K = 2: both)
+        row["switch_min"], row["switch_max"] = min(off), max(off)
     else:
         t0 = time.perf_counter()
         fit = m.fit_map(starts=args.map_starts, seed=args.seed)
