@@ -11,7 +11,6 @@ Fast: no compilation, no sampling, no fitting.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import re
 
@@ -605,8 +604,7 @@ def recorded_prior_sets(monkeypatch):
 
 
 def test_lca_leaves_a_random_sd_prior_unused_on_a_single_level_model(df, recorded_prior_sets):
-    refused = pytest.raises(ValueError) if _lca_checks_unused_priors() else contextlib.nullcontext()
-    with refused:
+    with pytest.raises(ValueError, match="random_sd"):
         bm.lca(df, items=["A", "B"], n_classes=2, priors={"random_sd": {"sigma": 1}})
     assert recorded_prior_sets[-1].unused() == ["random_sd"]
 
@@ -633,15 +631,6 @@ def test_lca_uses_every_prior_its_model_has(df, recorded_prior_sets, options, pr
     assert recorded_prior_sets[-1].unused() == []
 
 
-def _lca_checks_unused_priors() -> bool:
-    import inspect
-
-    lca_module = importlib.import_module("bayesmix.factories.lca")
-    return "check_unused" in inspect.getsource(lca_module)
-
-
-@pytest.mark.xfail(not _lca_checks_unused_priors(), strict=True,
-                   reason="bm.lca does not call prior_set.check_unused() after building the model yet")
 def test_random_sd_prior_on_a_single_level_lca_is_refused_before_compilation(df, monkeypatch):
     """check_unused runs after pm.Model is built (graphs only), so this guard blocks compilation only."""
     def forbidden(*args, **kwargs):
