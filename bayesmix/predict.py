@@ -32,7 +32,7 @@ result equals ``class_probabilities`` exactly).
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,7 @@ import xarray as xr
 
 __all__ = ["predict_proba", "predict", "point_posterior"]
 
-_COLUMN_ARGUMENTS = ("items", "y", "x", "covariates", "cluster", "cluster_covariates")
+_COLUMN_ARGUMENTS = ("items", "items_by_time", "y", "x", "covariates", "cluster", "cluster_covariates")
 
 
 def point_posterior(mm, point: dict) -> xr.DataTree:
@@ -68,7 +68,13 @@ def _columns(call: dict) -> list[str]:
         value = args.get(key)
         if value is None:
             continue
-        for name in [value] if isinstance(value, str) else list(value):
+        if isinstance(value, str):
+            names = [value]
+        elif isinstance(value, Mapping):  # LTA: time label -> item columns
+            names = [name for group in value.values() for name in group]
+        else:
+            names = list(value)
+        for name in names:
             if name not in out:
                 out.append(name)
     return out
@@ -149,7 +155,7 @@ def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1
             combined[name] = pd.Categorical(combined[name], categories=train[name].dtype.categories,
                                             ordered=train[name].dtype.ordered)
     changes: dict[str, Any] = {"data": combined}
-    if call["factory"] == "lca":
+    if call["factory"] in ("lca", "lta"):
         changes["item_types"] = {spec.name: spec.kind for spec in mm.data.items}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # suspicious codes etc. were reported at fitting

@@ -633,3 +633,32 @@ def test_population_quantities_from_representative_rows(tiny):
     for a, b in zip(fast, slow):
         np.testing.assert_allclose(a, b, atol=1e-12)
     np.testing.assert_allclose(fast[1].sum(axis=-1), fast[0][..., :-1, :], atol=1e-12)  # joint margins
+
+
+# ======================================================================== predict (issue 12 item 3)
+
+def test_predict_proba_is_the_time1_class_posterior(sai):
+    """Training rows: predict_proba equals the fit's class probabilities (C_1); new rows: Bayes' rule
+    P(C_1 = c | y) ~ P(C_1 = c) f_1(y_1 | c) sum_k P(C_2 = k | C_1 = c) f_2(y_2 | k), from the estimates."""
+    m = bm.lta(sai, SAI_BY_TIME, n_classes=2)
+    ml = _ml(m, starts=(4, 1))
+    np.testing.assert_allclose(m.predict_proba(sai, ml).to_numpy(), ml.posterior_probabilities.to_numpy(),
+                               atol=1e-10)
+    items = SAI_BY_TIME["t1"] + SAI_BY_TIME["t2"]
+    new = pd.DataFrame([[1, 0, 1, 0, 0, 1, 1, 1, np.nan, 0],                 # a missing cell at time 2
+                        [0, 0, 0, 0, 0] + [np.nan] * 5,                     # time 2 missing entirely
+                        [1, 1, 1, 1, 1, 0, 0, 0, 0, 0]], columns=items)
+    got = m.predict_proba(new, ml)
+    p1 = ml.profiles.xs("estimate", axis=1, level="statistic").xs("1", level="category").to_numpy().T  # (K, I)
+    initial = m.class_proportions_by_time(ml)["estimate"].loc["t1"].to_numpy()
+    transition = m.transition_matrices(ml)["estimate"].to_numpy().reshape(2, 2)
+
+    def emission(y):  # (rows, K): f_t(y_t | class), missing cells left out
+        obs = ~np.isnan(y)
+        y0 = np.nan_to_num(y)
+        return np.exp((obs[:, None] * (y0[:, None] * np.log(p1) + (1 - y0[:, None]) * np.log1p(-p1))).sum(-1))
+
+    y = new.to_numpy(dtype=float)
+    joint = initial * emission(y[:, :5]) * (emission(y[:, 5:]) @ transition.T)
+    np.testing.assert_allclose(got.to_numpy(), joint / joint.sum(axis=1, keepdims=True), atol=1e-8)
+    assert list(m.predict(new, ml)) == list(got.idxmax(axis=1))
