@@ -212,6 +212,16 @@ def _categories_of(column: pd.Series, kind: str) -> tuple:
         return tuple(observed.unique())
 
 
+def column_names(value) -> list[str]:
+    """The data columns a factory argument names: a column, a list of columns, or (LTA's
+    ``items_by_time``) a mapping time label -> columns."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [name for group in value.values() for name in group]
+    return list(value)
+
+
 def _check_columns(frame: pd.DataFrame, names: Sequence[str], argument: str) -> None:
     missing = [c for c in names if c not in frame.columns]
     if missing:

@@ -32,11 +32,13 @@ result equals ``class_probabilities`` exactly).
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+
+from .data import column_names
 
 __all__ = ["predict_proba", "predict", "point_posterior"]
 
@@ -68,13 +70,7 @@ def _columns(call: dict) -> list[str]:
         value = args.get(key)
         if value is None:
             continue
-        if isinstance(value, str):
-            names = [value]
-        elif isinstance(value, Mapping):  # LTA: time label -> item columns
-            names = [name for group in value.values() for name in group]
-        else:
-            names = list(value)
-        for name in names:
+        for name in column_names(value):
             if name not in out:
                 out.append(name)
     return out

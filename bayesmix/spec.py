@@ -59,6 +59,8 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from .data import column_names
+
 __all__ = ["Spec", "read_spec", "from_spec", "to_spec", "write_spec", "bundled_specs", "resolve", "FAST_ENV"]
 
 #: Environment variable switching fast mode on (notebooks, CI): ``BAYESMIX_FAST=1``.
@@ -78,7 +80,7 @@ _SAMPLE = {"draws": int, "tune": int, "chains": int, "sampler": str, "random_see
 #: Fast mode defaults (applied before the spec's own [fast] overrides).
 FAST_DEFAULTS = {"ml": {"starts": [4, 1]}, "sample": {"draws": 60, "tune": 60, "chains": 2, "starts": 1}}
 # Factory arguments naming data columns: checked against the data before the factory is called.
-_COLUMN_ARGS = ("items", "y", "x", "cluster", "covariates", "cluster_covariates")
+_COLUMN_ARGS = ("items", "items_by_time", "y", "x", "cluster", "covariates", "cluster_covariates")
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true/false", dict: "a table",
                list: "an array"}
 
@@ -268,7 +270,7 @@ class Spec:
             value = self.options.get(arg)
             if value is None:
                 continue
-            names = [value] if isinstance(value, str) else list(value)
+            names = column_names(value)
             missing = [n for n in names if n not in columns]
             if missing:
                 close = difflib.get_close_matches(missing[0], sorted(columns), n=1, cutoff=0.5)

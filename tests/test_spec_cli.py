@@ -36,7 +36,7 @@ def test_bundled_folder_is_the_repository_models_folder():
     assert bundled_dir() == REPO / "models"
     names = set(bundled_specs())
     assert {"carcinoma_lca_k2", "carcinoma_lca_k3", "table3_model5", "table3_model6", "sai_lca_within_between",
-            "sai_lca_between", "sai_lca_within_and_between"} <= names
+            "sai_lca_between", "sai_lca_within_and_between", "sai_lta_k2", "section4_lta_two_level"} <= names
 
 
 @pytest.mark.parametrize("name", sorted(bundled_specs()))
@@ -102,6 +102,10 @@ def test_csv_path_resolves_next_to_the_spec(tmp_path):
     (lambda s: s.update(data={"simulate": "simulate_lca", "parameters": {"n_unit": 5}}),
      r"'n_unit'.*did you mean 'n_units'"),
     (lambda s: s.update(priors={"binary_logit": 3}), r"\[priors\].binary_logit must be a table"),
+    (lambda s: s.update(model={"factory": "lta", "n_classes": 2, "items_by_time": {"t1": ["A", "B"], "t2": ["C", "DD"]}}),
+     r"model.items_by_time names column\(s\) \['DD'\] missing.*closest: 'D'"),
+    (lambda s: s.update(data={"simulate": "simulate_lta", "parameters": {"n_cluster": 5}}),
+     r"'n_cluster'.*did you mean 'n_clusters'"),
     (lambda s: s.pop("model"), r"has no \[model\] table"),
 ])
 def test_bad_specs_fail_clearly_before_any_graph(change, message, no_model_building):

@@ -2,5 +2,6 @@
 
 from .loaders import available, load
 from .simulate import simulate_lca, simulate_mixture_regression
+from .simulate_lta import simulate_lta
 
-__all__ = ["load", "available", "simulate_lca", "simulate_mixture_regression"]
+__all__ = ["load", "available", "simulate_lca", "simulate_mixture_regression", "simulate_lta"]

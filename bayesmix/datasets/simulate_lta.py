@@ -111,6 +111,23 @@ def simulate_lta(
     missing_occasion_rate : share of units whose last occasion is missing entirely.
     missing_rate : cells blanked completely at random.
     seed : random seed.
+
+    Returns
+    -------
+    SimulatedLTA
+        ``data`` (wide, one row per unit; a ``classroom`` column with
+        ``n_clusters``), ``items_by_time`` for :func:`bayesmix.lta`, ``truth``
+        in the model's parameter names (two-level: ``random_sd`` is the
+        marginal sd of every alpha_t, the ``random_form="cholesky"``
+        parameter; ``random_sd_structural`` and ``random_regression`` are the
+        ``random_form="structural"`` ones of eq. 15), the true ``classes``
+        (N, T) and the ``population`` proportions and transitions.
+
+    Examples
+    --------
+    >>> sim = bm.datasets.simulate_lta(2000, n_clusters=100, seed=2006)     # doctest: +SKIP
+    >>> m = bm.lta(sim.data, sim.items_by_time, n_classes=2, cluster=sim.cluster,
+    ...            random_intercepts=True, random_form="structural")       # doctest: +SKIP
     """
     rng = np.random.default_rng(seed)
     profiles = TABLE1_PROFILES if profiles is None else np.asarray(profiles, dtype=float)
