@@ -189,6 +189,10 @@ class ItemKernel:
     def coords(self) -> dict[str, list]:
         raise NotImplementedError
 
+    def pattern_key(self) -> np.ndarray:
+        """(N, m) numbers equal for two units exactly when this kernel sees the same data (no NaN)."""
+        raise NotImplementedError
+
     def _fixed_start(self, start: dict) -> dict:
         """Drop fixed parameters from a random start; keep only free elements of partly fixed ones."""
         out = {}
@@ -245,6 +249,9 @@ class CategoricalKernel(ItemKernel):
 
     def probability_table(self, params=None):
         return pt.exp(self.log_prob_table(params)) * self.valid
+
+    def pattern_key(self):
+        return self.onehot
 
     def profile_rows(self, params=None):
         """Class profile rows: P(y_i = category | class), (..., K, R) and (item, category) labels."""
@@ -421,6 +428,9 @@ class NormalKernel(ItemKernel):
 
     def _options(self):
         return {"equal_variances": self.equal_variances}
+
+    def pattern_key(self):
+        return np.hstack([self.mask, self.y])
 
     def coords(self):
         return {"continuous_item": self.names}

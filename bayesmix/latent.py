@@ -191,10 +191,21 @@ class LatentEffects:
         rows, cols = np.nonzero(self.structure)
         return pt.set_subtensor(pt.zeros((d, d))[rows, cols], self.params["regression"])
 
-    def values(self, z=None):
-        """u (..., J, D) for standardized z (..., J or 1, n_dims); default: the sampled z."""
+    @property
+    def level_free(self) -> bool:
+        """No level covariates: u at a standardized z shared by all levels is the same for all of them."""
+        return self.w is None
+
+    def values(self, z=None, broadcast: bool = True):
+        """u (..., J, D) for standardized z (..., J or 1, n_dims); default: the sampled z.
+
+        ``broadcast=False`` keeps a length-1 level axis of ``z`` (a quadrature
+        node shared by all levels) when :attr:`level_free`.
+        """
         z = self.z if z is None else z
-        u = pt.matmul(z, self.loading.T) + pt.zeros((self.n_levels, self.n_effects))
+        u = pt.matmul(z, self.loading.T)
+        if broadcast or not self.level_free:
+            u = u + pt.zeros((self.n_levels, self.n_effects))
         if self.w is not None:
             u = u + pt.matmul(pt.as_tensor(self.w), self.params["slope"])
         if self.form == "structural" and self.structure.any():

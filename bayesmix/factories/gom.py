@@ -38,7 +38,7 @@ from scipy.special import gammaln, logsumexp
 from .._compile import function
 from ..class_model import ClassModel
 from ..data import encode
-from ..kernels import build_kernels
+from ..kernels import CategoricalKernel, build_kernels
 from ..latent import LatentEffects
 from ..model import MixtureModel
 from ..options import check_integration
@@ -238,6 +238,7 @@ def gom(
         for kernel in kernels:
             kernel.build(prior_set)
         by_item = pt.concatenate([kernel.loglik_by_item() for kernel in kernels], axis=-2)  # (N, I, K)
+        shared = None
         if membership == "dirichlet":
             latent = DirichletMembership(labels, n)
             latent.build(prior_set)
@@ -254,7 +255,13 @@ def gom(
                                    else "factor", dim="class_free", level_dim="unit", prefix="membership")
             latent.build(prior_set)
             log_membership = lambda z: class_model.log_prior(offset=latent.unit_values(z))  # noqa: E731
-        structure = ItemClasses(log_membership, lambda z: by_item, n, latent=latent, per_item=False)
+            if class_model.covariates is None:
+                shared = lambda z: class_model.log_prior(offset=latent.values(z, broadcast=False))  # noqa: E731
+        tables = None
+        if all(isinstance(kernel, CategoricalKernel) for kernel in kernels):
+            tables = [(kernel.log_prob_table(), kernel.onehot) for kernel in kernels]
+        structure = ItemClasses(log_membership, lambda z: by_item, n, latent=latent, per_item=False,
+                                shared_log_membership_at=shared, tables=tables)
         structure.add_potential()
     prior_set.check_unused()
     return MixtureModel(

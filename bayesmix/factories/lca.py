@@ -17,6 +17,7 @@ from ..model import MixtureModel
 from ..options import (CLASS_LEVELS, check_between_level, check_class_level, check_clusters, check_integration,
                        check_needs_cluster)
 from ..priors import DEFAULT_PRIORS, PriorSet
+from ..patterns import response_patterns
 from ..structure import BetweenClasses, NestedClasses, WithinClasses
 
 __all__ = ["lca", "class_labels", "CLASS_LEVELS"]
@@ -207,7 +208,7 @@ def lca(
         clustering = {} if cluster is None else {"cluster_index": encoded.cluster_index,
                                                  "n_clusters": len(encoded.clusters)}
         if random_intercept:
-            structure = _within_between(encoded, class_model, measurement, prior_set, labels)
+            structure = _within_between(encoded, class_model, measurement, prior_set, labels, kernels)
         elif class_level == "between":
             structure = BetweenClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units,
                                        **clustering)
@@ -238,7 +239,7 @@ def lca(
     )
 
 
-def _within_between(encoded, class_model, measurement, priors, labels):
+def _within_between(encoded, class_model, measurement, priors, labels, kernels):
     """Model 6: random intercepts on the K-1 class logits (eq. 4-5), integrated over z."""
     effects = LatentEffects(labels[:-1], encoded.cluster_index, len(encoded.clusters),
                             encoded.cluster_covariates, encoded.cluster_covariate_names,
@@ -246,9 +247,12 @@ def _within_between(encoded, class_model, measurement, priors, labels):
     effects.build(priors)
     variance = effects.variances()
     pm.Deterministic("class_icc", variance / (variance + np.pi**2 / 3), dims="class_free")
+    shared = None
+    if class_model.covariates is None and effects.level_free:  # the same class probabilities at a shared node
+        shared = lambda z: class_model.log_prior(offset=effects.values(z, broadcast=False))  # noqa: E731
     return WithinClasses(lambda z: class_model.log_prior(offset=effects.unit_values(z)), measurement,
                          encoded.n_units, cluster_index=encoded.cluster_index, n_clusters=len(encoded.clusters),
-                         latent=effects)
+                         latent=effects, shared_log_prior_at=shared, patterns=response_patterns(kernels))
 
 
 def _within_and_between(model, encoded, class_model, measurement, priors, n_between):

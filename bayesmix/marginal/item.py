@@ -26,7 +26,7 @@ from pytensor.tensor import TensorLike, TensorVariable
 
 from . import within
 
-__all__ = ["loglik_by_item", "loglik", "posterior"]
+__all__ = ["loglik_by_item", "loglik", "loglik_from_tables", "posterior"]
 
 
 def _mask(observed: TensorLike | None) -> TensorVariable | None:
@@ -74,6 +74,34 @@ def loglik(log_membership: TensorLike, loglik_by_item_class: TensorLike,
     arguments as in :func:`loglik_by_item`.
     """
     return loglik_by_item(log_membership, loglik_by_item_class, observed, per_item).sum(axis=-1)
+
+
+def loglik_from_tables(shared_log_membership: TensorLike, tables) -> TensorVariable:
+    """Per-person log-likelihood when all persons share the membership, (..., N) (eq. 28-30).
+
+    The same sum as :func:`loglik` computed per (item, category) instead of
+    per response: with P(C_ij = k) = pi_k the same for every person (a
+    quadrature node of the membership without covariates),
+    logsumexp_k [log pi_k + log P(y_ij = c | k)] depends on (i, c) only, so
+    it is a small (I, C) table that a one-hot matrix of the responses sums
+    per person (exact; missing cells have an all-zero one-hot row).
+
+    Parameters
+    ----------
+    shared_log_membership : (..., 1, K)
+        log P(C_ij = k), the same for all persons and items.
+    tables : list of (log_table, onehot)
+        Per categorical kernel: log P(y_i = c | C = k) as (K, I, C) (0 for
+        impossible categories) and the responses one-hot (N, I * C).
+    """
+    lm = pt.as_tensor_variable(shared_log_membership)[..., 0, :]  # (..., K)
+    total = 0.0
+    for log_table, onehot in tables:
+        log_table = pt.as_tensor_variable(log_table)
+        mixed = pt.logsumexp(lm[..., :, None, None] + log_table, axis=-3)  # (..., I, C)
+        flat = mixed.reshape((*mixed.shape[:-2], -1))  # (..., I * C)
+        total = total + pt.matmul(flat, pt.as_tensor(onehot).T)  # (..., N)
+    return total
 
 
 def posterior(log_membership: TensorLike, loglik_by_item_class: TensorLike,

@@ -91,28 +91,61 @@ class Structure:
         return pm.Potential(name, self.sampled_loglik().sum())
 
 
+def shared_node(z) -> bool:
+    """z is a quadrature node shared by all levels: a static length-1 level axis (..., 1, D)."""
+    if z is None:
+        return False
+    z = pt.as_tensor_variable(z)
+    return z.ndim >= 2 and z.type.broadcastable[-2]
+
+
 class WithinClasses(Structure):
     """One class per unit (eq. 4), units optionally grouped in clusters with latent effects (Model 6).
 
     ``log_prior_at(z)``: log P(C_i = c | x_i, u(z)) (..., N or 1, K);
     ``loglik_at(z)``: log p(y_i | C_i = c, u(z)) (..., N, K).
+
+    Response patterns (:mod:`bayesmix.patterns`): with ``patterns`` and
+    ``shared_log_prior_at`` -- z -> log P(C = c | u(z)) of shape (..., 1, K)
+    for a node z shared by all clusters (no unit covariates; the factory
+    gives it only then) -- and ``loglik_at`` free of z, the marginal at such
+    nodes is computed once per unique pattern (exact; see ``patterns``).
     """
 
-    def __init__(self, log_prior_at: GraphAt, loglik_at: GraphAt, n_units: int, **kwargs):
+    def __init__(self, log_prior_at: GraphAt, loglik_at: GraphAt, n_units: int, *,
+                 shared_log_prior_at: GraphAt | None = None, patterns=None, **kwargs):
         super().__init__(n_units, **kwargs)
         self.log_prior_at = log_prior_at
         self.loglik_at = loglik_at
+        use = shared_log_prior_at is not None and patterns is not None and patterns.worthwhile
+        self.shared_log_prior_at = shared_log_prior_at if use else None
+        self.patterns = patterns if use else None
+
+    def _by_pattern(self, z) -> bool:
+        return self.patterns is not None and shared_node(z)
+
+    def _pattern_args(self, z):
+        return self.shared_log_prior_at(z), self.patterns.rows(self.loglik_at(z))
 
     def unit_loglik(self, z=None):
+        if self._by_pattern(z):
+            return self.patterns.expand(within.loglik(*self._pattern_args(z)))
         return within.loglik(self.log_prior_at(z), self.loglik_at(z))
 
     def conditional_loglik(self, z=None):
+        if self._by_pattern(z):
+            by_pattern = within.loglik(*self._pattern_args(z))  # (..., P)
+            if self.cluster_index is None:
+                return self.patterns.expand(by_pattern)
+            return self.patterns.cluster_sum(by_pattern, self.cluster_index, self.n_clusters)
         ll = self.unit_loglik(z)
         if self.cluster_index is None:
             return ll
         return segment_sum(ll, self.cluster_index, self.n_clusters)
 
     def class_posterior(self, z=None):
+        if self._by_pattern(z):
+            return self.patterns.expand(within.posterior(*self._pattern_args(z)), axis=-2)
         return within.posterior(self.log_prior_at(z), self.loglik_at(z))
 
     def _unit_priors(self, z):

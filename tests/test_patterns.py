@@ -1,0 +1,129 @@
+"""Response-pattern fast paths (issue 11: unique patterns; issue 7: Hessian at real sizes).
+
+Each fast path must equal the reference (per-unit, per-response) path to
+1e-8 in value and gradient, and in the ML results built on it:
+
+- two-level LCA with random class intercepts (Model 6): the marginal at a
+  quadrature node shared by all clusters computed once per unique response
+  pattern (:class:`bayesmix.patterns.Patterns`), cluster sums by a dense
+  count matrix or by gather + segment sum;
+- grade of membership (section 7, eq. 28-30): the per-response mixture at a
+  shared node computed per (item, category) (:func:`marginal.item.loglik_from_tables`),
+  with missing responses, binary and nominal items, 2 and 3 classes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayesmix as bm
+import bayesmix.patterns as patterns_module
+from bayesmix.datasets.simulate_gom import simulate_gom
+from bayesmix.inference import objective
+from bayesmix.patterns import response_patterns
+
+TOL = 1e-8
+
+
+@pytest.fixture
+def reference_path(monkeypatch):
+    """Build models with the pattern / table fast paths switched off."""
+    def off():
+        monkeypatch.setattr(patterns_module.Patterns, "worthwhile", property(lambda self: False))
+    return off
+
+
+def _value_grad(m, theta=None, seed=0):
+    flat = objective.flat_model(m)
+    if theta is None:
+        theta = flat.to_theta(m.random_start(np.random.default_rng(seed)))
+    return (*flat.value_and_grad("loglik")(theta), theta)
+
+
+def _two_level(n_clusters=60, size=6, seed=3, covariate=False):
+    rng = np.random.default_rng(seed)
+    cluster = np.repeat(np.arange(n_clusters), size)
+    u = rng.normal(0, 1.0, n_clusters)[cluster]
+    cls = (rng.uniform(size=cluster.size) < 1 / (1 + np.exp(-(0.2 + u)))).astype(int)
+    p = np.where(cls[:, None] == 0, 0.8, 0.25)
+    y = (rng.uniform(size=(cluster.size, 4)) < p).astype(float)
+    y[rng.uniform(size=y.shape) < 0.1] = np.nan
+    frame = pd.DataFrame(y, columns=list("abcd"))
+    frame["school"] = cluster
+    if covariate:
+        frame["x"] = rng.normal(size=len(frame))
+    return frame
+
+
+def test_patterns_group_identical_rows_missing_cells_included():
+    frame = pd.DataFrame({"a": [1, 1, 0, 1, np.nan, np.nan], "b": [0, 0, 1, 0, 1, 1]})
+    m = bm.lca(frame, ["a", "b"], 2)
+    pat = response_patterns(m.kernels)
+    assert pat.n_patterns == 3
+    assert pat.inverse[0] == pat.inverse[1] == pat.inverse[3] != pat.inverse[4] == pat.inverse[5]
+    assert pat.inverse[2] not in (pat.inverse[0], pat.inverse[4])
+    np.testing.assert_array_equal(pat.inverse[pat.representative], np.arange(3))
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_two_level_random_intercept_by_pattern_equals_per_unit(reference_path, monkeypatch, dense):
+    frame = _two_level()
+    if not dense:  # force the gather + segment-sum branch
+        monkeypatch.setattr(patterns_module, "_DENSE_LIMIT", 0)
+    fast = bm.lca(frame, list("abcd"), 2, cluster="school", random_intercept=True)
+    assert fast.structure.patterns is not None and fast.structure.patterns.n_patterns < 60 * 6 / 2
+    v1, g1, theta = _value_grad(fast)
+    reference_path()
+    slow = bm.lca(frame, list("abcd"), 2, cluster="school", random_intercept=True)
+    assert slow.structure.patterns is None
+    v2, g2, _ = _value_grad(slow, theta)
+    assert abs(v1 - v2) < TOL * abs(v2)
+    np.testing.assert_allclose(g1, g2, rtol=TOL, atol=TOL)
+
+
+def test_two_level_ml_results_equal_with_and_without_patterns(reference_path):
+    frame = _two_level(seed=5)
+    fast = bm.lca(frame, list("abcd"), 2, cluster="school", random_intercept=True)
+    ml_fast = fast.fit_ml(starts=3, seed=1)
+    reference_path()
+    slow = bm.lca(frame, list("abcd"), 2, cluster="school", random_intercept=True)
+    ml_slow = slow.fit_ml(starts=3, seed=1)
+    assert abs(ml_fast.loglik - ml_slow.loglik) < 1e-6
+    np.testing.assert_allclose(ml_fast.posterior_probabilities.to_numpy(),
+                               ml_slow.posterior_probabilities.to_numpy(), atol=1e-5)
+    np.testing.assert_allclose(ml_fast.params["se"].to_numpy(), ml_slow.params["se"].to_numpy(), rtol=1e-4)
+
+
+def test_unit_covariates_keep_the_per_unit_path():
+    frame = _two_level(covariate=True)
+    m = bm.lca(frame, list("abcd"), 2, cluster="school", random_intercept=True, covariates=["x"])
+    assert m.structure.patterns is None
+
+
+@pytest.mark.parametrize("k, membership", [(2, "logistic-normal"), (3, "logistic-normal"), (3, "restricted")])
+def test_gom_table_path_equals_per_response(k, membership):
+    sim = simulate_gom(150, 6, k, membership=membership if membership != "restricted" else "logistic-normal",
+                       missing_rate=0.1, seed=2)
+    data = sim.data.copy()
+    data["nom"] = np.random.default_rng(0).integers(0, 3, len(data)).astype(float)  # a nominal item too
+    items = [*sim.items, "nom"]
+    types = {"nom": "nominal"}
+    fast = bm.gom(data, items, k, membership=membership, item_types=types)
+    assert fast.structure.tables is not None
+    v1, g1, theta = _value_grad(fast)
+    slow = bm.gom(data, items, k, membership=membership, item_types=types)
+    slow.structure.tables = None  # the per-response reference path
+    v2, g2, _ = _value_grad(slow, theta)
+    assert abs(v1 - v2) < TOL * abs(v2)
+    np.testing.assert_allclose(g1, g2, rtol=1e-7, atol=TOL)
+
+
+def test_gom_with_covariates_or_continuous_items_keeps_the_per_response_path():
+    sim = simulate_gom(120, 5, 2, seed=4)
+    data = sim.data.assign(x=np.random.default_rng(1).normal(size=120))
+    assert bm.gom(data, sim.items, 2, covariates=["x"]).structure.tables is None or \
+        bm.gom(data, sim.items, 2, covariates=["x"]).structure.shared_log_membership_at is None
+    cont = data.assign(score=np.random.default_rng(2).normal(size=120))
+    assert bm.gom(cont, [*sim.items, "score"], 2).structure.tables is None
