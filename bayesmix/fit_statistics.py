@@ -258,8 +258,10 @@ def _replicate(call_small: dict, call_big: dict, data: pd.DataFrame, starts, see
         warnings.simplefilter("ignore")
         small = rebuild(call_small, data=data)
         big = rebuild(call_big, data=data)
-        fit_small = small.fit_ml(starts=starts, seed=int(rng.integers(2**31 - 1)), warn_unreplicated=False)
-        fit_big = big.fit_ml(starts=starts, seed=int(rng.integers(2**31 - 1)), warn_unreplicated=False)
+        fit_small = small.fit_ml(starts=starts, seed=int(rng.integers(2**31 - 1)), warn_unreplicated=False,
+                                 progressbar=False)
+        fit_big = big.fit_ml(starts=starts, seed=int(rng.integers(2**31 - 1)), warn_unreplicated=False,
+                             progressbar=False)
     return 2.0 * (fit_big.loglik - fit_small.loglik)
 
 

@@ -194,17 +194,9 @@ class ItemKernel:
         raise NotImplementedError
 
     def _fixed_start(self, start: dict) -> dict:
-        """Drop fixed parameters from a random start; keep only free elements of partly fixed ones."""
-        out = {}
-        for name, value in start.items():
-            mask = self.fixed.get(name)
-            if mask is None:
-                out[name] = value
-                continue
-            free = np.isnan(np.broadcast_to(np.asarray(mask, dtype=float), np.shape(value)))
-            if free.any():
-                out[f"{name}_free"] = np.asarray(value)[free]
-        return out
+        """A random start in full: :meth:`MixtureModel.random_start` keeps the free values of fixed or
+        tied parameters (the factory's and the user's constraints, :func:`bayesmix.parameters.free_start`)."""
+        return dict(start)
 
 
 class CategoricalKernel(ItemKernel):

@@ -32,7 +32,7 @@ import xarray as xr
 from .class_model import ClassModel
 from .data import EncodedData
 from .kernels import ItemKernel
-from .parameters import ParameterRegistry, registry_of
+from .parameters import ParameterRegistry, free_start, registry_of
 from .structure import Structure
 
 
@@ -238,6 +238,7 @@ class MixtureModel:
         for component in [self.latent, *self.components]:
             if component is not None:
                 start.update(component.random_start(rng))
+        start = free_start(self.parameters, start)  # fixed / tied parameters: only their free values
         # any other unconstrained parameter (e.g. gamma_cd of eq. 24): its initial value plus noise
         if "initial_point" not in self._cache:  # compiles a small function: once per model
             self._cache["initial_point"] = self.model.initial_point()
@@ -291,8 +292,11 @@ class MixtureModel:
         random_seed : int, optional
             Seeds the start search and the sampler.
         init : ``"map"``, ``"ml"``, a fitted result, a dict or a list of dicts
-            Where the chains start (and whose labels they take).
+            Where the chains start (and whose labels they take). ``"map"`` /
+            ``"ml"`` first run that optimizer (``starts`` random starts).
         progressbar : bool
+            Bars for the start-value search (labelled "sample: start values
+            (posterior mode, ...)") and for sampling; False: silent.
         target_accept : float
             NUTS target acceptance rate.
         cores : int, optional
@@ -321,20 +325,36 @@ class MixtureModel:
                       random_seed=random_seed, init=init, progressbar=progressbar,
                       target_accept=target_accept, cores=cores, starts=starts, **kwargs)
 
-    def fit_ml(self, starts: int | tuple[int, int] = 20, *, seed: int | None = None, **kwargs):
+    def fit_ml(self, starts: int | tuple[int, int] = 20, *, seed: int | None = None, start: Any = None,
+               progressbar: bool = True, **kwargs):
         """Marginal maximum likelihood with Mplus-style random starts (section 10 of the paper).
 
         Classes are summed out and random effects integrated by quadrature,
         so this is the ML of Mplus (not a joint mode). N random starting sets
         get a short optimization, the M best are optimized to convergence,
         and the output says how many reached the best log-likelihood.
+        Constraints given to the factory (``fixed=``, ``equal=``, see
+        :mod:`bayesmix.constraints`) hold here as in every other estimator.
 
         Parameters
         ----------
         starts : int or (int, int)
-            N or (N, M) as Mplus ``STARTS = N M`` (M defaults to N // 4).
+            N or (N, M) as Mplus ``STARTS = N M`` (M defaults to N // 4);
+            ``starts=0`` with ``start=`` uses only the given start values
+            (Mplus ``STARTS = 0``).
         seed : int, optional
             Seed of the random starts (same seed, same result).
+        start : dict, MLResult, MAPResult or a list of them, optional
+            Start values that join the initial stage: a dict of values on the
+            natural scale by the names of ``ml.point`` (``{"class_intercept":
+            [0.5], "binary_logit": array}``; parameters left out start at
+            random), or a fitted result of this model -- or of the same model
+            with one class fewer, whose classes are split in turn (K-1 starts,
+            as section 10 recommends). Unknown names or wrong shapes raise a
+            ``ValueError``.
+        progressbar : bool
+            Show a bar (terminal or notebook) counting the optimizations of
+            both stages with the best log-likelihood so far (default True).
         tol : float
             Log-likelihood tolerance for "replicated" (default 1e-3).
         integration : dict, optional
@@ -351,14 +371,18 @@ class MixtureModel:
         Returns
         -------
         MLResult
-            ``loglik``, ``n_params``, ``aic``, ``bic``, ``abic``, ``entropy``;
+            ``loglik``, ``n_params`` (free parameters: fixed elements and ties
+            do not count), ``aic``, ``bic``, ``abic``, ``entropy``;
             ``params`` (estimate, se, se_robust: observed information and
-            sandwich, named like the PyMC variables), ``profiles`` and
+            sandwich, named like the PyMC variables; with constraints, a
+            ``constraint`` column and every element of a constrained
+            parameter, fixed ones with SE 0), ``profiles`` and
             ``class_proportions`` with delta-method SEs, ``class_counts``,
             ``posterior_probabilities`` (units x classes), ``starts`` (the
-            start report), ``point`` (estimates by variable); ``summary()``
-            prints the Mplus-style tables. Classes follow the model's one
-            labeling (first solution ordered by size; :mod:`bayesmix.relabel`).
+            start report), ``point`` (estimates by variable), ``iterations``;
+            ``summary()`` prints the Mplus-style tables. Classes follow the
+            model's one labeling (first solution ordered by size;
+            :mod:`bayesmix.relabel`).
 
         Examples
         --------
@@ -366,19 +390,73 @@ class MixtureModel:
         >>> ml = m.fit_ml(starts=20, seed=1)         # doctest: +SKIP
         >>> ml.loglik                                # -317.2568 (Agresti 2002)   # doctest: +SKIP
         >>> print(ml.summary())                      # doctest: +SKIP
+        >>> m3 = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=3)  # doctest: +SKIP
+        >>> ml3 = m3.fit_ml(starts=20, seed=1, start=ml)   # K=2 solution split into K=3 starts  # doctest: +SKIP
         """
         from .inference.ml import fit_ml
-        return fit_ml(self, starts=starts, seed=seed, **kwargs)
+        return fit_ml(self, starts=starts, seed=seed, start=start, progressbar=progressbar, **kwargs)
 
-    def fit_map(self, starts: int | tuple[int, int] = 10, *, seed: int | None = None, **kwargs):
-        """Posterior mode under the model's priors (multi-start)."""
+    def fit_map(self, starts: int | tuple[int, int] = 10, *, seed: int | None = None, start: Any = None,
+                progressbar: bool = True, **kwargs):
+        """Posterior mode under the model's priors (multi-start, like :meth:`fit_ml`).
+
+        Parameters
+        ----------
+        starts : int or (int, int)
+            Random starts N or (N, M), as in :meth:`fit_ml`.
+        seed : int, optional
+            Seed of the random starts.
+        start : dict, MLResult, MAPResult or a list of them, optional
+            Start values joining the initial stage, as in :meth:`fit_ml`.
+        progressbar : bool
+            Show the optimizations done and the best log-posterior so far.
+        **kwargs
+            ``tol``, ``max_iterations``, ``initial_iterations``, ``warn_unreplicated``.
+
+        Returns
+        -------
+        MAPResult
+            ``log_posterior``, ``loglik``, ``point`` (estimates by variable,
+            constrained parameters in full too), ``theta``, ``starts``.
+
+        Examples
+        --------
+        >>> mode = m.fit_map(starts=10, seed=1)              # doctest: +SKIP
+        >>> idata = m.sample(init=mode, random_seed=1)       # doctest: +SKIP
+        """
         from .inference.ml import fit_map
-        return fit_map(self, starts=starts, seed=seed, **kwargs)
+        return fit_map(self, starts=starts, seed=seed, start=start, progressbar=progressbar, **kwargs)
 
-    def fit_laplace(self, draws: int = 1000, *, starts: int | tuple[int, int] = 10, seed: int | None = None):
-        """Gaussian approximation at the posterior mode, returned as a DataTree like :meth:`sample`."""
+    def fit_laplace(self, draws: int = 1000, *, starts: int | tuple[int, int] = 10, seed: int | None = None,
+                    start: Any = None, progressbar: bool = True):
+        """Gaussian approximation at the posterior mode, returned as a DataTree like :meth:`sample`.
+
+        Parameters
+        ----------
+        draws : int
+            Draws from the Gaussian (one chain).
+        starts : int or (int, int)
+            Random starts of the mode search, as in :meth:`fit_ml`.
+        seed : int, optional
+            Seeds the starts and the draws.
+        start : dict, MLResult, MAPResult or a list of them, optional
+            Start values of the mode search, as in :meth:`fit_ml`.
+        progressbar : bool
+            Show the mode search's optimizations and its best value so far.
+
+        Returns
+        -------
+        xarray.DataTree
+            ``posterior`` (with constrained parameters in full), ``log_likelihood``,
+            ``observed_data``; every result method takes it.
+
+        Examples
+        --------
+        >>> approx = m.fit_laplace(draws=1000, seed=1)       # doctest: +SKIP
+        >>> m.profiles(approx)                               # doctest: +SKIP
+        """
         from .inference.laplace import fit_laplace
-        return fit_laplace(self, draws=draws, starts=starts, seed=seed)
+        return fit_laplace(self, draws=draws, starts=starts, seed=seed, start=start, progressbar=progressbar)
 
     # ------------------------------------------------------------------ results
     def class_probabilities(self, idata) -> pd.DataFrame:
@@ -554,3 +632,133 @@ class MixtureModel:
         """Observed patterns with observed and expected counts; see :func:`bayesmix.fit_statistics.pattern_table`."""
         from .fit_statistics import pattern_table
         return pattern_table(self, result)
+
+    # ------------------------------------------------- posterior predictive checks (issue 13 item 7)
+    def posterior_predictive(self, result, *, seed: int | None = None, draws: int | None = 1000,
+                             random_effects: str = "new", extend: bool = True) -> xr.DataTree:
+        """Replicated data sets simulated from a fit, for posterior predictive checks.
+
+        ``pm.sample_posterior_predictive(idata)`` returns an empty DataTree for
+        these models: the likelihood is a ``pm.Potential`` (classes summed
+        out), which PyMC cannot simulate. This method simulates per posterior
+        draw: new random effects (or person factors / memberships) from their
+        distribution (eq. 5), the classes from their prior given the
+        parameters (eq. 4; between-level classes eq. 16-17, within and between
+        eq. 24-26, a class per time point in LTA eq. 8-9, one class per
+        response in GoM eq. 28), then every item from
+        its class-conditional kernel (eq. 1-2, 19, 36). Cells missing in the
+        data are missing in every replicate. See
+        :mod:`bayesmix.posterior_predictive`.
+
+        Parameters
+        ----------
+        result : DataTree, MLResult or MAP result
+            A posterior (:meth:`sample`, :meth:`fit_laplace`): one replicate
+            per draw; or an ML / MAP fit: ``draws`` replicates at the point
+            estimate (a parametric bootstrap, ignoring estimation uncertainty).
+        seed : int, optional
+            Seed of the simulation (same seed, same replicates).
+        draws : int or None
+            At most about this many replicates: posterior draws are thinned
+            evenly within each chain (None: every draw); after ML / MAP the
+            number of replicates.
+        random_effects : ``"new"`` or ``"posterior"``
+            ``"new"`` (default): new levels' effects z ~ N(0, I) -- replicates
+            of the marginal likelihood that ML and LOO use; ``"posterior"``:
+            the draw's sampled effects (after :meth:`sample`; replicates of
+            the same clusters / persons).
+        extend : bool
+            With a DataTree ``result``: add the groups to it (and return it);
+            False returns a new DataTree.
+
+        Returns
+        -------
+        xarray.DataTree
+            ``posterior_predictive``: one variable per item, dims ``(chain,
+            draw, unit)``, coded as in ``observed_data`` (NaN where the data
+            are missing; the string "None" for items with text codes), and
+            ``observed_data``. For the models of every factory (``bm.lca``,
+            ``bm.mixture_regression``, ``bm.lta``, ``bm.gom``, ``bm.fma``,
+            ``bm.fma_gom``, ``bm.irt_3pl``).
+
+        Examples
+        --------
+        >>> idata = m.sample(random_seed=1)                         # doctest: +SKIP
+        >>> m.posterior_predictive(idata, seed=1)                   # doctest: +SKIP
+        >>> m.ppc_patterns(idata)                                   # doctest: +SKIP
+        >>> m.ppc_item_pairs(idata).head()                          # doctest: +SKIP
+        """
+        from .posterior_predictive import posterior_predictive
+        return posterior_predictive(self, result, seed=seed, draws=draws, random_effects=random_effects,
+                                    extend=extend)
+
+    def ppc_patterns(self, ppc: xr.DataTree, *, n_patterns: int = 10, items: Sequence[str] | None = None,
+                     hdi_prob: float = 0.94) -> pd.DataFrame:
+        """Observed vs posterior predictive frequencies of the most frequent response patterns.
+
+        Parameters
+        ----------
+        ppc : DataTree
+            From :meth:`posterior_predictive` (it has ``posterior_predictive``
+            and ``observed_data`` groups).
+        n_patterns : int
+            The most frequent observed patterns to compare (missing cells are
+            part of a pattern, shown as ``.``: replicates share the data's
+            missing cells).
+        items : list of str, optional
+            Categorical items forming the patterns (default: every categorical item).
+        hdi_prob : float
+            Probability of the equal-tailed interval of the replicated counts.
+
+        Returns
+        -------
+        DataFrame
+            One row per pattern (index: the pattern as a string), the item
+            values, ``observed``, ``expected`` (mean replicated count),
+            ``lower``, ``upper`` and ``ppp`` = P(rep > obs) + P(rep = obs) / 2
+            (near 0: the model under-predicts the pattern, near 1: over-predicts).
+            ``.attrs["overall"]``: the Pearson discrepancy over these patterns
+            and the rest pooled, with its ppp.
+
+        Examples
+        --------
+        >>> ppc = m.posterior_predictive(idata, seed=1)     # doctest: +SKIP
+        >>> m.ppc_patterns(ppc, n_patterns=5)               # doctest: +SKIP
+        """
+        from .posterior_predictive import pattern_frequencies
+        return pattern_frequencies(self, ppc, n_patterns=n_patterns, items=items, hdi_prob=hdi_prob)
+
+    def ppc_item_pairs(self, ppc: xr.DataTree, *, statistic: str = "cramers_v", items: Sequence[str] | None = None,
+                       hdi_prob: float = 0.94) -> pd.DataFrame:
+        """Observed vs posterior predictive association of every item pair (local dependence).
+
+        Parameters
+        ----------
+        ppc : DataTree
+            From :meth:`posterior_predictive`.
+        statistic : str
+            ``"cramers_v"`` (default, any categorical items), ``"log_odds_ratio"``
+            (binary items), ``"correlation"`` (any items, continuous too) or
+            ``"bvr"`` (Pearson X2 / df of the two-way table against its
+            posterior predictive mean).
+        items : list of str, optional
+            Items to pair (default: every categorical item; every item for ``"correlation"``).
+        hdi_prob : float
+            Probability of the equal-tailed interval of the replicated statistic.
+
+        Returns
+        -------
+        DataFrame
+            Rows (item1, item2) with ``observed``, ``replicated`` (mean),
+            ``lower``, ``upper``, ``ppp`` = P(T_rep > T_obs) + P(T_rep = T_obs) / 2
+            and ``n`` (pairwise-complete rows), most suspicious (smallest ppp)
+            first: a ppp near 0 says the pair is more associated than the
+            classes explain (local dependence).
+
+        Examples
+        --------
+        >>> ppc = m.posterior_predictive(idata, seed=1)     # doctest: +SKIP
+        >>> m.ppc_item_pairs(ppc).head()                    # doctest: +SKIP
+        """
+        from .posterior_predictive import item_pairs
+        return item_pairs(self, ppc, statistic=statistic, items=items, hdi_prob=hdi_prob)

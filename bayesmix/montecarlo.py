@@ -147,7 +147,7 @@ def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast:
             reference = _true_membership(model, getattr(sim, "classes", None))
             if reference is not None:
                 set_label_reference(model, reference)
-            ml = model.fit_ml(**ml_options)
+            ml = model.fit_ml(**{"progressbar": False, **ml_options})  # replications: no bar each
         record["population"] = population_values(model, sim.truth)
         params = ml.params
         record["estimates"] = {name: (float(params.loc[name, "estimate"]), float(params.loc[name, "se"]))

@@ -13,7 +13,10 @@ other way round) give the same labels, also when two classes are of nearly
 equal size.
 
 Not reordered: models with ``ordered=`` (the constraint fixes the labels), with
-fixed class-specific parameters (eq. 45-47 fix the labels), and solutions
+class-specific constraints that a permutation would break (eq. 45-47 fix the
+labels; so do ``fixed=`` / ``equal=`` constraints that treat classes
+differently -- ones that hold for every class alike are permuted with the
+classes), and solutions
 whose log-likelihood the permutation would change (a product quadrature rule
 over correlated random intercepts, K > 2, is not invariant to relabeling).
 
@@ -58,7 +61,7 @@ def permute_point(mm, point: dict, perm) -> dict:
 def _can_reorder(mm) -> bool:
     if mm.n_classes < 2 or mm.ordered is not None:
         return False
-    return not any(p.fixed is not None and p.class_specific for p in mm.parameters)
+    return not any(p.blocks_relabeling for p in mm.parameters)  # e.g. eq. 45-47, or a tie of two classes
 
 
 def order_by_size(mm, opt, kind: str = "loglik", integration: dict | None = None):

@@ -74,7 +74,7 @@ _INFERENCE = {"ml": dict, "sample": dict}
 _FAST = {"data": dict, "ml": dict, "sample": dict}
 _MONTECARLO = {"replications": int, "seed": int, "ml": dict}
 _ML = {"starts": (int, list), "seed": int, "tol": float, "integration": dict, "max_iterations": int,
-       "initial_iterations": int, "warn_unreplicated": bool}
+       "initial_iterations": int, "warn_unreplicated": bool, "progressbar": bool}
 _SAMPLE = {"draws": int, "tune": int, "chains": int, "sampler": str, "random_seed": int, "init": str,
            "progressbar": bool, "target_accept": float, "cores": int, "starts": int}
 #: Fast mode defaults (applied before the spec's own [fast] overrides).

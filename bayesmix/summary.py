@@ -97,7 +97,7 @@ def profile_table(result) -> pd.DataFrame:
 
 
 def ml_summary(result) -> FitSummary:
-    params = result.params[[c for c in ("estimate", "se", "se_robust") if c in result.params]]
+    params = result.params[[c for c in ("estimate", "se", "se_robust", "constraint") if c in result.params]]
     return FitSummary(fit=fit_series(result), classes=class_table(result),
                       classification=classification_table(result), profiles=profile_table(result),
                       parameters=params)

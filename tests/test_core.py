@@ -29,7 +29,7 @@ from bayesmix.data import encode
 from bayesmix.inference.objective import flat_model
 from bayesmix.kernels import build_kernels
 from bayesmix.latent import LatentEffects
-from bayesmix.parameters import registry_of
+from bayesmix.parameters import free_start, registry_of
 from bayesmix.priors import PriorSet
 
 
@@ -196,7 +196,7 @@ def test_fixed_parameters_are_constants_and_partly_fixed_ones_join_free_elements
     np.testing.assert_array_equal(beta, [[15.0, 15.0], [0.5, -0.25]])
     info = registry_of(model)["binary_logit"]
     np.testing.assert_array_equal(info.fixed, [[True, True], [False, False]])
-    start = kern.random_start(np.random.default_rng(0), 2)
+    start = free_start(registry_of(model), kern.random_start(np.random.default_rng(0), 2))
     assert set(start) == {"binary_logit_free"} and start["binary_logit_free"].shape == (2,)
     with pm.Model(coords={"class": ["g", "c"], **kern.coords()}) as model2:
         kern.build(PriorSet(), fixed={"binary_logit": 1.0})

@@ -52,6 +52,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..class_model import ClassModel
+from ..constraints import constrained_model
 from ..data import encode
 from ..kernels import build_kernels
 from ..latent import LatentEffects
@@ -450,6 +451,8 @@ def fma(
     covariates: Sequence[str] | None = None,
     priors: Mapping[str, Any] | None = None,
     integration: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    equal: Any = None,
 ) -> FactorMixtureModel:
     """Factor mixture analysis / mixture IRT (eq. 36-37); ``n_classes=1`` is the 2PL / one-factor IRT model.
 
@@ -468,11 +471,15 @@ def fma(
 
     Returns a :class:`FactorMixtureModel` (``factor_scores``, ``item_curves``,
     ``loading_values`` on top of the usual fits and results).
+
+    ``fixed`` / ``equal``: constraints by parameter name and coordinate labels (Mplus ``@`` and
+    ``(1)``), e.g. ``fixed={"binary_logit[class1, A]": 0.0}``, ``equal={"binary_logit[*, A]": "class"}``;
+    they hold for every estimator and leave the parameter count (:mod:`bayesmix.constraints`).
     """
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates)
     integration = _check(encoded, n_classes, loadings, link, integration)
     prior_set, labels, kernels, class_model, coords, factor = _parts(encoded, n_classes, loadings, link, priors)
-    with pm.Model(coords=coords) as model:
+    with constrained_model(coords, fixed, equal) as model:
         class_model.build(prior_set)
         for kernel in kernels:
             kernel.build(prior_set)
@@ -501,6 +508,8 @@ def fma_gom(
     item_types: str | Mapping[str, str] | None = None,
     priors: Mapping[str, Any] | None = None,
     integration: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    equal: Any = None,
 ) -> FactorMixtureModel:
     """FMA-GoM (eq. 38-41): item-specific classes C_ij with person membership logits and a factor.
 
@@ -513,6 +522,10 @@ def fma_gom(
     has one parameter more (``factor_membership_sd``). ``membership_icc``
     is sd^2 / (sd^2 + pi^2/3), the ICC of alpha_1j reported in section 8
     (86% for the ADHD data).
+
+    ``fixed`` / ``equal``: constraints by parameter name and coordinate labels (Mplus ``@`` and
+    ``(1)``), e.g. ``fixed={"binary_logit[class1, A]": 0.0}``, ``equal={"binary_logit[*, A]": "class"}``;
+    they hold for every estimator and leave the parameter count (:mod:`bayesmix.constraints`).
     """
     if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
         raise ValueError(f"fma_gom needs n_classes >= 2 (item-level classes), got {n_classes!r}.")
@@ -520,7 +533,7 @@ def fma_gom(
     integration = _check(encoded, n_classes, loadings, link, integration)
     prior_set, labels, kernels, class_model, coords, factor = _parts(encoded, n_classes, loadings, link, priors,
                                                                      n_membership=n_classes - 1)
-    with pm.Model(coords=coords) as model:
+    with constrained_model(coords, fixed, equal) as model:
         class_model.build(prior_set)
         for kernel in kernels:
             kernel.build(prior_set)

@@ -37,6 +37,7 @@ from scipy.special import gammaln, logsumexp
 
 from .._compile import function
 from ..class_model import ClassModel
+from ..constraints import constrained_model
 from ..data import encode
 from ..kernels import CategoricalKernel, build_kernels
 from ..latent import LatentEffects
@@ -195,6 +196,8 @@ def gom(
     item_types: str | Mapping[str, str] | None = None,
     priors: Mapping[str, Any] | None = None,
     integration: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    equal: Any = None,
 ) -> MixtureModel:
     """Grade-of-membership model on wide data (one row per person), section 7.
 
@@ -223,6 +226,10 @@ def gom(
     ML ``posterior_probabilities`` are the EAP membership scores E[g_j | y_j]
     (:func:`membership_scores` adds intervals); ``class_proportions`` the
     mean membership.
+
+    ``fixed`` / ``equal``: constraints by parameter name and coordinate labels (Mplus ``@`` and
+    ``(1)``), e.g. ``fixed={"binary_logit[class1, A]": 0.0}``, ``equal={"binary_logit[*, A]": "class"}``;
+    they hold for every estimator and leave the parameter count (:mod:`bayesmix.constraints`).
     """
     integration = _check(n_classes, membership, covariates, integration)
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates)
@@ -234,7 +241,7 @@ def gom(
     for kernel in kernels:
         coords.update(kernel.coords())
 
-    with pm.Model(coords=coords) as model:
+    with constrained_model(coords, fixed, equal) as model:
         for kernel in kernels:
             kernel.build(prior_set)
         by_item = pt.concatenate([kernel.loglik_by_item() for kernel in kernels], axis=-2)  # (N, I, K)

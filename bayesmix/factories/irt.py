@@ -31,6 +31,7 @@ import pytensor.tensor as pt
 from scipy.special import logit
 
 from ..class_model import ClassModel
+from ..constraints import constrained_model
 from ..data import encode
 from ..kernels import BinaryKernel, _log_cdf
 from ..model import MixtureModel  # noqa: F401  (type of the result)
@@ -164,6 +165,8 @@ def irt_3pl(
     guessing: Any = None,
     priors: Mapping[str, Any] | None = None,
     integration: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    equal: Any = None,
 ) -> ThreePLModel:
     """Three-parameter guessing IRT model (eq. 42), directly or as the constrained FMA-GoM of eq. 43-47.
 
@@ -177,6 +180,10 @@ def irt_3pl(
     relative 3e-7 per correct response) and the parameters of
     :meth:`ThreePLModel.irt_parameters` agree. eta_j ~ N(0, 1) is integrated by
     quadrature for ML and the per-person ``log_likelihood``; NUTS samples it.
+
+    ``fixed`` / ``equal``: constraints by parameter name and coordinate labels (Mplus ``@`` and
+    ``(1)``), e.g. ``fixed={"binary_logit[class1, Q1]": 0.0}``, ``equal={"irt_guessing": "binary_item"}`` (one g for all items);
+    they hold for every estimator and leave the parameter count (:mod:`bayesmix.constraints`).
     """
     if parameterization not in PARAMETERIZATIONS:
         raise ValueError(f"parameterization={parameterization!r} is unknown; use one of {PARAMETERIZATIONS}.")
@@ -194,7 +201,7 @@ def irt_3pl(
     coords.update(class_model.coords(labels))
     items_spec = encoded.items_of("binary")
     model_kwargs = {}
-    with pm.Model(coords=coords) as model:
+    with constrained_model(coords, fixed, equal) as model:
         if direct:
             kernel = GuessingKernel(items_spec, encoded, link, guessing_fixed=guess)
             kernel.build(prior_set)

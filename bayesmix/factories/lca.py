@@ -10,12 +10,14 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..class_model import ClassModel, full_logits
+from ..constraints import constrained_model
 from ..data import encode
 from ..kernels import build_kernels
 from ..latent import LatentEffects
 from ..model import MixtureModel
 from ..options import (CLASS_LEVELS, check_between_level, check_class_level, check_clusters, check_integration,
                        check_needs_cluster)
+from ..parameters import create
 from ..priors import DEFAULT_PRIORS, PriorSet
 from ..patterns import response_patterns
 from ..structure import BetweenClasses, NestedClasses, WithinClasses
@@ -82,6 +84,8 @@ def lca(
     ordered: str | None = None,
     equal_variances: bool = False,
     integration: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    equal: Any = None,
 ) -> MixtureModel:
     """Latent class analysis with the classes marginalized exactly.
 
@@ -154,6 +158,19 @@ def lca(
         Quadrature of random effects for ML and the log-likelihood of LOO:
         ``{"method": "trapezoid" | "gauss-hermite" | "monte-carlo", "points": Q,
         "adaptive": bool}`` (default trapezoid, 30 points in 1-D).
+    fixed : dict, optional
+        Parameters (or elements) held at a value, by the names and labels of
+        ``ml.params`` (Mplus ``@``): ``{"binary_logit[class1, A]": 15.0}``,
+        ``{"binary_logit[*, A]": [15, -15]}``, ``{"binary_logit[item=A]": 0}``,
+        or a whole parameter as an array / labelled ``xarray.DataArray`` with
+        NaN for free elements. Logit-scale values (15: probability 1).
+    equal : dict or list, optional
+        Parameters held equal (Mplus ``(1)`` labels): ``{"binary_logit[*, A]":
+        "class"}`` (item A the same in every class), ``{"normal_sd": "class"}``
+        (every SD equal across classes), or a list of groups
+        ``[["binary_logit[class1, A]", "binary_logit[class2, B]"]]``. See
+        :mod:`bayesmix.constraints`. Fixed elements and ties leave the
+        parameter count (AIC, BIC) and hold for ML, MAP, Laplace and NUTS alike.
 
     Returns
     -------
@@ -199,7 +216,7 @@ def lca(
         coords.update(kernel.coords())
 
     components: list = []
-    with pm.Model(coords=coords) as model:
+    with constrained_model(coords, fixed, equal) as model:
         class_model.build(prior_set)
         for kernel in kernels:
             kernel.build(prior_set, ordered_item=ordered)
@@ -264,7 +281,7 @@ def _within_and_between(model, encoded, class_model, measurement, priors, n_betw
     for name, values in between_model.coords(between_labels).items():
         model.add_coord(name, values)
     between_model.build(priors)
-    gamma = priors.create("class_between_effect", dims=("class_free", "between_class_free"))
+    gamma = create(priors, "class_between_effect", dims=("class_free", "between_class_free"))
     # gamma_cd with gamma_Ld = gamma_cM = 0 (identification, eq. 24): offsets (M, 1, K-1)
     gamma_full = pt.swapaxes(full_logits(gamma, axis=1), 0, 1)[:, None, :]
     log_prior_within = class_model.log_prior(offset=gamma_full)  # (M, N or 1, K)

@@ -34,6 +34,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..class_model import ClassModel, full_logits
+from ..constraints import constrained_model
 from ..data import _check_columns, encode, infer_item_type
 from ..kernels import CategoricalKernel, NormalKernel, build_kernels
 from ..latent import LatentEffects
@@ -346,6 +347,8 @@ def lta(
     ordered: str | None = None,
     equal_variances: bool = False,
     integration: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    equal: Any = None,
 ) -> "LTAModel":
     """Latent transition analysis: a class C_t per unit and time point, classes summed out exactly.
 
@@ -412,6 +415,9 @@ def lta(
         whose class parameter increases over classes (identifies the labels).
     equal_variances : continuous items share one variance across classes.
     integration : quadrature for ML and LOO's per-cluster log-likelihood.
+    fixed, equal : constraints by parameter name and coordinate labels (Mplus ``@`` and ``(1)``), e.g.
+        ``fixed={"transition_logit[class1, class1]": 0.0}``, ``equal={"binary_logit[*, A]": "class"}``; fixed elements and ties
+        leave the parameter count and hold for every estimator (see :mod:`bayesmix.constraints`).
 
     Returns
     -------
@@ -468,7 +474,7 @@ def lta(
         coords.update(kernel.coords())
 
     n_units, n_times, k = encoded.n_units, len(times), n_classes
-    with pm.Model(coords=coords) as model:
+    with constrained_model(coords, fixed, equal) as model:
         class_model.build(prior_set)
         if k > 1:
             transitions.build(prior_set)

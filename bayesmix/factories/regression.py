@@ -22,6 +22,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from ..class_model import ClassModel
+from ..constraints import constrained_model
 from ..data import _check_columns, _numeric_matrix, encode
 from ..kernels_regression import RegressionKernel
 from ..latent import LatentEffects
@@ -159,6 +160,8 @@ def mixture_regression(
     equal_variances: bool = True,
     priors: Mapping[str, Any] | None = None,
     integration: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    equal: Any = None,
 ) -> MixtureModel:
     """Mixture of linear regressions with classes marginalized exactly (section 5, eq. 19).
 
@@ -231,6 +234,9 @@ def mixture_regression(
         keeps the ICC of eq. 20 mostly below 0.9), ``random_corr_eta``,
         ``random_slope``.
     integration : quadrature for ML and the log-likelihood of LOO.
+    fixed, equal : constraints by parameter name and coordinate labels (Mplus ``@`` and ``(1)``), e.g.
+        ``fixed={"regression_slope[class1, x1]": 0.0}``, ``equal={"residual_sd": "class"}``; fixed elements and ties
+        leave the parameter count and hold for every estimator (see :mod:`bayesmix.constraints`).
     """
     call = {"factory": "mixture_regression", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     x, random_labels, covariates, cluster_covariates, integration, random_covariance = _validate(
@@ -284,7 +290,7 @@ def mixture_regression(
         if effects_have_w:
             coords["cluster_covariate"] = encoded.cluster_covariate_names
 
-    with pm.Model(coords=coords) as model:
+    with constrained_model(coords, fixed, equal) as model:
         class_model.build(prior_set)
         kernel.build(prior_set)
         effects = None

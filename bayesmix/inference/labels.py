@@ -41,8 +41,10 @@ def _features(mm, values: dict[str, np.ndarray], lead: int) -> np.ndarray:
 
 def find_permutations(mm, posterior: xr.Dataset, reference: dict[str, np.ndarray]) -> np.ndarray:
     """(chain, draw, K) permutations: new class k takes old class perm[k]."""
+    from ..parameters import with_full
     k = mm.n_classes
-    names = [n for n, (_, ref) in mm.class_parameters().items() if not ref and n in posterior]
+    reference = with_full(mm.parameters, reference)  # constrained parameters in full
+    names = [n for n, (_, ref) in mm.class_parameters().items() if not ref and n in posterior and n in reference]
     values = {n: posterior[n].transpose("chain", "draw", ...).to_numpy() for n in names}
     feats = _features(mm, values, lead=2)
     ref = _features(mm, {n: reference[n] for n in names}, lead=0)
@@ -117,8 +119,35 @@ def _relabel_random_effects(mm, posterior: xr.Dataset, perms: np.ndarray) -> dic
     return {names[p]: posterior[names[p]].transpose("chain", "draw", ...).copy(data=v) for p, v in get.items()}
 
 
+def _constrained_in(mm, posterior: xr.Dataset, dim: str) -> tuple[list, list[str]]:
+    """Class-symmetric constrained parameters whose free vector is in ``posterior`` (their full values
+    are permuted, then the free vector is taken back from them), and the full ones added for it."""
+    from ..parameters import expand
+    if mm is None:
+        return [], []
+    infos, added = [], []
+    for info in mm.parameters:
+        if not (info.constrained and info.free_name and info.class_dim == dim and info.free_name in posterior):
+            continue
+        infos.append(info)
+        if info.name not in posterior:
+            dims = list(mm.model.named_vars_to_dims.get(info.name, ()) or ())
+            free = posterior[info.free_name].transpose("chain", "draw", ...).to_numpy()
+            posterior[info.name] = (["chain", "draw", *dims], expand(info, free))
+            added.append(info.name)
+    return infos, added
+
+
 def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "class", mm=None) -> xr.Dataset:
-    """Relabel every variable with the class dim ``dim`` (or its reference-coded ``dim_free``)."""
+    """Relabel every variable with the class dim ``dim`` (or its reference-coded ``dim_free``).
+
+    Fixed or tied parameters (class-symmetric constraints, see
+    :attr:`bayesmix.parameters.ParamInfo.class_symmetric`) are permuted in
+    full and their free vector ``<name>_free`` is read back from the result.
+    """
+    from ..parameters import contract
+    posterior = posterior.copy()
+    constrained, added = _constrained_in(mm, posterior, dim)
     out = {}
     free = f"{dim}_free"
     relabeled_effects = {}
@@ -140,6 +169,12 @@ def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "cla
             full = full - np.take(full, [-1], axis=axis)
             arr = np.take(full, np.arange(full.shape[axis] - 1), axis=axis)
         out[name] = da.copy(data=arr)
+    for info in constrained:
+        full = out[info.name].transpose("chain", "draw", ...).to_numpy()
+        free = out[info.free_name].transpose("chain", "draw", ...)
+        out[info.free_name] = free.copy(data=contract(info, full))
+    for name in added:
+        out.pop(name)
     return xr.Dataset(out, attrs=posterior.attrs)
 
 
@@ -188,8 +223,8 @@ def align_labels(mm, posterior: xr.Dataset, reference: dict[str, np.ndarray]) ->
     Within classes first (dim ``class``), then, for models with a between
     class D (section 6), D (dim ``between_class``) given the aligned C.
     """
-    if any(p.fixed is not None and p.class_specific for p in mm.parameters):
-        return posterior, 0  # fixed class-specific values (e.g. eq. 45-47) already identify the labels
+    if any(p.blocks_relabeling for p in mm.parameters):
+        return posterior, 0  # class-specific constraints (e.g. eq. 45-47) already identify the labels
     perms = find_permutations(mm, posterior, reference)
     changed = int(np.any(perms != np.arange(mm.n_classes), axis=-1).sum())
     if changed:

@@ -11,14 +11,19 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from ..parameters import expand
 from .objective import flat_model
 from .optimize import multistart
 from .sampling import finalize
 
 
-def fit_laplace(mm, draws: int = 1000, *, starts=10, seed=None) -> xr.DataTree:
+def fit_laplace(mm, draws: int = 1000, *, starts=10, seed=None, start=None,
+                progressbar: bool | str = True) -> xr.DataTree:
+    """See :meth:`bayesmix.MixtureModel.fit_laplace`."""
+    from .starts import user_starts
     flat = flat_model(mm)
-    opt = multistart(mm, "laplace", starts=starts, seed=seed)
+    opt = multistart(mm, "laplace", starts=starts, seed=seed, extra_starts=user_starts(mm, start, seed),
+                     progress=("fit_laplace" if progressbar is True else progressbar) or None)
     h = flat.hessian(opt.theta, "laplace")
     eigval, eigvec = np.linalg.eigh(h)
     if np.any(eigval <= 0):
@@ -36,6 +41,13 @@ def fit_laplace(mm, draws: int = 1000, *, starts=10, seed=None) -> xr.DataTree:
         if len(dims) != arr.ndim - 2:
             dims = [f"{rv.name}_dim_{i}" for i in range(arr.ndim - 2)]
         data_vars[rv.name] = (["chain", "draw", *dims], arr)
+    for info in mm.parameters:  # constrained parameters in full (fixed elements included), as NUTS stores them
+        if info.constrained and (info.free_name is None or info.free_name in data_vars):
+            arr = (np.broadcast_to(info.values, (1, draws, *info.values.shape)) if info.free_name is None
+                   else expand(info, data_vars[info.free_name][1]))
+            dims = list(mm.model.named_vars_to_dims.get(info.name, ()) or ())
+            if len(dims) == arr.ndim - 2:
+                data_vars[info.name] = (["chain", "draw", *dims], np.array(arr))
     used = {d for v in data_vars.values() for d in v[0]}
     posterior = xr.Dataset(data_vars, coords={"chain": [0], "draw": np.arange(draws),
                                               **{k: v for k, v in coords.items() if k in used}})

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..parameters import with_full
 from ..results import profile_tensor, proportion_tensor, relative_entropy
 from .diagnostics import ConvergenceWarning
 from .objective import flat_model
@@ -42,6 +43,8 @@ class MLResult:
     converged: bool = True
     n_boundary: int = 0
     posterior_probabilities: pd.DataFrame | None = field(default=None, repr=False)
+    #: optimizer iterations of the best final-stage run
+    iterations: int = 0
 
     @property
     def aic(self) -> float:
@@ -137,22 +140,25 @@ def _delta(flat, key, outputs, theta, cov, cov_r, boundary):
 
 
 def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | None = None,
-           **kwargs) -> MLResult:
-    """Marginal maximum likelihood with Mplus-style random starts.
+           start=None, progressbar: bool | str = True, **kwargs) -> MLResult:
+    """Marginal maximum likelihood with Mplus-style random starts; see :meth:`bayesmix.MixtureModel.fit_ml`.
 
     ``starts``: N or (N, M) as Mplus ``STARTS = N M`` (M defaults to N // 4).
     ``integration``: quadrature for random effects, e.g. ``{"method":
     "trapezoid", "points": 30}`` (the default) or ``{"method": "gauss-hermite",
     "points": 15, "adaptive": True}`` (nodes moved to each cluster's posterior
     mean and SD between optimizer rounds, as Mplus' adaptive integration).
-    Returns an :class:`MLResult` with ``loglik``, ``n_params``, ``aic``,
-    ``bic``, ``abic``, ``entropy``, class proportions/counts, ``params``
-    (estimate, se, se_robust, named like the PyMC variables), ``profiles``
-    and the start report.
+    ``start``: the user's start values (:func:`bayesmix.inference.starts.user_starts`);
+    ``progressbar``: a bar counting the optimizations (True, or its label).
+    Returns an :class:`MLResult`.
     """
     from threadpoolctl import threadpool_limits
+    from .starts import user_starts
+    extra = list(kwargs.pop("extra_starts", None) or []) + user_starts(mm, start, seed, integration)
+    label = ("fit_ml" if progressbar is True else progressbar) or None
     with threadpool_limits(limits=1, user_api="blas"):  # see optimize.multistart
-        opt = multistart(mm, "loglik", starts=starts, seed=seed, tol=tol, integration=integration, **kwargs)
+        opt = multistart(mm, "loglik", starts=starts, seed=seed, tol=tol, integration=integration,
+                         extra_starts=extra, progress=label, **kwargs)
         return ml_result(mm, opt, integration)
 
 
@@ -205,6 +211,7 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
     se[boundary], se_r[boundary] = np.nan, np.nan
     params = pd.DataFrame({"estimate": values, "se": se, "se_robust": se_r, "at_bound": boundary},
                           index=pd.Index(labels, name="parameter"))
+    params = constrained_rows(mm, flat, params)
 
     table, rows = profile_tensor(mm)
     prop = proportion_tensor(mm)
@@ -226,9 +233,61 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
     return MLResult(
         loglik=float(opt.value), n_params=flat.n_params, n_obs=mm.sample_size,
         params=params, profiles=profiles, class_proportions=proportions, class_counts=counts,
-        entropy=relative_entropy(post), starts=opt.report, point=flat.constrained(theta), theta=theta,
-        converged=opt.converged, n_boundary=int(boundary.sum()), posterior_probabilities=post_df,
+        entropy=relative_entropy(post), starts=opt.report, point=with_full(mm.parameters, flat.constrained(theta)),
+        theta=theta, converged=opt.converged, n_boundary=int(boundary.sum()), posterior_probabilities=post_df,
+        iterations=opt.iterations,
     )
+
+
+def constrained_rows(mm, flat, params: pd.DataFrame) -> pd.DataFrame:
+    """Parameters with fixed or tied elements shown in full (Mplus lists fixed ones with SE 0).
+
+    The rows of each ``<name>_free`` vector become one row per element of
+    ``name`` with a ``constraint`` column: ``"fixed"``, ``"= <label>"`` (held
+    equal to that element, which carries the same estimate and SE) or ``""``;
+    fully fixed parameters are appended. Unconstrained models: unchanged.
+    """
+    infos = [info for info in mm.parameters if info.constrained]
+    if not infos:
+        return params
+    offsets = np.cumsum([0, *flat.sizes])
+    position = {rv.name: (offsets[i], offsets[i + 1]) for i, rv in enumerate(flat.rvs)}
+    params = params.assign(constraint="")
+    pieces, cursor = [], 0
+    end = (len(params), len(params))  # fully fixed parameters: appended
+    blocks = sorted([(position.get(i.free_name, end), i) for i in infos if i.free_name is None or i.free_name in position],
+                    key=lambda t: t[0])
+    for (begin, end), info in blocks:
+        pieces.append(params.iloc[cursor:begin])
+        pieces.append(_element_rows(mm, info, params.iloc[begin:end]))
+        cursor = end
+    pieces.append(params.iloc[cursor:])
+    return pd.concat(pieces)
+
+
+def _element_rows(mm, info, free_rows: pd.DataFrame) -> pd.DataFrame:
+    dims = list(mm.model.named_vars_to_dims.get(info.name, ()) or ())
+    coords = mm.model.coords
+    shape = info.slots.shape
+    def label(idx):
+        parts = [str(coords[d][i]) for d, i in zip(dims, idx)] if len(dims) == len(idx) else [str(i) for i in idx]
+        return f"{info.name}[{', '.join(parts)}]" if parts else info.name
+    elements = list(np.ndindex(*shape))
+    labels = [label(idx) for idx in elements]
+    first = {}
+    rows = []
+    for idx, lab in zip(elements, labels):
+        slot = int(info.slots[idx])
+        if slot < 0:
+            rows.append({"estimate": float(info.values[idx]), "se": 0.0, "se_robust": 0.0, "at_bound": False,
+                         "constraint": "fixed"})
+            continue
+        row = free_rows.iloc[slot]
+        tied = first.setdefault(slot, lab)
+        rows.append({"estimate": row["estimate"], "se": row["se"], "se_robust": row["se_robust"],
+                     "at_bound": bool(row["at_bound"]), "constraint": "" if tied == lab else f"= {tied}"})
+    return pd.DataFrame(rows, index=pd.Index(labels, name="parameter"))
+
 
 
 @dataclass
@@ -242,13 +301,20 @@ class MAPResult:
     starts: StartReport
 
 
-def fit_map(mm, starts=10, *, seed=None, tol: float = 1e-3, **kwargs) -> MAPResult:
-    """Posterior mode: maximize log prior + log-likelihood (no Jacobian), multi-start."""
-    opt = multistart(mm, "posterior", starts=starts, seed=seed, tol=tol, **kwargs)
+def fit_map(mm, starts=10, *, seed=None, tol: float = 1e-3, start=None, progressbar: bool | str = True,
+            **kwargs) -> MAPResult:
+    """Posterior mode: maximize log prior + log-likelihood (no Jacobian), multi-start; see
+    :meth:`bayesmix.MixtureModel.fit_map`."""
+    from .starts import user_starts
+    extra = list(kwargs.pop("extra_starts", None) or []) + user_starts(mm, start, seed, kwargs.get("integration"))
+    label = ("fit_map" if progressbar is True else progressbar) or None
+    opt = multistart(mm, "posterior", starts=starts, seed=seed, tol=tol, extra_starts=extra, progress=label,
+                     **kwargs)
     _warn_ml(opt, None, kind="posterior-mode", stacklevel=4)
     flat = flat_model(mm)
     return MAPResult(log_posterior=opt.value, loglik=float(flat.unit_loglik(opt.theta).sum()),
-                     point=flat.constrained(opt.theta), theta=opt.theta, starts=opt.report)
+                     point=with_full(mm.parameters, flat.constrained(opt.theta)), theta=opt.theta,
+                     starts=opt.report)
 
 
 def lrt(ml_small: MLResult, ml_big: MLResult) -> pd.Series:

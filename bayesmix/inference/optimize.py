@@ -131,9 +131,14 @@ def split_class_start(mm, smaller: dict, split: int, rng: np.random.Generator | 
     that are not class-specific are taken from ``smaller``; anything missing
     there from ``mm.random_start(rng)``.
     """
+    from ..parameters import free_start, with_full
     rng = rng or np.random.default_rng()
-    start = {k: np.asarray(v, dtype=float) for k, v in mm.random_start(rng).items()}
-    classes = mm.parameters.class_parameters(class_dim)
+    registry = mm.parameters
+    # constrained parameters are split in full (fixed elements and ties restored by free_start below)
+    start = {k: np.asarray(v, dtype=float) for k, v in with_full(registry, mm.random_start(rng)).items()}
+    free_names = {info.free_name for info in registry if info.free_name and info.name in smaller}
+    smaller = {k: v for k, v in smaller.items() if k not in free_names}
+    classes = registry.class_parameters(class_dim)
     for name, value in smaller.items():
         if name not in start:
             continue
@@ -157,10 +162,11 @@ def split_class_start(mm, smaller: dict, split: int, rng: np.random.Generator | 
                                   np.take(value, range(split + 1, value.shape[axis]), axis=axis)], axis=axis)
         if new.shape == start[name].shape:
             start[name] = new
-    return start
+    return free_start(registry, start)
 
 
-def parse_starts(starts) -> tuple[int, int]:
+def parse_starts(starts, n_given: int = 0) -> tuple[int, int]:
+    """(N, M) of ``starts``; ``n_given`` user starts join the N random ones (``starts=0``: only they)."""
     if isinstance(starts, (tuple, list)):
         if len(starts) != 2:
             raise ValueError("starts must be an int N or a pair (N, M), like Mplus STARTS = N M.")
@@ -168,9 +174,33 @@ def parse_starts(starts) -> tuple[int, int]:
     else:
         n = int(starts)
         m = max(1, n // 4)
-    if n < 1 or m < 1 or m > n:
-        raise ValueError(f"starts=({n}, {m}) is invalid: need N >= M >= 1.")
+    if n == 0 and n_given == 0:
+        raise ValueError("starts=0 (no random starts, Mplus STARTS = 0) needs start values: pass start=.")
+    if n < 0 or m < 1 or m > n + n_given:
+        raise ValueError(f"starts=({n}, {m}) is invalid: need N + (given starts: {n_given}) >= M >= 1.")
     return n, m
+
+
+class _NoBar:
+    def update(self, n=1):
+        pass
+
+    def set_postfix_str(self, text, refresh=True):
+        pass
+
+    def close(self):
+        pass
+
+
+def progress_bar(total: int, label: str | bool | None):
+    """A tqdm bar (terminal or notebook, ``tqdm.auto``) counting optimizations; a silent stand-in without ``label``."""
+    if not label:
+        return _NoBar()
+    with warnings.catch_warnings():  # tqdm.auto warns once when a notebook lacks ipywidgets (it falls back to text)
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+        return tqdm(total=total, desc=label if isinstance(label, str) else "optimizing", unit="start",
+                    leave=True, dynamic_ncols=True)
 
 
 def multistart(mm, *args, **kwargs) -> Optimum:
@@ -191,26 +221,35 @@ def multistart(mm, *args, **kwargs) -> Optimum:
 
 def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iterations: int = 25,
                tol: float = 1e-3, max_iterations: int = 5000, warn_unreplicated: bool = True,
-               integration: dict | None = None, extra_starts: list[dict] | None = None) -> Optimum:
+               integration: dict | None = None, extra_starts: list[dict] | None = None,
+               progress: str | bool | None = None) -> Optimum:
     """Maximize the log-likelihood (``kind="loglik"``) or log-posterior (``"posterior"``).
 
     ``integration`` overrides the model's quadrature for random effects
     (``{"method": "trapezoid", "points": 30}``). ``extra_starts``: starting
-    values (dicts of constrained values, e.g. from :func:`split_class_start`)
-    that join the initial stage besides the N random ones.
+    values (dicts of the free variables' constrained values, e.g. from
+    :func:`split_class_start` or :func:`bayesmix.inference.starts.user_starts`)
+    that join the initial stage besides the N random ones (which run first).
+    ``progress``: the label of a progress bar counting the optimizations of
+    both stages with the best value so far (None / False: silent).
     """
-    n_initial, n_final = parse_starts(starts)
+    extra = list(extra_starts or [])
+    n_initial, n_final = parse_starts(starts, len(extra))
+    bar = progress_bar(n_initial + len(extra) + n_final, progress)
+    bar.set_postfix_str("compiling (first fit only)")
     flat = flat_model(mm, integration)
     fun = flat.value_and_grad(kind)
     rng = np.random.default_rng(seed)
     stage1 = []
-    extra = list(extra_starts or [])
+    what = "LL" if kind == "loglik" else "log-posterior"
     for i in range(n_initial + len(extra)):
         theta0 = flat.to_theta(extra[i - n_initial] if i >= n_initial else mm.random_start(rng))
         flat.adapt(theta0)
         res = minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=flat.bounds,
                        options={"maxiter": initial_iterations})
         stage1.append((res.fun, res.x))
+        bar.set_postfix_str(f"initial stage, best {what} {-min(f for f, _ in stage1):.4f}", refresh=False)
+        bar.update()
     stage1.sort(key=lambda t: t[0])
     stage1_values = np.array([-f for f, _ in stage1])
     groups = distinct_groups(stage1_values, tol)
@@ -236,6 +275,9 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
             flat.adaptive.center.get_value().copy(), flat.adaptive.scale.get_value().copy())
         res.source = int(source[len(finals)])
         finals.append(res)
+        bar.set_postfix_str(f"final stage, best {what} {-min(r.fun for r in finals):.4f}", refresh=False)
+        bar.update()
+    bar.close()
     finals.sort(key=lambda r: r.fun)
     values = np.array([-r.fun for r in finals])
     best_runs = values >= values[0] - tol

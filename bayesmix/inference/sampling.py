@@ -25,6 +25,7 @@ import pymc as pm
 import xarray as xr
 
 from .._compile import COMPILE_MODE
+from ..parameters import free_start
 from ..results import evaluate_draws
 from .diagnostics import check_convergence
 from .labels import align_labels
@@ -146,14 +147,16 @@ def resolve_sampler(sampler: str) -> str:
     return sampler
 
 
-def _initial_point(mm, init, random_seed, starts):
+def _initial_point(mm, init, random_seed, starts, progressbar=False):
     """(reference point for labels, per-chain initial values) on the constrained scale."""
     names = {rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated}
     if isinstance(init, str):
+        what = {"map": "posterior mode", "ml": "ML"}.get(init, init)
+        label = f"sample: start values ({what}, {starts} starts)" if progressbar else False
         if init == "map":
-            result = mm.fit_map(starts=starts, seed=random_seed, warn_unreplicated=False)
+            result = mm.fit_map(starts=starts, seed=random_seed, warn_unreplicated=False, progressbar=label)
         elif init == "ml":
-            result = mm.fit_ml(starts=starts, seed=random_seed, warn_unreplicated=False)
+            result = mm.fit_ml(starts=starts, seed=random_seed, warn_unreplicated=False, progressbar=label)
         else:
             raise ValueError(f"init={init!r} is unknown; use 'map', 'ml', a dict of values or a list of dicts.")
         _warn_unreplicated_start(init, starts, result.starts)
@@ -161,6 +164,7 @@ def _initial_point(mm, init, random_seed, starts):
     if hasattr(init, "point"):  # an MLResult / MAPResult
         return dict(init.point), None
     if isinstance(init, dict):
+        init = free_start(mm.parameters, init)  # constrained parameters may be given in full
         missing = names - set(init)
         if missing:
             raise ValueError(f"init is missing values for {sorted(missing)}.")
@@ -363,7 +367,7 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     if cores is None:
         cores = max(1, min(chains, os.cpu_count() or 1))
     seed = None if random_seed is None else int(np.random.default_rng(random_seed).integers(2**31 - 1))
-    point, per_chain = _initial_point(mm, init, random_seed, starts)
+    point, per_chain = _initial_point(mm, init, random_seed, starts, progressbar)
     names = {rv.name for rv in mm.model.free_RVs}
     point = _complete(mm, {k: v for k, v in point.items() if k in names})
     if per_chain is not None:
