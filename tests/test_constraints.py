@@ -58,6 +58,19 @@ def test_item_equal_across_classes_is_class_independent_item(carcinoma, free_fit
     assert ml.point["binary_logit"][0, 0] == ml.point["binary_logit"][1, 0]
 
 
+def test_two_level_item_equal_across_classes_is_class_independent_item():
+    """The same direct check with cluster random intercepts integrated by quadrature (Model 6)."""
+    sai = bm.datasets.load("sai_lta")
+    items = ["tense_t1", "worrying_t1", "anxious_t1", "nervous_t1", "jittery_t1"]
+    m = bm.lca(sai, items, 2, cluster="study", random_intercept=True, equal={"binary_logit[*, tense_t1]": "class"})
+    ml = _fit(m, starts=(4, 1), seed=1)
+    rest = _fit(bm.lca(sai, items[1:], 2, cluster="study", random_intercept=True), starts=(4, 1), seed=1)
+    y = sai[items[0]].to_numpy(float)
+    p = y.mean()
+    assert ml.loglik == pytest.approx(rest.loglik + np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)), abs=1e-5)
+    assert ml.n_params == rest.n_params + 1  # A's logits of both classes: one value
+
+
 def test_equal_residual_sd_across_classes_equals_equal_variances():
     """equal={"residual_sd": "class"} is the model equal_variances=True builds in (same LL, same count)."""
     data = simulate_mixture_regression(30, 5, class_level="within", seed=3).data
@@ -208,6 +221,18 @@ def test_constrained_model_starts_from_unconstrained_result(carcinoma, free_fit)
     m = bm.lca(carcinoma, ITEMS, 2, equal={"binary_logit[*, A]": "class"})
     ml = _fit(m, starts=0, start=free)  # the full binary_logit: tied elements averaged
     assert ml.n_params == 14 and np.isfinite(ml.loglik)
+
+
+def test_lta_start_counts_classes_by_the_class_dim():
+    """transition_logit (transition, class, class_free) holds K classes, not K + 1: a start of the same K."""
+    from bayesmix.inference.starts import user_starts
+    sim = simulate_lta(60, seed=2)
+    free = bm.lta(sim.data, sim.items_by_time, 2)
+    tied = bm.lta(sim.data, sim.items_by_time, 2, equal={"binary_logit[*, stubborn_fall]": "class"})
+    point = free.random_start(np.random.default_rng(1))
+    (start,) = user_starts(tied, point, seed=1)
+    np.testing.assert_allclose(start["transition_logit"], point["transition_logit"])
+    assert start["binary_logit_free"].shape == (tied.parameters["binary_logit"].n_free,)
 
 
 @pytest.mark.parametrize("start, message", [

@@ -49,6 +49,9 @@ def _class_count(mm, point: dict, where: str) -> int | None:
     counts = {}
     for name, (axis, reference) in mm.parameters.class_parameters("class").items():
         if name in point and np.ndim(point[name]) > axis:
+            dims = mm.model.named_vars_to_dims.get(name) or ()
+            if len(dims) > axis:  # the axis' own dim says whether it holds K or K-1 (reference-coded) classes
+                reference = str(dims[axis]).endswith("_free")
             counts[name] = np.shape(point[name])[axis] + (1 if reference else 0)
     if not counts:
         return None
