@@ -25,3 +25,5 @@ __all__ += ["fma", "fma_gom", "irt_3pl", "irt_conversions"]
 from .spec import from_spec, read_spec, to_spec, write_spec  # noqa: E402  (model specs, issue 12)
 from .montecarlo import montecarlo  # noqa: E402  (Monte Carlo studies on dask, issue 12)
 __all__ += ["from_spec", "read_spec", "to_spec", "write_spec", "montecarlo"]
+from .vlmr import vlmr  # noqa: E402  (Vuong-Lo-Mendell-Rubin test, issue 13)
+__all__ += ["vlmr"]

@@ -1,0 +1,252 @@
+"""The Vuong-Lo-Mendell-Rubin likelihood-ratio test of K - 1 against K classes (Mplus TECH11).
+
+The likelihood ratio LR = 2 (LL_K - LL_{K-1}) of two mixtures has no
+chi-square reference: under H0 the larger model sits on the boundary of its
+parameter space (a class proportion of 0) or is not identified. Vuong (1989,
+Theorem 3.3) gives the limiting distribution of LR for two models f (K
+classes, p parameters) and g (K - 1 classes, q parameters) fitted by ML to
+the same data without requiring the smaller one to be a regular special
+case: a weighted sum of independent chi-squares,
+
+    LR -> sum_j lambda_j Z_j^2,   Z_j ~ N(0, 1),
+
+with lambda the p + q eigenvalues of
+
+    W = [  B_f A_f^-1     B_fg A_g^-1 ]
+        [ -B_gf A_f^-1   -B_g A_g^-1  ],
+
+A = -E[d2 log f / d theta d theta'] (information per unit), B = E[s s']
+(outer products of the per-unit scores s_i) and B_fg = E[s_f s_g'] the
+cross products of the two models' scores; here the sample versions at the
+ML estimates: A = H / n (H the observed information, the Hessian of -LL)
+and B = S'S / n over the n independent units (units, or clusters in
+two-level models). Lo, Mendell & Rubin (2001) proposed this reference for
+the number of mixture components (the "VLMR" test), and an ad hoc
+correction of the statistic for small samples (their eq. 15),
+
+    LR* = LR / (1 + 1 / ((p - q) ln n)),
+
+referred to the same distribution (the "LMR adjusted" test). Mplus prints
+both in TECH11, with the mean sum(lambda) and the standard deviation
+sqrt(2 sum(lambda^2)) of the reference distribution. The tail probability
+P(sum lambda_j Z_j^2 > x) is computed by Imhof's (1961) inversion of the
+characteristic function.
+
+As in Mplus, logits at the boundary (beyond +-15, a probability 0 or 1)
+are fixed: they take no part in A, B or W (the ML standard errors do the
+same). Jeffries (2003) showed the regularity conditions behind the
+distribution do not hold for mixtures; simulation studies (Nylund,
+Asparouhov & Muthen 2007) found the VLMR useful but the bootstrap LRT
+(:func:`bayesmix.blrt`) more accurate.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import integrate
+
+__all__ = ["vlmr", "weighted_chi2_sf", "vuong_eigenvalues"]
+
+
+def weighted_chi2_sf(x: float, weights, *, tol: float = 1e-7) -> float:
+    """P(sum_j w_j Z_j^2 > x) for independent standard normal Z_j.
+
+    Imhof's (1961) inversion of the characteristic function for three or
+    more weights,
+
+        P = 1/2 + (1/pi) int_0^inf sin(theta(u)) / (u rho(u)) du,
+        theta(u) = 1/2 sum arctan(w_j u) - x u / 2,   rho(u) = prod (1 + w_j^2 u^2)^(1/4),
+
+    by Simpson's rule on a grid fine enough for the oscillation of theta up
+    to where Imhof's bound on the rest falls below ``tol``; the exact chi-square
+    tail for one weight and a one-dimensional integral for two.
+
+    Parameters
+    ----------
+    x : float
+        The point.
+    weights : array_like
+        The weights w_j (any signs; weights below 1e-10 of the largest are dropped).
+    tol : float
+        Bound on the truncation error of the integral.
+
+    Returns
+    -------
+    float
+        The upper tail probability, clipped to [0, 1].
+
+    Examples
+    --------
+    >>> from bayesmix.vlmr import weighted_chi2_sf
+    >>> round(weighted_chi2_sf(3.841459, [1.0]), 6)                  # chi-square(1)
+    0.05
+    >>> round(weighted_chi2_sf(11.070498, [1.0] * 5), 6)             # chi-square(5)
+    0.05
+    """
+    from scipy import stats
+    w = np.asarray(weights, dtype=float).ravel()
+    if len(w) == 0 or not np.any(w):
+        return float(x < 0)
+    w = w[np.abs(w) > 1e-10 * np.max(np.abs(w))]
+    x = float(x)
+    if len(w) == 1:
+        return float(stats.chi2.sf(x / w[0], 1) if w[0] > 0 else stats.chi2.cdf(x / w[0], 1))
+    if len(w) == 2:  # condition on the second: P = E_z[P(w1 Z1^2 > x - w2 z^2)]
+        def inner(z: float) -> float:
+            return stats.norm.pdf(z) * weighted_chi2_sf(x - w[1] * z * z, w[:1])
+        value, _ = integrate.quad(inner, -np.inf, np.inf, limit=200, epsabs=tol)
+        return float(np.clip(value, 0.0, 1.0))
+    m = len(w)
+    # Imhof's bound on the integral beyond U: 2 / (pi m U^(m/2) prod |w_j|^(1/2))
+    log_u = (np.log(2.0 / (np.pi * m * tol)) - 0.5 * np.sum(np.log(np.abs(w)))) * 2.0 / m
+    upper = float(np.exp(log_u))
+    h = 2 * np.pi / (0.5 * (np.sum(np.abs(w)) + abs(x))) / 40.0  # 40 points per period of theta
+    n_steps = int(min(max(np.ceil(upper / h), 400), 4e7))
+    n_steps += n_steps % 2  # Simpson: an even number of intervals
+    h = upper / n_steps
+    total = 0.0
+    chunk = 200_000  # even
+    for start in range(0, n_steps, chunk):
+        stop = min(start + chunk, n_steps)
+        u = np.arange(start, stop + 1) * h
+        with np.errstate(divide="ignore", invalid="ignore"):
+            theta = 0.5 * np.arctan(np.outer(u, w)).sum(axis=1) - 0.5 * x * u
+            log_rho = 0.25 * np.log1p(np.outer(u, w) ** 2).sum(axis=1)
+            f = np.sin(theta) / (u * np.exp(log_rho))
+        if start == 0:
+            f[0] = 0.5 * (np.sum(w) - x)  # the limit at u = 0
+        coef = np.ones(len(u))
+        coef[1:-1:2], coef[2:-1:2] = 4.0, 2.0
+        total += h / 3.0 * float(coef @ f)
+    return float(np.clip(0.5 + total / np.pi, 0.0, 1.0))
+
+
+def vuong_eigenvalues(scores_big: np.ndarray, information_big: np.ndarray, scores_small: np.ndarray,
+                      information_small: np.ndarray) -> np.ndarray:
+    """Eigenvalues of Vuong's W (eq. 3.6 of Vuong 1989) from per-unit scores and observed information.
+
+    Parameters
+    ----------
+    scores_big, scores_small : (n, p), (n, q) arrays
+        Per-unit scores d loglik_i / d theta of the larger (K classes) and the
+        smaller (K - 1 classes) model at their ML estimates, rows the same units.
+    information_big, information_small : (p, p), (q, q) arrays
+        Observed information (Hessian of -LL, summed over units) of each model.
+
+    Returns
+    -------
+    ndarray
+        The p + q (real parts of the) eigenvalues, largest first.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bayesmix.vlmr import vuong_eigenvalues
+    >>> s = np.random.default_rng(0).standard_normal((500, 2))
+    >>> lam = vuong_eigenvalues(s, s.T @ s, s[:, :1], s[:, :1].T @ s[:, :1])   # nested, information equality
+    >>> np.round(np.sort(lam), 6) + 0.0        # one weight 1 (chi-square with p - q = 1 df), the rest 0
+    array([0., 0., 1.])
+    """
+    n = scores_big.shape[0]
+    if scores_small.shape[0] != n:
+        raise ValueError(f"the two models have scores for {n} and {scores_small.shape[0]} units; the VLMR test "
+                         "needs two models of the same data (same units).")
+    a_big_inv = np.linalg.inv(information_big / n)
+    a_small_inv = np.linalg.inv(information_small / n)
+    b_big = scores_big.T @ scores_big / n
+    b_small = scores_small.T @ scores_small / n
+    b_cross = scores_big.T @ scores_small / n  # (p, q)
+    w = np.block([[b_big @ a_big_inv, b_cross @ a_small_inv],
+                  [-b_cross.T @ a_big_inv, -b_small @ a_small_inv]])
+    lam = np.real(np.linalg.eigvals(w))
+    return np.sort(lam)[::-1]
+
+
+def _scores_and_information(mm, fit, integration: dict | None, what: str):
+    """Per-unit scores and observed information at an ML fit, boundary logits left out."""
+    from .inference.objective import flat_model
+    theta = getattr(fit, "theta", None)
+    if theta is None or not hasattr(fit, "loglik") or not hasattr(fit, "n_params"):
+        raise ValueError(f"{what} must be an ML result (m.fit_ml()), got {type(fit).__name__}.")
+    flat = flat_model(mm, integration)
+    theta = np.asarray(theta, dtype=float)
+    if len(theta) != flat.n_params:
+        raise ValueError(f"{what} has {len(theta)} parameters but its model has {flat.n_params}: pass the model the "
+                         "result was fitted with.")
+    loglik = float(flat.unit_loglik(theta).sum())
+    if abs(loglik - fit.loglik) > 1e-3 + 1e-6 * abs(fit.loglik):
+        raise ValueError(f"{what}'s log-likelihood {fit.loglik:.4f} is not its model's at its estimates "
+                         f"({loglik:.4f}): pass the model it was fitted with, and the integration= setting "
+                         "fit_ml used (two-level models).")
+    free = ~flat.at_bound(theta)
+    information = flat.hessian(theta, "loglik")[np.ix_(free, free)]
+    scores = flat.scores(theta)[:, free]
+    return scores, information, int(free.sum())
+
+
+def vlmr(m_small, ml_small: Any, m_big, ml_big: Any, *, integration: dict | None = None) -> pd.Series:
+    """Vuong-Lo-Mendell-Rubin test of K - 1 against K classes, and the LMR adjusted test (Mplus TECH11).
+
+    LR = 2 (LL_K - LL_{K-1}) is referred to the weighted sum of chi-squares of
+    Vuong (1989, Theorem 3.3) with the weights the eigenvalues of W built
+    from both models' per-unit scores and observed information at their ML
+    estimates (Lo, Mendell & Rubin 2001); the adjusted statistic is
+    LR / (1 + 1 / ((p - q) ln n)) (their eq. 15). See :mod:`bayesmix.vlmr`.
+    Same argument order as :func:`bayesmix.blrt`.
+
+    Parameters
+    ----------
+    m_small, ml_small : MixtureModel, MLResult
+        The smaller model (K - 1 classes) and its ML fit.
+    m_big, ml_big : MixtureModel, MLResult
+        The larger model (K classes) and its ML fit, on the same data.
+    integration : dict, optional
+        The quadrature ``fit_ml`` used (two-level models), if not the models' default.
+
+    Returns
+    -------
+    Series
+        ``loglik_h0`` (LL of the smaller model), ``statistic`` (LR),
+        ``df_difference`` (p - q, free parameters as counted for BIC), ``mean``
+        and ``sd`` of the reference distribution, ``p_value`` (VLMR),
+        ``lmr_statistic`` and ``lmr_p_value`` (adjusted), ``n`` (independent
+        units), ``n_boundary`` (boundary logits of both fits, left out of W);
+        ``.attrs["eigenvalues"]``: the weights lambda. A small p-value
+        rejects K - 1 classes in favour of K.
+
+    Examples
+    --------
+    >>> df = bm.datasets.load("carcinoma")                                   # doctest: +SKIP
+    >>> m1, m2 = (bm.lca(df, list("ABCDEFG"), n_classes=k) for k in (1, 2))  # doctest: +SKIP
+    >>> bm.vlmr(m1, m1.fit_ml(seed=1), m2, m2.fit_ml(seed=1))                # doctest: +SKIP
+    """
+    for fit, what in ((ml_small, "ml_small"), (ml_big, "ml_big")):
+        if not all(hasattr(fit, name) for name in ("theta", "loglik", "n_params")):
+            raise ValueError(f"{what} must be an ML result (m.fit_ml()), got {type(fit).__name__}.")
+    if m_small.n_units != m_big.n_units:
+        raise ValueError(f"vlmr needs two models of the same data: {m_small.n_units} and {m_big.n_units} units.")
+    if ml_big.loglik < ml_small.loglik - 1e-6:
+        raise ValueError(f"the larger model's LL ({ml_big.loglik:.4f}) is below the smaller one's "
+                         f"({ml_small.loglik:.4f}): pass the K - 1 class model first, and fit the K-class model "
+                         "with more starts (e.g. start=ml_small).")
+    s_big, h_big, free_big = _scores_and_information(m_big, ml_big, integration, "ml_big")
+    s_small, h_small, free_small = _scores_and_information(m_small, ml_small, integration, "ml_small")
+    df = int(ml_big.n_params) - int(ml_small.n_params)  # parameters counted as for BIC (boundary logits too)
+    if df <= 0:
+        raise ValueError(f"ml_big has {ml_big.n_params} parameters and ml_small {ml_small.n_params}: pass the "
+                         "smaller model first.")
+    lam = vuong_eigenvalues(s_big, h_big, s_small, h_small)
+    n = s_big.shape[0]
+    statistic = 2.0 * (ml_big.loglik - ml_small.loglik)
+    adjusted = statistic / (1.0 + 1.0 / (df * np.log(n)))
+    out = pd.Series({"loglik_h0": float(ml_small.loglik), "statistic": statistic, "df_difference": df,
+                     "mean": float(np.sum(lam)), "sd": float(np.sqrt(2.0 * np.sum(lam**2))),
+                     "p_value": weighted_chi2_sf(statistic, lam), "lmr_statistic": adjusted,
+                     "lmr_p_value": weighted_chi2_sf(adjusted, lam), "n": n,
+                     "n_boundary": (ml_big.n_params - free_big) + (ml_small.n_params - free_small)}, name="vlmr")
+    out.attrs["eigenvalues"] = lam
+    return out
