@@ -56,6 +56,8 @@ def test_item_equal_across_classes_is_class_independent_item(carcinoma, free_fit
     assert row["constraint"] == "= binary_logit[class1, A]"
     assert row["estimate"] == ml.params.loc["binary_logit[class1, A]", "estimate"]
     assert ml.point["binary_logit"][0, 0] == ml.point["binary_logit"][1, 0]
+    test = bm.lrt(ml, free)  # nested by the equality: a valid chi-square test with df 1
+    assert test["df"] == 1 and test["statistic"] == pytest.approx(2 * (free.loglik - ml.loglik))
 
 
 def test_two_level_item_equal_across_classes_is_class_independent_item():
