@@ -38,7 +38,40 @@ from .structure import Structure
 
 @dataclass
 class MixtureModel:
-    """A mixture model ready to estimate. Build it with a factory such as :func:`bayesmix.lca`."""
+    """A mixture model ready to estimate. Build it with a factory such as :func:`bayesmix.lca`.
+
+    Attributes
+    ----------
+    model : pymc.Model
+        The PyMC model (classes summed out, the likelihood a ``pm.Potential``).
+    data : EncodedData
+        The validated, encoded data (``data.frame`` the rows kept).
+    kernels : list
+        Item kernels (measurement, eq. 1-2).
+    class_model : ClassModel
+        Multinomial logits of the classes (eq. 4).
+    class_labels : list of str
+        ``class1`` ... ``classK``.
+    structure : Structure
+        How classes, measurement and latent effects combine (:mod:`bayesmix.structure`).
+    name : str
+        The factory (``"lca"``, ``"mixture_regression"``, ...).
+    options : dict
+        Factory options, with the recorded call (``options["call"]``) for save/load and predict.
+    integration : dict
+        Default quadrature of the latent effects.
+    sample_size : int
+        The N of BIC (units / persons).
+
+    Examples
+    --------
+    >>> import bayesmix as bm
+    >>> m = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=2)
+    >>> m.n_classes, m.n_units
+    (2, 118)
+    >>> ml = m.fit_ml(starts=20, seed=1)          # doctest: +SKIP
+    >>> idata = m.sample(random_seed=1)          # doctest: +SKIP
+    """
 
     model: pm.Model
     data: EncodedData
@@ -68,7 +101,7 @@ class MixtureModel:
     # ------------------------------------------------------------------ metadata
     @property
     def parameters(self) -> ParameterRegistry:
-        """The parameter registry of this model (see :mod:`bayesmix.parameters`)."""
+        """The parameter registry of this model (class axes, reference coding, bounds, fixed and tied elements; :mod:`bayesmix.parameters`)."""
         return registry_of(self.model)
 
     @property
@@ -101,23 +134,89 @@ class MixtureModel:
         return self.between_posterior_tensor()
 
     def between_posterior_tensor(self, integration: dict | None = None):
-        """P(D_j = d | y_j) of the between class (section 6), (J, M)."""
+        """P(D_j = d | y_j) of the between class of section 6 (eq. 24-26) as a graph, (J, M).
+
+        Parameters
+        ----------
+        integration : dict, optional
+            Quadrature of the latent effects (default: the model's setting).
+
+        Returns
+        -------
+        TensorVariable
+            Clusters x between classes, a graph of the free parameters.
+
+        Examples
+        --------
+        >>> m = bm.lca(df, items, 2, cluster="school", n_between_classes=2)   # doctest: +SKIP
+        >>> m.between_posterior_tensor().eval()                              # doctest: +SKIP
+        """
         return self.posterior_expectation(self.structure.between_posterior, "cluster", integration)
 
     def settings(self, integration: dict | None = None) -> dict:
+        """The model's integration setting updated with ``integration``.
+
+        Parameters
+        ----------
+        integration : dict, optional
+            Keys to override (``method``, ``points``, ``adaptive``, ``seed``).
+
+        Returns
+        -------
+        dict
+            The full setting, e.g. ``{"method": "trapezoid", "points": None}``.
+
+        Examples
+        --------
+        >>> m.settings({"method": "gauss-hermite", "points": 15})   # doctest: +SKIP
+        """
         return {**self.integration, **(integration or {})}
 
     def rule(self, integration: dict | None = None):
-        """Quadrature nodes (Q, D) and log-weights (Q,) of the latent block for an integration setting."""
+        """Quadrature nodes and log-weights of the latent block for an integration setting.
+
+        Parameters
+        ----------
+        integration : dict, optional
+            ``{"method": ..., "points": ...}`` (default: the model's setting).
+
+        Returns
+        -------
+        tuple of ndarray
+            Nodes (Q, D) of the standardized effects z and log-weights (Q,) (a
+            graph of the parameters for importance-weighted rules).
+
+        Examples
+        --------
+        >>> nodes, logw = m.rule({"method": "gauss-hermite", "points": 15})   # doctest: +SKIP
+        """
         settings = self.settings(integration)
         return self.latent.rule(settings["method"], settings["points"], settings.get("seed", 0))
 
     def integrated_loglik(self, integration: dict | None = None):
         """Per-unit (per-cluster) log-likelihood with latent effects integrated by quadrature.
 
-        ``integration``: ``{"method": "trapezoid"|"gauss-hermite"|"monte-carlo", "points": Q}``
-        (points per dimension for the product rules; default trapezoid with 30
-        points in 1-D, 15 per dimension in 2-D); default ``self.integration``.
+        The classes are summed out exactly (eq. 4 with 1-2, 16-17, 24-26 ...);
+        continuous latent effects z are integrated numerically:
+        log int exp f_j(z) phi(z) dz ~= logsumexp_q (f_j(z_q) + log w_q). This is
+        the ML objective and the ``log_likelihood`` of LOO / WAIC.
+
+        Parameters
+        ----------
+        integration : dict, optional
+            ``{"method": "trapezoid"|"gauss-hermite"|"monte-carlo", "points": Q}``
+            (points per dimension for the product rules; default trapezoid with 30
+            points in 1-D, 15 per dimension in 2-D); default ``self.integration``.
+
+        Returns
+        -------
+        TensorVariable
+            (units,) or (clusters,) log-likelihoods, a graph of the free parameters
+            (cached per setting).
+
+        Examples
+        --------
+        >>> ll = m.integrated_loglik({"method": "gauss-hermite", "points": 20})   # doctest: +SKIP
         """
         if self.latent is None:
             return self.structure.conditional_loglik(None)
@@ -132,10 +231,27 @@ class MixtureModel:
 
     @property
     def unit_loglik(self):
+        """The per-unit (per-cluster) log-likelihood graph at the model's own integration setting."""
         return self.integrated_loglik()
 
     def adaptive_grid(self, integration: dict | None = None):
-        """The :class:`~bayesmix.inference.quadrature.AdaptiveGrid` of an ``adaptive=True`` setting, else None."""
+        """The adaptive quadrature grid of an ``adaptive=True`` setting.
+
+        Parameters
+        ----------
+        integration : dict, optional
+            The setting (default: the model's).
+
+        Returns
+        -------
+        AdaptiveGrid or None
+            :class:`~bayesmix.inference.quadrature.AdaptiveGrid` (shared per
+            setting), None without ``adaptive`` or latent effects.
+
+        Examples
+        --------
+        >>> m.adaptive_grid({"method": "gauss-hermite", "points": 15, "adaptive": True})   # doctest: +SKIP
+        """
         settings = self.settings(integration)
         if not settings.get("adaptive") or self.latent is None:
             return None
@@ -148,10 +264,26 @@ class MixtureModel:
     def posterior_expectation(self, graph_at, level: str, integration: dict | None = None):
         """E[g(z) | y]: a z-conditional graph averaged over each cluster's posterior of z.
 
-        ``graph_at(z)`` gives (..., R, ...) with R units (``level="unit"``) or
-        clusters (``"cluster"``). Without latent effects: ``graph_at(None)``.
-        With them: sum_q P(z_q | y_j) g(z_q) by the quadrature rule of
-        ``integration`` (:func:`~bayesmix.inference.quadrature.node_posterior`).
+        Parameters
+        ----------
+        graph_at : callable
+            z -> graph (..., R, ...) with R units (``level="unit"``) or clusters
+            (``"cluster"``); called with ``None`` when the model has no latent effects.
+        level : ``"unit"`` or ``"cluster"``
+            What the graph's rows are.
+        integration : dict, optional
+            Quadrature setting (default: the model's).
+
+        Returns
+        -------
+        TensorVariable
+            sum_q P(z_q | y_j) g(z_q) by the quadrature rule
+            (:func:`~bayesmix.inference.quadrature.node_posterior`), or g itself
+            without latent effects.
+
+        Examples
+        --------
+        >>> probs = m.posterior_expectation(m.structure.class_posterior, "unit")   # doctest: +SKIP
         """
         if self.latent is None:
             return graph_at(None)
@@ -168,7 +300,24 @@ class MixtureModel:
         return (weights * values).sum(axis=0)
 
     def prior_expectation(self, graph_at, integration: dict | None = None):
-        """E[g(z)] over the latent effects' distribution (population quantities)."""
+        """E[g(z)] over the latent effects' distribution (population quantities).
+
+        Parameters
+        ----------
+        graph_at : callable
+            z -> graph with the quadrature nodes on a leading axis.
+        integration : dict, optional
+            Quadrature setting (default: the model's).
+
+        Returns
+        -------
+        TensorVariable
+            sum_q w_q g(z_q), or g(None) without latent effects.
+
+        Examples
+        --------
+        >>> m.prior_expectation(m.structure.proportions)   # population proportions   # doctest: +SKIP
+        """
         if self.latent is None:
             return graph_at(None)
         nodes, logw = self.rule(integration)
@@ -181,16 +330,32 @@ class MixtureModel:
         """Elements one likelihood evaluation touches: units x items x classes x quadrature nodes.
 
         Decides how bayesmix compiles its functions (:func:`bayesmix._compile.choose_mode`).
+
+        Parameters
+        ----------
+        integration : dict, optional
+            Quadrature setting (default: the model's).
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> m.work_size()          # carcinoma K = 2: 118 x 7 x 2   # doctest: +SKIP
+        1652
         """
         nodes = 1 if self.latent is None else len(self.rule(integration)[0])
         return int(self.data.n_units) * max(1, len(self.data.items)) * self.n_classes * nodes
 
     @property
     def n_classes(self) -> int:
+        """Number of (within) latent classes K."""
         return len(self.class_labels)
 
     @property
     def n_units(self) -> int:
+        """Number of units (rows kept after encoding)."""
         return self.data.n_units
 
     @property
@@ -201,9 +366,23 @@ class MixtureModel:
     def class_probability_tensor(self, integration: dict | None = None):
         """P(C = c | data) at the class's level, as a graph free of sampled latent effects.
 
-        With latent effects the cluster's posterior over quadrature nodes
-        weights the node-wise class probabilities:
+        With latent effects the cluster's posterior over quadrature nodes weights
+        the node-wise class probabilities:
         P(C_ij = c | y_j) = sum_q P(z_q | y_j) P(C_ij = c | y_ij, z_q).
+
+        Parameters
+        ----------
+        integration : dict, optional
+            Quadrature setting (default: the model's).
+
+        Returns
+        -------
+        TensorVariable
+            Units (clusters for between-level classes) x classes.
+
+        Examples
+        --------
+        >>> m.class_probability_tensor()       # evaluate with bm.point_posterior or results   # doctest: +SKIP
         """
         return self.posterior_expectation(self.structure.class_posterior, self.structure.class_level, integration)
 
@@ -213,25 +392,82 @@ class MixtureModel:
         pi_jc = mean over the cluster's units of P(C_ij = c | x_ij, alpha_j, D_j)
         with the cluster's latent variables (random intercepts alpha_j, between
         class D_j) averaged over their posterior given the cluster's data; a
-        between-level class gives P(C_j = c | y_j). The same quantity after
-        NUTS (averaged over draws), ML, MAP and Laplace.
+        between-level class gives P(C_j = c | y_j). The same quantity after NUTS
+        (averaged over draws), ML, MAP and Laplace.
+
+        Parameters
+        ----------
+        integration : dict, optional
+            Quadrature setting (default: the model's).
+
+        Returns
+        -------
+        TensorVariable
+            Clusters x classes.
+
+        Examples
+        --------
+        >>> m.cluster_proportion_tensor()      # doctest: +SKIP
         """
         return self.posterior_expectation(self.structure.cluster_proportions, "cluster", integration)
 
     def proportion_tensor(self, integration: dict | None = None):
-        """Population class proportions P(C = c), (K,): units' class probabilities averaged over units and z."""
+        """Population class proportions P(C = c): units' class probabilities averaged over units and z.
+
+        Parameters
+        ----------
+        integration : dict, optional
+            Quadrature setting (default: the model's).
+
+        Returns
+        -------
+        TensorVariable
+            (K,).
+
+        Examples
+        --------
+        >>> m.proportion_tensor()              # doctest: +SKIP
+        """
         return self.prior_expectation(self.structure.proportions, integration)
 
     def class_parameters(self, class_dim: str = "class") -> dict[str, tuple[int, bool]]:
-        """Posterior variables carrying a class axis: name -> (axis, reference_coded), from the registry.
+        """Posterior variables carrying a class axis, from the registry.
 
-        Reference-coded variables (class logits) hold K-1 classes; relabeling
-        them means re-expressing the logits against the new last class.
+        Reference-coded variables (class logits) hold K-1 classes; relabeling them
+        means re-expressing the logits against the new last class.
+
+        Parameters
+        ----------
+        class_dim : str
+            The class dimension (``"class"``, or e.g. ``"between_class"``).
+
+        Returns
+        -------
+        dict
+            name -> (axis, reference_coded).
+
+        Examples
+        --------
+        >>> m.class_parameters()               # {'class_intercept': (0, True), 'binary_logit': (0, False)}   # doctest: +SKIP
         """
         return self.parameters.class_parameters(class_dim)
 
     def random_start(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Random starting values (constrained scale) for every free variable."""
+        """Random starting values for every free variable (natural scale), as the optimizers draw them.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        dict
+            Variable name -> array (fixed and tied parameters: their free values only).
+
+        Examples
+        --------
+        >>> m.random_start(np.random.default_rng(1))   # doctest: +SKIP
+        """
         start = self.class_model.random_start(rng)
         for kernel in self.kernels:
             start.update(kernel.random_start(rng, self.n_classes))
@@ -253,7 +489,17 @@ class MixtureModel:
         return start
 
     def observed_data(self) -> xr.Dataset:
-        """Item responses as the user gave them (NaN = missing), unit x item."""
+        """Item responses as the user gave them (NaN = missing), unit x item.
+
+        Returns
+        -------
+        xarray.Dataset
+            One variable per item, dim ``unit`` (text codes as strings, missing "None").
+
+        Examples
+        --------
+        >>> m.observed_data()["A"]             # doctest: +SKIP
+        """
         frame = self.data.frame
         items = self.data.item_names()
         out = {}
@@ -486,12 +732,42 @@ class MixtureModel:
         return class_probabilities(self, idata)
 
     def cluster_class_proportions(self, idata) -> pd.DataFrame:
-        """Cluster-specific class proportions (two-level models), clusters x classes."""
+        """Cluster-specific class proportions E[pi_jc | y_j] (two-level models), averaged over draws.
+
+        Parameters
+        ----------
+        idata : DataTree
+            From :meth:`sample` or :meth:`fit_laplace` (an ML fit: ``bm.point_posterior(m, ml.point)``).
+
+        Returns
+        -------
+        DataFrame
+            Clusters x classes (see :meth:`cluster_proportion_tensor`).
+
+        Examples
+        --------
+        >>> m.cluster_class_proportions(idata).head()   # doctest: +SKIP
+        """
         from .results import cluster_class_proportions
         return cluster_class_proportions(self, idata)
 
     def between_class_probabilities(self, idata) -> pd.DataFrame:
-        """P(D_j = d | y_j) of the between class (``n_between_classes`` models), clusters x classes."""
+        """P(D_j = d | y_j) of the between class (``n_between_classes`` models, eq. 24-26), averaged over draws.
+
+        Parameters
+        ----------
+        idata : DataTree
+            From :meth:`sample` or :meth:`fit_laplace`.
+
+        Returns
+        -------
+        DataFrame
+            Clusters x between classes.
+
+        Examples
+        --------
+        >>> m.between_class_probabilities(idata).idxmax(axis=1)   # doctest: +SKIP
+        """
         from .results import between_class_probabilities
         return between_class_probabilities(self, idata)
 
@@ -521,17 +797,69 @@ class MixtureModel:
         return profiles(self, idata, hdi_prob=hdi_prob)
 
     def class_proportions(self, idata, hdi_prob: float = 0.94) -> pd.DataFrame:
-        """Class proportions (mean of P(C = c | x) over units) with intervals."""
+        """Class proportions (mean of P(C = c | x) over units, eq. 4) with intervals over draws.
+
+        Parameters
+        ----------
+        idata : DataTree
+            From :meth:`sample` or :meth:`fit_laplace`.
+        hdi_prob : float
+            Probability of the equal-tailed interval (default 0.94).
+
+        Returns
+        -------
+        DataFrame
+            One row per class: mean, sd, lower, upper. After ML: ``ml.class_proportions``.
+
+        Examples
+        --------
+        >>> m.class_proportions(idata)         # doctest: +SKIP
+        """
         from .results import class_proportions
         return class_proportions(self, idata, hdi_prob=hdi_prob)
 
     def entropy(self, idata) -> float:
-        """Relative entropy of the posterior classification (Mplus definition, 1 = perfect)."""
+        """Relative entropy of the posterior classification (Mplus definition, 1 = perfect).
+
+        1 - sum_ic -p_ic log p_ic / (N log K) with p_ic the posterior class
+        probabilities of :meth:`class_probabilities`.
+
+        Parameters
+        ----------
+        idata : DataTree
+            From :meth:`sample` or :meth:`fit_laplace`.
+
+        Returns
+        -------
+        float
+            NaN for K = 1.
+
+        Examples
+        --------
+        >>> m.entropy(idata)                   # doctest: +SKIP
+        """
         from .results import relative_entropy
         return relative_entropy(self.class_probabilities(idata).to_numpy())
 
     def summary(self, idata, var_names: Sequence[str] | None = None):
-        """ArviZ summary of the class and item parameters."""
+        """ArviZ summary of the posterior (class and item parameters).
+
+        Parameters
+        ----------
+        idata : DataTree
+            From :meth:`sample` or :meth:`fit_laplace`.
+        var_names : list of str, optional
+            Variables to include (default: every posterior variable).
+
+        Returns
+        -------
+        DataFrame
+            ``az.summary``: mean, sd, 89% ETI, ESS, R-hat per element.
+
+        Examples
+        --------
+        >>> m.summary(idata, ["class_intercept"])   # doctest: +SKIP
+        """
         import arviz as az
         names = var_names or [v for v in idata.posterior.data_vars]
         return az.summary(idata, var_names=list(names))
@@ -580,6 +908,15 @@ class MixtureModel:
     def predict(self, new_data: pd.DataFrame, result, *, max_draws: int = 1000) -> pd.Series:
         """Modal class of new respondents (the column of largest :meth:`predict_proba`).
 
+        Parameters
+        ----------
+        new_data : DataFrame
+            Rows to classify (see :meth:`predict_proba`).
+        result : MLResult, MAP result or DataTree
+            The fit to use.
+        max_draws : int
+            At most this many (thinned) posterior draws are averaged.
+
         Returns
         -------
         Series
@@ -595,6 +932,20 @@ class MixtureModel:
     def save(self, path, result=None, *, overwrite: bool = False):
         """Save this model (its factory call, data included) with fitted results; see :func:`bayesmix.save`.
 
+        Parameters
+        ----------
+        path : str or Path
+            Directory to write (a ``.bmx`` name is customary).
+        result : MLResult, DataTree or dict of them, optional
+            Fits to store with the model.
+        overwrite : bool
+            Replace an existing directory.
+
+        Returns
+        -------
+        Path
+            Where the fit was saved.
+
         Examples
         --------
         >>> m.save("fit.bmx", {"ml": ml, "nuts": idata})     # doctest: +SKIP
@@ -604,13 +955,45 @@ class MixtureModel:
         return save(path, self, result, overwrite=overwrite)
 
     def goodness_of_fit(self, result) -> pd.Series:
-        """G-squared and Pearson X2 against the saturated pattern model, with df; see
-        :func:`bayesmix.fit_statistics.goodness_of_fit`."""
+        """G-squared and Pearson X2 against the saturated pattern model, with df (:func:`bayesmix.fit_statistics.goodness_of_fit`).
+
+        Parameters
+        ----------
+        result : MLResult or MAP result
+            The fitted point.
+
+        Returns
+        -------
+        Series
+            ``G2``, ``X2``, ``df``, ``p_G2``, ``p_X2``, ``df_polca``, ``n_cells``,
+            ``n_patterns``, ``N``, ``n_params``, ``mean_expected``; a ``UserWarning``
+            when the table is sparse.
+
+        Examples
+        --------
+        >>> m.goodness_of_fit(ml)              # carcinoma K = 2: G2 62.37, X2 92.65   # doctest: +SKIP
+        """
         from .fit_statistics import goodness_of_fit
         return goodness_of_fit(self, result)
 
     def bivariate_residuals(self, result) -> pd.DataFrame:
-        """Bivariate residuals per item pair; see :func:`bayesmix.fit_statistics.bivariate_residuals`."""
+        """Bivariate residuals per item pair (:func:`bayesmix.fit_statistics.bivariate_residuals`).
+
+        Parameters
+        ----------
+        result : MLResult or MAP result
+            The fitted point.
+
+        Returns
+        -------
+        DataFrame
+            Rows (item1, item2): ``x2``, ``df``, ``bvr`` (x2 / df), ``p_value``, ``n``;
+            largest first.
+
+        Examples
+        --------
+        >>> m.bivariate_residuals(ml).head()   # doctest: +SKIP
+        """
         from .fit_statistics import bivariate_residuals
         return bivariate_residuals(self, result)
 
@@ -629,7 +1012,23 @@ class MixtureModel:
         return f"<b>MixtureModel</b><table>{body}</table>"
 
     def pattern_table(self, result) -> pd.DataFrame:
-        """Observed patterns with observed and expected counts; see :func:`bayesmix.fit_statistics.pattern_table`."""
+        """Observed response patterns with observed and expected counts (:func:`bayesmix.fit_statistics.pattern_table`).
+
+        Parameters
+        ----------
+        result : MLResult or MAP result
+            The fitted point.
+
+        Returns
+        -------
+        DataFrame
+            One row per observed pattern: the item values, ``observed`` and
+            ``expected`` (N P(y = s)), by observed count.
+
+        Examples
+        --------
+        >>> m.pattern_table(ml).head()         # doctest: +SKIP
+        """
         from .fit_statistics import pattern_table
         return pattern_table(self, result)
 
