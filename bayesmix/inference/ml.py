@@ -27,7 +27,43 @@ from .optimize import Optimum, StartReport, multistart
 
 @dataclass
 class MLResult:
-    """Maximum-likelihood solution: fit statistics, parameters with SEs, profiles."""
+    """Maximum-likelihood solution: fit statistics, parameters with SEs, profiles (``m.fit_ml()``).
+
+    Attributes
+    ----------
+    loglik : float
+        The maximized log-likelihood (classes summed out, random effects integrated).
+    n_params : int
+        Free parameters (fixed elements and ties do not count).
+    n_obs : int
+        The N of BIC (units / persons).
+    params : DataFrame
+        ``estimate``, ``se`` (observed information), ``se_robust`` (sandwich,
+        MLR), ``at_bound`` per parameter element, named like the PyMC variables.
+    profiles : DataFrame
+        P(item category | class) (means and SDs of continuous items) with delta-method SEs.
+    class_proportions : DataFrame
+        ``estimate``, ``se``, ``se_robust`` per class.
+    class_counts : Series
+        Units per modal class.
+    entropy : float
+        Relative entropy of the classification (Mplus).
+    starts : StartReport
+        Random starts: best LL, how often replicated, basins.
+    point : dict
+        Estimates by variable (natural scale): ``bm.point_posterior(m, ml.point)``.
+    theta : ndarray
+        Estimates on the unconstrained scale of the optimizer.
+    converged, n_boundary, posterior_probabilities, iterations
+        Optimizer status, logits at +-15, units x classes P(C | y), iterations.
+
+    Examples
+    --------
+    >>> ml = m.fit_ml(starts=20, seed=1)       # doctest: +SKIP
+    >>> ml.loglik, ml.bic                      # doctest: +SKIP
+    >>> ml.params.head()                       # doctest: +SKIP
+    >>> print(ml.summary())                    # doctest: +SKIP
+    """
 
     loglik: float
     n_params: int
@@ -48,10 +84,12 @@ class MLResult:
 
     @property
     def aic(self) -> float:
+        """Akaike information criterion, -2 LL + 2 p."""
         return -2 * self.loglik + 2 * self.n_params
 
     @property
     def bic(self) -> float:
+        """Bayesian information criterion, -2 LL + p log N (N: ``n_obs``)."""
         return -2 * self.loglik + self.n_params * np.log(self.n_obs)
 
     @property
@@ -91,6 +129,18 @@ class MLResult:
                 "<small>ml.summary() for classification, profiles and parameters with SEs</small>")
 
     def fit_table(self) -> pd.Series:
+        """One row of fit statistics (what :func:`bayesmix.select_classes` tabulates).
+
+        Returns
+        -------
+        Series
+            ``loglik``, ``n_params``, ``aic``, ``bic``, ``abic``, ``entropy``,
+            ``best_ll_replicated``.
+
+        Examples
+        --------
+        >>> ml.fit_table()           # doctest: +SKIP
+        """
         return pd.Series({"loglik": self.loglik, "n_params": self.n_params, "aic": self.aic,
                           "bic": self.bic, "abic": self.abic, "entropy": self.entropy,
                           "best_ll_replicated": self.starts.n_replicated})
@@ -292,7 +342,27 @@ def _element_rows(mm, info, free_rows: pd.DataFrame) -> pd.DataFrame:
 
 @dataclass
 class MAPResult:
-    """Posterior mode (with the model's priors) from multi-start optimization."""
+    """Posterior mode (with the model's priors) from multi-start optimization (``m.fit_map()``).
+
+    Attributes
+    ----------
+    log_posterior : float
+        Log prior + log-likelihood at the mode (no Jacobian).
+    loglik : float
+        The log-likelihood there.
+    point : dict
+        The mode by variable (natural scale).
+    theta : ndarray
+        The mode on the optimizer's unconstrained scale.
+    starts : StartReport
+        The random starts' report.
+
+    Examples
+    --------
+    >>> mode = m.fit_map(starts=10, seed=1)              # doctest: +SKIP
+    >>> m.predict_proba(df.head(), mode)                 # doctest: +SKIP
+    >>> idata = m.sample(init=mode, random_seed=1)       # doctest: +SKIP
+    """
 
     log_posterior: float
     loglik: float
@@ -321,10 +391,29 @@ def lrt(ml_small: MLResult, ml_big: MLResult) -> pd.Series:
     """Likelihood-ratio test of nested ML fits: 2 (LL_big - LL_small) ~ chi2(df).
 
     Caveat: comparing models with different numbers of classes puts the null
-    on the boundary of the parameter space (a class probability of 0), so
-    the chi-square reference distribution does not hold there; use BIC, a
-    bootstrap LRT, or LOO for the number of classes. The test is valid for
-    nested models with the same classes (e.g. equality constraints).
+    on the boundary of the parameter space (a class probability of 0), so the
+    chi-square reference distribution does not hold there; use
+    :func:`bayesmix.vlmr`, :func:`bayesmix.blrt`, BIC or LOO for the number of
+    classes. The test is valid for nested models with the same classes (e.g.
+    equality constraints, ``fixed=`` / ``equal=``).
+
+    Parameters
+    ----------
+    ml_small : MLResult
+        The restricted model's fit.
+    ml_big : MLResult
+        The larger model's fit, on the same data.
+
+    Returns
+    -------
+    Series
+        ``statistic``, ``df`` (difference in parameters), ``p_value``.
+
+    Examples
+    --------
+    >>> free = bm.lca(df, items, 2).fit_ml(seed=1)                                   # doctest: +SKIP
+    >>> tied = bm.lca(df, items, 2, equal={"binary_logit": "item"}).fit_ml(seed=1)   # doctest: +SKIP
+    >>> bm.lrt(tied, free)                                                           # doctest: +SKIP
     """
     if ml_big.n_params <= ml_small.n_params:
         raise ValueError("ml_big must have more parameters than ml_small (pass the nested model first).")
@@ -337,13 +426,32 @@ def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=
                    **kwargs) -> pd.DataFrame:
     """Fit K = k_min..k_max classes by ML and tabulate LL, parameters, AIC, BIC, aBIC, entropy.
 
-    ``factory`` is a bayesmix factory such as :func:`bayesmix.lca`; other
-    arguments are passed to it, e.g.
-    ``select_classes(bm.lca, df, items=cols, k_max=4)``.
     Each K's warnings (unreplicated best LL, non-convergence, boundary
-    parameters) are passed on prefixed ``K=k:``; the table also has
-    ``converged``, ``n_boundary`` and ``n_warnings`` columns, and
-    ``table.attrs["warnings"]`` maps K to its messages.
+    parameters) are passed on prefixed ``K=k:``.
+
+    Parameters
+    ----------
+    factory : callable
+        A bayesmix factory such as :func:`bayesmix.lca`.
+    data : DataFrame
+        Passed to the factory with ``*args`` and ``**kwargs``.
+    k_max, k_min : int
+        The range of class numbers (default 1..4).
+    starts : int or (int, int)
+        Random starts of each fit.
+    seed : int, optional
+        Seed of each fit's starts.
+
+    Returns
+    -------
+    DataFrame
+        One row per K: ``loglik``, ``n_params``, ``aic``, ``bic``, ``abic``,
+        ``entropy``, ``best_ll_replicated``, ``converged``, ``n_boundary``,
+        ``n_warnings``; ``table.attrs["warnings"]`` maps K to its messages.
+
+    Examples
+    --------
+    >>> bm.select_classes(bm.lca, df, items=list("ABCDEFG"), k_max=4, seed=1)   # doctest: +SKIP
     """
     rows, messages = {}, {}
     for k in range(k_min, k_max + 1):
