@@ -48,8 +48,25 @@ _COLUMN_ARGUMENTS = ("items", "items_by_time", "y", "x", "covariates", "cluster"
 def point_posterior(mm, point: dict) -> xr.DataTree:
     """A fitted point (ML / MAP ``result.point``) as a one-chain, one-draw posterior DataTree.
 
-    With it, every posterior result method evaluates at the point, e.g.
-    ``m.class_proportions(bm.point_posterior(m, ml.point))``.
+    With it, every posterior result method evaluates at the point.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model the point belongs to.
+    point : dict
+        Values by variable name on the natural scale (``ml.point``); integrated
+        latent effects are left out.
+
+    Returns
+    -------
+    xarray.DataTree
+        A ``posterior`` group with chain and draw of length 1.
+
+    Examples
+    --------
+    >>> ml = m.fit_ml(seed=1)                                       # doctest: +SKIP
+    >>> m.class_proportions(bm.point_posterior(m, ml.point))        # doctest: +SKIP
     """
     data = {}
     for rv in mm.model.free_RVs:
