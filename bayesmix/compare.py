@@ -35,7 +35,23 @@ def _pointwise(idata) -> np.ndarray:
 
 @dataclass
 class WAIC:
-    """Widely applicable information criterion on the elpd scale (higher is better)."""
+    """Widely applicable information criterion on the elpd scale (higher is better); see :func:`waic`.
+
+    Attributes
+    ----------
+    elpd, se : float
+        elpd_waic and its standard error.
+    p : float
+        Effective number of parameters p_waic.
+    elpd_i : ndarray
+        Pointwise elpd (per unit or cluster).
+    warning : bool
+        Some p_waic_i exceed 0.4 (WAIC unreliable; prefer LOO).
+
+    Examples
+    --------
+    >>> print(bm.waic(idata))       # doctest: +SKIP
+    """
 
     elpd: float
     se: float
@@ -48,7 +64,27 @@ class WAIC:
 
 
 def waic(idata) -> WAIC:
-    """WAIC from the pointwise log-likelihood: elpd_i = lppd_i - Var_s(log p(y_i | theta_s))."""
+    """WAIC (Watanabe 2010) from the pointwise log-likelihood, on the elpd scale (higher is better).
+
+    elpd_i = lppd_i - Var_s(log p(y_i | theta_s)), lppd_i = log mean_s p(y_i |
+    theta_s); ArviZ 1.x has no WAIC. The units are the model's independent
+    units (clusters in two-level models).
+
+    Parameters
+    ----------
+    idata : DataTree
+        With a ``log_likelihood`` group (``m.sample``, ``m.fit_laplace``).
+
+    Returns
+    -------
+    WAIC
+        ``elpd``, ``se``, ``p`` (p_waic), ``elpd_i``, ``warning`` (some p_waic_i > 0.4).
+
+    Examples
+    --------
+    >>> w = bm.waic(idata)          # doctest: +SKIP
+    >>> print(w)                    # elpd_waic ... (se ...), p_waic ...   # doctest: +SKIP
+    """
     ll = _pointwise(idata)
     n_samples = ll.shape[0]
     lppd_i = logsumexp(ll, axis=0) - np.log(n_samples)
@@ -59,7 +95,23 @@ def waic(idata) -> WAIC:
 
 
 def loo(idata):
-    """PSIS-LOO (ArviZ) on the model's per-unit (or per-cluster) log-likelihood."""
+    """PSIS-LOO (Vehtari, Gelman & Gabry 2017, ArviZ) on the model's per-unit (or per-cluster) log-likelihood.
+
+    Parameters
+    ----------
+    idata : DataTree
+        With a ``log_likelihood`` group (``m.sample``, ``m.fit_laplace``); two-level
+        models hold one value per cluster (leave-one-cluster-out).
+
+    Returns
+    -------
+    ELPDDataLOO
+        ArviZ's result: ``elpd``, ``se``, ``p``, ``pareto_k``, ``elpd_i``, ``warning``.
+
+    Examples
+    --------
+    >>> bm.loo(idata).elpd          # doctest: +SKIP
+    """
     return az.loo(idata)
 
 
