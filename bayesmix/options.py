@@ -72,3 +72,27 @@ def check_integration(integration: Mapping[str, Any] | None) -> dict:
     if points is not None and (isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 1):
         raise ValueError(f"integration points must be an integer >= 1 (per dimension), got {points!r}.")
     return out
+
+
+def check_count(value: Any, name: str, method: str, minimum: int = 1) -> None:
+    """An integer argument of ``method`` that must be at least ``minimum`` (``chains``, ``draws``, ...)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{method}({name}=...) must be an integer >= {minimum}, got {value!r}.")
+
+
+def check_keywords(given: Mapping[str, Any], accepted: Sequence[str], method: str, public: Sequence[str]) -> None:
+    """Refuse keyword arguments of ``method`` that it does not take, naming the closest public one.
+
+    ``accepted``: the names passed on through ``**kwargs``; ``public``: every
+    name the user may give (listed in the message, so no private function is named).
+    """
+    import difflib
+
+    unknown = [key for key in given if key not in accepted]
+    if unknown:
+        hints = []
+        for key in unknown:
+            match = difflib.get_close_matches(str(key), list(public), n=1, cutoff=0.6)
+            hints.append(f"{key!r} (did you mean {match[0]!r}?)" if match else repr(key))
+        raise ValueError(f"{method}() got unknown keyword argument(s) {', '.join(hints)}; "
+                         f"{method} takes {sorted(set(public))}.")

@@ -651,3 +651,48 @@ def test_check_keys_names_the_unknown_key_and_the_closest_valid_one():
         check_keys({"npoints": 2}, ("method", "points"), "integration")
     with pytest.raises(ValueError, match=r"integration must be a dict"):
         check_keys([("points", 2)], ("method", "points"), "integration")
+
+
+# ------------------------------------------------------------- integrator arguments (issue 14, item 2)
+@pytest.fixture
+def built(df):
+    return bm.lca(df, items=["A", "B"], n_classes=2)
+
+
+@pytest.fixture
+def nothing_compiled(monkeypatch):
+    """Block compilation only (the model is built): a refusal must come before any function is compiled."""
+    def forbidden(*args, **kwargs):
+        raise ModelBuiltTooEarly("a PyTensor function was compiled before the arguments were checked")
+
+    monkeypatch.setattr(pytensor, "function", forbidden)
+
+
+BAD_ARGUMENTS = [
+    ("sample chains=0", lambda m: m.sample(chains=0), r"sample\(chains=\.\.\.\) must be an integer >= 1, got 0"),
+    ("sample draws=0", lambda m: m.sample(draws=0), r"sample\(draws=\.\.\.\) must be an integer >= 1, got 0"),
+    ("sample tune=-1", lambda m: m.sample(tune=-1), r"sample\(tune=\.\.\.\) must be an integer >= 0, got -1"),
+    ("sample chains=2.5", lambda m: m.sample(chains=2.5), r"sample\(chains=\.\.\.\) must be an integer"),
+    ("sample cores=0", lambda m: m.sample(cores=0), r"sample\(cores=\.\.\.\) must be an integer >= 1"),
+    ("sample n_draws", lambda m: m.sample(n_draws=100),
+     r"sample\(\) got unknown keyword argument\(s\) 'n_draws' \(did you mean 'draws'\?\); sample takes \["),
+    ("fit_ml maxiter", lambda m: m.fit_ml(maxiter=10),
+     r"fit_ml\(\) got unknown keyword argument\(s\) 'maxiter' \(did you mean 'max_iterations'\?\)"),
+    ("fit_ml integration typo", lambda m: m.fit_ml(integration={"npoints": 2}),
+     r"integration has unknown key\(s\) 'npoints' \(did you mean 'points'\?\)"),
+    ("fit_map unknown keyword", lambda m: m.fit_map(sead=1), r"fit_map\(\) got unknown keyword argument\(s\) 'sead' "
+                                                             r"\(did you mean 'seed'\?\)"),
+    ("fit_laplace draws=0", lambda m: m.fit_laplace(draws=0), r"fit_laplace\(draws=\.\.\.\) must be an integer >= 1"),
+]
+
+
+@pytest.mark.parametrize("call, match", [case[1:] for case in BAD_ARGUMENTS], ids=[case[0] for case in BAD_ARGUMENTS])
+def test_bad_integrator_arguments_refused_before_compiling(built, nothing_compiled, call, match):
+    with pytest.raises(ValueError, match=match) as info:
+        call(built)
+    assert "_multistart" not in str(info.value)
+
+
+def test_unknown_fit_laplace_keyword_names_the_public_method(built, nothing_compiled):
+    with pytest.raises(TypeError, match=r"fit_laplace\(\) got an unexpected keyword argument 'foo'"):
+        built.fit_laplace(foo=1)

@@ -20,7 +20,9 @@ from .sampling import finalize
 def fit_laplace(mm, draws: int = 1000, *, starts=10, seed=None, start=None,
                 progressbar: bool | str = True) -> xr.DataTree:
     """See :meth:`bayesmix.MixtureModel.fit_laplace`."""
+    from ..options import check_count
     from .starts import user_starts
+    check_count(draws, "draws", "fit_laplace")
     flat = flat_model(mm)
     opt = multistart(mm, "laplace", starts=starts, seed=seed, extra_starts=user_starts(mm, start, seed),
                      progress=("fit_laplace" if progressbar is True else progressbar) or None)

@@ -189,6 +189,19 @@ def _delta(flat, key, outputs, theta, cov, cov_r, boundary):
     return value, se, se_r
 
 
+#: keywords fit_ml / fit_map pass on to the start search (documented in MixtureModel.fit_ml)
+FIT_EXTRAS = ("initial_iterations", "max_iterations", "warn_unreplicated", "integration")
+FIT_ARGUMENTS = ("starts", "seed", "tol", "integration", "start", "progressbar")
+
+
+def check_fit_keywords(kwargs, method: str, integration=None) -> None:
+    """Unknown keywords of ``fit_ml`` / ``fit_map`` (public names in the message) and ``integration`` keys."""
+    from ..options import check_integration, check_keywords
+    check_keywords(kwargs, FIT_EXTRAS + ("extra_starts",), method, FIT_ARGUMENTS + FIT_EXTRAS)
+    if integration is not None:
+        check_integration(integration)
+
+
 def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | None = None,
            start=None, progressbar: bool | str = True, **kwargs) -> MLResult:
     """Marginal maximum likelihood with Mplus-style random starts; see :meth:`bayesmix.MixtureModel.fit_ml`.
@@ -204,6 +217,7 @@ def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | N
     """
     from threadpoolctl import threadpool_limits
     from .starts import user_starts
+    check_fit_keywords(kwargs, "fit_ml", integration)
     extra = list(kwargs.pop("extra_starts", None) or []) + user_starts(mm, start, seed, integration)
     label = ("fit_ml" if progressbar is True else progressbar) or None
     with threadpool_limits(limits=1, user_api="blas"):  # see optimize.multistart
@@ -376,6 +390,7 @@ def fit_map(mm, starts=10, *, seed=None, tol: float = 1e-3, start=None, progress
     """Posterior mode: maximize log prior + log-likelihood (no Jacobian), multi-start; see
     :meth:`bayesmix.MixtureModel.fit_map`."""
     from .starts import user_starts
+    check_fit_keywords(kwargs, "fit_map", kwargs.get("integration"))
     extra = list(kwargs.pop("extra_starts", None) or []) + user_starts(mm, start, seed, kwargs.get("integration"))
     label = ("fit_map" if progressbar is True else progressbar) or None
     opt = multistart(mm, "posterior", starts=starts, seed=seed, tol=tol, extra_starts=extra, progress=label,

@@ -349,6 +349,26 @@ def finalize(mm, idata, reference: dict | None, info: dict) -> xr.DataTree:
     return idata
 
 
+#: keywords ``sample`` passes on through ``**kwargs``: its own extras and those of the backends' sample functions
+SAMPLE_EXTRAS = ("convergence_checks", "nuts", "callback", "mode", "backend")
+SAMPLE_ARGUMENTS = ("draws", "tune", "chains", "sampler", "random_seed", "init", "progressbar", "target_accept",
+                    "cores", "starts")
+
+
+def check_sample_arguments(draws, tune, chains, cores, kwargs) -> None:
+    """Counts and keyword names of ``sample``, refused before any work (issue 14)."""
+    import inspect
+    from ..options import check_count, check_keywords
+    check_count(draws, "draws", "sample")
+    check_count(tune, "tune", "sample", minimum=0)
+    check_count(chains, "chains", "sample")
+    if cores is not None:
+        check_count(cores, "cores", "sample")
+    backend = [name for name, p in inspect.signature(pm.sample).parameters.items()
+               if p.kind is not p.VAR_KEYWORD and name not in SAMPLE_ARGUMENTS]
+    check_keywords(kwargs, SAMPLE_EXTRAS + tuple(backend), "sample", SAMPLE_ARGUMENTS + SAMPLE_EXTRAS)
+
+
 def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=None, init="map",
            progressbar=True, target_accept=0.8, cores=None, starts=10, **kwargs) -> xr.DataTree:
     """See :meth:`bayesmix.MixtureModel.sample`.
@@ -362,6 +382,7 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     Ctrl-C during tuning raises ``KeyboardInterrupt``; after tuning the draws
     made so far are returned with a warning saying how many.
     """
+    check_sample_arguments(draws, tune, chains, cores, kwargs)
     sampler = resolve_sampler(sampler)
     convergence_checks = kwargs.pop("convergence_checks", True)
     if cores is None:
