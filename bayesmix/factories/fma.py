@@ -254,10 +254,26 @@ class PersonFactor(LatentEffects):
 
 # --------------------------------------------------------------------------- model object
 class FactorMixtureModel(MixtureModel):
-    """A :class:`~bayesmix.MixtureModel` with a person factor: factor scores, item curves, ML checks."""
+    """A :class:`~bayesmix.MixtureModel` with a person factor: factor scores, item curves, ML checks.
+
+    Built by :func:`bayesmix.fma` and :func:`bayesmix.fma_gom`.
+
+    Attributes
+    ----------
+    factor : PersonFactor
+        The factor eta_j and its loadings (eq. 36).
+
+    Examples
+    --------
+    >>> lsat = bm.datasets.load("lsat7")
+    >>> m = bm.fma(lsat, list(lsat.columns), n_classes=2)
+    >>> ml = m.fit_ml(starts=5, seed=1)            # doctest: +SKIP
+    >>> m.loading_values(ml)                       # doctest: +SKIP
+    """
 
     @property
     def factor(self) -> PersonFactor:
+        """The person factor block (:class:`PersonFactor`): loadings, eta, the kernels' shift (eq. 36)."""
         return self.structure.latent
 
     # ------------------------------------------------------------- helpers
@@ -282,10 +298,30 @@ class FactorMixtureModel(MixtureModel):
                       max_draws: int = 200) -> pd.DataFrame:
         """EAP factor scores E[eta_j | y_j] with posterior SD and an equal-tailed interval.
 
-        The posterior of eta_j is computed on a trapezoid grid of ``points``
-        nodes (classes and, for FMA-GoM, the membership effects integrated
-        out); after NUTS it is averaged over draws, so the interval carries
-        parameter uncertainty too. ``result``: an ML/MAP result or a posterior.
+        The posterior of eta_j is computed on a trapezoid grid of ``points`` nodes
+        (classes and, for FMA-GoM, the membership effects integrated out); after
+        NUTS it is averaged over draws, so the interval carries parameter
+        uncertainty too.
+
+        Parameters
+        ----------
+        result : MLResult, MAP result or DataTree
+            An ML / MAP fit or a posterior (``sample``, ``fit_laplace``).
+        hdi_prob : float
+            Probability of the interval.
+        points : int
+            Grid nodes for eta.
+        max_draws : int
+            At most this many posterior draws are averaged.
+
+        Returns
+        -------
+        DataFrame
+            Units x (``eap``, ``sd``, ``lower``, ``upper``).
+
+        Examples
+        --------
+        >>> m.factor_scores(ml).head()                  # doctest: +SKIP
         """
         from ..inference.quadrature import node_posterior, rule
         nodes, logw = rule("trapezoid", points, self.factor.n_dims)
@@ -327,10 +363,28 @@ class FactorMixtureModel(MixtureModel):
     def item_curves(self, result, theta: Sequence[float] | None = None, max_draws: int = 200) -> pd.DataFrame:
         """Item characteristic curves: P(y_i = highest code | eta = theta, class) on a grid.
 
-        One row per (theta, item, class) with the probability (mean over
-        posterior draws after NUTS; the estimate after ML/MAP). Binary items
-        give P(y = 1); ordinal items P(y = top category). 3PL models give the
-        marginal curve g_i + (1 - g_i) F(a_i (theta - b_i)) as class ``"3PL"``.
+        Binary items give P(y = 1); ordinal items P(y = top category). 3PL models
+        give the marginal curve g_i + (1 - g_i) F(a_i (theta - b_i)) as class ``"3PL"``.
+
+        Parameters
+        ----------
+        result : MLResult, MAP result or DataTree
+            An ML / MAP fit or a posterior (``sample``, ``fit_laplace``).
+        theta : sequence of float, optional
+            The grid (default -4..4 by 0.1).
+        max_draws : int
+            At most this many posterior draws are averaged.
+
+        Returns
+        -------
+        DataFrame
+            One row per (theta, item, class): ``theta``, ``item``, ``class``,
+            ``probability`` (mean over draws after NUTS; the estimate after ML / MAP).
+
+        Examples
+        --------
+        >>> curves = m.item_curves(ml)                  # doctest: +SKIP
+        >>> curves.pivot_table("probability", "theta", ["item", "class"]).plot()   # doctest: +SKIP
         """
         grid = np.linspace(-4, 4, 81) if theta is None else np.asarray(theta, float)
         graph, items, classes = self._curves(grid)
@@ -350,7 +404,22 @@ class FactorMixtureModel(MixtureModel):
 
     # ------------------------------------------------------------- ML
     def loading_values(self, result) -> pd.DataFrame:
-        """Loadings lambda (items x classes, or one column ``all`` for invariant loadings) at an ML/MAP result."""
+        """Loadings lambda at a fit (averaged over draws for a posterior).
+
+        Parameters
+        ----------
+        result : MLResult, MAP result or DataTree
+            An ML / MAP fit or a posterior (``sample``, ``fit_laplace``).
+
+        Returns
+        -------
+        DataFrame
+            Items x classes, or one column ``all`` for invariant loadings.
+
+        Examples
+        --------
+        >>> m.loading_values(ml)                        # doctest: +SKIP
+        """
         names, draws = self._draws(result, max_draws=200)
         fn = self._function("loadings", names, [self.factor.loading_matrix])
         lam = np.mean([np.asarray(fn(*v)) for v in draws], axis=0)
@@ -358,7 +427,21 @@ class FactorMixtureModel(MixtureModel):
         return pd.DataFrame(lam.T, index=pd.Index(self.factor.item_names, name="item"), columns=cols)
 
     def random_start(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """Random starting values; a ``start=`` given to :meth:`fit_ml` is used first."""
+        """Random starting values; a ``start=`` given to :meth:`fit_ml` is used first.
+
+        Parameters
+        ----------
+        rng : numpy.random.Generator
+
+        Returns
+        -------
+        dict
+            Variable name -> array (natural scale).
+
+        Examples
+        --------
+        >>> m.random_start(np.random.default_rng(1))    # doctest: +SKIP
+        """
         start = super().random_start(rng)
         queued = self._cache.get("user_starts")
         if queued:
@@ -367,16 +450,38 @@ class FactorMixtureModel(MixtureModel):
         return start
 
     def fit_ml(self, starts: int | tuple[int, int] = 20, *, seed: int | None = None, start=None, **kwargs):
-        """Marginal ML (eta integrated by quadrature); flags loadings that run to infinity.
+        """Marginal ML (eta integrated by quadrature), as :meth:`MixtureModel.fit_ml`; flags loadings that run to infinity.
 
-        ``start``: a fitted result (or dict of values) used as the first start,
-        e.g. the FMA solution for FMA-GoM (the membership SD then starts at 5,
-        near the FMA limit). Class-specific loadings may have no finite ML
-        estimate on short tests:
-        the likelihood keeps rising as a loading grows. Loadings beyond
+        Class-specific loadings may have no finite ML estimate on short tests: the
+        likelihood keeps rising as a loading grows. Loadings beyond
         :data:`LOADING_LIMIT` (logit scale) are listed in a warning and in
-        ``result.infinite_loadings``; use ``loadings="invariant"``, or a
-        Bayesian fit whose prior keeps them finite.
+        ``result.infinite_loadings``; use ``loadings="invariant"``, or a Bayesian
+        fit whose prior keeps them finite.
+
+        Parameters
+        ----------
+        starts : int or (int, int)
+            Random starts N or (N, M), as Mplus ``STARTS``.
+        seed : int, optional
+            Seed of the random starts.
+        start : MLResult, MAP result or dict, optional
+            Used as the first start, e.g. the FMA solution for FMA-GoM (the
+            membership SD then starts at 5, near the FMA limit).
+        **kwargs
+            As :meth:`MixtureModel.fit_ml`: ``tol``, ``integration``,
+            ``max_iterations``, ``initial_iterations``, ``warn_unreplicated``,
+            ``progressbar``.
+
+        Returns
+        -------
+        MLResult
+            As :meth:`MixtureModel.fit_ml`, plus ``infinite_loadings``: (item, class,
+            value) of loadings past the limit.
+
+        Examples
+        --------
+        >>> ml = m.fit_ml(starts=10, seed=1)            # doctest: +SKIP
+        >>> ml.infinite_loadings                        # doctest: +SKIP
         """
         if start is not None:  # e.g. an FMA solution to start FMA-GoM from (same parameter names)
             point = dict(getattr(start, "point", start))

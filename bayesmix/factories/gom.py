@@ -221,15 +221,46 @@ def gom(
     in 2-D; K-1 dimensions for the logistic-normal form, 1 for the restricted).
     Missing responses add nothing. The BIC sample size is the number of persons.
 
-    Returns a :class:`~bayesmix.MixtureModel`: ``fit_ml``, ``fit_map``,
-    ``fit_laplace``, ``sample``, ``profiles``; ``class_probabilities`` and the
-    ML ``posterior_probabilities`` are the EAP membership scores E[g_j | y_j]
-    (:func:`membership_scores` adds intervals); ``class_proportions`` the
-    mean membership.
+    Parameters
+    ----------
+    data : DataFrame
+        One row per person; missing responses NaN.
+    items : list of str
+        Item columns (types inferred or given by ``item_types``).
+    n_classes : int
+        Number of pure types K.
+    membership : ``"logistic-normal"``, ``"restricted"`` or ``"dirichlet"``
+        The membership distribution (above).
+    covariates : list of str, optional
+        Person covariates of the membership logits (eq. 33; not with Dirichlet).
+    link : ``"probit"`` or ``"logit"``
+        Of binary and ordinal items.
+    item_types : str or dict, optional
+        As in :func:`bayesmix.lca`.
+    priors : dict, optional
+        Overrides by parameter name.
+    integration : dict, optional
+        Quadrature (or importance sampling) over the membership effects.
+    fixed, equal : dict or list, optional
+        Constraints by parameter name and coordinate labels (Mplus ``@`` and
+        ``(1)``), e.g. ``fixed={"binary_logit[class1, A]": 0.0}``,
+        ``equal={"binary_logit[*, A]": "class"}``; they hold for every estimator
+        and leave the parameter count (:mod:`bayesmix.constraints`).
 
-    ``fixed`` / ``equal``: constraints by parameter name and coordinate labels (Mplus ``@`` and
-    ``(1)``), e.g. ``fixed={"binary_logit[class1, A]": 0.0}``, ``equal={"binary_logit[*, A]": "class"}``;
-    they hold for every estimator and leave the parameter count (:mod:`bayesmix.constraints`).
+    Returns
+    -------
+    MixtureModel
+        ``fit_ml``, ``fit_map``, ``fit_laplace``, ``sample``, ``profiles``;
+        ``class_probabilities`` and the ML ``posterior_probabilities`` are the
+        EAP membership scores E[g_j | y_j] (:func:`membership_scores` adds
+        intervals); ``class_proportions`` the mean membership.
+
+    Examples
+    --------
+    >>> df = bm.datasets.load("carcinoma")
+    >>> m = bm.gom(df, list("ABCDEFG"), n_classes=2)
+    >>> ml = m.fit_ml(starts=10, seed=1)         # doctest: +SKIP
+    >>> m.class_probabilities(bm.point_posterior(m, ml.point)).head()   # doctest: +SKIP
     """
     integration = _check(n_classes, membership, covariates, integration)
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates)

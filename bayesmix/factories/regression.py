@@ -237,6 +237,22 @@ def mixture_regression(
     fixed, equal : constraints by parameter name and coordinate labels (Mplus ``@`` and ``(1)``), e.g.
         ``fixed={"regression_slope[class1, x1]": 0.0}``, ``equal={"residual_sd": "class"}``; fixed elements and ties
         leave the parameter count and hold for every estimator (see :mod:`bayesmix.constraints`).
+
+    Returns
+    -------
+    MixtureModel
+        Ready for ``fit_ml``, ``fit_map``, ``fit_laplace``, ``sample``; the
+        class profiles are the class-specific intercepts, slopes and residual
+        SD; ``predict_proba`` and ``save`` work as for :func:`bayesmix.lca`.
+
+    Examples
+    --------
+    >>> from bayesmix.datasets import simulate_mixture_regression
+    >>> sim = simulate_mixture_regression(n_clusters=50, cluster_size=10, seed=1)   # Model 5 of Table 3
+    >>> m = bm.mixture_regression(sim.data, "y", "x", 2, cluster="cluster", class_level="between",
+    ...                           random="intercept")
+    >>> ml = m.fit_ml(starts=10, seed=1)         # doctest: +SKIP
+    >>> ml.params                                # doctest: +SKIP
     """
     call = {"factory": "mixture_regression", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     x, random_labels, covariates, cluster_covariates, integration, random_covariance = _validate(
