@@ -574,12 +574,44 @@ def fma(
     points); NUTS samples the standardized ``factor_z``. The 2PL in IRT
     terms: a_i = lambda_i, b_i = -tau_i / lambda_i.
 
-    Returns a :class:`FactorMixtureModel` (``factor_scores``, ``item_curves``,
-    ``loading_values`` on top of the usual fits and results).
+    Parameters
+    ----------
+    data : DataFrame
+        One row per person; missing responses NaN.
+    items : list of str
+        Binary, ordinal or continuous item columns (nominal items take no factor).
+    n_classes : int
+        Number of latent classes (1: the 2PL / one-factor model).
+    loadings : ``"invariant"`` or ``"class-specific"``
+        lambda_i shared by the classes, or one per item and class.
+    link : ``"probit"`` or ``"logit"``
+        Of binary and ordinal items.
+    item_types : str or dict, optional
+        As in :func:`bayesmix.lca`.
+    covariates : list of str, optional
+        Person covariates of the class logits (eq. 4).
+    priors : dict, optional
+        Overrides by parameter name (e.g. ``factor_loading``).
+    integration : dict, optional
+        Quadrature over eta_j (default trapezoid, 30 points).
+    fixed, equal : dict or list, optional
+        Constraints by parameter name and coordinate labels (Mplus ``@`` and
+        ``(1)``), e.g. ``fixed={"binary_logit[class1, A]": 0.0}``,
+        ``equal={"binary_logit[*, A]": "class"}``; they hold for every estimator
+        and leave the parameter count (:mod:`bayesmix.constraints`).
 
-    ``fixed`` / ``equal``: constraints by parameter name and coordinate labels (Mplus ``@`` and
-    ``(1)``), e.g. ``fixed={"binary_logit[class1, A]": 0.0}``, ``equal={"binary_logit[*, A]": "class"}``;
-    they hold for every estimator and leave the parameter count (:mod:`bayesmix.constraints`).
+    Returns
+    -------
+    FactorMixtureModel
+        ``factor_scores``, ``item_curves``, ``loading_values`` on top of the
+        usual fits and results.
+
+    Examples
+    --------
+    >>> lsat = bm.datasets.load("lsat7")
+    >>> m = bm.fma(lsat, list(lsat.columns), n_classes=1, link="logit")   # the 2PL
+    >>> ml = m.fit_ml(starts=5, seed=1)          # LL -2658.805 (R mirt)   # doctest: +SKIP
+    >>> m.factor_scores(ml).head()               # doctest: +SKIP
     """
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates)
     integration = _check(encoded, n_classes, loadings, link, integration)
@@ -628,9 +660,41 @@ def fma_gom(
     is sd^2 / (sd^2 + pi^2/3), the ICC of alpha_1j reported in section 8
     (86% for the ADHD data).
 
-    ``fixed`` / ``equal``: constraints by parameter name and coordinate labels (Mplus ``@`` and
-    ``(1)``), e.g. ``fixed={"binary_logit[class1, A]": 0.0}``, ``equal={"binary_logit[*, A]": "class"}``;
-    they hold for every estimator and leave the parameter count (:mod:`bayesmix.constraints`).
+    Parameters
+    ----------
+    data : DataFrame
+        One row per person; missing responses NaN.
+    items : list of str
+        Binary, ordinal or continuous item columns.
+    n_classes : int
+        Number of item-level classes (>= 2).
+    loadings : ``"invariant"`` or ``"class-specific"``
+        As in :func:`bayesmix.fma`.
+    link : ``"probit"`` or ``"logit"``
+        Of binary and ordinal items.
+    item_types : str or dict, optional
+        As in :func:`bayesmix.lca`.
+    priors : dict, optional
+        Overrides by parameter name.
+    integration : dict, optional
+        Joint quadrature over eta_j and alpha_j.
+    fixed, equal : dict or list, optional
+        Constraints by parameter name and coordinate labels (Mplus ``@`` and
+        ``(1)``), e.g. ``fixed={"binary_logit[class1, A]": 0.0}``,
+        ``equal={"binary_logit[*, A]": "class"}``; they hold for every estimator
+        and leave the parameter count (:mod:`bayesmix.constraints`).
+
+    Returns
+    -------
+    FactorMixtureModel
+        With ``membership_icc`` among its variables.
+
+    Examples
+    --------
+    >>> lsat = bm.datasets.load("lsat7")
+    >>> m = bm.fma_gom(lsat, list(lsat.columns), n_classes=2)
+    >>> fma = bm.fma(lsat, list(lsat.columns), n_classes=2).fit_ml(seed=1)   # doctest: +SKIP
+    >>> ml = m.fit_ml(starts=5, seed=1, start=fma)    # start at the FMA solution   # doctest: +SKIP
     """
     if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
         raise ValueError(f"fma_gom needs n_classes >= 2 (item-level classes), got {n_classes!r}.")

@@ -226,9 +226,42 @@ def irt_3pl(
     :meth:`ThreePLModel.irt_parameters` agree. eta_j ~ N(0, 1) is integrated by
     quadrature for ML and the per-person ``log_likelihood``; NUTS samples it.
 
-    ``fixed`` / ``equal``: constraints by parameter name and coordinate labels (Mplus ``@`` and
-    ``(1)``), e.g. ``fixed={"binary_logit[class1, Q1]": 0.0}``, ``equal={"irt_guessing": "binary_item"}`` (one g for all items);
-    they hold for every estimator and leave the parameter count (:mod:`bayesmix.constraints`).
+    Parameters
+    ----------
+    data : DataFrame
+        One row per person, binary items.
+    items : list of str
+        The item columns.
+    parameterization : ``"direct"`` or ``"fma-gom"``
+        Eq. 42 or the constrained FMA-GoM of eq. 43-47.
+    link : ``"logit"`` or ``"probit"``
+        F of eq. 42.
+    guessing : None, list, float or dict
+        Which items guess: None (all, g_i estimated), a list of items, a
+        number (one fixed g for every item) or ``{item: "free" | number}``.
+    priors : dict, optional
+        Overrides by parameter name (``irt_guessing``, ``factor_loading`` ...).
+    integration : dict, optional
+        Quadrature over eta_j.
+    fixed, equal : dict or list, optional
+        Constraints by parameter name and coordinate labels (Mplus ``@`` and
+        ``(1)``), e.g. ``fixed={"binary_logit[class1, Q1]": 0.0}``,
+        ``equal={"irt_guessing": "binary_item"}``; they hold for every estimator
+        and leave the parameter count (:mod:`bayesmix.constraints`).
+
+    Returns
+    -------
+    ThreePLModel
+        :meth:`ThreePLModel.irt_parameters` gives both parameterizations
+        (eq. 48-50) with SEs or intervals; ``factor_scores`` and
+        ``item_curves`` as for :func:`bayesmix.fma`.
+
+    Examples
+    --------
+    >>> lsat = bm.datasets.load("lsat7")
+    >>> m = bm.irt_3pl(lsat, list(lsat.columns), guessing=0.2)    # g_i fixed at 0.2
+    >>> ml = m.fit_ml(starts=5, seed=1)          # doctest: +SKIP
+    >>> m.irt_parameters(ml)                     # doctest: +SKIP
     """
     if parameterization not in PARAMETERIZATIONS:
         raise ValueError(f"parameterization={parameterization!r} is unknown; use one of {PARAMETERIZATIONS}.")
