@@ -27,13 +27,47 @@ QUANTITIES = ("g", "a", "b", "gamma", "lambda", "tau")
 
 
 def fmagom_to_irt(gamma, lambda2, tau2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(gamma_i, lambda_i2, tau_i2) -> (g_i, a_i, b_i) by eq. 48-50."""
+    """(gamma_i, lambda_i2, tau_i2) -> (g_i, a_i, b_i) by eq. 48-50.
+
+    Parameters
+    ----------
+    gamma, lambda2, tau2 : array_like
+        The FMA-GoM parameters (any leading axes, e.g. draws).
+
+    Returns
+    -------
+    tuple of ndarray
+        g = expit(gamma) (48), a = lambda2 (49), b = -tau2 / lambda2 (50).
+
+    Examples
+    --------
+    >>> from bayesmix.irt_conversions import fmagom_to_irt
+    >>> [round(float(v), 4) for v in fmagom_to_irt(0.0, 2.0, -1.0)]
+    [0.5, 2.0, 0.5]
+    """
     lambda2 = np.asarray(lambda2, float)
     return expit(np.asarray(gamma, float)), lambda2, -np.asarray(tau2, float) / lambda2
 
 
 def irt_to_fmagom(g, a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(g_i, a_i, b_i) -> (gamma_i, lambda_i2, tau_i2), the inverse of eq. 48-50."""
+    """(g_i, a_i, b_i) -> (gamma_i, lambda_i2, tau_i2), the inverse of eq. 48-50.
+
+    Parameters
+    ----------
+    g, a, b : array_like
+        Guessing, discrimination and difficulty (any leading axes).
+
+    Returns
+    -------
+    tuple of ndarray
+        gamma = logit(g), lambda2 = a, tau2 = -a b.
+
+    Examples
+    --------
+    >>> from bayesmix.irt_conversions import irt_to_fmagom
+    >>> [round(float(v), 4) for v in irt_to_fmagom(0.5, 2.0, 0.5)]
+    [0.0, 2.0, -1.0]
+    """
     a = np.asarray(a, float)
     return logit(np.asarray(g, float)), a, -a * np.asarray(b, float)
 
@@ -41,11 +75,28 @@ def irt_to_fmagom(g, a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def irt_parameters(mm, result, hdi_prob: float = 0.94) -> pd.DataFrame:
     """Both parameterizations of a fitted 3PL model, items x (quantity, statistic).
 
-    ``result``: an :class:`~bayesmix.inference.ml.MLResult` (estimate, delta-method
-    ``se`` and ``se_robust``), a MAP result (estimate only) or a posterior
-    DataTree (``mean``, ``sd``, ``lower``, ``upper`` over draws). Quantities:
-    g, a, b (eq. 42) and gamma, lambda, tau (eq. 44-47). Fixed elements
-    (e.g. g_i = 0 for an item without guessing) have SE 0.
+    Quantities: g, a, b (eq. 42) and gamma, lambda, tau (eq. 44-47). Fixed
+    elements (e.g. g_i = 0 for an item without guessing) have SE 0.
+
+    Parameters
+    ----------
+    mm : ThreePLModel
+        From :func:`bayesmix.irt_3pl`.
+    result : MLResult, MAP result or DataTree
+        ML (estimate, delta-method ``se`` and ``se_robust``), MAP (estimate) or
+        a posterior (``mean``, ``sd``, ``lower``, ``upper`` over draws).
+    hdi_prob : float
+        Probability of the equal-tailed posterior interval.
+
+    Returns
+    -------
+    DataFrame
+        Items x (quantity, statistic).
+
+    Examples
+    --------
+    >>> ml = m.fit_ml(seed=1)                                   # doctest: +SKIP
+    >>> bm.irt_conversions.irt_parameters(m, ml)["b"]           # doctest: +SKIP
     """
     graphs = mm.irt_graphs()
     outputs = [graphs[q] for q in QUANTITIES]

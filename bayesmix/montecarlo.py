@@ -42,7 +42,27 @@ __all__ = ["montecarlo", "MonteCarloResult", "population_values"]
 
 @dataclass
 class MonteCarloResult:
-    """A Monte Carlo study: ``table`` (per parameter), ``replications`` (per replication), ``estimates`` (long)."""
+    """A Monte Carlo study (:func:`bayesmix.montecarlo`).
+
+    Attributes
+    ----------
+    table : DataFrame
+        Per parameter: population, mean, sd, mean_se, mse, coverage (95%), n.
+    replications : DataFrame
+        Per replication: seed, ok, converged, loglik, seconds, error.
+    estimates : DataFrame
+        Every replication's estimates (long).
+    spec_name : str
+    converged : float
+        Share of replications with a converged ML solution.
+    failed : DataFrame
+        Replications that raised, with their error.
+
+    Examples
+    --------
+    >>> study = bm.montecarlo("lca_power_k2", replications=100, seed=1)   # doctest: +SKIP
+    >>> study.table                                                       # doctest: +SKIP
+    """
 
     table: pd.DataFrame
     replications: pd.DataFrame

@@ -174,10 +174,25 @@ def _merge(base: Mapping, over: Mapping) -> dict:
 
 @dataclass
 class Spec:
-    """A validated model spec (see the module docstring for the format).
+    """A validated model spec (see the module docstring for the format); made by :func:`bayesmix.read_spec`.
 
-    ``source`` is the file it was read from (relative CSV paths resolve
-    against its folder), None for a dict.
+    Attributes
+    ----------
+    raw : dict
+        The parsed TOML.
+    source : Path or None
+        The file it was read from (relative CSV paths resolve against its
+        folder), None for a dict.
+    name, factory : str
+        The spec's name and the bayesmix factory it calls.
+    options : dict
+        The factory's options.
+
+    Examples
+    --------
+    >>> spec = bm.read_spec("carcinoma_lca_k2")        # doctest: +SKIP
+    >>> m = spec.build()                               # doctest: +SKIP
+    >>> ml = m.fit_ml(**spec.ml_options())             # doctest: +SKIP
     """
 
     raw: dict
@@ -189,30 +204,65 @@ class Spec:
     # -- sections ---------------------------------------------------------
     @property
     def data_section(self) -> dict:
+        """The ``[data]`` section (a copy)."""
         return dict(self.raw.get("data", {}))
 
     @property
     def description(self) -> str:
+        """The spec's ``description``."""
         return self.raw.get("description", "")
 
     @property
     def paper(self) -> str:
+        """Where in the paper the model is (``paper`` key)."""
         return self.raw.get("paper", "")
 
     @property
     def priors(self) -> dict | None:
+        """The ``priors`` section, or None."""
         return copy.deepcopy(self.raw["priors"]) if self.raw.get("priors") else None
 
     @property
     def is_simulated(self) -> bool:
+        """Whether the data come from a simulator (``[data] simulate``)."""
         return "simulate" in self.data_section
 
     def ml_options(self, fast: bool = False) -> dict | None:
-        """Keyword arguments of ``fit_ml`` (None when the spec has no ``[inference.ml]``)."""
+        """Keyword arguments of ``fit_ml`` from ``[inference.ml]``.
+
+        Parameters
+        ----------
+        fast : bool
+            Apply the spec's ``[fast]`` overrides.
+
+        Returns
+        -------
+        dict or None
+            None when the spec has no ``[inference.ml]``.
+
+        Examples
+        --------
+        >>> m.fit_ml(**spec.ml_options())                  # doctest: +SKIP
+        """
         return self._inference("ml", fast)
 
     def sample_options(self, fast: bool = False) -> dict | None:
-        """Keyword arguments of ``sample`` (None when the spec has no ``[inference.sample]``)."""
+        """Keyword arguments of ``sample`` from ``[inference.sample]``.
+
+        Parameters
+        ----------
+        fast : bool
+            Apply the spec's ``[fast]`` overrides.
+
+        Returns
+        -------
+        dict or None
+            None when the spec has no ``[inference.sample]``.
+
+        Examples
+        --------
+        >>> m.sample(**spec.sample_options(fast=True))     # doctest: +SKIP
+        """
         return self._inference("sample", fast)
 
     def _inference(self, kind: str, fast: bool) -> dict | None:
@@ -229,7 +279,24 @@ class Spec:
 
     # -- data ---------------------------------------------------------------
     def simulate(self, seed: int | None = None, fast: bool = False):
-        """Run the spec's simulator (its ``[data.parameters]``; ``seed`` overrides ``data.seed``)."""
+        """Run the spec's simulator (its ``[data.parameters]``).
+
+        Parameters
+        ----------
+        seed : int, optional
+            Overrides ``data.seed``.
+        fast : bool
+            Apply the spec's ``[fast]`` overrides.
+
+        Returns
+        -------
+        object
+            The simulator's result (e.g. ``SimulatedLCA``: ``data``, ``truth``).
+
+        Examples
+        --------
+        >>> sim = bm.read_spec("lca_power_k2").simulate(seed=1)   # doctest: +SKIP
+        """
         section = self.data_section
         if "simulate" not in section:
             raise ValueError(f"spec {self.name!r} has no simulator ([data] simulate = ...); "
@@ -241,10 +308,24 @@ class Spec:
         return fn(**params, seed=section.get("seed") if seed is None else seed)
 
     def load_data(self, data: pd.DataFrame | str | os.PathLike | None = None, *, fast: bool = False) -> pd.DataFrame:
-        """The spec's data: ``data`` when given (a DataFrame or CSV path), else its source.
+        """The spec's data: ``data`` when given, else its source.
 
-        Fast mode applies ``[fast] data`` overrides to simulator parameters
-        (e.g. fewer clusters).
+        Fast mode applies ``[fast] data`` overrides to simulator parameters.
+
+        Parameters
+        ----------
+        data : DataFrame or CSV path, optional
+            Replaces the spec's data source (same columns).
+        fast : bool
+            Apply the spec's ``[fast]`` overrides.
+
+        Returns
+        -------
+        DataFrame
+
+        Examples
+        --------
+        >>> spec.load_data().head()                       # doctest: +SKIP
         """
         from . import datasets
         section = self.data_section
@@ -264,7 +345,21 @@ class Spec:
         return frame
 
     def check_columns(self, frame: pd.DataFrame) -> None:
-        """Every column the model options name is in ``frame`` (a ValueError naming it otherwise)."""
+        """Every column the model options name is in ``frame``.
+
+        Parameters
+        ----------
+        frame : DataFrame
+
+        Returns
+        -------
+        None
+            Raises a ``ValueError`` naming a missing column.
+
+        Examples
+        --------
+        >>> spec.check_columns(my_frame)                   # doctest: +SKIP
+        """
         columns = set(map(str, frame.columns))
         for arg in _COLUMN_ARGS:
             value = self.options.get(arg)
@@ -280,7 +375,21 @@ class Spec:
 
     # -- model --------------------------------------------------------------
     def call(self, frame: pd.DataFrame) -> dict:
-        """The factory call ``{"factory", "arguments"}`` (as :mod:`bayesmix.io` records it)."""
+        """The factory call ``{"factory", "arguments"}`` (as :mod:`bayesmix.io` records it).
+
+        Parameters
+        ----------
+        frame : DataFrame
+            The data.
+
+        Returns
+        -------
+        dict
+
+        Examples
+        --------
+        >>> spec.call(spec.load_data())["factory"]        # doctest: +SKIP
+        """
         arguments = {"data": frame, **copy.deepcopy(self.options)}
         for key in ("random", "starts"):
             if isinstance(arguments.get(key), list):
@@ -290,7 +399,23 @@ class Spec:
         return {"factory": self.factory, "arguments": arguments}
 
     def build(self, data: pd.DataFrame | str | os.PathLike | None = None, *, fast: bool = False):
-        """Load the data, check the columns, and call the factory (via :func:`bayesmix.io.rebuild`)."""
+        """Load the data, check the columns, and call the factory (via :func:`bayesmix.io.rebuild`).
+
+        Parameters
+        ----------
+        data : DataFrame or CSV path, optional
+            Replaces the spec's data source (same columns).
+        fast : bool
+            Apply the spec's ``[fast]`` overrides.
+
+        Returns
+        -------
+        MixtureModel
+
+        Examples
+        --------
+        >>> m = bm.read_spec("table3_model6").build(fast=True)   # doctest: +SKIP
+        """
         from .io import rebuild
         frame = self.load_data(data, fast=fast)
         self.check_columns(frame)
@@ -340,6 +465,22 @@ def resolve(path_or_name: str | os.PathLike) -> Path:
 
 def read_spec(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> Spec:
     """Parse and validate a spec (a TOML path, a bundled spec name, or a dict); nothing is compiled.
+
+    Parameters
+    ----------
+    path_or_dict : path, bundled spec name, or dict
+        The spec (see :mod:`bayesmix.spec` for the format; ``bayesmix list``
+        shows the bundled names).
+
+    Returns
+    -------
+    Spec
+
+    Examples
+    --------
+    >>> spec = bm.read_spec("carcinoma_lca_k2")
+    >>> spec.factory
+    'lca'
 
     Raises
     ------
@@ -459,12 +600,29 @@ def from_spec(path_or_dict: str | os.PathLike | Mapping[str, Any], *, data: pd.D
 
 
 def to_spec(model, *, data_path: str | os.PathLike | None = None) -> dict:
-    """The spec (as a dict) that rebuilds ``model``; ``write_spec`` saves it as TOML.
+    """The spec (as a dict) that rebuilds ``model``; :func:`write_spec` saves it as TOML.
 
     The options come from the factory call the model records (the one
-    :func:`bayesmix.save` stores). The data source is the spec's when the
-    model was built by :func:`from_spec`; otherwise ``data_path`` is
-    required and the model's data frame is written there as CSV.
+    :func:`bayesmix.save` stores). The data source is the spec's when the model
+    was built by :func:`from_spec`; otherwise ``data_path`` is required and the
+    model's data frame is written there as CSV.
+
+    Parameters
+    ----------
+    model : MixtureModel
+        A model built by a bayesmix factory or :func:`from_spec`.
+    data_path : path, optional
+        Where to write the data as CSV (needed unless the model came from a spec).
+
+    Returns
+    -------
+    dict
+        The spec, valid for :func:`read_spec`.
+
+    Examples
+    --------
+    >>> spec = bm.to_spec(m, data_path="my_data.csv")     # doctest: +SKIP
+    >>> bm.write_spec(spec, "my_model.toml")             # doctest: +SKIP
     """
     from .io import _call_of
     call = _call_of(model)
@@ -535,7 +693,24 @@ def _toml_key(key: str) -> str:
 
 
 def write_spec(spec: Mapping[str, Any], path: str | os.PathLike) -> Path:
-    """Write a spec dict as TOML (scalars first, then one table per section)."""
+    """Write a spec dict as TOML (scalars first, then one table per section).
+
+    Parameters
+    ----------
+    spec : dict
+        From :func:`to_spec` (or written by hand).
+    path : path
+        The TOML file to write.
+
+    Returns
+    -------
+    Path
+        The file written.
+
+    Examples
+    --------
+    >>> bm.write_spec(bm.to_spec(m, data_path="d.csv"), "my_model.toml")   # doctest: +SKIP
+    """
     lines: list[str] = []
 
     def emit(table: Mapping, prefix: str) -> None:

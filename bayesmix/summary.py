@@ -20,7 +20,26 @@ __all__ = ["FitSummary", "ml_summary"]
 
 @dataclass
 class FitSummary:
-    """Tables of a fitted model; print it, or show it in Jupyter (HTML)."""
+    """Tables of a fitted model in Mplus order; print it, or show it in Jupyter (HTML). From ``ml.summary()``.
+
+    Attributes
+    ----------
+    fit : Series
+        LL, parameters, AIC, BIC, aBIC, entropy, N.
+    classes : DataFrame
+        Proportions with SEs, counts by posterior probabilities and by modal class.
+    classification : DataFrame or None
+        Average posterior probabilities by modal class (AvePP).
+    profiles, parameters : DataFrame
+        Estimates with SEs.
+    title : str
+
+    Examples
+    --------
+    >>> s = ml.summary()          # doctest: +SKIP
+    >>> print(s)                  # doctest: +SKIP
+    >>> s.classification          # doctest: +SKIP
+    """
 
     fit: pd.Series
     classes: pd.DataFrame
@@ -30,6 +49,18 @@ class FitSummary:
     title: str = "Maximum likelihood"
 
     def tables(self) -> dict[str, pd.DataFrame | pd.Series]:
+        """The tables in printing order.
+
+        Returns
+        -------
+        dict
+            Title -> table: model fit, classes, average posterior probabilities,
+            profiles, parameters.
+
+        Examples
+        --------
+        >>> for title, table in ml.summary().tables().items(): print(title)   # doctest: +SKIP
+        """
         out = {"Model fit": self.fit, "Classes": self.classes}
         if self.classification is not None:
             out["Average posterior probabilities (rows: modal class)"] = self.classification

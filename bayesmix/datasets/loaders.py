@@ -10,7 +10,18 @@ _FILES = {"carcinoma": "carcinoma.csv", "lsat7": "lsat7.csv", "sai_lta": "sai_lt
 
 
 def available() -> list[str]:
-    """Names accepted by :func:`load`."""
+    """Names accepted by :func:`load`.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> import bayesmix as bm
+    >>> bm.datasets.available()
+    ['carcinoma', 'lsat7', 'sai_lta']
+    """
     return sorted(_FILES)
 
 
@@ -21,6 +32,21 @@ def load(name: str) -> pd.DataFrame:
       (Agresti 2002, Table 13.1); published ML: 2-class LCA LL -317.2568.
     - ``lsat7``: LSAT section 7, 1000 x 5 binary items (Bock & Lieberman 1970).
     - ``sai_lta``: state anxiety, 5 binary items at two occasions, persons in 28 studies.
+
+    Parameters
+    ----------
+    name : str
+        One of :func:`available`.
+
+    Returns
+    -------
+    DataFrame
+
+    Examples
+    --------
+    >>> import bayesmix as bm
+    >>> bm.datasets.load("carcinoma").shape
+    (118, 7)
     """
     if name not in _FILES:
         raise ValueError(f"unknown data set {name!r}; available: {available()}.")

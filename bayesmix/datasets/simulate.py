@@ -35,13 +35,37 @@ def simulate_lca(
     missing_rate: float = 0.0,
     seed: int | None = None,
 ) -> SimulatedLCA:
-    """Binary-item LCA data (eq. 4 class model, logit items).
+    """Binary-item LCA data (eq. 4 class model, logit items) with known truth.
 
-    Defaults: equal-ish classes, well separated profiles (item logits +-1.5
-    alternating patterns). ``class_slope`` (n_covariates x K-1) adds standard
-    normal covariates ``x1..``. ``missing_rate`` blanks cells completely at
-    random. Returns data, truth (``class_intercept``, ``class_slope``,
-    ``binary_logit``), true classes.
+    Parameters
+    ----------
+    n_units, n_items, n_classes : int
+        Sizes.
+    class_intercept : array_like, optional
+        (K-1,) class logits against the last class (default: 0.3 .. -0.3).
+    binary_logit : array_like, optional
+        (K, I) item logits (default: well separated +-1.5 patterns).
+    class_slope : array_like, optional
+        (P, K-1) effects of standard normal covariates ``x1..xP``.
+    n_covariates : int
+        Covariates without effects (ignored when ``class_slope`` is given).
+    missing_rate : float
+        Share of cells blanked completely at random.
+    seed : int, optional
+
+    Returns
+    -------
+    SimulatedLCA
+        ``data`` (items ``y1..``, covariates ``x1..``), ``truth`` (named like the
+        model's variables), ``classes``, ``items``, ``covariates``; unpacks as
+        ``data, truth``.
+
+    Examples
+    --------
+    >>> from bayesmix.datasets import simulate_lca
+    >>> sim = simulate_lca(300, 6, 2, seed=1)
+    >>> sim.data.shape
+    (300, 6)
     """
     rng = np.random.default_rng(seed)
     K, I = n_classes, n_items
@@ -114,18 +138,44 @@ def simulate_mixture_regression(
     class_random_sd: float = 0.0,
     seed: int | None = None,
 ) -> SimulatedRegression:
-    """Two-level mixture regression of the paper's section 5 (eq. 19).
+    """Two-level mixture regression of the paper's section 5 (eq. 19) with known truth.
 
     Y_ij = mu_cj + beta_cj' X_ij + eps_ij with mu_cj = mu_c + u0_j,
     beta_cj = beta_c + u1_j, u0_j ~ N(0, v0), u1_j ~ N(0, v1) independent
     (covariance 0 as in the paper), eps_ij ~ N(0, theta), X_ij standard normal.
     The defaults are Model 5 (Table 3): mu = 1 / 0, beta = 0.2 / 0.8, theta = 1,
     v0 = 0.2 with a fixed slope (v1 = 0), two classes of equal size, the class
-    on the between level (``class_level="between"``, eq. 16) and 100 clusters of 10.
-    ``class_level="within"`` draws a class per unit (Model 1), optionally with a
-    random intercept alpha_j ~ N(0, class_random_sd**2) on the K-1 class logits
-    (within-between, eq. 4-5). ``regression_slope`` is (K,) for one predictor
-    ``x`` or (K, P) for predictors ``x1..xP``.
+    on the between level and 100 clusters of 10.
+
+    Parameters
+    ----------
+    n_clusters, cluster_size : int
+        Clusters and units per cluster.
+    class_level : ``"between"`` or ``"within"``
+        A class per cluster (eq. 16) or per unit (Model 1; with
+        ``class_random_sd`` a random class-logit intercept, eq. 4-5).
+    regression_intercept, regression_slope : array_like
+        mu_c (K,) and beta_c (K,) for one predictor ``x`` or (K, P) for ``x1..xP``.
+    residual_variance, random_intercept_variance, random_slope_variance : float
+        theta, v0, v1.
+    class_intercept : array_like, optional
+        (K-1,) class logits (default 0).
+    class_random_sd : float
+        SD of the cluster random intercept on the class logits (within classes).
+    seed : int, optional
+
+    Returns
+    -------
+    SimulatedRegression
+        ``data`` (``cluster``, ``y``, ``x``...), ``truth``, ``classes``, ``y``,
+        ``x``, ``cluster``; unpacks as ``data, truth``.
+
+    Examples
+    --------
+    >>> from bayesmix.datasets import simulate_mixture_regression
+    >>> sim = simulate_mixture_regression(n_clusters=20, cluster_size=5, seed=1)
+    >>> list(sim.data.columns)
+    ['cluster', 'y', 'x']
     """
     if class_level not in ("within", "between"):
         raise ValueError(f"class_level={class_level!r} is unknown; use 'within' or 'between'.")
