@@ -110,8 +110,9 @@ def test_vlmr_rejects_one_class_and_keeps_two_for_two_class_data():
 
 def test_weighted_chi_square_tail():
     assert weighted_chi2_sf(3.841459, [1.0]) == pytest.approx(0.05, abs=1e-6)
-    for m, x in [(3, 2.0), (5, 11.0705), (12, 30.0)]:
+    for m, x in [(3, 2.0), (5, 11.0705), (12, 30.0), (4, 25.0)]:
         assert weighted_chi2_sf(x, np.ones(m)) == pytest.approx(stats.chi2.sf(x, m), abs=1e-6)
+    assert weighted_chi2_sf(80.0, np.ones(4)) == 0.0  # far below the integral's accuracy: 0, not noise
     assert weighted_chi2_sf(6.0, [2.0, 2.0, 2.0]) == pytest.approx(stats.chi2.sf(3.0, 3), abs=1e-6)
     rng = np.random.default_rng(1)
     for weights, x in [([2.0, 0.5], 3.0), ([1.0, -0.5], 1.0), ([3, 1, 0.5, 0.2, -0.3, -0.8], 5.0)]:
