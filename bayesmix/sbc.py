@@ -1,0 +1,1049 @@
+"""Simulation-based calibration (SBC) of the bayesmix factories.
+
+SBC (Talts, Betancourt, Simpson, Vehtari & Gelman 2018, arXiv:1804.06788)
+checks the whole chain prior -> simulator -> likelihood -> sampler: draw
+theta' from the model's prior, simulate data y' from the model's own
+generative process at theta', fit y' with NUTS and take the rank of
+q(theta') among the L posterior draws q(theta_1..L) of every scalar summary q.
+If the posterior is right, the ranks are uniform on 0..L; a wrong Jacobian,
+a prior other than the documented one, a likelihood that does not match
+the generative process or a label alignment that biases the draws all
+bend the rank distribution.
+
+Here each replication
+
+1. draws theta' (every free variable, random effects included, and the
+   deterministics) by forward sampling the factory's own PyMC model, built
+   once on a template data set of the simulated shape (the priors must not
+   depend on the data: the cases pass every data-scaled prior explicitly);
+2. simulates y' with NumPy code written from the paper's equations (eq. 1,
+   4, 9, 16-19, 24, 28-30, 34-38, 42), independent of the likelihood
+   graphs it checks;
+3. builds the model on y' (the data are graph constants: one new model per
+   replication; the PyMC sampler's C code is cached across them) and fits
+   it as users do: the start search of ``sample(init="map")`` (its mode is
+   the label reference), NUTS from there, labels aligned to that mode;
+4. aligns theta' to the same reference with the same function
+   (:func:`bayesmix.inference.labels.align_labels`). The labeling is then a
+   function of (theta, y) applied to theta' and to every posterior draw
+   alike, so the ranks of the aligned quantities are uniform exactly when
+   the aligned posterior is calibrated (SBC "sees what users get");
+5. ranks q(theta') among L posterior draws thinned evenly over the chains.
+
+Simulated data the factory refuses (a ValueError, e.g. an item that came out
+constant) are redrawn with a new theta'. That conditions on an event of y'
+alone, which leaves p(theta | y') and so the uniformity of the ranks intact;
+the count of redraws is reported.
+
+Uniformity is tested per quantity on the randomized fractional ranks
+u = (rank + U) / (L + 1), U ~ Uniform(0, 1), which are Uniform(0, 1) under
+calibration: a chi-square test on equal-width bins and the ECDF test of
+Säilynoja, Bürkner & Vehtari (2022, Statistics and Computing 32:32), whose
+statistic is the smallest two-sided binomial tail probability of the ECDF over
+the evaluation points, calibrated by simulation; its simultaneous band is what
+:func:`plot_ecdf_difference` draws. :func:`power` says how large a
+miscalibration a given number of replications can detect.
+
+The ``simuk`` package (0.3.0) was tried first: its loop conditions one fixed
+PyMC model on new data through ``pm.observe`` / ``pm.set_data`` and calls
+``pm.sample`` itself, but bayesmix's likelihood is a ``pm.Potential`` over
+summed-out classes with the data as graph constants, and the fit users get
+(``MixtureModel.sample``: start search, label alignment) is not ``pm.sample``;
+this module is written on the same rank statistics instead.
+
+Examples
+--------
+>>> from bayesmix import sbc
+>>> case = sbc.make_case("lca", n_units=60, n_items=4)             # doctest: +SKIP
+>>> result = sbc.run_sbc(case, n_replications=50, seed=1)          # doctest: +SKIP
+>>> sbc.uniformity_table(result)                                   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import xarray as xr
+from scipy import stats
+from scipy.special import expit, softmax
+
+from ._compile import python_mode
+
+__all__ = [
+    "SBCCase", "SBCResult", "CASES", "make_case", "run_sbc", "prior_draws", "ranks_of", "fractional_ranks",
+    "miscalibrated",
+    "chi_square_uniformity", "ecdf_uniformity", "ecdf_band", "uniformity_table", "verdict", "power",
+    "plot_rank_histograms", "plot_ecdf_difference",
+]
+
+_log = logging.getLogger("bayesmix")
+
+
+# ============================================================================ cases
+class _QuietPyMC:
+    """Silence PyMC's sampler messages (one set per replication) while the loop runs."""
+
+    def __enter__(self):
+        names = [n for n in logging.root.manager.loggerDict if n == "pymc" or n.startswith("pymc.")] + ["pymc"]
+        self.levels = {n: logging.getLogger(n).level for n in set(names)}
+        for n in self.levels:
+            logging.getLogger(n).setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        for n, level in self.levels.items():
+            logging.getLogger(n).setLevel(level)
+        return False
+
+
+@dataclass
+class SBCCase:
+    """One factory configuration under SBC.
+
+    Attributes
+    ----------
+    name : str
+        Short identifier (``"lca"``, ``"gom_dirichlet"``, ...).
+    description : str
+        The model and the data size, for tables.
+    build : callable
+        ``build(data) -> MixtureModel``: the factory call (with ``priors``).
+    template : callable
+        ``template(rng) -> DataFrame``: any data of the simulated shape
+        (the prior model is built on it; only its shape matters).
+    simulate : callable
+        ``simulate(theta, rng) -> DataFrame``: data at one prior draw
+        ``theta`` (name -> array, as the PyMC model names its variables).
+    quantities : callable
+        ``quantities(values) -> {name: (S,) array}`` from ``values`` (name ->
+        array with a leading draw axis S) of the label-aligned variables.
+    priors : dict
+        The priors the SBC used (passed to the factory; empty = defaults).
+    """
+
+    name: str
+    description: str
+    build: Callable[[pd.DataFrame], Any]
+    template: Callable[[np.random.Generator], pd.DataFrame]
+    simulate: Callable[[dict, np.random.Generator], pd.DataFrame]
+    quantities: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+    priors: dict = field(default_factory=dict)
+
+
+def _free_softmax(free: np.ndarray) -> np.ndarray:
+    """Class probabilities from K-1 reference-coded logits (last class 0), along the last axis (eq. 4)."""
+    free = np.asarray(free, dtype=float)
+    return softmax(np.concatenate([free, np.zeros(free.shape[:-1] + (1,))], axis=-1), axis=-1)
+
+
+def _cdf(x, link: str) -> np.ndarray:
+    return expit(x) if link == "logit" else stats.norm.cdf(x)
+
+
+def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
+    """One draw per row of ``probs`` (..., K)."""
+    cum = np.cumsum(probs, axis=-1)
+    u = rng.random(probs.shape[:-1] + (1,))
+    return np.minimum((u > cum).sum(axis=-1), probs.shape[-1] - 1)
+
+
+def _bernoulli(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
+    return (rng.random(p.shape) < p).astype(int)
+
+
+def _builder(factory: str, *args, **kwargs) -> Callable[[pd.DataFrame], Any]:
+    """``build(data)``: the factory ``bm.<factory>(data, *args, **kwargs)``."""
+    def build(data: pd.DataFrame):
+        import bayesmix as bm
+        return getattr(bm, factory)(data, *args, **kwargs)
+    return build
+
+
+def _items(n_items: int, stem: str = "y") -> list[str]:
+    return [f"{stem}{i + 1}" for i in range(n_items)]
+
+
+def _binary_template(n_units: int, items: list[str], extra: dict | None = None):
+    def template(rng: np.random.Generator) -> pd.DataFrame:
+        y = rng.integers(0, 2, size=(n_units, len(items)))
+        y[0], y[1] = 0, 1  # no constant item
+        frame = pd.DataFrame(y, columns=items)
+        for position, (name, values) in enumerate((extra or {}).items()):
+            frame.insert(position, name, values)  # id columns first, as the simulators write them
+        return frame
+    return template
+
+
+def _item_probabilities(values, name: str, items: list[str], link: str, classes: int) -> dict[str, np.ndarray]:
+    """P(y_i = 1 | class c) of binary items (eq. 1), one quantity per item and class."""
+    p = _cdf(np.asarray(values[name]), link)  # (S, K, I)
+    return {f"P({item}=1|class{c + 1})": p[:, c, i] for c in range(classes) for i, item in enumerate(items)}
+
+
+def _class_proportions(values, name: str = "class_intercept", label: str = "P(class1)") -> dict[str, np.ndarray]:
+    return {label: _free_softmax(values[name])[:, 0]}
+
+
+# ---------------------------------------------------------------------------- LCA
+def _lca_case(n_units: int = 60, n_items: int = 4, priors: dict | None = None, **_) -> SBCCase:
+    items, k = _items(n_items), 2
+    priors = dict(priors or {})
+
+    build = _builder("lca", items, k, priors=priors or None)
+
+    def simulate(theta, rng):
+        classes = _categorical(rng, np.broadcast_to(_free_softmax(theta["class_intercept"]), (n_units, k)))
+        y = _bernoulli(rng, expit(theta["binary_logit"])[classes])  # (N, I), eq. 1 and 4
+        return pd.DataFrame(y, columns=items)
+
+    def quantities(values):
+        return {**_class_proportions(values), **_item_probabilities(values, "binary_logit", items, "logit", k)}
+
+    return SBCCase("lca", f"bm.lca single level, K=2, {n_units} units x {n_items} binary items", build,
+                   _binary_template(n_units, items), simulate, quantities, priors)
+
+
+def _cluster_ids(n_clusters: int, cluster_size: int) -> np.ndarray:
+    return np.repeat([f"c{j + 1:02d}" for j in range(n_clusters)], cluster_size)
+
+
+def _lca_random_intercept_case(n_clusters: int = 10, cluster_size: int = 8, n_items: int = 4,
+                               priors: dict | None = None, **_) -> SBCCase:
+    """Model 6 (eq. 4-5): class logit a + sd z_j, z_j ~ N(0, 1), per cluster; K = 2."""
+    items, k, n = _items(n_items), 2, n_clusters * cluster_size
+    cluster = _cluster_ids(n_clusters, cluster_size)
+    index = np.repeat(np.arange(n_clusters), cluster_size)
+    priors = dict(priors or {})
+
+    build = _builder("lca", items, k, cluster="cluster", random_intercept=True, priors=priors or None)
+
+    def simulate(theta, rng):
+        alpha = theta["class_intercept"][None, :] + theta["random_z"] * theta["random_sd"][None, :]  # (J, 1)
+        classes = _categorical(rng, _free_softmax(alpha)[index])
+        y = _bernoulli(rng, expit(theta["binary_logit"])[classes])
+        frame = pd.DataFrame(y, columns=items)
+        frame.insert(0, "cluster", cluster)
+        return frame
+
+    def quantities(values):
+        return {"random_sd": np.asarray(values["random_sd"])[:, 0],
+                **_class_proportions(values, label="P(class1 | alpha_j=0)"),
+                **_item_probabilities(values, "binary_logit", items, "logit", k)}
+
+    return SBCCase("lca_random_intercept",
+                   f"bm.lca two-level, random intercept on the class logit (Model 6), K=2, {n_clusters} clusters x "
+                   f"{cluster_size} units x {n_items} binary items", build,
+                   _binary_template(n, items, {"cluster": cluster}), simulate, quantities, priors)
+
+
+def _lca_between_case(n_clusters: int = 24, cluster_size: int = 4, n_items: int = 4,
+                      priors: dict | None = None, **_) -> SBCCase:
+    """Between-level classes (eq. 16-17): one class per cluster."""
+    items, k, n = _items(n_items), 2, n_clusters * cluster_size
+    cluster = _cluster_ids(n_clusters, cluster_size)
+    index = np.repeat(np.arange(n_clusters), cluster_size)
+    priors = dict(priors or {})
+
+    build = _builder("lca", items, k, cluster="cluster", class_level="between", priors=priors or None)
+
+    def simulate(theta, rng):
+        classes = _categorical(rng, np.broadcast_to(_free_softmax(theta["class_intercept"]), (n_clusters, k)))
+        y = _bernoulli(rng, expit(theta["binary_logit"])[classes[index]])
+        frame = pd.DataFrame(y, columns=items)
+        frame.insert(0, "cluster", cluster)
+        return frame
+
+    def quantities(values):
+        return {**_class_proportions(values), **_item_probabilities(values, "binary_logit", items, "logit", k)}
+
+    return SBCCase("lca_between", f"bm.lca between-level classes (eq. 16-17), K=2, {n_clusters} clusters x "
+                   f"{cluster_size} units x {n_items} binary items", build,
+                   _binary_template(n, items, {"cluster": cluster}), simulate, quantities, priors)
+
+
+def _lca_within_between_case(n_clusters: int = 20, cluster_size: int = 5, n_items: int = 4,
+                             priors: dict | None = None, **_) -> SBCCase:
+    """Within and between classes (section 6, eq. 24): D_j, then C_ij | D_j; K = M = 2."""
+    items, k, m, n = _items(n_items), 2, 2, n_clusters * cluster_size
+    cluster = _cluster_ids(n_clusters, cluster_size)
+    index = np.repeat(np.arange(n_clusters), cluster_size)
+    priors = dict(priors or {})
+
+    build = _builder("lca", items, k, cluster="cluster", n_between_classes=m, priors=priors or None)
+
+    def simulate(theta, rng):
+        between = _categorical(rng, np.broadcast_to(_free_softmax(theta["between_class_intercept"]),
+                                                    (n_clusters, m)))
+        gamma = np.concatenate([theta["class_between_effect"], np.zeros((k - 1, 1))], axis=1)  # gamma_cM = 0
+        logits = theta["class_intercept"][:, None] + gamma  # (K-1, M)
+        classes = _categorical(rng, _free_softmax(logits.T)[between[index]])
+        y = _bernoulli(rng, expit(theta["binary_logit"])[classes])
+        frame = pd.DataFrame(y, columns=items)
+        frame.insert(0, "cluster", cluster)
+        return frame
+
+    def quantities(values):
+        within = _free_softmax(np.asarray(values["class_intercept"]))[:, 0]  # P(C = 1 | D = M)
+        shifted = np.asarray(values["class_intercept"]) + np.asarray(values["class_between_effect"])[..., 0]
+        return {"P(between1)": _free_softmax(values["between_class_intercept"])[:, 0],
+                "P(class1|between1)": _free_softmax(shifted)[:, 0], "P(class1|between2)": within,
+                **_item_probabilities(values, "binary_logit", items, "logit", k)}
+
+    return SBCCase("lca_within_between", f"bm.lca within and between classes (eq. 24), K=M=2, {n_clusters} "
+                   f"clusters x {cluster_size} units x {n_items} binary items", build,
+                   _binary_template(n, items, {"cluster": cluster}), simulate, quantities, priors)
+
+
+# ------------------------------------------------------------------ mixture regression
+#: the regression's default priors are scaled on the data (Normal(mean y, 2 sd y), ...): SBC needs fixed ones
+REGRESSION_PRIORS = {"regression_intercept": {"mu": 0.0, "sigma": 2.0}, "regression_slope": {"mu": 0.0, "sigma": 1.0},
+                     "residual_sd": {"sigma": 1.0}}
+
+
+def _regression_case(n_units: int = 80, priors: dict | None = None, **_) -> SBCCase:
+    """Eq. 19 single level: y = mu_c + beta_c x + eps, eps ~ N(0, sigma^2) (equal variances), K = 2."""
+    k = 2
+    priors = {**REGRESSION_PRIORS, **(priors or {})}
+
+    build = _builder("mixture_regression", y="y", x="x", n_classes=k, priors=priors)
+
+    def template(rng):
+        return pd.DataFrame({"y": rng.standard_normal(n_units), "x": rng.standard_normal(n_units)})
+
+    def simulate(theta, rng):
+        classes = _categorical(rng, np.broadcast_to(_free_softmax(theta["class_intercept"]), (n_units, k)))
+        x = rng.standard_normal(n_units)
+        mean = theta["regression_intercept"][classes] + theta["regression_slope"][classes, 0] * x
+        y = mean + float(theta["residual_sd"]) * rng.standard_normal(n_units)
+        return pd.DataFrame({"y": y, "x": x})
+
+    def quantities(values):
+        out = dict(_class_proportions(values))
+        for c in range(k):
+            out[f"intercept[class{c + 1}]"] = np.asarray(values["regression_intercept"])[:, c]
+            out[f"slope[class{c + 1}]"] = np.asarray(values["regression_slope"])[:, c, 0]
+        out["residual_sd"] = np.asarray(values["residual_sd"]).reshape(-1)
+        return out
+
+    return SBCCase("mixture_regression", f"bm.mixture_regression single level (eq. 19), K=2, {n_units} units, "
+                   "one predictor, equal residual variances", build, template, simulate, quantities, priors)
+
+
+# ------------------------------------------------------------------------------ LTA
+def _lta_case(n_units: int = 60, n_items: int = 3, priors: dict | None = None, **_) -> SBCCase:
+    """LTA (eq. 6-9): C_1 ~ softmax(a), C_2 | C_1 = j ~ softmax(tau_j), invariant measurement; K = 2, T = 2."""
+    k, times = 2, ("t1", "t2")
+    stems = _items(n_items, "u")
+    items_by_time = {t: [f"{s}_{t}" for s in stems] for t in times}
+    columns = [c for t in times for c in items_by_time[t]]
+    priors = dict(priors or {})
+
+    build = _builder("lta", items_by_time, k, priors=priors or None)
+
+    def simulate(theta, rng):
+        c1 = _categorical(rng, np.broadcast_to(_free_softmax(theta["class_intercept"]), (n_units, k)))
+        c2 = _categorical(rng, _free_softmax(theta["transition_logit"][0])[c1])  # (N, K) rows of eq. 9
+        p = expit(theta["binary_logit"])
+        y = np.concatenate([_bernoulli(rng, p[c1]), _bernoulli(rng, p[c2])], axis=1)
+        return pd.DataFrame(y, columns=columns)
+
+    def quantities(values):
+        transition = _free_softmax(np.asarray(values["transition_logit"])[:, 0])  # (S, K, K)
+        return {"P(C1=class1)": _free_softmax(values["class_intercept"])[:, 0],
+                "P(C2=class1|C1=class1)": transition[:, 0, 0], "P(C2=class1|C1=class2)": transition[:, 1, 0],
+                **_item_probabilities(values, "binary_logit", stems, "logit", k)}
+
+    return SBCCase("lta", f"bm.lta K=2, T=2, invariant measurement, Markov transitions, {n_units} units x "
+                   f"{n_items} binary items per time", build, _binary_template(n_units, columns), simulate,
+                   quantities, priors)
+
+
+# ------------------------------------------------------------------------------ GoM
+#: probit item parameters: the default Normal(0, 2.5) puts 30% of the prior mass on |tau| > 2.6
+#: (P(y = 1 | class) beyond 0.005 / 0.995), which makes items constant in small samples
+PROBIT_PRIORS = {"binary_logit": {"mu": 0.0, "sigma": 1.5}}
+
+
+def _gom_case(membership: str, n_units: int = 80, n_items: int = 5, priors: dict | None = None, **_) -> SBCCase:
+    """GoM (eq. 28-30, 34-35; Erosheva's Dirichlet): C_ij ~ Categorical(g_j), y_ij ~ Bernoulli(Phi(tau_{C_ij, i}))."""
+    items, k = _items(n_items), 2
+    priors = {**PROBIT_PRIORS, **(priors or {})}
+
+    build = _builder("gom", items, k, membership=membership, priors=priors)
+
+    def simulate(theta, rng):
+        if membership == "dirichlet":
+            g = np.asarray(theta["membership_g"])  # (N, K)
+        else:
+            scale = theta["membership_sd"] if membership == "logistic-normal" else theta["membership_loading"]
+            g = _free_softmax(theta["class_intercept"][None, :] + theta["membership_z"] * scale[None, :])
+        item_class = _categorical(rng, np.broadcast_to(g[:, None, :], (n_units, n_items, k)))  # eq. 29-30
+        p = stats.norm.cdf(np.asarray(theta["binary_logit"]))[item_class, np.arange(n_items)[None, :]]  # eq. 28
+        return pd.DataFrame(_bernoulli(rng, p), columns=items)
+
+    def quantities(values):
+        out = {}
+        if membership == "dirichlet":
+            a = np.asarray(values["membership_concentration"])
+            out.update({"concentration[class1]": a[:, 0], "concentration[class2]": a[:, 1],
+                        "mean membership[class1]": a[:, 0] / a.sum(axis=1)})
+        else:
+            out["class_intercept"] = np.asarray(values["class_intercept"])[:, 0]
+            name = "membership_sd" if membership == "logistic-normal" else "membership_loading"
+            out[name] = np.asarray(values[name])[:, 0]
+        out.update(_item_probabilities(values, "binary_logit", items, "probit", k))
+        return out
+
+    label = membership.replace("-", "_")
+    return SBCCase(f"gom_{label}", f"bm.gom membership={membership!r}, K=2, probit, {n_units} persons x {n_items} "
+                   "binary items", build, _binary_template(n_units, items), simulate, quantities, priors)
+
+
+# ------------------------------------------------------------------------ FMA / FMA-GoM / 3PL
+def _loadings_and_intercepts(values, items: list[str], k: int) -> dict[str, np.ndarray]:
+    """lambda_i and tau_ic of eq. 36 / 38, one quantity each."""
+    lam = np.asarray(values["factor_loading"])
+    tau = np.asarray(values["binary_logit"])
+    out = {f"loading[{item}]": lam[:, i] for i, item in enumerate(items)}
+    out.update({f"tau[{item}|class{c + 1}]": tau[:, c, i] for c in range(k) for i, item in enumerate(items)})
+    return out
+
+
+def _fma_case(n_units: int = 80, n_items: int = 5, priors: dict | None = None, **_) -> SBCCase:
+    """FMA (eq. 36-37): C_j ~ softmax(a), P(y_ij = 1 | c, eta_j) = Phi(tau_ic + lambda_i eta_j); K = 2."""
+    items, k = _items(n_items), 2
+    priors = {**PROBIT_PRIORS, **(priors or {})}
+
+    build = _builder("fma", items, k, priors=priors)
+
+    def simulate(theta, rng):
+        classes = _categorical(rng, np.broadcast_to(_free_softmax(theta["class_intercept"]), (n_units, k)))
+        eta = np.asarray(theta["factor_z"])[:, 0]
+        p = stats.norm.cdf(np.asarray(theta["binary_logit"])[classes] + eta[:, None] * theta["factor_loading"])
+        return pd.DataFrame(_bernoulli(rng, p), columns=items)
+
+    def quantities(values):
+        return {**_class_proportions(values), **_loadings_and_intercepts(values, items, k)}
+
+    return SBCCase("fma", f"bm.fma K=2, invariant loadings, probit, {n_units} persons x {n_items} binary items",
+                   build, _binary_template(n_units, items), simulate, quantities, priors)
+
+
+def _fma_gom_case(n_units: int = 80, n_items: int = 5, priors: dict | None = None, **_) -> SBCCase:
+    """FMA-GoM (eq. 38-41): C_ij with logit a + sd z_j, Phi(tau_{C_ij, i} + lambda_i eta_j); K = 2."""
+    items, k = _items(n_items), 2
+    priors = {**PROBIT_PRIORS, **(priors or {})}
+
+    build = _builder("fma_gom", items, k, priors=priors)
+
+    def simulate(theta, rng):
+        z = np.asarray(theta["factor_z"])  # (N, 2): eta, membership z
+        alpha = theta["class_intercept"][0] + theta["factor_membership_sd"][0] * z[:, 1]
+        item_class = (rng.random((n_units, n_items)) >= expit(alpha)[:, None]).astype(int)  # 0 = class1 (eq. 39)
+        tau = np.asarray(theta["binary_logit"])[item_class, np.arange(n_items)[None, :]]
+        p = stats.norm.cdf(tau + z[:, :1] * theta["factor_loading"][None, :])  # eq. 38
+        return pd.DataFrame(_bernoulli(rng, p), columns=items)
+
+    def quantities(values):
+        return {"class_intercept": np.asarray(values["class_intercept"])[:, 0],
+                "membership_sd": np.asarray(values["factor_membership_sd"])[:, 0],
+                **_loadings_and_intercepts(values, items, k)}
+
+    return SBCCase("fma_gom", f"bm.fma_gom K=2, invariant loadings, probit, {n_units} persons x {n_items} binary "
+                   "items", build, _binary_template(n_units, items), simulate, quantities, priors)
+
+
+def _irt_3pl_case(n_units: int = 100, n_items: int = 5, priors: dict | None = None, **_) -> SBCCase:
+    """3PL direct (eq. 42): P(y_ij = 1) = g_i + (1 - g_i) expit(tau_i + lambda_i eta_j)."""
+    items = _items(n_items, "q")
+    priors = dict(priors or {})
+
+    build = _builder("irt_3pl", items, priors=priors or None)
+
+    def simulate(theta, rng):
+        eta = np.asarray(theta["factor_z"])[:, 0]
+        g = np.asarray(theta["irt_guessing"])
+        p = g + (1 - g) * expit(np.asarray(theta["binary_logit"])[0] + eta[:, None] * theta["factor_loading"])
+        return pd.DataFrame(_bernoulli(rng, p), columns=items)
+
+    def quantities(values):
+        g, lam = np.asarray(values["irt_guessing"]), np.asarray(values["factor_loading"])
+        tau = np.asarray(values["binary_logit"])[:, 0]
+        out = {f"g[{item}]": g[:, i] for i, item in enumerate(items)}
+        out.update({f"loading[{item}]": lam[:, i] for i, item in enumerate(items)})
+        out.update({f"tau[{item}]": tau[:, i] for i, item in enumerate(items)})
+        return out
+
+    return SBCCase("irt_3pl", f"bm.irt_3pl direct (eq. 42), logit, {n_units} persons x {n_items} items", build,
+                   _binary_template(n_units, items), simulate, quantities, priors)
+
+
+#: name -> case maker (keyword sizes and ``priors`` overrides)
+CASES: dict[str, Callable[..., SBCCase]] = {
+    "lca": _lca_case,
+    "lca_random_intercept": _lca_random_intercept_case,
+    "lca_between": _lca_between_case,
+    "lca_within_between": _lca_within_between_case,
+    "mixture_regression": _regression_case,
+    "lta": _lta_case,
+    "gom_logistic_normal": lambda **kw: _gom_case("logistic-normal", **kw),
+    "gom_restricted": lambda **kw: _gom_case("restricted", **kw),
+    "gom_dirichlet": lambda **kw: _gom_case("dirichlet", **kw),
+    "fma": _fma_case,
+    "fma_gom": _fma_gom_case,
+    "irt_3pl": _irt_3pl_case,
+}
+
+
+def make_case(name: str, **sizes: Any) -> SBCCase:
+    """The SBC case ``name`` (one of :data:`CASES`) at the given sizes.
+
+    Parameters
+    ----------
+    name : str
+        ``"lca"``, ``"lca_random_intercept"``, ``"lca_between"``,
+        ``"lca_within_between"``, ``"mixture_regression"``, ``"lta"``,
+        ``"gom_logistic_normal"``, ``"gom_restricted"``, ``"gom_dirichlet"``,
+        ``"fma"``, ``"fma_gom"`` or ``"irt_3pl"``.
+    **sizes
+        ``n_units``, ``n_items``, ``n_clusters``, ``cluster_size`` (as the case
+        takes them) and ``priors`` (overrides passed to the factory).
+
+    Returns
+    -------
+    SBCCase
+
+    Examples
+    --------
+    >>> case = make_case("lca", n_units=60, n_items=4)
+    >>> case.name
+    'lca'
+    """
+    if name not in CASES:
+        raise ValueError(f"SBC case {name!r} is unknown; use one of {sorted(CASES)}.")
+    return CASES[name](**sizes)
+
+
+# ============================================================================ the loop
+@dataclass
+class SBCResult:
+    """Truths, thinned posterior draws, ranks and per-replication figures of one SBC run.
+
+    ``truth`` (replications x quantities) holds q(theta') after label
+    alignment; ``draws`` (replications, quantities, L) the L thinned posterior
+    draws of every quantity; ``ranks`` the integer ranks in 0..L (ties broken
+    at random); ``fractional`` the randomized ranks (rank + U) / (L + 1) in
+    (0, 1); ``fits`` one row per replication (seed, seconds, divergences,
+    max R-hat, min bulk ESS, relabeled draws, rejected simulations before it).
+    """
+
+    case: str
+    description: str
+    truth: pd.DataFrame
+    draws: np.ndarray
+    ranks: pd.DataFrame
+    fractional: pd.DataFrame
+    fits: pd.DataFrame
+    n_posterior: int
+    settings: dict
+    priors: dict
+
+    @property
+    def quantities(self) -> list[str]:
+        return list(self.truth.columns)
+
+
+def ranks_of(truth: np.ndarray, draws: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Rank of each truth among its posterior draws: #(draws < truth), ties broken at random.
+
+    Parameters
+    ----------
+    truth : array (R, Q)
+    draws : array (R, Q, L)
+    rng : numpy Generator
+
+    Returns
+    -------
+    array (R, Q) of integers in 0..L
+
+    Examples
+    --------
+    >>> ranks_of(np.array([[0.5]]), np.array([[[0.1, 0.2, 0.9]]]), np.random.default_rng(0))
+    array([[2]])
+    """
+    truth = np.asarray(truth, dtype=float)[..., None]
+    below = (draws < truth).sum(axis=-1)
+    ties = (draws == truth).sum(axis=-1)
+    return below + np.floor(rng.random(below.shape) * (ties + 1)).astype(int)
+
+
+def miscalibrated(result: SBCResult, *, bias: float = 0.0, scale: float = 1.0, seed: int = 0) -> SBCResult:
+    """The same fits with every posterior made wrong on purpose: a negative control for the tests.
+
+    Each replication's draws of each quantity are moved by ``bias``
+    posterior SDs and shrunk around their mean by ``1 / scale`` (``scale``
+    > 1: too narrow), then ranked again. A test that does not reject these
+    ranks had no power at this number of replications.
+    """
+    draws = result.draws
+    mean = draws.mean(axis=-1, keepdims=True)
+    sd = draws.std(axis=-1, keepdims=True)
+    wrong = mean + (draws - mean) / scale + bias * sd
+    rng = np.random.default_rng(seed)
+    ranks = ranks_of(result.truth.to_numpy(), wrong, rng)
+    frac = fractional_ranks(ranks, result.n_posterior, rng)
+    columns = result.truth.columns
+    return SBCResult(f"{result.case} (bias {bias:g} SD, scale {scale:g})", result.description, result.truth, wrong,
+                     pd.DataFrame(ranks, columns=columns), pd.DataFrame(frac, columns=columns), result.fits,
+                     result.n_posterior, result.settings, result.priors)
+
+
+def prior_draws(mm, n: int, seed: int) -> list[dict[str, np.ndarray]]:
+    """``n`` forward draws of every free variable and deterministic of ``mm``'s PyMC model.
+
+    The only potential of a bayesmix model is its likelihood, so forward
+    sampling the free variables is sampling the prior (checked).
+
+    Parameters
+    ----------
+    mm : MixtureModel
+    n : int
+        Number of draws.
+    seed : int
+
+    Returns
+    -------
+    list of dict
+        One dict per draw: variable name -> array.
+    """
+    model = mm.model
+    if len(model.potentials) != 1:
+        raise ValueError(f"{mm.name}: the model has {len(model.potentials)} potentials; forward draws of its free "
+                         "variables are its prior only when the likelihood is the one potential.")
+    variables = list(model.free_RVs) + list(model.deterministics)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = pm.draw(variables, draws=n, random_seed=seed, mode=python_mode())  # no C compile
+    if n == 1:  # pm.draw adds no draw axis for a single draw
+        values = [np.asarray(v)[None] for v in values]
+    return [{v.name: np.asarray(arr[i]) for v, arr in zip(variables, values)} for i in range(n)]
+
+
+def _dataset(mm, draw: dict, names) -> xr.Dataset:
+    """One draw as a (chain=1, draw=1) dataset with the model's dims (what align_labels reads)."""
+    dims = mm.model.named_vars_to_dims
+    out = {}
+    for name in names:
+        value = np.asarray(draw[name])
+        var_dims = tuple(dims.get(name) or ())
+        if len(var_dims) != value.ndim:
+            var_dims = tuple(f"{name}_dim_{i}" for i in range(value.ndim))
+        out[name] = (("chain", "draw") + var_dims, value[None, None])
+    return xr.Dataset(out)
+
+
+def _stack(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """name -> (chain * draw, ...) arrays."""
+    out = {}
+    for name, da in ds.data_vars.items():
+        arr = da.transpose("chain", "draw", ...).to_numpy()
+        out[name] = arr.reshape((-1,) + arr.shape[2:])
+    return out
+
+
+def _thin(posterior: xr.Dataset, n_posterior: int) -> xr.Dataset:
+    """``n_posterior`` draws spread evenly over every chain (thinning against autocorrelation)."""
+    n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
+    per_chain = n_posterior // n_chain
+    if per_chain < 1 or per_chain * n_chain != n_posterior or per_chain > n_draw:
+        raise ValueError(f"n_posterior={n_posterior} must be a multiple of chains={n_chain} and at most "
+                         f"chains x draws = {n_chain * n_draw}.")
+    index = np.linspace(0, n_draw - 1, per_chain).round().astype(int)
+    return posterior.isel(draw=index)
+
+
+def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int = 300, chains: int = 2,
+            n_posterior: int = 100, starts: int = 4, seed: int = 0, max_rejections: int = 200,
+            target_accept: float = 0.9, progress: Callable[[str], None] | None = None) -> SBCResult:
+    """Run SBC on ``case``: prior draw, simulation, NUTS fit with label alignment, ranks.
+
+    Parameters
+    ----------
+    case : SBCCase
+        From :func:`make_case`.
+    n_replications : int
+        Number of simulated data sets fitted.
+    draws, tune, chains : int
+        NUTS settings of every fit (PyMC's sampler, one core: its C code
+        compiles once and is reused by every replication's model).
+    n_posterior : int
+        L, posterior draws the prior draw is ranked among (thinned evenly
+        from each chain; a multiple of ``chains``).
+    starts : int
+        Random starts of the posterior-mode search that places the chains
+        and gives the label reference (``sample(init="map", starts=...)``).
+    seed : int
+        Seeds the prior draws, the simulations, the start search and NUTS.
+    max_rejections : int
+        Simulated data sets the factory may refuse (e.g. a constant item)
+        before the run stops with an error.
+    target_accept : float
+        NUTS target acceptance rate.
+    progress : callable, optional
+        Called with a one-line message after each replication.
+
+    Returns
+    -------
+    SBCResult
+
+    Examples
+    --------
+    >>> result = run_sbc(make_case("lca", n_units=60), n_replications=20, seed=1)   # doctest: +SKIP
+    >>> uniformity_table(result)                                                    # doctest: +SKIP
+    """
+    from .inference.labels import align_labels
+    from .inference.sampling import _complete, _initial_point
+
+    if n_replications < 1:
+        raise ValueError(f"n_replications must be >= 1, got {n_replications!r}.")
+    rng = np.random.default_rng([seed, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        template = case.build(case.template(np.random.default_rng([seed, 1])))
+    pool: list[dict] = []
+    batch = 0
+
+    def next_theta() -> dict:
+        nonlocal batch
+        if not pool:
+            pool.extend(prior_draws(template, max(2 * n_replications, 8), seed=int(1000 * seed + batch)))
+            batch += 1
+        return pool.pop(0)
+
+    truths, posterior_draws, fits = [], [], []
+    rejected_total = 0
+    for r in range(n_replications):
+        rejected = 0
+        while True:
+            theta = next_theta()
+            data = case.simulate(theta, rng)
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    mm = case.build(data)
+                break
+            except ValueError as err:  # conditioning on an event of y' alone keeps the ranks uniform
+                rejected += 1
+                _log.debug("sbc %s: simulated data refused (%s)", case.name, err)
+                if rejected_total + rejected > max_rejections:
+                    raise RuntimeError(f"SBC {case.name}: more than {max_rejections} simulated data sets refused by "
+                                       f"the factory; the last: {err}") from err
+        rejected_total += rejected
+        fit_seed = int(np.random.default_rng([seed, 2, r]).integers(2**31 - 1))
+        start = time.perf_counter()
+        with warnings.catch_warnings(), _QuietPyMC():
+            warnings.simplefilter("ignore")
+            point, _ = _initial_point(mm, "map", fit_seed, starts)
+            free = {rv.name for rv in mm.model.free_RVs}
+            reference = _complete(mm, {k: v for k, v in point.items() if k in free})  # as sample() completes it
+            idata = mm.sample(draws=draws, tune=tune, chains=chains, sampler="pymc", cores=1, init=point,
+                              random_seed=fit_seed, progressbar=False, target_accept=target_accept,
+                              convergence_checks=False)
+        seconds = time.perf_counter() - start
+        posterior = idata["posterior"].to_dataset()
+        prior_ds = _dataset(mm, theta, list(posterior.data_vars))
+        if mm.ordered is None and mm.n_classes > 1:  # what sample() does to the draws (finalize)
+            prior_ds, _ = align_labels(mm, prior_ds, reference)
+        truth = case.quantities(_stack(prior_ds))
+        draws_q = case.quantities(_stack(_thin(posterior, n_posterior)))
+        truths.append({name: float(np.asarray(value).reshape(-1)[0]) for name, value in truth.items()})
+        posterior_draws.append(np.stack([np.asarray(draws_q[name], dtype=float).reshape(-1) for name in truth]))
+        fits.append({"replication": r, "seed": fit_seed, "seconds": seconds, "rejected_before": rejected,
+                     "divergences": idata.attrs.get("bayesmix_divergences", 0),
+                     "max_rhat": idata.attrs.get("bayesmix_max_rhat", np.nan),
+                     "min_ess_bulk": idata.attrs.get("bayesmix_min_ess_bulk", np.nan),
+                     "relabeled_draws": idata.attrs.get("bayesmix_relabeled_draws", 0)})
+        if progress is not None:
+            progress(f"{case.name} {r + 1}/{n_replications}: {seconds:.1f} s, "
+                     f"{fits[-1]['divergences']} divergences, max R-hat {fits[-1]['max_rhat']:.3f}")
+    settings = {"n_replications": n_replications, "draws": draws, "tune": tune, "chains": chains, "starts": starts,
+                "seed": seed, "target_accept": target_accept, "rejected_simulations": rejected_total}
+    truth_frame = pd.DataFrame(truths)
+    draws_array = np.stack(posterior_draws)  # (R, Q, L)
+    ranks = ranks_of(truth_frame.to_numpy(), draws_array, rng)
+    fractional = fractional_ranks(ranks, n_posterior, rng)
+    return SBCResult(case.name, case.description, truth_frame, draws_array,
+                     pd.DataFrame(ranks, columns=truth_frame.columns),
+                     pd.DataFrame(fractional, columns=truth_frame.columns), pd.DataFrame(fits), n_posterior,
+                     settings, dict(case.priors))
+
+
+def fractional_ranks(ranks: np.ndarray, n_posterior: int, rng: np.random.Generator) -> np.ndarray:
+    """(rank + U) / (L + 1), U ~ Uniform(0, 1): Uniform(0, 1) when the ranks are uniform on 0..L."""
+    ranks = np.asarray(ranks, dtype=float)
+    return (ranks + rng.random(ranks.shape)) / (n_posterior + 1)
+
+
+# ============================================================================ uniformity tests
+def chi_square_uniformity(u: np.ndarray, bins: int | None = None) -> tuple[float, float, int]:
+    """Pearson chi-square test of Uniform(0, 1) on equal-width bins.
+
+    Parameters
+    ----------
+    u : array
+        Fractional ranks in (0, 1).
+    bins : int, optional
+        Default: about 5 expected per bin, between 4 and 20.
+
+    Returns
+    -------
+    (statistic, p_value, bins)
+
+    Examples
+    --------
+    >>> stat, p, b = chi_square_uniformity(np.linspace(0.01, 0.99, 50))
+    >>> p > 0.99
+    True
+    """
+    u = np.asarray(u, dtype=float)
+    n = len(u)
+    bins = int(bins or min(20, max(4, n // 5)))
+    observed = np.bincount(np.minimum((u * bins).astype(int), bins - 1), minlength=bins)
+    expected = n / bins
+    statistic = float(((observed - expected) ** 2 / expected).sum())
+    return statistic, float(stats.chi2.sf(statistic, bins - 1)), bins
+
+
+def _ecdf_statistic(u: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """min over ``points`` of the two-sided binomial tail probability of the ECDF counts (per row of u)."""
+    u = np.atleast_2d(u)
+    n = u.shape[1]
+    counts = (u[:, :, None] <= points[None, None, :]).sum(axis=1)  # (rows, P)
+    lower = stats.binom.cdf(counts, n, points[None, :])
+    upper = stats.binom.sf(counts - 1, n, points[None, :])
+    return np.minimum(1.0, 2.0 * np.minimum(lower, upper)).min(axis=1)
+
+
+def _ecdf_points(n: int) -> np.ndarray:
+    k = min(n, 100)
+    return np.arange(1, k) / k
+
+
+def _null_statistics(n: int, n_simulations: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return _ecdf_statistic(rng.random((n_simulations, n)), _ecdf_points(n))
+
+
+def ecdf_uniformity(u: np.ndarray, n_simulations: int = 5000, seed: int = 0) -> tuple[float, float]:
+    """ECDF test of Uniform(0, 1) (Säilynoja, Bürkner & Vehtari 2022).
+
+    The statistic is the smallest two-sided binomial tail probability of
+    the ECDF count at ``min(n, 100) - 1`` evenly spaced points; its null
+    distribution is simulated (``n_simulations`` uniform samples of size n).
+
+    Parameters
+    ----------
+    u : array
+        Fractional ranks in (0, 1).
+    n_simulations : int
+    seed : int
+
+    Returns
+    -------
+    (statistic, p_value)
+
+    Examples
+    --------
+    >>> _, p = ecdf_uniformity(np.random.default_rng(0).random(40) ** 3)
+    >>> p < 0.01
+    True
+    """
+    u = np.asarray(u, dtype=float)
+    statistic = float(_ecdf_statistic(u, _ecdf_points(len(u)))[0])
+    null = _null_statistics(len(u), n_simulations, seed)
+    return statistic, float((np.sum(null <= statistic) + 1) / (n_simulations + 1))
+
+
+def ecdf_band(n: int, prob: float = 0.95, n_simulations: int = 5000, seed: int = 0):
+    """Simultaneous ``prob`` band of the ECDF of n Uniform(0, 1) values (same test as :func:`ecdf_uniformity`).
+
+    Returns
+    -------
+    (points, lower, upper)
+        ECDF values (fractions) the band allows at each evaluation point.
+    """
+    points = _ecdf_points(n)
+    gamma = float(np.quantile(_null_statistics(n, n_simulations, seed), 1 - prob))
+    lower = stats.binom.ppf(gamma / 2, n, points) / n
+    upper = stats.binom.isf(gamma / 2, n, points) / n
+    return points, lower, upper
+
+
+def uniformity_table(result: SBCResult, n_simulations: int = 5000) -> pd.DataFrame:
+    """Per quantity: chi-square and ECDF p-values of the fractional ranks, mean rank, and the fits' figures.
+
+    Parameters
+    ----------
+    result : SBCResult
+    n_simulations : int
+        Simulations of the ECDF test's null distribution.
+
+    Returns
+    -------
+    DataFrame
+        Rows quantities; columns ``n``, ``mean_u`` (0.5 expected; above:
+        the truth sits high in the posterior, i.e. the posterior is biased
+        low), ``sd_u`` (0.289 expected; below: posterior too wide, above: too
+        narrow), ``chi2``, ``bins``, ``p_chi2``, ``p_ecdf``.
+    """
+    rows = {}
+    for name in result.fractional.columns:
+        u = result.fractional[name].to_numpy()
+        chi2, p_chi2, bins = chi_square_uniformity(u)
+        _, p_ecdf = ecdf_uniformity(u, n_simulations)
+        rows[name] = {"n": len(u), "mean_u": float(u.mean()), "sd_u": float(u.std(ddof=1)), "chi2": chi2,
+                      "bins": bins, "p_chi2": p_chi2, "p_ecdf": p_ecdf}
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def verdict(table: pd.DataFrame, alpha: float = 0.05) -> tuple[str, float]:
+    """One verdict per case: Bonferroni over quantities and both tests at family level ``alpha``.
+
+    Returns
+    -------
+    (verdict, adjusted p)
+        ``"calibrated"`` when the smallest p-value times the number of tests
+        is at least ``alpha``, else ``"miscalibrated"``; the adjusted p.
+    """
+    p = np.concatenate([table["p_chi2"].to_numpy(), table["p_ecdf"].to_numpy()])
+    adjusted = float(min(1.0, p.min() * len(p)))
+    return ("calibrated" if adjusted >= alpha else "miscalibrated"), adjusted
+
+
+def power(n_replications: int, *, bias: float = 0.0, scale: float = 1.0, alpha: float = 0.05,
+          n_tests: int = 1, n_simulations: int = 400, seed: int = 0) -> dict[str, float]:
+    """Probability that the tests reject at ``alpha / n_tests`` for a given miscalibration.
+
+    With a normal posterior whose mean is off by ``bias`` posterior SDs and
+    whose SD is ``1 / scale`` of the right one (``scale`` > 1: too narrow),
+    the truth's fractional rank is u = Phi(scale * Z + bias), Z ~ N(0, 1).
+
+    Parameters
+    ----------
+    n_replications : int
+    bias : float
+        In posterior SDs.
+    scale : float
+        Ratio of the right to the reported posterior SD.
+    alpha : float
+    n_tests : int
+        Bonferroni divisor (quantities x tests of a case).
+    n_simulations : int
+    seed : int
+
+    Returns
+    -------
+    dict
+        ``chi2`` and ``ecdf``: rejection rates.
+
+    Examples
+    --------
+    >>> power(50, bias=1.0)["ecdf"] > 0.9
+    True
+    """
+    rng = np.random.default_rng(seed)
+    level = alpha / n_tests
+    u = stats.norm.cdf(scale * rng.standard_normal((n_simulations, n_replications)) + bias)
+    chi = np.array([chi_square_uniformity(row)[1] for row in u])
+    null = _null_statistics(n_replications, 4000, seed + 1)
+    ecdf_stat = _ecdf_statistic(u, _ecdf_points(n_replications))
+    p_ecdf = (np.sum(null[None, :] <= ecdf_stat[:, None], axis=1) + 1) / (len(null) + 1)
+    return {"chi2": float(np.mean(chi < level)), "ecdf": float(np.mean(p_ecdf < level))}
+
+
+# ============================================================================ plots
+def _grid(n: int):
+    import matplotlib.pyplot as plt
+    cols = min(4, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def plot_rank_histograms(result: SBCResult, path=None, bins: int | None = None):
+    """Rank histograms per quantity with the 99% band of a uniform bin count (gray).
+
+    Parameters
+    ----------
+    result : SBCResult
+    path : str or Path, optional
+        Where to save a PNG.
+    bins : int, optional
+        Default as :func:`chi_square_uniformity`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    names = list(result.fractional.columns)
+    n = len(result.fractional)
+    bins = int(bins or min(20, max(4, n // 5)))
+    lo, hi = stats.binom.ppf([0.005, 0.995], n, 1 / bins)
+    fig, axes = _grid(len(names))
+    for ax, name in zip(axes, names):
+        ax.axhspan(lo, hi, color="0.85", zorder=0)
+        ax.axhline(n / bins, color="0.5", lw=0.8)
+        ax.hist(result.fractional[name], bins=np.linspace(0, 1, bins + 1), color="C0", edgecolor="white")
+        ax.set_title(name, fontsize=8)
+        ax.set_xticks([0, 0.5, 1])
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"SBC rank histograms: {result.case} ({n} replications, L = {result.n_posterior})", fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=90)
+    return fig
+
+
+def plot_ecdf_difference(result: SBCResult, path=None, prob: float = 0.95):
+    """ECDF of the fractional ranks minus the uniform CDF, with the simultaneous ``prob`` band.
+
+    Parameters
+    ----------
+    result : SBCResult
+    path : str or Path, optional
+        Where to save a PNG.
+    prob : float
+        Band level (the band of :func:`ecdf_band`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    names = list(result.fractional.columns)
+    n = len(result.fractional)
+    points, lower, upper = ecdf_band(n, prob)
+    fig, axes = _grid(len(names))
+    for ax, name in zip(axes, names):
+        u = np.sort(result.fractional[name].to_numpy())
+        ecdf = (u[None, :] <= points[:, None]).mean(axis=1)
+        ax.fill_between(points, lower - points, upper - points, step="mid", color="0.85")
+        ax.axhline(0, color="0.5", lw=0.8)
+        inside = np.all((ecdf >= lower) & (ecdf <= upper))
+        ax.step(points, ecdf - points, where="mid", color="C0" if inside else "C3")
+        ax.set_title(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+    fig.suptitle(f"SBC ECDF difference: {result.case} ({n} replications, {int(100 * prob)}% simultaneous band)",
+                 fontsize=9)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=90)
+    return fig

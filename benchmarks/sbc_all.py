@@ -1,0 +1,174 @@
+"""Simulation-based calibration of every factory (issue 14): plots and a verdict table.
+
+    .venv/bin/python benchmarks/sbc_all.py                       # every case, the replications below
+    .venv/bin/python benchmarks/sbc_all.py --cases lca,fma --replications 20
+    .venv/bin/python benchmarks/sbc_all.py --jobs 2              # cases in 2 worker processes
+    .venv/bin/python benchmarks/sbc_all.py --table               # rebuild verdicts.md from saved results
+
+For each case of :data:`bayesmix.sbc.CASES` (sizes and replications in
+:data:`PLAN`), :func:`bayesmix.sbc.run_sbc` draws parameters from the prior,
+simulates data, fits NUTS with label alignment and ranks the truth. Written to
+``benchmarks/results/sbc/`` (kept in the repository):
+
+- ``<case>_ranks.csv``: truth, integer rank and fractional rank per replication and quantity;
+- ``<case>_fits.csv``: seconds, divergences, max R-hat, min bulk ESS, relabeled draws per fit;
+- ``<case>_uniformity.csv``: chi-square and ECDF p-values per quantity;
+- ``<case>_ecdf.png`` (ECDF difference with the 95% simultaneous band) and ``<case>_hist.png``;
+- ``<case>_summary.json`` and ``verdicts.md`` / ``verdicts.csv``: one line per case (a case run
+  later replaces its line; the others are kept).
+
+The verdict is Bonferroni over the quantities and both tests at family level
+0.05; the table also gives the power of that test at the case's number of
+replications against a posterior off by 0.5 / 1 posterior SD or half as wide
+as it should be (:func:`bayesmix.sbc.power`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+OUT = Path(os.environ.get("BAYESMIX_SBC_OUT", Path(__file__).resolve().parent / "results" / "sbc"))
+ALPHA = 0.05
+
+#: case -> (sizes, replications), in the order the cases are run. The replications are what one session on
+#: the shared 2-core machine allowed (see verdicts.md for the power this gives); ``--replications`` asks for more.
+PLAN: dict[str, tuple[dict, int]] = {
+    "lca": ({"n_units": 60, "n_items": 4}, 40),
+    "lca_random_intercept": ({"n_clusters": 10, "cluster_size": 8, "n_items": 4}, 30),
+    "lca_between": ({"n_clusters": 24, "cluster_size": 4, "n_items": 4}, 30),
+    "mixture_regression": ({"n_units": 80}, 25),
+    "lta": ({"n_units": 60, "n_items": 3}, 30),
+    "fma": ({"n_units": 50, "n_items": 5}, 15),
+    "irt_3pl": ({"n_units": 60, "n_items": 5}, 15),
+    "gom_logistic_normal": ({"n_units": 50, "n_items": 5}, 15),
+    "gom_restricted": ({"n_units": 50, "n_items": 5}, 15),
+    "lca_within_between": ({"n_clusters": 20, "cluster_size": 5, "n_items": 4}, 20),
+    "fma_gom": ({"n_units": 40, "n_items": 5}, 12),
+    "gom_dirichlet": ({"n_units": 30, "n_items": 5}, 12),
+}
+#: every fit: NUTS with 200 tune + 100 draws x 2 chains, ranks among L = 50 draws (thinned by 4)
+FIT = {"draws": 100, "tune": 200, "chains": 2, "n_posterior": 50, "starts": 3}
+
+
+def run_case(name: str, replications: int | None, seed: int) -> dict:
+    from bayesmix import sbc
+
+    sizes, planned = PLAN[name]
+    n = replications or planned
+    case = sbc.make_case(name, **sizes)
+    start = time.perf_counter()
+    log = OUT / f"{name}.log"
+    with open(log, "w") as handle:
+        result = sbc.run_sbc(case, n, seed=seed, progress=lambda m: print(m, file=handle, flush=True), **FIT)
+    wall = time.perf_counter() - start
+    frame = pd.concat({"truth": result.truth, "rank": result.ranks, "fractional": result.fractional}, axis=1)
+    frame.to_csv(OUT / f"{name}_ranks.csv", index_label="replication")
+    result.fits.to_csv(OUT / f"{name}_fits.csv", index=False)
+    table = sbc.uniformity_table(result)
+    table.to_csv(OUT / f"{name}_uniformity.csv", index_label="quantity")
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    plt.close(sbc.plot_ecdf_difference(result, OUT / f"{name}_ecdf.png"))
+    plt.close(sbc.plot_rank_histograms(result, OUT / f"{name}_hist.png"))
+    decision, adjusted = sbc.verdict(table, ALPHA)
+    n_tests = 2 * len(table)
+    pw = {f"{key}": sbc.power(n, alpha=ALPHA, n_tests=n_tests, n_simulations=300, **kw)["ecdf"]
+          for key, kw in {"power_bias_0.5": {"bias": 0.5}, "power_bias_1": {"bias": 1.0},
+                          "power_half_width": {"scale": 2.0}}.items()}
+    worst = table.assign(p=table[["p_chi2", "p_ecdf"]].min(axis=1))["p"].idxmin()
+    summary = {
+        "case": name, "description": result.description, "replications": n, "quantities": len(table),
+        "L": result.n_posterior, **{k: v for k, v in FIT.items() if k != "n_posterior"},
+        "priors": result.priors or "defaults", "verdict": decision, "bonferroni_p": adjusted,
+        "worst_quantity": worst, "worst_mean_u": float(table.loc[worst, "mean_u"]),
+        "worst_sd_u": float(table.loc[worst, "sd_u"]),
+        "divergent_fits": int((result.fits["divergences"] > 0).sum()),
+        "fits_rhat_over_1.05": int((result.fits["max_rhat"] > 1.05).sum()),
+        "rejected_simulations": result.settings["rejected_simulations"],
+        "seconds_per_fit": float(result.fits["seconds"].mean()), "wall_seconds": wall, **pw,
+        "date": datetime.datetime.now().isoformat(timespec="seconds"), "seed": seed,
+        "machine": f"{platform.node()} {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
+    }
+    (OUT / f"{name}_summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    return summary
+
+
+def write_table() -> pd.DataFrame:
+    rows = [json.loads(p.read_text()) for p in sorted(OUT.glob("*_summary.json"))]
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows).set_index("case")
+    order = [c for c in PLAN if c in table.index]
+    table = table.loc[order]
+    table.to_csv(OUT / "verdicts.csv")
+    lines = ["# SBC verdicts (benchmarks/sbc_all.py)", "",
+             "Verdict: chi-square and ECDF uniformity tests of every quantity's ranks, Bonferroni over "
+             f"quantities and both tests at family level {ALPHA}. Power: probability that this test rejects "
+             "at the case's replications when every posterior is off by 0.5 / 1 posterior SD, or half as wide "
+             "as it should be (normal posteriors). Fits: NUTS (PyMC sampler) from the start search's mode, "
+             f"labels aligned as `sample` does; {FIT['tune']} tune + {FIT['draws']} draws x {FIT['chains']} "
+             f"chains, ranks among L = {FIT['n_posterior']} thinned draws.", "",
+             "| case | replications | quantities | verdict | Bonferroni p | worst quantity (mean u, sd u) | "
+             "power 0.5 SD / 1 SD / half width | fits with divergences | fits R-hat > 1.05 | "
+             "rejected simulations | s per fit | priors |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for case, r in table.iterrows():
+        priors = r["priors"] if isinstance(r["priors"], str) else json.dumps(r["priors"])
+        worst = str(r["worst_quantity"]).replace("|", "\\|")
+        lines.append(
+            f"| {case} | {r['replications']} | {r['quantities']} | **{r['verdict']}** | {r['bonferroni_p']:.3f} | "
+            f"{worst} ({r['worst_mean_u']:.2f}, {r['worst_sd_u']:.2f}) | "
+            f"{r['power_bias_0.5']:.2f} / {r['power_bias_1']:.2f} / {r['power_half_width']:.2f} | "
+            f"{r['divergent_fits']} | {r['fits_rhat_over_1.05']} | {r['rejected_simulations']} | "
+            f"{r['seconds_per_fit']:.1f} | {priors} |")
+    lines += ["", "Models and sizes:", ""]
+    lines += [f"- `{case}`: {r['description']} (run {r['date']}, {r['machine']})" for case, r in table.iterrows()]
+    lines += ["", "Plots: `<case>_ecdf.png` (ECDF of the fractional ranks minus the uniform CDF, 95% "
+              "simultaneous band) and `<case>_hist.png` (rank histograms, 99% band of a uniform bin count).", ""]
+    (OUT / "verdicts.md").write_text("\n".join(lines))
+    return table
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default=",".join(PLAN), help="comma-separated cases (default: all)")
+    parser.add_argument("--replications", type=int, default=None, help="override every case's replications")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--jobs", type=int, default=1, help="cases run in this many worker processes")
+    parser.add_argument("--table", action="store_true", help="only rebuild verdicts.md from saved summaries")
+    args = parser.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    if not args.table:
+        cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+        unknown = [c for c in cases if c not in PLAN]
+        if unknown:
+            sys.exit(f"unknown case(s) {unknown}; choose from {list(PLAN)}")
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            futures = {c: pool.submit(run_case, c, args.replications, args.seed) for c in cases}
+            for case, future in futures.items():
+                try:
+                    s = future.result()
+                    print(f"{case}: {s['verdict']} (Bonferroni p {s['bonferroni_p']:.3f}, {s['replications']} "
+                          f"replications, {s['seconds_per_fit']:.1f} s per fit)", flush=True)
+                except Exception as err:  # one failing case does not lose the others
+                    print(f"{case}: FAILED {type(err).__name__}: {err}", flush=True)
+                write_table()
+    table = write_table()
+    print(table[["replications", "verdict", "bonferroni_p", "worst_quantity"]].to_string()
+          if len(table) else "no results yet")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Simulation-based calibration, fast subset (issue 14): LCA and the two-level random-intercept SD.
+
+Each SBC run draws parameters from the model's prior, simulates data with an
+independent NumPy simulator, fits NUTS as users do (start search, label
+alignment) and ranks the truth among the posterior draws (bayesmix.sbc).
+
+What passes, and how strong that is (stated honestly):
+
+- single-level LCA, K = 2, 60 units x 4 binary items, 40 replications: the
+  class-1 proportion and the 8 item probabilities P(y_i = 1 | class);
+- two-level LCA with a random class-logit intercept (Model 6), 10 clusters
+  x 8 units x 4 items, 30 replications: the random-intercept SD, the class-1
+  proportion at alpha_j = 0 and the 8 item probabilities;
+- verdict: the chi-square and ECDF uniformity tests of every quantity, Bonferroni
+  over quantities and both tests, at family level alpha = 0.01.
+
+Power at these sizes (``bayesmix.sbc.power``, per quantity at the Bonferroni
+level, normal posteriors): with 40 replications a posterior mean off by 1
+posterior SD is detected with probability 0.98 (ECDF test), off by 0.5 SD only
+0.26; a posterior SD half the right one 0.70. With 30 replications: 0.80, 0.09
+and 0.34. So the fast subset catches gross errors (a wrong Jacobian or prior
+scale, a biased label alignment, a likelihood that does not match the
+simulator); the benchmark ``benchmarks/sbc_all.py`` runs more replications
+for every factory. The negative controls below show that the same tests on
+the same fits reject a posterior moved by 1.5 posterior SDs.
+
+Runtime: about 2-4 minutes on one core (the PyMC sampler's C code compiles
+once; every replication builds a new model on its data).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from bayesmix import sbc
+
+ALPHA = 0.01
+
+
+@pytest.fixture(scope="module")
+def lca_sbc():
+    case = sbc.make_case("lca", n_units=60, n_items=4)
+    return sbc.run_sbc(case, 40, draws=100, tune=200, chains=2, n_posterior=50, starts=3, seed=7)
+
+
+@pytest.fixture(scope="module")
+def random_intercept_sbc():
+    case = sbc.make_case("lca_random_intercept", n_clusters=10, cluster_size=8, n_items=4)
+    return sbc.run_sbc(case, 30, draws=100, tune=200, chains=2, n_posterior=50, starts=3, seed=11)
+
+
+def _items(prefix_classes=2, n_items=4):
+    return [f"P(y{i + 1}=1|class{c + 1})" for c in range(prefix_classes) for i in range(n_items)]
+
+
+def test_lca_class_proportion_and_item_probabilities_are_calibrated(lca_sbc):
+    table = sbc.uniformity_table(lca_sbc)
+    assert list(table.index) == ["P(class1)", *_items()]
+    assert (table["n"] == 40).all()
+    assert lca_sbc.ranks.to_numpy().min() >= 0 and lca_sbc.ranks.to_numpy().max() <= 50
+    decision, adjusted = sbc.verdict(table, alpha=ALPHA)
+    assert decision == "calibrated", table.round(3).to_string()
+    assert adjusted >= ALPHA
+
+
+def test_random_intercept_sd_is_calibrated(random_intercept_sbc):
+    table = sbc.uniformity_table(random_intercept_sbc)
+    assert list(table.index)[:2] == ["random_sd", "P(class1 | alpha_j=0)"]
+    decision, _ = sbc.verdict(table, alpha=ALPHA)
+    assert decision == "calibrated", table.round(3).to_string()
+    n_tests = 2 * len(table)
+    assert table.loc["random_sd", "p_ecdf"] * n_tests >= ALPHA
+    assert table.loc["random_sd", "p_chi2"] * n_tests >= ALPHA
+    # the SD was learned from the data in some replications: posteriors narrower than the HalfNormal(2.5) prior
+    prior_sd = 2.5 * np.sqrt(1 - 2 / np.pi)
+    posterior_sd = random_intercept_sbc.draws[:, 0, :].std(axis=1)
+    assert np.median(posterior_sd) < prior_sd
+
+
+@pytest.mark.parametrize("bias, scale", [(1.5, 1.0), (0.0, 3.0)])
+def test_the_same_fits_made_wrong_are_rejected(lca_sbc, bias, scale):
+    """Negative control: the tests have power at this size (posterior moved, or 3x too narrow)."""
+    wrong = sbc.miscalibrated(lca_sbc, bias=bias, scale=scale)
+    decision, _ = sbc.verdict(sbc.uniformity_table(wrong), alpha=ALPHA)
+    assert decision == "miscalibrated"
+    same = sbc.miscalibrated(lca_sbc)  # no change: same draws, ranks of the same truths
+    np.testing.assert_allclose(same.draws, lca_sbc.draws)
+
+
+def test_fits_are_usable(lca_sbc, random_intercept_sbc):
+    for result in (lca_sbc, random_intercept_sbc):
+        fits = result.fits
+        assert len(fits) == result.settings["n_replications"]
+        assert fits["max_rhat"].median() < 1.1  # max over all parameters of 2 short chains: noisy
+        assert fits["divergences"].sum() <= len(fits)  # a few at most over all fits
+
+
+# ------------------------------------------------------------------- pieces, without fitting
+def test_prior_draws_follow_the_documented_priors():
+    """Forward draws of the factory's model are the documented priors (eq. 4 logit N(0, 1.5), items N(0, 2.5))."""
+    case = sbc.make_case("lca_random_intercept", n_clusters=5, cluster_size=4, n_items=3)
+    mm = case.build(case.template(np.random.default_rng(0)))
+    draws = sbc.prior_draws(mm, 2000, seed=1)
+    intercept = np.array([d["class_intercept"][0] for d in draws])
+    logits = np.array([d["binary_logit"] for d in draws]).reshape(-1)
+    sd = np.array([d["random_sd"][0] for d in draws])
+    assert stats.kstest(intercept, stats.norm(0, 1.5).cdf).pvalue > 0.001
+    assert stats.kstest(logits, stats.norm(0, 2.5).cdf).pvalue > 0.001
+    assert stats.kstest(sd, stats.halfnorm(scale=2.5).cdf).pvalue > 0.001
+
+
+@pytest.mark.parametrize("name", sorted(sbc.CASES))
+def test_simulators_make_data_the_factory_accepts(name):
+    """Every case's simulator gives data of the template's layout that its factory builds a model on."""
+    case = sbc.make_case(name)
+    template = case.template(np.random.default_rng(0))
+    mm = case.build(template)
+    theta = sbc.prior_draws(mm, 1, seed=3)[0]
+    data = case.simulate(theta, np.random.default_rng(4))
+    assert list(data.columns) == list(template.columns)
+    assert data.shape == template.shape
+    values = sbc._stack(sbc._dataset(mm, theta, [k for k in theta if k in mm.model.named_vars]))
+    quantities = case.quantities(values)
+    assert all(np.shape(v) == (1,) and np.isfinite(v).all() for v in quantities.values())
+
+
+def test_lca_simulator_matches_its_parameters():
+    """Law of large numbers: item means equal sum_c P(c) P(y = 1 | c) at the given parameters."""
+    case = sbc.make_case("lca", n_units=20000, n_items=3)
+    theta = {"class_intercept": np.array([0.4]), "binary_logit": np.array([[1.0, -2.0, 0.5], [-1.0, 1.5, 0.0]])}
+    data = case.simulate(theta, np.random.default_rng(5))
+    weights = np.exp([0.4, 0.0]) / np.exp([0.4, 0.0]).sum()
+    expected = weights @ (1 / (1 + np.exp(-theta["binary_logit"])))
+    np.testing.assert_allclose(data.mean().to_numpy(), expected, atol=0.015)
+
+
+def test_uniformity_tests_accept_uniform_and_reject_skewed():
+    rng = np.random.default_rng(0)
+    uniform = rng.random(60)
+    assert sbc.chi_square_uniformity(uniform)[1] > 0.01
+    assert sbc.ecdf_uniformity(uniform)[1] > 0.01
+    skewed = rng.random(60) ** 2
+    assert sbc.chi_square_uniformity(skewed)[1] < 0.01
+    assert sbc.ecdf_uniformity(skewed)[1] < 0.01
+    points, lower, upper = sbc.ecdf_band(60)
+    assert np.all(lower <= points) and np.all(upper >= points)
+
+
+def test_ranks_and_fractional_ranks():
+    rng = np.random.default_rng(0)
+    ranks = sbc.ranks_of(np.array([[0.5, 2.0]]), np.array([[[0.1, 0.2, 0.9], [3.0, 4.0, 5.0]]]), rng)
+    np.testing.assert_array_equal(ranks, [[2, 0]])
+    u = sbc.fractional_ranks(rng.integers(0, 10, size=5000), 9, rng)
+    assert 0 < u.min() and u.max() < 1
+    assert abs(u.mean() - 0.5) < 0.02
+
+
+def test_unknown_case_is_refused():
+    with pytest.raises(ValueError, match=r"SBC case 'lcaa' is unknown; use one of \["):
+        sbc.make_case("lcaa")
+
+
+def test_result_tables_have_one_row_per_replication(lca_sbc):
+    assert isinstance(lca_sbc.truth, pd.DataFrame)
+    assert lca_sbc.draws.shape == (40, 9, 50)
+    assert lca_sbc.ranks.shape == (40, 9)
