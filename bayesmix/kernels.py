@@ -223,10 +223,23 @@ class CategoricalKernel(ItemKernel):
         """
         raise NotImplementedError
 
+    def node_table(self, params=None, shift=None):
+        """(..., K, I, C) log-probabilities for a shift shared by all units, (..., 1, I, K or 1), or none.
+
+        At a quadrature node of a person factor (eta_q the same for everyone)
+        P(y_i = c | C = k, eta_q) depends on (i, c, k, q) only, so the units'
+        log-likelihoods are one-hot sums over this table (:meth:`loglik`,
+        :func:`bayesmix.marginal.item.loglik_from_tables`).
+        """
+        if shift is None:
+            return self.log_prob_table(params)
+        table = self.log_prob_table(params, shift)[..., 0, :, :, :]  # (..., I, K, C)
+        return pt.moveaxis(table, -2, -3)
+
     def loglik(self, params=None, shift=None):
-        if shift is not None:
+        if shift is not None and not unit_shared(shift):
             return super().loglik(params, shift)
-        table = self.log_prob_table(params)
+        table = self.node_table(params, shift)
         flat = table.reshape((*table.shape[:-2], -1))  # (..., K, I*C)
         return pt.matmul(pt.as_tensor(self.onehot), pt.swapaxes(flat, -1, -2))
 
@@ -251,6 +264,12 @@ class CategoricalKernel(ItemKernel):
         items, cats = np.nonzero(self.valid)
         rows = [(self.names[i], str(self.items[i].categories[c])) for i, c in zip(items, cats)]
         return table[..., items, cats], rows
+
+
+def unit_shared(shift) -> bool:
+    """A shift (..., N or 1, I, K or 1) whose unit axis is a static 1 (a node shared by all units)."""
+    shift = pt.as_tensor_variable(shift)
+    return shift.ndim >= 3 and shift.type.broadcastable[-3]
 
 
 def _shifted(param, shift):

@@ -111,10 +111,10 @@ def test_gom_table_path_equals_per_response(k, membership):
     items = [*sim.items, "nom"]
     types = {"nom": "nominal"}
     fast = bm.gom(data, items, k, membership=membership, item_types=types)
-    assert fast.structure.tables is not None
+    assert fast.structure.tables_at is not None
     v1, g1, theta = _value_grad(fast)
     slow = bm.gom(data, items, k, membership=membership, item_types=types)
-    slow.structure.tables = None  # the per-response reference path
+    slow.structure.tables_at = None  # the per-response reference path
     v2, g2, _ = _value_grad(slow, theta)
     assert abs(v1 - v2) < TOL * abs(v2)
     np.testing.assert_allclose(g1, g2, rtol=1e-7, atol=TOL)
@@ -123,7 +123,40 @@ def test_gom_table_path_equals_per_response(k, membership):
 def test_gom_with_covariates_or_continuous_items_keeps_the_per_response_path():
     sim = simulate_gom(120, 5, 2, seed=4)
     data = sim.data.assign(x=np.random.default_rng(1).normal(size=120))
-    assert bm.gom(data, sim.items, 2, covariates=["x"]).structure.tables is None or \
+    assert bm.gom(data, sim.items, 2, covariates=["x"]).structure.tables_at is None or \
         bm.gom(data, sim.items, 2, covariates=["x"]).structure.shared_log_membership_at is None
     cont = data.assign(score=np.random.default_rng(2).normal(size=120))
-    assert bm.gom(cont, [*sim.items, "score"], 2).structure.tables is None
+    assert bm.gom(cont, [*sim.items, "score"], 2).structure.tables_at is None
+
+
+# --------------------------------------------------------------- person factor at shared nodes (eq. 36-47)
+def _lsat_with_missing():
+    lsat = bm.datasets.load("lsat7").copy()
+    rows = np.random.default_rng(0).integers(0, len(lsat), 40)
+    lsat.iloc[rows, 2] = np.nan
+    return lsat, list(bm.datasets.load("lsat7").columns)
+
+
+FACTOR_MODELS = {
+    "fma": lambda d, i: bm.fma(d, i, 2, link="logit"),
+    "fma class-specific": lambda d, i: bm.fma(d, i, 2, loadings="class-specific"),
+    "fma_gom": lambda d, i: bm.fma_gom(d, i, 2),
+    "3pl direct": lambda d, i: bm.irt_3pl(d, i),
+    "3pl fma-gom": lambda d, i: bm.irt_3pl(d, i, parameterization="fma-gom"),
+}
+
+
+@pytest.mark.parametrize("name", list(FACTOR_MODELS))
+def test_factor_models_by_node_table_equal_per_response(name, monkeypatch):
+    """At a node eta_q shared by all persons the kernels sum one-hot rows of a (K, I, C) table."""
+    import bayesmix.kernels as kernels_module
+    data, items = _lsat_with_missing()
+    fast = FACTOR_MODELS[name](data, items)
+    v1, g1, theta = _value_grad(fast, seed=3)
+    monkeypatch.setattr(kernels_module, "unit_shared", lambda shift: False)
+    slow = FACTOR_MODELS[name](data, items)
+    if hasattr(slow.structure, "tables_at"):
+        slow.structure.tables_at = None
+    v2, g2, _ = _value_grad(slow, theta)
+    assert abs(v1 - v2) < TOL * abs(v2)
+    np.testing.assert_allclose(g1, g2, rtol=1e-7, atol=TOL)

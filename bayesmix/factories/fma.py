@@ -54,7 +54,7 @@ import pytensor.tensor as pt
 from ..class_model import ClassModel
 from ..constraints import constrained_model
 from ..data import encode
-from ..kernels import build_kernels
+from ..kernels import CategoricalKernel, build_kernels
 from ..latent import LatentEffects
 from ..model import MixtureModel
 from ..options import check_integration
@@ -717,8 +717,14 @@ def fma_gom(
         def log_membership(z):  # (..., N|1, K): the same for every item (eq. 39)
             return class_model.log_prior(offset=factor.membership_offset(z))
 
+        tables = None
+        if all(isinstance(kernel, CategoricalKernel) for kernel in kernels):  # per (item, category) at shared nodes
+            tables = lambda z: [(kernel.node_table(shift=factor.shift(kernel.names, z)), kernel.onehot3)  # noqa: E731
+                                for kernel in kernels]
         structure = ItemClasses(log_membership, by_item, encoded.n_units, observed=observed_mask(kernels),
-                                latent=factor, per_item=False)
+                                latent=factor, per_item=False,
+                                shared_log_membership_at=log_membership if class_model.covariates is None else None,
+                                tables_at=tables)
         structure.add_potential()
     prior_set.check_unused()
     return FactorMixtureModel(

@@ -297,9 +297,10 @@ def gom(
                 shared = lambda z: class_model.log_prior(offset=latent.values(z, broadcast=False))  # noqa: E731
         tables = None
         if all(isinstance(kernel, CategoricalKernel) for kernel in kernels):
-            tables = [(kernel.log_prob_table(), kernel.onehot) for kernel in kernels]
+            fixed_tables = [(kernel.log_prob_table(), kernel.onehot3) for kernel in kernels]
+            tables = lambda z: fixed_tables  # noqa: E731  (the items do not depend on the membership)
         structure = ItemClasses(log_membership, lambda z: by_item, n, latent=latent, per_item=False,
-                                shared_log_membership_at=shared, tables=tables)
+                                shared_log_membership_at=shared, tables_at=tables)
         structure.add_potential()
     prior_set.check_unused()
     return MixtureModel(

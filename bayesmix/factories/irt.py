@@ -300,10 +300,12 @@ def irt_3pl(
             gamma = create(prior_set, "guessing_logit", dims="binary_item",
                            fixed=None if np.isnan(gamma_fixed).all() else gamma_fixed)
             log_membership = pt.special.log_softmax(pt.stack([gamma, pt.zeros_like(gamma)], axis=-1), axis=-1)
-            structure = ItemClasses(lambda z: log_membership[None],  # (1, I, K): item-specific (eq. 44, 47)
-                                    lambda z: kernel.loglik_by_item(shift=factor.shift(names, z)),
+            membership = lambda z: log_membership[None]  # noqa: E731  (1, I, K): item-specific (eq. 44, 47)
+            structure = ItemClasses(membership, lambda z: kernel.loglik_by_item(shift=factor.shift(names, z)),
                                     encoded.n_units, observed=observed_mask([kernel]), latent=factor,
-                                    per_item=True)
+                                    per_item=True, shared_log_membership_at=membership,
+                                    tables_at=lambda z: [(kernel.node_table(shift=factor.shift(names, z)),
+                                                          kernel.onehot3)])
             model_kwargs = {"guessing_logit": gamma, "log_membership": log_membership}
         structure.add_potential()
     prior_set.check_unused()

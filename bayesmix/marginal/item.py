@@ -76,31 +76,42 @@ def loglik(log_membership: TensorLike, loglik_by_item_class: TensorLike,
     return loglik_by_item(log_membership, loglik_by_item_class, observed, per_item).sum(axis=-1)
 
 
-def loglik_from_tables(shared_log_membership: TensorLike, tables) -> TensorVariable:
-    """Per-person log-likelihood when all persons share the membership, (..., N) (eq. 28-30).
+def loglik_from_tables(shared_log_membership: TensorLike, tables, per_item: bool = False) -> TensorVariable:
+    """Per-person log-likelihood when all persons share the membership, (..., N) (eq. 28-30, 38-44).
 
     The same sum as :func:`loglik` computed per (item, category) instead of
-    per response: with P(C_ij = k) = pi_k the same for every person (a
-    quadrature node of the membership without covariates),
-    logsumexp_k [log pi_k + log P(y_ij = c | k)] depends on (i, c) only, so
-    it is a small (I, C) table that a one-hot matrix of the responses sums
-    per person (exact; missing cells have an all-zero one-hot row).
+    per response: with P(C_ij = k) = pi_k (or pi_ik) the same for every
+    person -- a quadrature node of the membership and of a person factor,
+    without covariates -- logsumexp_k [log pi_k + log P(y_ij = c | k)]
+    depends on (i, c) only, so it is a small (I, C) table that a one-hot
+    matrix of the responses sums per person (exact; missing cells have an
+    all-zero one-hot row).
 
     Parameters
     ----------
-    shared_log_membership : (..., 1, K)
-        log P(C_ij = k), the same for all persons and items.
+    shared_log_membership : (..., 1, K), or (..., 1, I, K) with ``per_item``
+        log P(C_ij = k), the same for all persons.
     tables : list of (log_table, onehot)
-        Per categorical kernel: log P(y_i = c | C = k) as (K, I, C) (0 for
-        impossible categories) and the responses one-hot (N, I * C).
+        Per categorical kernel: log P(y_i = c | C = k) as (..., K, I, C) (0
+        for impossible categories; leading axes as the membership's) and the
+        responses one-hot, (N, I, C).
+    per_item : bool
+        The membership has an item axis (eq. 44), items in the tables' order.
     """
-    lm = pt.as_tensor_variable(shared_log_membership)[..., 0, :]  # (..., K)
+    lm = pt.as_tensor_variable(shared_log_membership)
+    if per_item:
+        lm = pt.moveaxis(lm[..., 0, :, :], -1, -2)[..., None]  # (..., K, I, 1)
+    else:
+        lm = lm[..., 0, :, None, None]  # (..., K, 1, 1)
     total = 0.0
+    first = 0
     for log_table, onehot in tables:
-        log_table = pt.as_tensor_variable(log_table)
-        mixed = pt.logsumexp(lm[..., :, None, None] + log_table, axis=-3)  # (..., I, C)
-        flat = mixed.reshape((*mixed.shape[:-2], -1))  # (..., I * C)
-        total = total + pt.matmul(flat, pt.as_tensor(onehot).T)  # (..., N)
+        n, n_items, n_categories = onehot.shape
+        part = lm[..., first:first + n_items, :] if per_item else lm
+        first += n_items
+        mixed = pt.logsumexp(part + pt.as_tensor_variable(log_table), axis=-3)  # (..., I, C)
+        flat = mixed.reshape((*mixed.shape[:-2], n_items * n_categories))
+        total = total + pt.matmul(flat, pt.as_tensor(onehot.reshape(n, -1)).T)  # (..., N)
     return total
 
 

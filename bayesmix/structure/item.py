@@ -59,16 +59,16 @@ class ItemClasses(Structure):
                  observed: np.ndarray | None = None, latent: LatentEffects | None = None,
                  cluster_index: np.ndarray | None = None, n_clusters: int | None = None,
                  per_item: bool | None = None, shared_log_membership_at: GraphAt | None = None,
-                 tables: list | None = None):
+                 tables_at: GraphAt | None = None):
         super().__init__(n_units, cluster_index, n_clusters, latent)
         self.log_membership_at = log_membership_at
         self.loglik_by_item_at = loglik_by_item_at
         # the (item, category) table form of the likelihood at nodes shared by all persons
-        # (:func:`bayesmix.marginal.item.loglik_from_tables`): categorical items without a shift,
-        # a membership without covariates
-        use = shared_log_membership_at is not None and tables
+        # (:func:`bayesmix.marginal.item.loglik_from_tables`): categorical items, a membership
+        # without covariates; ``tables_at(z)``: [(log P(y_i = c | k, z) (..., K, I, C), one-hot (N, I*C))]
+        use = shared_log_membership_at is not None and tables_at is not None
         self.shared_log_membership_at = shared_log_membership_at if use else None
-        self.tables = list(tables) if use else None
+        self.tables_at = tables_at if use else None
         self.observed = None if observed is None else np.asarray(observed, dtype=float)
         if per_item is None:
             per_item = pt.as_tensor_variable(log_membership_at(None)).ndim == 3
@@ -80,8 +80,8 @@ class ItemClasses(Structure):
 
     def person_loglik(self, z=None):
         """log p(y_j | z) per person, (..., N) (eq. 28-30)."""
-        if self.tables is not None and shared_node(z):
-            return item.loglik_from_tables(self.shared_log_membership_at(z), self.tables)
+        if self.tables_at is not None and shared_node(z):
+            return item.loglik_from_tables(self.shared_log_membership_at(z), self.tables_at(z), self.per_item)
         return item.loglik(*self._args(z), per_item=self.per_item)
 
     def loglik_by_item(self, z=None):
