@@ -307,22 +307,35 @@ REGRESSION_PRIORS = {"regression_intercept": {"mu": 0.0, "sigma": 2.0}, "regress
                      "residual_sd": {"sigma": 1.0}}
 
 
-def _regression_case(n_units: int = 80, priors: dict | None = None, **_) -> SBCCase:
-    """Eq. 19 single level: y = mu_c + beta_c x + eps, eps ~ N(0, sigma^2) (equal variances), K = 2."""
-    k = 2
-    priors = {**REGRESSION_PRIORS, **(priors or {})}
+def _regression_case(n_units: int = 80, priors: dict | None = None, n_clusters: int | None = None,
+                     **_) -> SBCCase:
+    """Eq. 19: y = mu_c + beta_c x (+ u_j) + eps, eps ~ N(0, sigma^2) (equal variances), K = 2.
 
-    build = _builder("mixture_regression", y="y", x="x", n_classes=k, priors=priors)
+    With ``n_clusters``: a cluster random intercept u_j = sd z_j (Models 1-4 of section 5, within classes).
+    """
+    k = 2
+    priors = {**REGRESSION_PRIORS, **({"random_sd": {"sigma": 1.0}} if n_clusters else {}), **(priors or {})}
+    two_level = {"cluster": "cluster", "random": "intercept"} if n_clusters else {}
+    index = np.arange(n_units) * (n_clusters or 1) // n_units
+    cluster = np.array([f"c{j + 1:02d}" for j in index])
+    build = _builder("mixture_regression", y="y", x="x", n_classes=k, priors=priors, **two_level)
+
+    def frame(y, x):
+        out = pd.DataFrame({"y": y, "x": x})
+        if n_clusters:
+            out.insert(0, "cluster", cluster)
+        return out
 
     def template(rng):
-        return pd.DataFrame({"y": rng.standard_normal(n_units), "x": rng.standard_normal(n_units)})
+        return frame(rng.standard_normal(n_units), rng.standard_normal(n_units))
 
     def simulate(theta, rng):
         classes = _categorical(rng, np.broadcast_to(_free_softmax(theta["class_intercept"]), (n_units, k)))
         x = rng.standard_normal(n_units)
         mean = theta["regression_intercept"][classes] + theta["regression_slope"][classes, 0] * x
-        y = mean + float(theta["residual_sd"]) * rng.standard_normal(n_units)
-        return pd.DataFrame({"y": y, "x": x})
+        if n_clusters:
+            mean = mean + (theta["random_z"][:, 0] * theta["random_sd"][0])[index]
+        return frame(mean + float(theta["residual_sd"]) * rng.standard_normal(n_units), x)
 
     def quantities(values):
         out = dict(_class_proportions(values))
@@ -330,10 +343,14 @@ def _regression_case(n_units: int = 80, priors: dict | None = None, **_) -> SBCC
             out[f"intercept[class{c + 1}]"] = np.asarray(values["regression_intercept"])[:, c]
             out[f"slope[class{c + 1}]"] = np.asarray(values["regression_slope"])[:, c, 0]
         out["residual_sd"] = np.asarray(values["residual_sd"]).reshape(-1)
+        if n_clusters:
+            out["random_sd"] = np.asarray(values["random_sd"])[:, 0]
         return out
 
-    return SBCCase("mixture_regression", f"bm.mixture_regression single level (eq. 19), K=2, {n_units} units, "
-                   "one predictor, equal residual variances", build, template, simulate, quantities, priors)
+    name = "mixture_regression_random_intercept" if n_clusters else "mixture_regression"
+    size = f"{n_clusters} clusters, {n_units} units, a cluster random intercept" if n_clusters else f"{n_units} units"
+    return SBCCase(name, f"bm.mixture_regression (eq. 19), K=2, {size}, one predictor, equal residual variances",
+                   build, template, simulate, quantities, priors)
 
 
 # ------------------------------------------------------------------------------ LTA
@@ -485,6 +502,31 @@ def _irt_3pl_case(n_units: int = 100, n_items: int = 5, priors: dict | None = No
                    _binary_template(n_units, items), simulate, quantities, priors)
 
 
+def _irt_3pl_fma_gom_case(n_units: int = 100, n_items: int = 5, priors: dict | None = None, **_) -> SBCCase:
+    """3PL as FMA-GoM (eq. 43-47): C_ij = guessing class with P expit(gamma_i), where P(y = 1) = F(15)."""
+    items = _items(n_items, "q")
+    priors = dict(priors or {})
+    build = _builder("irt_3pl", items, parameterization="fma-gom", priors=priors or None)
+
+    def simulate(theta, rng):
+        eta = np.asarray(theta["factor_z"])[:, 0]
+        guess = rng.random((n_units, n_items)) < expit(np.asarray(theta["guessing_logit"]))[None, :]  # eq. 44
+        tau, lam = np.asarray(theta["binary_logit"]), np.asarray(theta["factor_loading"])  # (2, I): class 1 fixed
+        p = np.where(guess, expit(tau[0] + lam[0] * eta[:, None]), expit(tau[1] + lam[1] * eta[:, None]))
+        return pd.DataFrame(_bernoulli(rng, p), columns=items)
+
+    def quantities(values):
+        g = expit(np.asarray(values["guessing_logit"]))
+        lam, tau = np.asarray(values["factor_loading"])[:, 1], np.asarray(values["binary_logit"])[:, 1]
+        out = {f"g[{item}]": g[:, i] for i, item in enumerate(items)}
+        out.update({f"loading[{item}]": lam[:, i] for i, item in enumerate(items)})
+        out.update({f"tau[{item}]": tau[:, i] for i, item in enumerate(items)})
+        return out
+
+    return SBCCase("irt_3pl_fma_gom", f"bm.irt_3pl parameterization='fma-gom' (eq. 43-47), logit, {n_units} persons x "
+                   f"{n_items} items", build, _binary_template(n_units, items), simulate, quantities, priors)
+
+
 #: name -> case maker (keyword sizes and ``priors`` overrides)
 CASES: dict[str, Callable[..., SBCCase]] = {
     "lca": _lca_case,
@@ -492,6 +534,7 @@ CASES: dict[str, Callable[..., SBCCase]] = {
     "lca_between": _lca_between_case,
     "lca_within_between": _lca_within_between_case,
     "mixture_regression": _regression_case,
+    "mixture_regression_random_intercept": lambda **kw: _regression_case(**{"n_clusters": 10, **kw}),
     "lta": _lta_case,
     "gom_logistic_normal": lambda **kw: _gom_case("logistic-normal", **kw),
     "gom_restricted": lambda **kw: _gom_case("restricted", **kw),
@@ -499,6 +542,7 @@ CASES: dict[str, Callable[..., SBCCase]] = {
     "fma": _fma_case,
     "fma_gom": _fma_gom_case,
     "irt_3pl": _irt_3pl_case,
+    "irt_3pl_fma_gom": _irt_3pl_fma_gom_case,
 }
 
 
@@ -509,9 +553,10 @@ def make_case(name: str, **sizes: Any) -> SBCCase:
     ----------
     name : str
         ``"lca"``, ``"lca_random_intercept"``, ``"lca_between"``,
-        ``"lca_within_between"``, ``"mixture_regression"``, ``"lta"``,
+        ``"lca_within_between"``, ``"mixture_regression"``,
+        ``"mixture_regression_random_intercept"``, ``"lta"``,
         ``"gom_logistic_normal"``, ``"gom_restricted"``, ``"gom_dirichlet"``,
-        ``"fma"``, ``"fma_gom"`` or ``"irt_3pl"``.
+        ``"fma"``, ``"fma_gom"``, ``"irt_3pl"`` or ``"irt_3pl_fma_gom"``.
     **sizes
         ``n_units``, ``n_items``, ``n_clusters``, ``cluster_size`` (as the case
         takes them) and ``priors`` (overrides passed to the factory).
