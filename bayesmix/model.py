@@ -345,8 +345,13 @@ class MixtureModel:
         >>> m.work_size()          # carcinoma K = 2: 118 x 7 x 2   # doctest: +SKIP
         1652
         """
-        nodes = 1 if self.latent is None else len(self.rule(integration)[0])
-        return int(self.data.n_units) * max(1, len(self.data.items)) * self.n_classes * nodes
+        per_unit = int(self.data.n_units) * max(1, len(self.data.items)) * self.n_classes
+        if self.latent is None:
+            return per_unit
+        nodes = len(self.rule(integration)[0])
+        node_work = getattr(self.structure, "node_work", None)  # less where patterns / tables apply
+        per_node = node_work(len(self.data.items), self.n_classes) if node_work is not None else None
+        return per_unit * nodes if per_node is None else per_unit + nodes * per_node
 
     @property
     def n_classes(self) -> int:

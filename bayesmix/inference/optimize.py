@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
+from .em import CategoricalEM, supported as em_supported
+
 from .objective import flat_model
 
 
@@ -219,6 +221,14 @@ def multistart(mm, *args, **kwargs) -> Optimum:
         return order_by_size(mm, opt, kind, integration=kwargs.get("integration"))  # one labeling (issue 13)
 
 
+#: closed-form EM (:mod:`.em`) for the starts of single-level LCAs of binary / nominal items
+EM_WARMUP = True
+#: EM steps that bring a final-stage candidate near its optimum before the gradient optimizer
+EM_FINAL_ITERATIONS = 2000
+#: ... or until one step gains less log-likelihood than this (EM slows near the optimum; L-BFGS does not)
+EM_FINAL_TOL = 1e-4
+
+
 def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iterations: int = 25,
                tol: float = 1e-3, max_iterations: int = 5000, warn_unreplicated: bool = True,
                integration: dict | None = None, extra_starts: list[dict] | None = None,
@@ -240,23 +250,32 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     flat = flat_model(mm, integration)
     fun = flat.value_and_grad(kind)
     rng = np.random.default_rng(seed)
+    em = CategoricalEM(mm) if kind == "loglik" and EM_WARMUP and em_supported(mm) else None
     stage1 = []
     what = "LL" if kind == "loglik" else "log-posterior"
     for i in range(n_initial + len(extra)):
-        theta0 = flat.to_theta(extra[i - n_initial] if i >= n_initial else mm.random_start(rng))
-        flat.adapt(theta0)
-        res = minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=flat.bounds,
-                       options={"maxiter": initial_iterations})
-        stage1.append((res.fun, res.x))
-        bar.set_postfix_str(f"initial stage, best {what} {-min(f for f, _ in stage1):.4f}", refresh=False)
+        start = extra[i - n_initial] if i >= n_initial else mm.random_start(rng)
+        if em is not None and i < n_initial:  # random starts: closed-form EM steps in place of gradient steps
+            start, _ = em.run(start, initial_iterations)
+            theta = flat.to_theta(start)
+            stage1.append((fun(theta)[0], theta, start))
+        else:
+            theta0 = flat.to_theta(start)
+            flat.adapt(theta0)
+            res = minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=flat.bounds,
+                           options={"maxiter": initial_iterations})
+            stage1.append((res.fun, res.x, None))
+        bar.set_postfix_str(f"initial stage, best {what} {-min(t[0] for t in stage1):.4f}", refresh=False)
         bar.update()
     stage1.sort(key=lambda t: t[0])
-    stage1_values = np.array([-f for f, _ in stage1])
+    stage1_values = np.array([-t[0] for t in stage1])
     groups = distinct_groups(stage1_values, tol)
     selected, source = select_final(stage1_values, n_final, tol)
     finals = []
     full = {"maxiter": max_iterations, "maxfun": 4 * max_iterations, "ftol": 1e-13, "gtol": 1e-7}
-    for theta in [stage1[i][1] for i in selected]:
+    for _, theta, em_start in [stage1[i] for i in selected]:
+        if em_start is not None:  # EM close to the optimum, the model's own likelihood finishes
+            theta = flat.to_theta(em.run(em_start, EM_FINAL_ITERATIONS, tol=EM_FINAL_TOL)[0])
         flat.adapt(theta)
         res = minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=flat.bounds, options=full)
         for _ in range(10 if flat.adaptive is not None else 0):  # re-center the adaptive rule, re-optimize

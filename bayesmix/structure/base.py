@@ -121,6 +121,12 @@ class WithinClasses(Structure):
         self.shared_log_prior_at = shared_log_prior_at if use else None
         self.patterns = patterns if use else None
 
+    def node_work(self, n_items: int, n_classes: int) -> int | None:
+        """Elements per quadrature node when the marginal runs by pattern (else None: per unit)."""
+        if self.patterns is None:
+            return None
+        return self.patterns.n_patterns * n_classes + (self.n_clusters or 0)
+
     def _by_pattern(self, z) -> bool:
         return self.patterns is not None and shared_node(z)
 

@@ -74,6 +74,10 @@ class ItemClasses(Structure):
             per_item = pt.as_tensor_variable(log_membership_at(None)).ndim == 3
         self.per_item = bool(per_item)
 
+    def node_work(self, n_items: int, n_classes: int) -> int | None:
+        """Elements per quadrature node on the table path (one-hot sums), else None (per response)."""
+        return None if self.tables_at is None else self.n_units * n_items
+
     # ------------------------------------------------------------ likelihood
     def _args(self, z):
         return self.log_membership_at(z), self.loglik_by_item_at(z), self.observed
