@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["plot_profiles", "plot_class_proportions", "plot_membership", "plot_ml_vs_posterior"]
+__all__ = ["plot_profiles", "plot_class_proportions", "plot_membership", "plot_ml_vs_posterior",
+           "plot_membership_curves"]
 
 
 def _pyplot():
@@ -193,5 +194,54 @@ def plot_ml_vs_posterior(mm, ml: Any, idata: Any, *, hdi_prob: float = 0.94, ax=
     ax.plot([lo, hi], [lo, hi], color="0.5", lw=1, ls="--")
     ax.set_xlabel("ML estimate")
     ax.set_ylabel("posterior mean")
+    ax.legend(fontsize=8)
+    return ax
+
+
+def plot_membership_curves(mm, result: Any, *, grid=None, hdi_prob: float = 0.9, classes=None, ax=None):
+    """Conditional class probability curves P(C_ij = k | alpha_1j) of a GoM model (figures 2-3).
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        A ``bm.gom`` model (logistic-normal or restricted membership).
+    result : MLResult or DataTree
+        ML: the curves at the estimates; posterior: mean with an equal-tailed
+        ``hdi_prob`` band (:func:`bayesmix.factories.gom.membership_curves`).
+    grid : sequence of float, optional
+        Standardized alpha_1j values (default [-3, 3]).
+    hdi_prob : float
+    classes : list of str, optional
+        Classes to draw (default: all; the paper's figures show class 1).
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> ax = plot_membership_curves(m, ml, classes=["class1"])   # doctest: +SKIP
+    """
+    from .factories.gom import membership_curves
+    curves = membership_curves(mm, result, grid=grid, hdi_prob=hdi_prob)
+    classes = list(mm.class_labels if classes is None else classes)
+    unknown = [c for c in classes if c not in mm.class_labels]
+    if unknown:
+        raise ValueError(f"classes {unknown} are not classes of this model; use some of {list(mm.class_labels)}.")
+    plt = _pyplot()
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3))
+    x = curves.index.to_numpy(float)
+    band = isinstance(curves.columns, pd.MultiIndex)
+    for label in classes:
+        y = curves[(label, "mean")] if band else curves[label]
+        (line,) = ax.plot(x, y.to_numpy(float), label=label)
+        if band:
+            ax.fill_between(x, curves[(label, "lower")].to_numpy(float), curves[(label, "upper")].to_numpy(float),
+                            color=line.get_color(), alpha=0.25, lw=0)
+    ax.set_xlabel("alpha_1j (standardized)")
+    ax.set_ylabel("P(C_ij = k | alpha_1j)")
+    ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8)
     return ax

@@ -36,21 +36,38 @@ import pytensor.tensor as pt
 from scipy.special import gammaln, logsumexp
 
 from .._compile import function
-from ..class_model import ClassModel
+from ..class_model import ClassModel, full_logits
 from ..constraints import constrained_model
-from ..data import encode
+from ..data import _numeric_matrix, encode
 from ..kernels import CategoricalKernel, build_kernels
 from ..latent import LatentEffects
 from ..model import MixtureModel
 from ..options import check_integration
-from ..parameters import register
+from ..parameters import create, register
 from ..priors import DEFAULT_PRIORS, PriorSet
+
+#: prior of the item-specific membership slopes gamma_ci (item_covariates=), as class_slope
+GOM_PRIORS = {"class_item_slope": ("Normal", {"mu": 0.0, "sigma": 1.0})}
+
+
+class GoMPriorSet(PriorSet):
+    """Default priors plus the GoM's own names (:data:`GOM_PRIORS`)."""
+
+    def __init__(self, overrides=None):
+        super().__init__(overrides, known=set(DEFAULT_PRIORS) | set(GOM_PRIORS))
+
+    def defaults_for(self, name: str):
+        return GOM_PRIORS[name] if name in GOM_PRIORS else super().defaults_for(name)
 from ..structure import ItemClasses
 from .lca import class_labels
 
-__all__ = ["gom", "MEMBERSHIPS", "DirichletMembership", "membership_scores", "integration_error"]
+__all__ = ["gom", "MEMBERSHIPS", "DirichletMembership", "membership_scores", "integration_error",
+           "membership_curves"]
 
 MEMBERSHIPS = ("logistic-normal", "restricted", "dirichlet")
+#: start values of the membership block when a start (e.g. an LCA result) leaves it out:
+#: SD / loading 2 per class logit (ICC 0.55), moderate between LCA's infinite variance and none
+MEMBERSHIP_START_SD = 2.0
 #: importance-sampling nodes of the Dirichlet membership when not given
 DIRICHLET_POINTS = 1000
 
@@ -167,7 +184,43 @@ def _check_dirichlet_method(method: str) -> None:
                          f"integration={{'method': 'monte-carlo', 'points': Q}}, not {method!r}.")
 
 
-def _check(n_classes, membership, covariates, integration) -> dict:
+def _item_covariate_terms(data: pd.DataFrame, items: Sequence[str], covariates: Sequence[str] | None,
+                          item_covariates) -> list[tuple[str, str]]:
+    """(covariate, item) pairs of item-specific membership effects gamma_ci (section 7), checked on ``data``."""
+    if item_covariates is None:
+        return []
+    if isinstance(item_covariates, str):
+        raise ValueError("item_covariates must be a list of column names (an effect for every item) or a dict "
+                         "column -> list of items, e.g. item_covariates={'x': ['A', 'B']}; not a string.")
+    if isinstance(item_covariates, Mapping):
+        pairs = {str(c): ([targets] if isinstance(targets, str) else list(targets))
+                 for c, targets in item_covariates.items()}
+    else:
+        pairs = {str(c): list(items) for c in item_covariates}
+    names = list(pairs)
+    missing = [c for c in names if c not in data.columns]
+    if missing:
+        raise ValueError(f"item_covariates names column(s) {missing} that are not in the DataFrame; "
+                         f"available columns: {list(data.columns)}.")
+    for c, targets in pairs.items():
+        if c in items:
+            raise ValueError(f"item_covariates column {c!r} is also an item; use it once.")
+        unknown = [t for t in targets if t not in items]
+        if unknown or not targets:
+            raise ValueError(f"item_covariates[{c!r}] names {unknown or 'no'} item(s) of items={list(items)}; "
+                             "give the items whose class logits depend on it.")
+        if c in (covariates or []) and set(targets) == set(items):
+            raise ValueError(f"{c!r} is in covariates and has item-specific effects on every item in "
+                             "item_covariates: the common effect is not identified; drop it from one of them or "
+                             "give the item-specific effect for a subset of items.")
+    _numeric_matrix(data, names, "item_covariates")  # numeric and complete (before any graph)
+    return [(c, t) for c, targets in pairs.items() for t in targets]
+
+
+def _check(n_classes, membership, covariates, integration, item_covariates=None) -> dict:
+    if item_covariates and membership == "dirichlet":
+        raise ValueError("item_covariates (section 7's item-specific membership effects) need "
+                         "membership='logistic-normal' or 'restricted'; the Dirichlet membership has no regression.")
     if membership not in MEMBERSHIPS:
         raise ValueError(f"membership={membership!r} is unknown; use one of {MEMBERSHIPS}.")
     if isinstance(n_classes, (int, np.integer)) and not isinstance(n_classes, bool) and n_classes < 2:
@@ -192,6 +245,7 @@ def gom(
     *,
     membership: str = "logistic-normal",
     covariates: Sequence[str] | None = None,
+    item_covariates: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     link: str = "probit",
     item_types: str | Mapping[str, str] | None = None,
     priors: Mapping[str, Any] | None = None,
@@ -233,6 +287,15 @@ def gom(
         The membership distribution (above).
     covariates : list of str, optional
         Person covariates of the membership logits (eq. 33; not with Dirichlet).
+    item_covariates : list of str or dict, optional
+        Item-specific covariate effects on the membership (section 7: the
+        product of an item dummy and a covariate): the class logits of item i
+        become alpha_cj + gamma_ci x_j (``class_item_slope``, dims
+        ``(item_covariate_term, class_free)``, terms ``"x:item"``), so the
+        membership is item-specific. A list gives every item its own effect of
+        each column; a dict ``{column: [items]}`` only the listed items (a
+        column may then also be in ``covariates``: the listed items deviate
+        from the common effect). Not with the Dirichlet form.
     link : ``"probit"`` or ``"logit"``
         Of binary and ordinal items.
     item_types : str or dict, optional
@@ -262,9 +325,20 @@ def gom(
     >>> ml = m.fit_ml(starts=10, seed=1)         # doctest: +SKIP
     >>> m.class_probabilities(bm.point_posterior(m, ml.point)).head()   # doctest: +SKIP
     """
-    integration = _check(n_classes, membership, covariates, integration)
-    encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates)
-    prior_set = PriorSet(priors, known=set(DEFAULT_PRIORS))
+    integration = _check(n_classes, membership, covariates, integration, item_covariates)
+    terms = _item_covariate_terms(data, items, covariates, item_covariates) if isinstance(data, pd.DataFrame) else []
+    term_columns = list(dict.fromkeys(c for c, _ in terms))
+    person = list(covariates or [])
+    encoded = encode(data, items, n_classes, item_types=item_types,
+                     covariates=person + [c for c in term_columns if c not in person] or None)
+    x_item = None
+    if terms:  # the item covariates' columns out of the encoded covariates (rows as encoded)
+        all_names = list(encoded.covariate_names)
+        x_item = encoded.covariates[:, [all_names.index(c) for c in term_columns]]
+        keep = [all_names.index(c) for c in person]
+        encoded.covariates = encoded.covariates[:, keep] if person else None
+        encoded.covariate_names = person
+    prior_set = GoMPriorSet(priors)
     labels = class_labels(n_classes)
     kernels = build_kernels(encoded, link=link)
     n = encoded.n_units
@@ -292,22 +366,79 @@ def gom(
             latent = LatentEffects(effect_labels, None, n, form="cholesky" if membership == "logistic-normal"
                                    else "factor", dim="class_free", level_dim="unit", prefix="membership")
             latent.build(prior_set)
-            log_membership = lambda z: class_model.log_prior(offset=latent.unit_values(z))  # noqa: E731
-            if class_model.covariates is None:
+            _membership_icc(latent, membership, labels)
+            if terms:
+                item_offset = _item_logits(model, terms, term_columns, [name for kernel in kernels for name in kernel.names],
+                                           x_item, prior_set)
+                log_membership = lambda z: pt.special.log_softmax(full_logits(  # noqa: E731  (..., N, I, K)
+                    class_model.logits(offset=latent.unit_values(z))[..., None, :] + item_offset), axis=-1)
+            else:
+                log_membership = lambda z: class_model.log_prior(offset=latent.unit_values(z))  # noqa: E731
+            if class_model.covariates is None and not terms:
                 shared = lambda z: class_model.log_prior(offset=latent.values(z, broadcast=False))  # noqa: E731
         tables = None
         if all(isinstance(kernel, CategoricalKernel) for kernel in kernels):
             fixed_tables = [(kernel.log_prob_table(), kernel.onehot3) for kernel in kernels]
             tables = lambda z: fixed_tables  # noqa: E731  (the items do not depend on the membership)
-        structure = ItemClasses(log_membership, lambda z: by_item, n, latent=latent, per_item=False,
+        structure = ItemClasses(log_membership, lambda z: by_item, n, latent=latent, per_item=bool(terms),
                                 shared_log_membership_at=shared, tables_at=tables)
         structure.add_potential()
     prior_set.check_unused()
-    return MixtureModel(
+    mm = MixtureModel(
         model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
-        structure=structure, name="gom", options={"membership": membership, "link": link},
+        structure=structure, name="gom",
+        options={"membership": membership, "link": link, "item_covariates": [f"{c}:{t}" for c, t in terms]},
         integration=integration, sample_size=n, sample_size_basis="persons (rows)",
     )
+    mm.start_defaults = _start_defaults(latent, membership)
+    if x_item is not None:
+        mm.item_covariate_means = dict(zip(term_columns, x_item.mean(axis=0)))
+    return mm
+
+
+def _membership_icc(latent: LatentEffects, membership: str, labels: Sequence[str]) -> None:
+    """``class_icc`` = Var(alpha_cj) / (Var(alpha_cj) + pi^2/3) per free class logit (eq. 20 for alpha_1j).
+
+    Logistic-normal: dims ``class_free`` (recomputed from Sigma when NUTS draws
+    are relabeled, as for the two-level LCA); restricted: Var = lambda_c^2,
+    dims ``membership_logit`` (the class logits, not relabeled).
+    """
+    var = pt.diagonal(latent.covariance())
+    dims = "class_free"
+    if membership == "restricted":
+        dims = "membership_logit"
+        pm.modelcontext(None).add_coord(dims, list(labels[:-1]))
+    pm.Deterministic("class_icc", var / (var + np.pi**2 / 3), dims=dims)
+
+
+def _item_logits(model, terms, term_columns, item_names, x_item: np.ndarray, prior_set: PriorSet):
+    """Item-specific class-logit offsets gamma_ci x_j, (N, I, K-1), from ``class_item_slope`` (T, K-1).
+
+    ``item_names``: the item axis of the kernels' concatenated ``loglik_by_item`` (grouped by kind).
+    """
+    model.add_coord("item_covariate_term", [f"{c}:{t}" for c, t in terms])
+    slope = create(prior_set, "class_item_slope", dims=("item_covariate_term", "class_free"), class_axis=1,
+                   bounded=False, class_dim="class", reference_coded=True)
+    # design (P, I, T): 1 where term t is (covariate p, item i); G (P, I, K-1) = design @ slope
+    design = np.zeros((len(term_columns), len(item_names), len(terms)))
+    for t, (c, item) in enumerate(terms):
+        design[term_columns.index(c), item_names.index(item), t] = 1.0
+    g = pt.tensordot(pt.as_tensor(design), slope, axes=[[2], [0]])
+    return pt.tensordot(pt.as_tensor(x_item), g, axes=[[1], [0]])
+
+
+def _start_defaults(latent, membership: str) -> dict:
+    """Membership values for starts that leave them out (e.g. an LCA result, section 7's advice)."""
+    if membership == "dirichlet":
+        return {latent.name("concentration"): np.full(latent.n_classes, 1.0)}
+    out = {}
+    for name, value in latent.random_start(np.random.default_rng(0)).items():
+        if name == latent.name("chol"):  # packed lower triangle: SD on the diagonal, no correlation
+            d = latent.n_effects
+            out[name] = np.array([MEMBERSHIP_START_SD if i == j else 0.0 for i in range(d) for j in range(i + 1)])
+        elif name in (latent.name("sd"), latent.name("loading_first"), latent.name("loading_rest")):
+            out[name] = np.full(np.shape(value), MEMBERSHIP_START_SD)
+    return out
 
 
 # ---------------------------------------------------------------------- results
@@ -408,3 +539,120 @@ def integration_error(mm: MixtureModel, fit, integration: dict | None = None) ->
     f2, logw2, _ = fn2(*[point[k] for k in names2])
     fine = float(logsumexp(f2 + logw2[:, None], axis=0).sum())
     return {"loglik": loglik, "quadrature_error": abs(fine - loglik), "points": points}
+
+
+def _curve_function(mm: MixtureModel):
+    """Compiled: parameters -> (mu (K-1,) at the covariate means, item offsets (I or 1, K-1), Sigma (K-1, K-1))."""
+    if "gom_curves" not in mm._cache:
+        cm, latent = mm.class_model, mm.latent
+        mu = cm.params["class_intercept"]
+        if cm.covariates is not None:
+            mu = mu + pt.dot(pt.as_tensor(cm.covariates.mean(axis=0)), cm.params["class_slope"])
+        offset = pt.zeros((1, mm.n_classes - 1))
+        if "class_item_slope" in mm.model.named_vars:  # gamma_ci at the item covariates' means
+            terms = mm.options["item_covariates"]
+            means = getattr(mm, "item_covariate_means", {})
+            names = [name for kernel in mm.kernels for name in kernel.names]
+            rows = np.zeros((len(names), len(terms)))
+            for t, term in enumerate(terms):
+                column, item_name = term.rsplit(":", 1)
+                rows[names.index(item_name), t] = means[column]
+            offset = pt.dot(pt.as_tensor(rows), mm.model["class_item_slope"])
+        rvs = [rv for rv in mm.model.free_RVs if rv.name not in mm.integrated]
+        mm._cache["gom_curves"] = ([rv.name for rv in rvs], function(rvs, [mu, offset, latent.covariance()]))
+    return mm._cache["gom_curves"]
+
+
+def _curves_at(mu: np.ndarray, offset: np.ndarray, sigma: np.ndarray, grid: np.ndarray, nodes: int) -> np.ndarray:
+    """P(C_ij = k | alpha_1j = mu_1 + sd_1 t) for t in ``grid``, (G, K).
+
+    The other logits given alpha_1 are normal (mean mu_r + Sigma_r1 / Sigma_11 (alpha_1 - mu_1),
+    covariance Sigma_rr - Sigma_r1 Sigma_1r / Sigma_11: zero for the restricted form, eq. 35) and
+    integrated by Gauss-Hermite; item-specific logits (item covariates) are averaged over items.
+    """
+    d = len(mu)
+    sd1 = np.sqrt(sigma[0, 0])
+    alpha1 = mu[0] + sd1 * grid  # (G,)
+    if d == 1:
+        logits = alpha1[:, None, None]  # (G, 1 node, 1)
+        weights = np.ones(1)
+    else:
+        beta = sigma[1:, 0] / sigma[0, 0]
+        cond = sigma[1:, 1:] - np.outer(sigma[1:, 0], sigma[0, 1:]) / sigma[0, 0]
+        vals, vecs = np.linalg.eigh((cond + cond.T) / 2)
+        root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+        x, w = np.polynomial.hermite_e.hermegauss(nodes)
+        grids = np.meshgrid(*[x] * (d - 1), indexing="ij")
+        points = np.stack([g.ravel() for g in grids], axis=-1)  # (Q, d-1)
+        weights = np.prod(np.stack(np.meshgrid(*[w] * (d - 1), indexing="ij"), -1).reshape(-1, d - 1), axis=1)
+        rest = (mu[1:] + beta * (alpha1[:, None] - mu[0]))[:, None, :] + (points @ root.T)[None]  # (G, Q, d-1)
+        logits = np.concatenate([np.broadcast_to(alpha1[:, None, None], rest.shape[:2] + (1,)), rest], axis=-1)
+        weights = weights / weights.sum()
+    logits = logits[:, :, None, :] + offset[None, None]  # (G, Q, I, K-1)
+    full = np.concatenate([logits, np.zeros(logits.shape[:-1] + (1,))], axis=-1)
+    probs = np.exp(full - logsumexp(full, axis=-1, keepdims=True)).mean(axis=2)  # (G, Q, K)
+    return np.einsum("gqk,q->gk", probs, weights)
+
+
+def membership_curves(mm: MixtureModel, fit, grid: Sequence[float] | None = None, hdi_prob: float = 0.9,
+                      max_draws: int = 200, nodes: int = 20) -> pd.DataFrame:
+    """Conditional class probability curves P(C_ij = k | alpha_1j) (figures 2-3 of section 5, eq. 30, 34-35).
+
+    The membership of a response as a function of the person's first class
+    logit alpha_1j, on its standard scale t = (alpha_1j - E alpha_1j) / SD
+    (as the paper's figures 2 and 3): alpha_1j = alpha_1 + SD(alpha_1j) t.
+    For K = 2 the curve is Phi_logistic(alpha_1 + SD t) (eq. 30); for K > 2
+    the other logits are integrated over their normal distribution given
+    alpha_1j (degenerate for the restricted form, eq. 35). A large variance
+    (a high ``class_icc``) gives steep curves, 0 or 1 for most persons: the
+    LCA limit. Covariates (and item covariates, averaged over items) are
+    held at their sample means.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        A ``bm.gom`` model with ``membership="logistic-normal"`` or ``"restricted"``.
+    fit : MLResult or DataTree
+        An ML (or MAP) result: the curves at its estimates; a posterior
+        (NUTS / Laplace): the posterior mean and an equal-tailed interval over
+        up to ``max_draws`` draws.
+    grid : sequence of float, optional
+        Values of the standardized alpha_1j (default 61 points on [-3, 3]).
+    hdi_prob : float
+        Probability of the posterior interval.
+    max_draws : int
+        Posterior draws used (thinned evenly).
+    nodes : int
+        Gauss-Hermite nodes per further logit (K > 2).
+
+    Returns
+    -------
+    DataFrame
+        Index ``alpha1_std`` (the grid). ML: one column per class; posterior:
+        columns (class, statistic) with statistics mean, lower, upper.
+
+    Examples
+    --------
+    >>> m = bm.gom(df, items, 2)                                          # doctest: +SKIP
+    >>> curves = membership_curves(m, m.fit_ml(starts=5, seed=1))         # doctest: +SKIP
+    >>> curves["class1"].plot()                                           # doctest: +SKIP
+    """
+    if mm.name != "gom" or mm.options.get("membership") == "dirichlet":
+        raise ValueError("membership_curves needs a bm.gom model with membership='logistic-normal' or "
+                         "'restricted' (the curves are of the class logit alpha_1j; a Dirichlet membership has none).")
+    if not 0 < hdi_prob < 1:
+        raise ValueError(f"hdi_prob must be in (0, 1), got {hdi_prob!r}.")
+    grid = np.linspace(-3.0, 3.0, 61) if grid is None else np.asarray(grid, dtype=float).ravel()
+    if grid.size == 0 or not np.all(np.isfinite(grid)):
+        raise ValueError("grid must be a non-empty sequence of finite numbers (standardized alpha_1j values).")
+    names, fn = _curve_function(mm)
+    curves = np.stack([_curves_at(*fn(*[point[k] for k in names]), grid, nodes)
+                       for point in _points(mm, fit, max_draws)])  # (S, G, K)
+    index = pd.Index(grid, name="alpha1_std")
+    if hasattr(fit, "point"):
+        return pd.DataFrame(curves[0], index=index, columns=pd.Index(mm.class_labels, name="class"))
+    stats = {"mean": curves.mean(0), "lower": np.quantile(curves, (1 - hdi_prob) / 2, axis=0),
+             "upper": np.quantile(curves, (1 + hdi_prob) / 2, axis=0)}
+    columns = pd.MultiIndex.from_product([mm.class_labels, list(stats)], names=["class", "statistic"])
+    table = np.stack([stats[s] for s in stats], axis=-1).reshape(len(grid), -1)
+    return pd.DataFrame(table, index=index, columns=columns)

@@ -7,7 +7,9 @@ or MAP result) -- of this model, or of the same model with one class fewer:
 section 10 of the paper recommends starting a K-class search from the
 (K-1)-class solution, and each of its classes is then split in two
 (:func:`~bayesmix.inference.optimize.split_class_start`), giving K-1 starts.
-Parameters a dict leaves out start at random values. Constrained
+Parameters a dict leaves out start at random values, or at the model's
+``start_defaults`` where it has them (a GoM started from an LCA result gets
+a moderate membership SD, section 7). Constrained
 parameters may be given in full (fixed elements are ignored, tied ones
 averaged). Every start joins the initial stage of the random starts.
 
@@ -149,6 +151,8 @@ def _complete(mm, flat, point: dict, rng, where: str) -> dict:
     """Fill missing free variables with random values; check the start maps to finite unconstrained values."""
     names = [rv.name for rv in flat.rvs]
     random = mm.random_start(rng)
+    # a model's own values for what a start from a related model leaves out (e.g. GoM from LCA)
+    random.update({k: v for k, v in getattr(mm, "start_defaults", {}).items() if k in random})
     full = {name: np.asarray(point[name] if name in point else random[name], dtype=float) for name in names}
     theta = flat.to_theta(full)
     if not np.all(np.isfinite(theta)):
