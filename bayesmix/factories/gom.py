@@ -22,7 +22,15 @@ Carlo error :func:`integration_error` reports.
 LCA is nested: it is the GoM with C_ij = C_j (eq. 16), the limit of an
 infinite membership variance; the 2-class GoM has one parameter more
 (Var(alpha_1j)). Results: :func:`membership_scores` (EAP of g_j with
-intervals), ``m.profiles``, ``m.class_proportions`` (mean membership).
+intervals), ``m.profiles``, ``m.class_proportions`` (mean membership),
+``class_icc`` = Var(alpha_cj) / (Var(alpha_cj) + pi^2/3) per class logit (eq.
+20), :func:`membership_curves` P(C_ij = k | alpha_1j) (figures 2-3; plotted by
+:func:`bayesmix.plots.plot_membership_curves`). Section 7 recommends starting
+the GoM from the LCA solution: ``m.fit_ml(start=lca_result)`` takes its item
+parameters and class intercepts, and the membership SD / loadings start at 2
+(``m.start_defaults``). With an LCA-like data set the GoM optimum is the LCA
+limit (an unbounded SD): its LL then approaches LL(LCA) from below by the
+quadrature error.
 """
 
 from __future__ import annotations
@@ -316,7 +324,10 @@ def gom(
         ``fit_ml``, ``fit_map``, ``fit_laplace``, ``sample``, ``profiles``;
         ``class_probabilities`` and the ML ``posterior_probabilities`` are the
         EAP membership scores E[g_j | y_j] (:func:`membership_scores` adds
-        intervals); ``class_proportions`` the mean membership.
+        intervals); ``class_proportions`` the mean membership; ``class_icc``
+        (logistic-normal, restricted) the ICC of each membership logit;
+        :func:`membership_curves` the curves P(C_ij = k | alpha_1j).
+        ``fit_ml(start=lca_result)`` starts from an LCA solution (section 7).
 
     Examples
     --------
@@ -324,6 +335,8 @@ def gom(
     >>> m = bm.gom(df, list("ABCDEFG"), n_classes=2)
     >>> ml = m.fit_ml(starts=10, seed=1)         # doctest: +SKIP
     >>> m.class_probabilities(bm.point_posterior(m, ml.point)).head()   # doctest: +SKIP
+    >>> lca = bm.lca(df, list("ABCDEFG"), 2, link="probit").fit_ml(seed=1)   # doctest: +SKIP
+    >>> ml = m.fit_ml(start=lca, seed=1)         # section 7: start at the LCA solution   # doctest: +SKIP
     """
     integration = _check(n_classes, membership, covariates, integration, item_covariates)
     terms = _item_covariate_terms(data, items, covariates, item_covariates) if isinstance(data, pd.DataFrame) else []
