@@ -167,8 +167,12 @@ def _item_covariate_data(n=300, seed=8):
 def test_item_covariate_log_membership_is_item_specific():
     """log P(C_ij = k | u_j) = log softmax(alpha + u_j + gamma_i x_j, 0) per item (numpy)."""
     data, items = _item_covariate_data(n=20)
-    mm = bm.gom(data, items, 2, item_covariates={"x": ["y1", "y2"]}, link="logit")
+    data["n"] = np.arange(20) % 3  # a nominal item listed first: the kernels put it after the binary ones
+    items = ["n", *items]
+    mm = bm.gom(data, items, 2, item_covariates={"x": ["y1", "y2"]}, link="logit", item_types={"n": "nominal"})
     assert mm.structure.per_item and mm.options["item_covariates"] == ["x:y1", "x:y2"]
+    axis = [name for kernel in mm.kernels for name in kernel.names]
+    assert axis[-1] == "n"
     point = mm.random_start(np.random.default_rng(4))
     point["class_item_slope"] = np.array([[1.3], [-0.4]])
     u = np.random.default_rng(5).normal(size=(20, 1))
@@ -178,8 +182,8 @@ def test_item_covariate_log_membership_is_item_specific():
         *[u if rv.name == mm.latent.z_name else point[rv.name] for rv in rvs])
     sd = point["membership_sd"][0]
     logit = point["class_intercept"][0] + sd * u[:, 0]
-    gamma = np.zeros(6)
-    gamma[:2] = [1.3, -0.4]
+    gamma = np.zeros(len(axis))
+    gamma[[axis.index("y1"), axis.index("y2")]] = [1.3, -0.4]
     expected = logit[:, None] + gamma[None, :] * data["x"].to_numpy()[:, None]
     np.testing.assert_allclose(np.exp(value[..., 0]), expit(expected), atol=1e-10)
 

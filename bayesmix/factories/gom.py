@@ -381,8 +381,8 @@ def gom(
             latent.build(prior_set)
             _membership_icc(latent, membership, labels)
             if terms:
-                item_offset = _item_logits(model, terms, term_columns, [name for kernel in kernels for name in kernel.names],
-                                           x_item, prior_set)
+                item_axis = [name for kernel in kernels for name in kernel.names]
+                item_offset = _item_logits(model, terms, term_columns, item_axis, x_item, prior_set)
                 log_membership = lambda z: pt.special.log_softmax(full_logits(  # noqa: E731  (..., N, I, K)
                     class_model.logits(offset=latent.unit_values(z))[..., None, :] + item_offset), axis=-1)
             else:
