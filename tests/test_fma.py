@@ -22,6 +22,7 @@ from scipy.stats import norm
 import bayesmix as bm
 from bayesmix.datasets.simulate_irt import simulate_3pl, simulate_fma, simulate_fma_gom
 from bayesmix.irt_conversions import fmagom_to_irt, irt_to_fmagom
+from bayesmix.marginal.logit_normal import SD_SWITCH, log_moments, loglik
 from bayesmix.results import draw_function
 
 #: mirt 1.45 ``mirt(expand.table(LSAT7), 1)``: "Log-likelihood = -2658.805", 10 parameters (61 quadrature points)
@@ -75,14 +76,18 @@ def test_fma_loglik_matches_scipy_quadrature(loadings):
 
 def test_fma_gom_loglik_matches_2d_scipy_quadrature():
     df = tiny(2, n=4)
-    m = bm.fma_gom(df, list(df.columns), 2, link="logit")
+    exact = bm.fma_gom(df, list(df.columns), 2, link="logit")
+    grid = bm.fma_gom(df, list(df.columns), 2, link="logit", membership_integration="quadrature")
+    assert exact.exact_membership() and not grid.exact_membership()
+    assert not exact.exact_membership({"method": "gauss-hermite", "adaptive": True})  # adaptive: the joint grid
     tau = np.array([[1.0, 0.5, -0.5], [-1.5, -0.2, 0.3]])
     lam = np.array([0.9, 1.4, 0.5])
     sd, alpha = 1.3, 0.3
     values = {"binary_logit": tau, "class_intercept": np.array([alpha]),
               "factor_loading_positive": np.array(lam[0]), "factor_loading_free": lam[1:],
               "factor_membership_sd": np.array([sd])}
-    got = loglik_at(m, values, {"method": "gauss-hermite", "points": 40})
+    rule = {"method": "gauss-hermite", "points": 40}
+    got = {"exact": loglik_at(exact, values, rule), "grid": loglik_at(grid, values, rule)}
     y = df.to_numpy()
     for j in range(len(y)):
         def integrand(z, eta):  # eq. 38-39: prod_i sum_c P(C_ij = c | alpha_j) P(y_ij | c, eta)
@@ -92,7 +97,41 @@ def test_fma_gom_loglik_matches_2d_scipy_quadrature():
             per_item = np.where(np.isnan(y[j]), 1.0, m1 * lik[0] + (1 - m1) * lik[1])
             return np.prod(per_item) * norm.pdf(z) * norm.pdf(eta)
         want = np.log(integrate.dblquad(integrand, -9, 9, -9, 9, epsabs=1e-12)[0])
-        assert got[j] == pytest.approx(want, abs=1e-6)
+        assert got["exact"][j] == pytest.approx(want, abs=1e-6)
+        assert got["grid"][j] == pytest.approx(want, abs=1e-6)
+
+
+@pytest.mark.parametrize("alpha, sd", [(0.3, 0.2), (-1.0, 2.0), (-1.0, SD_SWITCH), (-1.0, 5.1), (2.0, 20.0),
+                                       (50.0, 300.0), (-30.0, 6.0), (0.5, 1e6)])
+def test_logit_normal_moments_match_scipy(alpha, sd):
+    n = 6
+    got = np.exp(log_moments(alpha, sd, n).eval())
+    z0 = -alpha / sd  # the membership's transition, width ~1/sd: quad gets breakpoints there
+    marks = sorted({-12.0, 12.0, *[z0 + k / sd for k in range(-40, 41, 4) if -12 < z0 + k / sd < 12]})
+    for a in range(n + 1):
+        def f(z):
+            return expit(alpha + sd * z) ** a * expit(-alpha - sd * z) ** (n - a) * norm.pdf(z)
+        want = sum(integrate.quad(f, lo, hi, epsabs=1e-300, epsrel=1e-12, limit=200)[0]
+                   for lo, hi in zip(marks[:-1], marks[1:]))
+        assert got[a] == pytest.approx(want, rel=1e-9, abs=1e-300)
+
+
+def test_logit_normal_is_continuous_at_the_switch_and_reaches_the_step():
+    below, above = (log_moments(-1.0, SD_SWITCH * (1 + s), 18).eval() for s in (-1e-12, 1e-12))
+    assert np.max(np.abs(below - above)) < 1e-8  # the z and x branches agree (measured 4e-10)
+    step = np.exp(log_moments(2.0, 1e9, 4).eval())  # sd -> infinity: mass Phi(-/+ alpha / sd) at m = 0 / 1
+    assert step[[0, 4]] == pytest.approx([0.5, 0.5], abs=1e-8) and np.all(step[1:4] < 1e-8)
+    # p(y | eta) by brute force over item subsets equals the Bernstein recursion
+    rng = np.random.default_rng(0)
+    l1, l2 = np.log(rng.uniform(0.05, 1, (3, 5))), np.log(rng.uniform(0.05, 1, (3, 5)))
+    l1[1, 2] = l2[1, 2] = 0.0  # a missing response
+    moments = log_moments(0.4, 1.7, 5)
+    got = loglik(l1, l2, moments).eval()
+    m = expit(0.4 + 1.7 * np.polynomial.hermite_e.hermegauss(80)[0])
+    w = np.polynomial.hermite_e.hermegauss(80)[1] / np.sqrt(2 * np.pi)
+    want = np.log([(np.prod(m[:, None] * np.exp(l1[j]) + (1 - m[:, None]) * np.exp(l2[j]), axis=1) * w).sum()
+                   for j in range(3)])
+    assert got == pytest.approx(want, abs=1e-10)
 
 
 def test_3pl_parameterizations_have_the_same_likelihood_at_converted_values():
@@ -193,11 +232,35 @@ def test_nesting_lca_fma_fma_gom():
         warnings.simplefilter("ignore")
         lca = bm.lca(sim.data, sim.items, 2, link="probit").fit_ml(starts=4, seed=1)
         fma = bm.fma(sim.data, sim.items, 2, integration=rule).fit_ml(starts=4, seed=1)
-        gom = bm.fma_gom(sim.data, sim.items, 2, integration=rule).fit_ml(starts=(3, 2), seed=1, start=fma)
+        gom = bm.fma_gom(sim.data, sim.items, 2, integration=rule).fit_ml(starts=(2, 2), seed=1, start=fma)
     assert fma.n_params == lca.n_params + 6  # one invariant loading per item
     assert gom.n_params == fma.n_params + 1  # the SD of alpha_1j (section 8)
     assert fma.loglik >= lca.loglik + 5  # (measured: -1178.6, -1169.3, -1167.8)
     assert gom.loglik >= fma.loglik
+
+
+def test_fma_gom_nests_fma_at_the_limit():
+    # data from FMA: FMA-GoM's membership SD runs to infinity, where FMA-GoM is FMA. Before the membership was
+    # integrated exactly, the 15 x 15 grid over (eta, alpha_1j) put the step of the membership between nodes and
+    # LL(FMA-GoM) came out 0.083 below LL(FMA) here (measured: -798.9716 vs -798.8888, started from FMA).
+    sim = simulate_fma(300, 5, 2, class_intercept=[0.5], link="probit", seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fma = bm.fma(sim.data, sim.items, 2).fit_ml(starts=3, seed=1, progressbar=False)
+    gom_model = bm.fma_gom(sim.data, sim.items, 2)
+    with pytest.warns(UserWarning, match="FMA limit"):  # the starts near and at the limit (starts=0: only they)
+        gom = gom_model.fit_ml(starts=(0, 1), seed=1, start=fma, progressbar=False)
+    assert gom.n_params == fma.n_params + 1
+    assert gom.loglik >= fma.loglik - 1e-3  # (measured: -798.8890)
+    assert gom.at_fma_limit
+    # at FMA's estimates the exact FMA-GoM log-likelihood rises to LL(FMA) as sd grows (eta: the same rule)
+    names = [rv.name for rv in gom_model.model.free_RVs if rv.name not in gom_model.integrated]
+    fn = draw_function(gom_model, "nesting", [gom_model.integrated_loglik().sum()], names)
+    share = norm.ppf(expit(float(np.ravel(fma.point["class_intercept"])[0])))
+    values = [float(fn(*[np.asarray({**fma.point, "factor_membership_sd": np.array([sd]),
+                                      "class_intercept": np.array([sd * share])}[n], float) for n in names])[0])
+              for sd in (10.0, 100.0, 1e6)]
+    assert values[0] < values[1] < values[2] and values[2] == pytest.approx(fma.loglik, abs=1e-4)
 
 
 def test_fma_recovers_invariant_loadings():

@@ -11,9 +11,11 @@ draws); adding a strategy means adding a module.
 - :mod:`.nested` -- within class C_ij predicted by between class D_j: within per d, then between (eq. 22-26).
 - :mod:`.item` -- grade of membership, one class per item response: logsumexp per item (eq. 27-30).
 - :mod:`.chain` -- latent transition analysis, a Markov chain of classes: forward-backward (eq. 6-9).
+- :mod:`.logit_normal` -- two item-level classes with a logit-normal membership, classes summed and the
+  membership integrated exactly (Bernstein form; FMA-GoM, eq. 38-41). Its posteriors stay on the grid of :mod:`.item`.
 """
 
-from . import between, chain, item, nested, within
+from . import between, chain, item, logit_normal, nested, within
 from .within import marginal_loglik, posterior_class_probabilities
 
-__all__ = ["between", "chain", "item", "nested", "within", "marginal_loglik", "posterior_class_probabilities"]
+__all__ = ["between", "chain", "item", "logit_normal", "nested", "within", "marginal_loglik", "posterior_class_probabilities"]
