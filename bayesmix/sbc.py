@@ -812,6 +812,7 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
         posterior_draws.append(np.stack([np.asarray(draws_q[name], dtype=float).reshape(-1) for name in truth]))
         fits.append({"replication": r, "seed": fit_seed, "seconds": seconds, "rejected_before": rejected,
                      "divergences": idata.attrs.get("bayesmix_divergences", 0),
+                     "treedepth_hits": idata.attrs.get("bayesmix_max_treedepth_hits", 0),
                      "max_rhat": idata.attrs.get("bayesmix_max_rhat", np.nan),
                      "min_ess_bulk": idata.attrs.get("bayesmix_min_ess_bulk", np.nan),
                      "relabeled_draws": idata.attrs.get("bayesmix_relabeled_draws", 0)})

@@ -51,6 +51,11 @@ PLAN: dict[str, tuple[dict, int]] = {
     "mixture_regression_random_intercept": ({"n_units": 80, "n_clusters": 10}, 30),
     "lta": ({"n_units": 60, "n_items": 3}, 30),
     "fma": ({"n_units": 50, "n_items": 5}, 30),
+    # the same FMA with a narrower loading prior, and with 3x longer chains (see the notes in verdicts.md)
+    "fma_loading_sd1": ({"case": "fma", "n_units": 50, "n_items": 5,
+                         "priors": {"binary_logit": {"sigma": 1.5}, "factor_loading": {"sigma": 1.0}}}, 30),
+    "fma_long_chains": ({"case": "fma", "n_units": 50, "n_items": 5,
+                         "fit": {"draws": 300, "tune": 600, "n_posterior": 50}}, 20),
     "irt_3pl": ({"n_units": 60, "n_items": 5}, 30),
     "irt_3pl_fma_gom": ({"n_units": 60, "n_items": 5}, 30),
     "gom_logistic_normal": ({"n_units": 50, "n_items": 5}, 30),
@@ -67,12 +72,15 @@ def run_case(name: str, replications: int | None, seed: int) -> dict:
     from bayesmix import sbc
 
     sizes, planned = PLAN[name]
+    sizes = dict(sizes)
+    fit = {**FIT, **sizes.pop("fit", {})}
     n = replications or planned
-    case = sbc.make_case(name, **sizes)
+    case = sbc.make_case(sizes.pop("case", name), **sizes)
+    case.name = name
     start = time.perf_counter()
     log = OUT / f"{name}.log"
     with open(log, "w") as handle:
-        result = sbc.run_sbc(case, n, seed=seed, progress=lambda m: print(m, file=handle, flush=True), **FIT)
+        result = sbc.run_sbc(case, n, seed=seed, progress=lambda m: print(m, file=handle, flush=True), **fit)
     wall = time.perf_counter() - start
     frame = pd.concat({"truth": result.truth, "rank": result.ranks, "fractional": result.fractional}, axis=1)
     frame.to_csv(OUT / f"{name}_ranks.csv", index_label="replication")
@@ -92,10 +100,11 @@ def run_case(name: str, replications: int | None, seed: int) -> dict:
     worst = table.assign(p=table[["p_chi2", "p_ecdf"]].min(axis=1))["p"].idxmin()
     summary = {
         "case": name, "description": result.description, "replications": n, "quantities": len(table),
-        "L": result.n_posterior, **{k: v for k, v in FIT.items() if k != "n_posterior"},
+        "L": result.n_posterior, **{k: v for k, v in fit.items() if k != "n_posterior"},
         "priors": result.priors or "defaults", "verdict": decision, "bonferroni_p": adjusted,
         "worst_quantity": worst, "worst_mean_u": float(table.loc[worst, "mean_u"]),
         "worst_sd_u": float(table.loc[worst, "sd_u"]),
+        "extreme_rank_share": float(np.isin(result.ranks.to_numpy(), [0, result.n_posterior]).mean()),
         "divergent_fits": int((result.fits["divergences"] > 0).sum()),
         "fits_rhat_over_1.05": int((result.fits["max_rhat"] > 1.05).sum()),
         "rejected_simulations": result.settings["rejected_simulations"],
@@ -135,6 +144,16 @@ def write_table() -> pd.DataFrame:
             f"{r['power_bias_0.5']:.2f} / {r['power_bias_1']:.2f} / {r['power_half_width']:.2f} | "
             f"{r['divergent_fits']} | {r['fits_rhat_over_1.05']} | {r['rejected_simulations']} | "
             f"{r['seconds_per_fit']:.1f} | {priors} |")
+    for case, r in table.iterrows():
+        if r["verdict"] != "calibrated":
+            u = pd.read_csv(OUT / f"{case}_uniformity.csv", index_col=0)
+            u = u.assign(p=u[["p_chi2", "p_ecdf"]].min(axis=1)).sort_values("p").head(3)
+            worst = "; ".join(f"{q} (p chi2 {x.p_chi2:.3f}, p ECDF {x.p_ecdf:.3f}, mean u {x.mean_u:.2f}, sd u "
+                              f"{x.sd_u:.2f})" for q, x in u.iterrows())
+            ranks = pd.read_csv(OUT / f"{case}_ranks.csv", header=[0, 1], index_col=0)["rank"].to_numpy()
+            share = float(np.isin(ranks, [0, r["L"]]).mean())
+            lines += ["", f"**{case}**: {worst}. Ranks at 0 or L (truth outside every posterior draw): "
+                      f"{share:.1%} of all, {2 / (r['L'] + 1):.1%} expected."]
     lines += ["", "Priors: the factories' defaults, except (1) the mixture regression, whose default priors are "
               "scaled on the data (Normal(mean y, 2 sd y), ...), which SBC cannot use (the prior must not depend on "
               "the data it is checked on): fixed ones are passed; (2) the probit models (GoM, FMA, FMA-GoM), where "
