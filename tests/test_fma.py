@@ -49,12 +49,18 @@ def response_loglik(y, p):
 
 
 # ----------------------------------------------------------------------------- oracles
-@pytest.mark.parametrize("loadings", ["invariant", "class-specific"])
+@pytest.mark.parametrize("loadings", ["invariant", "class-specific", "class-specific variance"])
 def test_fma_loglik_matches_scipy_quadrature(loadings):
     df = tiny(1)
-    m = bm.fma(df, list(df.columns), 2, loadings=loadings, link="probit")
+    variance = "class-specific" if loadings == "class-specific variance" else "invariant"
+    m = bm.fma(df, list(df.columns), 2, loadings=loadings.split()[0] if variance == "invariant" else "invariant",
+               factor_variance=variance, link="probit")
     tau = np.array([[0.5, -0.3, 1.0], [-1.0, 0.4, -0.2]])
-    if loadings == "invariant":
+    if variance == "class-specific":  # eta | class 2 ~ N(0, 1.7^2): lambda_i sd_k z (class 1 the unit)
+        lam = np.array([[0.8, 1.3, -0.6], [0.8 * 1.7, 1.3 * 1.7, -0.6 * 1.7]])
+        values = {"factor_loading_positive": np.array(0.8), "factor_loading_free": np.array([1.3, -0.6]),
+                  "factor_sd_free": np.array([1.7])}
+    elif loadings == "invariant":
         lam = np.array([[0.8, 1.3, -0.6]])
         values = {"factor_loading_positive": np.array(0.8), "factor_loading_free": np.array([1.3, -0.6])}
     else:
@@ -62,7 +68,7 @@ def test_fma_loglik_matches_scipy_quadrature(loadings):
         values = {"factor_loading_positive": np.array([0.8, 1.5]),
                   "factor_loading_free": np.array([[1.3, -0.6], [0.2, 0.9]])}
     values.update({"binary_logit": tau, "class_intercept": np.array([0.4])})
-    got = loglik_at(m, values, {"method": "gauss-hermite", "points": 40})
+    got = loglik_at(m, values, {"method": "gauss-hermite", "points": 80 if variance == "class-specific" else 40})
     prior = np.exp([0.4, 0.0]) / np.exp([0.4, 0.0]).sum()
     y = df.to_numpy()
     for j in range(len(y)):
@@ -263,6 +269,32 @@ def test_fma_gom_nests_fma_at_the_limit():
     assert values[0] < values[1] < values[2] and values[2] == pytest.approx(fma.loglik, abs=1e-4)
 
 
+def test_fma_class_specific_factor_variance_recovered_and_nested():
+    lam = np.array([1.4, 1.2, 1.0, 0.8, 1.1, 0.9, 1.3, 1.0])
+    tau = np.array([np.linspace(1.5, -1.0, 8), np.linspace(-1.0, 1.5, 8)])  # profiles cross
+    sim = simulate_fma(2000, 8, 2, loading=lam, intercept=tau, class_intercept=[0.4], factor_sd=[1.0, 0.5],
+                       link="logit", seed=11)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        invariant = bm.fma(sim.data, sim.items, 2, link="logit").fit_ml(starts=2, seed=1, progressbar=False)
+    m = bm.fma(sim.data, sim.items, 2, link="logit", factor_variance="class-specific")
+    ml = m.fit_ml(starts=0, start=invariant, progressbar=False)  # starts at the invariant solution (sd_k = 1)
+    assert ml.n_params == invariant.n_params + 1  # sd_2 (sd_1 = 1 sets the unit of eta)
+    assert ml.loglik >= invariant.loglik - 1e-6  # nested: the invariant model is sd_2 = 1
+    assert ml.loglik - invariant.loglik > 5  # the data have sd_2 = 0.5 (measured: +12.85)
+    est = ml.params["estimate"]
+    logits = np.array([[est[f"binary_logit[class{c + 1}, {i}]"] for i in sim.items] for c in range(2)])
+    first = int(np.argmin(np.abs(logits - tau[0]).sum(axis=1)))  # the fitted class of true class 1
+    ratio = 0.5 if first == 0 else 2.0  # class 1 is the unit of eta: sd_2 / sd_1 of the truth in that labeling
+    scale = 1.0 if first == 0 else 0.5
+    sd2 = est["factor_sd[class2]"], ml.params["se"]["factor_sd[class2]"]
+    assert abs(sd2[0] - ratio) < 3 * sd2[1]  # (measured: 0.433 +- 0.080; 5 random starts agree)
+    assert np.allclose(m.loading_values(ml)["all"].to_numpy(), lam * scale, atol=0.3 * scale)
+    scores = m.factor_scores(ml)  # eta on class 1's scale: sd_k z
+    assert scores["eap"].corr(pd.Series(sim.eta)) > 0.7  # (measured: 0.76)
+    assert np.all((scores["lower"] <= scores["eap"]) & (scores["eap"] <= scores["upper"]))
+
+
 def test_fma_recovers_invariant_loadings():
     lam = np.array([1.4, 1.2, 1.0, 0.8, 1.1, 0.9, 1.3, 1.0, 0.7, 1.2])
     tau = np.array([[2.0, 1.5, 1.5, 2.0, 1.8, -1.5, -2.0, -1.5, -1.8, -2.0],
@@ -318,6 +350,19 @@ def test_class_specific_loadings_without_finite_ml_are_reported():
     assert ml.infinite_loadings
 
 
+def test_lsat7_class_specific_mixture_2pl_has_no_finite_ml(lsat7):
+    # the trap of issue 10 on real data: a 2-class mixture 2PL with class-specific loadings on the 5 LSAT7 items
+    m = bm.fma(lsat7, list(lsat7.columns), 2, loadings="class-specific", link="logit")
+    with pytest.warns(UserWarning, match="no finite ML estimate") as record:
+        ml = m.fit_ml(starts=(4, 1), seed=1, progressbar=False)
+    message = next(str(w.message) for w in record if "no finite ML" in str(w.message))
+    assert "loadings='invariant'" in message and "fit_map()" in message  # says what to do
+    items = {(item, cls) for item, cls, _ in ml.infinite_loadings}
+    assert items and all(abs(v) > 10 for _, _, v in ml.infinite_loadings)  # (measured: Q2, Q3 of one class)
+    assert all(f"{i}[{c}]" in message for i, c in items)
+    assert ml.loglik > MIRT_LSAT7_2PL + 5  # the mixture still fits better than the 2PL (measured: -2647.19)
+
+
 # ----------------------------------------------------------------------------- NUTS
 def test_nuts_2pl_log_likelihood_per_person_and_scores(lsat7):
     data = lsat7.iloc[::4].reset_index(drop=True)  # 250 persons
@@ -340,6 +385,9 @@ def test_nuts_2pl_log_likelihood_per_person_and_scores(lsat7):
     ({"loadings": "free"}, "loadings="),
     ({"link": "cloglog"}, "link="),
     ({"n_classes": 1, "loadings": "class-specific"}, "class-specific"),
+    ({"factor_variance": "free"}, "factor_variance="),
+    ({"factor_variance": "class-specific", "loadings": "class-specific"}, "absorbed by its loadings"),
+    ({"factor_variance": "class-specific", "n_classes": 1}, "n_classes >= 2"),
 ])
 def test_fma_bad_options_fail_before_any_model(no_model_building, kwargs, message):
     df = tiny(4)

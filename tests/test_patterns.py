@@ -140,7 +140,9 @@ def _lsat_with_missing():
 FACTOR_MODELS = {
     "fma": lambda d, i: bm.fma(d, i, 2, link="logit"),
     "fma class-specific": lambda d, i: bm.fma(d, i, 2, loadings="class-specific"),
-    "fma_gom": lambda d, i: bm.fma_gom(d, i, 2),
+    "fma class-specific variance": lambda d, i: bm.fma(d, i, 2, factor_variance="class-specific"),
+    # the joint (eta, alpha) grid; the default for K = 2 integrates alpha exactly (marginal/logit_normal.py)
+    "fma_gom": lambda d, i: bm.fma_gom(d, i, 2, membership_integration="quadrature"),
     "3pl direct": lambda d, i: bm.irt_3pl(d, i),
     "3pl fma-gom": lambda d, i: bm.irt_3pl(d, i, parameterization="fma-gom"),
 }

@@ -35,12 +35,13 @@ def _frame(y, items):
 
 
 def simulate_fma(n_units: int = 1000, n_items: int = 8, n_classes: int = 2, *, loading=None, intercept=None,
-                 class_intercept=None, link: str = "probit", seed: int | None = None) -> SimulatedIRT:
-    """FMA data (eq. 36-37): P(y_ij = 1 | c, eta) = F(tau_ic + lambda_i(c) eta_j), eta_j ~ N(0, 1).
+                 class_intercept=None, factor_sd=None, link: str = "probit", seed: int | None = None) -> SimulatedIRT:
+    """FMA data (eq. 36-37): P(y_ij = 1 | c, eta) = F(tau_ic + lambda_i(c) eta_j), eta_j | c ~ N(0, sd_c^2).
 
     ``loading``: (I,) invariant or (K, I) class-specific (default 1.2 ... 0.6, positive);
     ``intercept``: (K, I) tau_ic (default: class 1 high, the last class low);
-    ``class_intercept``: (K-1,) logits of eq. 37 against the last class (default 0).
+    ``class_intercept``: (K-1,) logits of eq. 37 against the last class (default 0);
+    ``factor_sd``: (K,) SD of eta in each class (default 1: ``fma(factor_variance="invariant")``).
     """
     rng = np.random.default_rng(seed)
     items = [f"y{i + 1}" for i in range(n_items)]
@@ -51,11 +52,14 @@ def simulate_fma(n_units: int = 1000, n_items: int = 8, n_classes: int = 2, *, l
     alpha = np.zeros(n_classes - 1) if class_intercept is None else np.asarray(class_intercept, float)
     probs = softmax(np.append(alpha, 0.0))
     classes = rng.choice(n_classes, size=n_units, p=probs)
-    eta = rng.standard_normal(n_units)
+    sd = np.ones(n_classes) if factor_sd is None else np.asarray(factor_sd, float)
+    eta = rng.standard_normal(n_units) * sd[classes]
     lam_c = lam[classes] if lam.ndim == 2 else lam[None, :]
     p = _cdf(tau[classes] + lam_c * eta[:, None], link)
     y = rng.uniform(size=p.shape) < p
     truth = {"binary_logit": tau, "factor_loading": lam, "class_intercept": alpha, "class_proportions": probs}
+    if factor_sd is not None:
+        truth["factor_sd"] = sd
     return SimulatedIRT(_frame(y, items), truth, eta, classes, items)
 
 

@@ -23,9 +23,11 @@ FMA (the SD of alpha_1j); as the SD grows the item classes of a person
 coincide and FMA is the limit (the ICC of alpha_1j, sd^2 / (sd^2 + pi^2/3),
 tends to 1).
 
-eta_j ~ N(0, 1) in every class: class-specific factor means are absorbed
-by the class-specific intercepts, and a class-specific factor variance is
-not offered (Mplus's FMA of Table 6 counts one parameter more than ours).
+eta_j ~ N(0, 1) in every class by default: class-specific factor means are
+absorbed by the class-specific intercepts. ``fma(...,
+factor_variance="class-specific")`` lets Var(eta | C = k) = sd_k^2 differ
+by class with sd_1 = 1 (invariant loadings), as Mplus's mixture IRT does
+(Mplus's FMA of Table 6 counts one parameter more than the default here).
 
 The factor's sign is identified by a positive loading of the first item
 (in every class when loadings are class-specific: each class's factor could
@@ -87,6 +89,8 @@ IRT_PRIORS: dict[str, tuple[str, dict[str, Any]]] = {
     "factor_loading": ("Normal", {"mu": 0.0, "sigma": 2.5}),
     # SD of the person's membership logits alpha_cj (FMA-GoM, eq. 39)
     "membership_sd": ("HalfNormal", {"sigma": 2.5}),
+    # class-specific factor SD sqrt(Var(eta | C = k)) relative to class 1 (fma(factor_variance="class-specific"))
+    "factor_sd": ("LogNormal", {"mu": 0.0, "sigma": 1.0}),
     # 3PL guessing g_i (eq. 42): mean 0.23, 95% below 0.42
     "irt_guessing": ("Beta", {"alpha": 5.0, "beta": 17.0}),
     # 3PL in its FMA-GoM form: gamma_i, the logit of P(C_ij = guessing class) (eq. 44, 47)
@@ -125,11 +129,14 @@ class PersonFactor(LatentEffects):
     K for class-specific ones); ``fixed`` (Kl, I) holds values for fixed
     elements (NaN = free), e.g. lambda_i1 = 0 of the 3PL (eq. 45-47). The
     first free loading of every row is positive (sign identification).
+    ``class_variance``: eta_j | C_j = k ~ N(0, sd_k^2) with sd_1 = 1 (the
+    parameter ``factor_sd``, dims ``class``); the shift is then
+    lambda_i sd_k z_j, a class-specific scale of invariant loadings.
     """
 
     def __init__(self, item_names: Sequence[str], n_units: int, *, class_specific: bool = False,
                  class_names: Sequence[str] = (), n_membership: int = 0, fixed: np.ndarray | None = None,
-                 prefix: str = "factor"):
+                 prefix: str = "factor", class_variance: bool = False):
         labels = ["eta"] + [f"membership[{c}]" for c in list(class_names)[:n_membership]]
         super().__init__(labels, None, n_units, form="diagonal", dim=f"{prefix}_effect", level_dim="unit",
                          prefix=prefix)
@@ -137,6 +144,7 @@ class PersonFactor(LatentEffects):
         self.class_specific = class_specific
         self.class_names = list(class_names)
         self.n_membership = n_membership
+        self.class_variance = class_variance
         rows = len(self.class_names) if class_specific else 1
         self.fixed_loadings = (np.full((rows, len(self.item_names)), np.nan) if fixed is None
                                else np.broadcast_to(np.asarray(fixed, float), (rows, len(self.item_names))).copy())
@@ -149,7 +157,8 @@ class PersonFactor(LatentEffects):
         return {self.dim: self.effect_labels, self.item_dim: self.item_names}
 
     def variable_names(self) -> tuple[str, ...]:
-        return tuple(self.name(p) for p in ("z", "loading", "loading_positive", "loading_free", "membership_sd"))
+        return tuple(self.name(p) for p in ("z", "loading", "loading_positive", "loading_free", "membership_sd",
+                                            "sd", "sd_free"))
 
     def _masks(self):
         free = np.isnan(self.fixed_loadings)
@@ -210,6 +219,11 @@ class PersonFactor(LatentEffects):
         value = loading if self.class_specific else loading[0]
         self.params["loading"] = pm.Deterministic(self.name("loading"), value, dims=dims)
         self.loading_matrix = loading  # (Kl, I)
+        if self.class_variance:  # Var(eta | C = k) = sd_k^2, class 1 the unit of eta (identification)
+            fixed_sd = np.full(len(self.class_names), np.nan)
+            fixed_sd[0] = 1.0
+            self.params["class_sd"] = create(priors, self.name("sd"), dims="class", fixed=fixed_sd, class_axis=0,
+                                             class_dim="class", **meta)
         if self.n_membership:
             dist, kwm = priors.spec("membership_sd")
             model.add_coord(f"{self.prefix}_membership", self.effect_labels[1:])
@@ -226,9 +240,19 @@ class PersonFactor(LatentEffects):
         z = self.z if z is None else z
         return z[..., 0]
 
+    def scaled_loadings(self):
+        """(Kl, I) loadings of the standardized z: lambda_ic, or lambda_i sd_k with a class-specific variance."""
+        if self.class_variance:
+            return self.loading_matrix * self.params["class_sd"][:, None]  # (K, I)
+        return self.loading_matrix
+
     def shift(self, names: Sequence[str], z=None, loading=None):
-        """lambda_i eta_j for the items ``names``: (..., N or 1, I, Kl) -- a kernel's ``shift`` (eq. 36)."""
-        lam = self.loading_matrix if loading is None else loading  # (Kl, I)
+        """lambda_i eta_j for the items ``names``: (..., N or 1, I, Kl) -- a kernel's ``shift`` (eq. 36).
+
+        ``z`` standardized (eta_j = sd_k z_j with a class-specific variance); ``loading``
+        (Kl, I) replaces :meth:`scaled_loadings`, e.g. the unscaled ones for curves over eta.
+        """
+        lam = self.scaled_loadings() if loading is None else loading  # (Kl, I)
         idx = [self.item_names.index(n) for n in names]
         return self.eta(z)[..., None, None] * pt.swapaxes(lam, 0, 1)[idx]
 
@@ -262,6 +286,8 @@ class PersonFactor(LatentEffects):
                 out[self.name("loading_free")] = rng.uniform(0.3, 1.5, size=int(free.sum()))
         if self.n_membership:
             out[self.name("membership_sd")] = rng.uniform(0.5, 2.0, size=self.n_membership)
+        if self.class_variance:  # in full; the fixed sd_1 = 1 is dropped by the start machinery
+            out[self.name("sd")] = np.r_[1.0, rng.uniform(0.6, 1.6, size=len(self.class_names) - 1)]
         return out
 
 
@@ -314,7 +340,9 @@ class FactorMixtureModel(MixtureModel):
         The posterior of eta_j is computed on a trapezoid grid of ``points`` nodes
         (classes and, for FMA-GoM, the membership effects integrated out); after
         NUTS it is averaged over draws, so the interval carries parameter
-        uncertainty too.
+        uncertainty too. With a class-specific factor variance eta_j = sd_k z_j
+        is on class 1's scale, its posterior a mixture over the classes (the
+        interval read from it binned on 1,201 values).
 
         Parameters
         ----------
@@ -341,20 +369,32 @@ class FactorMixtureModel(MixtureModel):
         z = pt.as_tensor(nodes[:, None, :])
         weights = node_posterior(self.structure.conditional_loglik(z), logw)  # (Q, N)
         names, draws = self._draws(result, max_draws)
-        fn = self._function(f"factor_scores:{points}", names, [weights])
-        total = 0.0
-        for values in draws:
-            total = total + np.asarray(fn(*values))
-        w = total / len(draws)
-        eta_values, inverse = np.unique(nodes[:, 0], return_inverse=True)
-        grid = np.zeros((len(eta_values), w.shape[1]))
-        np.add.at(grid, inverse, w)
-        mean = eta_values @ grid
-        sd = np.sqrt(np.clip((eta_values**2) @ grid - mean**2, 0, None))
+        if self.factor.class_variance:  # eta = sd_k z: a point per (node, class), weighted by P(z_q, k | y)
+            joint = weights[:, :, None] * self.structure.class_posterior(z)  # (Q, N, K)
+            sd_k = self.factor.params["class_sd"]
+            from ..results import draw_function
+            fn = draw_function(self, f"factor_scores:{points}:class_sd",
+                               [pt.moveaxis(joint, 1, 2), nodes[:, 0, None] * sd_k[None, :]], names)
+            per_draw = [[np.asarray(v) for v in fn(*values)] for values in draws]  # ((Q, K, N), (Q, K))
+            eta_values = np.linspace(-1.0, 1.0, 1201) * max(np.max(np.abs(e)) for _, e in per_draw)
+            grid = np.zeros((len(eta_values), len(self.data.units)))
+            for w, e in per_draw:  # each draw's distribution binned onto one grid of eta values
+                index = np.clip(np.searchsorted(eta_values, e.ravel()), 0, len(eta_values) - 1)
+                np.add.at(grid, index, w.reshape(-1, w.shape[-1]) / len(per_draw))
+            mean = np.mean([np.einsum("qkn,qk->n", w, e) for w, e in per_draw], axis=0)
+            second = np.mean([np.einsum("qkn,qk->n", w, e**2) for w, e in per_draw], axis=0)
+        else:
+            fn = self._function(f"factor_scores:{points}", names, [weights])
+            w = sum(np.asarray(fn(*values)) for values in draws) / len(draws)
+            eta_values, inverse = np.unique(nodes[:, 0], return_inverse=True)
+            grid = np.zeros((len(eta_values), w.shape[1]))
+            np.add.at(grid, inverse, w)
+            mean, second = eta_values @ grid, (eta_values**2) @ grid
+        sd = np.sqrt(np.clip(second - mean**2, 0, None))
         cdf = np.cumsum(grid, axis=0)
         tail = (1 - hdi_prob) / 2
-        lower = np.array([np.interp(tail, cdf[:, j], eta_values) for j in range(w.shape[1])])
-        upper = np.array([np.interp(1 - tail, cdf[:, j], eta_values) for j in range(w.shape[1])])
+        lower = np.array([np.interp(tail, cdf[:, j], eta_values) for j in range(grid.shape[1])])
+        upper = np.array([np.interp(1 - tail, cdf[:, j], eta_values) for j in range(grid.shape[1])])
         return pd.DataFrame({"eap": mean, "sd": sd, "lower": lower, "upper": upper},
                             index=pd.Index(self.data.units, name="unit"))
 
@@ -366,7 +406,7 @@ class FactorMixtureModel(MixtureModel):
         for kernel in self.kernels:
             if kernel.kind not in ("binary", "ordinal"):
                 continue
-            shift = self.factor.shift(kernel.names, z)[:, 0]  # (G, I, Kl)
+            shift = self.factor.shift(kernel.names, z, loading=self.factor.loading_matrix)[:, 0]  # eta: (G, I, Kl)
             table = kernel.log_prob_table(None, shift)  # (G, I, K, C)
             top = np.eye(kernel.max_categories)[np.asarray(kernel.n_categories) - 1]  # (I, C)
             pieces.append((pt.exp(table) * top[None, :, None, :]).sum(axis=-1))
@@ -536,6 +576,10 @@ class FactorMixtureModel(MixtureModel):
     def _starts_from(self, start):
         """User starts; an FMA solution given to FMA-GoM becomes starts near and at the FMA limit."""
         n_membership = self.structure.latent.n_membership
+        if start is not None and self.factor.class_variance:  # the invariant solution is sd_k = 1
+            return [{**dict(getattr(given, "point", given)), "factor_sd": np.ones(len(self.class_labels))}
+                    if "factor_sd" not in dict(getattr(given, "point", given)) else given
+                    for given in (start if isinstance(start, (list, tuple)) else [start])]
         if start is None or not n_membership:
             return start
         out = []
@@ -575,7 +619,9 @@ class FactorMixtureModel(MixtureModel):
             FMA's class sizes (alpha_1 = sd * Phi^-1(pi_1)), one near the FMA limit
             (sd = :data:`FMA_START_SD`) and one at it (sd = :data:`FMA_LIMIT_SD`,
             whose log-likelihood is FMA's to ~1e-4, so LL(FMA-GoM) >= LL(FMA)
-            whenever it reaches the final stage, as with ``starts=(N, M)``, M >= 2).
+            whenever it reaches the final stage, as with ``starts=(N, M)``, M >= 2);
+            or an FMA with invariant factor variance for ``factor_variance=
+            "class-specific"``: it starts at sd_k = 1, its own solution.
         **kwargs
             As :meth:`MixtureModel.fit_ml`: ``tol``, ``integration``,
             ``max_iterations``, ``initial_iterations``, ``warn_unreplicated``,
@@ -612,10 +658,11 @@ class FactorMixtureModel(MixtureModel):
         if big:
             shown = ", ".join(f"{i}[{c}] = {v:.1f}" for i, c, v in big[:6])
             warnings.warn(
-                f"no finite ML estimate: {len(big)} loading(s) ran past {limit:g} ({shown}); the likelihood keeps "
-                "rising as they grow (a class whose responses eta orders perfectly, common with class-specific "
-                "loadings on short tests). Their values and SEs are meaningless. Use loadings='invariant', or "
-                "fit_map()/sample(), whose loading prior keeps the estimates finite.", UserWarning, stacklevel=2)
+                f"no finite ML estimate: {len(big)} loading(s) grew past {limit:g} ({shown}) and the "
+                "log-likelihood still rises as they grow, so their ML estimate is at infinity. This happens with "
+                "class-specific loadings on short tests, when one class's answers are almost perfectly ordered "
+                "along the factor. These loadings and their SEs are meaningless. Use loadings='invariant', or "
+                "fit_map() / sample(), whose loading prior keeps them finite.", UserWarning, stacklevel=2)
         return result
 
 
@@ -627,6 +674,7 @@ def observed_mask(kernels) -> np.ndarray:
 
 # --------------------------------------------------------------------------- factories
 LOADINGS = ("invariant", "class-specific")
+FACTOR_VARIANCES = ("invariant", "class-specific")
 
 
 def _check(encoded, n_classes, loadings, link, integration):
@@ -643,7 +691,21 @@ def _check(encoded, n_classes, loadings, link, integration):
     return check_integration(integration)
 
 
-def _parts(encoded, n_classes, loadings, link, priors, n_membership: int = 0):
+def _check_factor_variance(factor_variance, loadings, n_classes) -> bool:
+    """``factor_variance`` of :func:`fma`; True for a class-specific variance."""
+    if factor_variance not in FACTOR_VARIANCES:
+        raise ValueError(f"factor_variance={factor_variance!r} is unknown; use one of {FACTOR_VARIANCES}.")
+    if factor_variance == "invariant":
+        return False
+    if loadings != "invariant":
+        raise ValueError("factor_variance='class-specific' needs loadings='invariant': with class-specific loadings "
+                         "a class's factor variance is absorbed by its loadings (not identified).")
+    if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
+        raise ValueError("factor_variance='class-specific' needs n_classes >= 2.")
+    return True
+
+
+def _parts(encoded, n_classes, loadings, link, priors, n_membership: int = 0, class_variance: bool = False):
     """Priors, labels, kernels, class model (eq. 37/39), coords and the person factor of one model."""
     prior_set = IRTPriorSet(priors)
     labels = class_labels(n_classes)
@@ -654,7 +716,7 @@ def _parts(encoded, n_classes, loadings, link, priors, n_membership: int = 0):
     for kernel in kernels:
         coords.update(kernel.coords())
     factor = PersonFactor(encoded.item_names(), encoded.n_units, class_specific=loadings == "class-specific",
-                          class_names=labels, n_membership=n_membership)
+                          class_names=labels, n_membership=n_membership, class_variance=class_variance)
     return prior_set, labels, kernels, class_model, coords, factor
 
 
@@ -664,6 +726,7 @@ def fma(
     n_classes: int,
     *,
     loadings: str = "invariant",
+    factor_variance: str = "invariant",
     link: str = "probit",
     item_types: str | Mapping[str, str] | None = None,
     covariates: Sequence[str] | None = None,
@@ -682,6 +745,16 @@ def fma(
     ML estimate: see the module docstring). The class model is the
     multinomial logit of eq. 37 (with ``covariates``, eq. 4).
 
+    ``factor_variance="class-specific"`` (with invariant loadings) lets the
+    factor variance differ by class, Var(eta_j | C_j = k) = sd_k^2 with
+    sd_1 = 1 (``factor_sd``, as Mplus's mixture IRT: class 1 sets the unit
+    of eta), i.e. P(Y_ij = 1 | k, z_j) = F(tau_ik + lambda_i sd_k z_j): one
+    parameter more per class beyond the first. Class 1 is then the scale
+    reference, so its label is kept (classes are not reordered by size, and
+    NUTS draws are not label-aligned: the two labelings are different modes,
+    so check R-hat across chains). Start it from the invariant fit,
+    ``fit_ml(start=invariant_result)``: sd_k = 1 is that model's solution.
+
     eta_j is integrated by quadrature for ML and for the per-person
     ``log_likelihood`` of LOO (``integration``, default trapezoid with 30
     points); NUTS samples the standardized ``factor_z``. The 2PL in IRT
@@ -697,6 +770,9 @@ def fma(
         Number of latent classes (1: the 2PL / one-factor model).
     loadings : ``"invariant"`` or ``"class-specific"``
         lambda_i shared by the classes, or one per item and class.
+    factor_variance : ``"invariant"`` or ``"class-specific"``
+        eta_j ~ N(0, 1) in every class, or N(0, sd_k^2) with sd_1 = 1
+        (needs invariant loadings and n_classes >= 2).
     link : ``"probit"`` or ``"logit"``
         Of binary and ordinal items.
     item_types : str or dict, optional
@@ -726,9 +802,11 @@ def fma(
     >>> ml = m.fit_ml(starts=5, seed=1)          # LL -2658.805 (R mirt)   # doctest: +SKIP
     >>> m.factor_scores(ml).head()               # doctest: +SKIP
     """
+    class_variance = _check_factor_variance(factor_variance, loadings, n_classes)
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates)
     integration = _check(encoded, n_classes, loadings, link, integration)
-    prior_set, labels, kernels, class_model, coords, factor = _parts(encoded, n_classes, loadings, link, priors)
+    prior_set, labels, kernels, class_model, coords, factor = _parts(encoded, n_classes, loadings, link, priors,
+                                                                     class_variance=class_variance)
     with constrained_model(coords, fixed, equal) as model:
         class_model.build(prior_set)
         for kernel in kernels:
@@ -743,7 +821,8 @@ def fma(
     prior_set.check_unused()
     return FactorMixtureModel(
         model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
-        structure=structure, name="fma", options={"link": link, "loadings": loadings},
+        structure=structure, name="fma",
+        options={"link": link, "loadings": loadings, "factor_variance": factor_variance},
         integration=integration, sample_size=encoded.n_units, sample_size_basis="persons (rows)",
     )
 
