@@ -24,23 +24,37 @@ Parts:
 - ``gom``: 2-class FMA-GoM on data simulated to the ADHD size (425 x 18,
   section 8), ``fit_ml(starts=--gom-starts)`` with 2-D quadrature.
 
-Measured on 2026-11-25 (2 cores shared with ~6 other jobs, load average ~7,
-so wall times are pessimistic):
+Measured on 2026-11-25 23:06-23:25 UTC (AMD EPYC, 2 cores shared with other
+sessions; each row's load average is in its JSON in ``results/``), after
+the node-table evaluations (commit ecf41b8) and FMA-GoM's exact membership
+integral; ``fit_ml`` times include the SEs (Hessian) and a warm compile cache:
 
-- 3PL 20 items x 5,000, direct, ``fit_ml(starts=5)``: 154 s (with SEs), LL
-  -57352.359, 60 parameters; ``irt_parameters`` (delta method, one more
-  Hessian) 29 s. mirt-py 1.2.0 EM on the same data: LL -57352.359 (61
-  quadrature points, 4.6 s) / -57352.469 (its default 21 points, 8.0 s) --
-  the same maximum, one start, ~30x faster. The FMA-GoM parameterization
-  of the same 3PL did not finish within 22 minutes under that load; on 10
-  items x 1,000 it reached the same LL (-5846.6174) in 235 s against 52 s
-  for the direct form (4.5x: K = 2 item tables and the item-level
-  logsumexp).
-- NUTS (PyMC, 2 chains x 300 tune + 300 draws) on a 3PL with 10 items x 300
-  persons: 145 s wall, minimum bulk ESS of the item parameters 157, 1.1 ESS/s.
-- FMA-GoM at the ADHD size (425 x 18) with 20 starts was not run to the end
-  in this session (see ``case_studies/section8_9_fma_3pl.py``: one
-  optimization from the FMA start on an 11 x 11 grid took 122 s).
+=========================================  ================  ================
+part                                       load ~8 (run 1)   load ~2 (run 2)
+=========================================  ================  ================
+3PL 20 x 5,000, direct, starts=5           44.6 s            18.2 s
+3PL 20 x 5,000, as FMA-GoM, starts=5       12.2 s            2.4 s
+mirt-py 1.2.0 EM, 21 points (its default)  7.8 s             0.71 s
+mirt-py 1.2.0 EM, 61 points (R mirt's)     15.5 s            2.15 s
+NUTS 3PL 10 x 500, 2 x (500 + 500)         111.6 s, 1.2/s    45.8 s, 2.9/s
+FMA-GoM 425 x 18, K = 2, starts=20         392.3 s           -
+=========================================  ================  ================
+
+- 3PL: both parameterizations reach LL -57352.359 (60 parameters), mirt-py
+  -57352.3588 at 61 points (-57352.4693 at 21): the same maximum. One start
+  of mirt-py's EM against bayesmix's 5 starts + SEs; per start the FMA-GoM
+  form is now on par with mirt-py, the direct form ~8x slower (before the
+  node tables: direct 154 s vs mirt-py 4.6 s at load ~7, the FMA-GoM form
+  did not finish in 22 minutes). Largest errors against the truth: a 0.28,
+  b 0.28, g 0.15 (both forms).
+- NUTS (PyMC, 2 chains, the person factor sampled): minimum bulk ESS of the
+  item parameters 134.4 in both runs (sampling alone 94 s and 37 s).
+- FMA-GoM at the ADHD size (``simulate_fma_gom(425, 18, membership_sd=4.9,
+  seed=1)``, eta on 30 trapezoid points, the membership exact): LL -3691.83
+  (56 parameters), the membership SD ran to the FMA limit (6715; FMA's LL on
+  these data -3691.8335); the best LL was reached by 1 of the 5 final-stage
+  runs (-3691.8349, -3691.8527, -3692.9455, -3693.7047, -3693.7455).
+  ``fit_ml(starts=(0, 2), start=fma_result)`` gets there in two runs.
 
 This is not a test: pytest only collects ``tests/``.
 """
@@ -49,6 +63,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -117,7 +132,7 @@ def part_ml(args, rows):
         t1 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ml = m.fit_ml(starts=args.ml_starts, seed=args.seed)
+            ml = m.fit_ml(starts=args.ml_starts, seed=args.seed, progressbar=False)
         t2 = time.perf_counter()
         table = m.irt_parameters(ml)
         t3 = time.perf_counter()
@@ -127,7 +142,8 @@ def part_ml(args, rows):
                      "conversions_s": round(t3 - t2, 2), "loglik": round(ml.loglik, 3), "n_params": ml.n_params,
                      "starts": str(ml.starts), "max_err_a": round(float(np.max(np.abs(est["a"] - a))), 3),
                      "max_err_b": round(float(np.max(np.abs(est["b"] - b))), 3),
-                     "max_err_g": round(float(np.max(np.abs(est["g"] - g))), 3)})
+                     "max_err_g": round(float(np.max(np.abs(est["g"] - g))), 3),
+                     "loadavg_1": round(os.getloadavg()[0], 2)})
         print(rows[-1], flush=True)
     return sim
 
@@ -153,7 +169,7 @@ def part_mirt(args, rows, sim):
         out = json.loads(proc.stdout.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
         out = {"error": proc.stderr[-500:]}
-    rows.append({"part": "mirt-py", "wall_s": round(wall, 2), **out})
+    rows.append({"part": "mirt-py", "wall_s": round(wall, 2), **out, "loadavg_1": round(os.getloadavg()[0], 2)})
     print(rows[-1], flush=True)
 
 
@@ -174,7 +190,8 @@ def part_nuts(args, rows):
     min_ess = float(min(float(ess[v].min()) for v in ess.data_vars))
     rows.append({"part": "nuts-pymc", "n_units": args.nuts_units, "n_items": args.nuts_items, "chains": 2,
                  "tune": args.tune, "draws": args.draws, "wall_s": round(wall, 1),
-                 "min_ess_bulk": round(min_ess, 1), "ess_per_s": round(min_ess / wall, 3)})
+                 "min_ess_bulk": round(min_ess, 1), "ess_per_s": round(min_ess / wall, 3),
+                 "loadavg_1": round(os.getloadavg()[0], 2)})
     print(rows[-1], flush=True)
 
 
@@ -186,18 +203,23 @@ def part_gom(args, rows):
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ml = m.fit_ml(starts=args.gom_starts, seed=args.seed)
+        ml = m.fit_ml(starts=args.gom_starts, seed=args.seed, progressbar=False)
     wall = time.perf_counter() - t0
+    sd = float(np.ravel(ml.point["factor_membership_sd"])[0])
     rows.append({"part": "fma-gom-ml", "n_units": 425, "n_items": 18, "starts": args.gom_starts,
+                 "integration": "eta: trapezoid 30, membership exact" if m.exact_membership() else str(m.integration),
                  "fit_ml_s": round(wall, 1), "loglik": round(ml.loglik, 2), "n_params": ml.n_params,
-                 "start_report": str(ml.starts)})
+                 "membership_sd": round(sd, 3), "icc": round(sd**2 / (sd**2 + np.pi**2 / 3), 3),
+                 "start_report": str(ml.starts), "loadavg_1": round(os.getloadavg()[0], 2)})
     print(rows[-1], flush=True)
 
 
 def main(argv=None):
     args = parse_args(argv)
     parts = args.parts.split(",")
-    rows: list[dict] = []
+    rows: list[dict] = [{"part": "machine", "date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(),
+                         "loadavg_1_5_15": [round(v, 2) for v in os.getloadavg()]}]
+    print(rows[-1], flush=True)
     sim = part_ml(args, rows) if "ml" in parts else None
     if "mirt" in parts:
         part_mirt(args, rows, sim)
@@ -205,6 +227,8 @@ def main(argv=None):
         part_nuts(args, rows)
     if "gom" in parts:
         part_gom(args, rows)
+    rows.append({"part": "machine-end", "loadavg_1_5_15": [round(v, 2) for v in os.getloadavg()]})
+    print(rows[-1], flush=True)
     out = HERE / "results"
     out.mkdir(exist_ok=True)
     (out / f"bench_irt-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(rows, indent=1, default=str))
