@@ -26,10 +26,10 @@ other jobs, so wall times are several times the CPU times):
   full ASB size, run with ``nice`` at load 2.2): 287 s sampling wall (build
   0.06 s), min bulk ESS 27 (binary_logit[class2, y3]; membership_sd 40),
   0.095 ESS/s, 0 divergences, peak RSS 1,059 MB; max R-hat 1.08 (604
-  variables, most of them the persons' membership_z, above 1.01). The goal
-  (min bulk ESS 400 in under 10 minutes) is not met: at this rate ESS 400
-  would take about 70 minutes; the item parameters and the membership SD mix
-  slowly (the centred person effects z_j against the SD).
+  elements above 1.01, at most 37 of them parameters, the rest per-person
+  quantities). The goal (min bulk ESS 400 in under 10 minutes) is not met:
+  at this rate ESS 400 would take about 70 minutes; the item parameters and
+  the membership SD mix slowly (cause not investigated).
 """
 
 from __future__ import annotations
