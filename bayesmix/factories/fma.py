@@ -880,7 +880,9 @@ def fma_gom(
     priors : dict, optional
         Overrides by parameter name.
     integration : dict, optional
-        Joint quadrature over eta_j and alpha_j.
+        Quadrature over eta_j alone with the exact membership (``points``:
+        eta nodes, default 30), else over (eta_j, alpha_j) jointly (``points``
+        per dimension, default 15).
     fixed, equal : dict or list, optional
         Constraints by parameter name and coordinate labels (Mplus ``@`` and
         ``(1)``), e.g. ``fixed={"binary_logit[class1, A]": 0.0}``,
