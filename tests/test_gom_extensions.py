@@ -220,3 +220,15 @@ def test_item_covariates_refused_with_clear_messages():
         bm.gom(bad, items, 2, item_covariates=["x"])
     both = bm.gom(data, items, 2, covariates=["x"], item_covariates={"x": ["y1"]})  # deviation of y1: identified
     assert both.class_model.covariate_names == ["x"] and both.options["item_covariates"] == ["x:y1"]
+
+
+def test_gom_saves_and_reloads_with_its_factory_call(tmp_path):
+    """bm.gom records its call, so bm.save / bm.load rebuild it and predictions agree."""
+    sim = simulate_gom(150, 5, 2, seed=3)
+    m = bm.gom(sim.data, sim.items, 2)
+    ml = m.fit_ml(starts=2, seed=1, progressbar=False)
+    bm.save(tmp_path / "gom_fit", m, ml)
+    m2, ml2 = bm.load(tmp_path / "gom_fit")
+    assert m2.name == "gom" and ml2.loglik == pytest.approx(ml.loglik, abs=1e-10)
+    np.testing.assert_allclose(m2.predict_proba(sim.data.head(4), ml2).to_numpy(),
+                               m.predict_proba(sim.data.head(4), ml).to_numpy(), atol=1e-10)

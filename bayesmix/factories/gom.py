@@ -338,6 +338,7 @@ def gom(
     >>> lca = bm.lca(df, list("ABCDEFG"), 2, link="probit").fit_ml(seed=1)   # doctest: +SKIP
     >>> ml = m.fit_ml(start=lca, seed=1)         # section 7: start at the LCA solution   # doctest: +SKIP
     """
+    call = {"factory": "gom", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     integration = _check(n_classes, membership, covariates, integration, item_covariates)
     terms = _item_covariate_terms(data, items, covariates, item_covariates) if isinstance(data, pd.DataFrame) else []
     term_columns = list(dict.fromkeys(c for c, _ in terms))
@@ -400,7 +401,8 @@ def gom(
     mm = MixtureModel(
         model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
         structure=structure, name="gom",
-        options={"membership": membership, "link": link, "item_covariates": [f"{c}:{t}" for c, t in terms]},
+        options={"call": call, "membership": membership, "link": link,
+                 "item_covariates": [f"{c}:{t}" for c, t in terms]},
         integration=integration, sample_size=n, sample_size_basis="persons (rows)",
     )
     mm.start_defaults = _start_defaults(latent, membership)
