@@ -363,6 +363,23 @@ def test_lsat7_class_specific_mixture_2pl_has_no_finite_ml(lsat7):
     assert ml.loglik > MIRT_LSAT7_2PL + 5  # the mixture still fits better than the 2PL (measured: -2647.19)
 
 
+@pytest.mark.parametrize("factory", ["fma", "fma_gom", "irt_3pl"])
+def test_factor_models_record_their_call_for_save_and_load(factory, tmp_path, lsat7):
+    data = lsat7.iloc[::5].reset_index(drop=True)  # 200 persons
+    items = list(data.columns)
+    m = {"fma": lambda: bm.fma(data, items, 2, factor_variance="class-specific"),
+         "fma_gom": lambda: bm.fma_gom(data, items, 2),
+         "irt_3pl": lambda: bm.irt_3pl(data, items, parameterization="fma-gom")}[factory]()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=(2, 1), seed=1, progressbar=False)
+    bm.save(tmp_path / factory, m, ml)
+    model, result = bm.load(tmp_path / factory)
+    assert type(model) is type(m) and model.options["call"]["factory"] == factory
+    assert model.options.keys() == m.options.keys() and model.options["link"] == m.options["link"]
+    assert result.loglik == pytest.approx(ml.loglik, abs=1e-9)
+
+
 # ----------------------------------------------------------------------------- NUTS
 def test_nuts_2pl_log_likelihood_per_person_and_scores(lsat7):
     data = lsat7.iloc[::4].reset_index(drop=True)  # 250 persons

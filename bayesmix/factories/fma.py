@@ -802,6 +802,7 @@ def fma(
     >>> ml = m.fit_ml(starts=5, seed=1)          # LL -2658.805 (R mirt)   # doctest: +SKIP
     >>> m.factor_scores(ml).head()               # doctest: +SKIP
     """
+    call = {"factory": "fma", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     class_variance = _check_factor_variance(factor_variance, loadings, n_classes)
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates)
     integration = _check(encoded, n_classes, loadings, link, integration)
@@ -822,7 +823,7 @@ def fma(
     return FactorMixtureModel(
         model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
         structure=structure, name="fma",
-        options={"link": link, "loadings": loadings, "factor_variance": factor_variance},
+        options={"call": call, "link": link, "loadings": loadings, "factor_variance": factor_variance},
         integration=integration, sample_size=encoded.n_units, sample_size_basis="persons (rows)",
     )
 
@@ -905,6 +906,7 @@ def fma_gom(
     >>> fma = bm.fma(lsat, list(lsat.columns), n_classes=2).fit_ml(seed=1)   # doctest: +SKIP
     >>> ml = m.fit_ml(starts=5, seed=1, start=fma)    # start at the FMA solution   # doctest: +SKIP
     """
+    call = {"factory": "fma_gom", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
         raise ValueError(f"fma_gom needs n_classes >= 2 (item-level classes), got {n_classes!r}.")
     if membership_integration not in ("exact", "quadrature"):
@@ -945,7 +947,7 @@ def fma_gom(
     return FactorMixtureModel(
         model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
         structure=structure, name="fma_gom", options={
-            "link": link, "loadings": loadings,
+            "call": call, "link": link, "loadings": loadings,
             "membership_integration": "exact" if membership_integration == "exact" and n_classes == 2 else "quadrature"},
         integration=integration, sample_size=encoded.n_units, sample_size_basis="persons (rows)",
     )

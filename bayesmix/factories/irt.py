@@ -263,6 +263,7 @@ def irt_3pl(
     >>> ml = m.fit_ml(starts=5, seed=1)          # doctest: +SKIP
     >>> m.irt_parameters(ml)                     # doctest: +SKIP
     """
+    call = {"factory": "irt_3pl", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     if parameterization not in PARAMETERIZATIONS:
         raise ValueError(f"parameterization={parameterization!r} is unknown; use one of {PARAMETERIZATIONS}.")
     if link not in ("logit", "probit"):
@@ -312,7 +313,7 @@ def irt_3pl(
     mm = ThreePLModel(
         model=model, data=encoded, kernels=[kernel], class_model=class_model, class_labels=labels,
         structure=structure, name="irt_3pl",
-        options={"link": link, "loadings": "invariant" if direct else "class-specific",
+        options={"call": call, "link": link, "loadings": "invariant" if direct else "class-specific",
                  "parameterization": parameterization, "guessing": guess},
         integration=integration, sample_size=encoded.n_units, sample_size_basis="persons (rows)",
     )
