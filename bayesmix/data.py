@@ -32,7 +32,7 @@ from __future__ import annotations
 import difflib
 import warnings
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -308,10 +308,37 @@ def _warn_missing_codes(column: pd.Series, name: str, kind: str) -> None:
             f"item {name!r} has code(s) {codes} ({n_rows} row(s)) beyond its other values "
             f"({_fmt(rest.min())}..{_fmt(rest.max())}); they look like survey missing-value codes but are "
             f"taken as real {kind} values. If they mean missing, replace them by NaN first: "
-            f"data[{name!r}] = data[{name!r}].replace({codes}, np.nan).",
+            f"pass missing_codes={codes} to the model (or data[{name!r}] = data[{name!r}].replace({codes}, np.nan)).",
             UserWarning,
             stacklevel=4,
         )
+
+
+def _apply_missing_codes(frame: pd.DataFrame, items: list[str], missing_codes) -> pd.DataFrame:
+    """Set the cells of ``items`` holding a missing-value code to NaN (``encode(missing_codes=...)``)."""
+    if isinstance(missing_codes, Mapping):
+        unknown = [k for k in missing_codes if k not in items]
+        if unknown:
+            lower = {str(item).lower(): item for item in items}
+
+            def hint(key):
+                match = difflib.get_close_matches(str(key).lower(), list(lower), 1)
+                return f"{key!r}" + (f" (did you mean {lower[match[0]]!r}?)" if match else "")
+            hints = [hint(k) for k in unknown]
+            raise ValueError(f"missing_codes names {', '.join(hints)}, which are not items; its keys must be "
+                             f"among the items {items}.")
+        per_item = {k: v for k, v in missing_codes.items()}
+    elif isinstance(missing_codes, (str, bytes)) or not isinstance(missing_codes, Iterable):
+        raise ValueError(f"missing_codes must be a list of codes, e.g. missing_codes=[-9, 999], or a dict "
+                         f"item -> codes, got {missing_codes!r}.")
+    else:
+        per_item = {k: missing_codes for k in items}
+    frame = frame.copy()
+    for name, codes in per_item.items():
+        if isinstance(codes, (str, bytes)) or not isinstance(codes, Iterable):
+            codes = [codes]
+        frame[name] = frame[name].mask(frame[name].isin(list(codes)))
+    return frame
 
 
 def encode(
@@ -323,9 +350,12 @@ def encode(
     covariates: Sequence[str] | None = None,
     cluster: str | None = None,
     cluster_covariates: Sequence[str] | None = None,
+    missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
 ) -> EncodedData:
     """Validate ``data`` and encode it for a mixture model.
 
+    ``missing_codes``: item codes that mean missing (a list for every item,
+    or a dict item -> codes); those cells become NaN before encoding.
     Raises ``ValueError`` naming the offending argument/column and the fix.
     """
     if not isinstance(data, pd.DataFrame):
@@ -355,6 +385,8 @@ def encode(
     _check_columns(data, cluster_covariates, "cluster_covariates")
 
     frame = data.reset_index(drop=True)
+    if missing_codes is not None:
+        frame = _apply_missing_codes(frame, items, missing_codes)
     all_missing = frame[items].isna().all(axis=1).to_numpy()
     if all_missing.all():
         raise ValueError("every row has all items missing; there is nothing to fit.")

@@ -696,3 +696,39 @@ def test_bad_integrator_arguments_refused_before_compiling(built, nothing_compil
 def test_unknown_fit_laplace_keyword_names_the_public_method(built, nothing_compiled):
     with pytest.raises(TypeError, match=r"fit_laplace\(\) got an unexpected keyword argument 'foo'"):
         built.fit_laplace(foo=1)
+
+
+# ---------------------------------------------------------------------------- missing_codes= (issue 14)
+def _with_survey_codes():
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"A": rng.integers(1, 3, 80).astype(float), "B": rng.integers(1, 4, 80).astype(float),
+                          "C": rng.integers(0, 2, 80).astype(float)})
+    frame.loc[[3, 7], "A"] = 9.0
+    frame.loc[[5], "B"] = -999.0
+    return frame
+
+
+def test_missing_codes_turn_survey_codes_into_missing_cells():
+    frame = _with_survey_codes()
+    with pytest.warns(UserWarning, match="missing_codes="):
+        bm.lca(frame, ["A", "B", "C"], 2)
+    import warnings as _w
+    with _w.catch_warnings():
+        _w.simplefilter("error")  # no suspicious-code warning once the codes are declared
+        m = bm.lca(frame, ["A", "B", "C"], 2, missing_codes=[9, -999])
+    cleaned = frame.replace({"A": {9.0: np.nan}, "B": {-999.0: np.nan}})
+    ref = bm.lca(cleaned, ["A", "B", "C"], 2)
+    assert [it.n_categories for it in m.data.items] == [it.n_categories for it in ref.data.items] == [2, 3, 2]
+    np.testing.assert_array_equal(m.data.codes["binary"], ref.data.codes["binary"])
+    per_item = bm.lca(frame, ["A", "B", "C"], 2, missing_codes={"A": [9], "B": [-999]})
+    np.testing.assert_array_equal(per_item.data.codes["binary"], ref.data.codes["binary"])
+
+
+@pytest.mark.parametrize("codes, message", [
+    ({"Z": [9]}, r"missing_codes names 'Z'.*not items"),
+    ({"a": [9]}, r"did you mean 'A'"),
+    ("9", r"missing_codes must be a list of codes"),
+])
+def test_missing_codes_bad_arguments(codes, message, no_model_building):
+    with pytest.raises(ValueError, match=message):
+        bm.lca(_with_survey_codes(), ["A", "B", "C"], 2, missing_codes=codes)

@@ -731,6 +731,7 @@ def fma(
     item_types: str | Mapping[str, str] | None = None,
     covariates: Sequence[str] | None = None,
     priors: Mapping[str, Any] | None = None,
+    missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
     integration: Mapping[str, Any] | None = None,
     fixed: Mapping[str, Any] | None = None,
     equal: Any = None,
@@ -779,6 +780,11 @@ def fma(
         As in :func:`bayesmix.lca`.
     covariates : list of str, optional
         Person covariates of the class logits (eq. 4).
+    missing_codes : list or dict, optional
+        Item codes that mean "missing" (survey codes such as -9, 9 or 999):
+        ``[-9, 999]`` for every item or ``{"A": [9], "B": [-1]}`` per item;
+        those cells become missing and leave the likelihood (full information).
+        Without it, suspicious codes warn and are taken as real categories.
     priors : dict, optional
         Overrides by parameter name (e.g. ``factor_loading``).
     integration : dict, optional
@@ -804,7 +810,8 @@ def fma(
     """
     call = {"factory": "fma", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     class_variance = _check_factor_variance(factor_variance, loadings, n_classes)
-    encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates)
+    encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates,
+                     missing_codes=missing_codes)
     integration = _check(encoded, n_classes, loadings, link, integration)
     prior_set, labels, kernels, class_model, coords, factor = _parts(encoded, n_classes, loadings, link, priors,
                                                                      class_variance=class_variance)
@@ -837,6 +844,7 @@ def fma_gom(
     link: str = "probit",
     item_types: str | Mapping[str, str] | None = None,
     priors: Mapping[str, Any] | None = None,
+    missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
     integration: Mapping[str, Any] | None = None,
     fixed: Mapping[str, Any] | None = None,
     equal: Any = None,
@@ -878,6 +886,11 @@ def fma_gom(
         Of binary and ordinal items.
     item_types : str or dict, optional
         As in :func:`bayesmix.lca`.
+    missing_codes : list or dict, optional
+        Item codes that mean "missing" (survey codes such as -9, 9 or 999):
+        ``[-9, 999]`` for every item or ``{"A": [9], "B": [-1]}`` per item;
+        those cells become missing and leave the likelihood (full information).
+        Without it, suspicious codes warn and are taken as real categories.
     priors : dict, optional
         Overrides by parameter name.
     integration : dict, optional
@@ -912,7 +925,7 @@ def fma_gom(
     if membership_integration not in ("exact", "quadrature"):
         raise ValueError(f"membership_integration={membership_integration!r} is unknown; use 'exact' (K = 2) or "
                          "'quadrature'.")
-    encoded = encode(data, items, n_classes, item_types=item_types)
+    encoded = encode(data, items, n_classes, item_types=item_types, missing_codes=missing_codes)
     integration = _check(encoded, n_classes, loadings, link, integration)
     prior_set, labels, kernels, class_model, coords, factor = _parts(encoded, n_classes, loadings, link, priors,
                                                                      n_membership=n_classes - 1)

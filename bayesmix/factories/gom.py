@@ -257,6 +257,7 @@ def gom(
     link: str = "probit",
     item_types: str | Mapping[str, str] | None = None,
     priors: Mapping[str, Any] | None = None,
+    missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
     integration: Mapping[str, Any] | None = None,
     fixed: Mapping[str, Any] | None = None,
     equal: Any = None,
@@ -308,6 +309,11 @@ def gom(
         Of binary and ordinal items.
     item_types : str or dict, optional
         As in :func:`bayesmix.lca`.
+    missing_codes : list or dict, optional
+        Item codes that mean "missing" (survey codes such as -9, 9 or 999):
+        ``[-9, 999]`` for every item or ``{"A": [9], "B": [-1]}`` per item;
+        those cells become missing and leave the likelihood (full information).
+        Without it, suspicious codes warn and are taken as real categories.
     priors : dict, optional
         Overrides by parameter name.
     integration : dict, optional
@@ -344,7 +350,8 @@ def gom(
     term_columns = list(dict.fromkeys(c for c, _ in terms))
     person = list(covariates or [])
     encoded = encode(data, items, n_classes, item_types=item_types,
-                     covariates=person + [c for c in term_columns if c not in person] or None)
+                     covariates=person + [c for c in term_columns if c not in person] or None,
+                     missing_codes=missing_codes)
     x_item = None
     if terms:  # the item covariates' columns out of the encoded covariates (rows as encoded)
         all_names = list(encoded.covariate_names)

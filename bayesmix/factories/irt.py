@@ -209,6 +209,7 @@ def irt_3pl(
     link: str = "logit",
     guessing: Any = None,
     priors: Mapping[str, Any] | None = None,
+    missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
     integration: Mapping[str, Any] | None = None,
     fixed: Mapping[str, Any] | None = None,
     equal: Any = None,
@@ -239,6 +240,11 @@ def irt_3pl(
     guessing : None, list, float or dict
         Which items guess: None (all, g_i estimated), a list of items, a
         number (one fixed g for every item) or ``{item: "free" | number}``.
+    missing_codes : list or dict, optional
+        Item codes that mean "missing" (survey codes such as -9, 9 or 999):
+        ``[-9, 999]`` for every item or ``{"A": [9], "B": [-1]}`` per item;
+        those cells become missing and leave the likelihood (full information).
+        Without it, suspicious codes warn and are taken as real categories.
     priors : dict, optional
         Overrides by parameter name (``irt_guessing``, ``factor_loading`` ...).
     integration : dict, optional
@@ -268,7 +274,7 @@ def irt_3pl(
         raise ValueError(f"parameterization={parameterization!r} is unknown; use one of {PARAMETERIZATIONS}.")
     if link not in ("logit", "probit"):
         raise ValueError(f"link={link!r} is not supported; use 'logit' or 'probit'.")
-    encoded = encode(data, items, 1, item_types="binary")
+    encoded = encode(data, items, 1, item_types="binary", missing_codes=missing_codes)
     integration = check_integration(integration)
     names = encoded.item_names()
     guess = _guessing_values(guessing, names)

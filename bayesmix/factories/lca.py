@@ -81,6 +81,7 @@ def lca(
     item_types: str | Mapping[str, str] | None = None,
     link: str = "logit",
     priors: Mapping[str, Any] | None = None,
+    missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
     ordered: str | None = None,
     equal_variances: bool = False,
     integration: Mapping[str, Any] | None = None,
@@ -144,6 +145,11 @@ def lca(
         ``"nominal"``, ``"ordinal"`` (ordered thresholds) or ``"continuous"``.
     link : ``"logit"`` or ``"probit"``
         For binary and ordinal items.
+    missing_codes : list or dict, optional
+        Item codes that mean "missing" (survey codes such as -9, 9 or 999):
+        ``[-9, 999]`` for every item or ``{"A": [9], "B": [-1]}`` per item;
+        those cells become missing and leave the likelihood (full information).
+        Without it, suspicious codes warn and are taken as real categories.
     priors : dict, optional
         Overrides by parameter name, e.g. ``{"binary_logit": {"sigma": 3}}``.
         The default ``random_sd`` prior HalfNormal(2.5) keeps the class ICC
@@ -196,7 +202,7 @@ def lca(
     """
     call = {"factory": "lca", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates,
-                     cluster=cluster, cluster_covariates=cluster_covariates)
+                     cluster=cluster, cluster_covariates=cluster_covariates, missing_codes=missing_codes)
     integration = _check_options(encoded, n_classes, cluster, class_level, random_intercept,
                                  n_between_classes, covariates, ordered, integration)
     prior_set = PriorSet(priors, known=set(DEFAULT_PRIORS))

@@ -344,6 +344,7 @@ def lta(
     item_types: str | Mapping[str, str] | None = None,
     link: str = "logit",
     priors: Mapping[str, Any] | None = None,
+    missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
     ordered: str | None = None,
     equal_variances: bool = False,
     integration: Mapping[str, Any] | None = None,
@@ -406,6 +407,11 @@ def lta(
         invariant measurement the type of one column sets its item at every
         time, and inferred types pool all time points.
     link : ``"logit"`` or ``"probit"`` (binary and ordinal items).
+    missing_codes : list or dict, optional
+        Item codes that mean "missing" (survey codes such as -9, 9 or 999):
+        ``[-9, 999]`` for every item or ``{"A": [9], "B": [-1]}`` per item;
+        those cells become missing and leave the likelihood (full information).
+        Without it, suspicious codes warn and are taken as real categories.
     priors : overrides by name: ``class_intercept``, ``class_slope``,
         ``transition_logit`` (default Normal(0, 2.5)), ``transition_slope``
         (Normal(0, 1)), ``transition_lag_effect``, item parameters
@@ -446,7 +452,7 @@ def lta(
     types = _resolve_types(data, items_by_time, times, item_types, invariant_measurement)
     all_items = [c for t in times for c in items_by_time[t]]
     encoded = encode(data, all_items, n_classes, item_types=types, covariates=covariates, cluster=cluster,
-                     cluster_covariates=cluster_covariates)
+                     cluster_covariates=cluster_covariates, missing_codes=missing_codes)
     integration = check_integration(integration)
     if invariant_measurement:
         _check_invariant_codes(encoded, items_by_time, times)
