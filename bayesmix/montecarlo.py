@@ -253,6 +253,12 @@ def montecarlo(spec, replications: int | None = None, seed: int | None = None, s
     if not parsed.is_simulated:
         raise ValueError(f"spec {parsed.name!r} has no simulator ([data] simulate = ...); a Monte Carlo study "
                          "draws its data sets from one.")
+    if parsed.factory == "lta":
+        # the simulator's truth holds (N, T) classes and the marginal random SDs, which neither the label
+        # alignment nor population_values maps onto LTA's parameters yet: refuse rather than report wrong values
+        raise ValueError(f"spec {parsed.name!r} uses bm.lta; Monte Carlo studies of LTA specs are not supported "
+                         "yet (labels and random-effect population values are not mapped). Fit its simulated "
+                         "data with `bayesmix run` or loop over bm.datasets.simulate_lta yourself.")
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:

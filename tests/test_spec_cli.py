@@ -235,3 +235,8 @@ def test_montecarlo_label_reference_is_per_cluster_for_a_between_class():
     pop = population_values(model, sim.truth)
     assert pop["regression_slope[class2, x]"] == 0.8 and pop["residual_sd"] == 1.0
     assert pop["class_intercept[class1]"] == 0.0
+
+
+def test_montecarlo_refuses_lta_specs_instead_of_reporting_wrong_population_values():
+    with pytest.raises(ValueError, match="Monte Carlo studies of LTA specs are not supported"):
+        bm.montecarlo("section4_lta_two_level", replications=2)
