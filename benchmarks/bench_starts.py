@@ -1,7 +1,7 @@
 """Random starts on a two-level within+between LCA: does the default find the best LL? (issue 11 item 3)
 
 Model: ``bm.lca(sai_lta, <t1 items>, 2, cluster="study", n_between_classes=3)``
-(within classes K = 2, between classes M = 3; 1,176 persons in 28 studies).
+(within classes K = 2, between classes M = 3; 1,176 persons in 13 studies).
 For each seed, ``fit_ml(starts=20)`` twice: with bayesmix's final-stage
 selection (the best of every distinct initial-stage solution first) and with
 Mplus's (the M best initial-stage solutions outright), then a reference
