@@ -6,7 +6,7 @@ log p(y_i | C_i = c). Where their class probabilities are also the same --
 no unit-level covariates, and, with cluster random effects, at a quadrature
 node z_q shared by all clusters -- their marginal log-likelihood
 
-    log sum_c P(C = c | z_q) p(y_i | C = c)
+    log sum_c P(C = c | z_q) p(y_i | C = c)            (eq. 4 with the random intercepts of eq. 5)
 
 is the same too, so it is computed once per pattern and gathered (the
 standard frequency-weight lever of LCA software; the result is exact, not an

@@ -67,6 +67,7 @@ class GoMPriorSet(PriorSet):
     def defaults_for(self, name: str):
         return GOM_PRIORS[name] if name in GOM_PRIORS else super().defaults_for(name)
 from ..structure import ItemClasses
+from ..structure.base import shared_log_prior
 from .lca import class_labels
 
 __all__ = ["gom", "MEMBERSHIPS", "DirichletMembership", "membership_scores", "integration_error",
@@ -395,8 +396,8 @@ def gom(
                     class_model.logits(offset=latent.unit_values(z))[..., None, :] + item_offset), axis=-1)
             else:
                 log_membership = lambda z: class_model.log_prior(offset=latent.unit_values(z))  # noqa: E731
-            if class_model.covariates is None and not terms:
-                shared = lambda z: class_model.log_prior(offset=latent.values(z, broadcast=False))  # noqa: E731
+            if not terms:
+                shared = shared_log_prior(class_model, latent)
         tables = None
         if all(isinstance(kernel, CategoricalKernel) for kernel in kernels):
             fixed_tables = [(kernel.log_prob_table(), kernel.onehot3) for kernel in kernels]

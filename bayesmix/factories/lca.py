@@ -21,6 +21,7 @@ from ..parameters import create
 from ..priors import DEFAULT_PRIORS, PriorSet
 from ..patterns import response_patterns
 from ..structure import BetweenClasses, NestedClasses, WithinClasses
+from ..structure.base import shared_log_prior
 
 __all__ = ["lca", "class_labels", "CLASS_LEVELS"]
 
@@ -270,9 +271,7 @@ def _within_between(encoded, class_model, measurement, priors, labels, kernels):
     effects.build(priors)
     variance = effects.variances()
     pm.Deterministic("class_icc", variance / (variance + np.pi**2 / 3), dims="class_free")
-    shared = None
-    if class_model.covariates is None and effects.level_free:  # the same class probabilities at a shared node
-        shared = lambda z: class_model.log_prior(offset=effects.values(z, broadcast=False))  # noqa: E731
+    shared = shared_log_prior(class_model, effects)  # the same class probabilities at a shared node
     return WithinClasses(lambda z: class_model.log_prior(offset=effects.unit_values(z)), measurement,
                          encoded.n_units, cluster_index=encoded.cluster_index, n_clusters=len(encoded.clusters),
                          latent=effects, shared_log_prior_at=shared, patterns=response_patterns(kernels))

@@ -99,6 +99,17 @@ def shared_node(z) -> bool:
     return z.ndim >= 2 and z.type.broadcastable[-2]
 
 
+def shared_log_prior(class_model, effects: LatentEffects):
+    """z -> log P(C = c | u(z)), (..., 1, K), at a node z shared by all levels; None when covariates differ.
+
+    Class logits alpha_c + u_c(z) (eq. 4-5, 30) are then the same for every
+    cluster or person, which the pattern and table paths rely on.
+    """
+    if class_model.covariates is not None or not effects.level_free:
+        return None
+    return lambda z: class_model.log_prior(offset=effects.values(z, broadcast=False))
+
+
 class WithinClasses(Structure):
     """One class per unit (eq. 4), units optionally grouped in clusters with latent effects (Model 6).
 
