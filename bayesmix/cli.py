@@ -37,6 +37,31 @@ def _section(title: str) -> str:
     return f"\n== {title} " + "=" * max(0, 70 - len(title)) + "\n"
 
 
+def _number(v: float) -> str:
+    """Four decimals, the summary's number format."""
+    return f"{v:.4f}"
+
+
+def _by_time_tables(model, fit) -> str:
+    """A latent transition model's class proportions at every time point and its transition probabilities.
+
+    ``ml.summary()`` and ``model.class_proportions`` give the classes of the
+    first time point (C_1) only; this adds P(C_t = k) for every t
+    (:meth:`~bayesmix.factories.lta.LTAModel.class_proportions_by_time`, the
+    model-implied proportions of eq. 8-9) and P(C_t = k | C_{t-1} = j) per step
+    (:meth:`~bayesmix.factories.lta.LTAModel.transition_matrices`). Empty for
+    models without time points.
+    """
+    if not hasattr(model, "class_proportions_by_time"):
+        return ""
+    first = model.times[0]
+    proportions = model.class_proportions_by_time(fit).to_string(float_format=_number, sparsify=False)
+    transitions = model.transition_matrices(fit).to_string(float_format=_number, sparsify=False)
+    return (f"\nClass proportions at every time point, P(C_t = k) implied by the model "
+            f"(the ML summary's 'Classes' are time point {first}):\n{proportions}\n"
+            f"\nTransition probabilities P(C_t = k | C_t-1 = j) (rows: transition, from, to):\n{transitions}\n")
+
+
 def _paper_table(spec, ml) -> str:
     """The spec's ``[paper_values]`` next to the ML estimates (when names match)."""
     values = spec.raw.get("paper_values") or {}
@@ -111,6 +136,7 @@ def run_spec(spec_path, *, data=None, out=None, ml_only: bool = False, sampler: 
         results["ml"] = ml
         text.write(_section(f"Maximum likelihood ({seconds:.1f} s)"))
         text.write(str(ml.summary()) + "\n")
+        text.write(_by_time_tables(model, ml))
         text.write(_paper_table(spec, ml))
     if sample_opts is not None:
         if sampler is not None:
@@ -121,9 +147,13 @@ def run_spec(spec_path, *, data=None, out=None, ml_only: bool = False, sampler: 
         results["nuts"] = idata
         text.write(_section(f"NUTS posterior ({seconds:.1f} s; "
                             f"sampler {idata.attrs.get('bayesmix_sampler', sample_opts.get('sampler', 'auto'))})"))
-        text.write("Class proportions (posterior mean, interval):\n")
-        text.write(model.class_proportions(idata).to_string(float_format=lambda v: f"{v:.4f}") + "\n\n")
-        text.write("Profiles:\n" + model.profiles(idata).to_string(float_format=lambda v: f"{v:.4f}") + "\n\n")
+        by_time = _by_time_tables(model, idata)
+        if by_time:  # LTA: every time point's classes in place of C_1's
+            text.write(by_time + "\n")
+        else:
+            text.write("Class proportions (posterior mean, interval):\n")
+            text.write(model.class_proportions(idata).to_string(float_format=_number) + "\n\n")
+        text.write("Profiles:\n" + model.profiles(idata).to_string(float_format=_number) + "\n\n")
         summary = model.summary(idata)
         text.write("Diagnostics (ArviZ):\n" + summary.to_string() + "\n")
         stats = idata.sample_stats

@@ -240,3 +240,22 @@ def test_montecarlo_label_reference_is_per_cluster_for_a_between_class():
 def test_montecarlo_refuses_lta_specs_instead_of_reporting_wrong_population_values():
     with pytest.raises(ValueError, match="Monte Carlo studies of LTA specs are not supported"):
         bm.montecarlo("section4_lta_two_level", replications=2)
+
+
+def test_cli_summary_of_an_lta_shows_every_time_point_and_the_transitions(tmp_path):
+    """An LTA's summary lists P(C_t = k) at every time point and the transition table, not C_1's classes only."""
+    from bayesmix.cli import run_spec
+    bm.datasets.load("sai_lta").iloc[:300].to_csv(tmp_path / "part.csv", index=False)
+    out = run_spec("sai_lta_k2", data=tmp_path / "part.csv", out=tmp_path / "o", ml_only=True, quiet=True)
+    summary = (out / "summary.txt").read_text()
+    m, fits = bm.load(out / "fit.bmx")
+    ml = fits["ml"]
+    by_time = m.class_proportions_by_time(ml)["estimate"]
+    transitions = m.transition_matrices(ml)["estimate"]
+    lines = summary.splitlines()
+    for (time, label), value in by_time.items():  # every (time, class) row with its estimate
+        assert any(line.split()[:3] == [time, label, f"{value:.4f}"] for line in lines), (time, label)
+    for (step, j, k), value in transitions.items():
+        assert any(line.split()[:4] == [step, j, k, f"{value:.4f}"] for line in lines), (step, j, k)
+    # time 2 differs from time 1 (the table is not C_1 repeated)
+    assert not np.allclose(by_time.xs("t1").to_numpy(), by_time.xs("t2").to_numpy(), atol=1e-3)
