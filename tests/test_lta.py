@@ -662,3 +662,37 @@ def test_predict_proba_is_the_time1_class_posterior(sai):
     joint = initial * emission(y[:, :5]) * (emission(y[:, 5:]) @ transition.T)
     np.testing.assert_allclose(got.to_numpy(), joint / joint.sum(axis=1, keepdims=True), atol=1e-8)
     assert list(m.predict(new, ml)) == list(got.idxmax(axis=1))
+
+
+@pytest.mark.parametrize("factory", ["lca", "lta", "lta_stationary"])
+def test_split_class_start_reproduces_the_smaller_loglik(factory):
+    """A K-class start from a K-1 ML solution with one class divided in two equal halves is a valid start at
+    which the K-class LL equals the K-1 LL (the K-class model lumps back to the smaller one): for LTA every
+    class axis of transition_logit is split (previous class copied, next class's probability halved)."""
+    from bayesmix.inference.objective import flat_model
+    from bayesmix.inference.optimize import split_class_start
+    from bayesmix.inference.starts import user_starts
+    sim = bm.datasets.simulate_lta(300, n_times=3, seed=3)
+    if factory == "lca":
+        build = lambda k: bm.lca(sim.data, items=sim.items_by_time["t1"], n_classes=k)  # noqa: E731
+    else:
+        build = lambda k: bm.lta(sim.data, sim.items_by_time, n_classes=k,  # noqa: E731
+                                 stationary_transitions=factory == "lta_stationary")
+    k = 3  # K-1 = 3 -> K = 4: splitting the first, a middle and the last class
+    smaller, larger = build(k), build(k + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = smaller.fit_ml(starts=(4, 2), seed=1, progressbar=False)
+    flat = flat_model(larger)
+    value = flat.value_and_grad("loglik")
+    for split in range(k):
+        start = split_class_start(larger, ml.point, split, np.random.default_rng(split), jitter=0.0)
+        theta = flat.to_theta(start)
+        assert np.all(np.isfinite(theta))
+        assert -value(theta)[0] == pytest.approx(ml.loglik, abs=1e-6), (k, split)
+    # the user-start path (default jitter) gives K-1 valid starts, each near the smaller LL
+    starts = user_starts(larger, ml, seed=1)
+    assert len(starts) == k
+    for start in starts:
+        ll = -value(flat.to_theta(start))[0]
+        assert np.isfinite(ll) and ll > ml.loglik - 15

@@ -117,21 +117,94 @@ def select_final(values, n_final: int, tol: float) -> tuple[list[int], np.ndarra
     return chosen, groups[chosen]
 
 
+#: reference-coded class logits that are levels, not effects: splitting a class halves its probability,
+#: so both halves' logits are lowered by log 2 (eq. 4 intercepts; eq. 9's tau_tjk, a level per previous class j)
+_LEVEL_LOGITS = ("intercept", "transition_logit")
+
+
+def class_axes(mm, name: str, class_dim: str = "class") -> list[tuple[int, bool]]:
+    """Every class axis of the registered class-specific parameter ``name``: (axis, reference coded).
+
+    The registry records a parameter's class axis and whether it is
+    reference coded; a parameter may hold the classes on more than one axis
+    (LTA's ``transition_logit``, dims ``transition, class, class_free``: the
+    previous class in full, the next class reference coded), so its dims name
+    them all: ``class_dim`` holds K classes, ``<class_dim>_free`` the K-1
+    reference-coded ones. Without dims, the registry's axis alone.
+    """
+    info = mm.parameters[name]
+    dims = tuple(mm.model.named_vars_to_dims.get(name) or ())
+    axes = [(axis, dim == f"{class_dim}_free") for axis, dim in enumerate(dims)
+            if dim in (class_dim, f"{class_dim}_free")]
+    return axes or [(info.class_axis, info.reference_coded)]
+
+
+def _split_axis(value: np.ndarray, axis: int, reference: bool, split: int, level: bool,
+                jitter: float, rng: np.random.Generator) -> np.ndarray:
+    """``value`` with class ``split`` on ``axis`` followed by a copy of it (one more class on that axis).
+
+    Reference-coded logits (last class 0) are split in full and re-expressed
+    against the new last class; a level's two halves are lowered by log 2 so
+    they share the class's probability. A plain class axis gets the copy plus
+    N(0, ``jitter``) noise.
+    """
+    if reference:
+        full = np.concatenate([value, np.zeros_like(np.take(value, [0], axis=axis))], axis=axis)
+        piece = np.take(full, [split], axis=axis) - (np.log(2.0) if level else 0.0)
+        full = np.concatenate([np.take(full, range(split), axis=axis), piece, piece,
+                               np.take(full, range(split + 1, full.shape[axis]), axis=axis)], axis=axis)
+        last = np.take(full, [full.shape[axis] - 1], axis=axis)
+        return np.take(full - last, range(full.shape[axis] - 1), axis=axis)
+    piece = np.take(value, [split], axis=axis)
+    copy = piece + jitter * rng.standard_normal(piece.shape) if jitter else piece
+    return np.concatenate([np.take(value, range(split + 1), axis=axis), copy,
+                           np.take(value, range(split + 1, value.shape[axis]), axis=axis)], axis=axis)
+
+
 def split_class_start(mm, smaller: dict, split: int, rng: np.random.Generator | None = None,
                       class_dim: str = "class", jitter: float = 0.1) -> dict[str, np.ndarray]:
     """A start for K classes from a (K-1)-class solution with class ``split`` divided in two.
 
     Section 10 of the paper recommends starting a K-class search from the
-    nested smaller model. Every parameter of ``class_dim`` (from the model's
-    parameter registry) gets a copy of class ``split``'s slice next to it;
-    reference-coded class logits (last class 0, eq. 4) are re-expressed with
-    the copy's and the original's intercepts lowered by log 2, so the two
-    halves share the class's proportion. With ``jitter=0`` the K-class
-    log-likelihood at this start equals the (K-1)-class one; ``jitter`` adds
-    N(0, jitter) noise to the copy's non-reference-coded parameters (item
-    parameters) so that the optimizer can move the halves apart. Parameters
-    that are not class-specific are taken from ``smaller``; anything missing
-    there from ``mm.random_start(rng)``.
+    nested smaller model. Every class axis of every parameter of
+    ``class_dim`` (the model's parameter registry, :func:`class_axes`) gets a
+    copy of class ``split``'s slice next to it: reference-coded class logits
+    (last class 0, eq. 4) are re-expressed against the new last class, and
+    those that are levels (class intercepts, eq. 4; LTA's transition logits
+    tau_tjk, eq. 9, whose previous-class rows are copied too) are lowered by
+    log 2 in both halves, so the two halves share the class's probability.
+    With ``jitter=0`` the K-class log-likelihood at this start equals the
+    (K-1)-class one (the K-class model lumps back to the smaller one);
+    ``jitter`` adds N(0, jitter) noise to the copy on plain class axes of
+    parameters that are not reference coded (item parameters) so that the
+    optimizer can move the halves apart. Parameters that are not
+    class-specific are taken from ``smaller``; anything missing there from
+    ``mm.random_start(rng)``.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The K-class model.
+    smaller : dict
+        The (K-1)-class solution on the natural scale (``ml.point``).
+    split : int
+        The class (0-based, of the K-1) divided in two.
+    rng : numpy.random.Generator, optional
+        Random values of parameters ``smaller`` lacks, and the jitter.
+    class_dim : str
+        The class variable split (``"class"``).
+    jitter : float
+        SD of the noise on the copy's item parameters.
+
+    Returns
+    -------
+    dict
+        A start by the model's free variables (natural scale).
+
+    Examples
+    --------
+    >>> ml2 = bm.lta(df, items_by_time, 2).fit_ml(seed=1)                            # doctest: +SKIP
+    >>> start = split_class_start(bm.lta(df, items_by_time, 3), ml2.point, split=0)   # doctest: +SKIP
     """
     from ..parameters import free_start, with_full
     rng = rng or np.random.default_rng()
@@ -144,26 +217,16 @@ def split_class_start(mm, smaller: dict, split: int, rng: np.random.Generator | 
     for name, value in smaller.items():
         if name not in start:
             continue
-        value = np.asarray(value, dtype=float)
-        if name not in classes:
-            if value.shape == start[name].shape:
-                start[name] = value.copy()
-            continue
-        axis, reference = classes[name]
-        if reference:  # K-2 free logits -> K-1 full (reference 0), split, then re-reference to the new last class
-            full = np.concatenate([value, np.zeros_like(np.take(value, [0], axis=axis))], axis=axis)
-            piece = np.take(full, [split], axis=axis) - (np.log(2.0) if "intercept" in name else 0.0)
-            full = np.concatenate([np.take(full, range(split), axis=axis), piece, piece,
-                                   np.take(full, range(split + 1, full.shape[axis]), axis=axis)], axis=axis)
-            last = np.take(full, [full.shape[axis] - 1], axis=axis)
-            new = np.take(full - last, range(full.shape[axis] - 1), axis=axis)
-        else:
-            piece = np.take(value, [split], axis=axis)
-            copy = piece + jitter * rng.standard_normal(piece.shape)
-            new = np.concatenate([np.take(value, range(split + 1), axis=axis), copy,
-                                  np.take(value, range(split + 1, value.shape[axis]), axis=axis)], axis=axis)
+        new = np.asarray(value, dtype=float)
+        if name in classes:
+            axes = class_axes(mm, name, class_dim)
+            reference_coded = any(reference for _, reference in axes)
+            level = any(part in name for part in _LEVEL_LOGITS)
+            for axis, reference in axes:
+                new = _split_axis(new, axis, reference, split, level and reference,
+                                  0.0 if reference_coded else jitter, rng)
         if new.shape == start[name].shape:
-            start[name] = new
+            start[name] = new.copy()
     return free_start(registry, start)
 
 
