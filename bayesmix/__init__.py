@@ -2,6 +2,7 @@
 
 from . import _compile, datasets  # noqa: F401  (_compile sets compile options first)
 from .compare import compare, loo, waic
+from .loo_patterns import loo_by_pattern  # (PSIS-LOO per unique pattern, issue 11)
 from .factories import lca, mixture_regression
 from .inference.ml import MLResult, lrt, select_classes
 from .model import MixtureModel
@@ -13,7 +14,7 @@ from .fit_statistics import blrt  # noqa: E402
 __version__ = "0.1.0"
 __all__ = ["lca", "mixture_regression", "MixtureModel", "MLResult", "compare", "loo", "waic", "lrt", "select_classes",
            "datasets", "__version__"]
-__all__ += ["save", "load", "to_netcdf", "relabel", "point_posterior", "blrt"]
+__all__ += ["save", "load", "to_netcdf", "relabel", "point_posterior", "blrt", "loo_by_pattern"]
 from .factories.gom import gom  # noqa: E402  (grade of membership, section 7)
 __all__ += ["gom"]
 from .factories.lta import lta  # noqa: E402  (latent transition analysis, issue 8)
