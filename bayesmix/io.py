@@ -11,7 +11,9 @@ the results:
   arrays), pickled;
 - posterior DataTrees (``sample``, ``fit_laplace``): netCDF-4 files written
   by the h5netcdf backend (a core dependency); attributes netCDF cannot hold
-  (booleans, dicts) are kept in the pickle and restored on load exactly.
+  (booleans, dicts) and the missing cells of text variables (netCDF has no
+  missing string: they are written as ``''``) are kept in the pickle and
+  restored on load exactly.
 
 The saved fit is a directory::
 
@@ -121,7 +123,7 @@ def save(path: str | os.PathLike, model, result=None, *, overwrite: bool = False
             target = f"{name}.nc"
             attrs = {node.path: dict(node.attrs) for node in value.subtree}
             _write_netcdf(value, path / target)
-            stored[name] = ("netcdf", (target, attrs))
+            stored[name] = ("netcdf", (target, attrs, _missing_text_cells(value)))
         elif hasattr(value, "point"):
             stored[name] = ("object", value)
         else:
@@ -132,6 +134,23 @@ def save(path: str | os.PathLike, model, result=None, *, overwrite: bool = False
     with open(path / _META, "wb") as fh:
         pickle.dump(meta, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return path
+
+
+def _missing_text_cells(tree: xr.DataTree) -> dict[str, dict[str, np.ndarray]]:
+    """Node path -> {variable: mask} of the missing cells of text variables (e.g. ``observed_data``).
+
+    netCDF has no missing value for strings: xarray writes them as ``''``,
+    which reads back as an empty string, not as missing. The masks are kept
+    in the pickle and put back on load (:func:`_open_datatree`).
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for node in tree.subtree:
+        for name, variable in node.dataset.variables.items():
+            if variable.dtype.kind == "O":
+                mask = np.asarray(pd.isnull(variable.values), dtype=bool)
+                if mask.any():
+                    out.setdefault(node.path, {})[name] = mask
+    return out
 
 
 def _netcdf_attr(value):
@@ -161,8 +180,10 @@ def to_netcdf(idata: xr.DataTree, path: str | os.PathLike) -> Path:
 
     ``idata.to_netcdf`` refuses boolean attributes (bayesmix records e.g.
     ``bayesmix_convergence_ok``); this writes a copy with booleans as 0/1 and
-    dict attributes as JSON text. Read it with ``xr.open_datatree(path)``.
-    :func:`save` keeps the model and the exact attributes as well.
+    dict attributes as JSON text. Read it with ``xr.open_datatree(path)``;
+    missing cells of text variables (``observed_data`` of text-coded items)
+    read back as ``''`` there. :func:`save` keeps the model, the exact
+    attributes and the missing text cells as well.
 
     Parameters
     ----------
@@ -183,11 +204,17 @@ def to_netcdf(idata: xr.DataTree, path: str | os.PathLike) -> Path:
     return path
 
 
-def _open_datatree(target: Path, attrs: dict | None = None) -> xr.DataTree:
+def _open_datatree(target: Path, attrs: dict | None = None, missing: dict | None = None) -> xr.DataTree:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         engine = "zarr" if target.suffix == ".zarr" else "h5netcdf"
         tree = xr.open_datatree(target, engine=engine).load()
+    for node_path, masks in (missing or {}).items():  # missing text cells: read back as '', made missing again
+        node = tree if node_path == "/" else tree[node_path]
+        for name, mask in masks.items():
+            values = node[name].values.astype(object)
+            values[mask] = np.nan
+            node[name] = node[name].copy(data=values)
     for node_path, values in (attrs or {}).items():  # the exact attributes (booleans, dicts) from the pickle
         node = tree if node_path == "/" else tree[node_path]
         node.attrs = dict(values)
@@ -234,9 +261,9 @@ def load(path: str | os.PathLike):
         raise ValueError(f"the data rebuilt from {str(path)!r} differ from the data the model was saved with.")
     results = {}
     for name, (kind, value) in meta["results"].items():
-        if kind == "netcdf":
-            target, attrs = value
-            results[name] = _open_datatree(path / target, attrs)
+        if kind == "netcdf":  # (target, attrs) before the missing text cells were kept
+            target, attrs, missing = (*value, None)[:3]
+            results[name] = _open_datatree(path / target, attrs, missing)
         elif kind == "datatree":  # zarr directories of an earlier layout
             results[name] = _open_datatree(path / value)
         else:

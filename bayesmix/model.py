@@ -499,7 +499,7 @@ class MixtureModel:
         Returns
         -------
         xarray.Dataset
-            One variable per item, dim ``unit`` (text codes as strings, missing "None").
+            One variable per item, dim ``unit`` (text codes as strings; missing cells NaN).
 
         Examples
         --------
@@ -511,8 +511,9 @@ class MixtureModel:
         for name in items:
             col = frame[name]
             values = col.to_numpy()
-            if not pd.api.types.is_numeric_dtype(col):
-                values = col.astype(object).where(col.notna(), None).astype(str).to_numpy()
+            if not pd.api.types.is_numeric_dtype(col):  # strings, NaN where missing (pandas 2 and 3 alike)
+                values = col.astype(object).to_numpy().astype(str).astype(object)
+                values[col.isna().to_numpy()] = np.nan
             out[name] = xr.DataArray(values, dims=["unit"], coords={"unit": np.asarray(self.data.units)})
         return xr.Dataset(out)
 

@@ -504,3 +504,23 @@ def test_predict_mixture_regression_is_bayes_rule():
     prior = np.log(softmax([point["class_intercept"][0], 0.0]))
     expected = softmax(prior[None] + norm.logpdf(new[["y"]].to_numpy(), mean, sd), axis=1)  # eq. 19 with eq. 4
     np.testing.assert_allclose(m.predict_proba(new, ml).to_numpy(), expected, atol=1e-10)
+
+
+def test_save_load_keeps_missing_text_responses_missing(tmp_path):
+    """netCDF writes a missing string as ''; bm.load gives the missing cells of text-coded items back as missing."""
+    import xarray as xr
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({c: rng.choice(["yes", "no"], 40) for c in "ABCD"})
+    df.loc[[1, 5], "A"] = np.nan
+    df.loc[3, "B"] = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = bm.lca(df, items=list("ABCD"), n_classes=2)
+    observed = m.observed_data()
+    tree = xr.DataTree.from_dict({"observed_data": observed})
+    _, back = bm.load(bm.save(tmp_path / "fit.bmx", m, tree))
+    got = back["observed_data"].to_dataset()
+    for item in "ABCD":
+        assert np.array_equal(pd.isnull(got[item].values), df[item].isna().to_numpy()), item
+        assert "" not in set(got[item].values[~df[item].isna().to_numpy()])
+    xr.testing.assert_identical(got, observed)
