@@ -162,6 +162,22 @@ def _lta(mm):
 
 # --------------------------------------------------------------------------- population quantities
 
+def _population(mm, fit, kind, integration, model_graph_at, posterior_graph_at):
+    """(setting, graph): a population quantity, implied by the model or averaged over the units' posteriors.
+
+    ``kind="model"``: the expectation of ``model_graph_at`` over units and
+    random intercepts (:meth:`~bayesmix.MixtureModel.prior_expectation`);
+    ``"posterior"``: the mean over units of ``posterior_graph_at`` given their
+    responses (:meth:`~bayesmix.MixtureModel.posterior_expectation`).
+    """
+    _check_fit(mm, fit)
+    _check_kind(kind)
+    setting = _setting(mm, fit, integration)
+    if kind == "model":
+        return setting, mm.prior_expectation(model_graph_at, setting)
+    return setting, mm.posterior_expectation(posterior_graph_at, "unit", setting).mean(axis=0)
+
+
 def class_proportions_by_time(mm, fit, *, kind: str = "model", hdi_prob: float = 0.94,
                               integration: dict | None = None) -> pd.DataFrame:
     """P(C_t = k) for every time point t, rows (time, class).
@@ -172,13 +188,7 @@ def class_proportions_by_time(mm, fit, *, kind: str = "model", hdi_prob: float =
     P(C_t = k | y_i) (Mplus' "based on estimated posterior probabilities").
     """
     structure = _lta(mm)
-    _check_fit(mm, fit)
-    _check_kind(kind)
-    setting = _setting(mm, fit, integration)
-    if kind == "model":
-        graph = mm.prior_expectation(structure.time_proportions, setting)
-    else:
-        graph = mm.posterior_expectation(structure.time_posterior, "unit", setting).mean(axis=0)
+    setting, graph = _population(mm, fit, kind, integration, structure.time_proportions, structure.time_posterior)
     summary = _summary(mm, fit, f"time_proportions:{kind}", graph, setting, hdi_prob, probability=True)
     index = pd.MultiIndex.from_product([structure.time_labels, mm.class_labels], names=["time", "class"])
     return _frame(summary, index)
@@ -196,13 +206,8 @@ def transition_matrices(mm, fit, *, kind: str = "model", hdi_prob: float = 0.94,
     is the K x K matrix, rows summing to one.
     """
     structure = _lta(mm)
-    _check_fit(mm, fit)
-    _check_kind(kind)
-    setting = _setting(mm, fit, integration)
-    if kind == "model":
-        joint = mm.prior_expectation(structure.transition_joint, setting)
-    else:
-        joint = mm.posterior_expectation(structure.pairwise_posterior, "unit", setting).sum(axis=0)
+    setting, joint = _population(mm, fit, kind, integration, structure.transition_joint,
+                                 structure.pairwise_posterior)
     graph = joint / joint.sum(axis=-1, keepdims=True)
     summary = _summary(mm, fit, f"transitions:{kind}", graph, setting, hdi_prob, probability=True)
     steps = [f"{a}->{b}" for a, b in zip(structure.time_labels[:-1], structure.time_labels[1:])]
