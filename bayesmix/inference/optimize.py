@@ -131,6 +131,24 @@ def class_axes(mm, name: str, class_dim: str = "class") -> list[tuple[int, bool]
     previous class in full, the next class reference coded), so its dims name
     them all: ``class_dim`` holds K classes, ``<class_dim>_free`` the K-1
     reference-coded ones. Without dims, the registry's axis alone.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+    name : str
+        A parameter the registry lists as class-specific (``mm.parameters``).
+    class_dim : str
+        The class variable (``"class"``, ``"between_class"``).
+
+    Returns
+    -------
+    list of (int, bool)
+        (axis of the constrained value, reference coded) per class axis, in axis order.
+
+    Examples
+    --------
+    >>> class_axes(bm.lta(df, items_by_time, 3), "transition_logit")   # doctest: +SKIP
+    [(1, False), (2, True)]
     """
     info = mm.parameters[name]
     dims = tuple(mm.model.named_vars_to_dims.get(name) or ())
