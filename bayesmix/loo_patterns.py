@@ -27,12 +27,13 @@ import numpy as np
 import xarray as xr
 
 from .patterns import Patterns, response_patterns
-from .results import evaluate_draws
+from .results import BATCH_ELEMENTS, _inline_symbolic_ops, evaluate_draws
 
 __all__ = ["PatternLOO", "loo_by_pattern", "unit_patterns"]
 
 #: relative tolerance of the check that units of one pattern share their log-likelihood
 _CHECK_RTOL = 1e-9
+
 
 
 @dataclass
@@ -148,10 +149,25 @@ def _pattern_loglik(model, idata, patterns: Patterns) -> np.ndarray:
         check = values[0, :2]
     else:
         graph = model.integrated_loglik()
-        _, flat = evaluate_draws(model, "loglik_by_pattern", graph[patterns.representative], posterior)
-        values = np.asarray(flat, dtype=float).reshape(n_chain, n_draw, patterns.n_patterns)
         one = posterior.isel(chain=[0], draw=[0])
         _, units = evaluate_draws(model, "unit_loglik", graph, one)
+        key, pattern_graph = _pattern_graph(graph, patterns)
+        values = None
+        if pattern_graph is not None:  # the graph on the P representative rows: checked at one draw first
+            try:
+                _, first = evaluate_draws(model, key, pattern_graph, one)
+                fits = np.shape(first) == (1, patterns.n_patterns) and np.allclose(
+                    units, np.asarray(first)[..., patterns.inverse], rtol=_CHECK_RTOL, atol=_CHECK_RTOL)
+            except Exception:  # a shape the data rows fix elsewhere in the graph: use the per-unit graph
+                fits = False
+            if fits:
+                work = patterns.n_patterns * model.n_classes * len(model.data.items)
+                batch = max(1, min(n_chain * n_draw, BATCH_ELEMENTS // max(1, work)))
+                _, flat = evaluate_draws(model, key, pattern_graph, posterior, batch=batch)
+                values = np.asarray(flat, dtype=float).reshape(n_chain, n_draw, patterns.n_patterns)
+        if values is None:  # every unit per draw, P columns kept: the cost of the per-unit group, not its memory
+            _, flat = evaluate_draws(model, "loglik_by_pattern", graph[patterns.representative], posterior)
+            values = np.asarray(flat, dtype=float).reshape(n_chain, n_draw, patterns.n_patterns)
         check = values[0, :1]
     expanded = np.asarray(check)[..., patterns.inverse]
     if not np.allclose(units, expanded, rtol=_CHECK_RTOL, atol=_CHECK_RTOL):
@@ -159,6 +175,42 @@ def _pattern_loglik(model, idata, patterns: Patterns) -> np.ndarray:
         raise ValueError(f"units with the same responses and covariates differ in log-likelihood (by up to "
                          f"{worst:.3g}): this model has unit-level inputs the patterns do not see; use bm.loo(idata).")
     return values
+
+
+def _pattern_graph(graph, patterns: Patterns):
+    """(cache key, ``graph`` with every (N, ...) data constant cut to the P representative rows) or (key, None).
+
+    The per-unit log-likelihood reads the data as constants whose first axis
+    is the unit; on their representative rows the same graph gives the (P,)
+    per-pattern values at P/N of the cost. The caller checks the result at
+    one draw against the per-unit graph.
+    """
+    import pytensor.tensor as pt
+    from pytensor.graph.basic import Constant
+    from pytensor.graph.traversal import ancestors, explicit_graph_inputs, io_toposort
+    from pytensor.tensor.shape import SpecifyShape
+
+    n, rows = patterns.n_units, patterns.representative
+    key = f"loglik_by_pattern:{patterns.n_patterns}:{hash(rows.tobytes())}"
+    graph = _inline_symbolic_ops([graph])[0]  # logsumexp & co. carry inner graphs typed for N rows
+    cut = {v: pt.constant(np.asarray(v.data)[rows], dtype=v.dtype) for v in ancestors([graph])
+           if isinstance(v, Constant) and getattr(v, "ndim", 0) >= 1 and np.shape(v.data)[0] == n}
+    if not cut or n == patterns.n_patterns:
+        return key, None
+    try:  # rebuild every node above a cut constant with make_node (output types follow the new rows)
+        new = dict(cut)
+        for node in io_toposort(list(explicit_graph_inputs([graph])) + list(cut), [graph]):
+            inputs = [new.get(i, i) for i in node.inputs]
+            if all(a is b for a, b in zip(inputs, node.inputs)):
+                continue
+            if isinstance(node.op, SpecifyShape):  # a shape assertion that fixes the unit axis to N
+                new[node.outputs[0]] = inputs[0]
+                continue
+            for old, rebuilt in zip(node.outputs, node.op.make_node(*inputs).outputs):
+                new[old] = rebuilt
+        return key, new.get(graph)
+    except Exception:  # an op that cannot be rebuilt on fewer rows
+        return key, None
 
 
 def _r_eff(posterior: xr.Dataset, n_samples: int) -> float:

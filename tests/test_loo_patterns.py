@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import bayesmix as bm
-from bayesmix.loo_patterns import Patterns, _pattern_loglik, loo_by_pattern, unit_patterns
+from bayesmix.loo_patterns import Patterns, _pattern_graph, _pattern_loglik, loo_by_pattern, unit_patterns
+from bayesmix.results import evaluate_draws
 
 
 def _sample(m, **kwargs):
@@ -60,6 +61,17 @@ def test_pattern_loo_without_the_group_equals_per_unit_loo(missing_model, missin
     del bare["log_likelihood"]
     assert "log_likelihood" not in bare.children
     _assert_equal(loo_by_pattern(missing_model, bare), _per_unit(missing_idata))
+
+
+def test_the_graph_on_pattern_rows_gives_the_stored_columns(missing_model, missing_idata):
+    patterns = unit_patterns(missing_model)
+    key, graph = _pattern_graph(missing_model.integrated_loglik(), patterns)
+    assert graph is not None  # the data constants were cut to the P rows (not the per-unit fallback)
+    posterior = missing_idata["posterior"].to_dataset()
+    _, values = evaluate_draws(missing_model, key, graph, posterior)
+    stored = missing_idata["log_likelihood"]["y"].values.reshape(200, 400)
+    assert values.shape == (200, patterns.n_patterns)
+    np.testing.assert_allclose(values, stored[:, patterns.representative], rtol=0, atol=1e-10)
 
 
 def test_sample_without_log_likelihood_then_pattern_loo(missing_model, missing_idata):
