@@ -82,3 +82,40 @@ def test_models_em_cannot_serve_keep_the_gradient_starts(carcinoma):
     assert not em_module.supported(bm.lca(frame, items, 2, ordered="A"))
     assert not em_module.supported(bm.lca(frame, items, 2, fixed={"binary_logit[class1, A]": 15.0}))
     assert not em_module.supported(bm.lca(frame, items, 1))
+
+
+def test_batched_em_equals_one_start_at_a_time(carcinoma):
+    # a batch of starts runs the same steps as each start alone; each stops on its own tolerance
+    m = bm.lca(carcinoma, list("ABCDEFG"), 3)
+    em = em_module.CategoricalEM(m)
+    starts = [m.random_start(np.random.default_rng(seed)) for seed in range(4)]
+    batch, lls, converged = em.run_batch(starts, 500, tol=1e-6)
+    for start, values, ll, done in zip(starts, batch, lls, converged):
+        alone, ll_alone = em.run(start, 500, tol=1e-6)
+        assert done and ll == pytest.approx(ll_alone, abs=1e-10)
+        for name in values:
+            np.testing.assert_allclose(values[name], alone[name], atol=1e-10)
+    _, _, stopped = em.run_batch(starts, 3, tol=1e-6)
+    assert not stopped.any()  # ran out of iterations: reported as not converged
+
+
+def test_em_final_stage_reports_em_optima_and_polishes_the_best(carcinoma):
+    # the final stage: EM to convergence for all candidates, the model's own likelihood finishes the best;
+    # the other candidates' values are EM log-likelihoods, equal to the model's at the same point
+    m = bm.lca(carcinoma, list("ABCDEFG"), 3)
+    opt = optimize._multistart(m, "loglik", starts=(20, 5), seed=3, warn_unreplicated=False)
+    assert opt.value == pytest.approx(CARCINOMA_LL[3], abs=1e-4)
+    flat = objective.flat_model(m)
+    fun = flat.value_and_grad("loglik")
+    for theta, value in zip(opt.all_thetas, opt.report.final_values):
+        assert -fun(theta)[0] == pytest.approx(value, abs=1e-6)
+    assert np.max(np.abs(fun(opt.theta)[1])[~flat.at_bound(opt.theta)]) < 1e-3  # polished: gradient ~ 0
+
+
+def test_distinct_starts_converged_in_the_initial_stage_replicate(carcinoma):
+    # carcinoma K = 2: EM brings many different random starts to the same optimum in the initial stage;
+    # each counts as a replication (identical starts count once: tests/test_speed_paths.py)
+    m = bm.lca(carcinoma, list("ABCDEFG"), 2)
+    opt = optimize._multistart(m, "loglik", starts=(20, 3), seed=1)
+    assert opt.report.n_replicated >= 5 and opt.report.n_starts_behind >= opt.report.n_replicated
+    assert "NOT replicated" not in str(opt.report)

@@ -18,16 +18,18 @@ likelihood; EM only chooses where the optimizer starts.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_softmax, logsumexp
+from scipy.special import expit, log_softmax
 from scipy.stats import norm
 
 from ..kernels import BinaryKernel, NominalKernel
 from ..patterns import response_patterns
+from .objective import LOGIT_BOUND
 
 __all__ = ["CategoricalEM", "supported"]
 
-#: probabilities are kept inside [P_MIN, 1 - P_MIN]: the logit bound of the optimizer (+-15)
-P_MIN = float(expit(-15.0))
+#: probabilities are kept inside [P_MIN, 1 - P_MIN]: the logit bound of the optimizer, so that the
+#: gradient optimizer finishing an EM optimum does not go on to move boundary logits
+P_MIN = float(expit(-LOGIT_BOUND))
 _SUPPORTED_KERNELS = (BinaryKernel, NominalKernel)
 _PARAMETERS = {"class_intercept", "binary_logit", "nominal_logit"}
 
@@ -57,6 +59,8 @@ class CategoricalEM:
         patterns = response_patterns(self.kernels)
         self.weights = np.bincount(patterns.inverse, minlength=patterns.n_patterns).astype(float)
         self.onehots = [kernel.onehot3[patterns.representative] for kernel in self.kernels]  # (P, I, C)
+        self.flat_onehots = [onehot.reshape(len(onehot), -1).astype(float) for onehot in self.onehots]  # (P, I*C)
+        self.shapes = [onehot.shape[1:] for onehot in self.onehots]
         self.valid = [kernel.valid for kernel in self.kernels]  # (I, C)
         self.n_units = float(self.weights.sum())
 
@@ -95,43 +99,90 @@ class CategoricalEM:
                                         - np.log(q[:, kernel.param_item, 0]))
         return out
 
-    # ------------------------------------------------------------ EM
+    # ------------------------------------------------------------ EM (batched over starts)
+    def stack(self, values_list: list[dict]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Several starts' values -> (log pi (S, K), log tables [(S, K, I, C)]): one batch of EM runs."""
+        singles = [self.from_values(values) for values in values_list]
+        return (np.stack([log_pi for log_pi, _ in singles]),
+                [np.stack([tables[j] for _, tables in singles]) for j in range(len(self.kernels))])
+
     def loglik_by_class(self, log_pi, tables) -> np.ndarray:
-        """(P, K): log pi_k + log p(y_pattern | k)."""
-        ll = np.zeros((len(self.weights), len(log_pi))) + log_pi
-        for onehot, table in zip(self.onehots, tables):
-            ll += onehot.reshape(len(onehot), -1) @ table.reshape(len(log_pi), -1).T
+        """(..., K, P): log pi_k + log p(y_pattern | k), for a batch of starts in the leading axes.
+
+        Classes before patterns: the sums over the (few) classes run along
+        contiguous pattern vectors.
+        """
+        log_pi = np.asarray(log_pi)
+        batch, n_classes = log_pi.shape[:-1], log_pi.shape[-1]
+        ll = np.repeat(log_pi[..., None], len(self.weights), axis=-1)
+        for onehot, table in zip(self.flat_onehots, tables):
+            ll += (table.reshape(-1, onehot.shape[1]) @ onehot.T).reshape(*batch, n_classes, len(onehot))
         return ll
 
-    def loglik(self, log_pi, tables) -> float:
-        """The marginal log-likelihood sum_i log sum_k pi_k p(y_i | k) (eq. 4)."""
-        return float(self.weights @ logsumexp(self.loglik_by_class(log_pi, tables), axis=1))
+    def loglik(self, log_pi, tables):
+        """The marginal log-likelihood sum_i log sum_k pi_k p(y_i | k) (eq. 4); one value per start of a batch."""
+        ll = _logsumexp_classes(self.loglik_by_class(log_pi, tables)) @ self.weights
+        return float(ll) if np.ndim(ll) == 0 else ll
 
     def step(self, log_pi, tables):
-        """One EM step; returns the new (log pi, tables) and the log-likelihood at the old ones."""
+        """One EM step (of each start in a batch); returns the new (log pi, tables) and the LL at the old ones."""
         joint = self.loglik_by_class(log_pi, tables)
-        marginal = logsumexp(joint, axis=1)
-        post = np.exp(joint - marginal[:, None]) * self.weights[:, None]  # (P, K) expected counts
-        n_k = post.sum(axis=0)
+        marginal = _logsumexp_classes(joint)  # (..., P)
+        post = np.exp(joint - marginal[..., None, :]) * self.weights  # (..., K, P) expected counts
+        n_k = post.sum(axis=-1)
         new_pi = np.log(np.clip(n_k / self.n_units, 1e-300, None))
+        batch, n_classes = post.shape[:-2], post.shape[-2]
+        by_class = post.reshape(-1, post.shape[-1])  # (S*K, P)
         new_tables = []
-        for onehot, valid in zip(self.onehots, self.valid):
-            counts = (post.T @ onehot.reshape(len(onehot), -1)).reshape(-1, *onehot.shape[1:])  # (K, I, C)
+        for onehot, shape, valid in zip(self.flat_onehots, self.shapes, self.valid):
+            counts = (by_class @ onehot).reshape(*batch, n_classes, *shape)  # (..., K, I, C)
             totals = counts.sum(axis=-1, keepdims=True)
             p = np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 1.0 / valid.sum(-1, keepdims=True))
             p = np.where(valid, np.clip(p, P_MIN, None), 0.0)
             p = p / p.sum(axis=-1, keepdims=True)
             new_tables.append(np.where(valid, np.log(np.where(valid, p, 1.0)), 0.0))
-        return (new_pi, new_tables), float(self.weights @ marginal)
+        ll = marginal @ self.weights
+        return (new_pi, new_tables), (float(ll) if np.ndim(ll) == 0 else ll)
 
     def run(self, values: dict, iterations: int, tol: float = 0.0) -> tuple[dict, float]:
         """``iterations`` EM steps from ``values`` (or until the LL gains less than ``tol``); (values, LL)."""
-        params = self.from_values(values)
-        previous = -np.inf
+        (out,), lls, _ = self.run_batch([values], iterations, tol)
+        return out, float(lls[0])
+
+    def run_batch(self, values_list: list[dict], iterations: int,
+                  tol: float = 0.0) -> tuple[list[dict], np.ndarray, np.ndarray]:
+        """:meth:`run` for several starts at once, one array product per step for all of them.
+
+        Each start stops on its own (LL gain below ``tol``), so its result does not
+        depend on the other starts in the batch. Returns the values per start, the
+        LL per start and whether each stopped by ``tol`` (False: ran out of iterations).
+        """
+        log_pi, tables = self.stack(values_list)
+        active = np.arange(len(values_list))
+        previous = np.full(len(values_list), -np.inf)
         for _ in range(iterations):
-            new, ll = self.step(*params)
-            params = new
-            if tol and ll - previous < tol:
+            if not len(active):
                 break
-            previous = ll
-        return self.to_values(*params), self.loglik(*params)
+            (new_pi, new_tables), ll = self.step(log_pi[active], [table[active] for table in tables])
+            log_pi[active] = new_pi
+            for table, new in zip(tables, new_tables):
+                table[active] = new
+            done = (ll - previous[active] < tol) if tol else np.zeros(len(active), bool)
+            previous[active] = ll
+            active = active[~done]
+        lls = np.atleast_1d(self.loglik(log_pi, tables))
+        converged = np.ones(len(values_list), bool)
+        converged[active] = False
+        return ([self.to_values(log_pi[s], [table[s] for table in tables]) for s in range(len(values_list))],
+                lls, converged)
+
+
+def _logsumexp_classes(x: np.ndarray) -> np.ndarray:
+    """log sum exp over the class axis (-2) of (..., K, P): a running max and sum over K pattern vectors
+    (scipy's logsumexp over a short last axis cost most of an EM step)."""
+    top = x.max(axis=-2)
+    top = np.where(np.isfinite(top), top, 0.0)
+    total = np.zeros_like(top)
+    for k in range(x.shape[-2]):
+        total += np.exp(x[..., k, :] - top)
+    return np.log(total) + top

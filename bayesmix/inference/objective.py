@@ -99,8 +99,10 @@ class FlatModel:
 
     def value_and_grad(self, kind: str):
         """theta -> (-objective, -gradient) for scipy minimizers."""
-        obj = self._objective(kind)
-        fn = self._compile(("vg", kind), [-obj, -pt.grad(obj, self.theta)])
+        if ("vg", kind) not in self._functions:  # the gradient graph is built once, like the function
+            obj = self._objective(kind)
+            self._compile(("vg", kind), [-obj, -pt.grad(obj, self.theta)])
+        fn = self._functions[("vg", kind)]
 
         def f(theta):
             value, grad = fn(np.asarray(theta, dtype=float))

@@ -21,7 +21,7 @@ import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import OptimizeResult, minimize
 
 from .em import CategoricalEM, supported as em_supported
 
@@ -36,7 +36,9 @@ class StartReport:
     (one basin). ``n_replicated``: distinct initial-stage solutions from
     which a final run reached the best value (final runs from one basin
     count once; when the initial stage found a single solution, every start
-    agreed and each final run counts); ``n_reached``: final runs that reached
+    agreed and each final run counts), or, if more, the different random
+    starts that had already converged to the best solution in the initial
+    stage (identical starts count once); ``n_reached``: final runs that reached
     the best value; ``n_distinct``: distinct initial-stage solutions among
     the ``n_final`` fed to the final stage; ``n_basins``: distinct solutions
     the initial stage found; ``n_starts_behind``: random starts whose
@@ -66,7 +68,7 @@ class StartReport:
             f"{self.n_distinct} of them fed the final stage)")
         behind = "" if self.n_starts_behind is None else f", {self.n_starts_behind} random starts behind it"
         verdict = "" if self.n_final < 2 else (
-            f"; replicated from {self.n_replicated} distinct initial-stage solutions{behind}"
+            f"; replicated by {self.n_replicated} distinct starts{behind}"
             if self.n_replicated >= 2 else f"; NOT replicated (one initial-stage solution{behind})")
         return (
             f"{self.n_initial} initial stage starts{basins}, {self.n_final} final stage optimizations; "
@@ -306,8 +308,44 @@ def multistart(mm, *args, **kwargs) -> Optimum:
 EM_WARMUP = True
 #: EM steps that bring a final-stage candidate near its optimum before the gradient optimizer
 EM_FINAL_ITERATIONS = 2000
-#: ... or until one step gains less log-likelihood than this (EM slows near the optimum; L-BFGS does not)
-EM_FINAL_TOL = 1e-4
+#: ... or until one step gains less log-likelihood than this per unit (the stopping rule of poLCA's
+#: and StepMix's EM, scaled by N); the best EM optimum is then finished by the gradient optimizer
+EM_FINAL_TOL = 1e-10
+
+
+def _origin(flat, start: dict) -> bytes:
+    """A start's identity: two starts count as independent replications only if they differ."""
+    return np.round(flat.to_theta(start), 10).tobytes()
+
+
+def _categorical_em(mm):
+    """The model's :class:`CategoricalEM` (its response patterns found once per model), or None."""
+    if "categorical_em" not in mm._cache:
+        mm._cache["categorical_em"] = CategoricalEM(mm) if em_supported(mm) else None
+    return mm._cache["categorical_em"]
+
+
+def em_finish(em, em_starts: list, flat, candidates: list) -> dict:
+    """Final stage of the EM-served LCAs: EM to convergence for every candidate at once.
+
+    ``em_starts``: the initial-stage EM values of each final candidate (None:
+    not from EM). ``candidates`` (thetas) are replaced in place by the EM
+    optima. The best converged EM optimum (and any candidate EM did not
+    converge) goes on to the gradient optimizer of the model's own likelihood,
+    which reports the solution; the other converged ones are returned
+    (index -> result) with their EM log-likelihood (the same eq. 4 likelihood,
+    tested equal to the model's to 1e-8), which only counts replications.
+    """
+    from_em = [j for j, start in enumerate(em_starts) if start is not None]
+    if em is None or not from_em:
+        return {}
+    near, lls, converged = em.run_batch([em_starts[j] for j in from_em], EM_FINAL_ITERATIONS,
+                                        tol=EM_FINAL_TOL * max(1.0, em.n_units))
+    for j, values in zip(from_em, near):
+        candidates[j] = flat.to_theta(values)
+    best = int(np.argmax(np.where(converged, lls, -np.inf))) if converged.any() else -1
+    return {j: OptimizeResult(x=candidates[j], fun=-float(ll), success=True, nit=0, message="EM optimum")
+            for i, (j, ll, done) in enumerate(zip(from_em, lls, converged)) if done and i != best}
 
 
 def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iterations: int = 25,
@@ -331,21 +369,22 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     flat = flat_model(mm, integration)
     fun = flat.value_and_grad(kind)
     rng = np.random.default_rng(seed)
-    em = CategoricalEM(mm) if kind == "loglik" and EM_WARMUP and em_supported(mm) else None
+    em = _categorical_em(mm) if kind == "loglik" and EM_WARMUP else None
     stage1 = []
     what = "LL" if kind == "loglik" else "log-posterior"
-    for i in range(n_initial + len(extra)):
+    if em is not None and n_initial:  # random starts: closed-form EM steps in place of gradient steps, all at once
+        origins = [mm.random_start(rng) for _ in range(n_initial)]
+        values, lls, _ = em.run_batch(origins, initial_iterations)
+        stage1 = [(-ll, flat.to_theta(start), start, _origin(flat, origin))
+                  for start, ll, origin in zip(values, lls, origins)]
+        bar.update(n_initial)
+    for i in range(len(stage1), n_initial + len(extra)):
         start = extra[i - n_initial] if i >= n_initial else mm.random_start(rng)
-        if em is not None and i < n_initial:  # random starts: closed-form EM steps in place of gradient steps
-            start, _ = em.run(start, initial_iterations)
-            theta = flat.to_theta(start)
-            stage1.append((fun(theta)[0], theta, start))
-        else:
-            theta0 = flat.to_theta(start)
-            flat.adapt(theta0)
-            res = minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=flat.bounds,
-                           options={"maxiter": initial_iterations})
-            stage1.append((res.fun, res.x, None))
+        theta0 = flat.to_theta(start)
+        flat.adapt(theta0)
+        res = minimize(fun, theta0, jac=True, method="L-BFGS-B", bounds=flat.bounds,
+                       options={"maxiter": initial_iterations})
+        stage1.append((res.fun, res.x, None, _origin(flat, start)))
         bar.set_postfix_str(f"initial stage, best {what} {-min(t[0] for t in stage1):.4f}", refresh=False)
         bar.update()
     stage1.sort(key=lambda t: t[0])
@@ -354,9 +393,14 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     selected, source = select_final(stage1_values, n_final, tol)
     finals = []
     full = {"maxiter": max_iterations, "maxfun": 4 * max_iterations, "ftol": 1e-13, "gtol": 1e-7}
-    for _, theta, em_start in [stage1[i] for i in selected]:
-        if em_start is not None:  # EM close to the optimum, the model's own likelihood finishes
-            theta = flat.to_theta(em.run(em_start, EM_FINAL_ITERATIONS, tol=EM_FINAL_TOL)[0])
+    candidates = [stage1[i][1] for i in selected]
+    at_em_optimum = em_finish(em, [stage1[i][2] for i in selected], flat, candidates)
+    for j, theta in enumerate(candidates):
+        if j in at_em_optimum:  # converged EM below the best EM optimum: its LL, not polished
+            finals.append(at_em_optimum[j])
+            finals[-1].source = int(source[len(finals) - 1])
+            bar.update()
+            continue
         flat.adapt(theta)
         res = minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=flat.bounds, options=full)
         for _ in range(10 if flat.adaptive is not None else 0):  # re-center the adaptive rule, re-optimize
@@ -387,7 +431,10 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     starts_behind = int(np.isin(groups, list(best_sources)).sum())
     # replicated = reached from distinct initial-stage solutions; when the initial stage found one
     # solution only, every start agreed and each final run counts
-    n_rep = len(best_sources) if n_basins > 1 else n_reached
+    # ... or, when several different starts converged to the best solution already in the initial
+    # stage, each of them (identical starts count once)
+    n_rep = max(len(best_sources) if n_basins > 1 else n_reached,
+                len({stage1[i][3] for i in np.flatnonzero(np.isin(groups, list(best_sources)))}))
     n_distinct = int(len(set(source.tolist())))
     report = StartReport(n_initial + len(extra), n_final, values, n_rep, tol, n_reached=n_reached,
                          n_distinct=n_distinct, n_basins=n_basins, n_starts_behind=starts_behind)
