@@ -13,6 +13,7 @@ from bayesmix.inference.diagnostics import ConvergenceWarning, check_convergence
 from bayesmix.inference.sampling import PYMC_STEP_OVERHEAD, auto_sampler, choose_sampler
 
 ITEMS = list("ABCDEFG")
+CHOICE_KEY = ("sampler_choice", sampling.COMPILE_MODE)
 
 
 @pytest.fixture(scope="module")
@@ -147,17 +148,86 @@ def test_sample_start_search_message_speaks_of_sample(carcinoma, monkeypatch):
         sampling._warn_unreplicated_start("map", (4, 2), report)
 
 
-def test_choice_logic_picks_the_cheaper_backend(tiny):
+def test_choice_logic_picks_the_cheaper_backend(tiny, monkeypatch):
     assert choose_sampler({"CVM": 0.122, "NUMBA": 6.184}, ["pymc", "nutpie"]) == "pymc"
     assert choose_sampler({"CVM": 0.026, "NUMBA": 0.008}, ["pymc", "nutpie"]) == "nutpie"
     # at tiny sizes PyMC's Python NUTS loop costs more than the gradient
     assert choose_sampler({"CVM": 1e-5, "NUMBA": 1e-5 + PYMC_STEP_OVERHEAD / 2}, ["pymc", "nutpie"]) == "nutpie"
     assert choose_sampler({"CVM": 0.1, "NUMBA": 0.01}, ["pymc"]) == "pymc"
+    # above the threshold the model is measured for real (both modes compiled and timed)
+    monkeypatch.setattr(sampling, "MEASURE_ABOVE", tiny.work_size() - 1)
+    tiny._cache.pop(CHOICE_KEY, None)
     choice, info = auto_sampler(tiny)
     assert choice in ("pymc", "nutpie") and choice in info["bayesmix_sampler_choice"]
     if "nutpie" in sampling.installed_samplers():
+        assert "measured" in info["bayesmix_sampler_choice"] and "not measured" not in info["bayesmix_sampler_choice"]
         assert info["bayesmix_gradient_ms_numba"] > 0 and info["bayesmix_gradient_ms_cvm"] > 0
-        assert auto_sampler(tiny) is tiny._cache[("sampler_choice", sampling.COMPILE_MODE)]  # measured once
+        assert info["bayesmix_work_size"] == tiny.work_size()
+        assert auto_sampler(tiny) is tiny._cache[CHOICE_KEY]  # measured once
+    tiny._cache.pop(CHOICE_KEY, None)
+
+
+def _no_measuring(*args, **kwargs):
+    raise AssertionError("gradient_costs compiled the model to measure it")
+
+
+def test_small_model_takes_nutpie_without_compiling_the_measurement(tiny, monkeypatch):
+    """Issue 11: a first sample() of a small model must not compile the model in C and numba only to choose."""
+    monkeypatch.setattr(sampling, "gradient_costs", _no_measuring)
+    monkeypatch.setattr(sampling, "installed_samplers", lambda: ["pymc", "nutpie"])
+    assert tiny.work_size() <= sampling.MEASURE_ABOVE
+    for jax_installed, backend in ((True, "jax"), (False, "numba")):
+        monkeypatch.setattr(sampling, "_installed", lambda package, yes=jax_installed: yes)
+        tiny._cache.pop(CHOICE_KEY, None)
+        choice, info = auto_sampler(tiny)
+        assert choice == "nutpie" and info["bayesmix_nutpie_backend"] == backend
+        assert info["bayesmix_sampler_choice"].startswith(f"auto: nutpie ({backend} backend), not measured")
+        assert info["bayesmix_work_size"] == tiny.work_size() and "bayesmix_gradient_ms_numba" not in info
+    tiny._cache.pop(CHOICE_KEY, None)
+    monkeypatch.setattr(sampling, "installed_samplers", lambda: ["pymc"])
+    assert auto_sampler(tiny)[0] == "pymc"  # without nutpie nothing is decided or cached
+    assert CHOICE_KEY not in tiny._cache
+
+
+def test_large_model_is_measured(tiny, monkeypatch):
+    """Above MEASURE_ABOVE the choice follows the measured costs (issue 15: numba can lose at scale)."""
+    calls = []
+
+    def costs(mm, modes, **kwargs):
+        calls.append(modes)
+        return {"CVM": 0.122, "NUMBA": 6.184} if len(calls) == 1 else {"CVM": 0.026, "NUMBA": 0.008}
+
+    monkeypatch.setattr(sampling, "gradient_costs", costs)
+    monkeypatch.setattr(sampling, "installed_samplers", lambda: ["pymc", "nutpie"])
+    monkeypatch.setattr(sampling, "MEASURE_ABOVE", tiny.work_size() - 1)
+    tiny._cache.pop(CHOICE_KEY, None)
+    choice, info = auto_sampler(tiny)
+    assert calls == [(sampling.COMPILE_MODE, "NUMBA")] and choice == "pymc"
+    assert "bayesmix_nutpie_backend" not in info and info["bayesmix_gradient_ms_numba"] == pytest.approx(6184)
+    assert f"above {tiny.work_size() - 1:,}), so it was measured" in info["bayesmix_sampler_choice"]
+    tiny._cache.pop(CHOICE_KEY, None)
+    choice, info = auto_sampler(tiny)
+    assert len(calls) == 2 and choice == "nutpie" and info["bayesmix_nutpie_backend"] == "numba"
+    tiny._cache.pop(CHOICE_KEY, None)
+
+
+def test_sample_passes_the_chosen_backend_to_nutpie(tiny, tiny_map, monkeypatch):
+    """sampler='auto' hands its nutpie backend to the run and records it; a backend the user gives wins."""
+    seen = []
+
+    def stop(mm, sampler, *args):
+        seen.append((sampler, args[-2].get("backend")))  # (..., kwargs, interrupts)
+        raise RuntimeError("stop before sampling")
+
+    monkeypatch.setattr(sampling, "_run_sampler", stop)
+    monkeypatch.setattr(sampling, "installed_samplers", lambda: ["pymc", "nutpie"])
+    monkeypatch.setattr(sampling, "gradient_costs", _no_measuring)
+    tiny._cache.pop(CHOICE_KEY, None)
+    for kwargs in ({}, {"backend": "numba"}):
+        with pytest.raises(RuntimeError, match="stop before sampling"):
+            tiny.sample(init=tiny_map, progressbar=False, **kwargs)
+    assert seen == [("nutpie", sampling.nutpie_backend()), ("nutpie", "numba")]
+    tiny._cache.pop(CHOICE_KEY, None)
 
 
 def test_fit_ml_warns_for_non_convergence_and_boundary(carcinoma):

@@ -37,8 +37,19 @@ _PACKAGE = {"pymc": "pymc", "nutpie": "nutpie", "numpyro": "numpyro", "blackjax"
 _EXTRA = {"nutpie": "bayesmix[nutpie]", "numpyro": "bayesmix[jax]", "blackjax": "blackjax==1.2.5"}
 
 
+def _installed(package: str) -> bool:
+    """Whether ``package`` can be imported, without importing it.
+
+    A module already in ``sys.modules`` counts as installed without touching it:
+    ArviZ registers lazy modules (``importlib.util.LazyLoader``) for numpyro and
+    jax, and ``find_spec`` reads their ``__spec__``, which imports them (~3 s of
+    a first ``sample()`` went to importing numpyro and jax only to be listed).
+    """
+    return package in sys.modules or importlib.util.find_spec(package) is not None
+
+
 def installed_samplers() -> list[str]:
-    return [s for s in SAMPLERS if importlib.util.find_spec(_PACKAGE[s]) is not None]
+    return [s for s in SAMPLERS if _installed(_PACKAGE[s])]
 
 
 #: PyMC's NUTS runs its tree building in Python: per leapfrog step it costs this many seconds
@@ -47,6 +58,16 @@ def installed_samplers() -> list[str]:
 PYMC_STEP_OVERHEAD = 6e-5
 #: the compile mode each sampler runs the model's log density in
 SAMPLER_MODE = {"pymc": COMPILE_MODE, "nutpie": "NUMBA"}
+#: ``sampler="auto"`` measures (:func:`gradient_costs`) only for models whose log-likelihood touches more
+#: elements than this per evaluation (``MixtureModel.work_size``); below it nutpie is taken unmeasured.
+#: Evidence (benchmarks/bench_sampler_choice.py, one BLAS thread, 2 shared cores, 2026-11-26): one
+#: logp+gradient of an LCA with 10 items, K = 3 took CVM / NUMBA / JAX 0.14 / 0.10 / 0.15 ms at N = 2,000
+#: (work 60,000), 1.2-1.7 / 0.83-0.89 / 0.90 ms at N = 20,000 (600,000), 32 / 24 / 10 ms at N = 200,000
+#: (6,000,000): numba never lost, and PyMC adds its Python step overhead on top. The measurement compiles the
+#: model twice (C and numba: 46-60 s fresh on carcinoma, 5-15 s with warm caches), which at 1e6 elements
+#: (~1.5-4 ms per gradient, ~10^5 gradients in 4 x 2,000 iterations: minutes of sampling) is a small
+#: share of the run; below it the measurement cost more than sampling itself.
+MEASURE_ABOVE = 1_000_000
 
 
 def gradient_costs(mm, modes=None, *, repeats: int = 5, with_compile_time: bool = False):
@@ -100,26 +121,60 @@ def choose_sampler(costs: dict, available=None) -> str:
     return min(per_step, key=per_step.get) if per_step else "pymc"
 
 
-def auto_sampler(mm) -> tuple[str, dict]:
-    """``sampler="auto"``: time one logp+gradient per candidate backend on this model and pick the cheaper.
+def nutpie_backend() -> str:
+    """nutpie's backend when ``sampler="auto"`` chose nutpie unmeasured: ``jax`` where installed, else ``numba``.
 
-    Measured once per model (kept in the model's cache); returns the choice and
-    the figures for ``idata.attrs``. Without nutpie there is nothing to measure.
+    Compilation, not sampling, is what a small model waits for: in a fresh
+    environment (empty caches) nutpie's numba backend spent ~30-40 s compiling
+    carcinoma's logp+gradient (numba types and lowers every op of the graph,
+    ~340 numba functions for 63 nodes), JAX ~2-3 s; sampling then took about as
+    long (N = 2,000, 10 items, K = 3, warm caches, 4 x 1,000/1,000: jax 10.6 s
+    against numba 17.7 s including its compile; same ESS).
+    """
+    return "jax" if _installed("jax") and _installed("jaxlib") else "numba"
+
+
+def auto_sampler(mm) -> tuple[str, dict]:
+    """``sampler="auto"``: nutpie for small models, otherwise the backend with the cheaper measured step.
+
+    Models whose log-likelihood touches at most :data:`MEASURE_ABOVE` elements
+    per evaluation (``mm.work_size()``) take nutpie (backend :func:`nutpie_backend`)
+    without measuring: there PyMC's per-step Python overhead is larger than a
+    gradient, and compiling the model twice to measure cost more than sampling.
+    Larger models time one logp+gradient in PyMC's mode and in NUMBA
+    (:func:`gradient_costs`) and take the cheaper per step (:func:`choose_sampler`).
+    Decided once per model (kept in the model's cache); returns the choice and
+    the figures for ``idata.attrs`` (``bayesmix_nutpie_backend`` when nutpie is
+    chosen). Without nutpie there is nothing to choose.
     """
     available = installed_samplers()
     if "nutpie" not in available:
         return "pymc", {"bayesmix_sampler_choice": "auto: pymc (nutpie not installed)"}
     key = ("sampler_choice", COMPILE_MODE)
     if key not in mm._cache:
-        costs = gradient_costs(mm, (SAMPLER_MODE["pymc"], "NUMBA"))
-        choice = choose_sampler(costs, available)
-        ms = {mode: 1000 * c for mode, c in costs.items()}
-        text = (f"auto: {choice}; one logp+gradient took {ms[SAMPLER_MODE['pymc']]:.3f} ms in "
-                f"{SAMPLER_MODE['pymc']} (pymc, + {1000 * PYMC_STEP_OVERHEAD:.2f} ms per step of its Python "
-                f"NUTS) and {ms['NUMBA']:.3f} ms in NUMBA (nutpie)")
-        _log.info("bayesmix: %s", text)
-        mm._cache[key] = (choice, {"bayesmix_sampler_choice": text,
-                                   **{f"bayesmix_gradient_ms_{mode.lower()}": v for mode, v in ms.items()}})
+        size = mm.work_size()
+        if size <= MEASURE_ABOVE:
+            backend = nutpie_backend()
+            text = (f"auto: nutpie ({backend} backend), not measured: one log-likelihood evaluation touches "
+                    f"{size:,} elements (at most {MEASURE_ABOVE:,}), where PyMC's Python NUTS costs more per "
+                    f"step than the gradient and compiling the model to measure costs more than sampling")
+            mm._cache[key] = ("nutpie", {"bayesmix_sampler_choice": text, "bayesmix_nutpie_backend": backend,
+                                         "bayesmix_work_size": size})
+        else:
+            costs = gradient_costs(mm, (SAMPLER_MODE["pymc"], "NUMBA"))
+            choice = choose_sampler(costs, available)
+            ms = {mode: 1000 * c for mode, c in costs.items()}
+            text = (f"auto: {choice}; one log-likelihood evaluation touches {size:,} elements (above "
+                    f"{MEASURE_ABOVE:,}), so it was measured: one logp+gradient took "
+                    f"{ms[SAMPLER_MODE['pymc']]:.3f} ms in {SAMPLER_MODE['pymc']} (pymc, + "
+                    f"{1000 * PYMC_STEP_OVERHEAD:.2f} ms per step of its Python NUTS) and {ms['NUMBA']:.3f} ms "
+                    f"in NUMBA (nutpie)")
+            info = {"bayesmix_sampler_choice": text, "bayesmix_work_size": size,
+                    **{f"bayesmix_gradient_ms_{mode.lower()}": v for mode, v in ms.items()}}
+            if choice == "nutpie":
+                info["bayesmix_nutpie_backend"] = "numba"  # what was measured (its op cache is now warm)
+            mm._cache[key] = (choice, info)
+        _log.info("bayesmix: %s", mm._cache[key][1]["bayesmix_sampler_choice"])
     return mm._cache[key]
 
 
@@ -266,9 +321,12 @@ def _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain
         # then oversubscribe the cores (measured: 0.7 ms per gradient at N = 20,000 on an idle machine,
         # 512 ms in one run under load). One BLAS thread per chain: the chains are the parallelism.
         nuts.pop("target_accept")
+        backend = kwargs.pop("backend", "numba")
+        if backend == "jax" and "jaxlib" not in sys.modules:  # before jax's first import (as for numpyro
+            # below), so that a later sampler="numpyro" in this process still runs its chains in parallel
+            os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={max(chains, 1)}")
         with threadpool_limits(limits=1, user_api="blas"):
-            compiled = nutpie.compile_pymc_model(model, initial_points=point, jitter_rvs=set(),
-                                                 backend=kwargs.pop("backend", "numba"))
+            compiled = nutpie.compile_pymc_model(model, initial_points=point, jitter_rvs=set(), backend=backend)
             return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                                  progress_bar=progressbar, target_accept=target_accept, **nuts, **kwargs)
     if sampler == "numpyro" and "jaxlib" not in sys.modules:  # (arviz registers a lazy "jax" module)
@@ -401,6 +459,11 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     info = {}
     if sampler == "auto":
         sampler, info = auto_sampler(mm)
+        info = dict(info)
+        if sampler == "nutpie" and "backend" in kwargs:  # the user's backend wins
+            info["bayesmix_nutpie_backend"] = kwargs["backend"]
+        elif sampler == "nutpie":
+            kwargs["backend"] = info["bayesmix_nutpie_backend"]
     start = time.perf_counter()
     with warnings.catch_warnings(), _Interrupts(kwargs.get("callback")) as interrupts:
         warnings.filterwarnings("ignore", message=".*initvals.*")
