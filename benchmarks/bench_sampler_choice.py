@@ -1,6 +1,9 @@
 """Measured cost of one log-density + gradient evaluation per NUTS backend, at a few sizes.
 
-What ``sampler="auto"`` decides on (``bayesmix.inference.sampling.gradient_costs``):
+What ``sampler="auto"`` decides on (``bayesmix.inference.sampling.gradient_costs``)
+for models above ``MEASURE_ABOVE`` elements per evaluation (``MixtureModel.work_size``;
+smaller ones take nutpie unmeasured, with its jax backend where installed; the
+"auto" column says which path a size takes):
 the model's logp+gradient compiled by PyTensor in the mode each sampler runs it
 in -- CVM (bayesmix's C mode; PyMC's own NUTS), NUMBA (what nutpie compiles)
 and, with ``--jax``, JAX (nutpie's jax backend, numpyro) -- timed at the
@@ -31,7 +34,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import numpy as np  # noqa: E402
 
 import bayesmix as bm  # noqa: E402
-from bayesmix.inference.sampling import choose_sampler, gradient_costs  # noqa: E402
+from bayesmix.inference.sampling import MEASURE_ABOVE, choose_sampler, gradient_costs, nutpie_backend  # noqa: E402
 
 
 def pymc_overhead(m, grad_seconds: float, iterations: int = 150) -> float:
@@ -71,9 +74,11 @@ def main() -> None:
         m = bm.lca(sim.data, items=sim.items, n_classes=args.classes)
         costs, compile_s = gradient_costs(m, modes, repeats=args.repeats, with_compile_time=True)
         choice = choose_sampler(costs)
+        if m.work_size() <= MEASURE_ABOVE:
+            choice = f"nutpie/{nutpie_backend()} unmeasured (cheaper measured: {choice})"
         rows.append((n, costs, compile_s, choice))
         cells = "  ".join(f"{mode} {1000 * costs[mode]:9.2f} ms (compile {compile_s[mode]:5.1f} s)" for mode in modes)
-        print(f"N={n:>8}  {cells}  -> auto: {choice}", flush=True)
+        print(f"N={n:>8} (work {m.work_size():,})  {cells}  -> auto: {choice}", flush=True)
         if args.pymc_overhead and n == min(int(s) for s in args.sizes.split(",")):
             print(f"  PyMC NUTS overhead per leapfrog step beyond the gradient: "
                   f"{1000 * pymc_overhead(m, costs['CVM']):.3f} ms", flush=True)

@@ -249,3 +249,37 @@ def test_select_classes_passes_warnings_through_per_k(carcinoma):
     assert table.loc[1, "n_boundary"] == 0
     assert any("boundary" in msg for msg in table.attrs["warnings"][2])
     assert table["bic"].idxmin() in (1, 2)
+
+
+def _prior_posterior(m, chains=2, draws=3, seed=5):
+    """(chain, draw) prior draws of the free RVs as a posterior dataset (valid parameter values)."""
+    import pymc as pm
+    import xarray as xr
+    rvs = list(m.model.free_RVs)
+    values = pm.draw(rvs, draws=chains * draws, random_seed=seed)
+    data = {}
+    for rv, value in zip(rvs, values):
+        value = np.asarray(value).reshape(chains, draws, *np.shape(value)[1:])
+        dims = list(m.model.named_vars_to_dims.get(rv.name, ()) or ())
+        if len(dims) != value.ndim - 2:
+            dims = [f"{rv.name}_dim_{i}" for i in range(value.ndim - 2)]
+        data[rv.name] = (["chain", "draw", *dims], value)
+    return xr.Dataset(data, coords={"chain": np.arange(chains), "draw": np.arange(draws)})
+
+
+@pytest.mark.parametrize("covariate", [False, True])
+def test_log_likelihood_by_pattern_equals_per_unit(tiny, covariate):
+    """Issue 11: sample()'s log_likelihood group computed once per response pattern equals the per-unit graph."""
+    from bayesmix.results import evaluate_draws
+    m = tiny
+    if covariate:  # a unit covariate splits patterns: still exact
+        sim = bm.datasets.simulate_lca(n_units=300, n_items=4, n_classes=2, seed=4)
+        frame = sim.data.assign(x=np.random.default_rng(0).integers(0, 3, len(sim.data)).astype(float))
+        m = bm.lca(frame, items=sim.items, n_classes=2, covariates=["x"])
+    posterior = _prior_posterior(m)
+    by_pattern = sampling._loglik_by_pattern(m, posterior)
+    assert by_pattern is not None and by_pattern.shape == (2, 3, m.n_units)
+    _, per_unit = evaluate_draws(m, "unit_loglik", m.integrated_loglik(), posterior)
+    np.testing.assert_allclose(by_pattern.reshape(6, -1), np.asarray(per_unit), rtol=1e-10, atol=1e-10)
+    ds = sampling.log_likelihood_dataset(m, posterior)
+    np.testing.assert_array_equal(ds["y"].values, by_pattern)

@@ -374,18 +374,47 @@ def _keep_draws(idata, n: int):
 def _interrupted_during_tuning(sampler, tune) -> KeyboardInterrupt:
     return KeyboardInterrupt(f"sampling ({sampler}) was interrupted during tuning (tune={tune}); no posterior "
                              "draws were kept. Run again, with fewer tune/draws for a quick look.")
+def _loglik_by_pattern(mm, posterior: xr.Dataset) -> np.ndarray | None:
+    """(chain, draw, N) per-unit log-likelihood computed once per unique response pattern, or None.
+
+    Units with the same responses and covariates have the same marginal
+    log-likelihood at every draw (:mod:`bayesmix.loo_patterns`), so the graph is
+    evaluated on the P representative rows and gathered back to the N units
+    (checked against the per-unit graph at one draw). Measured: at N = 5,000
+    x 10 binary items, K = 3, 4 x 1,000 draws the per-unit evaluation took
+    20 s, as long as sampling. None (per-unit path) for per-cluster
+    log-likelihoods, fewer than two units per pattern on average, or a model
+    whose units of one pattern differ (unit-level inputs the patterns do not see).
+    """
+    if mm.loglik_dim != "unit" or mm.data.cluster_index is not None:
+        return None
+    from ..loo_patterns import _pattern_loglik, unit_patterns
+    try:
+        patterns = unit_patterns(mm)
+        if not patterns.worthwhile:
+            return None
+        values = _pattern_loglik(mm, xr.DataTree.from_dict({"posterior": posterior}), patterns)
+    except Exception as err:  # e.g. per-unit latent draws: the per-unit graph is the reference
+        _log.debug("bayesmix: log_likelihood per unit, not per pattern (%s)", err)
+        return None
+    return np.asarray(values, dtype=float)[..., patterns.inverse]
+
+
 def log_likelihood_dataset(mm, posterior: xr.Dataset) -> xr.Dataset:
     """Pointwise marginal log-likelihood, one value per independent unit (chain, draw, unit).
 
     The per-unit (per-cluster, latent effects integrated by quadrature)
     log-likelihood of :meth:`MixtureModel.integrated_loglik`, evaluated over
     all draws in batches with a leading draw axis
-    (:func:`bayesmix.results.evaluate_draws`), not once per draw.
+    (:func:`bayesmix.results.evaluate_draws`), not once per draw, and once
+    per unique response pattern where units share them (:func:`_loglik_by_pattern`).
     """
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     units = mm.data.units if mm.loglik_dim == "unit" else mm.data.clusters
-    _, values = evaluate_draws(mm, "unit_loglik", mm.integrated_loglik(), posterior)
-    out = np.asarray(values, dtype=float).reshape(n_chain, n_draw, len(units))
+    out = _loglik_by_pattern(mm, posterior)
+    if out is None:
+        _, values = evaluate_draws(mm, "unit_loglik", mm.integrated_loglik(), posterior)
+        out = np.asarray(values, dtype=float).reshape(n_chain, n_draw, len(units))
     coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values, mm.loglik_dim: np.asarray(units)}
     return xr.Dataset({"y": (("chain", "draw", mm.loglik_dim), out)}, coords=coords)
 
