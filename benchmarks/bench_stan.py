@@ -37,6 +37,10 @@ effects), ``ess/s`` (per second of wall), ``ess/s_smp`` (per second of
 sampling), ``max_rhat`` (same parameters), ``div`` (divergences), ``peak_mb``
 (largest resident set in the process tree). The summary gives the ratio
 bayesmix / Stan of both ESS rates per (J, cache state), medians over repeats.
+``--sides stan,bayesmix,bayesmix-blas1`` adds a diagnostic bayesmix run with
+OPENBLAS/OMP/MKL_NUM_THREADS=1 (not bayesmix's default): on the loaded 2-core
+machine OpenBLAS's own threads made each (nodes x patterns) @ (patterns x
+clusters) product of the per-cluster log_likelihood 10-1000x slower.
 
     .venv/bin/python benchmarks/bench_stan.py                 # J = 200 and 1000, 2 repeats (30-60 min)
     .venv/bin/python benchmarks/bench_stan.py --quick         # smoke: J = 200, 4 x 100/100, 1 repeat
@@ -68,7 +72,8 @@ HARNESS = Path("/work/shared/tools/stan")
 #: Stan's priors in lca2l.stan, as bayesmix prior overrides (binary_logit's default is already Normal(0, 2.5))
 STAN_PRIORS = {"class_intercept": {"sigma": 2.0}, "random_sd": {"sigma": 1.0}}
 GLOBALS = ["class_intercept", "random_sd", "binary_logit"]
-SIDES = ("stan", "bayesmix")
+#: "bayesmix-blas1": the same run with OPENBLAS/OMP/MKL_NUM_THREADS=1 (a diagnosis, not bayesmix's default)
+SIDES = ("stan", "bayesmix", "bayesmix-blas1")
 
 
 def parse_args(argv=None):
@@ -81,7 +86,7 @@ def parse_args(argv=None):
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--sides", default="stan,bayesmix")
+    p.add_argument("--sides", default="stan,bayesmix", help="from stan,bayesmix,bayesmix-blas1")
     p.add_argument("--states", default="cold,warm", help="cold (empty compile cache), warm (the cold run's cache)")
     p.add_argument("--rlibs", default="/tmp/stan-rlib", help="R library holding the BH copy (see the harness README)")
     p.add_argument("--timeout", type=float, default=2400.0, help="seconds per subprocess")
@@ -228,8 +233,10 @@ def run_stan(args, J: int, seed: int, cache_dir: str) -> dict:
                                        "wall_total_s", "compile_s")}}
 
 
-def run_bayesmix(args, J: int, seed: int, cache_dir: str) -> dict:
+def run_bayesmix(args, J: int, seed: int, cache_dir: str, blas_threads: int | None = None) -> dict:
     env = dict(os.environ)
+    if blas_threads is not None:
+        env.update({k: str(blas_threads) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")})
     flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",") if f and not f.startswith("base_compiledir=")]
     env["PYTENSOR_FLAGS"] = ",".join(flags + [f"base_compiledir={cache_dir}/pytensor"])
     env["NUMBA_CACHE_DIR"] = f"{cache_dir}/numba"
@@ -258,38 +265,39 @@ def _finish(row: dict) -> dict:
 
 def print_row(r: dict) -> None:
     if "error" in r:
-        print(f"J={r['J']:5d} rep {r['repeat']} {r['side']:8s} {r['state']:4s}  FAILED after {r['wall_s']:.0f} s: "
+        print(f"J={r['J']:5d} rep {r['repeat']} {r['side']:14s} {r['state']:4s}  FAILED after {r['wall_s']:.0f} s: "
               f"{r['error'][-400:]}", flush=True)
         return
-    print(f"J={r['J']:5d} rep {r['repeat']} {r['side']:8s} {r['state']:4s} {r['wall_s']:7.1f} {r['compile_s']:7.1f} "
+    print(f"J={r['J']:5d} rep {r['repeat']} {r['side']:14s} {r['state']:4s} {r['wall_s']:7.1f} {r['compile_s']:7.1f} "
           f"{r['start_s']:6.1f} {r['sampling_s']:7.1f} {r['post_s']:6.1f} {r['loglik_s']:6.1f} "
           f"{r['min_ess_bulk']:7.0f} {r['ess_per_s_wall']:6.2f} {r['ess_per_s_sampling']:9.2f} {r['max_rhat']:6.3f} "
           f"{r['divergences']:4d} {r['peak_mb']:7.0f}  {r['backend']}  (load {r['load_before']}->{r['load_after']})",
           flush=True)
 
 
-HEADER = (f"{'case':30s} {'wall':>7s} {'compile':>7s} {'start':>6s} {'sampling':>7s} {'post':>6s} {'loglik':>6s} "
+HEADER = (f"{'case':36s} {'wall':>7s} {'compile':>7s} {'start':>6s} {'sampling':>7s} {'post':>6s} {'loglik':>6s} "
           f"{'min_ess':>7s} {'ess/s':>6s} {'ess/s_smp':>9s} {'rhat':>6s} {'div':>4s} {'peak_mb':>7s}  backend")
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """Median over repeats per (J, state) of both ESS rates, and the ratio bayesmix / Stan."""
+    """Median over repeats per (J, state, bayesmix variant) of both ESS rates, and the ratio bayesmix / Stan."""
     import statistics
+    keys = ("ess_per_s_wall", "ess_per_s_sampling", "wall_s", "sampling_s", "min_ess_bulk")
     out = []
     for J in sorted({r["J"] for r in rows}):
         for state in ("cold", "warm"):
-            got = {}
-            for side in SIDES:
-                ok = [r for r in rows if r["J"] == J and r["state"] == state and r["side"] == side and "error" not in r]
-                if ok:
-                    got[side] = {k: statistics.median(r[k] for r in ok)
-                                 for k in ("ess_per_s_wall", "ess_per_s_sampling", "wall_s", "sampling_s", "min_ess_bulk")}
-                    got[side]["n"] = len(ok)
-            if len(got) == 2:
-                s, b = got["stan"], got["bayesmix"]
-                out.append({"J": J, "state": state, "stan": s, "bayesmix": b,
-                            "ratio_ess_per_s_wall": b["ess_per_s_wall"] / s["ess_per_s_wall"],
-                            "ratio_ess_per_s_sampling": b["ess_per_s_sampling"] / s["ess_per_s_sampling"]})
+            for variant in SIDES[1:]:
+                got = {}
+                for side in ("stan", variant):
+                    ok = [r for r in rows
+                          if (r["J"], r["state"], r["side"]) == (J, state, side) and "error" not in r]
+                    if ok:
+                        got[side] = {k: statistics.median(r[k] for r in ok) for k in keys} | {"n": len(ok)}
+                if len(got) == 2:
+                    s, b = got["stan"], got[variant]
+                    out.append({"J": J, "state": state, "side": variant, "stan": s, "bayesmix": b,
+                                "ratio_ess_per_s_wall": b["ess_per_s_wall"] / s["ess_per_s_wall"],
+                                "ratio_ess_per_s_sampling": b["ess_per_s_sampling"] / s["ess_per_s_sampling"]})
     return out
 
 
@@ -315,6 +323,7 @@ def main(argv=None):
     sides = [s for s in SIDES if s in args.sides.split(",")]
     states = [s for s in ("cold", "warm") if s in args.states.split(",")]
     rows = []
+    path = None if args.no_save else RESULTS / f"bench_stan-{time.strftime('%Y%m%d-%H%M%S')}.json"
     print(HEADER, flush=True)
     for J in args.clusters:
         data_path(J)
@@ -325,12 +334,18 @@ def main(argv=None):
                 for state in states:
                     for side in sides:  # interleaved: Stan, bayesmix, Stan, bayesmix
                         load_before = _loadavg()
-                        run = run_stan if side == "stan" else run_bayesmix
-                        row = _finish(run(args, J, seed, caches[side]))
+                        if side == "stan":
+                            row = _finish(run_stan(args, J, seed, caches[side]))
+                        else:
+                            row = _finish(run_bayesmix(args, J, seed, caches[side],
+                                                       1 if side == "bayesmix-blas1" else None))
                         row.update(J=J, repeat=rep, seed=seed, side=side, state=state, load_before=load_before,
                                    load_after=_loadavg())
                         rows.append(row)
                         print_row(row)
+                        if path is not None:  # after every row: an interrupted run keeps what it measured
+                            path.write_text(json.dumps({"machine": info, "rows": rows, "summary": summarize(rows)},
+                                                       indent=1))
             finally:
                 for d in caches.values():
                     shutil.rmtree(d, ignore_errors=True)
@@ -338,18 +353,18 @@ def main(argv=None):
     info["load_end"] = _loadavg()
     print(f"\n{info['date_utc']} UTC, {info['cores']} cores, load {info['load_start']} -> {info['load_end']}; "
           f"medians over repeats; ratio = bayesmix / Stan (> 1: bayesmix ahead)")
-    print(f"{'J':>5s} {'state':5s} {'Stan ess/s wall':>15s} {'bm ess/s wall':>14s} {'ratio':>6s}   "
+    print(f"{'J':>5s} {'state':5s} {'bayesmix side':14s} {'Stan ess/s wall':>15s} {'bm ess/s wall':>14s} {'ratio':>6s}   "
           f"{'Stan ess/s smp':>14s} {'bm ess/s smp':>13s} {'ratio':>6s}")
     for s in summary:
-        print(f"{s['J']:5d} {s['state']:5s} {s['stan']['ess_per_s_wall']:15.2f} {s['bayesmix']['ess_per_s_wall']:14.2f} "
+        print(f"{s['J']:5d} {s['state']:5s} {s['side']:14s} {s['stan']['ess_per_s_wall']:15.2f} {s['bayesmix']['ess_per_s_wall']:14.2f} "
               f"{s['ratio_ess_per_s_wall']:6.2f}   {s['stan']['ess_per_s_sampling']:14.2f} "
               f"{s['bayesmix']['ess_per_s_sampling']:13.2f} {s['ratio_ess_per_s_sampling']:6.2f}")
     for r in rows:
-        if r["side"] == "bayesmix" and "error" not in r:
+        if r["side"] != "stan" and "error" not in r:
             print(f"J={r['J']} rep {r['repeat']} {r['state']}: per-cluster log_likelihood {r['loglik_s']:.1f} s = "
-                  f"{100 * r['loglik_s'] / r['sampling_s']:.0f}% of sampling (target < 20%); backend {r['backend']}")
-    if not args.no_save:
-        path = RESULTS / f"bench_stan-{time.strftime('%Y%m%d-%H%M%S')}.json"
+                  f"{100 * r['loglik_s'] / r['sampling_s']:.0f}% of sampling (target < 20%); backend {r['backend']}"
+                  f" ({r['side']})")
+    if path is not None:
         path.write_text(json.dumps({"machine": info, "rows": rows, "summary": summary}, indent=1))
         print(f"wrote {path}")
     return {"rows": rows, "summary": summary}

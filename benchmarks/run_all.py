@@ -8,10 +8,12 @@ both sides of a ratio see the same machine load:
 | post-processing over draws | `bench_postprocess.py` | per-draw loop / batched draw axis (> 1: batched faster); with `--sample N`, log_likelihood time / sampling time |
 | random starts, two-level within+between | `bench_starts.py` | LL gap to `starts=(100, 20)` and wall time, final-stage selection of bayesmix vs Mplus's top M |
 | ML vs StepMix | `bench_ml_stepmix.py` | StepMix s / bayesmix s (> 1: bayesmix faster), only when the StepMix venv exists |
+| two-level NUTS vs Stan (only with `--only stan`: 30-60 min) | `bench_stan.py` | bayesmix / Stan ESS per second of total wall time, cold and warm compile cache (> 1: bayesmix ahead), only when Rscript exists |
 
     python benchmarks/run_all.py                 # everything, small sizes (about 5-10 minutes on 2 loaded cores)
     python benchmarks/run_all.py --only post,starts --sample 250
     python benchmarks/run_all.py --stepmix-datasets carcinoma,sim --stepmix-ks 2,3,4
+    python benchmarks/run_all.py --only stan                    # bench_stan.py, J = 200 and 1000 (30-60 min)
 
 Prints one table at the end with date, machine (CPU, cores, load) and every
 ratio; writes it to `benchmarks/results/run_all-<timestamp>.json`.
@@ -121,6 +123,22 @@ def stepmix(args) -> list[dict]:
     return out
 
 
+def stan(args) -> list[dict]:
+    import shutil
+    if shutil.which("Rscript") is None:
+        print("Stan: Rscript not found, skipped (see /work/shared/tools/stan/README.md to install rstan)")
+        return []
+    extra = ["--quick"] if args.stan_quick else []
+    _run([str(HERE / "bench_stan.py"), "--clusters", *args.stan_clusters.split(","), "--repeats",
+          str(args.stan_repeats), *extra], max(args.timeout, 3 * 3600.0))
+    summary = json.loads(sorted(RESULTS.glob("bench_stan-*.json"))[-1].read_text())["summary"]
+    return [{"comparison": f"two-level NUTS vs Stan, J = {s['J']}, {s['state']} cache", "bayesmix": s["side"],
+             "peer": "rstan", "bayesmix_s": s["bayesmix"]["wall_s"], "peer_s": s["stan"]["wall_s"],
+             "ratio": s["ratio_ess_per_s_wall"],
+             "note": (f"ratio = ESS/s of total wall, bayesmix / Stan; of sampling: "
+                      f"{s['ratio_ess_per_s_sampling']:.2f}; target >= 3")} for s in summary]
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", default="post,starts,stepmix")
@@ -131,12 +149,15 @@ def main(argv=None):
     ap.add_argument("--stepmix-datasets", default="carcinoma")
     ap.add_argument("--stepmix-ks", default="2,3")
     ap.add_argument("--stepmix-python", default=STEPMIX_PYTHON)
+    ap.add_argument("--stan-clusters", default="200,1000")
+    ap.add_argument("--stan-repeats", type=int, default=2)
+    ap.add_argument("--stan-quick", action="store_true", help="bench_stan.py --quick (smoke run)")
     ap.add_argument("--timeout", type=float, default=3600.0)
     args = ap.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = machine()
     rows = []
-    blocks = {"post": post, "starts": starts, "stepmix": stepmix}
+    blocks = {"post": post, "starts": starts, "stepmix": stepmix, "stan": stan}
     for name in args.only.split(","):
         t0 = time.perf_counter()
         try:
