@@ -283,3 +283,25 @@ def test_log_likelihood_by_pattern_equals_per_unit(tiny, covariate):
     np.testing.assert_allclose(by_pattern.reshape(6, -1), np.asarray(per_unit), rtol=1e-10, atol=1e-10)
     ds = sampling.log_likelihood_dataset(m, posterior)
     np.testing.assert_array_equal(ds["y"].values, by_pattern)
+
+
+def test_unmeasured_jax_choice_falls_back_to_numba(monkeypatch):
+    """A graph nutpie's jax backend cannot compile runs on numba under sampler='auto' (said in the attrs);
+    a backend the user asked for is not replaced."""
+    import nutpie
+    calls = []
+
+    def compile_pymc_model(model, backend="numba", **kwargs):
+        calls.append(backend)
+        if backend == "jax":
+            raise NotImplementedError("No JAX conversion for the given Op: Foo")
+        return "compiled with numba"
+
+    monkeypatch.setattr(nutpie, "compile_pymc_model", compile_pymc_model)
+    info = {"bayesmix_nutpie_backend": "jax", "bayesmix_sampler_choice": "auto: nutpie (jax backend), not measured"}
+    assert sampling._nutpie_compile(None, {}, "jax", info) == "compiled with numba"
+    assert calls == ["jax", "numba"] and info["bayesmix_nutpie_backend"] == "numba"
+    assert "jax backend could not compile this model (NotImplementedError: No JAX conversion" in \
+        info["bayesmix_sampler_choice"]
+    with pytest.raises(NotImplementedError, match="No JAX conversion"):
+        sampling._nutpie_compile(None, {}, "jax", None)

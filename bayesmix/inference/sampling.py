@@ -325,8 +325,9 @@ def _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain
         if backend == "jax" and "jaxlib" not in sys.modules:  # before jax's first import (as for numpyro
             # below), so that a later sampler="numpyro" in this process still runs its chains in parallel
             os.environ.setdefault("XLA_FLAGS", f"--xla_force_host_platform_device_count={max(chains, 1)}")
+        auto_info = kwargs.pop("auto_info", None)
         with threadpool_limits(limits=1, user_api="blas"):
-            compiled = nutpie.compile_pymc_model(model, initial_points=point, jitter_rvs=set(), backend=backend)
+            compiled = _nutpie_compile(model, point, backend, auto_info)
             return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=cores, seed=seed,
                                  progress_bar=progressbar, target_accept=target_accept, **nuts, **kwargs)
     if sampler == "numpyro" and "jaxlib" not in sys.modules:  # (arviz registers a lazy "jax" module)
@@ -340,6 +341,22 @@ def _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain
             raise ValueError(f"sampler={sampler!r} failed with this PyMC version ({err}); use "
                              f"{[s for s in installed_samplers() if s != sampler]}.") from err
         raise
+
+
+def _nutpie_compile(model, point, backend, auto_info=None):
+    """nutpie's compiled model; ``sampler="auto"``'s jax backend falls back to numba (said in ``auto_info``)
+    for a graph JAX cannot compile (an op without a JAX implementation)."""
+    import nutpie
+    try:
+        return nutpie.compile_pymc_model(model, initial_points=point, jitter_rvs=set(), backend=backend)
+    except Exception as err:
+        if auto_info is None or backend != "jax":
+            raise
+        _log.info("bayesmix: nutpie's jax backend failed to compile the model (%s); using numba", err)
+        auto_info["bayesmix_nutpie_backend"] = "numba"
+        auto_info["bayesmix_sampler_choice"] += (f"; the jax backend could not compile this model "
+                                                 f"({type(err).__name__}: {str(err)[:200]}), numba used")
+        return nutpie.compile_pymc_model(model, initial_points=point, jitter_rvs=set(), backend="numba")
 
 
 def _pymc_sample(draws, tune, chains, cores, seed, model, initvals, progressbar, nuts, interrupts, kwargs):
@@ -493,6 +510,7 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
             info["bayesmix_nutpie_backend"] = kwargs["backend"]
         elif sampler == "nutpie":
             kwargs["backend"] = info["bayesmix_nutpie_backend"]
+            kwargs["auto_info"] = info  # an unmeasured jax choice falls back to numba if jax cannot compile
     start = time.perf_counter()
     with warnings.catch_warnings(), _Interrupts(kwargs.get("callback")) as interrupts:
         warnings.filterwarnings("ignore", message=".*initvals.*")
