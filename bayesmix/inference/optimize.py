@@ -325,7 +325,7 @@ def _categorical_em(mm):
     return mm._cache["categorical_em"]
 
 
-def em_finish(em, em_starts: list, flat, candidates: list) -> dict:
+def em_finish(em, em_starts: list, flat, candidates: list, iterations: int = EM_FINAL_ITERATIONS) -> dict:
     """Final stage of the EM-served LCAs: EM to convergence for every candidate at once.
 
     ``em_starts``: the initial-stage EM values of each final candidate (None:
@@ -339,7 +339,7 @@ def em_finish(em, em_starts: list, flat, candidates: list) -> dict:
     from_em = [j for j, start in enumerate(em_starts) if start is not None]
     if em is None or not from_em:
         return {}
-    near, lls, converged = em.run_batch([em_starts[j] for j in from_em], EM_FINAL_ITERATIONS,
+    near, lls, converged = em.run_batch([em_starts[j] for j in from_em], iterations,
                                         tol=EM_FINAL_TOL * max(1.0, em.n_units))
     for j, values in zip(from_em, near):
         candidates[j] = flat.to_theta(values)
@@ -394,7 +394,8 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     finals = []
     full = {"maxiter": max_iterations, "maxfun": 4 * max_iterations, "ftol": 1e-13, "gtol": 1e-7}
     candidates = [stage1[i][1] for i in selected]
-    at_em_optimum = em_finish(em, [stage1[i][2] for i in selected], flat, candidates)
+    at_em_optimum = em_finish(em, [stage1[i][2] for i in selected], flat, candidates,
+                              iterations=min(EM_FINAL_ITERATIONS, max_iterations))  # the user's limit holds for EM too
     for j, theta in enumerate(candidates):
         if j in at_em_optimum:  # converged EM below the best EM optimum: its LL, not polished
             finals.append(at_em_optimum[j])
