@@ -40,7 +40,11 @@ bayesmix / Stan of both ESS rates per (J, cache state), medians over repeats.
 ``--sides stan,bayesmix,bayesmix-blas1`` adds a diagnostic bayesmix run with
 OPENBLAS/OMP/MKL_NUM_THREADS=1 (not bayesmix's default): on the loaded 2-core
 machine OpenBLAS's own threads made each (nodes x patterns) @ (patterns x
-clusters) product of the per-cluster log_likelihood 10-1000x slower.
+clusters) product of the per-cluster log_likelihood take 40-150 ms instead of
+0.15 ms (J = 200, load 7-11). ``cpu_s`` is the user + system time of the whole
+process tree (``os.wait4``), so ``ess_per_cpu_s`` does not depend on the load;
+Stan rows also keep ``chain_cpu_s``, Stan 2.21's own per-chain clock() times.
+See benchmarks/README.md for the latest figures.
 
     .venv/bin/python benchmarks/bench_stan.py                 # J = 200 and 1000, 2 repeats (30-60 min)
     .venv/bin/python benchmarks/bench_stan.py --quick         # smoke: J = 200, 4 x 100/100, 1 repeat
@@ -190,8 +194,9 @@ def bayesmix_worker(args) -> dict:
 
 
 # ---------------------------------------------------------------------- parent
-def _run(cmd: list[str], env: dict, timeout: float) -> tuple[float, float, str, str, int]:
-    """Run cmd; (wall s, peak RSS MB of the largest process in its tree, stdout, stderr, return code)."""
+def _run(cmd: list[str], env: dict, timeout: float) -> tuple[float, float, str, str, int, float]:
+    """Run cmd; (wall s, peak RSS MB of the largest process in its tree, stdout, stderr, return code,
+    CPU seconds (user + system) of the process and its waited-for descendants)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=HERE.parent, text=True)
@@ -209,7 +214,8 @@ def _run(cmd: list[str], env: dict, timeout: float) -> tuple[float, float, str, 
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        return wall, usage.ru_maxrss * 1024 / 1e6, out.read(), err.read(), proc.returncode
+        return (wall, usage.ru_maxrss * 1024 / 1e6, out.read(), err.read(), proc.returncode,
+                usage.ru_utime + usage.ru_stime)
 
 
 def run_stan(args, J: int, seed: int, cache_dir: str) -> dict:
@@ -218,17 +224,20 @@ def run_stan(args, J: int, seed: int, cache_dir: str) -> dict:
            "--warmup", str(args.tune), "--cores", str(args.cores), "--seed", str(seed), "--cache-dir", cache_dir]
     if args.rlibs and Path(args.rlibs).exists():
         cmd += ["--rlibs", args.rlibs]
-    wall, peak, out, err, rc = _run(cmd, dict(os.environ), args.timeout)
+    wall, peak, out, err, rc, cpu = _run(cmd, dict(os.environ), args.timeout)
     lines = [ln for ln in out.splitlines() if ln.startswith("{")]
     if rc != 0 or not lines:
         return {"error": f"rc={rc}: {err[-1500:]}", "wall_s": wall}
     r = json.loads(lines[-1])
     compile_s = r["load_s"] if r["cached"] else r["compile_s"]
-    return {"wall_s": wall, "peak_mb": peak, "compile_s": compile_s, "start_s": 0.0, "sampling_s": r["sampling_s"],
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": peak, "compile_s": compile_s, "start_s": 0.0,
+            "sampling_s": r["sampling_s"],
             "post_s": max(0.0, r["wall_total_s"] - compile_s - r["sampling_s"]), "loglik_s": 0.0,
             "min_ess_bulk": r["min_ess_bulk"], "max_rhat": r["max_rhat"], "divergences": r["divergences"],
             "backend": "rstan " + ("cached model" if r["cached"] else "fresh compile"),
-            "stan": {k: r[k] for k in ("chain_time_max_s", "min_ess_tail", "max_rhat_all", "treedepth_hits",
+            # Stan 2.21 times its chains with clock(): CPU seconds of warm-up + sampling, summed over chains
+            "chain_cpu_s": r["chain_time_sum_s"],
+            "stan": {k: r[k] for k in ("chain_time_max_s", "chain_time_sum_s", "min_ess_tail", "max_rhat_all", "treedepth_hits",
                                        "min_ebfmi", "stepsize", "n_leapfrog_per_draw", "grad_evals_total",
                                        "wall_total_s", "compile_s")}}
 
@@ -245,14 +254,14 @@ def run_bayesmix(args, J: int, seed: int, cache_dir: str, blas_threads: int | No
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "bayesmix", "--J", str(J), "--out", out_path,
            "--draws", str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains),
            "--cores", str(args.cores), "--seed", str(seed)]
-    wall, peak, _, err, rc = _run(cmd, env, args.timeout)
+    wall, peak, _, err, rc, cpu = _run(cmd, env, args.timeout)
     try:
         row = json.loads(Path(out_path).read_text())
     except (OSError, ValueError):
         return {"error": f"rc={rc}: {err[-1500:]}", "wall_s": wall}
     finally:
         Path(out_path).unlink(missing_ok=True)
-    row.update(wall_s=wall, peak_mb=peak)
+    row.update(wall_s=wall, peak_mb=peak, cpu_s=cpu)
     return row
 
 
@@ -260,6 +269,7 @@ def _finish(row: dict) -> dict:
     if "error" not in row:
         row["ess_per_s_wall"] = row["min_ess_bulk"] / row["wall_s"]
         row["ess_per_s_sampling"] = row["min_ess_bulk"] / row["sampling_s"]
+        row["ess_per_cpu_s"] = row["min_ess_bulk"] / row["cpu_s"]  # load-independent: the whole process tree
     return row
 
 
@@ -282,7 +292,7 @@ HEADER = (f"{'case':36s} {'wall':>7s} {'compile':>7s} {'start':>6s} {'sampling':
 def summarize(rows: list[dict]) -> list[dict]:
     """Median over repeats per (J, state, bayesmix variant) of both ESS rates, and the ratio bayesmix / Stan."""
     import statistics
-    keys = ("ess_per_s_wall", "ess_per_s_sampling", "wall_s", "sampling_s", "min_ess_bulk")
+    keys = ("ess_per_s_wall", "ess_per_s_sampling", "wall_s", "sampling_s", "min_ess_bulk", "ess_per_cpu_s")
     out = []
     for J in sorted({r["J"] for r in rows}):
         for state in ("cold", "warm"):
@@ -297,7 +307,8 @@ def summarize(rows: list[dict]) -> list[dict]:
                     s, b = got["stan"], got[variant]
                     out.append({"J": J, "state": state, "side": variant, "stan": s, "bayesmix": b,
                                 "ratio_ess_per_s_wall": b["ess_per_s_wall"] / s["ess_per_s_wall"],
-                                "ratio_ess_per_s_sampling": b["ess_per_s_sampling"] / s["ess_per_s_sampling"]})
+                                "ratio_ess_per_s_sampling": b["ess_per_s_sampling"] / s["ess_per_s_sampling"],
+                                "ratio_ess_per_cpu_s": b["ess_per_cpu_s"] / s["ess_per_cpu_s"]})
     return out
 
 
@@ -360,6 +371,10 @@ def main(argv=None):
               f"{s['ratio_ess_per_s_wall']:6.2f}   {s['stan']['ess_per_s_sampling']:14.2f} "
               f"{s['bayesmix']['ess_per_s_sampling']:13.2f} {s['ratio_ess_per_s_sampling']:6.2f}")
     for r in rows:
+        if "error" not in r:
+            print(f"J={r['J']} rep {r['repeat']} {r['state']} {r['side']}: {r['cpu_s']:.0f} CPU s in all, "
+                  f"{r['ess_per_cpu_s']:.2f} ESS per CPU second"
+                  + (f"; Stan's chains {r['chain_cpu_s']:.0f} CPU s" if "chain_cpu_s" in r else ""))
         if r["side"] != "stan" and "error" not in r:
             print(f"J={r['J']} rep {r['repeat']} {r['state']}: per-cluster log_likelihood {r['loglik_s']:.1f} s = "
                   f"{100 * r['loglik_s'] / r['sampling_s']:.0f}% of sampling (target < 20%); backend {r['backend']}"
