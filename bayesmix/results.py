@@ -142,7 +142,17 @@ def draw_batches(mm, key: str, outputs, posterior: xr.Dataset, max_draws: int | 
     ``batch`` defaults to :func:`batch_size`. A batch of one draw (large
     graphs) uses the per-draw function, as does a graph whose batched form
     cannot be built or evaluated. Memory holds one batch at a time.
+
+    BLAS runs one thread meanwhile: the (nodes x patterns) @ (patterns x
+    clusters) products of two-level models took 40-150 ms per draw with
+    OpenBLAS's threads on 2 busy cores, 0.15 ms with one (benchmarks/bench_stan.py).
     """
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield from _draw_batches(mm, key, outputs, posterior, max_draws, batch)
+
+
+def _draw_batches(mm, key, outputs, posterior, max_draws, batch):
     names = posterior_rv_names(mm, posterior)
     pairs = _draw_pairs(posterior, max_draws)
     chains = np.array([c for c, _ in pairs], dtype=int)

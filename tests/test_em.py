@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import bayesmix as bm
+from mixed_items import mixed_items
 from bayesmix.inference import em as em_module
 from bayesmix.inference import objective, optimize
 
@@ -24,23 +25,9 @@ def carcinoma():
     return bm.datasets.load("carcinoma")
 
 
-def _mixed_data(seed=0, n=300):
-    rng = np.random.default_rng(seed)
-    cls = rng.integers(0, 2, n)
-    frame = pd.DataFrame({
-        "a": (rng.uniform(size=n) < np.where(cls, 0.8, 0.2)).astype(float),
-        "b": (rng.uniform(size=n) < np.where(cls, 0.7, 0.3)).astype(float),
-        "c": np.where(cls, rng.choice(3, n, p=[0.6, 0.3, 0.1]), rng.choice(3, n, p=[0.1, 0.3, 0.6])).astype(float),
-        "d": np.where(cls, rng.choice(4, n, p=[0.4, 0.3, 0.2, 0.1]), rng.choice(4, n)).astype(float),
-    })
-    frame.loc[rng.uniform(size=n) < 0.1, "b"] = np.nan
-    frame.loc[rng.uniform(size=n) < 0.1, "c"] = np.nan
-    return frame
-
-
 @pytest.mark.parametrize("link", ["logit", "probit"])
 def test_em_loglik_equals_the_model_loglik(link):
-    frame = _mixed_data()
+    frame = mixed_items()
     m = bm.lca(frame, list("abcd"), 3, item_types={"c": "nominal", "d": "nominal"}, link=link)
     assert em_module.supported(m)
     em = em_module.CategoricalEM(m)

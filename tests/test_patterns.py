@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 
 import bayesmix as bm
+from mixed_items import mixed_items
 import bayesmix.patterns as patterns_module
 from bayesmix.datasets.simulate_gom import simulate_gom
 from bayesmix.inference import objective
@@ -162,3 +163,34 @@ def test_factor_models_by_node_table_equal_per_response(name, monkeypatch):
     v2, g2, _ = _value_grad(slow, theta)
     assert abs(v1 - v2) < TOL * abs(v2)
     np.testing.assert_allclose(g1, g2, rtol=1e-7, atol=TOL)
+
+
+@pytest.mark.parametrize("case", ["carcinoma", "mixed"])
+def test_sampled_density_by_pattern_equals_per_unit(case, reference_path):
+    # the Potential NUTS samples (single-level LCA, no covariates): the count-weighted sum over unique
+    # patterns must equal the per-unit sum, value and gradient, at random points
+    if case == "carcinoma":
+        frame, items, kw = bm.datasets.load("carcinoma"), list("ABCDEFG"), {}
+    else:
+        frame, items = mixed_items(seed=2, n=400), list("abcd")
+        kw = {"item_types": {"c": "nominal", "d": "ordinal"}}
+    fast = bm.lca(frame, items, 3, **kw)
+    assert fast.structure.density is not None
+    reference_path()
+    slow = bm.lca(frame, items, 3, **kw)
+    assert slow.structure.density is None
+    f_fast, f_slow = fast.model.compile_logp(), slow.model.compile_logp()
+    g_fast, g_slow = fast.model.compile_dlogp(), slow.model.compile_dlogp()
+    rng = np.random.default_rng(1)
+    base = fast.model.initial_point()
+    for _ in range(3):
+        point = {k: v + rng.normal(scale=0.7, size=np.shape(v)) for k, v in base.items()}
+        assert f_fast(point) == pytest.approx(f_slow(point), rel=1e-10)
+        np.testing.assert_allclose(g_fast(point), g_slow(point), rtol=1e-8, atol=1e-8)
+
+
+def test_sampled_density_keeps_the_per_unit_sum_where_patterns_do_not_apply():
+    frame = mixed_items(seed=2, n=400).assign(x=np.random.default_rng(0).normal(size=400),
+                                  z=np.random.default_rng(1).normal(size=400))
+    assert bm.lca(frame, list("abcd"), 2, covariates=["x"]).structure.density is None  # class probabilities differ
+    assert bm.lca(frame, ["a", "b", "z"], 2).structure.density is None  # a continuous item

@@ -19,7 +19,7 @@ from ..options import (CLASS_LEVELS, check_between_level, check_class_level, che
                        check_needs_cluster)
 from ..parameters import create
 from ..priors import DEFAULT_PRIORS, PriorSet
-from ..patterns import response_patterns
+from ..patterns import categorical_density, response_patterns
 from ..structure import BetweenClasses, NestedClasses, WithinClasses
 from ..structure.base import shared_log_prior
 
@@ -241,8 +241,9 @@ def lca(
                                                            n_between_classes)
             components.append(between_model)
         else:
+            density = categorical_density(kernels) if class_model.covariates is None else None
             structure = WithinClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units,
-                                      **clustering)
+                                      density=density, **clustering)
         structure.add_potential()
     prior_set.check_unused()  # a prior for a parameter this model does not have (nothing compiled yet)
     return MixtureModel(

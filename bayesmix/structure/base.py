@@ -86,9 +86,13 @@ class Structure:
         """The log-likelihood NUTS samples: at the model's sampled z (or without latent effects)."""
         return self.conditional_loglik(None if self.latent is None else self.latent.z)
 
+    def sampled_total(self):
+        """The value of the model's likelihood ``Potential``: the sum of :meth:`sampled_loglik`."""
+        return self.sampled_loglik().sum()
+
     def add_potential(self, name: str = "loglik"):
         """Add the sampled log-likelihood to the model in context as a ``pm.Potential``."""
-        return pm.Potential(name, self.sampled_loglik().sum())
+        return pm.Potential(name, self.sampled_total())
 
 
 def shared_node(z) -> bool:
@@ -121,13 +125,18 @@ class WithinClasses(Structure):
     for a node z shared by all clusters (no unit covariates; the factory
     gives it only then) -- and ``loglik_at`` free of z, the marginal at such
     nodes is computed once per unique pattern (exact; see ``patterns``).
+    ``density``: (counts (P,), log p(y_p | C = k) (P, K)) from
+    :func:`bayesmix.patterns.categorical_density`, given only without
+    covariates and latent effects: the ``Potential`` NUTS samples is then
+    the count-weighted sum over patterns (the same value as the per-unit sum).
     """
 
     def __init__(self, log_prior_at: GraphAt, loglik_at: GraphAt, n_units: int, *,
-                 shared_log_prior_at: GraphAt | None = None, patterns=None, **kwargs):
+                 shared_log_prior_at: GraphAt | None = None, patterns=None, density=None, **kwargs):
         super().__init__(n_units, **kwargs)
         self.log_prior_at = log_prior_at
         self.loglik_at = loglik_at
+        self.density = density if self.latent is None else None
         use = shared_log_prior_at is not None and patterns is not None and patterns.worthwhile
         self.shared_log_prior_at = shared_log_prior_at if use else None
         self.patterns = patterns if use else None
@@ -140,6 +149,12 @@ class WithinClasses(Structure):
 
     def _by_pattern(self, z) -> bool:
         return self.patterns is not None and shared_node(z)
+
+    def sampled_total(self):
+        if self.density is None:
+            return super().sampled_total()
+        counts, by_class = self.density
+        return pt.dot(pt.as_tensor(counts), within.loglik(self.log_prior_at(None), by_class))
 
     def _pattern_args(self, z):
         return self.shared_log_prior_at(z), self.patterns.rows(self.loglik_at(z))
