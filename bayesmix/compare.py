@@ -112,6 +112,10 @@ def loo(idata):
     --------
     >>> bm.loo(idata).elpd          # doctest: +SKIP
     """
+    if hasattr(idata, "children") and "log_likelihood" not in idata.children:
+        raise ValueError("idata has no log_likelihood group (sample(log_likelihood=False), or left out above "
+                         "sample's size budget); compute LOO from the model and the posterior with "
+                         "bm.loo_by_pattern(m, idata), or sample again with log_likelihood=True.")
     return az.loo(idata)
 
 

@@ -559,7 +559,8 @@ class MixtureModel:
             ``convergence_checks=False``, ``nuts={...}``, ``callback`` (PyMC),
             ``log_likelihood=False`` (no per-unit group: it is draws x N floats,
             6.4 GB at N = 200,000 x 4,000 draws; :func:`bayesmix.loo_by_pattern`
-            computes LOO without it); see :func:`bayesmix.inference.sampling.sample`.
+            computes LOO without it; default ``"auto"``: left out with a warning
+            above 2.5e8 values); see :func:`bayesmix.inference.sampling.sample`.
 
         Returns
         -------

@@ -104,3 +104,20 @@ def test_two_level_model_is_refused():
     m = bm.lca(data, items=sim.items, n_classes=2, cluster="school", class_level="between")
     with pytest.raises(ValueError, match="per 'cluster'"):
         unit_patterns(m)
+
+
+def test_sample_leaves_a_large_pointwise_group_out_by_default_and_loo_says_what_to_do(monkeypatch):
+    import xarray as xr
+    from bayesmix.inference import sampling
+    m = bm.lca(bm.datasets.load("carcinoma"), list("ABCDEFG"), 2)
+    assert sampling._keep_log_likelihood(m, "auto", 4, 1000)  # 4 x 1000 x 118: within the budget
+    assert sampling._keep_log_likelihood(m, True, 4, 1000) and not sampling._keep_log_likelihood(m, False, 4, 10)
+    monkeypatch.setattr(sampling, "LOG_LIKELIHOOD_BUDGET", 1000)
+    with pytest.warns(UserWarning, match="loo_by_pattern"):
+        assert not sampling._keep_log_likelihood(m, "auto", 4, 1000)
+    assert sampling._keep_log_likelihood(m, True, 4, 1000)  # asked for: kept whatever the size
+    with pytest.raises(ValueError, match="log_likelihood"):
+        sampling._keep_log_likelihood(m, "yes", 4, 1000)
+    without = xr.DataTree.from_dict({"posterior": xr.Dataset({"a": (("chain", "draw"), np.zeros((2, 3)))})})
+    with pytest.raises(ValueError, match="loo_by_pattern"):
+        bm.loo(without)

@@ -436,6 +436,28 @@ def log_likelihood_dataset(mm, posterior: xr.Dataset) -> xr.Dataset:
     return xr.Dataset({"y": (("chain", "draw", mm.loglik_dim), out)}, coords=coords)
 
 
+#: ``sample(log_likelihood="auto")`` stores the pointwise group up to this many values (2 GB in float64)
+LOG_LIKELIHOOD_BUDGET = 250_000_000
+
+
+def _keep_log_likelihood(mm, setting, chains: int, draws: int) -> bool:
+    """``log_likelihood`` of ``sample``: True / False as given; "auto": within the budget (else warn, leave out)."""
+    if isinstance(setting, str) and setting != "auto":
+        raise ValueError(f"log_likelihood={setting!r}: use True, False or 'auto'.")
+    if setting != "auto":
+        return bool(setting)
+    n = len(mm.data.units if mm.loglik_dim == "unit" else mm.data.clusters)
+    size = chains * draws * n
+    if size <= LOG_LIKELIHOOD_BUDGET:
+        return True
+    warnings.warn(
+        f"sample(): the pointwise log_likelihood group would hold {chains} x {draws} x {n:,} = {size:,} values "
+        f"({size * 8 / 1e9:.1f} GB), so it is left out. bm.loo_by_pattern(m, idata) computes PSIS-LOO once per "
+        "unique response pattern without it (same result); pass log_likelihood=True to store it anyway.",
+        UserWarning, stacklevel=4)
+    return False
+
+
 def finalize(mm, idata, reference: dict | None, info: dict, log_likelihood: bool = True) -> xr.DataTree:
     """Align labels, add ``log_likelihood`` (unless ``log_likelihood=False``) and ``observed_data``, record what was done."""
     posterior = idata["posterior"].to_dataset()
@@ -485,7 +507,9 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     ``pm.sample``: raising ``KeyboardInterrupt`` there stops sampling like Ctrl-C;
     ``log_likelihood=False`` leaves out the per-unit ``log_likelihood`` group
     ((chains x draws x N) floats: 6.4 GB at N = 200,000 and 4,000 draws) --
-    :func:`bayesmix.loo_patterns.loo_by_pattern` computes PSIS-LOO without it.
+    :func:`bayesmix.loo_patterns.loo_by_pattern` computes PSIS-LOO without it;
+    the default ``"auto"`` keeps it up to :data:`LOG_LIKELIHOOD_BUDGET` values
+    and leaves it out with a warning above.
 
     Ctrl-C during tuning raises ``KeyboardInterrupt``; after tuning the draws
     made so far are returned with a warning saying how many.
@@ -493,7 +517,7 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     check_sample_arguments(draws, tune, chains, cores, kwargs)
     sampler = resolve_sampler(sampler)
     convergence_checks = kwargs.pop("convergence_checks", True)
-    with_log_likelihood = bool(kwargs.pop("log_likelihood", True))
+    with_log_likelihood = _keep_log_likelihood(mm, kwargs.pop("log_likelihood", "auto"), chains, draws)
     if cores is None:
         cores = max(1, min(chains, os.cpu_count() or 1))
     seed = None if random_seed is None else int(np.random.default_rng(random_seed).integers(2**31 - 1))
