@@ -35,7 +35,6 @@ __all__ = ["PatternLOO", "loo_by_pattern", "unit_patterns"]
 _CHECK_RTOL = 1e-9
 
 
-
 @dataclass
 class PatternLOO:
     """PSIS-LOO computed per unique response pattern (see :func:`loo_by_pattern`).
@@ -108,13 +107,7 @@ def unit_patterns(model) -> Patterns:
     if model.loglik_dim != "unit" or model.data.cluster_index is not None:
         raise ValueError(f"loo_by_pattern needs one log-likelihood per unit; this model's is per "
                          f"{model.loglik_dim!r} (cluster=...). Use bm.loo(idata) for leave-one-cluster-out.")
-    patterns = response_patterns(model.kernels)
-    covariates = model.data.covariates
-    if covariates is None or np.size(covariates) == 0:
-        return patterns
-    key = np.hstack([patterns.inverse[:, None].astype(float), np.asarray(covariates, dtype=float)])
-    _, representative, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    return Patterns(np.asarray(representative), np.asarray(inverse).reshape(-1))
+    return response_patterns(model.kernels, extra=model.data.covariates)
 
 
 def _posterior(idata) -> xr.Dataset:

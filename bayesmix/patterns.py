@@ -77,9 +77,15 @@ class Patterns:
         return segment_sum(self.expand(values), cluster_index, n_clusters)
 
 
-def response_patterns(kernels) -> Patterns:
-    """The unique response patterns over all items of ``kernels`` (missing cells included in the key)."""
-    key = np.hstack([np.asarray(kernel.pattern_key(), dtype=float) for kernel in kernels]) + 0.0  # no -0.0
+def response_patterns(kernels, extra=None) -> Patterns:
+    """The unique response patterns over all items of ``kernels`` (missing cells included in the key).
+
+    ``extra``: (N, m) further unit-level inputs that must agree too (e.g. covariates).
+    """
+    columns = [np.asarray(kernel.pattern_key(), dtype=float) for kernel in kernels]
+    if extra is not None and np.size(extra):
+        columns.append(np.asarray(extra, dtype=float).reshape(len(columns[0]), -1))
+    key = np.hstack(columns) + 0.0  # no -0.0
     rows = np.ascontiguousarray(key).view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
     # one byte string per row: 3x faster than np.unique(axis=0), the same groups
     _, representative, inverse = np.unique(rows, return_index=True, return_inverse=True)

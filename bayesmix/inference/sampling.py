@@ -391,6 +391,8 @@ def _keep_draws(idata, n: int):
 def _interrupted_during_tuning(sampler, tune) -> KeyboardInterrupt:
     return KeyboardInterrupt(f"sampling ({sampler}) was interrupted during tuning (tune={tune}); no posterior "
                              "draws were kept. Run again, with fewer tune/draws for a quick look.")
+
+
 def _loglik_by_pattern(mm, posterior: xr.Dataset) -> np.ndarray | None:
     """(chain, draw, N) per-unit log-likelihood computed once per unique response pattern, or None.
 
