@@ -98,6 +98,8 @@ def irt_parameters(mm, result, hdi_prob: float = 0.94) -> pd.DataFrame:
     >>> ml = m.fit_ml(seed=1)                                   # doctest: +SKIP
     >>> bm.irt_conversions.irt_parameters(m, ml)["b"]           # doctest: +SKIP
     """
+    from .options import check_probability
+    check_probability(hdi_prob, "hdi_prob")
     graphs = mm.irt_graphs()
     outputs = [graphs[q] for q in QUANTITIES]
     items = mm.factor.item_names

@@ -94,6 +94,16 @@ class MixtureModel:
         if self.sample_size is None:
             self.sample_size = self.data.n_units
 
+    def __reduce__(self):
+        """Pickle as the factory call (data included): unpickling calls the factory again (see :func:`bayesmix.io.model_reduce`)."""
+        from .io import model_reduce
+        return model_reduce(self)
+
+    def __copy__(self):
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        return new
+
     def __repr__(self) -> str:
         return (f"MixtureModel({self.name}: {self.n_classes} classes, {self.data.n_units} units, "
                 f"{len(self.data.items)} items, level={self.loglik_dim!r})")

@@ -96,3 +96,18 @@ def check_keywords(given: Mapping[str, Any], accepted: Sequence[str], method: st
             hints.append(f"{key!r} (did you mean {match[0]!r}?)" if match else repr(key))
         raise ValueError(f"{method}() got unknown keyword argument(s) {', '.join(hints)}; "
                          f"{method} takes {sorted(set(public))}.")
+
+
+def check_bool(value: Any, name: str) -> None:
+    """Refuse a non-boolean for a True / False option (``"no"`` and ``1`` are not booleans)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r} ({type(value).__name__}); "
+                         f"pass {name}=True or {name}=False.")
+
+
+def check_probability(value: Any, name: str) -> None:
+    """Refuse an interval probability outside (0, 1) (``hdi_prob`` / ``ci_prob``), before anything is computed."""
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not number or not 0 < float(value) < 1:
+        raise ValueError(f"{name} must be a probability strictly between 0 and 1, e.g. {name}=0.94 for a 94% "
+                         f"interval; got {value!r}.")

@@ -26,6 +26,8 @@ def _pyplot():
 
 def _profile_frame(mm, result, hdi_prob: float) -> tuple[pd.DataFrame, str]:
     """(rows x (class, [value, lower, upper])) and a label of the interval."""
+    from .options import check_probability
+    check_probability(hdi_prob, "hdi_prob")
     if hasattr(result, "profiles") and isinstance(getattr(result, "profiles"), pd.DataFrame):
         table = result.profiles
         z = _normal_quantile(hdi_prob)
@@ -44,6 +46,9 @@ def _profile_frame(mm, result, hdi_prob: float) -> tuple[pd.DataFrame, str]:
 
 def _normal_quantile(prob: float) -> float:
     from scipy import stats
+
+    from .options import check_probability
+    check_probability(prob, "hdi_prob")
     return float(stats.norm.ppf(0.5 + prob / 2))
 
 

@@ -429,8 +429,8 @@ def _interval(values: np.ndarray, hdi_prob: float):
 
 
 def _check_prob(hdi_prob: float) -> None:
-    if not 0 < hdi_prob < 1:
-        raise ValueError(f"hdi_prob must be in (0, 1), got {hdi_prob!r}.")
+    from .options import check_probability
+    check_probability(hdi_prob, "hdi_prob")
 
 
 def pattern_frequencies(mm, ppc: xr.DataTree, *, n_patterns: int = 10, items: Sequence[str] | None = None,

@@ -277,6 +277,8 @@ def profiles(mm, idata, hdi_prob: float = 0.94, max_draws: int = 2000) -> pd.Dat
     Columns: (class, statistic) with statistic in mean, sd, lower, upper
     (equal-tailed ``hdi_prob`` interval).
     """
+    from .options import check_probability
+    check_probability(hdi_prob, "hdi_prob")
     table, rows = profile_tensor(mm)
     posterior = _posterior_dataset(idata)
     _, samples = evaluate_draws(mm, "profiles", table, posterior, max_draws)
@@ -286,6 +288,8 @@ def profiles(mm, idata, hdi_prob: float = 0.94, max_draws: int = 2000) -> pd.Dat
 
 def class_proportions(mm, idata, hdi_prob: float = 0.94, max_draws: int = 2000) -> pd.DataFrame:
     """Posterior class proportions with intervals, one row per class."""
+    from .options import check_probability
+    check_probability(hdi_prob, "hdi_prob")
     posterior = _posterior_dataset(idata)
     _, samples = evaluate_draws(mm, f"proportions:{_integration_of(idata)}",
                                 proportion_tensor(mm, _integration_of(idata)), posterior, max_draws)

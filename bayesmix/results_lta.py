@@ -111,8 +111,8 @@ def _ml_covariance(mm, fit, integration):
 def _summary(mm, fit, key, graph, integration, hdi_prob, probability: bool, max_draws: int = 2000) -> dict:
     """name -> array of the graph's shape: estimate/se/se_robust/lower/upper (ML), estimate (MAP),
     mean/sd/lower/upper (draws)."""
-    if not 0 < hdi_prob < 1:
-        raise ValueError(f"hdi_prob must be between 0 and 1, got {hdi_prob!r}.")
+    from .options import check_probability
+    check_probability(hdi_prob, "hdi_prob")
     if not _is_point(fit):
         samples = evaluate(mm, fit, key, graph, integration=integration, max_draws=max_draws)
         lo, hi = np.quantile(samples, [(1 - hdi_prob) / 2, (1 + hdi_prob) / 2], axis=0)

@@ -202,6 +202,9 @@ def lca(
     >>> m2 = bm.lca(sai, items, n_classes=2, cluster="study", random_intercept=True)  # doctest: +SKIP
     """
     call = {"factory": "lca", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
+    from ..options import check_bool
+    check_bool(random_intercept, "random_intercept")
+    check_bool(equal_variances, "equal_variances")
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates,
                      cluster=cluster, cluster_covariates=cluster_covariates, missing_codes=missing_codes)
     integration = _check_options(encoded, n_classes, cluster, class_level, random_intercept,

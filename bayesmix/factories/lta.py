@@ -444,6 +444,9 @@ def lta(
     >>> ml = m.fit_ml(starts=20, seed=1); m.transition_matrices(ml)          # doctest: +SKIP
     """
     call = {"factory": "lta", "arguments": dict(locals())}  # to rebuild: save/load, predict
+    from ..options import check_bool
+    for flag in ("random_intercepts", "invariant_measurement", "markov", "stationary_transitions", "equal_variances"):
+        check_bool(call["arguments"][flag], flag)
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
     items_by_time, times = _check_items_by_time(data, items_by_time, invariant_measurement)

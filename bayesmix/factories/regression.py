@@ -255,6 +255,9 @@ def mixture_regression(
     >>> ml.params                                # doctest: +SKIP
     """
     call = {"factory": "mixture_regression", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
+    from ..options import check_bool
+    check_bool(random_class_intercept, "random_class_intercept")
+    check_bool(equal_variances, "equal_variances")
     x, random_labels, covariates, cluster_covariates, integration, random_covariance = _validate(
         data, y, x, n_classes, cluster, class_level, random, random_class_intercept, covariates,
         cluster_covariates, equal_variances, integration, random_covariance)

@@ -160,7 +160,7 @@ def check_convergence(idata, *, max_treedepth: int | None = None, warn: bool = T
                     f"parameter(s): {_name_list(found, '{:.0f}')}. The {'posterior means and SDs' if kind == 'bulk' else 'interval ends'} "
                     "are estimated from too few effective draws: increase draws (and tune).")
 
-    figures["bayesmix_convergence_ok"] = not messages
+    figures["bayesmix_convergence_ok"] = int(not messages)  # 1 / 0: netCDF has no boolean attribute
     figures["bayesmix_convergence_warnings"] = "\n".join(messages)
     if warn:
         for message in messages:

@@ -558,7 +558,7 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
         warnings.warn(f"sampling was interrupted after tuning: the trace holds {kept} of the {draws} requested "
                       f"draws per chain ({n_chains} chains, {kept * n_chains} draws in all); treat it as a partial "
                       "result (the convergence checks below refer to these draws).", UserWarning, stacklevel=3)
-    info["bayesmix_interrupted"] = bool(interrupted)
+    info["bayesmix_interrupted"] = int(bool(interrupted))  # 1 / 0: netCDF has no boolean attribute
     idata = finalize(mm, idata, point, info, log_likelihood=with_log_likelihood)
     figures = check_convergence(idata, warn=convergence_checks, stacklevel=4,
                                 max_treedepth=kwargs.get("nuts", {}).get("max_treedepth"))
