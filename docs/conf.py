@@ -118,6 +118,35 @@ def _resolve_placeholders(app, docname, source):
     source[0] = re.sub(r"@([A-Z]\w*)@", lambda m: _qualified(m.group(1)), source[0])
 
 
+_STDERR_NOISE = re.compile(r"TqdmWarning|from \.autonotebook import|distributed\.nanny")
+_WARNING_SOURCE = re.compile(r"^/tmp/ipykernel_\d+/\d+\.py:\d+: ", re.M)
+
+
+def _clean_notebook_stderr(app, docname, source):
+    """The rendered notebooks keep their warnings (e.g. ConvergenceWarning) but not the noise of the
+    machine that ran them (tqdm's missing-ipywidgets notice, dask's worker shutdown, kernel file paths).
+    Only the page changes; the stored notebook is left as it is."""
+    if not app.env.doc2path(docname).suffix == ".ipynb":
+        return
+    import json
+
+    nb = json.loads(source[0])
+    for cell in nb.get("cells", []):
+        kept = []
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr":
+                text = out["text"] if isinstance(out["text"], str) else "".join(out["text"])
+                lines = [line for line in text.splitlines(keepends=True) if not _STDERR_NOISE.search(line)]
+                text = _WARNING_SOURCE.sub("", "".join(lines))
+                if not text.strip():
+                    continue
+                out = {**out, "text": text}
+            kept.append(out)
+        if "outputs" in cell:
+            cell["outputs"] = kept
+    source[0] = json.dumps(nb)
+
+
 def _no_class_signature(app, what, name, obj, options, signature, return_annotation):
     """Classes are made by the factories and fits, never by users: no constructor signature."""
     if what == "class":
@@ -127,4 +156,5 @@ def _no_class_signature(app, what, name, obj, options, signature, return_annotat
 
 def setup(app):
     app.connect("source-read", _resolve_placeholders)
+    app.connect("source-read", _clean_notebook_stderr)
     app.connect("autodoc-process-signature", _no_class_signature)

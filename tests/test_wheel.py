@@ -8,7 +8,8 @@ this environment's site-packages as a plain path line: Python adds the folder bu
 does not run the ``.pth`` files inside it, so the editable install of the
 checkout stays invisible and ``import bayesmix`` finds the wheel. From a
 temporary folder it then runs ``bayesmix list``, ``bayesmix run carcinoma_lca_k2
---fast`` and the README quick start (in the fast settings of ``test_readme``).
+--fast``, the README's 30-second example and its quick start (in the fast
+settings of ``test_readme``).
 """
 
 from __future__ import annotations
@@ -24,10 +25,15 @@ from pathlib import Path
 
 import pytest
 
-from test_readme import fast, quick_start
+from test_readme import README, fast, quick_start
 
 REPO = Path(__file__).resolve().parents[1]
 SHIPPED = ["pyproject.toml", "README.md", "LICENSE", "bayesmix", "models"]
+
+
+def thirty_seconds() -> str:
+    """The README's first python block (the 30-second example above the quick start)."""
+    return README.read_text().split("```python\n", 1)[1].split("```", 1)[0]
 
 
 @pytest.fixture(scope="module")
@@ -96,6 +102,10 @@ def test_installed_cli_and_quick_start(installed, tmp_path):
     summary = (work / "out" / "summary.txt").read_text()
     assert "-317.2" in summary  # carcinoma K = 2 ML log-likelihood (Agresti 2002: -317.2568)
     assert (work / "out" / "fit.bmx").is_dir()
+
+    first = work / "thirty_seconds.py"
+    first.write_text(fast(thirty_seconds()) + "\nprint('LL', round(ml.loglik, 4))\n")
+    assert "LL -317.2568" in _run([python, first], work)
 
     script = work / "quick_start.py"
     script.write_text(fast(quick_start()) + "\nprint('LL', round(ml.loglik, 4))\n"
