@@ -12,12 +12,13 @@ VENV        := .venv
 VENV_PY     := $(VENV)/bin/python
 PYTEST_ARGS ?= -q -n 2 --dist loadfile
 
-.PHONY: help demo test bench venv install-demo install-dev clean-venv
+.PHONY: help demo test bench docs venv install-demo install-dev clean-venv
 
 help:
 	@echo "make demo   # set up .venv and run bayesmix run carcinoma_lca_k2 (BAYESMIX_DEMO_QUICK=1: fast)"
 	@echo "make test   # set up .venv with the dev extra and run the test suite"
 	@echo "make bench  # run benchmarks/bench_lca.py"
+	@echo "make docs   # build the documentation site into docs/_build/html"
 	@echo "make clean-venv  # remove .venv"
 
 # (Re)create .venv unless it exists and runs a Python >= 3.12.
@@ -60,6 +61,12 @@ test: install-dev
 
 bench: install-dev
 	"$(VENV_PY)" benchmarks/bench_lca.py
+
+# The documentation site (sphinx, pydata-sphinx-theme, myst-nb, numpydoc; the dev extra has them).
+# Notebooks are rendered from their stored outputs, never executed; warnings are errors.
+docs: install-dev
+	"$(VENV_PY)" -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "open docs/_build/html/index.html"
 
 clean-venv:
 	rm -rf "$(VENV)"

@@ -440,7 +440,8 @@ def bundled_dir() -> Path:
     override = os.environ.get("BAYESMIX_MODELS")
     if override:
         return Path(override)
-    return Path(__file__).resolve().parent.parent / "models"
+    shipped = (Path(__file__).resolve().parent / "models").resolve()  # in a wheel; a checkout: symlink to ../models
+    return shipped if shipped.is_dir() else Path(__file__).resolve().parent.parent / "models"
 
 
 def bundled_specs() -> dict[str, Path]:
