@@ -68,10 +68,11 @@ def _call_of(mm) -> dict:
 
 def rebuild(call: Mapping[str, Any], **changes) -> Any:
     """Call the factory of a recorded ``call`` again, with ``changes`` to its arguments."""
-    import bayesmix
-    factory = getattr(bayesmix, call["factory"], None)
-    if factory is None:
-        raise ValueError(f"unknown factory {call['factory']!r} in the saved call (bayesmix {bayesmix.__version__}).")
+    from . import registry
+    try:
+        factory = registry.get(call["factory"]).factory
+    except ValueError as err:
+        raise ValueError(f"unknown factory {call['factory']!r} in the saved call: {err}") from None
     return factory(**{**call["arguments"], **changes})
 
 
