@@ -85,3 +85,7 @@ class ClassModel:
         if self.covariates is not None:
             out[f"{self.prefix}_slope"] = np.zeros((self.covariates.shape[1], self.n_classes - 1))
         return out
+
+
+def class_labels(n_classes: int, prefix: str = "class") -> list[str]:
+    return [f"{prefix}{c + 1}" for c in range(n_classes)]

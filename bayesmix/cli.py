@@ -43,23 +43,10 @@ def _number(v: float) -> str:
 
 
 def _by_time_tables(model, fit) -> str:
-    """A latent transition model's class proportions at every time point and its transition probabilities.
-
-    ``ml.summary()`` and ``model.class_proportions`` give the classes of the
-    first time point (C_1) only; this adds P(C_t = k) for every t
-    (:meth:`~bayesmix.factories.lta.LTAModel.class_proportions_by_time`, the
-    model-implied proportions of eq. 8-9) and P(C_t = k | C_{t-1} = j) per step
-    (:meth:`~bayesmix.factories.lta.LTAModel.transition_matrices`). Empty for
-    models without time points.
-    """
-    if not hasattr(model, "class_proportions_by_time"):
-        return ""
-    first = model.times[0]
-    proportions = model.class_proportions_by_time(fit).to_string(float_format=_number, sparsify=False)
-    transitions = model.transition_matrices(fit).to_string(float_format=_number, sparsify=False)
-    return (f"\nClass proportions at every time point, P(C_t = k) implied by the model "
-            f"(the ML summary's 'Classes' are time point {first}):\n{proportions}\n"
-            f"\nTransition probabilities P(C_t = k | C_t-1 = j) (rows: transition, from, to):\n{transitions}\n")
+    """Text the model's family adds after the summary (its registered ``summary_extra``; LTA: every time point)."""
+    from .registry import family_of
+    extra = family_of(model).summary_extra
+    return extra(model, fit) if extra is not None else ""
 
 
 def _paper_table(spec, ml) -> str:

@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import stats
+from . import registry
 
 __all__ = ["pattern_table", "goodness_of_fit", "bivariate_residuals", "blrt", "simulate_from"]
 
@@ -321,11 +322,12 @@ def blrt(m_small, ml_small, m_big, ml_big, *, n_bootstrap: int = 50, starts=(10,
     >>> fit1, fit2 = m1.fit_ml(seed=1), m2.fit_ml(seed=1)                 # doctest: +SKIP
     >>> bm.blrt(m1, fit1, m2, fit2, n_bootstrap=100, seed=1, n_jobs=2)    # doctest: +SKIP
     """
-    from .io import _call_of
-    call_small, call_big = _call_of(m_small), _call_of(m_big)
+    from .io import call_of
+    call_small, call_big = call_of(m_small), call_of(m_big)
     if m_small.n_units != m_big.n_units:
         raise ValueError("blrt needs two models of the same data (same units).")
-    item_types = {spec.name: spec.kind for spec in m_small.data.items} if call_small["factory"] == "lca" else None
+    item_types = ({spec.name: spec.kind for spec in m_small.data.items}
+                  if registry.get(call_small["factory"]).accepts("item_types") else None)
     streams = np.random.SeedSequence(seed).spawn(n_bootstrap)
     jobs = [(m_small, ml_small, call_small, call_big, starts, s, item_types) for s in streams]
     if n_jobs == 1:

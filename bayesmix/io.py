@@ -74,7 +74,7 @@ def data_hash(mm) -> str:
     return hashlib.sha256(np.ascontiguousarray(values).tobytes()).hexdigest()
 
 
-def _call_of(mm) -> dict:
+def call_of(mm) -> dict:
     call = mm.options.get("call")
     if not call:
         raise ValueError(f"this model ({mm.name}) does not record its factory call, so it cannot be rebuilt; "
@@ -84,10 +84,11 @@ def _call_of(mm) -> dict:
 
 def rebuild(call: Mapping[str, Any], **changes) -> Any:
     """Call the factory of a recorded ``call`` again, with ``changes`` to its arguments."""
-    import bayesmix
-    factory = getattr(bayesmix, call["factory"], None)
-    if factory is None:
-        raise ValueError(f"unknown factory {call['factory']!r} in the saved call (bayesmix {bayesmix.__version__}).")
+    from . import registry
+    try:
+        factory = registry.get(call["factory"]).factory
+    except ValueError as err:
+        raise ValueError(f"unknown factory {call['factory']!r} in the saved call: {err}") from None
     return factory(**{**call["arguments"], **changes})
 
 
@@ -398,7 +399,7 @@ def save(path: str | os.PathLike, model, result=None, *, overwrite: bool = False
     from .options import check_bool
     check_bool(overwrite, "overwrite")
     path = Path(path)
-    call = _call_of(model)
+    call = call_of(model)
     if path.exists() and not overwrite:
         raise ValueError(f"{str(path)!r} exists; pass overwrite=True to replace it.")
     single = _is_datatree(result) or not isinstance(result, Mapping)  # a DataTree is a Mapping too

@@ -119,7 +119,6 @@ class MixtureModel:
         """The :class:`~bayesmix.latent.LatentEffects` block (None without continuous latent effects)."""
         return self.structure.latent
 
-    random_effects = latent  # the name two-level code and tests use
 
     @property
     def integrated(self) -> tuple:

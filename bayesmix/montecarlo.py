@@ -36,6 +36,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 import pandas as pd
+from . import registry
 
 __all__ = ["montecarlo", "MonteCarloResult", "population_values"]
 
@@ -253,12 +254,12 @@ def montecarlo(spec, replications: int | None = None, seed: int | None = None, s
     if not parsed.is_simulated:
         raise ValueError(f"spec {parsed.name!r} has no simulator ([data] simulate = ...); a Monte Carlo study "
                          "draws its data sets from one.")
-    if parsed.factory == "lta":
-        # the simulator's truth holds (N, T) classes and the marginal random SDs, which neither the label
-        # alignment nor population_values maps onto LTA's parameters yet: refuse rather than report wrong values
-        raise ValueError(f"spec {parsed.name!r} uses bm.lta; Monte Carlo studies of LTA specs are not supported "
-                         "yet (labels and random-effect population values are not mapped). Fit its simulated "
-                         "data with `bayesmix run` or loop over bm.datasets.simulate_lta yourself.")
+    if not registry.get(parsed.factory).montecarlo:
+        # the family's simulated truth is not mapped onto its parameters (labels, population values):
+        # refuse rather than report wrong values
+        raise ValueError(f"spec {parsed.name!r} uses bm.{parsed.factory}; Monte Carlo studies of its specs are not "
+                         "supported yet (labels and random-effect population values are not mapped). Fit its "
+                         f"simulated data with `bayesmix run` or loop over its simulator yourself.")
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:

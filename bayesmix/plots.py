@@ -212,7 +212,7 @@ def plot_membership_curves(mm, result: Any, *, grid=None, hdi_prob: float = 0.9,
         A ``bm.gom`` model (logistic-normal or restricted membership).
     result : MLResult or DataTree
         ML: the curves at the estimates; posterior: mean with an equal-tailed
-        ``hdi_prob`` band (:func:`bayesmix.factories.gom.membership_curves`).
+        ``hdi_prob`` band (:func:`bayesmix.families.gom.membership_curves`).
     grid : sequence of float, optional
         Standardized alpha_1j values (default [-3, 3]).
     hdi_prob : float

@@ -54,11 +54,10 @@ import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
 import xarray as xr
+from . import registry
 
-__all__ = ["posterior_predictive", "pattern_frequencies", "item_pairs", "SUPPORTED_FACTORIES"]
+__all__ = ["posterior_predictive", "pattern_frequencies", "item_pairs"]
 
-#: factories whose models :func:`posterior_predictive` simulates
-SUPPORTED_FACTORIES = ("lca", "mixture_regression", "lta", "gom", "fma", "fma_gom", "irt_3pl")
 RANDOM_EFFECTS = ("new", "posterior")
 PAIR_STATISTICS = ("bvr", "cramers_v", "log_odds_ratio", "correlation")
 
@@ -265,10 +264,11 @@ def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
 
 
 def _check_supported(mm) -> None:
-    if mm.name not in SUPPORTED_FACTORIES:
+    known = registry.families()
+    if mm.name not in known:
         raise NotImplementedError(
-            f"posterior_predictive does not simulate bm.{mm.name} models yet; it covers the models of "
-            + ", ".join(f"bm.{f}" for f in SUPPORTED_FACTORIES) + ".")
+            f"posterior_predictive does not simulate {mm.name!r} models; it covers the registered families "
+            + ", ".join(f"bm.{f}" for f in known) + ".")
 
 
 def _selected_posterior(mm, result, draws: int | None, random_effects: str):

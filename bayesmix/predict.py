@@ -39,6 +39,7 @@ import pandas as pd
 import xarray as xr
 
 from .data import column_names
+from . import registry
 
 __all__ = ["predict_proba", "predict", "point_posterior"]
 
@@ -168,7 +169,7 @@ def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1
             combined[name] = pd.Categorical(combined[name], categories=train[name].dtype.categories,
                                             ordered=train[name].dtype.ordered)
     changes: dict[str, Any] = {"data": combined}
-    if call["factory"] in ("lca", "lta"):
+    if registry.get(call["factory"]).accepts("item_types"):  # keep the training item types
         changes["item_types"] = {spec.name: spec.kind for spec in mm.data.items}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # suspicious codes etc. were reported at fitting

@@ -143,7 +143,7 @@ def _free_softmax(free: np.ndarray) -> np.ndarray:
     return softmax(np.concatenate([free, np.zeros(free.shape[:-1] + (1,))], axis=-1), axis=-1)
 
 
-def _cdf(x, link: str) -> np.ndarray:
+def cdf(x, link: str) -> np.ndarray:
     return expit(x) if link == "logit" else stats.norm.cdf(x)
 
 
@@ -183,7 +183,7 @@ def _binary_template(n_units: int, items: list[str], extra: dict | None = None):
 
 def _item_probabilities(values, name: str, items: list[str], link: str, classes: int) -> dict[str, np.ndarray]:
     """P(y_i = 1 | class c) of binary items (eq. 1), one quantity per item and class."""
-    p = _cdf(np.asarray(values[name]), link)  # (S, K, I)
+    p = cdf(np.asarray(values[name]), link)  # (S, K, I)
     return {f"P({item}=1|class{c + 1})": p[:, c, i] for c in range(classes) for i, item in enumerate(items)}
 
 

@@ -114,26 +114,13 @@ def _check_table(table: Any, schema: Mapping[str, Any], where: str) -> None:
 
 
 def _factories() -> dict[str, Any]:
-    import bayesmix
-    names = ("lca", "mixture_regression", "lta", "gom", "fma", "fma_gom", "irt_3pl")
-    return {n: getattr(bayesmix, n) for n in names if hasattr(bayesmix, n)}
+    from . import registry
+    return registry.factories()
 
 
 def _simulators() -> dict[str, Any]:
-    from . import datasets
-    found = {}
-    for module_name in ("simulate", "simulate_gom", "simulate_lta", "simulate_irt"):
-        try:
-            module = __import__(f"bayesmix.datasets.{module_name}", fromlist=["_"])
-        except ImportError:  # a simulator module of a family that has not landed
-            continue
-        for name, fn in vars(module).items():
-            if name.startswith("simulate_") and callable(fn) and getattr(fn, "__module__", "") == module.__name__:
-                found[name] = fn
-    for name in dir(datasets):
-        if name.startswith("simulate_"):
-            found.setdefault(name, getattr(datasets, name))
-    return found
+    from . import registry
+    return registry.simulators()
 
 
 def _factory_schema(factory) -> dict[str, Any]:
@@ -625,8 +612,8 @@ def to_spec(model, *, data_path: str | os.PathLike | None = None) -> dict:
     >>> spec = bm.to_spec(m, data_path="my_data.csv")     # doctest: +SKIP
     >>> bm.write_spec(spec, "my_model.toml")             # doctest: +SKIP
     """
-    from .io import _call_of
-    call = _call_of(model)
+    from .io import call_of
+    call = call_of(model)
     arguments = dict(call["arguments"])
     frame = arguments.pop("data")
     priors = arguments.pop("priors", None)

@@ -590,7 +590,7 @@ def test_prior_set_reports_unused_overrides():
 @pytest.fixture
 def recorded_prior_sets(monkeypatch):
     """The PriorSet instances bm.lca makes (to see which overrides the built model asked for)."""
-    lca_module = importlib.import_module("bayesmix.factories.lca")
+    lca_module = importlib.import_module("bayesmix.families.lca.factory")
 
     made = []
 

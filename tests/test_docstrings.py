@@ -16,9 +16,9 @@ import re
 import pytest
 
 import bayesmix as bm
-from bayesmix.factories.fma import FactorMixtureModel
-from bayesmix.factories.irt import ThreePLModel
-from bayesmix.factories.lta import LTAModel
+from bayesmix.families.fma import FactorMixtureModel
+from bayesmix.families.irt import ThreePLModel
+from bayesmix.families.lta import LTAModel
 from bayesmix.inference.ml import MAPResult, MLResult
 from bayesmix.montecarlo import MonteCarloResult
 from bayesmix.spec import Spec

@@ -21,7 +21,7 @@ from scipy.stats import norm
 
 import bayesmix as bm
 from bayesmix.datasets.simulate_irt import simulate_3pl, simulate_fma, simulate_fma_gom
-from bayesmix.irt_conversions import fmagom_to_irt, irt_to_fmagom
+from bayesmix.families.irt.conversions import fmagom_to_irt, irt_to_fmagom
 from bayesmix.marginal.logit_normal import SD_SWITCH, log_moments, loglik
 from bayesmix.results import draw_function
 

@@ -84,7 +84,7 @@ from scipy.stats import norm  # noqa: E402
 
 import bayesmix as bm  # noqa: E402
 from bayesmix.datasets.simulate_gom import simulate_gom  # noqa: E402
-from bayesmix.factories.gom import integration_error, membership_scores  # noqa: E402
+from bayesmix.families.gom import integration_error, membership_scores  # noqa: E402
 
 PROFILES = np.array([[0.9, 0.85, 0.8, 0.9, 0.75, 0.2, 0.85, 0.9, 0.15, 0.8],
                      [0.1, 0.2, 0.15, 0.25, 0.1, 0.8, 0.1, 0.2, 0.85, 0.15]])

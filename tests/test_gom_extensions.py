@@ -19,7 +19,7 @@ from scipy.special import expit, softmax
 import bayesmix as bm
 from bayesmix._compile import function
 from bayesmix.datasets.simulate_gom import simulate_gom
-from bayesmix.factories.gom import membership_curves
+from bayesmix.families.gom import membership_curves
 
 GRID = np.linspace(-2.5, 2.5, 11)
 

@@ -31,7 +31,7 @@ from scipy.special import expit, log_softmax, logsumexp
 
 import bayesmix as bm
 from bayesmix.datasets.simulate_lta import TABLE1_PROFILES, simulate_lta
-from bayesmix.factories.lta import long_to_wide, wide_to_long
+from bayesmix.families.lta import long_to_wide, wide_to_long
 from bayesmix.results import draw_function
 from bayesmix.structure import ChainClasses
 from bayesmix.structure.chain import paths
@@ -590,7 +590,7 @@ def test_invariant_measurement_needs_the_same_codes(sai, no_model_building):
 
 def test_results_refuse_other_models(sai):
     m = bm.lca(sai, SAI_BY_TIME["t1"], n_classes=2)
-    from bayesmix.results_lta import transition_matrices
+    from bayesmix.families.lta.results import transition_matrices
     with pytest.raises(ValueError, match="bm.lta"):
         transition_matrices(m, None)
 

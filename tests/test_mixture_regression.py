@@ -157,7 +157,7 @@ def _integrate_numpy(values, frame, spec, j, dim):
 def test_integrated_cluster_loglik_matches_scipy_quad(case):
     m, frame = _oracle_model(case)
     spec = {"random": ORACLE_CASES[case]["random"], **ORACLE_CASES[case]}
-    dim = m.random_effects.n_effects
+    dim = m.latent.n_effects
     assert m.loglik_dim == "cluster" and m.integrated == ("random_z",)
     flat = flat_model(m)
     values = _draw_values(m, seed=7)
@@ -168,7 +168,7 @@ def test_integrated_cluster_loglik_matches_scipy_quad(case):
     # the same conditional f(z) at a given z is what NUTS uses (the 'loglik' Potential)
     z = np.random.default_rng(3).normal(size=(3, dim))
     names = [rv.name for rv in m.model.free_RVs]
-    fn = draw_function(m, "oracle_conditional", m.cluster_loglik(m.random_effects.z), names)
+    fn = draw_function(m, "oracle_conditional", m.cluster_loglik(m.latent.z), names)
     got = fn(*[z if n == "random_z" else values[n] for n in names])
     np.testing.assert_allclose(got, [_numpy_conditional(values, frame, spec, z[j], j) for j in range(3)],
                                rtol=1e-10)

@@ -165,7 +165,7 @@ def draw_values(m, seed):
 
 
 # ---------------------------------------------------------------------------------- oracle
-def _cdf(x, link):
+def cdf(x, link):
     return expit(x) if link == "logit" else stats.norm.cdf(x)
 
 
@@ -228,7 +228,7 @@ class Oracle:
             return stats.norm.logpdf(value, loc=p["normal_mean"][c, j], scale=sd)
         code = cats.index(value)
         if kind == "binary":
-            prob2 = _cdf(p["binary_logit"][c, j], self.link)
+            prob2 = cdf(p["binary_logit"][c, j], self.link)
             return stats.bernoulli.logpmf(code, prob2)
         if kind == "nominal":
             eta = np.concatenate([[0.0], p["nominal_logit"][c, offset:offset + len(cats) - 1]])
@@ -236,7 +236,7 @@ class Oracle:
         if kind == "ordinal":
             gaps = np.exp(p["ordinal_log_gap"][c, offset:offset + len(cats) - 2]) if len(cats) > 2 else []
             tau = p["ordinal_first_threshold"][c, j] + np.concatenate([[0.0], np.cumsum(gaps)])
-            cum = np.concatenate([[0.0], _cdf(tau, self.link), [1.0]])  # P(y <= k)
+            cum = np.concatenate([[0.0], cdf(tau, self.link), [1.0]])  # P(y <= k)
             return np.log(cum[code + 1] - cum[code])
         raise AssertionError(kind)
 
@@ -380,12 +380,12 @@ def test_link_functions_match_scipy_in_the_tails():
     import pytensor
     import pytensor.tensor as pt
 
-    from bayesmix.kernels import _cdf, _log_cdf
+    from bayesmix.kernels import cdf, log_cdf
 
     x = pt.dvector("x")
     grid = np.concatenate([np.linspace(-30.0, 30.0, 241), [-1.0 - 1e-12, -1.0, -1.0 + 1e-12]])
     fn = pytensor.function(
-        [x], [_log_cdf(x, "logit"), _log_cdf(x, "probit"), _cdf(x, "logit"), _cdf(x, "probit")], mode=COMPILE_MODE
+        [x], [log_cdf(x, "logit"), log_cdf(x, "probit"), cdf(x, "logit"), cdf(x, "probit")], mode=COMPILE_MODE
     )
     log_logit, log_probit, cdf_logit, cdf_probit = fn(grid)
     np.testing.assert_allclose(log_logit, -np.logaddexp(0.0, -grid), rtol=1e-12)

@@ -152,7 +152,7 @@ FACTOR_MODELS = {
 @pytest.mark.parametrize("name", list(FACTOR_MODELS))
 def test_factor_models_by_node_table_equal_per_response(name, monkeypatch):
     """At a node eta_q shared by all persons the kernels sum one-hot rows of a (K, I, C) table."""
-    import bayesmix.kernels as kernels_module
+    import bayesmix.kernels.base as kernels_module
     data, items = _lsat_with_missing()
     fast = FACTOR_MODELS[name](data, items)
     v1, g1, theta = _value_grad(fast, seed=3)

@@ -303,7 +303,7 @@ def wb_oracle(fixture, values):
 # ================================================================ 1. quadrature oracles
 def test_within_between_gauss_hermite_matches_adaptive_quad(wb2):
     m, frame = wb2
-    assert m.loglik_dim == "cluster" and m.random_effects.n_effects == 1
+    assert m.loglik_dim == "cluster" and m.latent.n_effects == 1
     flat = flat_model(m, GH40)
     assert {rv.name for rv in flat.rvs} == {"class_intercept", "binary_logit", "random_sd"}  # z integrated out
     for seed in (1, 2):
@@ -317,7 +317,7 @@ def test_within_between_gauss_hermite_matches_adaptive_quad(wb2):
 
 def test_within_between_correlated_effects_match_2d_integral(wb3):
     m, frame = wb3
-    assert m.random_effects.n_effects == 2
+    assert m.latent.n_effects == 2
     flat = flat_model(m, GH40)
     values = draw_values(m, 3)
     assert values["random_chol"].shape == (3,) and abs(values["random_chol"][1]) >= 0.3  # correlated
@@ -385,7 +385,7 @@ def test_nuts_conditional_matches_numpy_at_given_z(fixture, request):
     """``m.cluster_loglik(z)`` and the model's ``loglik`` Potential (what NUTS samples) at given z."""
     data = request.getfixturevalue(fixture)
     m, _ = data
-    d = m.random_effects.n_effects
+    d = m.latent.n_effects
     values = draw_values(m, 7)
     oracle = wb_oracle(data, values)
     z = np.random.default_rng(8).normal(size=(4, d))
@@ -450,7 +450,7 @@ def synthetic_posterior(m, n_draws: int, seed: int) -> xr.Dataset:
     for s in range(n_draws):
         values = draw_values(m, 1000 * seed + s)
         if "random_z" in free:
-            values["random_z"] = rng.normal(size=(len(m.data.clusters), m.random_effects.n_effects))
+            values["random_z"] = rng.normal(size=(len(m.data.clusters), m.latent.n_effects))
         for n in free:
             draws[n].append(np.asarray(values[n], dtype=float))
         if fn is not None:
@@ -489,12 +489,12 @@ def test_relabeling_leaves_every_draw_likelihood_unchanged(fixture, request):
 
     graphs = {"integrated": m.integrated_loglik(GH40)}
     if m.cluster_loglik is not None:  # what NUTS samples: the conditional at the (relabeled) random_z
-        graphs["conditional"] = m.cluster_loglik(m.random_effects.z)
+        graphs["conditional"] = m.cluster_loglik(m.latent.z)
     for name, graph in graphs.items():
         before = _per_draw(m, f"test_relabel_{name}", graph, posterior)
         after = _per_draw(m, f"test_relabel_{name}", graph, aligned)
         # GH nodes are not rotation invariant in 2-D: the integral only to quadrature accuracy
-        tol = 2e-5 if name == "integrated" and m.random_effects is not None and m.random_effects.n_effects > 1 else 1e-9
+        tol = 2e-5 if name == "integrated" and m.latent is not None and m.latent.n_effects > 1 else 1e-9
         np.testing.assert_allclose(after, before, rtol=0, atol=tol, err_msg=f"{fixture}: {name} log-likelihood")
 
     for det in m.model.deterministics:  # random_sd, random_corr, class_icc

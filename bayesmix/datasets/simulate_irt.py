@@ -26,7 +26,7 @@ class SimulatedIRT:
         return iter((self.data, self.truth))
 
 
-def _cdf(x, link):
+def cdf(x, link):
     return expit(x) if link == "logit" else norm.cdf(x)
 
 
@@ -55,7 +55,7 @@ def simulate_fma(n_units: int = 1000, n_items: int = 8, n_classes: int = 2, *, l
     sd = np.ones(n_classes) if factor_sd is None else np.asarray(factor_sd, float)
     eta = rng.standard_normal(n_units) * sd[classes]
     lam_c = lam[classes] if lam.ndim == 2 else lam[None, :]
-    p = _cdf(tau[classes] + lam_c * eta[:, None], link)
+    p = cdf(tau[classes] + lam_c * eta[:, None], link)
     y = rng.uniform(size=p.shape) < p
     truth = {"binary_logit": tau, "factor_loading": lam, "class_intercept": alpha, "class_proportions": probs}
     if factor_sd is not None:
@@ -76,7 +76,7 @@ def simulate_fma_gom(n_units: int = 1000, n_items: int = 8, *, loading=None, int
     alpha = class_intercept + membership_sd * rng.standard_normal(n_units)
     item_class = (rng.uniform(size=(n_units, n_items)) >= expit(alpha)[:, None]).astype(int)  # 0 = class1
     lam_c = lam[item_class] if lam.ndim == 2 else lam[None, :]
-    p = _cdf(tau[item_class, np.arange(n_items)[None, :]] + lam_c * eta[:, None], link)
+    p = cdf(tau[item_class, np.arange(n_items)[None, :]] + lam_c * eta[:, None], link)
     y = rng.uniform(size=p.shape) < p
     truth = {"binary_logit": tau, "factor_loading": lam, "class_intercept": np.array([class_intercept]),
              "factor_membership_sd": np.array([membership_sd])}
@@ -92,7 +92,7 @@ def simulate_3pl(n_units: int = 3000, n_items: int = 10, *, a=None, b=None, g=No
     b = np.linspace(-1.5, 1.5, n_items) if b is None else np.asarray(b, float)
     g = np.full(n_items, 0.2) if g is None else np.asarray(g, float)
     eta = rng.standard_normal(n_units)
-    p = g + (1 - g) * _cdf(a * (eta[:, None] - b), link)
+    p = g + (1 - g) * cdf(a * (eta[:, None] - b), link)
     y = rng.uniform(size=p.shape) < p
     truth = {"g": g, "a": a, "b": b}
     return SimulatedIRT(_frame(y, items), truth, eta, None, items)

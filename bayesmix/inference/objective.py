@@ -156,7 +156,7 @@ class FlatModel:
         nodes = 1
         if self.mm.cluster_loglik is not None:
             from .quadrature import rule
-            nodes = len(rule(settings["method"], settings["points"], self.mm.random_effects.n_effects,
+            nodes = len(rule(settings["method"], settings["points"], self.mm.latent.n_effects,
                              settings.get("seed", 0))[1])
         return int(self.mm.data.n_units) * int(self.mm.n_classes) * nodes
 

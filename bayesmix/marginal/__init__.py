@@ -16,6 +16,6 @@ draws); adding a strategy means adding a module.
 """
 
 from . import between, chain, item, logit_normal, nested, within
-from .within import marginal_loglik, posterior_class_probabilities
+from .within import posterior_class_probabilities
 
-__all__ = ["between", "chain", "item", "logit_normal", "nested", "within", "marginal_loglik", "posterior_class_probabilities"]
+__all__ = ["between", "chain", "item", "logit_normal", "nested", "within", "posterior_class_probabilities"]

@@ -16,7 +16,7 @@ import pytensor.tensor as pt
 from pytensor.tensor import TensorLike, TensorVariable
 from scipy.special import softmax
 
-from ..random_effects import segment_sum
+from ..latent import segment_sum
 from . import within
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "loglik",
     "log_posterior",
     "posterior",
-    "marginal_loglik",
     "posterior_class_probabilities",
 ]
 
@@ -73,7 +72,6 @@ def posterior(log_prior_between: TensorLike, unit_loglik_by_class: TensorLike,
 
 
 # Earlier name, kept for callers.
-marginal_loglik = loglik
 
 
 def posterior_class_probabilities(log_prior_between: np.ndarray, cluster_ll: np.ndarray) -> np.ndarray:

@@ -20,7 +20,6 @@ __all__ = [
     "loglik",
     "log_posterior",
     "posterior",
-    "marginal_loglik",
     "posterior_class_probabilities",
     "marginal_loglik_numpy",
 ]
@@ -54,7 +53,6 @@ def posterior(log_prior: TensorLike, loglik_by_class: TensorLike) -> TensorVaria
 
 
 # Earlier names, kept for callers.
-marginal_loglik = loglik
 
 
 def posterior_class_probabilities(log_prior: np.ndarray, loglik_by_class: np.ndarray) -> np.ndarray:

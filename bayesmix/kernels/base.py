@@ -33,13 +33,13 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 import numpy as np
-import pytensor.tensor as pt
 import pymc as pm
+import pytensor.tensor as pt
 from pymc.distributions.transforms import ordered as ordered_transform
 
-from .data import EncodedData, ItemSpec
-from .parameters import create, register
-from .priors import PriorSet
+from ..data import EncodedData, ItemSpec
+from ..parameters import create, register
+from ..priors import PriorSet
 
 #: padding value for impossible categories (exp(-1e4) == 0 in float64)
 _IMPOSSIBLE = -1.0e4
@@ -63,14 +63,14 @@ def _normal_logcdf(x):
     )
 
 
-def _log_cdf(x, link: str):
+def log_cdf(x, link: str):
     """log F(x) for the link's latent-response distribution (eq. 1)."""
     if link == "logit":
         return -pt.softplus(-x)
     return _normal_logcdf(x)
 
 
-def _cdf(x, link: str):
+def cdf(x, link: str):
     if link == "logit":
         return pt.sigmoid(x)
     return 0.5 * pt.erfc(-x / np.sqrt(2.0))
@@ -298,7 +298,7 @@ class BinaryKernel(CategoricalKernel):
         beta = (params or self.params)["binary_logit"]
         if shift is not None:
             beta = _shifted(beta, shift)
-        return pt.stack([_log_cdf(-beta, self.link), _log_cdf(beta, self.link)], axis=-1)
+        return pt.stack([log_cdf(-beta, self.link), log_cdf(beta, self.link)], axis=-1)
 
     def profile_rows(self, params=None):
         """P(y_i = second code | class) for each binary item (Table 1 of the paper)."""
@@ -403,10 +403,10 @@ class OrdinalKernel(CategoricalKernel):
         if shift is not None:
             tau = pt.expand_dims(pt.moveaxis(tau, -3, -2), -4) - pt.as_tensor(shift)[..., None]  # (..., N, I, K, C-1)
             valid = self.valid[:, None, :]  # (I, 1, C)
-        cdf = _cdf(tau, self.link)
-        zeros = pt.zeros_like(cdf[..., :1])
-        upper = pt.concatenate([cdf, zeros + 1.0], axis=-1)
-        lower = pt.concatenate([zeros, cdf], axis=-1)
+        cum = cdf(tau, self.link)
+        zeros = pt.zeros_like(cum[..., :1])
+        upper = pt.concatenate([cum, zeros + 1.0], axis=-1)
+        lower = pt.concatenate([zeros, cum], axis=-1)
         prob = pt.maximum(upper - lower, 1e-300)
         return pt.where(valid, pt.log(prob), 0.0)
 

@@ -31,8 +31,8 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from .parameters import register
-from .priors import PriorSet
+from ..parameters import register
+from ..priors import PriorSet
 
 FORMS = ("diagonal", "cholesky", "factor", "structural")
 
@@ -246,7 +246,7 @@ class LatentEffects:
         block with a non-normal latent overrides this (importance weights
         log p(z) - log q(z) added to the proposal's weights).
         """
-        from .inference.quadrature import rule
+        from ..inference.quadrature import rule
         return rule(method, points, self.n_dims, seed)
 
     def random_start(self, rng: np.random.Generator) -> dict:

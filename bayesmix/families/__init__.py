@@ -1,0 +1,13 @@
+"""Model families: one package per family, each registering itself in :mod:`bayesmix.registry`.
+
+- :mod:`.lca` -- latent class analysis, single and two level (sections 2, 5, 6);
+- :mod:`.regression` -- two-level mixture regression (section 5, eq. 19);
+- :mod:`.lta` -- latent transition analysis (sections 3-4);
+- :mod:`.gom` -- grade of membership (section 7);
+- :mod:`.fma` -- factor mixture analysis and FMA-GoM (section 8);
+- :mod:`.irt` -- the 3PL guessing model (section 9).
+
+Importing this package registers every family.
+"""
+
+from . import lca, regression, lta, gom, fma, irt  # noqa: F401,I001  (registration, in the paper's order)

@@ -1,0 +1,231 @@
+"""Grade-of-membership results (section 7): membership scores, the integration check, membership curves.
+
+Each function takes a GoM model and any fit (ML result or posterior draws).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+import pytensor.tensor as pt
+from scipy.special import logsumexp
+
+from ..._compile import function
+from ...model import MixtureModel
+
+
+def _points(mm: MixtureModel, fit, max_draws: int) -> list[dict]:
+    """Parameter points (name -> value, integrated effects excluded) of an ML result or a posterior."""
+    names = [rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated]
+    if hasattr(fit, "point"):
+        return [{k: fit.point[k] for k in names}]
+    posterior = fit["posterior"]
+    posterior = posterior.dataset if hasattr(posterior, "dataset") else posterior
+    arrays = {k: posterior[k].transpose("chain", "draw", ...).to_numpy() for k in names}
+    n_chain, n_draw = next(iter(arrays.values())).shape[:2]
+    pairs = [(c, d) for c in range(n_chain) for d in range(n_draw)]
+    pairs = pairs[:: max(1, int(np.ceil(len(pairs) / max_draws)))]
+    return [{k: v[c, d] for k, v in arrays.items()} for c, d in pairs]
+
+
+def _node_function(mm: MixtureModel, integration: dict | None):
+    """Compiled: parameters -> (f_j(z_q) (Q, N), log w_q (Q,), g_j(z_q) (Q, N, K))."""
+    settings = mm.settings(integration)
+    key = ("gom_nodes", tuple(sorted(settings.items())))
+    if key not in mm._cache:
+        nodes, logw = mm.rule(settings)
+        z = pt.as_tensor(nodes[:, None, :])
+        rvs = [rv for rv in mm.model.free_RVs if rv.name not in mm.integrated]
+        outputs = [mm.structure.conditional_loglik(z), pt.as_tensor(logw) + pt.zeros(len(nodes)),
+                   mm.structure.membership(z)]
+        mm._cache[key] = ([rv.name for rv in rvs], function(rvs, outputs))
+    return mm._cache[key]
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> np.ndarray:
+    """Quantile over axis 0 of values (S, N, K) with weights (S, N)."""
+    order = np.argsort(values, axis=0)
+    v = np.take_along_axis(values, order, axis=0)
+    w = np.take_along_axis(np.broadcast_to(weights[..., None], values.shape), order, axis=0)
+    cum = np.cumsum(w, axis=0) / w.sum(axis=0, keepdims=True)
+    idx = np.clip((cum < q).sum(axis=0), 0, len(values) - 1)
+    return np.take_along_axis(v, idx[None], axis=0)[0]
+
+
+def membership_scores(mm: MixtureModel, fit, hdi_prob: float = 0.9, integration: dict | None = None,
+                      max_draws: int = 50) -> pd.DataFrame:
+    """Per-person membership scores g_jk: posterior mean (EAP), sd and an equal-tailed interval.
+
+    The posterior of g_j given y_j at the parameters of ``fit`` (an ML
+    result), or pooled over up to ``max_draws`` posterior draws (a NUTS /
+    Laplace DataTree), by the quadrature / importance nodes of the model's
+    ``integration``. Rows: persons; columns (class, statistic).
+    """
+    names, fn = _node_function(mm, integration)
+    values, weights = [], []
+    for point in _points(mm, fit, max_draws):
+        f, logw, g = fn(*[point[k] for k in names])
+        a = f + logw[:, None]
+        weights.append(np.exp(a - logsumexp(a, axis=0, keepdims=True)))
+        values.append(np.broadcast_to(g, (len(logw), mm.n_units, mm.n_classes)))
+    w = np.concatenate(weights) / len(weights)
+    v = np.concatenate(values)
+    mean = np.einsum("sn,snk->nk", w, v)
+    sd = np.sqrt(np.maximum(np.einsum("sn,snk->nk", w, v**2) - mean**2, 0.0))
+    lo = _weighted_quantile(v, w, (1 - hdi_prob) / 2)
+    hi = _weighted_quantile(v, w, (1 + hdi_prob) / 2)
+    stats = {"mean": mean, "sd": sd, "lower": lo, "upper": hi}
+    columns = pd.MultiIndex.from_product([mm.class_labels, list(stats)], names=["class", "statistic"])
+    table = np.stack([stats[s] for s in stats], axis=-1).reshape(mm.n_units, -1)
+    return pd.DataFrame(table, index=mm.data.units, columns=columns)
+
+
+def integration_error(mm: MixtureModel, fit, integration: dict | None = None) -> dict[str, float]:
+    """Integrated log-likelihood at an ML result's estimates with its numerical-integration error.
+
+    Monte Carlo / importance rules (the Dirichlet membership, ``method=
+    "monte-carlo"``): the delta-method standard error of the summed log of
+    the per-person estimates. All persons share the Q nodes, so their errors
+    are correlated: sum_j log p_j - log p_j ~= mean_q R_q - N with
+    R_q = sum_j w_q p(y_j | z_q) / p_j, and the SE is sd_q(R_q) / sqrt(Q)
+    (i.i.d. nodes; heavy-tailed weights make it an underestimate -- compare
+    two seeds). Product rules (trapezoid, Gauss-Hermite): the change of the LL
+    when the points per dimension are doubled.
+    """
+    settings = mm.settings(integration)
+    names, fn = _node_function(mm, settings)
+    point = _points(mm, fit, 1)[0]
+    f, logw, _ = fn(*[point[k] for k in names])
+    a = f + logw[:, None]
+    per_person = logsumexp(a, axis=0)
+    loglik = float(per_person.sum())
+    q = len(logw)
+    if settings["method"] == "monte-carlo":
+        ratio = np.exp(a + np.log(q) - per_person[None, :]).sum(axis=1)  # R_q, mean N over the nodes
+        se = float(ratio.std(ddof=1) / np.sqrt(q))
+        return {"loglik": loglik, "mc_se": se, "points": q}
+    points = settings["points"] or round(q ** (1 / mm.latent.n_dims))
+    finer = {**settings, "points": 2 * points}
+    names2, fn2 = _node_function(mm, finer)
+    f2, logw2, _ = fn2(*[point[k] for k in names2])
+    fine = float(logsumexp(f2 + logw2[:, None], axis=0).sum())
+    return {"loglik": loglik, "quadrature_error": abs(fine - loglik), "points": points}
+
+
+def _curve_function(mm: MixtureModel):
+    """Compiled: parameters -> (mu (K-1,) at the covariate means, item offsets (I or 1, K-1), Sigma (K-1, K-1))."""
+    if "gom_curves" not in mm._cache:
+        cm, latent = mm.class_model, mm.latent
+        mu = cm.params["class_intercept"]
+        if cm.covariates is not None:
+            mu = mu + pt.dot(pt.as_tensor(cm.covariates.mean(axis=0)), cm.params["class_slope"])
+        offset = pt.zeros((1, mm.n_classes - 1))
+        if "class_item_slope" in mm.model.named_vars:  # gamma_ci at the item covariates' means
+            terms = mm.options["item_covariates"]
+            means = getattr(mm, "item_covariate_means", {})
+            names = [name for kernel in mm.kernels for name in kernel.names]
+            rows = np.zeros((len(names), len(terms)))
+            for t, term in enumerate(terms):
+                column, item_name = term.rsplit(":", 1)
+                rows[names.index(item_name), t] = means[column]
+            offset = pt.dot(pt.as_tensor(rows), mm.model["class_item_slope"])
+        rvs = [rv for rv in mm.model.free_RVs if rv.name not in mm.integrated]
+        mm._cache["gom_curves"] = ([rv.name for rv in rvs], function(rvs, [mu, offset, latent.covariance()]))
+    return mm._cache["gom_curves"]
+
+
+def _curves_at(mu: np.ndarray, offset: np.ndarray, sigma: np.ndarray, grid: np.ndarray, nodes: int) -> np.ndarray:
+    """P(C_ij = k | alpha_1j = mu_1 + sd_1 t) for t in ``grid``, (G, K).
+
+    The other logits given alpha_1 are normal (mean mu_r + Sigma_r1 / Sigma_11 (alpha_1 - mu_1),
+    covariance Sigma_rr - Sigma_r1 Sigma_1r / Sigma_11: zero for the restricted form, eq. 35) and
+    integrated by Gauss-Hermite; item-specific logits (item covariates) are averaged over items.
+    """
+    d = len(mu)
+    sd1 = np.sqrt(sigma[0, 0])
+    alpha1 = mu[0] + sd1 * grid  # (G,)
+    if d == 1:
+        logits = alpha1[:, None, None]  # (G, 1 node, 1)
+        weights = np.ones(1)
+    else:
+        beta = sigma[1:, 0] / sigma[0, 0]
+        cond = sigma[1:, 1:] - np.outer(sigma[1:, 0], sigma[0, 1:]) / sigma[0, 0]
+        vals, vecs = np.linalg.eigh((cond + cond.T) / 2)
+        root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+        x, w = np.polynomial.hermite_e.hermegauss(nodes)
+        grids = np.meshgrid(*[x] * (d - 1), indexing="ij")
+        points = np.stack([g.ravel() for g in grids], axis=-1)  # (Q, d-1)
+        weights = np.prod(np.stack(np.meshgrid(*[w] * (d - 1), indexing="ij"), -1).reshape(-1, d - 1), axis=1)
+        rest = (mu[1:] + beta * (alpha1[:, None] - mu[0]))[:, None, :] + (points @ root.T)[None]  # (G, Q, d-1)
+        logits = np.concatenate([np.broadcast_to(alpha1[:, None, None], rest.shape[:2] + (1,)), rest], axis=-1)
+        weights = weights / weights.sum()
+    logits = logits[:, :, None, :] + offset[None, None]  # (G, Q, I, K-1)
+    full = np.concatenate([logits, np.zeros(logits.shape[:-1] + (1,))], axis=-1)
+    probs = np.exp(full - logsumexp(full, axis=-1, keepdims=True)).mean(axis=2)  # (G, Q, K)
+    return np.einsum("gqk,q->gk", probs, weights)
+
+
+def membership_curves(mm: MixtureModel, fit, grid: Sequence[float] | None = None, hdi_prob: float = 0.9,
+                      max_draws: int = 200, nodes: int = 20) -> pd.DataFrame:
+    """Conditional class probability curves P(C_ij = k | alpha_1j) (figures 2-3 of section 5, eq. 30, 34-35).
+
+    The membership of a response as a function of the person's first class
+    logit alpha_1j, on its standard scale t = (alpha_1j - E alpha_1j) / SD
+    (as the paper's figures 2 and 3): alpha_1j = alpha_1 + SD(alpha_1j) t.
+    For K = 2 the curve is Phi_logistic(alpha_1 + SD t) (eq. 30); for K > 2
+    the other logits are integrated over their normal distribution given
+    alpha_1j (degenerate for the restricted form, eq. 35). A large variance
+    (a high ``class_icc``) gives steep curves, 0 or 1 for most persons: the
+    LCA limit. Covariates (and item covariates, averaged over items) are
+    held at their sample means.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        A ``bm.gom`` model with ``membership="logistic-normal"`` or ``"restricted"``.
+    fit : MLResult or DataTree
+        An ML (or MAP) result: the curves at its estimates; a posterior
+        (NUTS / Laplace): the posterior mean and an equal-tailed interval over
+        up to ``max_draws`` draws.
+    grid : sequence of float, optional
+        Values of the standardized alpha_1j (default 61 points on [-3, 3]).
+    hdi_prob : float
+        Probability of the posterior interval.
+    max_draws : int
+        Posterior draws used (thinned evenly).
+    nodes : int
+        Gauss-Hermite nodes per further logit (K > 2).
+
+    Returns
+    -------
+    DataFrame
+        Index ``alpha1_std`` (the grid). ML: one column per class; posterior:
+        columns (class, statistic) with statistics mean, lower, upper.
+
+    Examples
+    --------
+    >>> m = bm.gom(df, items, 2)                                          # doctest: +SKIP
+    >>> curves = membership_curves(m, m.fit_ml(starts=5, seed=1))         # doctest: +SKIP
+    >>> curves["class1"].plot()                                           # doctest: +SKIP
+    """
+    if mm.name != "gom" or mm.options.get("membership") == "dirichlet":
+        raise ValueError("membership_curves needs a bm.gom model with membership='logistic-normal' or "
+                         "'restricted' (the curves are of the class logit alpha_1j; a Dirichlet membership has none).")
+    if not 0 < hdi_prob < 1:
+        raise ValueError(f"hdi_prob must be in (0, 1), got {hdi_prob!r}.")
+    grid = np.linspace(-3.0, 3.0, 61) if grid is None else np.asarray(grid, dtype=float).ravel()
+    if grid.size == 0 or not np.all(np.isfinite(grid)):
+        raise ValueError("grid must be a non-empty sequence of finite numbers (standardized alpha_1j values).")
+    names, fn = _curve_function(mm)
+    curves = np.stack([_curves_at(*fn(*[point[k] for k in names]), grid, nodes)
+                       for point in _points(mm, fit, max_draws)])  # (S, G, K)
+    index = pd.Index(grid, name="alpha1_std")
+    if hasattr(fit, "point"):
+        return pd.DataFrame(curves[0], index=index, columns=pd.Index(mm.class_labels, name="class"))
+    stats = {"mean": curves.mean(0), "lower": np.quantile(curves, (1 - hdi_prob) / 2, axis=0),
+             "upper": np.quantile(curves, (1 + hdi_prob) / 2, axis=0)}
+    columns = pd.MultiIndex.from_product([mm.class_labels, list(stats)], names=["class", "statistic"])
+    table = np.stack([stats[s] for s in stats], axis=-1).reshape(len(grid), -1)
+    return pd.DataFrame(table, index=index, columns=columns)

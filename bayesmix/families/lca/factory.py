@@ -1,0 +1,300 @@
+"""Latent class analysis: single level (section 2) and two-level (sections 2, 5, 6)."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from ...class_model import ClassModel, class_labels, full_logits
+from ...constraints import constrained_model
+from ...data import encode
+from ...kernels import build_kernels
+from ...latent import LatentEffects
+from ...model import MixtureModel
+from ...options import (
+    check_bool,
+    check_between_level,
+    check_class_level,
+    check_clusters,
+    check_integration,
+    check_needs_cluster,
+)
+from ...parameters import create
+from ...patterns import categorical_density, response_patterns
+from ...priors import DEFAULT_PRIORS, PriorSet
+from ...structure import BetweenClasses, NestedClasses, WithinClasses
+from ...structure.base import shared_log_prior
+
+__all__ = ["lca"]
+
+
+def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n_between_classes,
+                   covariates, ordered, integration):
+    check_class_level(class_level)
+    check_needs_cluster(cluster, [name for name, given in (
+        ("random_intercept=True", random_intercept), (f"class_level={class_level!r}", class_level == "between"),
+        (f"n_between_classes={n_between_classes!r}", n_between_classes is not None)) if given])
+    if random_intercept and n_classes < 2:
+        raise ValueError("random_intercept=True needs n_classes >= 2 (it varies the class logits).")
+    if class_level == "between" and (random_intercept or n_between_classes is not None):
+        raise ValueError("class_level='between' already puts the class on the cluster level; "
+                         "drop random_intercept / n_between_classes, or use class_level='within'.")
+    check_between_level(class_level, covariates)
+    if n_between_classes is not None and (not isinstance(n_between_classes, (int, np.integer)) or n_between_classes < 2):
+        raise ValueError(f"n_between_classes must be an integer >= 2, got {n_between_classes!r}.")
+    if n_between_classes is not None and random_intercept:
+        raise ValueError("n_between_classes with random_intercept is not available yet; use one of them.")
+    if cluster is not None:
+        if class_level == "between":
+            check_clusters(encoded.cluster_index, cluster, n_between_classes=n_classes)
+        if n_between_classes is not None:
+            check_clusters(encoded.cluster_index, cluster, n_between_classes=n_between_classes,
+                           between_option="n_between_classes")
+        if random_intercept:
+            check_clusters(encoded.cluster_index, cluster, random_options=["random_intercept"])
+    if ordered is not None:
+        kinds = {it.name: it.kind for it in encoded.items}
+        if ordered not in kinds:
+            raise ValueError(f"ordered={ordered!r} is not one of the items {list(kinds)}.")
+        if kinds[ordered] not in ("binary", "continuous"):
+            raise ValueError(
+                f"ordered={ordered!r} is a {kinds[ordered]} item; the ordering constraint is "
+                "available for a binary or continuous item."
+            )
+        if n_classes < 2:
+            raise ValueError("ordered= needs n_classes >= 2.")
+    return check_integration(integration)
+
+
+def lca(
+    data: pd.DataFrame,
+    items: Sequence[str],
+    n_classes: int,
+    *,
+    cluster: str | None = None,
+    class_level: str = "within",
+    random_intercept: bool = False,
+    n_between_classes: int | None = None,
+    covariates: Sequence[str] | None = None,
+    cluster_covariates: Sequence[str] | None = None,
+    item_types: str | Mapping[str, str] | None = None,
+    link: str = "logit",
+    priors: Mapping[str, Any] | None = None,
+    missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
+    ordered: str | None = None,
+    equal_variances: bool = False,
+    integration: Mapping[str, Any] | None = None,
+    fixed: Mapping[str, Any] | None = None,
+    equal: Any = None,
+) -> MixtureModel:
+    """Latent class analysis with the classes marginalized exactly.
+
+    **Single level** (section 2 with one level): for unit i,
+    ``log p(y_i) = logsumexp_c [log P(C_i=c | x_i) + sum_p log p(y_pi | C_i=c)]``
+    with class probabilities from the multinomial logit of eq. 4 (last class
+    the reference) and item kernels from eq. 1 (categorical: binary or
+    ordinal thresholds with a logit or probit link; nominal: multinomial
+    logit) and eq. 2 (continuous: normal with class-specific mean and
+    variance). Items are conditionally independent given the class.
+
+    **Two level** (``cluster=`` given), the three statuses of Table 4:
+
+    - *within-between* (``random_intercept=True``, section 2, Model 6): the
+      K-1 class logits get cluster random intercepts alpha_cj (eq. 4),
+      correlated (LKJ Cholesky) when K > 2, regressed on
+      ``cluster_covariates`` (eq. 5); ``class_icc`` is eq. 20.
+    - *between* (``class_level="between"``, section 5, eq. 16-17): one class
+      per cluster, predicted by ``cluster_covariates``.
+    - *within and between* (``n_between_classes=M``, section 6, eq. 24-26):
+      the within class C_ij depends on the between class D_j through
+      gamma_cd (``class_between_effect``), with gamma_Ld = gamma_cM = 0.
+
+    The log-likelihood stored for LOO is per cluster, with random effects
+    integrated by quadrature (``integration={"method": "trapezoid" |
+    "gauss-hermite" | "monte-carlo", "points": Q}``, default trapezoid with
+    30 points per cluster in 1-D); NUTS samples the standardized random
+    effects ``random_z`` instead.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per unit (wide). Missing responses are NaN / None / ``pd.NA``.
+    items : list of str
+        Item columns. Types are inferred (two codes -> binary; other
+        integer/str codes -> nominal; many numeric values -> continuous) or
+        given with ``item_types``.
+    n_classes : int
+        Number of (within) latent classes K (required: no silent default).
+    cluster : str, optional
+        Cluster id column: makes a two-level model (with one of
+        ``random_intercept``, ``class_level="between"``, ``n_between_classes``).
+    class_level : ``"within"`` or ``"between"``
+        ``"between"``: one class per cluster (eq. 16-17).
+    random_intercept : bool
+        Cluster random intercepts on the K-1 class logits (Model 6, eq. 4-5).
+    n_between_classes : int, optional
+        M between classes D_j predicting the within class (eq. 24-26).
+    covariates : list of str, optional
+        Unit-level numeric columns predicting the class (eq. 4).
+    cluster_covariates : list of str, optional
+        Cluster-level columns (constant within cluster): predict the random
+        intercepts (eq. 5) or the between class (eq. 17, 26).
+    item_types : str or dict, optional
+        One type for all items or ``{item: type}`` with type ``"binary"``,
+        ``"nominal"``, ``"ordinal"`` (ordered thresholds) or ``"continuous"``.
+    link : ``"logit"`` or ``"probit"``
+        For binary and ordinal items.
+    missing_codes : list or dict, optional
+        Item codes that mean "missing" (survey codes such as -9, 9 or 999):
+        ``[-9, 999]`` for every item or ``{"A": [9], "B": [-1]}`` per item;
+        those cells become missing and leave the likelihood (full information).
+        Without it, suspicious codes warn and are taken as real categories.
+    priors : dict, optional
+        Overrides by parameter name, e.g. ``{"binary_logit": {"sigma": 3}}``.
+        The default ``random_sd`` prior HalfNormal(2.5) keeps the class ICC
+        (eq. 20) mostly below 0.9; widen it (``{"random_sd": {"sigma": 25}}``)
+        to let the data push a within-between class towards between (Table 4).
+    ordered : str, optional
+        An item (binary or continuous) whose class-specific parameter is
+        constrained to increase over classes; identifies the labels.
+    equal_variances : bool
+        Continuous items share one variance across classes.
+    integration : dict, optional
+        Quadrature of random effects for ML and the log-likelihood of LOO:
+        ``{"method": "trapezoid" | "gauss-hermite" | "monte-carlo", "points": Q,
+        "adaptive": bool}`` (default trapezoid, 30 points in 1-D).
+    fixed : dict, optional
+        Parameters (or elements) held at a value, by the names and labels of
+        ``ml.params`` (Mplus ``@``): ``{"binary_logit[class1, A]": 15.0}``,
+        ``{"binary_logit[*, A]": [15, -15]}``, ``{"binary_logit[item=A]": 0}``,
+        or a whole parameter as an array / labelled ``xarray.DataArray`` with
+        NaN for free elements. Logit-scale values (15: probability 1).
+    equal : dict or list, optional
+        Parameters held equal (Mplus ``(1)`` labels): ``{"binary_logit[*, A]":
+        "class"}`` (item A the same in every class), ``{"normal_sd": "class"}``
+        (every SD equal across classes), or a list of groups
+        ``[["binary_logit[class1, A]", "binary_logit[class2, B]"]]``. See
+        :mod:`bayesmix.constraints`. Fixed elements and ties leave the
+        parameter count (AIC, BIC) and hold for ML, MAP, Laplace and NUTS alike.
+
+    Returns
+    -------
+    MixtureModel
+        Ready for ``fit_ml``, ``fit_map``, ``fit_laplace``, ``sample``, then
+        ``class_probabilities``, ``profiles``, ``class_proportions``,
+        ``predict_proba``, ``goodness_of_fit``, ``save``. The call is
+        recorded in ``model.options["call"]`` (to rebuild it: save/load, predict).
+
+    Missing responses are left out of the likelihood (full information);
+    rows with every item missing are dropped with a warning. Bad input raises
+    a ``ValueError`` naming the column and the fix before anything is compiled.
+
+    Examples
+    --------
+    >>> import bayesmix as bm
+    >>> df = bm.datasets.load("carcinoma")
+    >>> m = bm.lca(df, items=list("ABCDEFG"), n_classes=2)
+    >>> ml = m.fit_ml(starts=20, seed=1)                               # doctest: +SKIP
+    >>> sai = bm.datasets.load("sai_lta")                              # doctest: +SKIP
+    >>> items = ["tense_t1", "worrying_t1", "anxious_t1", "nervous_t1", "jittery_t1"]
+    >>> m2 = bm.lca(sai, items, n_classes=2, cluster="study", random_intercept=True)  # doctest: +SKIP
+    """
+    call = {"factory": "lca", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
+    check_bool(random_intercept, "random_intercept")
+    check_bool(equal_variances, "equal_variances")
+    encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates,
+                     cluster=cluster, cluster_covariates=cluster_covariates, missing_codes=missing_codes)
+    integration = _check_options(encoded, n_classes, cluster, class_level, random_intercept,
+                                 n_between_classes, covariates, ordered, integration)
+    prior_set = PriorSet(priors, known=set(DEFAULT_PRIORS))
+    labels = class_labels(n_classes)
+    kernels = build_kernels(encoded, link=link, equal_variances=equal_variances)
+    if class_level == "between":
+        class_model = ClassModel(n_classes, encoded.cluster_covariates, encoded.cluster_covariate_names,
+                                 covariate_dim="cluster_covariate")
+    else:
+        class_model = ClassModel(n_classes, encoded.covariates, encoded.covariate_names)
+
+    coords = {"class": labels, "unit": list(encoded.units), "item": encoded.item_names()}
+    if cluster is not None:
+        coords["cluster"] = list(encoded.clusters)
+    coords.update(class_model.coords(labels))
+    for kernel in kernels:
+        coords.update(kernel.coords())
+
+    components: list = []
+    with constrained_model(coords, fixed, equal) as model:
+        class_model.build(prior_set)
+        for kernel in kernels:
+            kernel.build(prior_set, ordered_item=ordered)
+        loglik_by_class = sum(kernel.loglik() for kernel in kernels)
+        measurement = lambda z: loglik_by_class  # noqa: E731  (no latent effect in the measurement)
+        clustering = {} if cluster is None else {"cluster_index": encoded.cluster_index,
+                                                 "n_clusters": len(encoded.clusters)}
+        if random_intercept:
+            structure = _within_between(encoded, class_model, measurement, prior_set, labels, kernels)
+        elif class_level == "between":
+            structure = BetweenClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units,
+                                       **clustering)
+        elif n_between_classes is not None:
+            structure, between_model = _within_and_between(model, encoded, class_model, measurement, prior_set,
+                                                           n_between_classes)
+            components.append(between_model)
+        else:
+            density = categorical_density(kernels) if class_model.covariates is None else None
+            structure = WithinClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units,
+                                      density=density, **clustering)
+        structure.add_potential()
+    prior_set.check_unused()  # a prior for a parameter this model does not have (nothing compiled yet)
+    return MixtureModel(
+        model=model,
+        data=encoded,
+        kernels=kernels,
+        class_model=class_model,
+        class_labels=labels,
+        structure=structure,
+        components=components,
+        name="lca",
+        ordered=ordered,
+        options={"call": call, "link": link, "equal_variances": equal_variances, "class_level": class_level,
+                 "random_intercept": random_intercept, "n_between_classes": n_between_classes},
+        integration=integration,
+        sample_size=encoded.n_units,
+        sample_size_basis="units (rows)",
+    )
+
+
+def _within_between(encoded, class_model, measurement, priors, labels, kernels):
+    """Model 6: random intercepts on the K-1 class logits (eq. 4-5), integrated over z."""
+    effects = LatentEffects(labels[:-1], encoded.cluster_index, len(encoded.clusters),
+                            encoded.cluster_covariates, encoded.cluster_covariate_names,
+                            form="cholesky", dim="class_free")
+    effects.build(priors)
+    variance = effects.variances()
+    pm.Deterministic("class_icc", variance / (variance + np.pi**2 / 3), dims="class_free")
+    shared = shared_log_prior(class_model, effects)  # the same class probabilities at a shared node
+    return WithinClasses(lambda z: class_model.log_prior(offset=effects.unit_values(z)), measurement,
+                         encoded.n_units, cluster_index=encoded.cluster_index, n_clusters=len(encoded.clusters),
+                         latent=effects, shared_log_prior_at=shared, patterns=response_patterns(kernels))
+
+
+def _within_and_between(model, encoded, class_model, measurement, priors, n_between):
+    """Section 6: within class C_ij predicted by between class D_j (eq. 24), D_j by w_j (eq. 26)."""
+    between_labels = class_labels(n_between, "between_class")
+    model.add_coord("between_class", between_labels)
+    between_model = ClassModel(n_between, encoded.cluster_covariates, encoded.cluster_covariate_names,
+                               prefix="between_class", covariate_dim="cluster_covariate")
+    for name, values in between_model.coords(between_labels).items():
+        model.add_coord(name, values)
+    between_model.build(priors)
+    gamma = create(priors, "class_between_effect", dims=("class_free", "between_class_free"))
+    # gamma_cd with gamma_Ld = gamma_cM = 0 (identification, eq. 24): offsets (M, 1, K-1)
+    gamma_full = pt.swapaxes(full_logits(gamma, axis=1), 0, 1)[:, None, :]
+    log_prior_within = class_model.log_prior(offset=gamma_full)  # (M, N or 1, K)
+    structure = NestedClasses(lambda z: between_model.log_prior(), lambda z: log_prior_within, measurement,
+                              encoded.n_units, encoded.cluster_index, len(encoded.clusters))
+    return structure, between_model

@@ -1,0 +1,18 @@
+"""Latent transition analysis, single and two level (paper sections 3-4, eq. 6-15)."""
+
+from ...datasets.simulate_lta import simulate_lta
+from ...registry import Family, register
+from . import results
+from .factory import lta
+from .model import LTAModel, summary_by_time
+from .reshape import long_to_wide, wide_to_long
+
+__all__ = ["lta", "LTAModel", "long_to_wide", "wide_to_long", "results"]
+
+register(Family("lta", lta, LTAModel, description="latent transition analysis (sections 3-4)",
+                simulators={"simulate_lta": simulate_lta},
+                results={name: getattr(results, name) for name in results.__all__},
+                summary_extra=summary_by_time,
+                # the simulator's truth holds (N, T) classes and the marginal random SDs, which neither the label
+                # alignment nor population_values maps onto LTA's parameters yet
+                montecarlo=False))

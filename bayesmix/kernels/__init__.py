@@ -1,0 +1,14 @@
+"""Item kernels (measurement, eq. 1-2, 19): per item and class log-likelihoods, a registry by item type.
+
+- :mod:`.base` -- :class:`ItemKernel` and the categorical / normal kernels, registry ``KERNELS``;
+- :mod:`.regression` -- the outcome regression of mixture regression (eq. 19);
+- :mod:`.guessing` -- the 3PL guessing kernel (eq. 42).
+"""
+
+from .base import (KERNELS, LINKS, BinaryKernel, CategoricalKernel, ItemKernel, NominalKernel, NormalKernel,
+                   OrdinalKernel, build_kernels, cdf, log_cdf, unit_shared)
+from .guessing import GuessingKernel
+from .regression import RegressionKernel
+
+__all__ = ["KERNELS", "LINKS", "ItemKernel", "CategoricalKernel", "BinaryKernel", "NominalKernel", "OrdinalKernel",
+           "NormalKernel", "RegressionKernel", "GuessingKernel", "build_kernels", "cdf", "log_cdf", "unit_shared"]

@@ -1,0 +1,130 @@
+"""The family registry: every model family registers its factory and hooks here; the workflow consults it.
+
+A *family* is one factory (``bm.lca``, ``bm.fma_gom`` ...) with what the
+workflow needs to know about it: the model class it returns, the simulators
+that draw data of its shape, its simulation-based calibration cases, result
+functions, and capabilities. ``io``, ``spec``, ``cli``, ``predict``,
+``fit_statistics``, ``montecarlo``, ``sbc`` and ``posterior_predictive`` look
+families up here instead of switching on names, so a new family is one
+package under ``bayesmix/families/`` plus one :func:`register` call (see
+``ARCHITECTURE.md``).
+
+This module imports nothing from bayesmix, so any layer may consult it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+__all__ = ["Family", "register", "get", "families", "factories", "simulators", "sbc_cases", "family_of"]
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the workflow needs to know about one factory.
+
+    Attributes
+    ----------
+    name : str
+        The factory's name, as specs and saved models record it (``"lca"``).
+    factory : callable
+        ``factory(data, ...) -> MixtureModel``.
+    model_class : type or None
+        The class the factory returns (``None``: :class:`~bayesmix.MixtureModel`).
+    description : str
+        One line for listings (paper section and equations).
+    simulators : mapping
+        ``name -> simulate(...)`` functions that draw data sets of this family
+        (spec files name them in ``[data] simulate``).
+    sbc_cases : mapping
+        ``name -> make_case(**sizes) -> SBCCase`` for :mod:`bayesmix.sbc`.
+    results : mapping
+        ``name -> function(model, fit, **kwargs)``: family-specific result functions.
+    summary_extra : callable or None
+        ``summary_extra(model, fit) -> str``: text the command-line summary adds
+        after the ML summary (LTA: proportions by time and transitions).
+    montecarlo : bool
+        Whether :func:`bayesmix.montecarlo` can map this family's simulated truth
+        onto its parameters.
+    """
+
+    name: str
+    factory: Callable[..., Any]
+    model_class: type | None = None
+    description: str = ""
+    simulators: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    sbc_cases: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    results: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
+    summary_extra: Callable[[Any, Any], str] | None = None
+    montecarlo: bool = True
+
+    def accepts(self, argument: str) -> bool:
+        """Whether the factory takes the keyword ``argument`` (e.g. ``"item_types"``)."""
+        return argument in inspect.signature(self.factory).parameters
+
+
+_FAMILIES: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Add ``family`` to the registry (its name must be new); returns it.
+
+    Parameters
+    ----------
+    family : Family
+
+    Returns
+    -------
+    Family
+
+    Examples
+    --------
+    >>> from bayesmix.registry import get
+    >>> get("lca").name
+    'lca'
+    """
+    if family.name in _FAMILIES and _FAMILIES[family.name] is not family:
+        raise ValueError(f"a family named {family.name!r} is already registered.")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def get(name: str) -> Family:
+    """The registered family ``name``; a ValueError lists the known ones."""
+    if name not in _FAMILIES:
+        raise ValueError(f"no model family {name!r}; registered: {sorted(_FAMILIES)}.")
+    return _FAMILIES[name]
+
+
+def families() -> dict[str, Family]:
+    """All registered families by name (registration order)."""
+    return dict(_FAMILIES)
+
+
+def factories() -> dict[str, Callable[..., Any]]:
+    """``name -> factory`` of every registered family."""
+    return {name: fam.factory for name, fam in _FAMILIES.items()}
+
+
+def simulators() -> dict[str, Callable[..., Any]]:
+    """``name -> simulate`` over all families."""
+    out: dict[str, Callable[..., Any]] = {}
+    for fam in _FAMILIES.values():
+        out.update(fam.simulators)
+    return out
+
+
+def sbc_cases() -> dict[str, Callable[..., Any]]:
+    """``case name -> make_case`` over all families."""
+    out: dict[str, Callable[..., Any]] = {}
+    for fam in _FAMILIES.values():
+        out.update(fam.sbc_cases)
+    return out
+
+
+def family_of(model: Any) -> Family:
+    """The family that built ``model`` (from the factory call it records, else its name)."""
+    call = getattr(model, "options", {}).get("call") or {}
+    return get(call.get("factory", getattr(model, "name", "")))
