@@ -87,10 +87,10 @@ class FitSummary:
 
 
 def fit_series(result) -> pd.Series:
-    """LL, parameters, AIC, BIC, aBIC, relative entropy, N, best-LL replication."""
+    """LL, parameters, AIC, BIC, aBIC, relative entropy, N, best-LL replication ("k of n" starts)."""
     return pd.Series({"loglik": result.loglik, "n_params": result.n_params, "aic": result.aic, "bic": result.bic,
                       "abic": result.abic, "entropy": result.entropy, "N": result.n_obs,
-                      "best_ll_replicated": f"{result.starts.n_replicated} of {result.starts.n_final}"},
+                      "best_ll_replicated": result.starts.replication},
                      name="fit", dtype=object)
 
 

@@ -135,7 +135,8 @@ class MLResult:
         -------
         Series
             ``loglik``, ``n_params``, ``aic``, ``bic``, ``abic``, ``entropy``,
-            ``best_ll_replicated``.
+            ``best_ll_replicated`` ("k of n": the best LL reached from k of
+            the n starting sets, :attr:`StartReport.replication`).
 
         Examples
         --------
@@ -143,7 +144,7 @@ class MLResult:
         """
         return pd.Series({"loglik": self.loglik, "n_params": self.n_params, "aic": self.aic,
                           "bic": self.bic, "abic": self.abic, "entropy": self.entropy,
-                          "best_ll_replicated": self.starts.n_replicated})
+                          "best_ll_replicated": self.starts.replication})
 
     def __str__(self) -> str:
         lines = [
@@ -484,7 +485,7 @@ def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=
             messages[k].append(str(w.message))
             warnings.warn(f"K={k}: {w.message}", w.category, stacklevel=2)
         rows[k]["n_warnings"] = len(messages[k])
-    table = pd.DataFrame(rows).T
+    table = pd.DataFrame(rows).T.infer_objects()  # numeric columns numeric; best_ll_replicated "k of n"
     table.index.name = "n_classes"
     table.attrs["warnings"] = messages
     return table
