@@ -83,7 +83,7 @@ class StartReport:
             else f"; NOT replicated (one initial-stage solution{behind})")
         return (
             f"{self.n_initial} initial stage starts{basins}, {self.n_final} final stage optimizations "
-            f"({self.n_reached} ended at the best value, tol {self.tol:g}); best value reached from "
+            f"({self.n_reached} ended at the best value, tol {self.tol:g}); best value reached by "
             f"{self.replication} starts{verdict}; best: {vals}"
         )
 
