@@ -89,7 +89,7 @@ def main() -> None:
     else:
         print("divergences: (not reported by this sampler)")
     names = [rv.name for rv in m.model.free_RVs]
-    summary = az.summary(idata, var_names=names, kind="diagnostics")
+    summary = m.summary(idata, names, kind="diagnostics")  # per variable: ArviZ 1.3 mislabels shared dims
     print(f"max R-hat: {summary['r_hat'].max():.3f}   min bulk ESS: {summary['ess_bulk'].min():.0f}")
 
     header("Class proportions (posterior)")

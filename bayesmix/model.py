@@ -859,7 +859,7 @@ class MixtureModel:
         from .results import relative_entropy
         return relative_entropy(self.class_probabilities(idata).to_numpy())
 
-    def summary(self, idata, var_names: Sequence[str] | None = None):
+    def summary(self, idata, var_names: Sequence[str] | None = None, **kwargs):
         """ArviZ summary of the posterior (class and item parameters).
 
         Parameters
@@ -868,19 +868,24 @@ class MixtureModel:
             From :meth:`sample` or :meth:`fit_laplace`.
         var_names : list of str, optional
             Variables to include (default: every posterior variable).
+        **kwargs
+            Passed to ``az.summary`` (e.g. ``kind="diagnostics"``, ``round_to="none"``).
 
         Returns
         -------
         DataFrame
-            ``az.summary``: mean, sd, 89% ETI, ESS, R-hat per element.
+            ``az.summary``: mean, sd, 89% ETI, ESS, R-hat per element,
+            computed one variable at a time (ArviZ 1.3 mislabels rows of
+            variables sharing a dimension at different positions; see
+            :func:`bayesmix.results.posterior_summary`).
 
         Examples
         --------
         >>> m.summary(idata, ["class_intercept"])   # doctest: +SKIP
         """
-        import arviz as az
+        from .results import posterior_summary
         names = var_names or [v for v in idata.posterior.data_vars]
-        return az.summary(idata, var_names=list(names))
+        return posterior_summary(idata, list(names), **kwargs)
 
     # ------------------------------------------------- workflow (issue 13): thin wrappers
     def predict_proba(self, new_data: pd.DataFrame, result, *, max_draws: int = 1000,

@@ -263,6 +263,43 @@ def _posterior_dataset(idata):
     return node.dataset if hasattr(node, "dataset") else node
 
 
+def posterior_summary(idata, var_names=None, **kwargs) -> pd.DataFrame:
+    """``az.summary`` one variable at a time, rows in ``var_names`` order; keywords go to ``az.summary``.
+
+    ArviZ 1.3's ``az.summary`` of several variables that share a dimension
+    name at different positions (an LTA's ``transition_logit``, an LCA's
+    ``class_intercept(class_free)`` beside ``class_slope(covariate,
+    class_free)``) flattens their values in one order and labels them in
+    another, so rows carry other elements' values. One variable at a time
+    its labels are right (tests/test_summary_labels.py compares every row with
+    the draws it names, and carries the minimal reproduction of the defect).
+
+    Parameters
+    ----------
+    idata : DataTree or Dataset
+        A posterior (``m.sample()``), or its posterior Dataset.
+    var_names : list of str, optional
+        Variables, in the order of the rows (default: every posterior variable).
+    **kwargs
+        Passed to ``az.summary`` (``kind``, ``round_to``, ``ci_prob``, ...).
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``az.summary`` of each variable, concatenated.
+
+    Examples
+    --------
+    >>> posterior_summary(idata, ["transition_logit", "class_intercept"])   # doctest: +SKIP
+    """
+    import arviz as az
+    posterior = idata if isinstance(idata, xr.Dataset) else _posterior_dataset(idata)
+    names = list(var_names) if var_names is not None else list(posterior.data_vars)
+    if not names:
+        return pd.DataFrame()
+    return pd.concat([az.summary(idata, var_names=[name], **kwargs) for name in names])
+
+
 def _summarize(samples: np.ndarray, hdi_prob: float):
     """mean, sd, equal-tailed interval over axis 0."""
     lo, hi = np.quantile(samples, [(1 - hdi_prob) / 2, (1 + hdi_prob) / 2], axis=0)

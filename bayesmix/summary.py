@@ -33,6 +33,8 @@ class FitSummary:
     profiles, parameters : DataFrame
         Estimates with SEs.
     title : str
+    note : str
+        Printed below the tables (why some standard errors are n/a).
 
     Examples
     --------
@@ -47,6 +49,8 @@ class FitSummary:
     profiles: pd.DataFrame
     parameters: pd.DataFrame
     title: str = "Maximum likelihood"
+    #: printed below the tables, e.g. why some SEs are n/a (parameters at the logit bound)
+    note: str = ""
 
     def tables(self) -> dict[str, pd.DataFrame | pd.Series]:
         """The tables in printing order.
@@ -71,8 +75,10 @@ class FitSummary:
     def __str__(self) -> str:
         parts = [self.title]
         for name, table in self.tables().items():
-            text = table.to_string(float_format=lambda v: f"{v:.4f}")
+            text = table.to_string(float_format=lambda v: f"{v:.4f}", na_rep="n/a")
             parts.append(f"\n{name}\n{text}")
+        if self.note:
+            parts.append(f"\n{self.note}")
         return "\n".join(parts)
 
     def __repr__(self) -> str:
@@ -82,15 +88,15 @@ class FitSummary:
         parts = [f"<h4>{self.title}</h4>"]
         for name, table in self.tables().items():
             frame = table.to_frame() if isinstance(table, pd.Series) else table
-            parts.append(f"<h5>{name}</h5>" + frame.to_html(float_format=lambda v: f"{v:.4f}"))
+            parts.append(f"<h5>{name}</h5>" + frame.to_html(float_format=lambda v: f"{v:.4f}", na_rep="n/a"))
         return "\n".join(parts)
 
 
 def fit_series(result) -> pd.Series:
-    """LL, parameters, AIC, BIC, aBIC, relative entropy, N, best-LL replication."""
+    """LL, parameters, AIC, BIC, aBIC, relative entropy, N, best-LL replication ("k of n" starts)."""
     return pd.Series({"loglik": result.loglik, "n_params": result.n_params, "aic": result.aic, "bic": result.bic,
                       "abic": result.abic, "entropy": result.entropy, "N": result.n_obs,
-                      "best_ll_replicated": f"{result.starts.n_replicated} of {result.starts.n_final}"},
+                      "best_ll_replicated": result.starts.replication},
                      name="fit", dtype=object)
 
 
@@ -129,6 +135,9 @@ def profile_table(result) -> pd.DataFrame:
 
 def ml_summary(result) -> FitSummary:
     params = result.params[[c for c in ("estimate", "se", "se_robust", "constraint") if c in result.params]]
+    note = ("" if not result.n_boundary else
+            f"n/a: {result.n_boundary} parameter(s) at the logit bound (a probability 0 or 1) and quantities "
+            "resting on them have no standard error; they are fixed there, as Mplus does.")
     return FitSummary(fit=fit_series(result), classes=class_table(result),
                       classification=classification_table(result), profiles=profile_table(result),
-                      parameters=params)
+                      parameters=params, note=note)

@@ -247,6 +247,7 @@ def run_worker(args) -> dict:
         "final_values": np.asarray(res.starts.final_values).tolist(),
         "n_replicated": res.starts.n_replicated,
         "n_final": res.starts.n_final,
+        "n_starts": res.starts.n_initial,
         "converged": res.converged,
         "n_boundary": res.n_boundary,
         "n_params": res.n_params,
@@ -520,7 +521,7 @@ def run_parent(args):
                 "bm_multistart_s": bmr.get("multistart_s"), "bm_se_s": bmr.get("se_s"),
                 "bm_n_evals": bmr.get("n_evals"), "bm_eval_s": bmr.get("eval_s"),
                 "bm_ms_per_eval": 1e3 * bmr["eval_s"] / bmr["n_evals"] if bmr.get("n_evals") else None,
-                "bm_replicated": f"{bmr.get('n_replicated')}/{bmr.get('n_final')}",
+                "bm_replicated": f"{bmr.get('n_replicated')} of {bmr.get('n_starts', '?')}",  # k of n starts
                 "bm_boundary": bmr.get("n_boundary"), "bm_cold_ll": bmr.get("cold_loglik"),
                 "bm_import_s": bmr.get("import_s"), "bm_runs": bmr.get("runs"),
                 "sm_best_n_iter": smr.get("best_n_iter"), "sm_any_converged": smr.get("any_start_converged"),

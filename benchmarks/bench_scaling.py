@@ -168,7 +168,7 @@ def run_grid_worker(args) -> dict:
     out.update(warm_s=time.perf_counter() - t, multistart_s=ms_timer.seconds, se_s=se_timer.seconds,
                n_evals=vg_timer.calls, ms_eval=1e3 * vg_timer.seconds / max(vg_timer.calls, 1),
                warm_compile_s=compile_timer.seconds, loglik=warm.loglik,
-               n_replicated=f"{warm.starts.n_replicated}/{warm.starts.n_final}")
+               n_replicated=warm.starts.replication)  # "k of n" starts
     _memory("after_warm", out)
 
     costs, compiled = gradient_costs(m, (COMPILE_MODE, "NUMBA"), with_compile_time=True)

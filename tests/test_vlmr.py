@@ -43,7 +43,7 @@ def _unit_loglik_and_scores(theta, y, k):
     return ll, np.hstack([score_a, score_b])
 
 
-def _numpy_vlmr(y, theta_small, k_small, theta_big, k_big):
+def _numpy_vlmr(y, theta_small, k_small, theta_big, k_big, robust=True):
     def pieces(theta, k):
         _, s = _unit_loglik_and_scores(theta, y, k)
         h = np.empty((len(theta), len(theta)))
@@ -61,6 +61,8 @@ def _numpy_vlmr(y, theta_small, k_small, theta_big, k_big):
     n = len(y)
     af, ag = np.linalg.inv(h_f / n), np.linalg.inv(h_g / n)
     bf, bg, bfg = s_f.T @ s_f / n, s_g.T @ s_g / n, s_f.T @ s_g / n
+    if robust:  # Mplus TECH11: the sandwich covariance of the estimates in place of A^-1 (Vermunt 2024)
+        af, ag = af @ bf @ af, ag @ bg @ ag
     w = np.block([[bf @ af, bfg @ ag], [-bfg.T @ af, -bg @ ag]])  # Vuong (1989) eq. 3.6, A as information
     lam = np.sort(np.real(np.linalg.eigvals(w)))[::-1]
     lr = 2 * (_unit_loglik_and_scores(theta_big, y, k_big)[0].sum() - _unit_loglik_and_scores(theta_small, y,
@@ -80,8 +82,11 @@ def test_vlmr_equals_an_independent_numpy_computation():
     fits = _fits(sim.data, sim.items, (1, 2))
     (m1, f1), (m2, f2) = fits[1], fits[2]
     assert f1.n_boundary == 0 and f2.n_boundary == 0
-    out = bm.vlmr(m1, f1, m2, f2)
     y = sim.data[sim.items].to_numpy(float)
+    vuong = bm.vlmr(m1, f1, m2, f2, variance="information")
+    lam_vuong, _ = _numpy_vlmr(y, _theta(f1, 1), 1, _theta(f2, 2), 2, robust=False)
+    np.testing.assert_allclose(vuong.attrs["eigenvalues"], lam_vuong, atol=2e-4)
+    out = bm.vlmr(m1, f1, m2, f2)  # the default: Mplus's robust form
     lam, lr = _numpy_vlmr(y, _theta(f1, 1), 1, _theta(f2, 2), 2)
     assert out["statistic"] == pytest.approx(lr, abs=1e-6)
     np.testing.assert_allclose(out.attrs["eigenvalues"], lam, atol=2e-4)

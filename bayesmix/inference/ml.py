@@ -135,7 +135,8 @@ class MLResult:
         -------
         Series
             ``loglik``, ``n_params``, ``aic``, ``bic``, ``abic``, ``entropy``,
-            ``best_ll_replicated``.
+            ``best_ll_replicated`` ("k of n": the best LL reached from k of
+            the n starting sets, :attr:`StartReport.replication`).
 
         Examples
         --------
@@ -143,7 +144,7 @@ class MLResult:
         """
         return pd.Series({"loglik": self.loglik, "n_params": self.n_params, "aic": self.aic,
                           "bic": self.bic, "abic": self.abic, "entropy": self.entropy,
-                          "best_ll_replicated": self.starts.n_replicated})
+                          "best_ll_replicated": self.starts.replication})
 
     def __str__(self) -> str:
         lines = [
@@ -179,13 +180,33 @@ def _covariances(flat, theta, free):
     return cov, cov_r
 
 
+#: a derived quantity rests on a boundary logit when a unit change of that logit moves it by more
+#: than this: e.g. gamma = tau_jk - tau_Kk (derivative 1) or eq. 14's R-squared (~1e-3 at gamma = 28),
+#: but not a probability, whose derivative at a logit beyond +-15 is below p (1 - p) < 3.1e-7
+BOUNDARY_DEPENDENCE = 1e-5
+
+
 def _delta(flat, key, outputs, theta, cov, cov_r, boundary):
-    """Delta-method SEs; quantities that depend only on boundary (fixed) parameters get NaN."""
+    """Delta-method SEs; quantities that rest on boundary (fixed) parameters get NaN.
+
+    A logit at the bound (a probability 0 or 1) is fixed there, so the
+    sandwich/information SE of anything built from it would be the SE of the
+    other parameters alone -- a small, precise-looking number (gamma = 27.8
+    with SE 0.46 at a boundary transition). Mplus reports no SE for such
+    parameters; here quantities that depend only on boundary parameters, or
+    on one by more than :data:`BOUNDARY_DEPENDENCE` per logit unit, get NaN.
+    """
     value, jac = flat.jacobian_of(key, outputs, theta)
     se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0, None))
     se_r = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov_r, jac), 0, None))
-    fixed_only = (np.abs(jac[:, boundary]).sum(1) > 0) & (np.abs(jac[:, ~boundary]).sum(1) < 1e-12)
-    se[fixed_only], se_r[fixed_only] = np.nan, np.nan
+    on_bound = np.abs(jac[:, boundary])
+    depends = on_bound.sum(1) > 0
+    if boundary.any():  # beyond ~+-25 a probability's derivative underflows to 0: ask at +-15 which ones depend
+        pulled = np.where(boundary, np.clip(theta, -15.0, 15.0), theta)
+        depends |= np.abs(flat.jacobian_of(key, outputs, pulled)[1][:, boundary]).sum(1) > 0
+    fixed_only = depends & (np.abs(jac[:, ~boundary]).sum(1) < 1e-12)
+    resting = on_bound.max(1, initial=0.0) > BOUNDARY_DEPENDENCE
+    se[fixed_only | resting], se_r[fixed_only | resting] = np.nan, np.nan
     return value, se, se_r
 
 
@@ -257,7 +278,8 @@ def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stackl
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         warnings.warn(
             f"{len(names)} parameter(s) at the boundary (logit beyond +-15, a probability of 0 or 1): {shown}. "
-            "They are fixed there when computing standard errors (SE NaN), as Mplus does. Common with small "
+            "They are fixed there when computing standard errors (SE NaN, n/a, as Mplus; so are quantities "
+            "derived from them, e.g. transition_effects, R-squared). Common with small "
             "classes or sparse items; if the class is tiny consider fewer classes, or a Bayesian fit "
             "(fit_map / sample) whose priors keep the estimates inside.", UserWarning, stacklevel=stacklevel)
 
@@ -484,7 +506,7 @@ def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=
             messages[k].append(str(w.message))
             warnings.warn(f"K={k}: {w.message}", w.category, stacklevel=2)
         rows[k]["n_warnings"] = len(messages[k])
-    table = pd.DataFrame(rows).T
+    table = pd.DataFrame(rows).T.infer_objects()  # numeric columns numeric; best_ll_replicated "k of n"
     table.index.name = "n_classes"
     table.attrs["warnings"] = messages
     return table

@@ -43,6 +43,12 @@ class StartReport:
     the ``n_final`` fed to the final stage; ``n_basins``: distinct solutions
     the initial stage found; ``n_starts_behind``: random starts whose
     initial-stage solution led to the best value.
+
+    The replication count has one meaning wherever it is printed
+    (:attr:`replication`, ``ml.summary()``, ``fit_table``, the CLI): the
+    best LL was reached from ``n_replicated`` of the ``n_initial`` starting
+    sets (random and given), "k of n" with k <= n. ``n_reached`` of
+    ``n_final`` counts final-stage optimizations, and is printed only as such.
     """
 
     n_initial: int
@@ -61,6 +67,11 @@ class StartReport:
         if self.n_distinct is None:
             self.n_distinct = self.n_final
 
+    @property
+    def replication(self) -> str:
+        """The best value's replication, "k of n": reached from k of the n starting sets (k <= n)."""
+        return f"{self.n_replicated} of {self.n_initial}"
+
     def __str__(self) -> str:
         vals = ", ".join(f"{v:.4f}" for v in self.final_values[: min(5, len(self.final_values))])
         basins = "" if self.n_basins is None else (
@@ -68,11 +79,12 @@ class StartReport:
             f"{self.n_distinct} of them fed the final stage)")
         behind = "" if self.n_starts_behind is None else f", {self.n_starts_behind} random starts behind it"
         verdict = "" if self.n_final < 2 else (
-            f"; replicated by {self.n_replicated} distinct starts{behind}"
-            if self.n_replicated >= 2 else f"; NOT replicated (one initial-stage solution{behind})")
+            f"; replicated{behind}" if self.n_replicated >= 2
+            else f"; NOT replicated (one initial-stage solution{behind})")
         return (
-            f"{self.n_initial} initial stage starts{basins}, {self.n_final} final stage optimizations; "
-            f"best value reached by {self.n_reached} of {self.n_final} (tol {self.tol:g}){verdict}; best: {vals}"
+            f"{self.n_initial} initial stage starts{basins}, {self.n_final} final stage optimizations "
+            f"({self.n_reached} ended at the best value, tol {self.tol:g}); best value reached by "
+            f"{self.replication} starts{verdict}; best: {vals}"
         )
 
 

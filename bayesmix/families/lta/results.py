@@ -125,6 +125,11 @@ def _summary(mm, fit, key, graph, integration, hdi_prob, probability: bool, max_
     flat = flat_model(mm, integration)
     cov, cov_r, boundary = _ml_covariance(mm, fit, integration)
     value, se, se_r = _delta(flat, f"lta_delta:{key}:{integration}", [graph], fit.theta, cov, cov_r, boundary)
+    if boundary.any() and np.isnan(se).any():
+        import warnings
+        warnings.warn(f"{int(np.isnan(se).sum())} of the {len(se)} quantities rest on parameters at the logit bound "
+                      "(a probability 0 or 1, fixed there as Mplus does): their standard errors and intervals are "
+                      "not available (NaN), not small.", UserWarning, stacklevel=4)
     shape = tuple(graph.type.shape) if all(s is not None for s in graph.type.shape) else None
     if shape is None:
         shape = evaluate(mm, fit, key, graph, integration=integration)[0].shape
