@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-HARNESS = Path("/work/shared/tools/stan/simulate.py")
+HARNESS = Path(__file__).resolve().parent / "stan" / "simulate.py"
 CASES = {  # name: (harness model, N, J)
     "lca_N200": ("lca", 200, None),
     "lca_N1000": ("lca", 1000, None),

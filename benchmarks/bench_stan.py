@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Benchmark: two-level LCA by NUTS, bayesmix vs Stan, in ESS per second of TOTAL wall time (issue 11 item 4).
 
-The model is the Stan harness's ``lca2l.stan`` (``/work/shared/tools/stan/``):
+The model is the Stan harness's ``lca2l.stan`` (``benchmarks/stan/``):
 K = 2 classes, binary items, a cluster random intercept on the class-1 logit
 (non-centered), the unit's class marginalized. bayesmix fits the same model as
 ``bm.lca(df, items, 2, cluster="cluster", random_intercept=True)`` with the
@@ -50,7 +50,7 @@ See benchmarks/README.md for the latest figures.
     .venv/bin/python benchmarks/bench_stan.py --quick         # smoke: J = 200, 4 x 100/100, 1 repeat
     .venv/bin/python benchmarks/bench_stan.py --clusters 200 --repeats 1 --sides bayesmix
 
-Needs rstan (``/work/shared/tools/stan/README.md``): ``--rlibs`` names the R
+Needs rstan (``benchmarks/stan/README.md``): ``--rlibs`` names the R
 library with the BH copy (default ``/tmp/stan-rlib``). Writes
 ``benchmarks/results/bench_stan-<timestamp>.json``. Not a test.
 """
@@ -72,7 +72,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from bench_lca import _loadavg  # noqa: E402
 RESULTS = HERE / "results"
-HARNESS = Path("/work/shared/tools/stan")
+HARNESS = Path(__file__).resolve().parent / "stan"
 #: Stan's priors in lca2l.stan, as bayesmix prior overrides (binary_logit's default is already Normal(0, 2.5))
 STAN_PRIORS = {"class_intercept": {"sigma": 2.0}, "random_sd": {"sigma": 1.0}}
 GLOBALS = ["class_intercept", "random_sd", "binary_logit"]
@@ -319,7 +319,7 @@ def main(argv=None):
         Path(args.out).write_text(json.dumps(row))
         return row
     if "stan" in args.sides and shutil.which("Rscript") is None:
-        raise SystemExit("Rscript not found: install rstan as /work/shared/tools/stan/README.md says, "
+        raise SystemExit("Rscript not found: install rstan as benchmarks/stan/README.md says, "
                          "or pass --sides bayesmix")
     RESULTS.mkdir(parents=True, exist_ok=True)
     info = {"date_utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime()), "cores": os.cpu_count(),

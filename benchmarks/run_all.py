@@ -126,7 +126,7 @@ def stepmix(args) -> list[dict]:
 def stan(args) -> list[dict]:
     import shutil
     if shutil.which("Rscript") is None:
-        print("Stan: Rscript not found, skipped (see /work/shared/tools/stan/README.md to install rstan)")
+        print("Stan: Rscript not found, skipped (see benchmarks/stan/README.md to install rstan)")
         return []
     extra = ["--quick"] if args.stan_quick else []
     _run([str(HERE / "bench_stan.py"), "--clusters", *args.stan_clusters.split(","), "--repeats",
