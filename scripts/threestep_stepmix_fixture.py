@@ -7,7 +7,8 @@ Run in a separate environment with StepMix (never needed by the test suite):
 
 Writes tests/data/threestep/data.csv (the data, rounded, as read by both sides) and
 tests/data/threestep/stepmix.json (StepMix's step-1 and step-3 estimates for every
-structural model x correction x assignment, in StepMix's class order).
+structural model x correction x assignment, in StepMix's class order) and
+tests/data/threestep/stepmix_posterior.csv (StepMix's step-1 posterior class probabilities).
 """
 
 from __future__ import annotations
@@ -42,17 +43,17 @@ def simulate(n=1000, seed=2025):
 
 
 def main():
+    import stepmix
     from stepmix import StepMix
     from stepmix.corrections import compute_bch_matrix
-    import stepmix
 
     OUT.mkdir(parents=True, exist_ok=True)
     df = simulate()
     df.to_csv(OUT / "data.csv", index=False)
     df = pd.read_csv(OUT / "data.csv")
     X = df[ITEMS].to_numpy()
-    common = dict(n_components=3, measurement="bernoulli", n_steps=3, n_init=10, max_iter=10000,
-                  abs_tol=1e-10, rel_tol=0.0, random_state=1, progress_bar=0, verbose=0)
+    common = {"n_components": 3, "measurement": "bernoulli", "n_steps": 3, "n_init": 10, "max_iter": 10000,
+              "abs_tol": 1e-10, "rel_tol": 0.0, "random_state": 1, "progress_bar": 0, "verbose": 0}
     settings = {"covariate": ("covariate", ["x"], {"method": "newton-raphson", "max_iter": 100, "tol": 1e-8}),
                 "continuous": ("gaussian_diag", ["y"], {}),
                 "binary": ("bernoulli", ["z"], {}),
@@ -66,6 +67,8 @@ def main():
                     "D_modal": compute_bch_matrix(post, "modal")[0].tolist(),
                     "D_soft": compute_bch_matrix(post, "soft")[0].tolist(),
                     "posterior_head": post[:20].tolist()}
+    pd.DataFrame(post, columns=[f"stepmix_class{c}" for c in range(post.shape[1])]).to_csv(
+        OUT / "stepmix_posterior.csv", index=False, float_format="%.12g")
     for name, (structural, cols, sparams) in settings.items():
         for correction in (None, "BCH", "ML"):
             for assignment in ("modal", "soft"):
