@@ -64,6 +64,11 @@ def _posterior(model, fit) -> pd.DataFrame:
     if model is not None and getattr(getattr(model, "structure", None), "class_level", None) == "cluster":
         raise ValueError("three-step estimation needs unit-level classes; this model's classes are on the "
                          "cluster level (class_level='between'). Use a single-level or within-level model.")
+    names = getattr(getattr(model, "data", None), "covariate_names", None)
+    if names:
+        warnings.warn(f"the measurement model already has covariates {list(names)}: its posterior class "
+                      "probabilities use them, so step 3 is not a pure three-step analysis; fit the measurement "
+                      "model without covariates for R3STEP / BCH.", UserWarning, stacklevel=3)
     values = post.to_numpy(dtype=float)
     if values.ndim != 2 or values.shape[1] < 2:
         raise ValueError(f"fit= gives posterior probabilities of shape {values.shape}; three-step needs >= 2 classes.")
