@@ -32,12 +32,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-__all__ = ["ThreeStepResult", "classification_error", "distal_outcome", "three_step"]
+__all__ = ["ThreeStepResult", "classification_error", "distal_outcome", "three_step", "three_step_bayes"]
 
 _METHODS = ("ML", "BCH", "naive")
 _ASSIGNMENTS = ("modal", "soft")
@@ -353,6 +354,8 @@ class ThreeStepResult:
     converged: bool
     reference: str | None = None
     cov: np.ndarray = field(default=None, repr=False)
+    #: the step-3 posterior (``three_step_bayes``)
+    idata: Any = field(default=None, repr=False)
 
     def summary(self) -> str:
         """The estimates, Wald tests, class proportions and D as text.
@@ -767,3 +770,159 @@ def _distal_start(model3: _Structural, probs: np.ndarray, z: np.ndarray, kind: s
     if kind == "binary":
         return np.log(p[:, 1] / p[:, 0])
     return (np.log(p[:, 1:]) - np.log(p[:, :1])).ravel()
+
+
+# --------------------------------------------------------------------------- Bayesian step 3
+def three_step_bayes(model, fit, data: pd.DataFrame, *, covariates: Sequence[str] | None = None,
+                     outcome: str | None = None, kind: str = "continuous", assignment: str = "modal",
+                     variances: str = "class", prior_sd: float = 5.0, draws: int = 1000, tune: int = 1000,
+                     chains: int = 2, random_seed=None, progressbar: bool = False) -> ThreeStepResult:
+    """Bayesian step 3: NUTS on the classification-error-corrected likelihood, measurement posterior fixed.
+
+    The likelihood is that of ``method="ML"`` in :func:`three_step` /
+    :func:`distal_outcome`: sum_i log sum_c P(C = c | x_i) P(W_i | C = c)
+    f(z_i | c), with D and the assignments W computed once from ``fit`` (an
+    ML fit, or a posterior's posterior-mean class probabilities: the
+    measurement posterior is held fixed, its uncertainty is not propagated).
+    Priors: Normal(0, ``prior_sd``) on multinomial logits (covariate effects,
+    binary / nominal outcome logits); for a continuous outcome
+    Normal(mean(z), ``prior_sd`` sd(z)) on class means and
+    HalfNormal(``prior_sd`` sd(z)) on class SDs; Dirichlet(1) class
+    proportions without covariates.
+
+    Parameters
+    ----------
+    model, fit, data
+        As in :func:`three_step`.
+    covariates : list of str, optional
+        Covariates predicting the class (give these or ``outcome``).
+    outcome : str, optional
+        A distal outcome, with ``kind`` ``"continuous"``, ``"binary"`` or ``"nominal"``.
+    kind, assignment, variances
+        As in :func:`distal_outcome`.
+    prior_sd : float
+        Scale of the weakly informative priors.
+    draws, tune, chains, random_seed, progressbar
+        Passed to ``pm.sample`` (PyMC's NUTS).
+
+    Returns
+    -------
+    ThreeStepResult
+        ``estimates`` with posterior ``mean``, ``sd``, 2.5 % and 97.5 %
+        quantiles (and odds ratios for covariate effects), ``idata`` the
+        posterior; ``wald`` is empty (use the posterior draws).
+
+    Examples
+    --------
+    >>> res = bm.three_step_bayes(m, ml, df, covariates=["x"], random_seed=1)   # doctest: +SKIP
+    >>> res.estimates                                                          # doctest: +SKIP
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    _check_choice(assignment, _ASSIGNMENTS, "assignment")
+    _check_choice(kind, _KINDS, "kind")
+    _check_choice(variances, ("class", "equal"), "variances")
+    if (covariates is None) == (outcome is None):
+        raise ValueError("three_step_bayes needs exactly one of covariates=[...] or outcome='...'.")
+    post = _posterior(model, fit)
+    probs = post.to_numpy(dtype=float)
+    labels = [str(c) for c in post.columns]
+    k = len(labels)
+    if covariates is not None:
+        covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+        if not covariates:
+            raise ValueError("covariates= is empty: name at least one column of data, e.g. covariates=['age'].")
+        _columns(data, covariates, "covariates")
+        rows = _align(post, data)
+        keep = _drop_missing(rows, covariates, "covariates")
+        x = np.column_stack([np.ones(int(keep.sum())), rows.loc[keep, covariates].to_numpy(dtype=float)])
+    else:
+        if not isinstance(outcome, str):
+            raise ValueError(f"outcome= must be one column name (a str), got {outcome!r}.")
+        _columns(data, [outcome], "outcome")
+        rows = _align(post, data)
+        keep = _drop_missing(rows, [outcome], "outcome")
+        z, categories = _encode_outcome(rows.loc[keep, outcome], kind, outcome)
+    d, _, meas = _correction(probs, keep, "ML", assignment)
+    with pm.Model() as pmodel:
+        if covariates is not None:
+            terms = ["Intercept", *covariates]
+            gamma = pm.Normal("class_logit", 0.0, prior_sd, shape=(k - 1, x.shape[1]))
+            eta = pt.concatenate([pt.as_tensor(x) @ gamma.T, pt.zeros((x.shape[0], 1))], axis=1)
+            a = eta - pt.logsumexp(eta, axis=1, keepdims=True)
+        else:
+            pi = pm.Dirichlet("class_proportion", np.ones(k))
+            a = pt.log(pi)[None, :]
+            if kind == "continuous":
+                mu = pm.Normal("mean", float(np.mean(z)), prior_sd * float(np.std(z)), shape=k)
+                sd = pm.HalfNormal("sd", prior_sd * float(np.std(z)), shape=k if variances == "class" else 1)
+                sd_k = sd if variances == "class" else pt.repeat(sd, k)
+                a = a + pm.logp(pm.Normal.dist(mu[None, :], sd_k[None, :]), z[:, None])
+            elif kind == "binary":
+                psi = pm.Normal("logit", 0.0, prior_sd, shape=k)
+                a = a + z[:, None] * psi[None, :] - pt.log1p(pt.exp(psi))[None, :]
+            else:
+                psi = pm.Normal("logit", 0.0, prior_sd, shape=(k, len(categories) - 1))
+                full = pt.concatenate([pt.zeros((k, 1)), psi], axis=1)
+                logp = full - pt.logsumexp(full, axis=1, keepdims=True)
+                a = a + logp[:, z].T
+        pm.Potential("corrected_loglik", pt.logsumexp(a + meas, axis=1).sum())
+    idata = _nuts(pmodel, draws, tune, chains, random_seed, progressbar)
+    posterior = idata.posterior
+
+    def table(values: np.ndarray, index) -> pd.DataFrame:
+        flat = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values[:, None]
+        return pd.DataFrame({"mean": flat.mean(0), "sd": flat.std(0, ddof=1),
+                             "lower": np.quantile(flat, 0.025, axis=0), "upper": np.quantile(flat, 0.975, axis=0)},
+                            index=index)
+
+    if covariates is not None:
+        g = np.asarray(posterior["class_logit"]).reshape(-1, (k - 1) * len(terms))
+        est = table(g, pd.MultiIndex.from_product([labels[:-1], terms], names=["class", "term"]))
+        est["odds_ratio"] = np.exp(g).mean(0)
+        est.loc[(slice(None), "Intercept"), "odds_ratio"] = np.nan
+        eta = np.column_stack([x @ est["mean"].to_numpy().reshape(k - 1, -1).T, np.zeros(len(x))])
+        props = special.softmax(eta, axis=1).mean(0)
+        what, reference = f"covariates {covariates}", labels[-1]
+    else:
+        pi = np.asarray(posterior["class_proportion"]).reshape(-1, k)
+        props = pi.mean(0)
+        if kind == "continuous":
+            mu = np.asarray(posterior["mean"]).reshape(-1, k)
+            sd = np.asarray(posterior["sd"]).reshape(-1, k if variances == "class" else 1)
+            var = np.broadcast_to(sd ** 2, mu.shape)
+            vals = np.stack([mu, var], axis=2).reshape(len(mu), -1)
+            index = [(c, p) for c in labels for p in ("mean", "variance")]
+        elif kind == "binary":
+            vals = special.expit(np.asarray(posterior["logit"]).reshape(-1, k))
+            index = [(c, f"P({outcome}={categories[1]})") for c in labels]
+        else:
+            psi = np.asarray(posterior["logit"]).reshape(-1, k, len(categories) - 1)
+            full = np.concatenate([np.zeros(psi.shape[:2] + (1,)), psi], axis=2)
+            vals = special.softmax(full, axis=2).reshape(len(psi), -1)
+            index = [(c, f"P({outcome}={cat})") for c in labels for cat in categories]
+        est = table(vals, pd.MultiIndex.from_tuples(index, names=["class", "parameter"]))
+        what, reference = f"distal outcome {outcome!r} ({kind})", None
+    return ThreeStepResult(
+        what=what, method="bayes (ML-corrected likelihood, NUTS)", assignment=assignment, estimates=est,
+        wald=pd.DataFrame(columns=["chi2", "df", "p"]), class_proportions=pd.Series(props, index=pd.Index(
+            labels, name="class"), name="proportion"), classification_error=_d_frame(d, labels),
+        params=est, loglik=np.nan, n_obs=int(keep.sum()), n_dropped=int((~keep).sum()), converged=True,
+        reference=reference, idata=idata)
+
+
+def _nuts(pmodel, draws, tune, chains, random_seed, progressbar):
+    """nutpie with its jax backend (seconds to compile) when installed, else PyMC's NUTS."""
+    import pymc as pm
+    try:
+        import jax  # noqa: F401
+        import nutpie
+    except ImportError:
+        with pmodel:
+            return pm.sample(draws=draws, tune=tune, chains=chains, cores=1, random_seed=random_seed,
+                             progressbar=progressbar, compute_convergence_checks=False)
+    compiled = nutpie.compile_pymc_model(pmodel, backend="jax", gradient_backend="jax")
+    seed = random_seed if isinstance(random_seed, (int, np.integer)) else None
+    return nutpie.sample(compiled, draws=draws, tune=tune, chains=chains, cores=1, seed=seed,
+                         progress_bar=progressbar)

@@ -217,3 +217,19 @@ def test_bad_inputs_raise(fixture, measurement):
     assert (res.n_obs, res.n_dropped) == (993, 7)
     with pytest.warns(UserWarning, match=r"3 unit\(s\) with missing values in outcome=\['w'\]"):
         bm.distal_outcome(m, ml, df.assign(w=df["w"].mask(df.index < 3)), outcome="w", kind="nominal")
+
+
+# --------------------------------------------------------------------------- Bayesian analogue
+def test_bayesian_step3_agrees_with_ml(fixture, measurement):
+    """NUTS on the ML-corrected likelihood (measurement posterior fixed): with n = 1000 and weak priors
+    the posterior mean and SD are close to the ML estimate and its observed-information SE."""
+    df, _, _ = fixture
+    m, ml, _ = measurement
+    bayes = bm.three_step_bayes(m, ml, df, covariates=["x"], draws=400, tune=400, chains=2, random_seed=1)
+    freq = bm.three_step(m, ml, df, covariates=["x"], method="ML").estimates
+    assert list(bayes.estimates.columns) == ["mean", "sd", "lower", "upper", "odds_ratio"]
+    assert (np.abs(bayes.estimates["mean"] - freq["estimate"]) < 0.35 * freq["se"]).all()
+    np.testing.assert_allclose(bayes.estimates["sd"], freq["se"], rtol=0.25)
+    assert bayes.idata is not None and "class_logit" in bayes.idata.posterior
+    with pytest.raises(ValueError, match="exactly one of covariates"):
+        bm.three_step_bayes(m, ml, df)
