@@ -659,7 +659,6 @@ def distal_outcome(model, fit, data: pd.DataFrame, outcome: str, *, kind: str = 
         est[["z", "p"]] = np.nan                      # z against 0 is meaningless for probabilities
     est = est.sort_index(level="class", sort_remaining=False).reindex(labels, level="class")
     # Wald tests of equality across classes on the reported scale
-    n_per = 1 if kind != "nominal" else len(categories) - 1
     pick = (lambda c: [c]) if kind != "nominal" else (lambda c: [c * len(categories) + j for j in range(1, len(categories))])
     tests = {}
 
@@ -679,7 +678,6 @@ def distal_outcome(model, fit, data: pd.DataFrame, outcome: str, *, kind: str = 
                 tests[f"{labels[c1]} vs {labels[c2]}"] = _wald(val, vcov, contrast([(c1, c2)]))
     wald = pd.DataFrame(tests, index=["chi2", "df", "p"]).T.astype({"df": int})
     wald.index.name = "test"
-    del n_per
     if class_model:
         pi = special.softmax(np.concatenate([theta[: k - 1], [0.0]]))
     elif fixed_logpi is not None:
