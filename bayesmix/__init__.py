@@ -18,6 +18,7 @@ from .montecarlo import montecarlo
 from .predict import point_posterior
 from .relabel import relabel
 from .spec import from_spec, read_spec, to_spec, write_spec
+from .threestep import ThreeStepResult, classification_error, distal_outcome, three_step, three_step_bayes
 from .vlmr import vlmr
 
 __version__ = "0.1.0"
@@ -25,3 +26,4 @@ __all__ = ["lca", "mixture_regression", "lta", "gom", "fma", "fma_gom", "irt_3pl
            "compare", "loo", "waic", "lrt", "select_classes", "vlmr", "blrt", "save", "load", "to_netcdf",
            "relabel", "point_posterior", "loo_by_pattern", "from_spec", "read_spec", "to_spec", "write_spec",
            "montecarlo", "datasets", "irt_conversions", "__version__"]
+__all__ += ["ThreeStepResult", "classification_error", "distal_outcome", "three_step", "three_step_bayes"]
