@@ -51,6 +51,11 @@ summed-out classes with the data as graph constants, and the fit users get
 (``MixtureModel.sample``: start search, label alignment) is not ``pm.sample``;
 this module is written on the same rank statistics instead.
 
+The cases live with their families (``bayesmix/families/<family>/sbc.py``,
+registered as ``Family(sbc_cases=...)``, written with the helpers of
+:mod:`bayesmix.sbc_cases`); :data:`CASES` lists them from the registry in the
+paper's order.
+
 Examples
 --------
 >>> from bayesmix import sbc
