@@ -1,4 +1,4 @@
-"""The ``bayesmix`` command line: run a model spec, list the bundled specs, Monte Carlo studies.
+"""The ``bayesmix`` command line: run a model spec, list the bundled specs and model families, Monte Carlo studies.
 
 ::
 
@@ -180,17 +180,31 @@ def _plots(model, result, out: Path, say) -> None:
             say(f"no {name} plot: {err}")
 
 
+def _families_text() -> str:
+    """The registered model families: factory, description, simulators (for ``[data] simulate``)."""
+    from . import registry
+    known = registry.families()
+    width = max(map(len, known), default=0)
+    lines = ["model families (factory = ...; [data] simulate = ...):"]
+    for name, family in known.items():
+        simulators = ", ".join(family.simulators) or "-"
+        lines.append(f"  {name:<{width}}  {family.description}; simulators: {simulators}")
+    return "\n".join(lines)
+
+
 def _cmd_list(args) -> int:
     from .spec import bundled_dir, bundled_specs, read_spec
     specs = bundled_specs()
     if not specs:
         print(f"no bundled specs in {bundled_dir()} (set BAYESMIX_MODELS to a models/ folder).")
+        print(_families_text())
         return 1
     print(f"bundled specs ({bundled_dir()}):")
     width = max(map(len, specs))
     for name, path in specs.items():
         spec = read_spec(path)
         print(f"  {name:<{width}}  {spec.factory:<18}  {spec.description}")
+    print(_families_text())
     return 0
 
 
@@ -222,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayesmix`` command."""
     parser = argparse.ArgumentParser(prog="bayesmix", description="Bayesian multilevel mixture models from TOML specs.")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("list", help="show the bundled specs").set_defaults(func=_cmd_list)
+    sub.add_parser("list", help="show the bundled specs and the model families").set_defaults(func=_cmd_list)
     run = sub.add_parser("run", help="fit a spec; write summary, results (bm.save) and plots")
     run.add_argument("spec", help="a spec file or a bundled spec name")
     run.add_argument("--data", help="a CSV replacing the spec's data (same columns)")

@@ -48,6 +48,25 @@ class Family:
     montecarlo : bool
         Whether :func:`bayesmix.montecarlo` can map this family's simulated truth
         onto its parameters.
+    predict : bool
+        Whether :meth:`~bayesmix.MixtureModel.predict_proba` classifies new
+        rows of this family's models (the conformance test checks it).
+    examples : mapping
+        ``simulator name -> example(seed) -> (data, options)``: a small data set
+        drawn by that simulator and the factory keyword options that fit it
+        (``factory(data, **options)``); one per entry of ``simulators``. The
+        conformance test (``tests/test_families.py``) and docs use them.
+    option_types : mapping
+        Types of factory options that :meth:`option_schema` cannot infer from
+        the signature's defaults (``name -> type``); spec files are checked
+        against the schema.
+
+    Examples
+    --------
+    >>> from bayesmix.registry import get
+    >>> fam = get("lca")
+    >>> fam.accepts("cluster"), "lca" in fam.sbc_cases
+    (True, True)
     """
 
     name: str
@@ -59,10 +78,41 @@ class Family:
     results: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     summary_extra: Callable[[Any, Any], str] | None = None
     montecarlo: bool = True
+    predict: bool = True
+    examples: Mapping[str, Callable[[int], tuple[Any, dict]]] = field(default_factory=dict)
+    option_types: Mapping[str, Any] = field(default_factory=dict)
 
     def accepts(self, argument: str) -> bool:
         """Whether the factory takes the keyword ``argument`` (e.g. ``"item_types"``)."""
         return argument in inspect.signature(self.factory).parameters
+
+    def option_schema(self) -> dict[str, Any]:
+        """Keyword options of the factory (its signature but ``data``) -> expected type (``Any``: unchecked).
+
+        Types come from ``option_types``, else from a simple default (bool,
+        int, float); ``n_classes`` is an int. :mod:`bayesmix.spec` checks
+        ``[model]`` tables against it.
+        """
+        schema: dict[str, Any] = {}
+        for name, p in inspect.signature(self.factory).parameters.items():
+            if name == "data" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            default = p.default
+            if name in self.option_types:
+                schema[name] = self.option_types[name]
+            elif name == "n_classes":
+                schema[name] = int
+            elif isinstance(default, (bool, int, float)):
+                schema[name] = type(default)
+            else:
+                schema[name] = Any
+        return schema
+
+    def required_options(self) -> list[str]:
+        """Factory options without a default (besides ``data``): a spec's ``[model]`` must give them."""
+        return [n for n, p in inspect.signature(self.factory).parameters.items()
+                if n != "data" and p.default is inspect.Parameter.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 _FAMILIES: dict[str, Family] = {}

@@ -51,6 +51,11 @@ summed-out classes with the data as graph constants, and the fit users get
 (``MixtureModel.sample``: start search, label alignment) is not ``pm.sample``;
 this module is written on the same rank statistics instead.
 
+The cases live with their families (``bayesmix/families/<family>/sbc.py``,
+registered as ``Family(sbc_cases=...)``, written with the helpers of
+:mod:`bayesmix.sbc_cases`); :data:`CASES` lists them from the registry in the
+paper's order.
+
 Examples
 --------
 >>> from bayesmix import sbc
@@ -64,7 +69,7 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import numpy as np
@@ -72,9 +77,11 @@ import pandas as pd
 import pymc as pm
 import xarray as xr
 from scipy import stats
-from scipy.special import expit, softmax
 
+from . import registry
 from ._compile import python_mode
+from .families.regression.sbc import REGRESSION_PRIORS  # noqa: F401  (the cases moved to their families)
+from .sbc_cases import PROBIT_PRIORS, SBCCase, cdf  # noqa: F401  (SBCCase and the helpers moved to sbc_cases)
 
 __all__ = [
     "SBCCase", "SBCResult", "CASES", "make_case", "run_sbc", "prior_draws", "ranks_of", "fractional_ranks",
@@ -86,7 +93,7 @@ __all__ = [
 _log = logging.getLogger("bayesmix")
 
 
-# ============================================================================ cases
+# ============================================================================ cases (written by the families)
 class _QuietPyMC:
     """Silence PyMC's sampler messages (one set per replication) while the loop runs."""
 
@@ -103,447 +110,29 @@ class _QuietPyMC:
         return False
 
 
-@dataclass
-class SBCCase:
-    """One factory configuration under SBC.
+class _Cases(Mapping):
+    """``name -> make_case(**sizes)`` of every registered family's SBC cases (read-only, in registration order).
 
-    Attributes
-    ----------
-    name : str
-        Short identifier (``"lca"``, ``"gom_dirichlet"``, ...).
-    description : str
-        The model and the data size, for tables.
-    build : callable
-        ``build(data) -> MixtureModel``: the factory call (with ``priors``).
-    template : callable
-        ``template(rng) -> DataFrame``: any data of the simulated shape
-        (the prior model is built on it; only its shape matters).
-    simulate : callable
-        ``simulate(theta, rng) -> DataFrame``: data at one prior draw
-        ``theta`` (name -> array, as the PyMC model names its variables).
-    quantities : callable
-        ``quantities(values) -> {name: (S,) array}`` from ``values`` (name ->
-        array with a leading draw axis S) of the label-aligned variables.
-    priors : dict
-        The priors the SBC used (passed to the factory; empty = defaults).
+    A live view of :func:`bayesmix.registry.sbc_cases`: the families register
+    their cases (``Family(sbc_cases=...)``, written in
+    ``bayesmix/families/<family>/sbc.py``), in the paper's order.
     """
 
-    name: str
-    description: str
-    build: Callable[[pd.DataFrame], Any]
-    template: Callable[[np.random.Generator], pd.DataFrame]
-    simulate: Callable[[dict, np.random.Generator], pd.DataFrame]
-    quantities: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
-    priors: dict = field(default_factory=dict)
+    def __getitem__(self, name: str) -> Callable[..., SBCCase]:
+        return registry.sbc_cases()[name]
 
+    def __iter__(self):
+        return iter(registry.sbc_cases())
 
-def _free_softmax(free: np.ndarray) -> np.ndarray:
-    """Class probabilities from K-1 reference-coded logits (last class 0), along the last axis (eq. 4)."""
-    free = np.asarray(free, dtype=float)
-    return softmax(np.concatenate([free, np.zeros(free.shape[:-1] + (1,))], axis=-1), axis=-1)
+    def __len__(self) -> int:
+        return len(registry.sbc_cases())
 
+    def __repr__(self) -> str:
+        return f"CASES({list(self)})"
 
-def cdf(x, link: str) -> np.ndarray:
-    return expit(x) if link == "logit" else stats.norm.cdf(x)
 
-
-def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
-    """One draw per row of ``probs`` (..., K)."""
-    cum = np.cumsum(probs, axis=-1)
-    u = rng.random(probs.shape[:-1] + (1,))
-    return np.minimum((u > cum).sum(axis=-1), probs.shape[-1] - 1)
-
-
-def _bernoulli(rng: np.random.Generator, p: np.ndarray) -> np.ndarray:
-    return (rng.random(p.shape) < p).astype(int)
-
-
-def _builder(factory: str, *args, **kwargs) -> Callable[[pd.DataFrame], Any]:
-    """``build(data)``: the factory ``bm.<factory>(data, *args, **kwargs)``."""
-    def build(data: pd.DataFrame):
-        import bayesmix as bm
-        return getattr(bm, factory)(data, *args, **kwargs)
-    return build
-
-
-def _items(n_items: int, stem: str = "y") -> list[str]:
-    return [f"{stem}{i + 1}" for i in range(n_items)]
-
-
-def _binary_template(n_units: int, items: list[str], extra: dict | None = None):
-    def template(rng: np.random.Generator) -> pd.DataFrame:
-        y = rng.integers(0, 2, size=(n_units, len(items)))
-        y[0], y[1] = 0, 1  # no constant item
-        frame = pd.DataFrame(y, columns=items)
-        for position, (name, values) in enumerate((extra or {}).items()):
-            frame.insert(position, name, values)  # id columns first, as the simulators write them
-        return frame
-    return template
-
-
-def _item_probabilities(values, name: str, items: list[str], link: str, classes: int) -> dict[str, np.ndarray]:
-    """P(y_i = 1 | class c) of binary items (eq. 1), one quantity per item and class."""
-    p = cdf(np.asarray(values[name]), link)  # (S, K, I)
-    return {f"P({item}=1|class{c + 1})": p[:, c, i] for c in range(classes) for i, item in enumerate(items)}
-
-
-def _class_proportions(values, name: str = "class_intercept", label: str = "P(class1)") -> dict[str, np.ndarray]:
-    return {label: _free_softmax(values[name])[:, 0]}
-
-
-# ---------------------------------------------------------------------------- LCA
-def _lca_case(n_units: int = 60, n_items: int = 4, priors: dict | None = None, **_) -> SBCCase:
-    items, k = _items(n_items), 2
-    priors = dict(priors or {})
-
-    build = _builder("lca", items, k, priors=priors or None)
-
-    def simulate(theta, rng):
-        classes = _categorical(rng, np.broadcast_to(_free_softmax(theta["class_intercept"]), (n_units, k)))
-        y = _bernoulli(rng, expit(theta["binary_logit"])[classes])  # (N, I), eq. 1 and 4
-        return pd.DataFrame(y, columns=items)
-
-    def quantities(values):
-        return {**_class_proportions(values), **_item_probabilities(values, "binary_logit", items, "logit", k)}
-
-    return SBCCase("lca", f"bm.lca single level, K=2, {n_units} units x {n_items} binary items", build,
-                   _binary_template(n_units, items), simulate, quantities, priors)
-
-
-def _cluster_ids(n_clusters: int, cluster_size: int) -> np.ndarray:
-    return np.repeat([f"c{j + 1:02d}" for j in range(n_clusters)], cluster_size)
-
-
-def _lca_random_intercept_case(n_clusters: int = 10, cluster_size: int = 8, n_items: int = 4,
-                               priors: dict | None = None, **_) -> SBCCase:
-    """Model 6 (eq. 4-5): class logit a + sd z_j, z_j ~ N(0, 1), per cluster; K = 2."""
-    items, k, n = _items(n_items), 2, n_clusters * cluster_size
-    cluster = _cluster_ids(n_clusters, cluster_size)
-    index = np.repeat(np.arange(n_clusters), cluster_size)
-    priors = dict(priors or {})
-
-    build = _builder("lca", items, k, cluster="cluster", random_intercept=True, priors=priors or None)
-
-    def simulate(theta, rng):
-        alpha = theta["class_intercept"][None, :] + theta["random_z"] * theta["random_sd"][None, :]  # (J, 1)
-        classes = _categorical(rng, _free_softmax(alpha)[index])
-        y = _bernoulli(rng, expit(theta["binary_logit"])[classes])
-        frame = pd.DataFrame(y, columns=items)
-        frame.insert(0, "cluster", cluster)
-        return frame
-
-    def quantities(values):
-        return {"random_sd": np.asarray(values["random_sd"])[:, 0],
-                **_class_proportions(values, label="P(class1 | alpha_j=0)"),
-                **_item_probabilities(values, "binary_logit", items, "logit", k)}
-
-    return SBCCase("lca_random_intercept",
-                   f"bm.lca two-level, random intercept on the class logit (Model 6), K=2, {n_clusters} clusters x "
-                   f"{cluster_size} units x {n_items} binary items", build,
-                   _binary_template(n, items, {"cluster": cluster}), simulate, quantities, priors)
-
-
-def _lca_between_case(n_clusters: int = 24, cluster_size: int = 4, n_items: int = 4,
-                      priors: dict | None = None, **_) -> SBCCase:
-    """Between-level classes (eq. 16-17): one class per cluster."""
-    items, k, n = _items(n_items), 2, n_clusters * cluster_size
-    cluster = _cluster_ids(n_clusters, cluster_size)
-    index = np.repeat(np.arange(n_clusters), cluster_size)
-    priors = dict(priors or {})
-
-    build = _builder("lca", items, k, cluster="cluster", class_level="between", priors=priors or None)
-
-    def simulate(theta, rng):
-        classes = _categorical(rng, np.broadcast_to(_free_softmax(theta["class_intercept"]), (n_clusters, k)))
-        y = _bernoulli(rng, expit(theta["binary_logit"])[classes[index]])
-        frame = pd.DataFrame(y, columns=items)
-        frame.insert(0, "cluster", cluster)
-        return frame
-
-    def quantities(values):
-        return {**_class_proportions(values), **_item_probabilities(values, "binary_logit", items, "logit", k)}
-
-    return SBCCase("lca_between", f"bm.lca between-level classes (eq. 16-17), K=2, {n_clusters} clusters x "
-                   f"{cluster_size} units x {n_items} binary items", build,
-                   _binary_template(n, items, {"cluster": cluster}), simulate, quantities, priors)
-
-
-def _lca_within_between_case(n_clusters: int = 20, cluster_size: int = 5, n_items: int = 4,
-                             priors: dict | None = None, **_) -> SBCCase:
-    """Within and between classes (section 6, eq. 24): D_j, then C_ij | D_j; K = M = 2."""
-    items, k, m, n = _items(n_items), 2, 2, n_clusters * cluster_size
-    cluster = _cluster_ids(n_clusters, cluster_size)
-    index = np.repeat(np.arange(n_clusters), cluster_size)
-    priors = dict(priors or {})
-
-    build = _builder("lca", items, k, cluster="cluster", n_between_classes=m, priors=priors or None)
-
-    def simulate(theta, rng):
-        between = _categorical(rng, np.broadcast_to(_free_softmax(theta["between_class_intercept"]),
-                                                    (n_clusters, m)))
-        gamma = np.concatenate([theta["class_between_effect"], np.zeros((k - 1, 1))], axis=1)  # gamma_cM = 0
-        logits = theta["class_intercept"][:, None] + gamma  # (K-1, M)
-        classes = _categorical(rng, _free_softmax(logits.T)[between[index]])
-        y = _bernoulli(rng, expit(theta["binary_logit"])[classes])
-        frame = pd.DataFrame(y, columns=items)
-        frame.insert(0, "cluster", cluster)
-        return frame
-
-    def quantities(values):
-        within = _free_softmax(np.asarray(values["class_intercept"]))[:, 0]  # P(C = 1 | D = M)
-        shifted = np.asarray(values["class_intercept"]) + np.asarray(values["class_between_effect"])[..., 0]
-        return {"P(between1)": _free_softmax(values["between_class_intercept"])[:, 0],
-                "P(class1|between1)": _free_softmax(shifted)[:, 0], "P(class1|between2)": within,
-                **_item_probabilities(values, "binary_logit", items, "logit", k)}
-
-    return SBCCase("lca_within_between", f"bm.lca within and between classes (eq. 24), K=M=2, {n_clusters} "
-                   f"clusters x {cluster_size} units x {n_items} binary items", build,
-                   _binary_template(n, items, {"cluster": cluster}), simulate, quantities, priors)
-
-
-# ------------------------------------------------------------------ mixture regression
-#: the regression's default priors are scaled on the data (Normal(mean y, 2 sd y), ...): SBC needs fixed ones
-REGRESSION_PRIORS = {"regression_intercept": {"mu": 0.0, "sigma": 2.0}, "regression_slope": {"mu": 0.0, "sigma": 1.0},
-                     "residual_sd": {"sigma": 1.0}}
-
-
-def _regression_case(n_units: int = 80, priors: dict | None = None, n_clusters: int | None = None,
-                     **_) -> SBCCase:
-    """Eq. 19: y = mu_c + beta_c x (+ u_j) + eps, eps ~ N(0, sigma^2) (equal variances), K = 2.
-
-    With ``n_clusters``: a cluster random intercept u_j = sd z_j (Models 1-4 of section 5, within classes).
-    """
-    k = 2
-    priors = {**REGRESSION_PRIORS, **({"random_sd": {"sigma": 1.0}} if n_clusters else {}), **(priors or {})}
-    two_level = {"cluster": "cluster", "random": "intercept"} if n_clusters else {}
-    index = np.arange(n_units) * (n_clusters or 1) // n_units
-    cluster = np.array([f"c{j + 1:02d}" for j in index])
-    build = _builder("mixture_regression", y="y", x="x", n_classes=k, priors=priors, **two_level)
-
-    def frame(y, x):
-        out = pd.DataFrame({"y": y, "x": x})
-        if n_clusters:
-            out.insert(0, "cluster", cluster)
-        return out
-
-    def template(rng):
-        return frame(rng.standard_normal(n_units), rng.standard_normal(n_units))
-
-    def simulate(theta, rng):
-        classes = _categorical(rng, np.broadcast_to(_free_softmax(theta["class_intercept"]), (n_units, k)))
-        x = rng.standard_normal(n_units)
-        mean = theta["regression_intercept"][classes] + theta["regression_slope"][classes, 0] * x
-        if n_clusters:
-            mean = mean + (theta["random_z"][:, 0] * theta["random_sd"][0])[index]
-        return frame(mean + float(theta["residual_sd"]) * rng.standard_normal(n_units), x)
-
-    def quantities(values):
-        out = dict(_class_proportions(values))
-        for c in range(k):
-            out[f"intercept[class{c + 1}]"] = np.asarray(values["regression_intercept"])[:, c]
-            out[f"slope[class{c + 1}]"] = np.asarray(values["regression_slope"])[:, c, 0]
-        out["residual_sd"] = np.asarray(values["residual_sd"]).reshape(-1)
-        if n_clusters:
-            out["random_sd"] = np.asarray(values["random_sd"])[:, 0]
-        return out
-
-    name = "mixture_regression_random_intercept" if n_clusters else "mixture_regression"
-    size = f"{n_clusters} clusters, {n_units} units, a cluster random intercept" if n_clusters else f"{n_units} units"
-    return SBCCase(name, f"bm.mixture_regression (eq. 19), K=2, {size}, one predictor, equal residual variances",
-                   build, template, simulate, quantities, priors)
-
-
-# ------------------------------------------------------------------------------ LTA
-def _lta_case(n_units: int = 60, n_items: int = 3, priors: dict | None = None, **_) -> SBCCase:
-    """LTA (eq. 6-9): C_1 ~ softmax(a), C_2 | C_1 = j ~ softmax(tau_j), invariant measurement; K = 2, T = 2."""
-    k, times = 2, ("t1", "t2")
-    stems = _items(n_items, "u")
-    items_by_time = {t: [f"{s}_{t}" for s in stems] for t in times}
-    columns = [c for t in times for c in items_by_time[t]]
-    priors = dict(priors or {})
-
-    build = _builder("lta", items_by_time, k, priors=priors or None)
-
-    def simulate(theta, rng):
-        c1 = _categorical(rng, np.broadcast_to(_free_softmax(theta["class_intercept"]), (n_units, k)))
-        c2 = _categorical(rng, _free_softmax(theta["transition_logit"][0])[c1])  # (N, K) rows of eq. 9
-        p = expit(theta["binary_logit"])
-        y = np.concatenate([_bernoulli(rng, p[c1]), _bernoulli(rng, p[c2])], axis=1)
-        return pd.DataFrame(y, columns=columns)
-
-    def quantities(values):
-        transition = _free_softmax(np.asarray(values["transition_logit"])[:, 0])  # (S, K, K)
-        return {"P(C1=class1)": _free_softmax(values["class_intercept"])[:, 0],
-                "P(C2=class1|C1=class1)": transition[:, 0, 0], "P(C2=class1|C1=class2)": transition[:, 1, 0],
-                **_item_probabilities(values, "binary_logit", stems, "logit", k)}
-
-    return SBCCase("lta", f"bm.lta K=2, T=2, invariant measurement, Markov transitions, {n_units} units x "
-                   f"{n_items} binary items per time", build, _binary_template(n_units, columns), simulate,
-                   quantities, priors)
-
-
-# ------------------------------------------------------------------------------ GoM
-#: probit item parameters: the default Normal(0, 2.5) puts 30% of the prior mass on |tau| > 2.6
-#: (P(y = 1 | class) beyond 0.005 / 0.995), which makes items constant in small samples
-PROBIT_PRIORS = {"binary_logit": {"mu": 0.0, "sigma": 1.5}}
-
-
-def _gom_case(membership: str, n_units: int = 80, n_items: int = 5, priors: dict | None = None, **_) -> SBCCase:
-    """GoM (eq. 28-30, 34-35; Erosheva's Dirichlet): C_ij ~ Categorical(g_j), y_ij ~ Bernoulli(Phi(tau_{C_ij, i}))."""
-    items, k = _items(n_items), 2
-    priors = {**PROBIT_PRIORS, **(priors or {})}
-
-    build = _builder("gom", items, k, membership=membership, priors=priors)
-
-    def simulate(theta, rng):
-        if membership == "dirichlet":
-            g = np.asarray(theta["membership_g"])  # (N, K)
-        else:
-            scale = theta["membership_sd"] if membership == "logistic-normal" else theta["membership_loading"]
-            g = _free_softmax(theta["class_intercept"][None, :] + theta["membership_z"] * scale[None, :])
-        item_class = _categorical(rng, np.broadcast_to(g[:, None, :], (n_units, n_items, k)))  # eq. 29-30
-        p = stats.norm.cdf(np.asarray(theta["binary_logit"]))[item_class, np.arange(n_items)[None, :]]  # eq. 28
-        return pd.DataFrame(_bernoulli(rng, p), columns=items)
-
-    def quantities(values):
-        out = {}
-        if membership == "dirichlet":
-            a = np.asarray(values["membership_concentration"])
-            out.update({"concentration[class1]": a[:, 0], "concentration[class2]": a[:, 1],
-                        "mean membership[class1]": a[:, 0] / a.sum(axis=1)})
-        else:
-            out["class_intercept"] = np.asarray(values["class_intercept"])[:, 0]
-            name = "membership_sd" if membership == "logistic-normal" else "membership_loading"
-            out[name] = np.asarray(values[name])[:, 0]
-        out.update(_item_probabilities(values, "binary_logit", items, "probit", k))
-        return out
-
-    label = membership.replace("-", "_")
-    return SBCCase(f"gom_{label}", f"bm.gom membership={membership!r}, K=2, probit, {n_units} persons x {n_items} "
-                   "binary items", build, _binary_template(n_units, items), simulate, quantities, priors)
-
-
-# ------------------------------------------------------------------------ FMA / FMA-GoM / 3PL
-def _loadings_and_intercepts(values, items: list[str], k: int) -> dict[str, np.ndarray]:
-    """lambda_i and tau_ic of eq. 36 / 38, one quantity each."""
-    lam = np.asarray(values["factor_loading"])
-    tau = np.asarray(values["binary_logit"])
-    out = {f"loading[{item}]": lam[:, i] for i, item in enumerate(items)}
-    out.update({f"tau[{item}|class{c + 1}]": tau[:, c, i] for c in range(k) for i, item in enumerate(items)})
-    return out
-
-
-def _fma_case(n_units: int = 80, n_items: int = 5, priors: dict | None = None, **_) -> SBCCase:
-    """FMA (eq. 36-37): C_j ~ softmax(a), P(y_ij = 1 | c, eta_j) = Phi(tau_ic + lambda_i eta_j); K = 2."""
-    items, k = _items(n_items), 2
-    priors = {**PROBIT_PRIORS, **(priors or {})}
-
-    build = _builder("fma", items, k, priors=priors)
-
-    def simulate(theta, rng):
-        classes = _categorical(rng, np.broadcast_to(_free_softmax(theta["class_intercept"]), (n_units, k)))
-        eta = np.asarray(theta["factor_z"])[:, 0]
-        p = stats.norm.cdf(np.asarray(theta["binary_logit"])[classes] + eta[:, None] * theta["factor_loading"])
-        return pd.DataFrame(_bernoulli(rng, p), columns=items)
-
-    def quantities(values):
-        return {**_class_proportions(values), **_loadings_and_intercepts(values, items, k)}
-
-    return SBCCase("fma", f"bm.fma K=2, invariant loadings, probit, {n_units} persons x {n_items} binary items",
-                   build, _binary_template(n_units, items), simulate, quantities, priors)
-
-
-def _fma_gom_case(n_units: int = 80, n_items: int = 5, priors: dict | None = None, **_) -> SBCCase:
-    """FMA-GoM (eq. 38-41): C_ij with logit a + sd z_j, Phi(tau_{C_ij, i} + lambda_i eta_j); K = 2."""
-    items, k = _items(n_items), 2
-    priors = {**PROBIT_PRIORS, **(priors or {})}
-
-    build = _builder("fma_gom", items, k, priors=priors)
-
-    def simulate(theta, rng):
-        z = np.asarray(theta["factor_z"])  # (N, 2): eta, membership z
-        alpha = theta["class_intercept"][0] + theta["factor_membership_sd"][0] * z[:, 1]
-        item_class = (rng.random((n_units, n_items)) >= expit(alpha)[:, None]).astype(int)  # 0 = class1 (eq. 39)
-        tau = np.asarray(theta["binary_logit"])[item_class, np.arange(n_items)[None, :]]
-        p = stats.norm.cdf(tau + z[:, :1] * theta["factor_loading"][None, :])  # eq. 38
-        return pd.DataFrame(_bernoulli(rng, p), columns=items)
-
-    def quantities(values):
-        return {"class_intercept": np.asarray(values["class_intercept"])[:, 0],
-                "membership_sd": np.asarray(values["factor_membership_sd"])[:, 0],
-                **_loadings_and_intercepts(values, items, k)}
-
-    return SBCCase("fma_gom", f"bm.fma_gom K=2, invariant loadings, probit, {n_units} persons x {n_items} binary "
-                   "items", build, _binary_template(n_units, items), simulate, quantities, priors)
-
-
-def _irt_3pl_case(n_units: int = 100, n_items: int = 5, priors: dict | None = None, **_) -> SBCCase:
-    """3PL direct (eq. 42): P(y_ij = 1) = g_i + (1 - g_i) expit(tau_i + lambda_i eta_j)."""
-    items = _items(n_items, "q")
-    priors = dict(priors or {})
-
-    build = _builder("irt_3pl", items, priors=priors or None)
-
-    def simulate(theta, rng):
-        eta = np.asarray(theta["factor_z"])[:, 0]
-        g = np.asarray(theta["irt_guessing"])
-        p = g + (1 - g) * expit(np.asarray(theta["binary_logit"])[0] + eta[:, None] * theta["factor_loading"])
-        return pd.DataFrame(_bernoulli(rng, p), columns=items)
-
-    def quantities(values):
-        g, lam = np.asarray(values["irt_guessing"]), np.asarray(values["factor_loading"])
-        tau = np.asarray(values["binary_logit"])[:, 0]
-        out = {f"g[{item}]": g[:, i] for i, item in enumerate(items)}
-        out.update({f"loading[{item}]": lam[:, i] for i, item in enumerate(items)})
-        out.update({f"tau[{item}]": tau[:, i] for i, item in enumerate(items)})
-        return out
-
-    return SBCCase("irt_3pl", f"bm.irt_3pl direct (eq. 42), logit, {n_units} persons x {n_items} items", build,
-                   _binary_template(n_units, items), simulate, quantities, priors)
-
-
-def _irt_3pl_fma_gom_case(n_units: int = 100, n_items: int = 5, priors: dict | None = None, **_) -> SBCCase:
-    """3PL as FMA-GoM (eq. 43-47): C_ij = guessing class with P expit(gamma_i), where P(y = 1) = F(15)."""
-    items = _items(n_items, "q")
-    priors = dict(priors or {})
-    build = _builder("irt_3pl", items, parameterization="fma-gom", priors=priors or None)
-
-    def simulate(theta, rng):
-        eta = np.asarray(theta["factor_z"])[:, 0]
-        guess = rng.random((n_units, n_items)) < expit(np.asarray(theta["guessing_logit"]))[None, :]  # eq. 44
-        tau, lam = np.asarray(theta["binary_logit"]), np.asarray(theta["factor_loading"])  # (2, I): class 1 fixed
-        p = np.where(guess, expit(tau[0] + lam[0] * eta[:, None]), expit(tau[1] + lam[1] * eta[:, None]))
-        return pd.DataFrame(_bernoulli(rng, p), columns=items)
-
-    def quantities(values):
-        g = expit(np.asarray(values["guessing_logit"]))
-        lam, tau = np.asarray(values["factor_loading"])[:, 1], np.asarray(values["binary_logit"])[:, 1]
-        out = {f"g[{item}]": g[:, i] for i, item in enumerate(items)}
-        out.update({f"loading[{item}]": lam[:, i] for i, item in enumerate(items)})
-        out.update({f"tau[{item}]": tau[:, i] for i, item in enumerate(items)})
-        return out
-
-    return SBCCase("irt_3pl_fma_gom", f"bm.irt_3pl parameterization='fma-gom' (eq. 43-47), logit, {n_units} persons x "
-                   f"{n_items} items", build, _binary_template(n_units, items), simulate, quantities, priors)
-
-
-#: name -> case maker (keyword sizes and ``priors`` overrides)
-CASES: dict[str, Callable[..., SBCCase]] = {
-    "lca": _lca_case,
-    "lca_random_intercept": _lca_random_intercept_case,
-    "lca_between": _lca_between_case,
-    "lca_within_between": _lca_within_between_case,
-    "mixture_regression": _regression_case,
-    "mixture_regression_random_intercept": lambda **kw: _regression_case(**{"n_clusters": 10, **kw}),
-    "lta": _lta_case,
-    "gom_logistic_normal": lambda **kw: _gom_case("logistic-normal", **kw),
-    "gom_restricted": lambda **kw: _gom_case("restricted", **kw),
-    "gom_dirichlet": lambda **kw: _gom_case("dirichlet", **kw),
-    "fma": _fma_case,
-    "fma_gom": _fma_gom_case,
-    "irt_3pl": _irt_3pl_case,
-    "irt_3pl_fma_gom": _irt_3pl_fma_gom_case,
-}
+#: name -> case maker (keyword sizes and ``priors`` overrides), from the registry
+CASES: Mapping[str, Callable[..., SBCCase]] = _Cases()
 
 
 def make_case(name: str, **sizes: Any) -> SBCCase:
@@ -571,9 +160,10 @@ def make_case(name: str, **sizes: Any) -> SBCCase:
     >>> case.name
     'lca'
     """
-    if name not in CASES:
-        raise ValueError(f"SBC case {name!r} is unknown; use one of {sorted(CASES)}.")
-    return CASES[name](**sizes)
+    cases = registry.sbc_cases()
+    if name not in cases:
+        raise ValueError(f"SBC case {name!r} is unknown; use one of {sorted(cases)}.")
+    return cases[name](**sizes)
 
 
 # ============================================================================ the loop

@@ -59,6 +59,7 @@ from typing import Any, Mapping
 
 import pandas as pd
 
+from . import registry
 from .data import column_names
 
 __all__ = ["Spec", "read_spec", "from_spec", "to_spec", "write_spec", "bundled_specs", "resolve", "FAST_ENV"]
@@ -114,39 +115,11 @@ def _check_table(table: Any, schema: Mapping[str, Any], where: str) -> None:
 
 
 def _factories() -> dict[str, Any]:
-    from . import registry
     return registry.factories()
 
 
 def _simulators() -> dict[str, Any]:
-    from . import registry
     return registry.simulators()
-
-
-def _factory_schema(factory) -> dict[str, Any]:
-    """Keyword options of a factory (its signature), typed by their defaults where simple."""
-    schema: dict[str, Any] = {}
-    for name, p in inspect.signature(factory).parameters.items():
-        if name == "data" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        default = p.default
-        if isinstance(default, bool):
-            schema[name] = bool
-        elif isinstance(default, int) and name not in ("n_classes",):
-            schema[name] = int
-        elif isinstance(default, float):
-            schema[name] = float
-        elif name == "n_classes":
-            schema[name] = int
-        else:
-            schema[name] = Any
-    return schema
-
-
-def _required(factory) -> list[str]:
-    return [n for n, p in inspect.signature(factory).parameters.items()
-            if n != "data" and p.default is inspect.Parameter.empty
-            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
 
 
 def _merge(base: Mapping, over: Mapping) -> dict:
@@ -525,11 +498,11 @@ def read_spec(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> Spec:
         close = difflib.get_close_matches(str(factory_name), list(factories), n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"spec {name!r}: unknown factory {factory_name!r}{hint} (available: {sorted(factories)}).")
-    factory = factories[factory_name]
-    schema = _factory_schema(factory)
+    family = registry.get(factory_name)
+    schema = family.option_schema()
     schema.pop("priors", None)  # priors go in their own table
     _check_table(model, schema, f"[model] ({factory_name})")
-    missing = [n for n in _required(factory) if n not in model]
+    missing = [n for n in family.required_options() if n not in model]
     if missing:
         raise ValueError(f"spec {name!r}: [model] misses required option(s) {missing} of {factory_name}.")
     if "priors" in raw:

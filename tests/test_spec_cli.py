@@ -238,7 +238,7 @@ def test_montecarlo_label_reference_is_per_cluster_for_a_between_class():
 
 
 def test_montecarlo_refuses_lta_specs_instead_of_reporting_wrong_population_values():
-    with pytest.raises(ValueError, match="Monte Carlo studies of LTA specs are not supported"):
+    with pytest.raises(ValueError, match="uses bm.lta; Monte Carlo studies of its specs are not supported"):
         bm.montecarlo("section4_lta_two_level", replications=2)
 
 

@@ -2,15 +2,23 @@
 
 from ...datasets.simulate_lta import simulate_lta
 from ...registry import Family, register
-from . import results
+from . import results, sbc
 from .factory import lta
 from .model import LTAModel, summary_by_time
 from .reshape import long_to_wide, wide_to_long
 
 __all__ = ["lta", "LTAModel", "long_to_wide", "wide_to_long", "results"]
 
+
+def _example(seed: int):
+    """A small simulate_lta data set and the bm.lta options that fit it."""
+    sim = simulate_lta(n_units=60, seed=seed)
+    return sim.data, {"items_by_time": sim.items_by_time, "n_classes": 2}
+
+
 register(Family("lta", lta, LTAModel, description="latent transition analysis (sections 3-4)",
-                simulators={"simulate_lta": simulate_lta},
+                simulators={"simulate_lta": simulate_lta}, sbc_cases=sbc.CASES,
+                examples={"simulate_lta": _example},
                 results={name: getattr(results, name) for name in results.__all__},
                 summary_extra=summary_by_time,
                 # the simulator's truth holds (N, T) classes and the marginal random SDs, which neither the label
