@@ -21,6 +21,13 @@ One parameter set can serve several data blocks (the same items at T time
 points, measurement invariance, eq. 6/11): :meth:`ItemKernel.bind` gives a
 kernel over other item columns sharing this one's parameters.
 
+Posterior predictive simulation (:mod:`bayesmix.posterior_predictive`)
+goes through two hooks: :meth:`ItemKernel.simulation_graphs` (what a draw
+needs, as graphs of the parameters and the latent shift, eq. 1-2, 36) and
+:meth:`ItemKernel.sample` (each item drawn given its class, from those
+graphs evaluated); :meth:`ItemKernel.latent_shift` says how the model's
+latent block shifts the kernel's linear predictor.
+
 Categorical kernels (binary, nominal, ordinal) only differ in how they turn
 parameters into a class x item x category log-probability table; the data
 enter through a fixed one-hot matrix. The registry :data:`KERNELS` maps the
@@ -37,6 +44,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.transforms import ordered as ordered_transform
 
+from .._random import categorical
 from ..data import EncodedData, ItemSpec
 from ..parameters import create, register
 from ..priors import PriorSet
@@ -137,6 +145,8 @@ class ItemKernel:
     """
 
     kind: str = ""
+    #: responses are category codes (replicates map them to the items' categories); else values
+    discrete: bool = False
 
     def __init__(self, items: list[ItemSpec], data: EncodedData, link: str = "logit"):
         self.items = items
@@ -193,14 +203,47 @@ class ItemKernel:
         """(N, m) numbers equal for two units exactly when this kernel sees the same data (no NaN)."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------ simulation (posterior predictive)
+    def latent_shift(self, latent, z):
+        """The shift of this kernel's linear predictor by the model's latent block at z (None: not shifted).
+
+        Default: the block's :meth:`~bayesmix.latent.LatentEffects.item_shift` of these items
+        (FMA's lambda_i eta_j, eq. 36); the regression kernel adds its random effects (eq. 19).
+        """
+        return latent.item_shift(self.names, z)
+
+    def simulation_graphs(self, shift=None) -> dict:
+        """name -> graph (of the parameters and ``shift``) that :meth:`sample` draws from."""
+        raise NotImplementedError(f"no simulation for the kernel {type(self).__name__}")
+
+    def sample(self, rng: np.random.Generator, graphs: dict, classes: np.ndarray,
+               columns: Sequence[int]) -> np.ndarray:
+        """Responses (N, len(columns)) to the kernel's items ``columns``, each given its class (N, len(columns)).
+
+        ``graphs``: :meth:`simulation_graphs` evaluated at one parameter draw.
+        """
+        raise NotImplementedError(f"no simulation for the kernel {type(self).__name__}")
+
     def _fixed_start(self, start: dict) -> dict:
         """A random start in full: :meth:`MixtureModel.random_start` keeps the free values of fixed or
         tied parameters (the factory's and the user's constraints, :func:`bayesmix.parameters.free_start`)."""
         return dict(start)
 
 
+def sample_normal(rng: np.random.Generator, graphs: dict, classes: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """Normal responses mean + sd * N(0, 1) from (N|1, I, K) ``mean`` and ``sd`` graphs, given classes (N, I')."""
+    n, width = classes.shape
+    shape = (n, width, graphs["mean"].shape[-1])
+    mean, sd = (np.broadcast_to(graphs[part][:, columns], shape) for part in ("mean", "sd"))
+    mean = np.take_along_axis(mean, classes[:, :, None], axis=2)
+    sd = np.take_along_axis(sd, classes[:, :, None], axis=2)
+    return mean[..., 0] + sd[..., 0] * rng.standard_normal((n, width))
+
+
 class CategoricalKernel(ItemKernel):
     """Items with a finite set of categories: ll = onehot @ log P(y=c | class)."""
+
+    discrete = True
 
     def __init__(self, items, data, link="logit"):
         super().__init__(items, data, link)
@@ -257,6 +300,19 @@ class CategoricalKernel(ItemKernel):
 
     def pattern_key(self):
         return self.onehot
+
+    def simulation_graphs(self, shift=None):
+        """``table``: P(y_i = c | class), (1, I, K, C), or (N|1, I, K, C) with a shift."""
+        if shift is None:  # (K, I, C) -> (1, I, K, C)
+            return {"table": pt.moveaxis(self.probability_table(), 0, 1)[None]}
+        return {"table": pt.exp(self.log_prob_table(None, shift)) * self.valid[:, None, :]}
+
+    def sample(self, rng, graphs, classes, columns):
+        """Category codes drawn from P(y_i = c | class) (eq. 1)."""
+        table = graphs["table"][:, columns]
+        table = np.broadcast_to(table, (classes.shape[0], *table.shape[1:]))
+        probs = np.take_along_axis(table, classes[:, :, None, None], axis=2)[:, :, 0, :]  # (N, I, C)
+        return categorical(rng, probs)
 
     def profile_rows(self, params=None):
         """Class profile rows: P(y_i = category | class), (..., K, R) and (item, category) labels."""
@@ -490,6 +546,18 @@ class NormalKernel(ItemKernel):
         z = (pt.as_tensor(self.y)[:, :, None] - mu) / sd
         ll = -0.5 * np.log(2 * np.pi) - pt.log(sd) - 0.5 * z**2
         return ll * self.mask[:, :, None]
+
+    def simulation_graphs(self, shift=None):
+        """``mean`` (1|N, I, K) (plus the shift) and ``sd`` (1, I, K)."""
+        mu, sd = self._mean_sd(self.params)  # (K, I)
+        mu = pt.swapaxes(mu, 0, 1)[None]  # (1, I, K)
+        if shift is not None:
+            mu = mu + shift
+        return {"mean": mu, "sd": pt.swapaxes(sd, 0, 1)[None]}
+
+    def sample(self, rng, graphs, classes, columns):
+        """Normal values within class (eq. 2)."""
+        return sample_normal(rng, graphs, classes, columns)
 
     def profile_rows(self, params=None):
         """Class-specific means and standard deviations, (..., K, 2I)."""

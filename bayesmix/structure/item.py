@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 
+from .._random import categorical
 from ..latent import LatentEffects, segment_sum
 from ..marginal import item
 from .base import GraphAt, Structure, cluster_mean, shared_node
@@ -126,3 +127,17 @@ class ItemClasses(Structure):
     def proportions(self, z=None):
         """Population proportions: membership averaged over persons (and items), (..., K)."""
         return self.membership(z).mean(axis=-2)
+
+    # ------------------------------------------------------------ simulation
+    def simulation_graphs(self, z) -> dict:
+        return {"membership": pt.exp(self.log_membership_at(z))}  # (N|1, K) or (N|1, I, K)
+
+    def simulate_classes(self, rng, graphs, n_items):
+        """C_ij ~ g_j per response (eq. 28-30), (N, I)."""
+        membership = graphs["membership"]
+        if not self.per_item:
+            membership = membership[:, None, :]
+        return categorical(rng, np.broadcast_to(membership, (self.n_units, n_items, membership.shape[-1])))
+
+    def block_classes(self, classes, offset, width, time):
+        return classes[:, offset:offset + width]

@@ -117,6 +117,13 @@ def _kernels_by_time(owners, encoded, items_by_time, times, invariant):
             for t in times]
 
 
+def _item_maps(items_by_time, times, invariant):
+    """Per time point, the kernels' items -> the time's columns (:attr:`ChainClasses.item_maps`)."""
+    if invariant:  # the owner's item p is the time's item p
+        return [dict(zip(items_by_time[times[0]], items_by_time[t])) for t in times]
+    return [{name: name for name in items_by_time[t]} for t in times]  # one kernel holds every time's items
+
+
 # --------------------------------------------------------------------------- validation
 
 def _check_items_by_time(data, items_by_time, invariant):
@@ -428,7 +435,8 @@ def lta(
         markov_chain = markov or n_times == 2 or k == 1
         structure = ChainClasses(log_initial_at, log_transition_at, lambda z: emission, n_units, n_times, k,
                                  log_path_prior_at=None if markov_chain else log_path_prior_at,
-                                 time_labels=times, latent=effects, population_rows=population, **clustering)
+                                 time_labels=times, latent=effects, population_rows=population,
+                                 item_maps=_item_maps(items_by_time, times, invariant_measurement), **clustering)
         structure.add_potential()
     prior_set.check_unused()
     return LTAModel(
