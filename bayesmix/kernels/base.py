@@ -37,6 +37,7 @@ types simply sums kernels.
 
 from __future__ import annotations
 
+import copy
 from typing import Callable, Sequence
 
 import numpy as np
@@ -203,6 +204,42 @@ class ItemKernel:
         """(N, m) numbers equal for two units exactly when this kernel sees the same data (no NaN)."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------ data views
+    @property
+    def observed(self) -> np.ndarray:
+        """(N, I) 1.0 where a response to the kernel's item is observed, 0.0 where it is missing."""
+        raise NotImplementedError(f"{type(self).__name__} does not report its observed cells")
+
+    def restrict(self, names: Sequence[str]) -> "ItemKernel":
+        """A copy sharing these parameters whose log-likelihood sums only the items ``names``.
+
+        The other items' data are blanked (missing: they add 0); the copy keeps every item
+        and its parameters (time-specific measurement of an LTA: one kernel holds every
+        time's items, each time point's emission uses the view of its items).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot be restricted to a subset of its items")
+
+    def tables(self, shift=None):
+        """(log P(y_i = c | k) (..., K, I, C), one-hot responses (N, I, C)) for the table path, or None.
+
+        The form :func:`bayesmix.marginal.item.loglik_from_tables` and the pattern density
+        need at a ``shift`` shared by all units (:meth:`CategoricalKernel.node_table`);
+        None for kernels whose responses are not categories.
+        """
+        return None
+
+    # ------------------------------------------------------------ closed-form EM (inference.em)
+    #: :class:`bayesmix.inference.em.CategoricalEM` can update this kernel (:meth:`em_log_table`, :meth:`em_values`)
+    em_supported: bool = False
+
+    def em_log_table(self, values: dict, n_classes: int) -> np.ndarray:
+        """Natural-scale parameter values -> log P(y_i = c | k), (K, I, C) (impossible categories: any value)."""
+        raise NotImplementedError(f"closed-form EM does not update {type(self).__name__}")
+
+    def em_values(self, probs: np.ndarray, p_min: float) -> dict:
+        """P(y_i = c | k) (K, I, C) -> natural-scale values of the kernel's parameters (probabilities >= p_min)."""
+        raise NotImplementedError(f"closed-form EM does not update {type(self).__name__}")
+
     # ------------------------------------------------------------ simulation (posterior predictive)
     def latent_shift(self, latent, z):
         """The shift of this kernel's linear predictor by the model's latent block at z (None: not shifted).
@@ -300,6 +337,20 @@ class CategoricalKernel(ItemKernel):
 
     def pattern_key(self):
         return self.onehot
+
+    @property
+    def observed(self):
+        return self.onehot3.sum(axis=-1)
+
+    def restrict(self, names):
+        keep = np.isin(self.names, list(names)).astype(float)
+        view = copy.copy(self)
+        view.onehot3 = self.onehot3 * keep[None, :, None]
+        view.onehot = view.onehot3.reshape(self.onehot.shape)
+        return view
+
+    def tables(self, shift=None):
+        return self.node_table(None, shift), self.onehot3
 
     def simulation_graphs(self, shift=None):
         """``table``: P(y_i = c | class), (1, I, K, C), or (N|1, I, K, C) with a shift."""
@@ -498,6 +549,16 @@ class NormalKernel(ItemKernel):
 
     def pattern_key(self):
         return np.hstack([self.mask, self.y])
+
+    @property
+    def observed(self):
+        return self.mask
+
+    def restrict(self, names):
+        keep = np.isin(self.names, list(names)).astype(float)
+        view = copy.copy(self)
+        view.mask, view.y, view.y2 = self.mask * keep, self.y * keep, self.y2 * keep
+        return view
 
     def coords(self):
         return {"continuous_item": self.names}

@@ -114,6 +114,11 @@ class RegressionKernel(ItemKernel):
         resid = (pt.as_tensor(self.y)[:, None] - mean) / sd
         return (-0.5 * _LOG_2PI - pt.log(sd) - 0.5 * resid**2)[..., None, :]
 
+    @property
+    def observed(self) -> np.ndarray:
+        """(N, 1): the outcome is observed for every unit."""
+        return np.ones((len(self.y), 1))
+
     def latent_shift(self, latent, z):
         """The cluster random effects u0_j + u1_j' x_ij (eq. 5, 18) as a shift (N, 1, 1); None without them."""
         if not self.n_random:
