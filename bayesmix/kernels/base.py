@@ -165,7 +165,7 @@ class ItemKernel:
     def _options(self) -> dict:
         return {}
 
-    def bind(self, items: list[ItemSpec], data: EncodedData | None = None) -> "ItemKernel":
+    def bind(self, items: list[ItemSpec], data: EncodedData | None = None) -> ItemKernel:
         """A kernel over other item columns (e.g. the same items at another time) sharing these parameters.
 
         Items are matched by position; their types and category counts must agree.
@@ -210,7 +210,7 @@ class ItemKernel:
         """(N, I) 1.0 where a response to the kernel's item is observed, 0.0 where it is missing."""
         raise NotImplementedError(f"{type(self).__name__} does not report its observed cells")
 
-    def restrict(self, names: Sequence[str]) -> "ItemKernel":
+    def restrict(self, names: Sequence[str]) -> ItemKernel:
         """A copy sharing these parameters whose log-likelihood sums only the items ``names``.
 
         The other items' data are blanked (missing: they add 0); the copy keeps every item
@@ -226,7 +226,7 @@ class ItemKernel:
         need at a ``shift`` shared by all units (:meth:`CategoricalKernel.node_table`);
         None for kernels whose responses are not categories.
         """
-        return None
+        return
 
     # ------------------------------------------------------------ closed-form EM (inference.em)
     #: :class:`bayesmix.inference.em.CategoricalEM` can update this kernel (:meth:`em_log_table`, :meth:`em_values`)
@@ -413,6 +413,21 @@ class BinaryKernel(CategoricalKernel):
         rows = [(it.name, str(it.categories[1])) for it in self.items]
         return table[..., :, 1], rows
 
+    em_supported = True
+
+    def em_log_table(self, values, n_classes):
+        from scipy.special import expit
+        from scipy.stats import norm
+        beta = np.asarray(values["binary_logit"], dtype=float)  # one binary kernel holds every binary item
+        if self.link == "probit":
+            return np.stack([norm.logcdf(-beta), norm.logcdf(beta)], axis=-1)
+        return np.stack([np.log(expit(-beta)), np.log(expit(beta))], axis=-1)
+
+    def em_values(self, probs, p_min):
+        from scipy.stats import norm
+        p1 = np.clip(probs[..., 1], p_min, 1.0 - p_min)
+        return {"binary_logit": norm.ppf(p1) if self.link == "probit" else np.log(p1) - np.log1p(-p1)}
+
     def random_start(self, rng, n_classes):
         start = rng.uniform(-2.0, 2.0, size=(n_classes, len(self.items)))
         return self._fixed_start(_split_ordered("binary_logit", start, self.names, self.ordered))
@@ -449,6 +464,20 @@ class NominalKernel(CategoricalKernel):
         logits = pt.zeros(shape) + pad
         logits = pt.set_subtensor(logits[..., self.param_item, self.param_category], flat)
         return pt.where(self.valid, pt.special.log_softmax(logits, axis=-1), 0.0)
+
+    em_supported = True
+
+    def em_log_table(self, values, n_classes):
+        from scipy.special import log_softmax
+        flat = np.asarray(values["nominal_logit"], dtype=float)
+        logits = np.where(self.valid, 0.0, -np.inf) + np.zeros((n_classes, *self.valid.shape))
+        logits[:, self.param_item, self.param_category] = flat
+        return log_softmax(logits, axis=-1)
+
+    def em_values(self, probs, p_min):
+        q = np.clip(probs, p_min, None)
+        return {"nominal_logit": (np.log(q[:, self.param_item, self.param_category])
+                                  - np.log(q[:, self.param_item, 0]))}
 
     def random_start(self, rng, n_classes):
         return self._fixed_start({"nominal_logit": rng.uniform(-2.0, 2.0, size=(n_classes, len(self.param_item)))})

@@ -245,7 +245,7 @@ class LatentEffects:
         A person factor returns lambda_i eta_j (eq. 36); the default block enters the class
         logits or a regression kernel's own design (:meth:`ItemKernel.latent_shift`), not the items.
         """
-        return None
+        return
 
     def simulation_graphs(self) -> dict:
         """name -> graph of the parameters that :meth:`draw_z` needs (none for normal effects)."""

@@ -63,6 +63,9 @@ class Structure:
     level: str = "unit"
     #: level the class variable lives on: "unit" or "cluster"
     class_level: str = "unit"
+    #: one class per unit with the classes' prior free of the data: the closed-form EM of
+    #: :mod:`bayesmix.inference.em` applies (given no clusters, latent effects or covariates)
+    closed_form_em: bool = False
 
     def __init__(self, n_units: int, cluster_index: np.ndarray | None = None, n_clusters: int | None = None,
                  latent: LatentEffects | None = None):
@@ -89,6 +92,9 @@ class Structure:
         """name -> (graph at z, level, labels coord): posteriors of other discrete variables."""
         return {}
 
+    #: z -> P(D_j = d | y_j, z) of a between class (section 6, :class:`NestedClasses`); None: no between class
+    between_posterior = None
+
     def node_work(self, n_items: int, n_classes: int) -> int | None:
         """Elements per quadrature node when a cheaper path applies (patterns, tables); None: per unit."""
         return None
@@ -100,7 +106,7 @@ class Structure:
         membership of FMA-GoM, :class:`~bayesmix.structure.item.ItemClasses`) returns
         its (units,) graph here; :meth:`MixtureModel.integrated_loglik` caches it.
         """
-        return None
+        return
 
     def work_size(self, settings: dict, n_items: int, n_classes: int) -> int | None:
         """Elements per likelihood evaluation of :meth:`integrated_loglik` (None: the model's count)."""
@@ -174,6 +180,8 @@ class WithinClasses(Structure):
     covariates and latent effects: the ``Potential`` NUTS samples is then
     the count-weighted sum over patterns (the same value as the per-unit sum).
     """
+
+    closed_form_em = True
 
     def __init__(self, log_prior_at: GraphAt, loglik_at: GraphAt, n_units: int, *,
                  shared_log_prior_at: GraphAt | None = None, patterns=None, density=None, **kwargs):

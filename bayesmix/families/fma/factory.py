@@ -385,10 +385,13 @@ def fma_gom(
         tables = None
         if all(kernel.discrete for kernel in kernels):  # per (item, category) at shared nodes
             tables = lambda z: [kernel.tables(factor.shift(kernel.names, z)) for kernel in kernels]  # noqa: E731
+        exact = membership_integration == "exact" and n_classes == 2  # alpha_1j = alpha_1 + sd z_1j in closed form
         structure = ItemClasses(log_membership, by_item, encoded.n_units, observed=observed_mask(kernels),
                                 latent=factor, per_item=False,
                                 shared_log_membership_at=log_membership if class_model.covariates is None else None,
-                                tables_at=tables)
+                                tables_at=tables,
+                                exact_membership=(class_model.params["class_intercept"][0],
+                                                  factor.params["membership_sd"][0]) if exact else None)
         structure.add_potential()
     prior_set.check_unused()
     return FactorMixtureModel(
