@@ -88,6 +88,8 @@ class MixtureModel:
     #: the sample size of BIC and what it counts (persons: the independent observations of Mplus)
     sample_size: int | None = None
     sample_size_basis: str = "units"
+    #: values for parameters a start from a related model leaves out (e.g. GoM from an LCA; :mod:`.inference.starts`)
+    start_defaults: dict = field(default_factory=dict)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -138,7 +140,7 @@ class MixtureModel:
     @property
     def between_posterior(self):
         """P(D_j = d | y_j) of section 6 models (None otherwise)."""
-        if not hasattr(self.structure, "between_posterior"):
+        if self.structure.between_posterior is None:
             return None
         return self.between_posterior_tensor()
 
@@ -232,7 +234,9 @@ class MixtureModel:
         from .inference.quadrature import integrate
         settings = self.settings(integration)
         key = ("integrated", tuple(sorted(settings.items())))
-        if key not in self._cache:
+        if key not in self._cache:  # the structure's own integral (e.g. an exact membership), else quadrature
+            self._cache[key] = self.structure.integrated_loglik(settings)
+        if self._cache[key] is None:
             self._cache[key] = integrate(self.structure.conditional_loglik, settings["method"], settings["points"],
                                          dim=self.latent.n_dims, seed=settings.get("seed", 0),
                                          adaptive=self.adaptive_grid(settings), nodes_weights=self.rule(settings))
@@ -357,9 +361,11 @@ class MixtureModel:
         per_unit = int(self.data.n_units) * max(1, len(self.data.items)) * self.n_classes
         if self.latent is None:
             return per_unit
+        own = self.structure.work_size(self.settings(integration), len(self.data.items), self.n_classes)
+        if own is not None:
+            return own
         nodes = len(self.rule(integration)[0])
-        node_work = getattr(self.structure, "node_work", None)  # less where patterns / tables apply
-        per_node = node_work(len(self.data.items), self.n_classes) if node_work is not None else None
+        per_node = self.structure.node_work(len(self.data.items), self.n_classes)  # less: patterns / tables
         return per_unit * nodes if per_node is None else per_unit + nodes * per_node
 
     @property

@@ -102,8 +102,7 @@ def categorical_density(kernels) -> tuple[np.ndarray, object] | None:
     whatever N). Only for categorical kernels (one-hot rows times the
     kernel's log-probability table) and when patterns repeat (``worthwhile``).
     """
-    from .kernels import CategoricalKernel
-    if not kernels or not all(isinstance(kernel, CategoricalKernel) for kernel in kernels):
+    if not kernels or not all(kernel.discrete for kernel in kernels):
         return None
     patterns = response_patterns(kernels)
     if not patterns.worthwhile:
@@ -111,9 +110,10 @@ def categorical_density(kernels) -> tuple[np.ndarray, object] | None:
     rows = patterns.representative
     by_class = 0
     for kernel in kernels:
-        table = kernel.node_table()  # (K, I, C)
+        table, onehot = kernel.tables()  # (K, I, C), (N, I, C)
         flat = table.reshape((*table.shape[:-2], -1))
-        by_class = by_class + pt.matmul(pt.as_tensor(np.asarray(kernel.onehot, dtype=float)[rows]),
+        onehot = np.asarray(onehot, dtype=float).reshape(len(onehot), -1)  # (N, I*C)
+        by_class = by_class + pt.matmul(pt.as_tensor(onehot[rows]),
                                         pt.swapaxes(flat, -1, -2))
     counts = np.bincount(patterns.inverse, minlength=patterns.n_patterns).astype(float)
     return counts, by_class

@@ -52,9 +52,10 @@ from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
-import pytensor.tensor as pt
 import xarray as xr
+
 from . import registry
+from ._random import categorical
 
 __all__ = ["posterior_predictive", "pattern_frequencies", "item_pairs"]
 
@@ -66,201 +67,85 @@ PAIR_STATISTICS = ("bvr", "cramers_v", "log_odds_ratio", "correlation")
 class _Block:
     """Items drawn from one kernel's class-conditional distribution: their columns and time point."""
 
-    def __init__(self, kind: str, kernel, key: str, names: list[str], time: int | None, offset: int,
+    def __init__(self, kernel, key: str, names: list[str], time: int | None, offset: int,
                  columns: list[int] | None = None):
-        self.kind, self.kernel, self.key, self.names, self.time = kind, kernel, key, names, time
+        self.kernel, self.key, self.names, self.time = kernel, key, names, time
         self.offset = offset  # position of the first item among the responses (GoM: item-level classes)
         #: the kernel's items (positions) this block draws
         self.columns = list(range(len(names))) if columns is None else columns
 
 
 class _Simulator:
-    """Compiled graphs of one model that the simulation needs, as functions of the parameters and z."""
+    """Compiled graphs of one model that the simulation needs, as functions of the parameters and z.
+
+    Generic over the model's layers: the structure gives the class priors and draws the
+    classes (:meth:`Structure.simulation_graphs`, :meth:`Structure.simulate_classes`), each
+    kernel its response distribution and draws (:meth:`ItemKernel.simulation_graphs`,
+    :meth:`ItemKernel.sample`), the latent block new effects (:meth:`LatentEffects.draw_z`).
+    """
 
     def __init__(self, mm):
-        from .kernels import CategoricalKernel, NormalKernel
-        from .kernels_regression import RegressionKernel
-        from .structure import BetweenClasses, ChainClasses, ItemClasses, NestedClasses, WithinClasses
-
         self.mm = mm
         structure = mm.structure
         self.latent = mm.latent
         self.z_rv = None if self.latent is None else self.latent.z
         z = self.z_rv
-        n = mm.data.n_units
-        outputs: dict[str, Any] = {}
-        if isinstance(structure, ItemClasses):
-            self.kind = "item"
-            outputs["membership"] = pt.exp(structure.log_membership_at(z))  # (N|1, K) or (N|1, I, K)
-            self.per_item = structure.per_item
-        elif isinstance(structure, ChainClasses):
-            self.kind = "chain"
-            self.markov = structure.markov
-            if self.markov:  # eq. 8-9: C_1, then C_t+1 | C_t
-                outputs["initial"] = pt.exp(structure.log_initial_at(z)) + pt.zeros((n, 1))
-                outputs["transition"] = pt.exp(structure.log_transition_at(z)) + pt.zeros((n, 1, 1, 1))
-            else:  # C_t given every earlier class: the K^T paths
-                outputs["path_prior"] = pt.exp(structure.log_path_prior_at(z)) + pt.zeros((n, 1))
-        elif isinstance(structure, NestedClasses):
-            self.kind = "nested"
-            outputs["between"] = pt.exp(structure.log_prior_between_at(z)) + pt.zeros((structure.n_clusters, 1))
-            outputs["within"] = pt.exp(structure.log_prior_within_at(z)) + pt.zeros((n, 1))  # (M, N, K)
-        elif isinstance(structure, BetweenClasses):
-            self.kind = "between"
-            outputs["cluster_class"] = pt.exp(structure.log_prior_at(z)) + pt.zeros((structure.n_clusters, 1))
-        elif isinstance(structure, WithinClasses):
-            self.kind = "within"
-            outputs["unit_class"] = pt.exp(structure.log_prior_at(z)) + pt.zeros((n, 1))
-        else:  # pragma: no cover - guarded by SUPPORTED_FACTORIES
-            raise NotImplementedError(f"no simulation for the structure {type(structure).__name__}")
-        kinds = {}
+        outputs: dict[str, Any] = {f"class:{k}": v for k, v in structure.simulation_graphs(z).items()}
         for j, kernel in enumerate(mm.kernels):
-            key = str(j)
-            shift = self._shift(kernel, z)
-            if isinstance(kernel, RegressionKernel):
-                kinds[key] = "regression"
-                mean = kernel.mean()  # (N, K)
-                if shift is not None:
-                    mean = mean + shift[:, None]
-                outputs[f"{key}:mean"] = mean[:, None, :]  # (N, 1, K)
-                outputs[f"{key}:sd"] = (kernel._sd(kernel.params) + pt.zeros((1, mm.n_classes)))[:, None, :]
-            elif isinstance(kernel, CategoricalKernel):
-                kinds[key] = "categorical"
-                if shift is None:  # (K, I, C) -> (1, I, K, C)
-                    table = pt.moveaxis(kernel.probability_table(), 0, 1)[None]
-                else:  # (N|1, I, K, C)
-                    table = pt.exp(kernel.log_prob_table(None, shift)) * kernel.valid[:, None, :]
-                outputs[f"{key}:table"] = table
-            elif isinstance(kernel, NormalKernel):
-                kinds[key] = "normal"
-                mu, sd = kernel._mean_sd(kernel.params)  # (K, I)
-                mu = pt.swapaxes(mu, 0, 1)[None]  # (1, I, K)
-                if shift is not None:
-                    mu = mu + shift
-                outputs[f"{key}:mean"] = mu
-                outputs[f"{key}:sd"] = pt.swapaxes(sd, 0, 1)[None]
-            else:  # pragma: no cover
-                raise NotImplementedError(f"no simulation for the kernel {type(kernel).__name__}")
-        self.blocks = self._blocks(kinds)
-        self.dirichlet = self.latent is not None and type(self.latent).__name__ == "DirichletMembership"
-        if self.dirichlet:
-            outputs["concentration"] = self.latent.params["concentration"]
+            shift = None if z is None else kernel.latent_shift(self.latent, z)
+            outputs.update({f"{j}:{k}": v for k, v in kernel.simulation_graphs(shift).items()})
+        self.blocks = self._blocks()
         self.names = list(outputs)
         self.param_rvs = [rv for rv in mm.model.free_RVs if self.z_rv is None or rv is not self.z_rv]
         inputs = self.param_rvs + ([] if self.z_rv is None else [self.z_rv])
         from ._compile import function
         self.fn = function(inputs, list(outputs.values()), size=mm.work_size())
         self.z_shape = None if self.z_rv is None else tuple(int(s) for s in self.z_rv.shape.eval())
+        latent_graphs = {} if self.latent is None else self.latent.simulation_graphs()
+        self.latent_names = list(latent_graphs)
+        self.latent_fn = function(self.param_rvs, list(latent_graphs.values())) if latent_graphs else None
 
-    def _blocks(self, kinds: dict[str, str]) -> list[_Block]:
-        """The item columns each kernel draws; LTA: per time point (invariant kernels serve every time)."""
-        mm = self.mm
+    def _blocks(self) -> list[_Block]:
+        """The item columns each kernel draws (the structure's blocks; LTA: per time point)."""
         blocks, offset = [], 0
-        if self.kind != "chain":
-            for j, kernel in enumerate(mm.kernels):
-                blocks.append(_Block(kinds[str(j)], kernel, str(j), list(kernel.names), None, offset))
-                offset += len(kernel.names)
-            return blocks
-        items_by_time, times = mm.options["items_by_time"], mm.options["times"]
-        for t, time in enumerate(times):
-            for j, kernel in enumerate(mm.kernels):
-                if mm.options["invariant_measurement"]:  # the owner's item p is the time's item p
-                    position = dict(zip(items_by_time[times[0]], items_by_time[time]))
-                    columns = list(range(len(kernel.names)))
-                    names = [position[name] for name in kernel.names]
-                else:  # one kernel holds every time's items
-                    columns = [i for i, name in enumerate(kernel.names) if name in items_by_time[time]]
-                    names = [kernel.names[i] for i in columns]
-                if names:
-                    blocks.append(_Block(kinds[str(j)], kernel, str(j), names, t, offset, columns))
-                    offset += len(names)
+        for j, names, time, columns in self.mm.structure.item_blocks(self.mm.kernels):
+            blocks.append(_Block(self.mm.kernels[j], str(j), names, time, offset, columns))
+            offset += len(names)
         return blocks
-
-    def _shift(self, kernel, z):
-        """The kernel's linear-predictor shift given z: FMA's lambda_i eta_j, the regression's random effects."""
-        from .kernels_regression import RegressionKernel
-        if z is None:
-            return None
-        if isinstance(kernel, RegressionKernel):
-            if not kernel.n_random:
-                return None
-            return kernel.random_shift(self.latent.unit_values(z)[..., : kernel.n_random])[..., 0, 0]  # (N,)
-        factor = getattr(self.mm, "factor", None)
-        if factor is not None and factor is self.latent:
-            return factor.shift(kernel.names, z)  # (N|1, I, Kl)
-        return None
 
     def evaluate(self, values: list[np.ndarray], z: np.ndarray | None) -> dict[str, np.ndarray]:
         args = list(values) + ([] if z is None else [z])
         return {k: np.asarray(v) for k, v in zip(self.names, self.fn(*args))}
 
     def draw_z(self, rng: np.random.Generator, values: list[np.ndarray]) -> np.ndarray | None:
-        """New latent effects: standard normal z (eq. 5), or Dirichlet memberships g_j ~ Dir(a)."""
+        """New latent effects from the latent block (standard normal z, eq. 5; Dirichlet g_j ~ Dir(a))."""
         if self.z_rv is None:
             return None
-        if self.dirichlet:
-            a = self.evaluate(values, np.full(self.z_shape, 1.0 / self.z_shape[-1]))["concentration"]
-            return np.maximum(rng.dirichlet(np.asarray(a, float), size=self.z_shape[0]), 1e-300)
-        return rng.standard_normal(self.z_shape)
+        graphs = {} if self.latent_fn is None else {
+            k: np.asarray(v) for k, v in zip(self.latent_names, self.latent_fn(*values))}
+        return self.latent.draw_z(rng, self.z_shape, graphs)
 
     # ----------------------------------------------------------------------- one replicate
-    def classes(self, out: dict, rng: np.random.Generator) -> np.ndarray:
-        """Classes: per unit (N, 1), per unit and time (N, T), or per response (N, I) (GoM)."""
-        data = self.mm.data
-        n = data.n_units
-        if self.kind == "within":
-            unit = _categorical(rng, out["unit_class"])
-        elif self.kind == "between":
-            unit = _categorical(rng, out["cluster_class"])[data.cluster_index]
-        elif self.kind == "nested":
-            between = _categorical(rng, out["between"])[data.cluster_index]  # D_j of each unit
-            unit = _categorical(rng, out["within"][between, np.arange(n)])
-        elif self.kind == "chain":
-            if not self.markov:
-                from .structure.chain import paths
-                return paths(self.mm.n_classes, len(self.mm.options["times"]))[_categorical(rng, out["path_prior"])]
-            path = [_categorical(rng, out["initial"])]
-            for t in range(out["transition"].shape[1]):
-                path.append(_categorical(rng, out["transition"][np.arange(n), t, path[-1]]))
-            return np.stack(path, axis=1)
-        else:
-            membership = out["membership"]
-            n_items = sum(len(block.names) for block in self.blocks)
-            if not self.per_item:
-                membership = membership[:, None, :]
-            return _categorical(rng, np.broadcast_to(membership, (n, n_items, membership.shape[-1])))
-        return unit[:, None]
-
     def replicate(self, out: dict, rng: np.random.Generator) -> list[np.ndarray]:
         """One replicated data set: per block, category codes or values (N, items of the block)."""
-        n = self.mm.data.n_units
-        cls = self.classes(out, rng)
+        structure = self.mm.structure
+        n_items = sum(len(block.names) for block in self.blocks)
+        cls = structure.simulate_classes(rng, _part(out, "class"), n_items)
         pieces = []
         for block in self.blocks:
-            width = len(block.names)
-            if self.kind == "item":
-                c = cls[:, block.offset:block.offset + width]
-            else:
-                c = np.repeat(cls[:, [0 if block.time is None else block.time]], width, axis=1)
-            if block.kind == "categorical":
-                table = out[f"{block.key}:table"][:, block.columns]
-                table = np.broadcast_to(table, (n, *table.shape[1:]))
-                probs = np.take_along_axis(table, c[:, :, None, None], axis=2)[:, :, 0, :]  # (N, I, C)
-                pieces.append(_categorical(rng, probs))
-            else:  # normal items and the regression outcome: (N|1, I, K) means and sds
-                shape = (n, width, self.mm.n_classes)
-                mean, sd = (np.broadcast_to(out[f"{block.key}:{part}"][:, block.columns], shape) for part in ("mean", "sd"))
-                mean = np.take_along_axis(mean, c[:, :, None], axis=2)
-                sd = np.take_along_axis(sd, c[:, :, None], axis=2)
-                pieces.append(mean[..., 0] + sd[..., 0] * rng.standard_normal((n, width)))
+            c = structure.block_classes(cls, block.offset, len(block.names), block.time)
+            pieces.append(block.kernel.sample(rng, _part(out, block.key), c, block.columns))
         return pieces
 
 
-def _categorical(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
-    """One category per row of ``probs`` (..., C) by the inverse CDF (rows need not be normalized)."""
-    cum = np.cumsum(probs, axis=-1)
-    u = rng.uniform(size=probs.shape[:-1] + (1,)) * cum[..., -1:]
-    return np.minimum((u > cum).sum(axis=-1), probs.shape[-1] - 1)
+def _part(out: dict, prefix: str) -> dict:
+    """The evaluated graphs of one layer (keys ``<prefix>:<name>``) by name."""
+    head = prefix + ":"
+    return {k[len(head):]: v for k, v in out.items() if k.startswith(head)}
+
+
+#: kept for callers of the old private helper
+_categorical = categorical
 
 
 def _check_supported(mm) -> None:
@@ -353,14 +238,13 @@ def _to_dataset(mm, sim: _Simulator, replicates, posterior, n_chain: int, n_draw
     units = np.asarray(mm.data.units)
     out = {}
     for j, block in enumerate(sim.blocks):
-        kind = block.kind
         stacked = np.stack([rep[j] for rep in replicates])  # (S, N, I)
         for i, name in enumerate(block.names):
             column = frame[name]
             missing = column.isna().to_numpy()
             values = stacked[:, :, i]
             numeric = pd.api.types.is_numeric_dtype(column)
-            if kind == "categorical":
+            if block.kernel.discrete:
                 categories = np.asarray(specs[name].categories, dtype=object)
                 values = categories[values]
                 values = (np.where(missing, np.nan, values.astype(float)) if numeric

@@ -250,7 +250,7 @@ def cluster_class_proportions(mm, idata, max_draws: int = 1000) -> pd.DataFrame:
 
 def between_class_probabilities(mm, idata, max_draws: int = 1000) -> pd.DataFrame:
     """P(D_j = d | y_j) for models with within and between classes (eq. 24-26)."""
-    if not hasattr(mm.structure, "between_posterior"):
+    if mm.structure.between_posterior is None:
         raise ValueError("this model has no between class; fit bm.lca(..., n_between_classes=M).")
     probs = _average_over_draws(mm, idata, f"between_probabilities:{_integration_of(idata)}",
                                 mm.between_posterior_tensor(_integration_of(idata)), max_draws)

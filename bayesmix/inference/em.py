@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit, log_softmax
-from scipy.stats import norm
 
-from ..kernels import BinaryKernel, NominalKernel
 from ..patterns import response_patterns
 from .objective import LOGIT_BOUND
 
@@ -30,19 +28,22 @@ __all__ = ["CategoricalEM", "supported"]
 #: probabilities are kept inside [P_MIN, 1 - P_MIN]: the logit bound of the optimizer, so that the
 #: gradient optimizer finishing an EM optimum does not go on to move boundary logits
 P_MIN = float(expit(-LOGIT_BOUND))
-_SUPPORTED_KERNELS = (BinaryKernel, NominalKernel)
 _PARAMETERS = {"class_intercept", "binary_logit", "nominal_logit"}
 
 
 def supported(mm) -> bool:
-    """Single-level LCA of binary / nominal items, no covariates, constraints, ordering or latent effects."""
-    if mm.latent is not None or mm.components or getattr(mm.structure, "cluster_index", None) is not None:
+    """Single-level LCA of binary / nominal items, no covariates, constraints, ordering or latent effects.
+
+    Capabilities, not types: the structure's :attr:`~bayesmix.structure.Structure.closed_form_em`
+    and every kernel's :attr:`~bayesmix.kernels.ItemKernel.em_supported`.
+    """
+    if mm.latent is not None or mm.components or mm.structure.cluster_index is not None:
         return False
-    if type(mm.structure).__name__ != "WithinClasses" or mm.ordered is not None or mm.n_classes < 2:
+    if not mm.structure.closed_form_em or mm.ordered is not None or mm.n_classes < 2:
         return False
-    if getattr(mm.class_model, "covariates", None) is not None:
+    if mm.class_model.covariates is not None:
         return False
-    if not mm.kernels or any(type(kernel) not in _SUPPORTED_KERNELS for kernel in mm.kernels):
+    if not mm.kernels or not all(kernel.em_supported for kernel in mm.kernels):
         return False
     names = {rv.name for rv in mm.model.free_RVs}
     if names != _PARAMETERS & names or "class_intercept" not in names:
@@ -71,17 +72,7 @@ class CategoricalEM:
         log_pi = log_softmax(np.append(a, 0.0))
         tables = []
         for kernel, valid in zip(self.kernels, self.valid):
-            if type(kernel) is BinaryKernel:
-                beta = np.asarray(values["binary_logit"], dtype=float)  # one binary kernel holds every binary item
-                if kernel.link == "probit":
-                    table = np.stack([norm.logcdf(-beta), norm.logcdf(beta)], axis=-1)
-                else:
-                    table = np.stack([np.log(expit(-beta)), np.log(expit(beta))], axis=-1)
-            else:
-                flat = np.asarray(values["nominal_logit"], dtype=float)
-                logits = np.where(valid, 0.0, -np.inf) + np.zeros((len(a) + 1, *valid.shape))
-                logits[:, kernel.param_item, kernel.param_category] = flat
-                table = log_softmax(logits, axis=-1)
+            table = kernel.em_log_table(values, len(a) + 1)
             tables.append(np.where(valid, table, 0.0))
         return log_pi, tables
 
@@ -89,14 +80,7 @@ class CategoricalEM:
         """(log pi, log tables) -> natural-scale values of the model's free RVs."""
         out = {"class_intercept": log_pi[:-1] - log_pi[-1]}
         for kernel, table in zip(self.kernels, tables):
-            p = np.exp(table)
-            if type(kernel) is BinaryKernel:
-                p1 = np.clip(p[..., 1], P_MIN, 1.0 - P_MIN)
-                out["binary_logit"] = norm.ppf(p1) if kernel.link == "probit" else np.log(p1) - np.log1p(-p1)
-            else:
-                q = np.clip(p, P_MIN, None)
-                out["nominal_logit"] = (np.log(q[:, kernel.param_item, kernel.param_category])
-                                        - np.log(q[:, kernel.param_item, 0]))
+            out.update(kernel.em_values(np.exp(table), P_MIN))
         return out
 
     # ------------------------------------------------------------ EM (batched over starts)

@@ -250,10 +250,10 @@ def _warn_unreplicated_start(init: str, starts, report) -> None:
 def _complete(mm, point: dict) -> dict:
     """Start integrated random effects (standardized z) at 0 unless given (or at the block's ``sampler_start()``)."""
     full = mm.model.initial_point()
-    start = getattr(mm.latent, "sampler_start", None)  # a non-normal latent, e.g. a Dirichlet membership
     for rv in mm.model.free_RVs:
         if rv.name in mm.integrated and rv.name not in point:
-            point[rv.name] = start() if start is not None else np.zeros_like(full[mm.model.rvs_to_values[rv].name])
+            start = mm.latent.sampler_start()  # None: at 0; a non-normal latent (a Dirichlet membership) has its own
+            point[rv.name] = start if start is not None else np.zeros_like(full[mm.model.rvs_to_values[rv].name])
     return point
 
 

@@ -152,7 +152,7 @@ def _complete(mm, flat, point: dict, rng, where: str) -> dict:
     names = [rv.name for rv in flat.rvs]
     random = mm.random_start(rng)
     # a model's own values for what a start from a related model leaves out (e.g. GoM from LCA)
-    random.update({k: v for k, v in getattr(mm, "start_defaults", {}).items() if k in random})
+    random.update({k: v for k, v in mm.start_defaults.items() if k in random})
     full = {name: np.asarray(point[name] if name in point else random[name], dtype=float) for name in names}
     theta = flat.to_theta(full)
     if not np.all(np.isfinite(theta)):

@@ -21,6 +21,13 @@ One parameter set can serve several data blocks (the same items at T time
 points, measurement invariance, eq. 6/11): :meth:`ItemKernel.bind` gives a
 kernel over other item columns sharing this one's parameters.
 
+Posterior predictive simulation (:mod:`bayesmix.posterior_predictive`)
+goes through two hooks: :meth:`ItemKernel.simulation_graphs` (what a draw
+needs, as graphs of the parameters and the latent shift, eq. 1-2, 36) and
+:meth:`ItemKernel.sample` (each item drawn given its class, from those
+graphs evaluated); :meth:`ItemKernel.latent_shift` says how the model's
+latent block shifts the kernel's linear predictor.
+
 Categorical kernels (binary, nominal, ordinal) only differ in how they turn
 parameters into a class x item x category log-probability table; the data
 enter through a fixed one-hot matrix. The registry :data:`KERNELS` maps the
@@ -30,6 +37,7 @@ types simply sums kernels.
 
 from __future__ import annotations
 
+import copy
 from typing import Callable, Sequence
 
 import numpy as np
@@ -37,6 +45,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.transforms import ordered as ordered_transform
 
+from .._random import categorical
 from ..data import EncodedData, ItemSpec
 from ..parameters import create, register
 from ..priors import PriorSet
@@ -137,6 +146,8 @@ class ItemKernel:
     """
 
     kind: str = ""
+    #: responses are category codes (replicates map them to the items' categories); else values
+    discrete: bool = False
 
     def __init__(self, items: list[ItemSpec], data: EncodedData, link: str = "logit"):
         self.items = items
@@ -154,7 +165,7 @@ class ItemKernel:
     def _options(self) -> dict:
         return {}
 
-    def bind(self, items: list[ItemSpec], data: EncodedData | None = None) -> "ItemKernel":
+    def bind(self, items: list[ItemSpec], data: EncodedData | None = None) -> ItemKernel:
         """A kernel over other item columns (e.g. the same items at another time) sharing these parameters.
 
         Items are matched by position; their types and category counts must agree.
@@ -193,14 +204,83 @@ class ItemKernel:
         """(N, m) numbers equal for two units exactly when this kernel sees the same data (no NaN)."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------ data views
+    @property
+    def observed(self) -> np.ndarray:
+        """(N, I) 1.0 where a response to the kernel's item is observed, 0.0 where it is missing."""
+        raise NotImplementedError(f"{type(self).__name__} does not report its observed cells")
+
+    def restrict(self, names: Sequence[str]) -> ItemKernel:
+        """A copy sharing these parameters whose log-likelihood sums only the items ``names``.
+
+        The other items' data are blanked (missing: they add 0); the copy keeps every item
+        and its parameters (time-specific measurement of an LTA: one kernel holds every
+        time's items, each time point's emission uses the view of its items).
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot be restricted to a subset of its items")
+
+    def tables(self, shift=None):
+        """(log P(y_i = c | k) (..., K, I, C), one-hot responses (N, I, C)) for the table path, or None.
+
+        The form :func:`bayesmix.marginal.item.loglik_from_tables` and the pattern density
+        need at a ``shift`` shared by all units (:meth:`CategoricalKernel.node_table`);
+        None for kernels whose responses are not categories.
+        """
+        return
+
+    # ------------------------------------------------------------ closed-form EM (inference.em)
+    #: :class:`bayesmix.inference.em.CategoricalEM` can update this kernel (:meth:`em_log_table`, :meth:`em_values`)
+    em_supported: bool = False
+
+    def em_log_table(self, values: dict, n_classes: int) -> np.ndarray:
+        """Natural-scale parameter values -> log P(y_i = c | k), (K, I, C) (impossible categories: any value)."""
+        raise NotImplementedError(f"closed-form EM does not update {type(self).__name__}")
+
+    def em_values(self, probs: np.ndarray, p_min: float) -> dict:
+        """P(y_i = c | k) (K, I, C) -> natural-scale values of the kernel's parameters (probabilities >= p_min)."""
+        raise NotImplementedError(f"closed-form EM does not update {type(self).__name__}")
+
+    # ------------------------------------------------------------ simulation (posterior predictive)
+    def latent_shift(self, latent, z):
+        """The shift of this kernel's linear predictor by the model's latent block at z (None: not shifted).
+
+        Default: the block's :meth:`~bayesmix.latent.LatentEffects.item_shift` of these items
+        (FMA's lambda_i eta_j, eq. 36); the regression kernel adds its random effects (eq. 19).
+        """
+        return latent.item_shift(self.names, z)
+
+    def simulation_graphs(self, shift=None) -> dict:
+        """name -> graph (of the parameters and ``shift``) that :meth:`sample` draws from."""
+        raise NotImplementedError(f"no simulation for the kernel {type(self).__name__}")
+
+    def sample(self, rng: np.random.Generator, graphs: dict, classes: np.ndarray,
+               columns: Sequence[int]) -> np.ndarray:
+        """Responses (N, len(columns)) to the kernel's items ``columns``, each given its class (N, len(columns)).
+
+        ``graphs``: :meth:`simulation_graphs` evaluated at one parameter draw.
+        """
+        raise NotImplementedError(f"no simulation for the kernel {type(self).__name__}")
+
     def _fixed_start(self, start: dict) -> dict:
         """A random start in full: :meth:`MixtureModel.random_start` keeps the free values of fixed or
         tied parameters (the factory's and the user's constraints, :func:`bayesmix.parameters.free_start`)."""
         return dict(start)
 
 
+def sample_normal(rng: np.random.Generator, graphs: dict, classes: np.ndarray, columns: Sequence[int]) -> np.ndarray:
+    """Normal responses mean + sd * N(0, 1) from (N|1, I, K) ``mean`` and ``sd`` graphs, given classes (N, I')."""
+    n, width = classes.shape
+    shape = (n, width, graphs["mean"].shape[-1])
+    mean, sd = (np.broadcast_to(graphs[part][:, columns], shape) for part in ("mean", "sd"))
+    mean = np.take_along_axis(mean, classes[:, :, None], axis=2)
+    sd = np.take_along_axis(sd, classes[:, :, None], axis=2)
+    return mean[..., 0] + sd[..., 0] * rng.standard_normal((n, width))
+
+
 class CategoricalKernel(ItemKernel):
     """Items with a finite set of categories: ll = onehot @ log P(y=c | class)."""
+
+    discrete = True
 
     def __init__(self, items, data, link="logit"):
         super().__init__(items, data, link)
@@ -258,6 +338,33 @@ class CategoricalKernel(ItemKernel):
     def pattern_key(self):
         return self.onehot
 
+    @property
+    def observed(self):
+        return self.onehot3.sum(axis=-1)
+
+    def restrict(self, names):
+        keep = np.isin(self.names, list(names)).astype(float)
+        view = copy.copy(self)
+        view.onehot3 = self.onehot3 * keep[None, :, None]
+        view.onehot = view.onehot3.reshape(self.onehot.shape)
+        return view
+
+    def tables(self, shift=None):
+        return self.node_table(None, shift), self.onehot3
+
+    def simulation_graphs(self, shift=None):
+        """``table``: P(y_i = c | class), (1, I, K, C), or (N|1, I, K, C) with a shift."""
+        if shift is None:  # (K, I, C) -> (1, I, K, C)
+            return {"table": pt.moveaxis(self.probability_table(), 0, 1)[None]}
+        return {"table": pt.exp(self.log_prob_table(None, shift)) * self.valid[:, None, :]}
+
+    def sample(self, rng, graphs, classes, columns):
+        """Category codes drawn from P(y_i = c | class) (eq. 1)."""
+        table = graphs["table"][:, columns]
+        table = np.broadcast_to(table, (classes.shape[0], *table.shape[1:]))
+        probs = np.take_along_axis(table, classes[:, :, None, None], axis=2)[:, :, 0, :]  # (N, I, C)
+        return categorical(rng, probs)
+
     def profile_rows(self, params=None):
         """Class profile rows: P(y_i = category | class), (..., K, R) and (item, category) labels."""
         table = self.probability_table(params)  # (..., K, I, C)
@@ -306,6 +413,21 @@ class BinaryKernel(CategoricalKernel):
         rows = [(it.name, str(it.categories[1])) for it in self.items]
         return table[..., :, 1], rows
 
+    em_supported = True
+
+    def em_log_table(self, values, n_classes):
+        from scipy.special import expit
+        from scipy.stats import norm
+        beta = np.asarray(values["binary_logit"], dtype=float)  # one binary kernel holds every binary item
+        if self.link == "probit":
+            return np.stack([norm.logcdf(-beta), norm.logcdf(beta)], axis=-1)
+        return np.stack([np.log(expit(-beta)), np.log(expit(beta))], axis=-1)
+
+    def em_values(self, probs, p_min):
+        from scipy.stats import norm
+        p1 = np.clip(probs[..., 1], p_min, 1.0 - p_min)
+        return {"binary_logit": norm.ppf(p1) if self.link == "probit" else np.log(p1) - np.log1p(-p1)}
+
     def random_start(self, rng, n_classes):
         start = rng.uniform(-2.0, 2.0, size=(n_classes, len(self.items)))
         return self._fixed_start(_split_ordered("binary_logit", start, self.names, self.ordered))
@@ -342,6 +464,20 @@ class NominalKernel(CategoricalKernel):
         logits = pt.zeros(shape) + pad
         logits = pt.set_subtensor(logits[..., self.param_item, self.param_category], flat)
         return pt.where(self.valid, pt.special.log_softmax(logits, axis=-1), 0.0)
+
+    em_supported = True
+
+    def em_log_table(self, values, n_classes):
+        from scipy.special import log_softmax
+        flat = np.asarray(values["nominal_logit"], dtype=float)
+        logits = np.where(self.valid, 0.0, -np.inf) + np.zeros((n_classes, *self.valid.shape))
+        logits[:, self.param_item, self.param_category] = flat
+        return log_softmax(logits, axis=-1)
+
+    def em_values(self, probs, p_min):
+        q = np.clip(probs, p_min, None)
+        return {"nominal_logit": (np.log(q[:, self.param_item, self.param_category])
+                                  - np.log(q[:, self.param_item, 0]))}
 
     def random_start(self, rng, n_classes):
         return self._fixed_start({"nominal_logit": rng.uniform(-2.0, 2.0, size=(n_classes, len(self.param_item)))})
@@ -443,6 +579,16 @@ class NormalKernel(ItemKernel):
     def pattern_key(self):
         return np.hstack([self.mask, self.y])
 
+    @property
+    def observed(self):
+        return self.mask
+
+    def restrict(self, names):
+        keep = np.isin(self.names, list(names)).astype(float)
+        view = copy.copy(self)
+        view.mask, view.y, view.y2 = self.mask * keep, self.y * keep, self.y2 * keep
+        return view
+
     def coords(self):
         return {"continuous_item": self.names}
 
@@ -490,6 +636,18 @@ class NormalKernel(ItemKernel):
         z = (pt.as_tensor(self.y)[:, :, None] - mu) / sd
         ll = -0.5 * np.log(2 * np.pi) - pt.log(sd) - 0.5 * z**2
         return ll * self.mask[:, :, None]
+
+    def simulation_graphs(self, shift=None):
+        """``mean`` (1|N, I, K) (plus the shift) and ``sd`` (1, I, K)."""
+        mu, sd = self._mean_sd(self.params)  # (K, I)
+        mu = pt.swapaxes(mu, 0, 1)[None]  # (1, I, K)
+        if shift is not None:
+            mu = mu + shift
+        return {"mean": mu, "sd": pt.swapaxes(sd, 0, 1)[None]}
+
+    def sample(self, rng, graphs, classes, columns):
+        """Normal values within class (eq. 2)."""
+        return sample_normal(rng, graphs, classes, columns)
 
     def profile_rows(self, params=None):
         """Class-specific means and standard deviations, (..., K, 2I)."""

@@ -12,6 +12,8 @@ from .base import BinaryKernel, log_cdf
 class GuessingKernel(BinaryKernel):
     """Binary items with a lower asymptote: P(y = 1) = g_i + (1 - g_i) F(tau_i + shift) (eq. 42)."""
 
+    em_supported = False  # the guessing parameter has no closed-form M step here
+
     def __init__(self, items, data, link="logit", guessing_fixed: np.ndarray | None = None):
         super().__init__(items, data, link)
         n = len(items)

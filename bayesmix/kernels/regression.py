@@ -27,7 +27,7 @@ import pytensor.tensor as pt
 
 from ..parameters import create
 from ..priors import PriorSet
-from . import ItemKernel
+from .base import ItemKernel, sample_normal
 
 _LOG_2PI = float(np.log(2 * np.pi))
 
@@ -113,6 +113,29 @@ class RegressionKernel(ItemKernel):
             mean = mean + shift[..., 0, :]
         resid = (pt.as_tensor(self.y)[:, None] - mean) / sd
         return (-0.5 * _LOG_2PI - pt.log(sd) - 0.5 * resid**2)[..., None, :]
+
+    @property
+    def observed(self) -> np.ndarray:
+        """(N, 1): the outcome is observed for every unit."""
+        return np.ones((len(self.y), 1))
+
+    def latent_shift(self, latent, z):
+        """The cluster random effects u0_j + u1_j' x_ij (eq. 5, 18) as a shift (N, 1, 1); None without them."""
+        if not self.n_random:
+            return None
+        return self.random_shift(latent.unit_values(z)[..., : self.n_random])
+
+    def simulation_graphs(self, shift=None):
+        """``mean`` (N, 1, K) with the random effects' shift and ``sd`` (1, 1, K)."""
+        mean = self.mean()  # (N, K)
+        if shift is not None:
+            mean = mean + shift[..., 0, 0][:, None]
+        sd = self._sd(self.params) + pt.zeros_like(mean[:1])  # (1, K)
+        return {"mean": mean[:, None, :], "sd": sd[:, None, :]}
+
+    def sample(self, rng, graphs, classes, columns):
+        """Y_ij = mu_cj + beta_cj' x_ij + eps_ij (eq. 19)."""
+        return sample_normal(rng, graphs, classes, columns)
 
     def profile_rows(self, params: dict | None = None):
         """Class profile rows (..., K, R): intercept, one slope per predictor, residual SD."""

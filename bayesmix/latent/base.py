@@ -238,6 +238,27 @@ class LatentEffects:
         """Var(u_jd) excluding the covariate part, (D,)."""
         return pt.diagonal(self.covariance())
 
+    # ------------------------------------------------------------ simulation (posterior predictive)
+    def item_shift(self, names: Sequence[str], z):
+        """The shift this block adds to the linear predictor of the items ``names`` at z (None: none).
+
+        A person factor returns lambda_i eta_j (eq. 36); the default block enters the class
+        logits or a regression kernel's own design (:meth:`ItemKernel.latent_shift`), not the items.
+        """
+        return
+
+    def simulation_graphs(self) -> dict:
+        """name -> graph of the parameters that :meth:`draw_z` needs (none for normal effects)."""
+        return {}
+
+    def draw_z(self, rng: np.random.Generator, shape: tuple[int, ...], graphs: dict) -> np.ndarray:
+        """New standardized effects for a replicate: z ~ N(0, I) (eq. 5); ``graphs``: :meth:`simulation_graphs` evaluated."""
+        return rng.standard_normal(shape)
+
+    def sampler_start(self) -> np.ndarray | None:
+        """Where NUTS starts z (None: at 0); a non-normal block overrides it."""
+        return None
+
     # --------------------------------------------------------- integration
     def rule(self, method: str, points: int | None, seed: int = 0):
         """Quadrature nodes (Q, n_dims) and log-weights (Q,) for integrating over z.

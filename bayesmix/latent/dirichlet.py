@@ -105,6 +105,13 @@ class DirichletMembership(LatentEffects):
     def random_start(self, rng: np.random.Generator) -> dict:
         return {self.name("concentration"): rng.uniform(0.3, 2.0, size=self.n_classes)}
 
+    def simulation_graphs(self) -> dict:
+        return {"concentration": self.params["concentration"]}
+
+    def draw_z(self, rng, shape, graphs):
+        """New memberships g_j ~ Dir(a) (entries >= 1e-300)."""
+        return np.maximum(rng.dirichlet(np.asarray(graphs["concentration"], float), size=shape[0]), 1e-300)
+
     def sampler_start(self) -> np.ndarray:
         """Where NUTS starts g_j: equal membership (the sampler's hook for a non-normal latent)."""
         return np.full((self.n_levels, self.n_classes), 1.0 / self.n_classes)

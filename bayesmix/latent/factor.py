@@ -156,6 +156,10 @@ class PersonFactor(LatentEffects):
         idx = [self.item_names.index(n) for n in names]
         return self.eta(z)[..., None, None] * pt.swapaxes(lam, 0, 1)[idx]
 
+    def item_shift(self, names, z):
+        """lambda_i eta_j of the items ``names`` (:meth:`shift`): how the factor enters every kernel."""
+        return self.shift(names, z)
+
     def membership_offset(self, z=None):
         """sd_c z_cj: the random part of the K-1 membership logits (..., N or 1, K-1) (eq. 39)."""
         z = self.z if z is None else z

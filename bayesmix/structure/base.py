@@ -17,6 +17,12 @@ standardized latent effects z (any leading axes: quadrature nodes, draws; or
 - :meth:`extra_posteriors`: posteriors of other discrete variables (the
   between class D_j of section 6).
 
+Posterior predictive simulation (:mod:`bayesmix.posterior_predictive`) asks
+the structure for the classes' prior graphs at z (:meth:`simulation_graphs`),
+draws classes from their evaluated values (:meth:`simulate_classes`), and
+learns which class drives each item block (:meth:`item_blocks`,
+:meth:`block_classes`): no type switch on the structure.
+
 :class:`bayesmix.MixtureModel` integrates any of these over z (posterior
 node weights for the data-conditional ones, prior weights for the
 proportions); the structures call the marginalizers of
@@ -31,6 +37,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from .._random import categorical
 from ..latent import LatentEffects, segment_sum
 from ..marginal import between, nested, within
 
@@ -56,6 +63,9 @@ class Structure:
     level: str = "unit"
     #: level the class variable lives on: "unit" or "cluster"
     class_level: str = "unit"
+    #: one class per unit with the classes' prior free of the data: the closed-form EM of
+    #: :mod:`bayesmix.inference.em` applies (given no clusters, latent effects or covariates)
+    closed_form_em: bool = False
 
     def __init__(self, n_units: int, cluster_index: np.ndarray | None = None, n_clusters: int | None = None,
                  latent: LatentEffects | None = None):
@@ -81,6 +91,46 @@ class Structure:
     def extra_posteriors(self, z=None) -> dict:
         """name -> (graph at z, level, labels coord): posteriors of other discrete variables."""
         return {}
+
+    #: z -> P(D_j = d | y_j, z) of a between class (section 6, :class:`NestedClasses`); None: no between class
+    between_posterior = None
+
+    def node_work(self, n_items: int, n_classes: int) -> int | None:
+        """Elements per quadrature node when a cheaper path applies (patterns, tables); None: per unit."""
+        return None
+
+    def integrated_loglik(self, settings: dict):
+        """The structure's own integral over z for an integration setting, or None (the model's quadrature).
+
+        A structure that integrates part of z in closed form (the exact logit-normal
+        membership of FMA-GoM, :class:`~bayesmix.structure.item.ItemClasses`) returns
+        its (units,) graph here; :meth:`MixtureModel.integrated_loglik` caches it.
+        """
+        return
+
+    def work_size(self, settings: dict, n_items: int, n_classes: int) -> int | None:
+        """Elements per likelihood evaluation of :meth:`integrated_loglik` (None: the model's count)."""
+        return None
+
+    # ------------------------------------------------------------ simulation (posterior predictive)
+    def simulation_graphs(self, z) -> dict:
+        """name -> graph at z of what :meth:`simulate_classes` draws from (class priors, eq. 4, 16-17 ...)."""
+        raise NotImplementedError(f"no simulation for the structure {type(self).__name__}")
+
+    def simulate_classes(self, rng: np.random.Generator, graphs: dict, n_items: int) -> np.ndarray:
+        """Classes drawn from their prior given the evaluated :meth:`simulation_graphs`.
+
+        Per unit (N, 1), per unit and time (N, T) or per response (N, I) (item-level classes).
+        """
+        raise NotImplementedError(f"no simulation for the structure {type(self).__name__}")
+
+    def item_blocks(self, kernels) -> list[tuple[int, list[str], int | None, list[int]]]:
+        """(kernel index, item names, time or None, the kernel's item positions) of each simulated block."""
+        return [(j, list(kernel.names), None, list(range(len(kernel.names)))) for j, kernel in enumerate(kernels)]
+
+    def block_classes(self, classes: np.ndarray, offset: int, width: int, time: int | None) -> np.ndarray:
+        """(N, width) classes of a block's responses from :meth:`simulate_classes`' draw."""
+        return np.repeat(classes[:, [0 if time is None else time]], width, axis=1)
 
     def sampled_loglik(self):
         """The log-likelihood NUTS samples: at the model's sampled z (or without latent effects)."""
@@ -130,6 +180,8 @@ class WithinClasses(Structure):
     covariates and latent effects: the ``Potential`` NUTS samples is then
     the count-weighted sum over patterns (the same value as the per-unit sum).
     """
+
+    closed_form_em = True
 
     def __init__(self, log_prior_at: GraphAt, loglik_at: GraphAt, n_units: int, *,
                  shared_log_prior_at: GraphAt | None = None, patterns=None, density=None, **kwargs):
@@ -190,6 +242,13 @@ class WithinClasses(Structure):
     def proportions(self, z=None):
         return self._unit_priors(z).mean(axis=-2)
 
+    def simulation_graphs(self, z) -> dict:
+        return {"unit_class": pt.exp(self.log_prior_at(z)) + pt.zeros((self.n_units, 1))}
+
+    def simulate_classes(self, rng, graphs, n_items):
+        """C_i ~ P(C | x_i, u_j) (eq. 4)."""
+        return categorical(rng, graphs["unit_class"])[:, None]
+
 
 class BetweenClasses(Structure):
     """One class per cluster, C_ij = C_j (eq. 16-17).
@@ -224,6 +283,13 @@ class BetweenClasses(Structure):
         per_cluster = pt.exp(self.log_prior_at(z)) + pt.zeros((self.n_clusters, 1))  # (..., J, K)
         share = np.bincount(self.cluster_index, minlength=self.n_clusters) / len(self.cluster_index)
         return (share[:, None] * per_cluster).sum(axis=-2)
+
+    def simulation_graphs(self, z) -> dict:
+        return {"cluster_class": pt.exp(self.log_prior_at(z)) + pt.zeros((self.n_clusters, 1))}
+
+    def simulate_classes(self, rng, graphs, n_items):
+        """C_j ~ P(C_j | w_j) (eq. 16-17), every unit in its cluster's class."""
+        return categorical(rng, graphs["cluster_class"])[self.cluster_index][:, None]
 
 
 class NestedClasses(Structure):
@@ -268,3 +334,12 @@ class NestedClasses(Structure):
     def proportions(self, z=None):
         return nested.population_proportions(self.log_prior_between_at(z), self.log_prior_within_at(z),
                                              self.cluster_index, self.n_clusters)
+
+    def simulation_graphs(self, z) -> dict:
+        return {"between": pt.exp(self.log_prior_between_at(z)) + pt.zeros((self.n_clusters, 1)),
+                "within": pt.exp(self.log_prior_within_at(z)) + pt.zeros((self.n_units, 1))}  # (M, N, K)
+
+    def simulate_classes(self, rng, graphs, n_items):
+        """D_j, then C_ij | D_j (eq. 24-26)."""
+        between = categorical(rng, graphs["between"])[self.cluster_index]  # D_j of each unit
+        return categorical(rng, graphs["within"][between, np.arange(self.n_units)])[:, None]

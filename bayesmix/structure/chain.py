@@ -38,6 +38,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pytensor.tensor as pt
 
+from .._random import categorical
 from ..latent import LatentEffects, segment_sum
 from ..marginal import chain
 from .base import Structure, cluster_mean
@@ -81,7 +82,8 @@ class ChainClasses(Structure):
                  n_units: int, n_times: int, n_classes: int, *, log_path_prior_at: GraphAt | None = None,
                  time_labels: Sequence[str] | None = None, cluster_index: np.ndarray | None = None,
                  n_clusters: int | None = None, latent: LatentEffects | None = None,
-                 population_rows: tuple[np.ndarray, np.ndarray] | None = None):
+                 population_rows: tuple[np.ndarray, np.ndarray] | None = None,
+                 item_maps: Sequence[dict[str, str]] | None = None):
         super().__init__(n_units, cluster_index, n_clusters, latent)
         if log_path_prior_at is None and (log_initial_at is None or log_transition_at is None):
             raise ValueError("a chain needs log_initial_at and log_transition_at (Markov) or log_path_prior_at.")
@@ -97,6 +99,10 @@ class ChainClasses(Structure):
         #: (rows, weights): units whose class model stands for all (e.g. one per cluster without covariates),
         #: so population quantities need not run over every unit; the prior graphs then take ``rows``
         self.population_rows = population_rows
+        #: per time point, the model's kernel items -> the time's item columns (simulation blocks): the
+        #: same columns at every time (time-specific measurement) or time 1's items mapped by position
+        #: (invariant measurement); None: one block per kernel, at time 1
+        self.item_maps = None if item_maps is None else [dict(m) for m in item_maps]
 
     @property
     def markov(self) -> bool:
@@ -238,6 +244,36 @@ class ChainClasses(Structure):
         """Mean over cluster j's units of P(C_1 = c | x_ij, alpha_j(z)), (..., J, K)."""
         marg = _units(self.prior_marginals(z), self.n_units, 2)[..., 0, :]
         return cluster_mean(marg, self.cluster_index, self.n_clusters)
+
+    # ------------------------------------------------------ simulation
+    def simulation_graphs(self, z) -> dict:
+        n = self.n_units
+        if self.markov:  # eq. 8-9: C_1, then C_t+1 | C_t
+            return {"initial": pt.exp(self.log_initial_at(z)) + pt.zeros((n, 1)),
+                    "transition": pt.exp(self.log_transition_at(z)) + pt.zeros((n, 1, 1, 1))}
+        return {"path_prior": pt.exp(self.log_path_prior_at(z)) + pt.zeros((n, 1))}  # the K^T paths
+
+    def simulate_classes(self, rng, graphs, n_items):
+        """(N, T) classes: C_1 then C_t+1 | C_t (Markov), or a path drawn from the K^T paths."""
+        if not self.markov:
+            return paths(self.n_classes, self.n_times)[categorical(rng, graphs["path_prior"])]
+        units = np.arange(self.n_units)
+        path = [categorical(rng, graphs["initial"])]
+        for t in range(graphs["transition"].shape[1]):
+            path.append(categorical(rng, graphs["transition"][units, t, path[-1]]))
+        return np.stack(path, axis=1)
+
+    def item_blocks(self, kernels):
+        """Per time point (:attr:`item_maps`), each kernel's items measured then."""
+        if self.item_maps is None:
+            return super().item_blocks(kernels)
+        blocks = []
+        for t, names_at in enumerate(self.item_maps):
+            for j, kernel in enumerate(kernels):
+                columns = [i for i, name in enumerate(kernel.names) if name in names_at]
+                if columns:
+                    blocks.append((j, [names_at[kernel.names[i]] for i in columns], t, columns))
+        return blocks
 
     def cluster_time_proportions(self, z=None):
         """Mean over cluster j's units of P(C_t = c | x_ij, alpha_j(z)), (..., J, T, K)."""

@@ -10,6 +10,12 @@ each C_ij is summed out on its own (:mod:`bayesmix.marginal.item`):
 
 :class:`bayesmix.MixtureModel` integrates this over z (quadrature / importance
 nodes for ML and the per-person ``log_likelihood``; NUTS samples z).
+
+FMA-GoM with K = 2 (eq. 38-41) can integrate its membership logit
+alpha_1j = alpha + sd z_1j in closed form instead (``exact_membership``,
+:mod:`bayesmix.marginal.logit_normal`): :meth:`ItemClasses.integrated_loglik`
+then runs the quadrature over eta_j alone, and the model's integrator takes
+that graph (:meth:`Structure.integrated_loglik`), so no family overrides it.
 """
 
 from __future__ import annotations
@@ -17,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 import pytensor.tensor as pt
 
+from .._random import categorical
 from ..latent import LatentEffects, segment_sum
-from ..marginal import item
+from ..marginal import item, logit_normal
 from .base import GraphAt, Structure, cluster_mean, shared_node
 
 __all__ = ["ItemClasses"]
@@ -42,6 +49,11 @@ class ItemClasses(Structure):
     cluster_index, n_clusters : persons grouped in clusters (the independent
         log-likelihood units then are clusters).
     per_item : force the membership layout (None: inferred).
+    exact_membership : (alpha, sd) scalar graphs of a two-class membership
+        logit alpha + sd z_1 (FMA-GoM, eq. 39; z's column 1): integrated in
+        closed form over its normal distribution by :meth:`integrated_loglik`
+        (needs ``observed``; eta_j, z's column 0, by quadrature). None: the
+        model's quadrature over all of z.
 
     Results
     -------
@@ -59,7 +71,7 @@ class ItemClasses(Structure):
                  observed: np.ndarray | None = None, latent: LatentEffects | None = None,
                  cluster_index: np.ndarray | None = None, n_clusters: int | None = None,
                  per_item: bool | None = None, shared_log_membership_at: GraphAt | None = None,
-                 tables_at: GraphAt | None = None):
+                 tables_at: GraphAt | None = None, exact_membership: tuple | None = None):
         super().__init__(n_units, cluster_index, n_clusters, latent)
         self.log_membership_at = log_membership_at
         self.loglik_by_item_at = loglik_by_item_at
@@ -73,10 +85,52 @@ class ItemClasses(Structure):
         if per_item is None:
             per_item = pt.as_tensor_variable(log_membership_at(None)).ndim == 3
         self.per_item = bool(per_item)
+        if exact_membership is not None and self.observed is None:
+            raise ValueError("exact_membership needs observed (the number of items and the missing cells).")
+        self.exact_membership = exact_membership
 
     def node_work(self, n_items: int, n_classes: int) -> int | None:
         """Elements per quadrature node on the table path (one-hot sums), else None (per response)."""
         return None if self.tables_at is None else self.n_units * n_items
+
+    # ------------------------------------------------------------ exact membership (FMA-GoM, K = 2)
+    def exact(self, settings: dict) -> bool:
+        """Whether :meth:`integrated_loglik` integrates the membership exactly under ``settings``.
+
+        With ``exact_membership`` and a fixed rule; adaptive quadrature uses the joint grid.
+        """
+        return self.exact_membership is not None and not settings.get("adaptive")
+
+    @staticmethod
+    def _eta_rule(settings: dict):
+        from ..inference.quadrature import rule
+        return rule(settings["method"], settings["points"], 1, settings.get("seed", 0))
+
+    def integrated_loglik(self, settings: dict):
+        """Per-person log-likelihood with the membership integrated exactly (eq. 38-41), or None.
+
+        The quadrature runs over eta_j alone (``points`` counts eta nodes) and at each node
+        log p(y_j | eta) = log sum_a e_a(y_j, eta) E[m^a (1 - m)^(I - a)]
+        (:func:`bayesmix.marginal.logit_normal.loglik`). None without ``exact_membership``
+        or under adaptive quadrature: the model integrates all of z then.
+        """
+        if not self.exact(settings):
+            return None
+        nodes, logw = self._eta_rule(settings)
+        by_item = self.loglik_by_item_at(pt.as_tensor(nodes[:, None, :]))  # (Q, N, I, 2)
+        # a missing response: q_i1 = q_i2 = 1
+        by_item = pt.switch(pt.neq(pt.as_tensor(self.observed), 0)[..., None], by_item, 0.0)
+        n_items = self.observed.shape[1]
+        alpha, sd = self.exact_membership
+        moments = logit_normal.log_moments(alpha, sd, n_items)
+        person = logit_normal.loglik(by_item[..., 0], by_item[..., 1], moments, n_items=n_items)
+        return pt.logsumexp(person + logw[:, None], axis=0)
+
+    def work_size(self, settings: dict, n_items: int, n_classes: int) -> int | None:
+        """Elements per evaluation of the exact membership's recursion (None without it)."""
+        if not self.exact(settings):
+            return None
+        return len(self._eta_rule(settings)[0]) * self.n_units * n_items * (n_items + 3) // 2
 
     # ------------------------------------------------------------ likelihood
     def _args(self, z):
@@ -126,3 +180,17 @@ class ItemClasses(Structure):
     def proportions(self, z=None):
         """Population proportions: membership averaged over persons (and items), (..., K)."""
         return self.membership(z).mean(axis=-2)
+
+    # ------------------------------------------------------------ simulation
+    def simulation_graphs(self, z) -> dict:
+        return {"membership": pt.exp(self.log_membership_at(z))}  # (N|1, K) or (N|1, I, K)
+
+    def simulate_classes(self, rng, graphs, n_items):
+        """C_ij ~ g_j per response (eq. 28-30), (N, I)."""
+        membership = graphs["membership"]
+        if not self.per_item:
+            membership = membership[:, None, :]
+        return categorical(rng, np.broadcast_to(membership, (self.n_units, n_items, membership.shape[-1])))
+
+    def block_classes(self, classes, offset, width, time):
+        return classes[:, offset:offset + width]

@@ -56,7 +56,7 @@ import pytensor.tensor as pt
 from ...class_model import ClassModel, class_labels
 from ...constraints import constrained_model
 from ...data import encode
-from ...kernels import CategoricalKernel, build_kernels
+from ...kernels import build_kernels
 from ...latent import PersonFactor
 from ...options import check_integration
 from ...parameters import registry_of
@@ -104,8 +104,7 @@ class IRTPriorSet(PriorSet):
 
 def observed_mask(kernels) -> np.ndarray:
     """(N, I) 1 where a response is observed, items in the kernels' order (as ``loglik_by_item`` concatenates)."""
-    parts = [k.onehot3.sum(axis=-1) if hasattr(k, "onehot3") else k.mask for k in kernels]
-    return np.concatenate(parts, axis=1)
+    return np.concatenate([kernel.observed for kernel in kernels], axis=1)
 
 
 # --------------------------------------------------------------------------- factories
@@ -384,13 +383,15 @@ def fma_gom(
             return class_model.log_prior(offset=factor.membership_offset(z))
 
         tables = None
-        if all(isinstance(kernel, CategoricalKernel) for kernel in kernels):  # per (item, category) at shared nodes
-            tables = lambda z: [(kernel.node_table(shift=factor.shift(kernel.names, z)), kernel.onehot3)  # noqa: E731
-                                for kernel in kernels]
+        if all(kernel.discrete for kernel in kernels):  # per (item, category) at shared nodes
+            tables = lambda z: [kernel.tables(factor.shift(kernel.names, z)) for kernel in kernels]  # noqa: E731
+        exact = membership_integration == "exact" and n_classes == 2  # alpha_1j = alpha_1 + sd z_1j in closed form
         structure = ItemClasses(log_membership, by_item, encoded.n_units, observed=observed_mask(kernels),
                                 latent=factor, per_item=False,
                                 shared_log_membership_at=log_membership if class_model.covariates is None else None,
-                                tables_at=tables)
+                                tables_at=tables,
+                                exact_membership=(class_model.params["class_intercept"][0],
+                                                  factor.params["membership_sd"][0]) if exact else None)
         structure.add_potential()
     prior_set.check_unused()
     return FactorMixtureModel(

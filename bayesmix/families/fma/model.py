@@ -1,6 +1,7 @@
 """The factor mixture model object (sections 8-9): :class:`FactorMixtureModel` and its result methods.
 
-FMA and FMA-GoM models keep :class:`~bayesmix.MixtureModel`'s likelihood; this
+FMA and FMA-GoM models keep :class:`~bayesmix.MixtureModel`'s likelihood (FMA-GoM's
+exact membership integral lives in :class:`~bayesmix.structure.ItemClasses`); this
 class adds factor scores, item curves and the starts near the FMA limit
 (``fit_ml(start=fma_result)``), and the limits it reports at.
 """
@@ -210,73 +211,6 @@ class FactorMixtureModel(MixtureModel):
         """
         return self.options.get("membership_integration") == "exact" and not self.settings(integration).get(
             "adaptive")
-
-    def _eta_rule(self, settings: dict):
-        from ...inference.quadrature import rule
-        return rule(settings["method"], settings["points"], 1, settings.get("seed", 0))
-
-    def integrated_loglik(self, integration: dict | None = None):
-        """Per-person log-likelihood; FMA-GoM (K = 2) integrates its membership exactly (eq. 38-41).
-
-        As :meth:`MixtureModel.integrated_loglik`; with :meth:`exact_membership`
-        the quadrature runs over eta_j alone (``points`` then counts eta nodes,
-        default 30 as in :func:`fma`) and at each node
-        log p(y_j | eta) = log sum_a e_a(y_j, eta) E[m^a (1 - m)^(I - a)]
-        (:func:`bayesmix.marginal.logit_normal.loglik`).
-
-        Parameters
-        ----------
-        integration : dict, optional
-            ``{"method": ..., "points": ...}`` (default: the model's).
-
-        Returns
-        -------
-        TensorVariable
-            (persons,) log-likelihoods, a graph of the free parameters.
-
-        Examples
-        --------
-        >>> ll = m.integrated_loglik({"method": "gauss-hermite", "points": 40})   # doctest: +SKIP
-        """
-        settings = self.settings(integration)
-        if not self.exact_membership(settings):
-            return super().integrated_loglik(integration)
-        key = ("integrated:exact-membership", tuple(sorted(settings.items())))
-        if key not in self._cache:
-            from ...marginal import logit_normal
-            nodes, logw = self._eta_rule(settings)
-            by_item = self.structure.loglik_by_item_at(pt.as_tensor(nodes[:, None, :]))  # (Q, N, I, 2)
-            observed = self.structure.observed
-            if observed is not None:  # a missing response: q_i1 = q_i2 = 1
-                by_item = pt.switch(pt.neq(pt.as_tensor(observed), 0)[..., None], by_item, 0.0)
-            n_items = len(self.data.items)
-            moments = logit_normal.log_moments(self.class_model.params["class_intercept"][0],
-                                               self.factor.params["membership_sd"][0], n_items)
-            person = logit_normal.loglik(by_item[..., 0], by_item[..., 1], moments, n_items=n_items)
-            self._cache[key] = pt.logsumexp(person + logw[:, None], axis=0)
-        return self._cache[key]
-
-    def work_size(self, integration: dict | None = None) -> int:
-        """Elements per evaluation (decides the compile mode); the exact membership's recursion counted.
-
-        Parameters
-        ----------
-        integration : dict, optional
-            Quadrature setting (default: the model's).
-
-        Returns
-        -------
-        int
-
-        Examples
-        --------
-        >>> m.work_size()                               # doctest: +SKIP
-        """
-        settings = self.settings(integration)
-        if not self.exact_membership(settings):
-            return super().work_size(integration)
-        n, items = int(self.data.n_units), len(self.data.items)
-        return len(self._eta_rule(settings)[0]) * n * items * (items + 3) // 2
 
     # ------------------------------------------------------------- ML
     def loading_values(self, result) -> pd.DataFrame:

@@ -45,7 +45,7 @@ import pytensor.tensor as pt
 from ...class_model import ClassModel, class_labels, full_logits
 from ...constraints import constrained_model
 from ...data import _numeric_matrix, encode
-from ...kernels import CategoricalKernel, build_kernels
+from ...kernels import build_kernels
 from ...latent import LatentEffects
 from ...latent.dirichlet import DIRICHLET_POINTS, DirichletMembership, MeanMembership, check_dirichlet_method
 from ...model import MixtureModel
@@ -283,8 +283,8 @@ def gom(
             if not terms:
                 shared = shared_log_prior(class_model, latent)
         tables = None
-        if all(isinstance(kernel, CategoricalKernel) for kernel in kernels):
-            fixed_tables = [(kernel.log_prob_table(), kernel.onehot3) for kernel in kernels]
+        if all(kernel.discrete for kernel in kernels):
+            fixed_tables = [kernel.tables() for kernel in kernels]
             tables = lambda z: fixed_tables  # noqa: E731  (the items do not depend on the membership)
         structure = ItemClasses(log_membership, lambda z: by_item, n, latent=latent, per_item=bool(terms),
                                 shared_log_membership_at=shared, tables_at=tables)

@@ -193,8 +193,7 @@ def irt_3pl(
             structure = ItemClasses(membership, lambda z: kernel.loglik_by_item(shift=factor.shift(names, z)),
                                     encoded.n_units, observed=observed_mask([kernel]), latent=factor,
                                     per_item=True, shared_log_membership_at=membership,
-                                    tables_at=lambda z: [(kernel.node_table(shift=factor.shift(names, z)),
-                                                          kernel.onehot3)])
+                                    tables_at=lambda z: [kernel.tables(factor.shift(names, z))])
             model_kwargs = {"guessing_logit": gamma, "log_membership": log_membership}
         structure.add_potential()
     prior_set.check_unused()

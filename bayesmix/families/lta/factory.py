@@ -24,7 +24,6 @@ between a long layout (one row per unit and time) and ``items_by_time``.
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -35,7 +34,7 @@ import pytensor.tensor as pt
 from ...class_model import ClassModel, class_labels
 from ...constraints import constrained_model
 from ...data import _check_columns, encode, infer_item_type
-from ...kernels import CategoricalKernel, NormalKernel, build_kernels
+from ...kernels import build_kernels
 from ...latent import LatentEffects
 from ...options import check_bool, check_clusters, check_integration, check_needs_cluster
 from ...priors import DEFAULT_PRIORS, PriorSet
@@ -72,25 +71,6 @@ class _LTAPriors(PriorSet):
 
 # --------------------------------------------------------------------------- measurement
 
-def _time_view(kernel, names: Sequence[str]):
-    """A copy of ``kernel`` (same parameters) whose log-likelihood sums only the items ``names``.
-
-    For time-specific measurement one kernel per item type holds every
-    time's items (parameters per item); each time point's emission uses a view
-    whose data outside the time's items are blanked (missing, i.e. 0).
-    """
-    keep = np.isin(kernel.names, list(names)).astype(float)
-    view = copy.copy(kernel)
-    if isinstance(kernel, CategoricalKernel):
-        view.onehot3 = kernel.onehot3 * keep[None, :, None]
-        view.onehot = view.onehot3.reshape(kernel.onehot.shape)
-    elif isinstance(kernel, NormalKernel):
-        view.mask, view.y, view.y2 = kernel.mask * keep, kernel.y * keep, kernel.y2 * keep
-    else:  # pragma: no cover - every registered kernel is one of the two
-        raise TypeError(f"time-specific measurement does not know the kernel {type(kernel).__name__}.")
-    return view
-
-
 def _owner_kernels(encoded, items_by_time, times, invariant, link, equal_variances):
     """The kernels that own the item parameters: time 1's items (invariant) or every time's items."""
     items = items_by_time[times[0]] if invariant else None
@@ -103,7 +83,7 @@ def _kernels_by_time(owners, encoded, items_by_time, times, invariant):
     Invariant measurement: the owners themselves at time 1 and, at later
     times, ``bind()`` copies over the same items' columns (matched by
     position) sharing the parameters. Time-specific: views of the owners
-    restricted to the time's items (:func:`_time_view`).
+    restricted to the time's items (:meth:`ItemKernel.restrict`).
     """
     if invariant:
         first = items_by_time[times[0]]
@@ -113,8 +93,15 @@ def _kernels_by_time(owners, encoded, items_by_time, times, invariant):
             position = {name: items_by_time[t][p] for p, name in enumerate(first)}
             per_time.append([kernel.bind([specs[position[n]] for n in kernel.names], encoded) for kernel in owners])
         return per_time
-    return [[_time_view(k, items_by_time[t]) for k in owners if set(k.names) & set(items_by_time[t])]
+    return [[k.restrict(items_by_time[t]) for k in owners if set(k.names) & set(items_by_time[t])]
             for t in times]
+
+
+def _item_maps(items_by_time, times, invariant):
+    """Per time point, the kernels' items -> the time's columns (:attr:`ChainClasses.item_maps`)."""
+    if invariant:  # the owner's item p is the time's item p
+        return [dict(zip(items_by_time[times[0]], items_by_time[t])) for t in times]
+    return [{name: name for name in items_by_time[t]} for t in times]  # one kernel holds every time's items
 
 
 # --------------------------------------------------------------------------- validation
@@ -428,7 +415,8 @@ def lta(
         markov_chain = markov or n_times == 2 or k == 1
         structure = ChainClasses(log_initial_at, log_transition_at, lambda z: emission, n_units, n_times, k,
                                  log_path_prior_at=None if markov_chain else log_path_prior_at,
-                                 time_labels=times, latent=effects, population_rows=population, **clustering)
+                                 time_labels=times, latent=effects, population_rows=population,
+                                 item_maps=_item_maps(items_by_time, times, invariant_measurement), **clustering)
         structure.add_potential()
     prior_set.check_unused()
     return LTAModel(
