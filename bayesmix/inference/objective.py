@@ -7,6 +7,7 @@ compiled once per model and cached on the :class:`~bayesmix.MixtureModel`.
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -347,3 +348,34 @@ def flat_model(mm, integration: dict | None = None) -> FlatModel:
     if key not in mm._cache:
         mm._cache[key] = FlatModel(mm, integration)
     return mm._cache[key]
+
+
+def covariances(flat, theta, free):
+    """(observed-information covariance, sandwich covariance) of theta; rows of ``free`` only (others 0)."""
+    h = flat.hessian(theta, "loglik")
+    p = len(theta)
+    cov = np.zeros((p, p))
+    cov_r = np.zeros((p, p))
+    hf = h[np.ix_(free, free)]
+    try:
+        hinv = np.linalg.inv(hf)
+        if np.any(np.linalg.eigvalsh(hf) <= 0):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        warnings.warn("the information matrix is not positive definite at the ML solution: the model "
+                      "may not be identified; standard errors use a pseudo-inverse.", UserWarning, stacklevel=4)
+        hinv = np.linalg.pinv(hf)
+    cov[np.ix_(free, free)] = hinv
+    s = flat.scores(theta)[:, free]
+    cov_r[np.ix_(free, free)] = hinv @ (s.T @ s) @ hinv
+    return cov, cov_r
+
+
+def delta_method(flat, key, outputs, theta, cov, cov_r, boundary):
+    """Delta-method SEs; quantities that depend only on boundary (fixed) parameters get NaN."""
+    value, jac = flat.jacobian_of(key, outputs, theta)
+    se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0, None))
+    se_r = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov_r, jac), 0, None))
+    fixed_only = (np.abs(jac[:, boundary]).sum(1) > 0) & (np.abs(jac[:, ~boundary]).sum(1) < 1e-12)
+    se[fixed_only], se_r[fixed_only] = np.nan, np.nan
+    return value, se, se_r
