@@ -570,3 +570,33 @@ def encode(
             encoded.cluster_covariates = per_cluster
             encoded.cluster_covariate_names = cluster_covariates
     return encoded
+
+
+def observed_dataset(data: EncodedData):
+    """Item responses as the user gave them (NaN = missing), unit x item.
+
+    Parameters
+    ----------
+    data : EncodedData
+        A model's encoded data (``m.data``).
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per item, dim ``unit`` (text codes as strings; missing cells NaN).
+
+    Examples
+    --------
+    >>> m.observed_data()["A"]             # doctest: +SKIP
+    """
+    import xarray as xr
+    frame = data.frame
+    out = {}
+    for name in data.item_names():
+        col = frame[name]
+        values = col.to_numpy()
+        if not pd.api.types.is_numeric_dtype(col):  # strings, NaN where missing (pandas 2 and 3 alike)
+            values = col.astype(object).to_numpy().astype(str).astype(object)
+            values[col.isna().to_numpy()] = np.nan
+        out[name] = xr.DataArray(values, dims=["unit"], coords={"unit": np.asarray(data.units)})
+    return xr.Dataset(out)

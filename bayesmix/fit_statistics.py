@@ -93,6 +93,10 @@ def pattern_table(mm, result: Any) -> pd.DataFrame:
     DataFrame
         One row per observed pattern: the item values, ``observed`` and
         ``expected`` (N P(y = s)), sorted by observed count.
+
+    Examples
+    --------
+    >>> m.pattern_table(ml).head()         # doctest: +SKIP
     """
     _check_model(mm, "pattern_table")
     responses = _responses(mm)

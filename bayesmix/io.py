@@ -106,8 +106,7 @@ def model_reduce(mm):
                         "compiled PyTensor functions, which do not pickle, and records no factory call to rebuild "
                         "it from. Build it with a bayesmix factory (bm.lca, ...), and store fits with "
                         "bm.save(path, model, results) / bm.load(path).")
-    from .relabel import _REFERENCE
-    state = {"spec": mm.options.get("spec"), "label_reference": mm._cache.get(_REFERENCE)}
+    state = {"spec": mm.options.get("spec"), "label_reference": mm.labeling}
     return _unpickle_model, (call, data_hash(mm), state)
 
 
@@ -407,7 +406,8 @@ def save(path: str | os.PathLike, model, result=None, *, overwrite: bool = False
     for name, value in results.items():
         if not isinstance(name, str) or not name:
             raise ValueError(f"result names must be non-empty strings, got {name!r}.")
-        if value is not None and not _is_datatree(value) and not hasattr(value, "point"):
+        from .evaluate import fit_kind
+        if value is not None and not _is_datatree(value) and fit_kind(value) not in ("ml", "map"):
             raise ValueError(f"result {name!r} is a {type(value).__name__}; save an MLResult, a MAP result "
                              "or a DataTree from sample / fit_laplace.")
     path.parent.mkdir(parents=True, exist_ok=True)

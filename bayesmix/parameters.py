@@ -34,7 +34,6 @@ registry's :class:`~bayesmix.constraints.Constraints`.
 
 from __future__ import annotations
 
-import itertools
 import weakref
 from dataclasses import dataclass
 from typing import Any, Iterator

@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .evaluate import fit_kind, interval_arguments, interval_label
+
 __all__ = ["plot_profiles", "plot_class_proportions", "plot_membership", "plot_ml_vs_posterior",
            "plot_membership_curves"]
 
@@ -24,46 +26,50 @@ def _pyplot():
     return plt
 
 
-def _profile_frame(mm, result, hdi_prob: float) -> tuple[pd.DataFrame, str]:
+def _profile_frame(mm, result, ci) -> tuple[pd.DataFrame, str]:
     """(rows x (class, [value, lower, upper])) and a label of the interval."""
-    from .options import check_probability
-    check_probability(hdi_prob, "hdi_prob")
-    if hasattr(result, "profiles") and isinstance(getattr(result, "profiles"), pd.DataFrame):
+    ci_prob, ci_kind = ci
+    if fit_kind(result) == "ml":
         table = result.profiles
-        z = _normal_quantile(hdi_prob)
+        z = _normal_quantile(ci_prob)
         out = {}
         for label in mm.class_labels:
             est, se = table[(label, "estimate")], table[(label, "se")].fillna(0.0)
             out[(label, "value")], out[(label, "lower")], out[(label, "upper")] = est, est - z * se, est + z * se
         return pd.DataFrame(out), f"ML estimate +- {z:.2f} SE"
-    table = mm.profiles(result, hdi_prob=hdi_prob)
+    table = mm.profiles(result, ci_prob, ci_kind=ci_kind)
     out = {}
     for label in mm.class_labels:
         out[(label, "value")] = table[(label, "mean")]
         out[(label, "lower")], out[(label, "upper")] = table[(label, "lower")], table[(label, "upper")]
-    return pd.DataFrame(out), f"posterior mean, {100 * hdi_prob:.0f}% equal-tailed interval"
+    return pd.DataFrame(out), f"posterior mean, {interval_label(ci_prob, ci_kind)}"
 
 
 def _normal_quantile(prob: float) -> float:
     from scipy import stats
 
     from .options import check_probability
-    check_probability(prob, "hdi_prob")
+    check_probability(prob, "ci_prob")
     return float(stats.norm.ppf(0.5 + prob / 2))
 
 
-def plot_profiles(mm, result: Any, *, items=None, hdi_prob: float = 0.94, ax=None):
+def plot_profiles(mm, result: Any, *, items=None, ci_prob: float | None = None, ci_kind: str | None = None,
+                  hdi_prob: float | None = None, ax=None):
     """Class profiles: P(item = category | class) (means for continuous items) with intervals.
 
     Parameters
     ----------
     mm : MixtureModel
     result : MLResult or DataTree
-        ML: estimate +- z SE (z for ``hdi_prob``); posterior: mean and equal-tailed interval.
+        ML: estimate +- z SE (z for ``ci_prob``); posterior: mean and ``ci_kind`` interval.
     items : list of str, optional
         Items to show (default: every row of the profile table except continuous SDs).
-    hdi_prob : float
-        Interval probability.
+    ci_prob : float, optional
+        Interval probability (default ArviZ's ``stats.ci_prob``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Kind of the posterior interval (default ArviZ's ``stats.ci_kind``, ``"eti"``).
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"``.
     ax : matplotlib Axes, optional
 
     Returns
@@ -77,7 +83,7 @@ def plot_profiles(mm, result: Any, *, items=None, hdi_prob: float = 0.94, ax=Non
     >>> ax.figure.savefig("profiles.png")               # doctest: +SKIP
     """
     plt = _pyplot()
-    frame, what = _profile_frame(mm, result, hdi_prob)
+    frame, what = _profile_frame(mm, result, interval_arguments(ci_prob, ci_kind, hdi_prob))
     rows = [r for r in frame.index if r[1] != "sd" and (items is None or r[0] in items)]
     frame = frame.loc[rows]
     if ax is None:
@@ -99,7 +105,8 @@ def plot_profiles(mm, result: Any, *, items=None, hdi_prob: float = 0.94, ax=Non
     return ax
 
 
-def plot_class_proportions(mm, result: Any, *, hdi_prob: float = 0.94, ax=None):
+def plot_class_proportions(mm, result: Any, *, ci_prob: float | None = None, ci_kind: str | None = None,
+                  hdi_prob: float | None = None, ax=None):
     """Class proportions with intervals (ML: +- z SE; posterior: equal-tailed interval).
 
     Returns
@@ -110,14 +117,15 @@ def plot_class_proportions(mm, result: Any, *, hdi_prob: float = 0.94, ax=None):
     --------
     >>> ax = plot_class_proportions(m, idata)           # doctest: +SKIP
     """
+    ci_prob, ci_kind = interval_arguments(ci_prob, ci_kind, hdi_prob)
     plt = _pyplot()
-    if hasattr(result, "class_proportions") and isinstance(getattr(result, "class_proportions"), pd.DataFrame):
+    if fit_kind(result) == "ml":
         table = result.class_proportions
-        z = _normal_quantile(hdi_prob)
+        z = _normal_quantile(ci_prob)
         value, se = table["estimate"].to_numpy(float), table["se"].fillna(0.0).to_numpy(float)
         lower, upper = value - z * se, value + z * se
     else:
-        table = mm.class_proportions(result, hdi_prob=hdi_prob)
+        table = mm.class_proportions(result, ci_prob, ci_kind=ci_kind)
         value, lower, upper = (table[c].to_numpy(float) for c in ("mean", "lower", "upper"))
     if ax is None:
         _, ax = plt.subplots(figsize=(1.0 * mm.n_classes + 2, 3.0))
@@ -168,7 +176,8 @@ def plot_membership(mm, result: Any, *, bins: int = 20, ax=None):
     return ax
 
 
-def plot_ml_vs_posterior(mm, ml: Any, idata: Any, *, hdi_prob: float = 0.94, ax=None):
+def plot_ml_vs_posterior(mm, ml: Any, idata: Any, *, ci_prob: float | None = None, ci_kind: str | None = None,
+                  hdi_prob: float | None = None, ax=None):
     """Profile estimates of ML (x, +- z SE) against the posterior (y, mean and interval), one point per row and class.
 
     ML and the posterior share the model's labeling (:mod:`bayesmix.relabel`), so
@@ -183,8 +192,9 @@ def plot_ml_vs_posterior(mm, ml: Any, idata: Any, *, hdi_prob: float = 0.94, ax=
     >>> ax = plot_ml_vs_posterior(m, ml, idata)         # doctest: +SKIP
     """
     plt = _pyplot()
-    ml_frame, _ = _profile_frame(mm, ml, hdi_prob)
-    post_frame, _ = _profile_frame(mm, idata, hdi_prob)
+    ci = interval_arguments(ci_prob, ci_kind, hdi_prob)
+    ml_frame, _ = _profile_frame(mm, ml, ci)
+    post_frame, _ = _profile_frame(mm, idata, ci)
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4))
     for label in mm.class_labels:
@@ -203,7 +213,8 @@ def plot_ml_vs_posterior(mm, ml: Any, idata: Any, *, hdi_prob: float = 0.94, ax=
     return ax
 
 
-def plot_membership_curves(mm, result: Any, *, grid=None, hdi_prob: float = 0.9, classes=None, ax=None):
+def plot_membership_curves(mm, result: Any, *, grid=None, ci_prob: float | None = None, ci_kind: str | None = None,
+                           hdi_prob: float | None = None, classes=None, ax=None):
     """Conditional class probability curves P(C_ij = k | alpha_1j) of a GoM model (figures 2-3).
 
     Parameters
@@ -211,11 +222,16 @@ def plot_membership_curves(mm, result: Any, *, grid=None, hdi_prob: float = 0.9,
     mm : MixtureModel
         A ``bm.gom`` model (logistic-normal or restricted membership).
     result : MLResult or DataTree
-        ML: the curves at the estimates; posterior: mean with an equal-tailed
-        ``hdi_prob`` band (:func:`bayesmix.families.gom.membership_curves`).
+        ML: the curves at the estimates; posterior: mean with a ``ci_prob``
+        band (:func:`bayesmix.families.gom.membership_curves`).
     grid : sequence of float, optional
         Standardized alpha_1j values (default [-3, 3]).
-    hdi_prob : float
+    ci_prob : float, optional
+        Interval probability (default ArviZ's ``stats.ci_prob``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Kind of the posterior interval (default ArviZ's ``stats.ci_kind``, ``"eti"``).
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"``.
     classes : list of str, optional
         Classes to draw (default: all; the paper's figures show class 1).
     ax : matplotlib Axes, optional
@@ -228,8 +244,9 @@ def plot_membership_curves(mm, result: Any, *, grid=None, hdi_prob: float = 0.9,
     --------
     >>> ax = plot_membership_curves(m, ml, classes=["class1"])   # doctest: +SKIP
     """
-    from .factories.gom import membership_curves
-    curves = membership_curves(mm, result, grid=grid, hdi_prob=hdi_prob)
+    from .families.gom import membership_curves
+    ci_prob, ci_kind = interval_arguments(ci_prob, ci_kind, hdi_prob)
+    curves = membership_curves(mm, result, grid=grid, ci_prob=ci_prob, ci_kind=ci_kind)
     classes = list(mm.class_labels if classes is None else classes)
     unknown = [c for c in classes if c not in mm.class_labels]
     if unknown:

@@ -56,6 +56,7 @@ import xarray as xr
 
 from . import registry
 from ._random import categorical
+from .evaluate import as_fit, fit_kind
 
 __all__ = ["posterior_predictive", "pattern_frequencies", "item_pairs"]
 
@@ -170,8 +171,8 @@ def _selected_posterior(mm, result, draws: int | None, random_effects: str):
             step = max(1, int(np.ceil(total / draws)))
         posterior = posterior.isel(draw=slice(None, None, step))
         is_point = False
-    elif hasattr(result, "point"):
-        single = point_posterior(mm, result.point)["posterior"].to_dataset()
+    elif fit_kind(result) in ("ml", "map", "point"):
+        single = point_posterior(mm, as_fit(result).point)["posterior"].to_dataset()
         n = 1000 if draws is None else int(draws)
         posterior = single.isel(draw=np.zeros(n, dtype=int)).assign_coords(draw=np.arange(n))
         is_point = True
@@ -195,7 +196,60 @@ def _selected_posterior(mm, result, draws: int | None, random_effects: str):
 
 def posterior_predictive(mm, result: Any, *, seed: int | None = None, draws: int | None = 1000,
                          random_effects: str = "new", extend: bool = True) -> xr.DataTree:
-    """Replicated data sets from a fit; see :meth:`bayesmix.MixtureModel.posterior_predictive`."""
+    """Replicated data sets simulated from a fit, for posterior predictive checks.
+
+    ``pm.sample_posterior_predictive(idata)`` returns an empty DataTree for
+    these models: the likelihood is a ``pm.Potential`` (classes summed
+    out), which PyMC cannot simulate. This method simulates per posterior
+    draw: new random effects (or person factors / memberships) from their
+    distribution (eq. 5), the classes from their prior given the
+    parameters (eq. 4; between-level classes eq. 16-17, within and between
+    eq. 24-26, a class per time point in LTA eq. 8-9, one class per
+    response in GoM eq. 28), then every item from
+    its class-conditional kernel (eq. 1-2, 19, 36). Cells missing in the
+    data are missing in every replicate. See
+    :mod:`bayesmix.posterior_predictive`.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    result : DataTree, MLResult or MAP result
+        A posterior (:meth:`sample`, :meth:`fit_laplace`): one replicate
+        per draw; or an ML / MAP fit: ``draws`` replicates at the point
+        estimate (a parametric bootstrap, ignoring estimation uncertainty).
+    seed : int, optional
+        Seed of the simulation (same seed, same replicates).
+    draws : int or None
+        At most about this many replicates: posterior draws are thinned
+        evenly within each chain (None: every draw); after ML / MAP the
+        number of replicates.
+    random_effects : ``"new"`` or ``"posterior"``
+        ``"new"`` (default): new levels' effects z ~ N(0, I) -- replicates
+        of the marginal likelihood that ML and LOO use; ``"posterior"``:
+        the draw's sampled effects (after :meth:`sample`; replicates of
+        the same clusters / persons).
+    extend : bool
+        With a DataTree ``result``: add the groups to it (and return it);
+        False returns a new DataTree.
+
+    Returns
+    -------
+    xarray.DataTree
+        ``posterior_predictive``: one variable per item, dims ``(chain,
+        draw, unit)``, coded as in ``observed_data`` (NaN where the data
+        are missing; the string "None" for items with text codes), and
+        ``observed_data``. For the models of every factory (``bm.lca``,
+        ``bm.mixture_regression``, ``bm.lta``, ``bm.gom``, ``bm.fma``,
+        ``bm.fma_gom``, ``bm.irt_3pl``).
+
+    Examples
+    --------
+    >>> idata = m.sample(random_seed=1)                         # doctest: +SKIP
+    >>> m.posterior_predictive(idata, seed=1)                   # doctest: +SKIP
+    >>> m.ppc_patterns(idata)                                   # doctest: +SKIP
+    >>> m.ppc_item_pairs(idata).head()                          # doctest: +SKIP
+    """
     _check_supported(mm)
     if random_effects not in RANDOM_EFFECTS:
         raise ValueError(f"random_effects={random_effects!r} is unknown; use 'new' (new cluster / person effects "
@@ -308,22 +362,58 @@ def _mid_p(replicated: np.ndarray, observed, axis: int = 0) -> np.ndarray:
     return (np.mean(replicated > observed, axis=axis) + 0.5 * np.mean(replicated == observed, axis=axis))
 
 
-def _interval(values: np.ndarray, hdi_prob: float):
-    return np.quantile(values, [(1 - hdi_prob) / 2, (1 + hdi_prob) / 2], axis=0)
+def _interval(values: np.ndarray, ci) -> tuple:
+    from .evaluate import interval
+    return interval(np.asarray(values, dtype=float), ci[0], ci[1])
 
 
-def _check_prob(hdi_prob: float) -> None:
-    from .options import check_probability
-    check_probability(hdi_prob, "hdi_prob")
+def _check_prob(ci_prob, ci_kind, hdi_prob) -> tuple:
+    from .evaluate import interval_arguments
+    return interval_arguments(ci_prob, ci_kind, hdi_prob, stacklevel=4)
 
 
 def pattern_frequencies(mm, ppc: xr.DataTree, *, n_patterns: int = 10, items: Sequence[str] | None = None,
-                        hdi_prob: float = 0.94) -> pd.DataFrame:
-    """Observed vs posterior predictive counts of the most frequent response patterns.
+                        ci_prob: float | None = None,
+                        ci_kind: str | None = None, hdi_prob: float | None = None) -> pd.DataFrame:
+    """Observed vs posterior predictive frequencies of the most frequent response patterns.
 
-    See :meth:`bayesmix.MixtureModel.ppc_patterns`.
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    ppc : DataTree
+        From :meth:`posterior_predictive` (it has ``posterior_predictive``
+        and ``observed_data`` groups).
+    n_patterns : int
+        The most frequent observed patterns to compare (missing cells are
+        part of a pattern, shown as ``.``: replicates share the data's
+        missing cells).
+    items : list of str, optional
+        Categorical items forming the patterns (default: every categorical item).
+    ci_prob : float, optional
+        Probability of the interval (default ArviZ's ``rcParams["stats.ci_prob"]``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Equal-tailed (the default, ArviZ's ``rcParams["stats.ci_kind"]``) or highest
+        density interval (:mod:`arviz_stats`).
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"`` (a ``FutureWarning``).
+
+    Returns
+    -------
+    DataFrame
+        One row per pattern (index: the pattern as a string), the item
+        values, ``observed``, ``expected`` (mean replicated count),
+        ``lower``, ``upper`` and ``ppp`` = P(rep > obs) + P(rep = obs) / 2
+        (near 0: the model under-predicts the pattern, near 1: over-predicts).
+        ``.attrs["overall"]``: the Pearson discrepancy over these patterns
+        and the rest pooled, with its ppp.
+
+    Examples
+    --------
+    >>> ppc = m.posterior_predictive(idata, seed=1)     # doctest: +SKIP
+    >>> m.ppc_patterns(ppc, n_patterns=5)               # doctest: +SKIP
     """
-    _check_prob(hdi_prob)
+    ci = _check_prob(ci_prob, ci_kind, hdi_prob)
     if not isinstance(n_patterns, (int, np.integer)) or n_patterns < 1:
         raise ValueError(f"n_patterns must be a positive integer, got {n_patterns!r}.")
     observed, replicated = _tree_groups(mm, ppc)
@@ -339,7 +429,7 @@ def pattern_frequencies(mm, ppc: xr.DataTree, *, n_patterns: int = 10, items: Se
     rep_counts = np.stack([(r[:, None, :] == patterns[None]).all(axis=-1).sum(axis=0) for r in rep])  # (S, P)
     n = obs.shape[0]
     expected = rep_counts.mean(axis=0)
-    lower, upper = _interval(rep_counts, hdi_prob)
+    lower, upper = _interval(rep_counts, ci)
     rows = {}
     for name, column in zip(names, patterns.T):
         categories = np.asarray(specs[name].categories, dtype=object)
@@ -389,9 +479,46 @@ def _pair_statistic(statistic: str, tables: np.ndarray, df: int, expected: np.nd
 
 
 def item_pairs(mm, ppc: xr.DataTree, *, statistic: str = "cramers_v", items: Sequence[str] | None = None,
-               hdi_prob: float = 0.94) -> pd.DataFrame:
-    """Observed vs posterior predictive association of every item pair; see :meth:`MixtureModel.ppc_item_pairs`."""
-    _check_prob(hdi_prob)
+               ci_prob: float | None = None,
+               ci_kind: str | None = None, hdi_prob: float | None = None) -> pd.DataFrame:
+    """Observed vs posterior predictive association of every item pair (local dependence).
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    ppc : DataTree
+        From :meth:`posterior_predictive`.
+    statistic : str
+        ``"cramers_v"`` (default, any categorical items), ``"log_odds_ratio"``
+        (binary items), ``"correlation"`` (any items, continuous too) or
+        ``"bvr"`` (Pearson X2 / df of the two-way table against its
+        posterior predictive mean).
+    items : list of str, optional
+        Items to pair (default: every categorical item; every item for ``"correlation"``).
+    ci_prob : float, optional
+        Probability of the interval (default ArviZ's ``rcParams["stats.ci_prob"]``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Equal-tailed (the default, ArviZ's ``rcParams["stats.ci_kind"]``) or highest
+        density interval (:mod:`arviz_stats`).
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"`` (a ``FutureWarning``).
+
+    Returns
+    -------
+    DataFrame
+        Rows (item1, item2) with ``observed``, ``replicated`` (mean),
+        ``lower``, ``upper``, ``ppp`` = P(T_rep > T_obs) + P(T_rep = T_obs) / 2
+        and ``n`` (pairwise-complete rows), most suspicious (smallest ppp)
+        first: a ppp near 0 says the pair is more associated than the
+        classes explain (local dependence).
+
+    Examples
+    --------
+    >>> ppc = m.posterior_predictive(idata, seed=1)     # doctest: +SKIP
+    >>> m.ppc_item_pairs(ppc).head()                    # doctest: +SKIP
+    """
+    ci = _check_prob(ci_prob, ci_kind, hdi_prob)
     if statistic not in PAIR_STATISTICS:
         raise ValueError(f"statistic={statistic!r} is unknown; use one of {PAIR_STATISTICS}.")
     observed, replicated = _tree_groups(mm, ppc)
@@ -426,7 +553,7 @@ def item_pairs(mm, ppc: xr.DataTree, *, statistic: str = "cramers_v", items: Seq
             else:
                 t_obs = float(_pair_statistic(statistic, table_obs, df))
                 t_rep = _pair_statistic(statistic, tables, df)
-        lower, upper = _interval(t_rep, hdi_prob)
+        lower, upper = _interval(t_rep, ci)
         rows[(a, b)] = {"observed": t_obs, "replicated": float(np.mean(t_rep)), "lower": float(lower),
                         "upper": float(upper), "ppp": float(_mid_p(t_rep, t_obs)), "n": n}
     table = pd.DataFrame.from_dict(rows, orient="index")

@@ -132,36 +132,63 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _posterior_of(mm, result) -> tuple[xr.DataTree, dict | None]:
-    """(posterior tree without integrated latent effects, integration setting) of a fitted result."""
-    if isinstance(result, xr.DataTree):
-        node = result["posterior"]
-        ds = node.to_dataset() if hasattr(node, "to_dataset") else node
-        keep = [name for name in ds.data_vars if name not in mm.integrated]
-        setting = result.attrs.get("bayesmix_integration")
-        tree = xr.DataTree.from_dict({"posterior": ds[keep]})
-        return tree, dict(setting) if isinstance(setting, dict) else None
-    if hasattr(result, "point"):
-        setting = getattr(result, "integration", None)
-        return point_posterior(mm, result.point), dict(setting) if isinstance(setting, dict) else None
-    raise ValueError(f"result must be a fitted result of this model (MLResult, MAP result, or a DataTree from "
-                     f"sample / fit_laplace), got {type(result).__name__}.")
-
-
 def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1000,
+                  ci_prob: float | None = None, ci_kind: str | None = None,
                   hdi_prob: float | None = None) -> pd.DataFrame:
-    """P(C = c | y, x) for the rows of ``new_data``: rows x classes. See :meth:`MixtureModel.predict_proba`.
+    """Class membership probabilities of new respondents, rows x classes (Bayes' rule, eq. 4 with 1-2).
 
-    With ``hdi_prob`` (posteriors): columns (class, statistic) with the mean
-    and the equal-tailed interval over draws.
+    P(C = c | y, x) = P(C = c | x) p(y | C = c) / sum_k P(C = k | x) p(y | C = k)
+    at the fitted parameters; averaged over the draws of a posterior.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The fitted model (built by a factory that records its call).
+    new_data : DataFrame
+        Rows to classify, with the model's item columns (and covariates,
+        cluster id, cluster covariates). Checked against the training
+        encoding: unseen category codes raise a ``ValueError``; an item
+        constant within the new rows is fine; missing responses are left out.
+    result : MLResult, MAP result or DataTree
+        Any fit (:func:`bayesmix.evaluate.as_fit`): ``m.fit_ml()``, ``m.fit_map()``,
+        ``m.sample()`` or ``m.fit_laplace()``.
+    max_draws : int
+        At most this many (thinned) posterior draws are averaged.
+    ci_prob : float, optional
+        With a posterior: also the interval of this probability over draws;
+        columns become (class, statistic) with mean, lower, upper (None: no interval).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Kind of that interval (default ArviZ's ``stats.ci_kind``, ``"eti"``).
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"`` (a ``FutureWarning``).
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``new_data`` (rows with every item missing: NaN),
+        one column per class. On the training rows of a single-level model
+        it equals :meth:`class_probabilities` (or ``ml.posterior_probabilities``).
+        Two-level models: new units in known clusters use the cluster's
+        training units too; between-level classes give one row per cluster
+        of ``new_data`` (see :mod:`bayesmix.predict`).
+
+    Examples
+    --------
+    >>> ml = m.fit_ml(starts=20, seed=1)           # doctest: +SKIP
+    >>> m.predict_proba(new_rows, ml)              # doctest: +SKIP
     """
+    from .evaluate import as_fit, evaluate_at_fit, interval, interval_arguments
+    with_interval = ci_prob is not None or hdi_prob is not None
+    if with_interval:
+        ci_prob, ci_kind = interval_arguments(ci_prob, ci_kind, hdi_prob)
     call = mm.options.get("call")
     if not call:
         raise ValueError(f"this model ({mm.name}) does not record its factory call; build it with a bayesmix "
                          "factory (bm.lca, bm.mixture_regression) to predict.")
     columns = _columns(call)
     new = _check_new_data(mm, new_data, columns)
-    tree, integration = _posterior_of(mm, result)
+    fit = as_fit(result)
+    integration = fit.integration
     train = mm.data.frame[columns]
     combined = pd.concat([train, new], ignore_index=True)
     for name in columns:  # keep categorical dtypes (ordinal category order) through the concatenation
@@ -175,38 +202,23 @@ def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1
         warnings.simplefilter("ignore", UserWarning)  # suspicious codes etc. were reported at fitting
         both = _rebuild_quietly(call, changes)
     graph = both.class_probability_tensor(integration)
-    if hdi_prob is None:
-        values = {"mean": mean_over_draws(both, tree, f"predict:{integration}", graph, max_draws)}
-    else:
-        values = _with_interval(both, tree, f"predict:{integration}", graph, max_draws, hdi_prob)
+    ev = evaluate_at_fit(both, fit, graph, key=f"predict:{integration}", integration=integration,
+                         max_draws=max_draws, se=False)
+    values = {"mean": ev.mean()}
+    if with_interval:
+        values["lower"], values["upper"] = interval(ev.values(), ci_prob, ci_kind)
     labels = pd.Index(mm.class_labels, name="class")
     tables = {stat: _rows(mm, both, call, new, new_data, len(train), array, labels) for stat, array in values.items()}
-    if hdi_prob is None:
+    if not with_interval:
         return tables["mean"]
     out = pd.concat(tables, axis=1, names=["statistic", "class"]).swaplevel(axis=1)
     return out[pd.MultiIndex.from_product([list(labels), list(values)], names=["class", "statistic"])]
 
 
 def mean_over_draws(mm, tree, key: str, graph, max_draws: int = 1000) -> np.ndarray:
-    """Mean of a graph of the free RVs over (up to ``max_draws``) posterior draws, one call per draw."""
-    from .results import draw_function, iterate_draws, posterior_rv_names
-    posterior = tree["posterior"].to_dataset()
-    fn = draw_function(mm, key, graph, posterior_rv_names(mm, posterior))
-    total, count = 0.0, 0
-    for _, values in iterate_draws(mm, posterior, max_draws):
-        total = total + np.asarray(fn(*values))
-        count += 1
-    return total / count
-
-
-def _with_interval(mm, tree, key, graph, max_draws, hdi_prob) -> dict[str, np.ndarray]:
-    """Mean and equal-tailed ``hdi_prob`` interval of the class probabilities over posterior draws."""
-    from .results import draw_function, iterate_draws, posterior_rv_names
-    posterior = tree["posterior"].to_dataset()
-    fn = draw_function(mm, key, graph, posterior_rv_names(mm, posterior))
-    draws = np.stack([np.asarray(fn(*v)) for _, v in iterate_draws(mm, posterior, max_draws)])
-    lower, upper = np.quantile(draws, [(1 - hdi_prob) / 2, (1 + hdi_prob) / 2], axis=0)
-    return {"mean": draws.mean(axis=0), "lower": lower, "upper": upper}
+    """Mean of a graph of the free RVs over (up to ``max_draws``) draws of any fit (:func:`bayesmix.evaluate.evaluate_at_fit`)."""
+    from .evaluate import evaluate_at_fit
+    return evaluate_at_fit(mm, tree, graph, key=key, max_draws=max_draws, se=False).mean()
 
 
 def _rows(mm, both, call, new, new_data, n_train, probs, labels) -> pd.DataFrame:
@@ -232,7 +244,28 @@ def _rebuild_quietly(call, changes):
 
 
 def predict(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1000) -> pd.Series:
-    """Modal class (the class of largest ``predict_proba``) per row of ``new_data``."""
+    """Modal class of new respondents (the column of largest :meth:`predict_proba`).
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    new_data : DataFrame
+        Rows to classify (see :meth:`predict_proba`).
+    result : MLResult, MAP result or DataTree
+        The fit to use.
+    max_draws : int
+        At most this many (thinned) posterior draws are averaged.
+
+    Returns
+    -------
+    Series
+        Class labels indexed like ``new_data`` (``pd.NA`` for rows with every item missing).
+
+    Examples
+    --------
+    >>> m.predict(new_rows, ml)                    # doctest: +SKIP
+    """
     probs = predict_proba(mm, new_data, result, max_draws=max_draws)
     modal = pd.Series(pd.NA, index=probs.index, name="class", dtype=object)
     ok = probs.notna().all(axis=1)

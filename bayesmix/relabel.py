@@ -35,8 +35,6 @@ _log = logging.getLogger("bayesmix")
 
 __all__ = ["order_by_size", "permute_point", "relabel", "set_label_reference"]
 
-_REFERENCE = "label_reference"
-
 
 def _point_dataset(mm, point: dict) -> xr.Dataset:
     """A constrained point as a one-chain, one-draw posterior dataset (dims from the model)."""
@@ -96,7 +94,7 @@ def _in_model_labeling(mm, opt, kind, integration):
     members = np.asarray(members)
     if members.ndim != 2 or members.shape[1] != mm.n_classes:  # e.g. classes per time point (LTA)
         return opt
-    reference = mm._cache.get(_REFERENCE)
+    reference = mm.labeling
     if reference is not None and np.shape(reference) == members.shape:
         from scipy.optimize import linear_sum_assignment
         rows, cols = linear_sum_assignment(-(members.T @ reference))  # old class rows[j] -> new class cols[j]
@@ -107,21 +105,23 @@ def _in_model_labeling(mm, opt, kind, integration):
                                        opt.theta)
         perm = np.argsort(-np.asarray(proportions), kind="stable")
     if np.array_equal(perm, np.arange(mm.n_classes)):
-        mm._cache.setdefault(_REFERENCE, members)
+        if mm.labeling is None:
+            mm.labeling = members
         return opt
     point = flat.constrained(opt.theta)
     theta = flat.to_theta(permute_point(mm, point, perm))
     value, _ = flat.value_and_grad(kind)(theta)
     if not np.isfinite(value) or abs(-value - opt.value) > 1e-6 * max(1.0, abs(opt.value)):
         return opt
-    mm._cache.setdefault(_REFERENCE, members[:, perm])
+    if mm.labeling is None:
+        mm.labeling = members[:, perm]
     from dataclasses import replace
     return replace(opt, theta=theta)
 
 
 def set_label_reference(mm, probabilities) -> None:
     """Make ``probabilities`` (units x classes) the model's label reference (e.g. a loaded ML result's)."""
-    mm._cache[_REFERENCE] = np.asarray(probabilities, dtype=float)
+    mm.labeling = np.asarray(probabilities, dtype=float)
 
 
 def relabel(mm, idata, reference) -> xr.DataTree:

@@ -201,14 +201,12 @@ def evaluate_draws(mm, key: str, outputs, posterior: xr.Dataset, max_draws: int 
     return pairs, results[0] if single else results
 
 
-def _average_over_draws(mm, idata, key: str, graph, max_draws: int) -> np.ndarray:
-    """Mean over (up to ``max_draws``) posterior draws of a graph of the free RVs."""
-    posterior = _posterior_dataset(idata)
-    total, count = 0.0, 0
-    for pairs, values in draw_batches(mm, key, graph, posterior, max_draws):  # one batch in memory at a time
-        total = total + values.sum(axis=0)
-        count += len(pairs)
-    return total / count
+def _average(mm, fit, key: str, graph_of, max_draws: int) -> np.ndarray:
+    """A graph (built for the fit's quadrature setting) at a point fit, or its mean over posterior draws."""
+    from .evaluate import as_fit, evaluate_at_fit
+    fit = as_fit(fit)
+    return evaluate_at_fit(mm, fit, graph_of(fit.integration), key=f"{key}:{fit.integration}",
+                           integration=fit.integration, max_draws=max_draws, se=False).mean()
 
 
 def _integration_of(idata) -> dict | None:
@@ -217,21 +215,41 @@ def _integration_of(idata) -> dict | None:
     return dict(setting) if isinstance(setting, dict) else None
 
 
-def class_probabilities(mm, idata, max_draws: int = 1000) -> pd.DataFrame:
-    """P(C = c | data) averaged over (up to ``max_draws``) posterior draws.
+def class_probabilities(mm, fit, max_draws: int = 1000) -> pd.DataFrame:
+    """Posterior class membership P(C_i = c | y_i), units x classes, at a fit (averaged over draws).
 
-    Rows are units for within-level classes and clusters for between-level
-    classes; with latent effects the probabilities integrate the cluster's
-    random effect over its posterior by quadrature
+    P(C_i = c | y_i) = P(C_i = c | x_i) p(y_i | c) / sum_k P(C_i = k | x_i) p(y_i | k)
+    (eq. 4 with the kernels of eq. 1-2); with random effects the cluster's
+    effect is integrated over its posterior by quadrature
     (:meth:`MixtureModel.class_probability_tensor`).
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    fit : MLResult, MAPResult or DataTree
+        Any fit (:func:`bayesmix.evaluate.as_fit`): ``m.fit_ml()``, ``m.fit_map()``,
+        ``m.sample()``, ``m.fit_laplace()`` or a dict of values; after ML it
+        equals ``ml.posterior_probabilities``.
+    max_draws : int
+        At most this many (thinned) posterior draws are averaged.
+
+    Returns
+    -------
+    DataFrame
+        Units (clusters for between-level classes) x classes.
+
+    Examples
+    --------
+    >>> probs = m.class_probabilities(idata)     # doctest: +SKIP
+    >>> probs.idxmax(axis=1).value_counts()      # modal classes   # doctest: +SKIP
     """
-    probs = _average_over_draws(mm, idata, f"class_probabilities:{_integration_of(idata)}",
-                                mm.class_probability_tensor(_integration_of(idata)), max_draws)
+    probs = _average(mm, fit, "class_probabilities", mm.class_probability_tensor, max_draws)
     return pd.DataFrame(probs, index=mm.class_index, columns=pd.Index(mm.class_labels, name="class"))
 
 
-def cluster_class_proportions(mm, idata, max_draws: int = 1000) -> pd.DataFrame:
-    """E[pi_jc | y_j]: the model's class distribution of each cluster's units, clusters x classes.
+def cluster_class_proportions(mm, fit, max_draws: int = 1000) -> pd.DataFrame:
+    """Cluster-specific class proportions E[pi_jc | y_j] (two-level models), clusters x classes.
 
     pi_jc is the mean over cluster j's units of P(C_ij = c | x_ij, alpha_j, D_j),
     with the cluster's latent variables -- random intercepts alpha_j on the
@@ -240,20 +258,55 @@ def cluster_class_proportions(mm, idata, max_draws: int = 1000) -> pd.DataFrame:
     over posterior draws of the parameters. A between-level class (eq. 16)
     gives P(C_j = c | y_j). One definition after NUTS, ML, MAP and Laplace;
     see :meth:`MixtureModel.cluster_proportion_tensor`.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        A model with ``cluster=``.
+    fit : MLResult, MAPResult or DataTree
+        Any fit (:func:`bayesmix.evaluate.as_fit`).
+    max_draws : int
+        At most this many (thinned) posterior draws are averaged.
+
+    Returns
+    -------
+    DataFrame
+        Clusters x classes.
+
+    Examples
+    --------
+    >>> m.cluster_class_proportions(idata).head()   # doctest: +SKIP
     """
     if mm.data.cluster_index is None:
         raise ValueError("cluster_class_proportions needs a model with cluster=...")
-    props = _average_over_draws(mm, idata, f"cluster_proportions:{_integration_of(idata)}",
-                                mm.cluster_proportion_tensor(_integration_of(idata)), max_draws)
+    props = _average(mm, fit, "cluster_proportions", mm.cluster_proportion_tensor, max_draws)
     return pd.DataFrame(props, index=mm.data.clusters, columns=pd.Index(mm.class_labels, name="class"))
 
 
-def between_class_probabilities(mm, idata, max_draws: int = 1000) -> pd.DataFrame:
-    """P(D_j = d | y_j) for models with within and between classes (eq. 24-26)."""
+def between_class_probabilities(mm, fit, max_draws: int = 1000) -> pd.DataFrame:
+    """P(D_j = d | y_j) of the between class (``n_between_classes`` models, eq. 24-26), clusters x between classes.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        A model with ``n_between_classes``.
+    fit : MLResult, MAPResult or DataTree
+        Any fit (:func:`bayesmix.evaluate.as_fit`); averaged over posterior draws.
+    max_draws : int
+        At most this many (thinned) posterior draws are averaged.
+
+    Returns
+    -------
+    DataFrame
+        Clusters x between classes.
+
+    Examples
+    --------
+    >>> m.between_class_probabilities(idata).idxmax(axis=1)   # doctest: +SKIP
+    """
     if mm.structure.between_posterior is None:
         raise ValueError("this model has no between class; fit bm.lca(..., n_between_classes=M).")
-    probs = _average_over_draws(mm, idata, f"between_probabilities:{_integration_of(idata)}",
-                                mm.between_posterior_tensor(_integration_of(idata)), max_draws)
+    probs = _average(mm, fit, "between_probabilities", mm.between_posterior_tensor, max_draws)
     labels = list(mm.model.coords["between_class"])
     return pd.DataFrame(probs, index=mm.data.clusters, columns=pd.Index(labels, name="between_class"))
 
@@ -300,38 +353,86 @@ def posterior_summary(idata, var_names=None, **kwargs) -> pd.DataFrame:
     return pd.concat([az.summary(idata, var_names=[name], **kwargs) for name in names])
 
 
-def _summarize(samples: np.ndarray, hdi_prob: float):
-    """mean, sd, equal-tailed interval over axis 0."""
-    lo, hi = np.quantile(samples, [(1 - hdi_prob) / 2, (1 + hdi_prob) / 2], axis=0)
-    return samples.mean(0), samples.std(0, ddof=1) if len(samples) > 1 else np.zeros(samples.shape[1:]), lo, hi
+def profiles(mm, fit, ci_prob: float | None = None, *, ci_kind: str | None = None, max_draws: int = 2000,
+             hdi_prob: float | None = None) -> pd.DataFrame:
+    """Class profiles: response probabilities (or means) per item and class, at any fit.
 
+    Rows (item, category): P(y = category | class) for categorical items
+    (binary items: the second code), mean and sd for continuous items (like
+    the paper's Table 1).
 
-def profiles(mm, idata, hdi_prob: float = 0.94, max_draws: int = 2000) -> pd.DataFrame:
-    """Items x classes profile table (like the paper's Table 1) with intervals.
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    fit : MLResult, MAPResult or DataTree
+        Any fit (:func:`bayesmix.evaluate.as_fit`).
+    ci_prob : float, optional
+        Probability of the interval over draws (default ArviZ's
+        ``rcParams["stats.ci_prob"]``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Equal-tailed (the default, ArviZ's ``rcParams["stats.ci_kind"]``) or
+        highest density interval.
+    max_draws : int
+        At most this many (thinned) posterior draws.
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"`` (a ``FutureWarning``).
 
-    Rows: (item, category) -- P(y = category | class) for categorical items
-    (for binary items the second code), mean and sd for continuous items.
-    Columns: (class, statistic) with statistic in mean, sd, lower, upper
-    (equal-tailed ``hdi_prob`` interval).
+    Returns
+    -------
+    DataFrame
+        Columns (class, statistic): after a posterior mean, sd, lower, upper;
+        after ML estimate, se, se_robust (delta method; the table ``ml.profiles``);
+        after MAP estimate.
+
+    Examples
+    --------
+    >>> m.profiles(idata).round(3)                         # doctest: +SKIP
+    >>> m.profiles(idata, ci_prob=0.9, ci_kind="hdi")      # doctest: +SKIP
     """
-    from .options import check_probability
-    check_probability(hdi_prob, "hdi_prob")
+    from .evaluate import as_fit, evaluate_at_fit, interval_arguments, summarize
+    ci_prob, ci_kind = interval_arguments(ci_prob, ci_kind, hdi_prob)
+    fit = as_fit(fit)
     table, rows = profile_tensor(mm)
-    posterior = _posterior_dataset(idata)
-    _, samples = evaluate_draws(mm, "profiles", table, posterior, max_draws)
-    mean, sd, lo, hi = _summarize(samples, hdi_prob)
-    return _class_table(mm, rows, {"mean": mean, "sd": sd, "lower": lo, "upper": hi})
+    ev = evaluate_at_fit(mm, fit, table, key="profiles", integration=fit.integration, max_draws=max_draws)
+    return _class_table(mm, rows, summarize(ev, ci_prob=ci_prob, ci_kind=ci_kind, interval_at_point=False))
 
 
-def class_proportions(mm, idata, hdi_prob: float = 0.94, max_draws: int = 2000) -> pd.DataFrame:
-    """Posterior class proportions with intervals, one row per class."""
-    from .options import check_probability
-    check_probability(hdi_prob, "hdi_prob")
-    posterior = _posterior_dataset(idata)
-    _, samples = evaluate_draws(mm, f"proportions:{_integration_of(idata)}",
-                                proportion_tensor(mm, _integration_of(idata)), posterior, max_draws)
-    mean, sd, lo, hi = _summarize(samples, hdi_prob)
-    return pd.DataFrame({"mean": mean, "sd": sd, "lower": lo, "upper": hi},
+def class_proportions(mm, fit, ci_prob: float | None = None, *, ci_kind: str | None = None,
+                      max_draws: int = 2000, hdi_prob: float | None = None) -> pd.DataFrame:
+    """Class proportions (mean of P(C = c | x) over units and latent effects, eq. 4), one row per class, at any fit.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    fit : MLResult, MAPResult or DataTree
+        Any fit (:func:`bayesmix.evaluate.as_fit`).
+    ci_prob : float, optional
+        Probability of the interval over draws (default ArviZ's ``stats.ci_prob``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Equal-tailed (default, ArviZ's ``stats.ci_kind``) or highest density interval.
+    max_draws : int
+        At most this many (thinned) posterior draws.
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"`` (a ``FutureWarning``).
+
+    Returns
+    -------
+    DataFrame
+        Posterior: mean, sd, lower, upper; ML: estimate, se, se_robust (``ml.class_proportions``);
+        MAP: estimate.
+
+    Examples
+    --------
+    >>> m.class_proportions(idata)         # doctest: +SKIP
+    """
+    from .evaluate import as_fit, evaluate_at_fit, interval_arguments, summarize
+    ci_prob, ci_kind = interval_arguments(ci_prob, ci_kind, hdi_prob)
+    fit = as_fit(fit)
+    ev = evaluate_at_fit(mm, fit, proportion_tensor(mm, fit.integration), key=f"proportions:{fit.integration}",
+                         integration=fit.integration, max_draws=max_draws)
+    return pd.DataFrame(summarize(ev, ci_prob=ci_prob, ci_kind=ci_kind, interval_at_point=False),
                         index=pd.Index(mm.class_labels, name="class"))
 
 
@@ -350,3 +451,58 @@ def relative_entropy(probabilities: np.ndarray) -> float:
         return float("nan")
     p = np.clip(probabilities, 1e-300, 1.0)
     return float(1.0 - np.sum(-p * np.log(p)) / (n * np.log(k)))
+
+
+def entropy(mm, fit) -> float:
+    """Relative entropy of the posterior classification (Mplus definition, 1 = perfect).
+
+    1 - sum_ic -p_ic log p_ic / (N log K) with p_ic the posterior class
+    probabilities of :meth:`class_probabilities`.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    idata : DataTree
+        From :meth:`sample` or :meth:`fit_laplace`.
+
+    Returns
+    -------
+    float
+        NaN for K = 1.
+
+    Examples
+    --------
+    >>> m.entropy(idata)                   # doctest: +SKIP
+    """
+    return relative_entropy(class_probabilities(mm, fit).to_numpy())
+
+
+def summary(mm, idata, var_names=None, **kwargs):
+    """ArviZ summary of the posterior (class and item parameters), one variable at a time.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    idata : DataTree
+        From :meth:`sample` or :meth:`fit_laplace`.
+    var_names : list of str, optional
+        Variables to include (default: every posterior variable).
+    **kwargs
+        Passed to ``az.summary`` (e.g. ``kind="diagnostics"``, ``round_to="none"``).
+
+    Returns
+    -------
+    DataFrame
+        ``az.summary``: mean, sd, interval (ArviZ's default ``ci_prob`` and
+        ``ci_kind``), ESS, R-hat per element, computed one variable at a time
+        (ArviZ 1.3 mislabels rows of variables sharing a dimension at
+        different positions; see :func:`posterior_summary`).
+
+    Examples
+    --------
+    >>> m.summary(idata, ["class_intercept"])   # doctest: +SKIP
+    """
+    names = var_names or [v for v in idata.posterior.data_vars]
+    return posterior_summary(idata, list(names), **kwargs)

@@ -141,3 +141,19 @@ def ml_summary(result) -> FitSummary:
     return FitSummary(fit=fit_series(result), classes=class_table(result),
                       classification=classification_table(result), profiles=profile_table(result),
                       parameters=params, note=note)
+
+
+def model_html(mm) -> str:
+    """A model's short HTML description for Jupyter (never the data)."""
+    import pandas as pd
+    kinds = pd.Series([it.kind for it in mm.data.items]).value_counts()
+    rows = {"model": mm.name, "classes": ", ".join(mm.class_labels), "units": mm.data.n_units,
+            "items": f"{len(mm.data.items)} (" + ", ".join(f"{n} {k}" for k, n in kinds.items()) + ")",
+            "likelihood level": mm.loglik_dim}
+    if mm.data.clusters is not None:
+        rows["clusters"] = len(mm.data.clusters)
+    if mm.data.covariate_names:
+        rows["covariates"] = ", ".join(mm.data.covariate_names)
+    body = "".join(f"<tr><th style='text-align:left'>{k}</th><td style='text-align:left'>{v}</td></tr>"
+                   for k, v in rows.items())
+    return f"<b>MixtureModel</b><table>{body}</table>"

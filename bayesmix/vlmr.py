@@ -61,12 +61,13 @@ Asparouhov & Muthen 2007) found the VLMR useful but the bootstrap LRT
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import integrate
+
+from .evaluate import fit_kind
 
 __all__ = ["vlmr", "weighted_chi2_sf", "vuong_eigenvalues"]
 
@@ -261,7 +262,7 @@ def vlmr(m_small, ml_small: Any, m_big, ml_big: Any, *, integration: dict | None
     >>> bm.vlmr(m1, m1.fit_ml(seed=1), m2, m2.fit_ml(seed=1))                # doctest: +SKIP
     """
     for fit, what in ((ml_small, "ml_small"), (ml_big, "ml_big")):
-        if not all(hasattr(fit, name) for name in ("theta", "loglik", "n_params")):
+        if fit_kind(fit) != "ml":
             raise ValueError(f"{what} must be an ML result (m.fit_ml()), got {type(fit).__name__}.")
     if m_small.n_units != m_big.n_units:
         raise ValueError(f"vlmr needs two models of the same data: {m_small.n_units} and {m_big.n_units} units.")

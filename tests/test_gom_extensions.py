@@ -8,7 +8,6 @@ membership (the product of an item dummy and a covariate).
 
 from __future__ import annotations
 
-import types
 
 import numpy as np
 import pandas as pd
@@ -25,8 +24,8 @@ GRID = np.linspace(-2.5, 2.5, 11)
 
 
 def _at(mm, point):
-    """A result-like object holding ``point`` (free variables, natural scale)."""
-    return types.SimpleNamespace(point=point)
+    """A point fit: the dict of free variables (natural scale), as :func:`bayesmix.evaluate.as_fit` takes it."""
+    return dict(point)
 
 
 def _graph_at(mm, graph, point):
@@ -101,7 +100,7 @@ def test_posterior_curves_have_mean_and_interval(small):
         "binary_logit": (("chain", "draw", "class", "item"), beta),
     })
     idata = xr.DataTree.from_dict({"posterior": posterior})
-    curves = membership_curves(mm, idata, grid=GRID, hdi_prob=0.8)
+    curves = membership_curves(mm, idata, grid=GRID, ci_prob=0.8)
     expected = expit(alpha.reshape(-1, 1) + sd.reshape(-1, 1) * GRID).mean(0)
     np.testing.assert_allclose(curves[("class1", "mean")], expected, atol=1e-12)
     assert (curves[("class1", "lower")] <= curves[("class1", "mean")] + 1e-12).all()

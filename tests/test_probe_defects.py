@@ -58,14 +58,14 @@ def test_interval_probabilities_outside_0_1_are_named(value):
 
 
 def test_profiles_and_plots_refuse_hdi_prob_before_computing(no_model_building):
-    from types import SimpleNamespace
     from bayesmix import plots, results
     for call in (lambda: results.profiles(None, None, hdi_prob=1.2),
-                 lambda: results.class_proportions(None, None, hdi_prob=0),
-                 lambda: plots._normal_quantile(2.0)):
-        with pytest.raises(ValueError, match="hdi_prob must be a probability"):
+                 lambda: results.class_proportions(None, None, hdi_prob=0)):
+        with pytest.raises(ValueError, match="hdi_prob must be a probability"), pytest.warns(FutureWarning):
             call()
-    del SimpleNamespace
+    for call in (lambda: results.profiles(None, None, ci_prob=1.2), lambda: plots._normal_quantile(2.0)):
+        with pytest.raises(ValueError, match="ci_prob must be a probability"):
+            call()
 
 
 @pytest.mark.parametrize("factory, flag", [("lca", "random_intercept"), ("lca", "equal_variances"),

@@ -9,8 +9,10 @@ separate Python process.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -96,7 +98,13 @@ def test_predict_new_rows_is_bayes_rule(fitted):
     np.testing.assert_allclose(m.predict_proba(new, idata).to_numpy(), by_hand, atol=1e-8)
     draws = np.stack([_bayes_rule(new[ITEMS].to_numpy(float), expit(lg), np.log(softmax([[a[0], 0.0]], axis=1)))
                       for lg, a in zip(logits, intercept)])
-    with_interval = m.predict_proba(new, idata, hdi_prob=0.9)
+    with_interval = m.predict_proba(new, idata, ci_prob=0.9, ci_kind="eti")
+    with pytest.warns(FutureWarning, match="hdi_prob"):
+        with_hdi = m.predict_proba(new, idata, hdi_prob=0.9)  # deprecated: an HDI, as the name says
+    from arviz_stats.base import array_stats
+    hdi = np.asarray(array_stats.hdi(draws, 0.9, axis=0))  # (rows, K, 2)
+    np.testing.assert_allclose(with_hdi[(m.class_labels[0], "lower")], hdi[:, 0, 0], atol=1e-8)
+    np.testing.assert_allclose(with_hdi[(m.class_labels[0], "upper")], hdi[:, 0, 1], atol=1e-8)
     for k, c in enumerate(m.class_labels):
         np.testing.assert_allclose(with_interval[(c, "mean")], by_hand[:, k], atol=1e-8)
         np.testing.assert_allclose(with_interval[(c, "lower")], np.quantile(draws[:, :, k], 0.05, axis=0), atol=1e-8)
@@ -268,9 +276,15 @@ def test_docstrings_are_complete(fitted):
     for fn in (bm.lca, m.fit_ml, m.sample, m.class_probabilities, m.profiles, bm.compare, m.predict_proba,
                bm.save, bm.load):
         doc = fn.__doc__ or ""
+        pointer = re.match(r"See :func:`(bayesmix[\w.]+)`\.$", doc.strip())  # a one-line wrapper: the function
+        if pointer:
+            module, _, name = pointer.group(1).rpartition(".")
+            doc = getattr(importlib.import_module(module), name).__doc__
         for section in ("Parameters", "Returns", "Examples"):
             assert section in doc, (fn.__name__, section)
-    assert "starts" in m.fit_ml.__doc__ and "integration" in m.fit_ml.__doc__
+    from bayesmix.inference.ml import fit_ml
+    assert m.fit_ml.__doc__.strip() == "See :func:`bayesmix.inference.ml.fit_ml`."
+    assert "starts" in fit_ml.__doc__ and "integration" in fit_ml.__doc__
 
 
 def test_plots_draw_to_png(fitted, tmp_path):

@@ -19,7 +19,34 @@ from .sampling import finalize
 
 def fit_laplace(mm, draws: int = 1000, *, starts=10, seed=None, start=None,
                 progressbar: bool | str = True) -> xr.DataTree:
-    """See :meth:`bayesmix.MixtureModel.fit_laplace`."""
+    """Gaussian approximation at the posterior mode, returned as a DataTree like :meth:`sample`.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    draws : int
+        Draws from the Gaussian (one chain).
+    starts : int or (int, int)
+        Random starts of the mode search, as in :meth:`fit_ml`.
+    seed : int, optional
+        Seeds the starts and the draws.
+    start : dict, MLResult, MAPResult or a list of them, optional
+        Start values of the mode search, as in :meth:`fit_ml`.
+    progressbar : bool
+        Show the mode search's optimizations and its best value so far.
+
+    Returns
+    -------
+    xarray.DataTree
+        ``posterior`` (with constrained parameters in full), ``log_likelihood``,
+        ``observed_data``; every result method takes it.
+
+    Examples
+    --------
+    >>> approx = m.fit_laplace(draws=1000, seed=1)       # doctest: +SKIP
+    >>> m.profiles(approx)                               # doctest: +SKIP
+    """
     from ..options import check_count
     from .starts import user_starts
     check_count(draws, "draws", "fit_laplace")

@@ -21,7 +21,7 @@ from scipy import stats
 from ..parameters import with_full
 from ..results import profile_tensor, proportion_tensor, relative_entropy
 from .diagnostics import ConvergenceWarning
-from .objective import flat_model
+from .objective import covariances, delta_method, flat_model
 from .optimize import Optimum, StartReport, multistart
 
 
@@ -160,56 +160,6 @@ class MLResult:
         return "\n".join(lines)
 
 
-def _covariances(flat, theta, free):
-    h = flat.hessian(theta, "loglik")
-    p = len(theta)
-    cov = np.zeros((p, p))
-    cov_r = np.zeros((p, p))
-    hf = h[np.ix_(free, free)]
-    try:
-        hinv = np.linalg.inv(hf)
-        if np.any(np.linalg.eigvalsh(hf) <= 0):
-            raise np.linalg.LinAlgError
-    except np.linalg.LinAlgError:
-        warnings.warn("the information matrix is not positive definite at the ML solution: the model "
-                      "may not be identified; standard errors use a pseudo-inverse.", UserWarning, stacklevel=4)
-        hinv = np.linalg.pinv(hf)
-    cov[np.ix_(free, free)] = hinv
-    s = flat.scores(theta)[:, free]
-    cov_r[np.ix_(free, free)] = hinv @ (s.T @ s) @ hinv
-    return cov, cov_r
-
-
-#: a derived quantity rests on a boundary logit when a unit change of that logit moves it by more
-#: than this: e.g. gamma = tau_jk - tau_Kk (derivative 1) or eq. 14's R-squared (~1e-3 at gamma = 28),
-#: but not a probability, whose derivative at a logit beyond +-15 is below p (1 - p) < 3.1e-7
-BOUNDARY_DEPENDENCE = 1e-5
-
-
-def _delta(flat, key, outputs, theta, cov, cov_r, boundary):
-    """Delta-method SEs; quantities that rest on boundary (fixed) parameters get NaN.
-
-    A logit at the bound (a probability 0 or 1) is fixed there, so the
-    sandwich/information SE of anything built from it would be the SE of the
-    other parameters alone -- a small, precise-looking number (gamma = 27.8
-    with SE 0.46 at a boundary transition). Mplus reports no SE for such
-    parameters; here quantities that depend only on boundary parameters, or
-    on one by more than :data:`BOUNDARY_DEPENDENCE` per logit unit, get NaN.
-    """
-    value, jac = flat.jacobian_of(key, outputs, theta)
-    se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0, None))
-    se_r = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov_r, jac), 0, None))
-    on_bound = np.abs(jac[:, boundary])
-    depends = on_bound.sum(1) > 0
-    if boundary.any():  # beyond ~+-25 a probability's derivative underflows to 0: ask at +-15 which ones depend
-        pulled = np.where(boundary, np.clip(theta, -15.0, 15.0), theta)
-        depends |= np.abs(flat.jacobian_of(key, outputs, pulled)[1][:, boundary]).sum(1) > 0
-    fixed_only = depends & (np.abs(jac[:, ~boundary]).sum(1) < 1e-12)
-    resting = on_bound.max(1, initial=0.0) > BOUNDARY_DEPENDENCE
-    se[fixed_only | resting], se_r[fixed_only | resting] = np.nan, np.nan
-    return value, se, se_r
-
-
 #: keywords fit_ml / fit_map pass on to the start search (documented in MixtureModel.fit_ml)
 FIT_EXTRAS = ("initial_iterations", "max_iterations", "warn_unreplicated", "integration")
 FIT_ARGUMENTS = ("starts", "seed", "tol", "integration", "start", "progressbar")
@@ -225,16 +175,73 @@ def check_fit_keywords(kwargs, method: str, integration=None) -> None:
 
 def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | None = None,
            start=None, progressbar: bool | str = True, **kwargs) -> MLResult:
-    """Marginal maximum likelihood with Mplus-style random starts; see :meth:`bayesmix.MixtureModel.fit_ml`.
+    """Marginal maximum likelihood with Mplus-style random starts (section 10 of the paper).
 
-    ``starts``: N or (N, M) as Mplus ``STARTS = N M`` (M defaults to N // 4).
-    ``integration``: quadrature for random effects, e.g. ``{"method":
-    "trapezoid", "points": 30}`` (the default) or ``{"method": "gauss-hermite",
-    "points": 15, "adaptive": True}`` (nodes moved to each cluster's posterior
-    mean and SD between optimizer rounds, as Mplus' adaptive integration).
-    ``start``: the user's start values (:func:`bayesmix.inference.starts.user_starts`);
-    ``progressbar``: a bar counting the optimizations (True, or its label).
-    Returns an :class:`MLResult`.
+    Classes are summed out and random effects integrated by quadrature,
+    so this is the ML of Mplus (not a joint mode). N random starting sets
+    get a short optimization, the M best are optimized to convergence,
+    and the output says how many reached the best log-likelihood.
+    Constraints given to the factory (``fixed=``, ``equal=``, see
+    :mod:`bayesmix.constraints`) hold here as in every other estimator.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    starts : int or (int, int)
+        N or (N, M) as Mplus ``STARTS = N M`` (M defaults to N // 4);
+        ``starts=0`` with ``start=`` uses only the given start values
+        (Mplus ``STARTS = 0``).
+    seed : int, optional
+        Seed of the random starts (same seed, same result).
+    start : dict, MLResult, MAPResult or a list of them, optional
+        Start values that join the initial stage: a dict of values on the
+        natural scale by the names of ``ml.point`` (``{"class_intercept":
+        [0.5], "binary_logit": array}``; parameters left out start at
+        random), or a fitted result of this model -- or of the same model
+        with one class fewer, whose classes are split in turn (K-1 starts,
+        as section 10 recommends). Unknown names or wrong shapes raise a
+        ``ValueError``.
+    progressbar : bool
+        Show a bar (terminal or notebook) counting the optimizations of
+        both stages with the best log-likelihood so far (default True).
+    tol : float
+        Log-likelihood tolerance for "replicated" (default 1e-3).
+    integration : dict, optional
+        Quadrature for random effects, e.g. ``{"method": "trapezoid",
+        "points": 30}`` (default), ``{"method": "gauss-hermite", "points":
+        15, "adaptive": True}`` or ``{"method": "monte-carlo", "points": 500}``.
+    max_iterations : int
+        Final-stage optimizer iterations (default 5000).
+    initial_iterations : int
+        Iterations of each initial-stage start (default 25).
+    warn_unreplicated : bool
+        Warn when the best LL is reached by one final run only (default True).
+
+    Returns
+    -------
+    MLResult
+        ``loglik``, ``n_params`` (free parameters: fixed elements and ties
+        do not count), ``aic``, ``bic``, ``abic``, ``entropy``;
+        ``params`` (estimate, se, se_robust: observed information and
+        sandwich, named like the PyMC variables; with constraints, a
+        ``constraint`` column and every element of a constrained
+        parameter, fixed ones with SE 0), ``profiles`` and
+        ``class_proportions`` with delta-method SEs, ``class_counts``,
+        ``posterior_probabilities`` (units x classes), ``starts`` (the
+        start report), ``point`` (estimates by variable), ``iterations``;
+        ``summary()`` prints the Mplus-style tables. Classes follow the
+        model's one labeling (first solution ordered by size;
+        :mod:`bayesmix.relabel`).
+
+    Examples
+    --------
+    >>> m = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=2)  # doctest: +SKIP
+    >>> ml = m.fit_ml(starts=20, seed=1)         # doctest: +SKIP
+    >>> ml.loglik                                # -317.2568 (Agresti 2002)   # doctest: +SKIP
+    >>> print(ml.summary())                      # doctest: +SKIP
+    >>> m3 = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=3)  # doctest: +SKIP
+    >>> ml3 = m3.fit_ml(starts=20, seed=1, start=ml)   # K=2 solution split into K=3 starts  # doctest: +SKIP
     """
     from threadpoolctl import threadpool_limits
     from .starts import user_starts
@@ -290,10 +297,10 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
     _check_adaptive(mm, flat, theta, integration, opt.value)
     boundary = flat.at_bound(theta)
     free = np.flatnonzero(~boundary)
-    cov, cov_r = _covariances(flat, theta, free)
+    cov, cov_r = covariances(flat, theta, free)
 
     labels = flat.labels()
-    values, se, se_r = _delta(flat, "ml_params", list(flat.rvs), theta, cov, cov_r, boundary)
+    values, se, se_r = delta_method(flat, "ml_params", list(flat.rvs), theta, cov, cov_r, boundary)
     se[boundary], se_r[boundary] = np.nan, np.nan
     params = pd.DataFrame({"estimate": values, "se": se, "se_robust": se_r, "at_bound": boundary},
                           index=pd.Index(labels, name="parameter"))
@@ -301,7 +308,7 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
 
     table, rows = profile_tensor(mm)
     prop = proportion_tensor(mm)
-    derived, dse, dse_r = _delta(flat, "ml_derived", [table, prop], theta, cov, cov_r, boundary)
+    derived, dse, dse_r = delta_method(flat, "ml_derived", [table, prop], theta, cov, cov_r, boundary)
     k, r = mm.n_classes, len(rows)
     index = pd.MultiIndex.from_tuples(rows, names=["item", "category"])
     cols = pd.MultiIndex.from_product([mm.class_labels, ["estimate", "se", "se_robust"]], names=["class", "statistic"])
@@ -410,7 +417,34 @@ class MAPResult:
 def fit_map(mm, starts=10, *, seed=None, tol: float = 1e-3, start=None, progressbar: bool | str = True,
             **kwargs) -> MAPResult:
     """Posterior mode: maximize log prior + log-likelihood (no Jacobian), multi-start; see
-    :meth:`bayesmix.MixtureModel.fit_map`."""
+    :meth:`bayesmix.MixtureModel.fit_map`.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    starts : int or (int, int)
+        Random starts N or (N, M), as in :meth:`fit_ml`.
+    seed : int, optional
+        Seed of the random starts.
+    start : dict, MLResult, MAPResult or a list of them, optional
+        Start values joining the initial stage, as in :meth:`fit_ml`.
+    progressbar : bool
+        Show the optimizations done and the best log-posterior so far.
+    **kwargs
+        ``tol``, ``max_iterations``, ``initial_iterations``, ``warn_unreplicated``.
+
+    Returns
+    -------
+    MAPResult
+        ``log_posterior``, ``loglik``, ``point`` (estimates by variable,
+        constrained parameters in full too), ``theta``, ``starts``.
+
+    Examples
+    --------
+    >>> mode = m.fit_map(starts=10, seed=1)              # doctest: +SKIP
+    >>> idata = m.sample(init=mode, random_seed=1)       # doctest: +SKIP
+    """
     from .starts import user_starts
     check_fit_keywords(kwargs, "fit_map", kwargs.get("integration"))
     extra = list(kwargs.pop("extra_starts", None) or []) + user_starts(mm, start, seed, kwargs.get("integration"))

@@ -7,6 +7,7 @@ compiled once per model and cached on the :class:`~bayesmix.MixtureModel`.
 
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -347,3 +348,54 @@ def flat_model(mm, integration: dict | None = None) -> FlatModel:
     if key not in mm._cache:
         mm._cache[key] = FlatModel(mm, integration)
     return mm._cache[key]
+
+
+def covariances(flat, theta, free):
+    """(observed-information covariance, sandwich covariance) of theta; rows of ``free`` only (others 0)."""
+    h = flat.hessian(theta, "loglik")
+    p = len(theta)
+    cov = np.zeros((p, p))
+    cov_r = np.zeros((p, p))
+    hf = h[np.ix_(free, free)]
+    try:
+        hinv = np.linalg.inv(hf)
+        if np.any(np.linalg.eigvalsh(hf) <= 0):
+            raise np.linalg.LinAlgError
+    except np.linalg.LinAlgError:
+        warnings.warn("the information matrix is not positive definite at the ML solution: the model "
+                      "may not be identified; standard errors use a pseudo-inverse.", UserWarning, stacklevel=4)
+        hinv = np.linalg.pinv(hf)
+    cov[np.ix_(free, free)] = hinv
+    s = flat.scores(theta)[:, free]
+    cov_r[np.ix_(free, free)] = hinv @ (s.T @ s) @ hinv
+    return cov, cov_r
+
+
+#: a derived quantity rests on a boundary logit when a unit change of that logit moves it by more
+#: than this: e.g. gamma = tau_jk - tau_Kk (derivative 1) or eq. 14's R-squared (~1e-3 at gamma = 28),
+#: but not a probability, whose derivative at a logit beyond +-15 is below p (1 - p) < 3.1e-7
+BOUNDARY_DEPENDENCE = 1e-5
+
+
+def delta_method(flat, key, outputs, theta, cov, cov_r, boundary):
+    """Delta-method SEs; quantities that rest on boundary (fixed) parameters get NaN.
+
+    A logit at the bound (a probability 0 or 1) is fixed there, so the
+    sandwich/information SE of anything built from it would be the SE of the
+    other parameters alone -- a small, precise-looking number (gamma = 27.8
+    with SE 0.46 at a boundary transition). Mplus reports no SE for such
+    parameters; here quantities that depend only on boundary parameters, or
+    on one by more than :data:`BOUNDARY_DEPENDENCE` per logit unit, get NaN.
+    """
+    value, jac = flat.jacobian_of(key, outputs, theta)
+    se = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov, jac), 0, None))
+    se_r = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov_r, jac), 0, None))
+    on_bound = np.abs(jac[:, boundary])
+    depends = on_bound.sum(1) > 0
+    if boundary.any():  # beyond ~+-25 a probability's derivative underflows to 0: ask at +-15 which ones depend
+        pulled = np.where(boundary, np.clip(theta, -15.0, 15.0), theta)
+        depends |= np.abs(flat.jacobian_of(key, outputs, pulled)[1][:, boundary]).sum(1) > 0
+    fixed_only = depends & (np.abs(jac[:, ~boundary]).sum(1) < 1e-12)
+    resting = on_bound.max(1, initial=0.0) > BOUNDARY_DEPENDENCE
+    se[fixed_only | resting], se_r[fixed_only | resting] = np.nan, np.nan
+    return value, se, se_r

@@ -25,6 +25,7 @@ import pymc as pm
 import xarray as xr
 
 from .._compile import COMPILE_MODE
+from ..evaluate import fit_kind
 from ..parameters import free_start
 from ..results import evaluate_draws
 from .diagnostics import check_convergence
@@ -216,7 +217,7 @@ def _initial_point(mm, init, random_seed, starts, progressbar=False):
             raise ValueError(f"init={init!r} is unknown; use 'map', 'ml', a dict of values or a list of dicts.")
         _warn_unreplicated_start(init, starts, result.starts)
         return result.point, None
-    if hasattr(init, "point"):  # an MLResult / MAPResult
+    if fit_kind(init) in ("ml", "map"):
         return dict(init.point), None
     if isinstance(init, dict):
         init = free_start(mm.parameters, init)  # constrained parameters may be given in full
@@ -500,21 +501,61 @@ def check_sample_arguments(draws, tune, chains, cores, kwargs) -> None:
 
 def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=None, init="map",
            progressbar=True, target_accept=0.8, cores=None, starts=10, **kwargs) -> xr.DataTree:
-    """See :meth:`bayesmix.MixtureModel.sample`.
+    """Sample the posterior with NUTS; returns an ArviZ ``DataTree``.
 
-    Extra keywords (through ``MixtureModel.sample``'s ``**kwargs``):
-    ``convergence_checks=False`` skips the warnings (the figures are still
-    kept in ``idata.attrs``); ``nuts={...}`` goes to the NUTS step (PyMC) or
-    to ``nutpie.sample`` (e.g. ``maxdepth``); ``callback`` (PyMC only) as in
-    ``pm.sample``: raising ``KeyboardInterrupt`` there stops sampling like Ctrl-C;
-    ``log_likelihood=False`` leaves out the per-unit ``log_likelihood`` group
-    ((chains x draws x N) floats: 6.4 GB at N = 200,000 and 4,000 draws) --
-    :func:`bayesmix.loo_patterns.loo_by_pattern` computes PSIS-LOO without it;
-    the default ``"auto"`` keeps it up to :data:`LOG_LIKELIHOOD_BUDGET` values
-    and leaves it out with a warning above.
+    Chains start at the best of ``starts`` posterior-mode optimizations
+    (or at ``init="ml"``'s ML solution, or at user-given values), and are
+    aligned to that solution's class labels afterwards. That mode follows
+    the model's one labeling (:mod:`bayesmix.relabel`): after ``fit_ml``
+    the posterior's class1 is the ML class1. The result has a
+    ``log_likelihood`` group with one value per independent unit (the
+    marginal over classes; a cluster in two-level models), ``observed_data``,
+    and labelled coords.
 
-    Ctrl-C during tuning raises ``KeyboardInterrupt``; after tuning the draws
-    made so far are returned with a warning saying how many.
+    Parameters
+    ----------
+    mm : MixtureModel
+        The model.
+    draws, tune : int
+        Posterior draws and tuning steps per chain.
+    chains : int
+        Number of chains.
+    sampler : str
+        ``"auto"`` (the cheaper of PyMC and nutpie per step, measured on
+        this model), ``"pymc"``, ``"nutpie"``, ``"numpyro"`` or ``"blackjax"``.
+    random_seed : int, optional
+        Seeds the start search and the sampler.
+    init : ``"map"``, ``"ml"``, a fitted result, a dict or a list of dicts
+        Where the chains start (and whose labels they take). ``"map"`` /
+        ``"ml"`` first run that optimizer (``starts`` random starts).
+    progressbar : bool
+        Bars for the start-value search (labelled "sample: start values
+        (posterior mode, ...)") and for sampling; False: silent.
+    target_accept : float
+        NUTS target acceptance rate.
+    cores : int, optional
+        Parallel chains (default: min(chains, CPUs)).
+    starts : int
+        Random starts of the start-value search (``init="map"`` / ``"ml"``).
+    **kwargs
+        ``convergence_checks=False``, ``nuts={...}``, ``callback`` (PyMC),
+        ``log_likelihood=False`` (no per-unit group: it is draws x N floats,
+        6.4 GB at N = 200,000 x 4,000 draws; :func:`bayesmix.loo_by_pattern`
+        computes LOO without it; default ``"auto"``: left out with a warning
+        above 2.5e8 values); see :func:`bayesmix.inference.sampling.sample`.
+
+    Returns
+    -------
+    xarray.DataTree
+        Groups ``posterior``, ``sample_stats``, ``log_likelihood``,
+        ``observed_data``; ``attrs`` record the sampler, relabeled draws and
+        convergence figures. A ``ConvergenceWarning`` names problems.
+
+    Examples
+    --------
+    >>> m = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=2)  # doctest: +SKIP
+    >>> idata = m.sample(draws=1000, chains=4, random_seed=1)                            # doctest: +SKIP
+    >>> m.profiles(idata)                                                                # doctest: +SKIP
     """
     check_sample_arguments(draws, tune, chains, cores, kwargs)
     sampler = resolve_sampler(sampler)

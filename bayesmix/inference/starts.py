@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ..evaluate import fit_kind
 from ..parameters import free_start
 
 __all__ = ["user_starts"]
@@ -35,7 +36,7 @@ def _points(start: Any) -> list[tuple[dict, str]]:
     out = []
     for i, item in enumerate(items):
         where = "start" if len(items) == 1 else f"start[{i}]"
-        if hasattr(item, "point") and isinstance(item.point, dict):
+        if fit_kind(item) in ("ml", "map"):
             out.append((dict(item.point), f"{where} ({type(item).__name__})"))
         elif isinstance(item, dict):
             out.append((dict(item), where))

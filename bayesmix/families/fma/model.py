@@ -47,15 +47,9 @@ class FactorMixtureModel(MixtureModel):
 
     # ------------------------------------------------------------- helpers
     def _draws(self, result, max_draws: int = 200):
-        """List of dicts of free-RV values (no z): one for ML/MAP, up to ``max_draws`` for a posterior."""
-        names = [rv.name for rv in self.model.free_RVs if rv.name not in self.integrated]
-        if hasattr(result, "point"):
-            return names, [[np.asarray(result.point[n]) for n in names]]
-        from ...results import _posterior_dataset, iterate_draws
-        posterior = _posterior_dataset(result)
-        names = [n for n in names if n in posterior]
-        sub = posterior[names]
-        return names, [values for _, values in iterate_draws(self, sub, max_draws)]
+        """(names, values per draw) of the free RVs (no z): one for ML/MAP, up to ``max_draws`` for a posterior."""
+        from ...evaluate import parameter_draws
+        return parameter_draws(self, result, max_draws=max_draws)
 
     def _function(self, key, names, outputs):
         from ...results import draw_function
@@ -63,8 +57,8 @@ class FactorMixtureModel(MixtureModel):
         return lambda *values: fn(*values)[0]
 
     # ------------------------------------------------------------- scores
-    def factor_scores(self, result, *, hdi_prob: float = 0.94, points: int = 61,
-                      max_draws: int = 200) -> pd.DataFrame:
+    def factor_scores(self, result, *, ci_prob: float | None = None, points: int = 61,
+                      max_draws: int = 200, hdi_prob: float | None = None) -> pd.DataFrame:
         """EAP factor scores E[eta_j | y_j] with posterior SD and an equal-tailed interval.
 
         The posterior of eta_j is computed on a trapezoid grid of ``points`` nodes
@@ -78,12 +72,15 @@ class FactorMixtureModel(MixtureModel):
         ----------
         result : MLResult, MAP result or DataTree
             An ML / MAP fit or a posterior (``sample``, ``fit_laplace``).
-        hdi_prob : float
-            Probability of the interval.
+        ci_prob : float, optional
+            Probability of the equal-tailed interval (default ArviZ's ``stats.ci_prob``, 0.89;
+            the interval is read from the gridded posterior: equal-tailed only).
         points : int
             Grid nodes for eta.
         max_draws : int
             At most this many posterior draws are averaged.
+        hdi_prob : float, optional
+            Deprecated (a ``FutureWarning``); an HDI is not available here: use ``ci_prob``.
 
         Returns
         -------
@@ -94,7 +91,12 @@ class FactorMixtureModel(MixtureModel):
         --------
         >>> m.factor_scores(ml).head()                  # doctest: +SKIP
         """
+        from ...evaluate import interval_arguments
         from ...inference.quadrature import node_posterior, rule
+        ci_prob, ci_kind = interval_arguments(ci_prob, None if hdi_prob is not None else "eti", hdi_prob)
+        if ci_kind != "eti":
+            raise ValueError("factor_scores reads its interval from the gridded posterior of eta: equal-tailed "
+                             "only; use ci_prob= (hdi_prob= is deprecated).")
         nodes, logw = rule("trapezoid", points, self.factor.n_dims)
         z = pt.as_tensor(nodes[:, None, :])
         weights = node_posterior(self.structure.conditional_loglik(z), logw)  # (Q, N)
@@ -122,7 +124,7 @@ class FactorMixtureModel(MixtureModel):
             mean, second = eta_values @ grid, (eta_values**2) @ grid
         sd = np.sqrt(np.clip(second - mean**2, 0, None))
         cdf = np.cumsum(grid, axis=0)
-        tail = (1 - hdi_prob) / 2
+        tail = (1 - ci_prob) / 2
         lower = np.array([np.interp(tail, cdf[:, j], eta_values) for j in range(grid.shape[1])])
         upper = np.array([np.interp(1 - tail, cdf[:, j], eta_values) for j in range(grid.shape[1])])
         return pd.DataFrame({"eap": mean, "sd": sd, "lower": lower, "upper": upper},

@@ -13,21 +13,14 @@ import pytensor.tensor as pt
 from scipy.special import logsumexp
 
 from ..._compile import function
+from ...evaluate import as_fit, interval, interval_arguments, parameter_draws
 from ...model import MixtureModel
 
 
 def _points(mm: MixtureModel, fit, max_draws: int) -> list[dict]:
-    """Parameter points (name -> value, integrated effects excluded) of an ML result or a posterior."""
-    names = [rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated]
-    if hasattr(fit, "point"):
-        return [{k: fit.point[k] for k in names}]
-    posterior = fit["posterior"]
-    posterior = posterior.dataset if hasattr(posterior, "dataset") else posterior
-    arrays = {k: posterior[k].transpose("chain", "draw", ...).to_numpy() for k in names}
-    n_chain, n_draw = next(iter(arrays.values())).shape[:2]
-    pairs = [(c, d) for c in range(n_chain) for d in range(n_draw)]
-    pairs = pairs[:: max(1, int(np.ceil(len(pairs) / max_draws)))]
-    return [{k: v[c, d] for k, v in arrays.items()} for c, d in pairs]
+    """Parameter points (name -> value, integrated effects excluded) of a point fit or a posterior."""
+    names, draws = parameter_draws(mm, fit, max_draws=max_draws)
+    return [dict(zip(names, values)) for values in draws]
 
 
 def _node_function(mm: MixtureModel, integration: dict | None):
@@ -54,15 +47,24 @@ def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> np.
     return np.take_along_axis(v, idx[None], axis=0)[0]
 
 
-def membership_scores(mm: MixtureModel, fit, hdi_prob: float = 0.9, integration: dict | None = None,
-                      max_draws: int = 50) -> pd.DataFrame:
-    """Per-person membership scores g_jk: posterior mean (EAP), sd and an equal-tailed interval.
+def membership_scores(mm: MixtureModel, fit, ci_prob: float | None = None, integration: dict | None = None,
+                      max_draws: int = 50, *, ci_kind: str | None = None,
+                      hdi_prob: float | None = None) -> pd.DataFrame:
+    """Per-person membership scores g_jk: posterior mean (EAP), sd and an equal-tailed ``ci_prob`` interval.
+
+    The interval pools draws and quadrature nodes with weights, so it is
+    equal-tailed only (``ci_kind="eti"``; ``ci_prob`` defaults to ArviZ's
+    ``stats.ci_prob``, 0.89; ``hdi_prob=`` is deprecated).
 
     The posterior of g_j given y_j at the parameters of ``fit`` (an ML
     result), or pooled over up to ``max_draws`` posterior draws (a NUTS /
     Laplace DataTree), by the quadrature / importance nodes of the model's
     ``integration``. Rows: persons; columns (class, statistic).
     """
+    ci_prob, ci_kind = interval_arguments(ci_prob, ci_kind or ("eti" if hdi_prob is None else None), hdi_prob)
+    if ci_kind != "eti":
+        raise ValueError("membership_scores pools draws and quadrature nodes with weights: its interval is "
+                         "equal-tailed only (ci_kind='eti'; hdi_prob= is deprecated, use ci_prob=).")
     names, fn = _node_function(mm, integration)
     values, weights = [], []
     for point in _points(mm, fit, max_draws):
@@ -74,8 +76,8 @@ def membership_scores(mm: MixtureModel, fit, hdi_prob: float = 0.9, integration:
     v = np.concatenate(values)
     mean = np.einsum("sn,snk->nk", w, v)
     sd = np.sqrt(np.maximum(np.einsum("sn,snk->nk", w, v**2) - mean**2, 0.0))
-    lo = _weighted_quantile(v, w, (1 - hdi_prob) / 2)
-    hi = _weighted_quantile(v, w, (1 + hdi_prob) / 2)
+    lo = _weighted_quantile(v, w, (1 - ci_prob) / 2)
+    hi = _weighted_quantile(v, w, (1 + ci_prob) / 2)
     stats = {"mean": mean, "sd": sd, "lower": lo, "upper": hi}
     columns = pd.MultiIndex.from_product([mm.class_labels, list(stats)], names=["class", "statistic"])
     table = np.stack([stats[s] for s in stats], axis=-1).reshape(mm.n_units, -1)
@@ -167,8 +169,9 @@ def _curves_at(mu: np.ndarray, offset: np.ndarray, sigma: np.ndarray, grid: np.n
     return np.einsum("gqk,q->gk", probs, weights)
 
 
-def membership_curves(mm: MixtureModel, fit, grid: Sequence[float] | None = None, hdi_prob: float = 0.9,
-                      max_draws: int = 200, nodes: int = 20) -> pd.DataFrame:
+def membership_curves(mm: MixtureModel, fit, grid: Sequence[float] | None = None, ci_prob: float | None = None,
+                      max_draws: int = 200, nodes: int = 20, *, ci_kind: str | None = None,
+                      hdi_prob: float | None = None) -> pd.DataFrame:
     """Conditional class probability curves P(C_ij = k | alpha_1j) (figures 2-3 of section 5, eq. 30, 34-35).
 
     The membership of a response as a function of the person's first class
@@ -187,16 +190,20 @@ def membership_curves(mm: MixtureModel, fit, grid: Sequence[float] | None = None
         A ``bm.gom`` model with ``membership="logistic-normal"`` or ``"restricted"``.
     fit : MLResult or DataTree
         An ML (or MAP) result: the curves at its estimates; a posterior
-        (NUTS / Laplace): the posterior mean and an equal-tailed interval over
+        (NUTS / Laplace): the posterior mean and a ``ci_prob`` interval over
         up to ``max_draws`` draws.
     grid : sequence of float, optional
         Values of the standardized alpha_1j (default 61 points on [-3, 3]).
-    hdi_prob : float
-        Probability of the posterior interval.
+    ci_prob : float, optional
+        Probability of the posterior interval (default ArviZ's ``stats.ci_prob``, 0.89).
     max_draws : int
         Posterior draws used (thinned evenly).
     nodes : int
         Gauss-Hermite nodes per further logit (K > 2).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Equal-tailed (default, ArviZ's ``stats.ci_kind``) or highest density interval.
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"`` (a ``FutureWarning``).
 
     Returns
     -------
@@ -213,8 +220,7 @@ def membership_curves(mm: MixtureModel, fit, grid: Sequence[float] | None = None
     if mm.name != "gom" or mm.options.get("membership") == "dirichlet":
         raise ValueError("membership_curves needs a bm.gom model with membership='logistic-normal' or "
                          "'restricted' (the curves are of the class logit alpha_1j; a Dirichlet membership has none).")
-    if not 0 < hdi_prob < 1:
-        raise ValueError(f"hdi_prob must be in (0, 1), got {hdi_prob!r}.")
+    ci_prob, ci_kind = interval_arguments(ci_prob, ci_kind, hdi_prob)
     grid = np.linspace(-3.0, 3.0, 61) if grid is None else np.asarray(grid, dtype=float).ravel()
     if grid.size == 0 or not np.all(np.isfinite(grid)):
         raise ValueError("grid must be a non-empty sequence of finite numbers (standardized alpha_1j values).")
@@ -222,10 +228,10 @@ def membership_curves(mm: MixtureModel, fit, grid: Sequence[float] | None = None
     curves = np.stack([_curves_at(*fn(*[point[k] for k in names]), grid, nodes)
                        for point in _points(mm, fit, max_draws)])  # (S, G, K)
     index = pd.Index(grid, name="alpha1_std")
-    if hasattr(fit, "point"):
+    if as_fit(fit).is_point:
         return pd.DataFrame(curves[0], index=index, columns=pd.Index(mm.class_labels, name="class"))
-    stats = {"mean": curves.mean(0), "lower": np.quantile(curves, (1 - hdi_prob) / 2, axis=0),
-             "upper": np.quantile(curves, (1 + hdi_prob) / 2, axis=0)}
+    lower, upper = interval(curves, ci_prob, ci_kind)
+    stats = {"mean": curves.mean(0), "lower": lower, "upper": upper}
     columns = pd.MultiIndex.from_product([mm.class_labels, list(stats)], names=["class", "statistic"])
     table = np.stack([stats[s] for s in stats], axis=-1).reshape(len(grid), -1)
     return pd.DataFrame(table, index=index, columns=columns)

@@ -12,7 +12,7 @@ functions broadcast over any leading axes (posterior draws).
 :func:`irt_parameters` reports both forms for a fitted
 :func:`bayesmix.irt_3pl` model: delta-method standard errors after ML (the
 same observed-information covariance as ``fit_ml``), posterior means, SDs
-and equal-tailed intervals after NUTS/Laplace.
+and ``ci_prob`` intervals after NUTS/Laplace (:func:`bayesmix.evaluate.evaluate_at_fit`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logit
-
-from ...options import check_probability
 
 __all__ = ["fmagom_to_irt", "irt_to_fmagom", "irt_parameters"]
 
@@ -74,7 +72,8 @@ def irt_to_fmagom(g, a, b) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return logit(np.asarray(g, float)), a, -a * np.asarray(b, float)
 
 
-def irt_parameters(mm, result, hdi_prob: float = 0.94) -> pd.DataFrame:
+def irt_parameters(mm, result, ci_prob: float | None = None, *, ci_kind: str | None = None,
+                   hdi_prob: float | None = None) -> pd.DataFrame:
     """Both parameterizations of a fitted 3PL model, items x (quantity, statistic).
 
     Quantities: g, a, b (eq. 42) and gamma, lambda, tau (eq. 44-47). Fixed
@@ -87,8 +86,12 @@ def irt_parameters(mm, result, hdi_prob: float = 0.94) -> pd.DataFrame:
     result : MLResult, MAP result or DataTree
         ML (estimate, delta-method ``se`` and ``se_robust``), MAP (estimate) or
         a posterior (``mean``, ``sd``, ``lower``, ``upper`` over draws).
-    hdi_prob : float
-        Probability of the equal-tailed posterior interval.
+    ci_prob : float, optional
+        Probability of the posterior interval (default ArviZ's ``stats.ci_prob``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Equal-tailed (default, ArviZ's ``stats.ci_kind``) or highest density interval.
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"`` (a ``FutureWarning``).
 
     Returns
     -------
@@ -100,35 +103,14 @@ def irt_parameters(mm, result, hdi_prob: float = 0.94) -> pd.DataFrame:
     >>> ml = m.fit_ml(seed=1)                                   # doctest: +SKIP
     >>> bm.irt_conversions.irt_parameters(m, ml)["b"]           # doctest: +SKIP
     """
-    check_probability(hdi_prob, "hdi_prob")
+    from ...evaluate import evaluate_at_fit, interval_arguments, summarize
+    ci_prob, ci_kind = interval_arguments(ci_prob, ci_kind, hdi_prob)
     graphs = mm.irt_graphs()
-    outputs = [graphs[q] for q in QUANTITIES]
     items = mm.factor.item_names
     n = len(items)
-    if hasattr(result, "params") and hasattr(result, "theta"):  # MLResult
-        from ...inference.ml import _covariances, _delta
-        from ...inference.objective import flat_model
-        flat = flat_model(mm)
-        theta = result.theta
-        cached = getattr(result, "_covariances", None)  # the Hessian is the costly part: once per result
-        if cached is None:
-            boundary = flat.at_bound(theta)
-            cached = (*_covariances(flat, theta, np.flatnonzero(~boundary)), boundary)
-            result._covariances = cached
-        cov, cov_r, boundary = cached
-        value, se, se_r = _delta(flat, "irt_parameters", outputs, theta, cov, cov_r, boundary)
-        stats = {"estimate": value, "se": se, "se_robust": se_r}
-    elif hasattr(result, "point"):
-        names, draws = mm._draws(result)
-        fn = mm._function("irt_parameters", names, [_stack(outputs)])
-        stats = {"estimate": np.asarray(fn(*draws[0])).ravel()}
-    else:
-        names, draws = mm._draws(result, max_draws=4000)
-        fn = mm._function("irt_parameters", names, [_stack(outputs)])
-        values = np.stack([np.asarray(fn(*v)).ravel() for v in draws])
-        tail = (1 - hdi_prob) / 2
-        stats = {"mean": values.mean(0), "sd": values.std(0, ddof=1) if len(values) > 1 else values[0] * 0,
-                 "lower": np.quantile(values, tail, axis=0), "upper": np.quantile(values, 1 - tail, axis=0)}
+    graph = _stack([graphs[q] for q in QUANTITIES])
+    ev = evaluate_at_fit(mm, result, graph, key="irt_parameters", max_draws=4000)
+    stats = summarize(ev, ci_prob=ci_prob, ci_kind=ci_kind, interval_at_point=False)
     cols = {}
     for s, v in stats.items():
         v = np.asarray(v).reshape(len(QUANTITIES), n)

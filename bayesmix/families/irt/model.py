@@ -54,29 +54,10 @@ class ThreePLModel(FactorMixtureModel):
             g = pt.sigmoid(gamma)
         return {"g": g, "a": lam, "b": -tau / lam, "gamma": gamma, "lambda": lam, "tau": tau}
 
-    def irt_parameters(self, result, hdi_prob: float = 0.94) -> pd.DataFrame:
-        """Both parameterizations per item (:func:`bayesmix.families.irt.conversions.irt_parameters`).
-
-        Parameters
-        ----------
-        result : MLResult, MAP result or DataTree
-            An ML / MAP fit or a posterior (``sample``, ``fit_laplace``).
-        hdi_prob : float
-            Probability of the posterior interval.
-
-        Returns
-        -------
-        DataFrame
-            Items x (quantity, statistic): g, a, b, gamma, lambda, tau with
-            ``estimate``, ``se``, ``se_robust`` (ML), ``estimate`` (MAP) or ``mean``,
-            ``sd``, ``lower``, ``upper`` (posterior).
-
-        Examples
-        --------
-        >>> m.irt_parameters(ml)["b"]                   # doctest: +SKIP
-        """
+    def irt_parameters(self, result, ci_prob: float | None = None, **kwargs) -> pd.DataFrame:
+        """See :func:`bayesmix.families.irt.conversions.irt_parameters`."""
         from .conversions import irt_parameters
-        return irt_parameters(self, result, hdi_prob=hdi_prob)
+        return irt_parameters(self, result, ci_prob, **kwargs)
 
     def _curves(self, grid):
         graph, items = self._curve_graph(grid)  # (G, I, K)

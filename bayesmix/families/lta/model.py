@@ -91,184 +91,40 @@ class LTAModel(MixtureModel):
         """Item columns per time point (a copy)."""
         return {t: list(v) for t, v in self.options["items_by_time"].items()}
 
-    def class_proportions_by_time(self, fit, *, kind: str = "model", hdi_prob: float = 0.94,
-                                  integration: dict | None = None) -> pd.DataFrame:
-        """P(C_t = k) for every time point (:func:`bayesmix.families.lta.results.class_proportions_by_time`).
-
-        Parameters
-        ----------
-        fit : MLResult, MAP result or DataTree
-            An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
-            (``sample``, ``fit_laplace``: means and intervals over draws).
-        kind : ``"model"`` or ``"posterior"``
-            Implied by the estimated model, or averaged posterior probabilities of the units.
-        hdi_prob : float
-            Probability of the equal-tailed interval.
-        integration : dict, optional
-            Quadrature of the random intercepts (default: the fit's / model's).
-
-        Returns
-        -------
-        DataFrame
-            Rows (time, class); ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
-            ``estimate``; posterior: ``mean``, ``sd``, ``lower``, ``upper``.
-
-        Examples
-        --------
-        >>> m.class_proportions_by_time(ml)             # doctest: +SKIP
-        """
+    def class_proportions_by_time(self, fit, **kwargs) -> pd.DataFrame:
+        """See :func:`bayesmix.families.lta.results.class_proportions_by_time`."""
         from .results import class_proportions_by_time
-        return class_proportions_by_time(self, fit, kind=kind, hdi_prob=hdi_prob, integration=integration)
+        return class_proportions_by_time(self, fit, **kwargs)
 
-    def transition_matrices(self, fit, *, kind: str = "model", hdi_prob: float = 0.94,
-                            integration: dict | None = None) -> pd.DataFrame:
-        """Transition probabilities P(C_t = k | C_{t-1} = j) with SEs or intervals (:func:`bayesmix.families.lta.results.transition_matrices`).
-
-        Parameters
-        ----------
-        fit : MLResult, MAP result or DataTree
-            An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
-            (``sample``, ``fit_laplace``: means and intervals over draws).
-        kind : ``"model"`` or ``"posterior"``
-            Implied by the estimated model, or averaged posterior probabilities of the units.
-        hdi_prob : float
-            Probability of the equal-tailed interval.
-        integration : dict, optional
-            Quadrature of the random intercepts (default: the fit's / model's).
-
-        Returns
-        -------
-        DataFrame
-            Rows (transition, from, to); ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
-            ``estimate``; posterior: ``mean``, ``sd``, ``lower``, ``upper``.
-
-        Examples
-        --------
-        >>> m.transition_matrices(ml).xs("t1->t2")["estimate"].unstack()   # K x K   # doctest: +SKIP
-        """
+    def transition_matrices(self, fit, **kwargs) -> pd.DataFrame:
+        """See :func:`bayesmix.families.lta.results.transition_matrices`."""
         from .results import transition_matrices
-        return transition_matrices(self, fit, kind=kind, hdi_prob=hdi_prob, integration=integration)
+        return transition_matrices(self, fit, **kwargs)
 
-    def transition_effects(self, fit, *, hdi_prob: float = 0.94, integration: dict | None = None) -> pd.DataFrame:
-        """Eq. 9's alpha and gamma, and eq. 14's R-squared (K = 2) (:func:`bayesmix.families.lta.results.transition_effects`).
-
-        Parameters
-        ----------
-        fit : MLResult, MAP result or DataTree
-            An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
-            (``sample``, ``fit_laplace``: means and intervals over draws).
-        hdi_prob : float
-            Probability of the equal-tailed interval.
-        integration : dict, optional
-            Quadrature of the random intercepts (default: the fit's / model's).
-
-        Returns
-        -------
-        DataFrame
-            Rows (transition, quantity); ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
-            ``estimate``; posterior: ``mean``, ``sd``, ``lower``, ``upper``.
-
-        Examples
-        --------
-        >>> m.transition_effects(ml)                    # doctest: +SKIP
-        """
+    def transition_effects(self, fit, **kwargs) -> pd.DataFrame:
+        """See :func:`bayesmix.families.lta.results.transition_effects`."""
         from .results import transition_effects
-        return transition_effects(self, fit, hdi_prob=hdi_prob, integration=integration)
+        return transition_effects(self, fit, **kwargs)
 
-    def time_class_probabilities(self, fit, *, integration: dict | None = None) -> pd.DataFrame:
-        """Smoothed P(C_t = k | y_i) by the forward-backward algorithm, averaged over draws.
-
-        Parameters
-        ----------
-        fit : MLResult, MAP result or DataTree
-            An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
-            (``sample``, ``fit_laplace``: means and intervals over draws).
-        integration : dict, optional
-            Quadrature of the random intercepts (default: the fit's / model's).
-
-        Returns
-        -------
-        DataFrame
-            Units x (time, class).
-
-        Examples
-        --------
-        >>> m.time_class_probabilities(ml).head()       # doctest: +SKIP
-        """
+    def time_class_probabilities(self, fit, **kwargs) -> pd.DataFrame:
+        """See :func:`bayesmix.families.lta.results.time_class_probabilities`."""
         from .results import time_class_probabilities
-        return time_class_probabilities(self, fit, integration=integration)
+        return time_class_probabilities(self, fit, **kwargs)
 
-    def path_probabilities(self, fit, *, integration: dict | None = None) -> pd.DataFrame:
-        """P(C_1..C_T = path | y_i) over the K^T class paths.
-
-        Parameters
-        ----------
-        fit : MLResult, MAP result or DataTree
-            An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
-            (``sample``, ``fit_laplace``: means and intervals over draws).
-        integration : dict, optional
-            Quadrature of the random intercepts (default: the fit's / model's).
-
-        Returns
-        -------
-        DataFrame
-            Units x paths (labelled ``"class1 > class2"``); rows sum to one.
-
-        Examples
-        --------
-        >>> m.path_probabilities(ml).mean()             # doctest: +SKIP
-        """
+    def path_probabilities(self, fit, **kwargs) -> pd.DataFrame:
+        """See :func:`bayesmix.families.lta.results.path_probabilities`."""
         from .results import path_probabilities
-        return path_probabilities(self, fit, integration=integration)
+        return path_probabilities(self, fit, **kwargs)
 
-    def most_likely_paths(self, fit, *, integration: dict | None = None) -> pd.DataFrame:
-        """The most likely class path of each unit (Viterbi at a point fit) and its probability.
-
-        Parameters
-        ----------
-        fit : MLResult, MAP result or DataTree
-            An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
-            (``sample``, ``fit_laplace``: means and intervals over draws).
-        integration : dict, optional
-            Quadrature of the random intercepts (default: the fit's / model's).
-
-        Returns
-        -------
-        DataFrame
-            One column per time point (class labels) and ``probability``.
-
-        Examples
-        --------
-        >>> m.most_likely_paths(ml).value_counts()      # doctest: +SKIP
-        """
+    def most_likely_paths(self, fit, **kwargs) -> pd.DataFrame:
+        """See :func:`bayesmix.families.lta.results.most_likely_paths`."""
         from .results import most_likely_paths
-        return most_likely_paths(self, fit, integration=integration)
+        return most_likely_paths(self, fit, **kwargs)
 
-    def variance_explained(self, fit, *, hdi_prob: float = 0.94, integration: dict | None = None) -> pd.DataFrame:
-        """Section 4's R-squared decomposition (two-level LTA, K = 2, T = 2) (:func:`bayesmix.families.lta.results.variance_explained`).
-
-        Parameters
-        ----------
-        fit : MLResult, MAP result or DataTree
-            An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
-            (``sample``, ``fit_laplace``: means and intervals over draws).
-        hdi_prob : float
-            Probability of the equal-tailed interval.
-        integration : dict, optional
-            Quadrature of the random intercepts (default: the fit's / model's).
-
-        Returns
-        -------
-        DataFrame
-            Rows ``C1: alpha1``, ``C2: total`` and its parts; ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
-            ``estimate``; posterior: ``mean``, ``sd``, ``lower``, ``upper``.
-
-        Examples
-        --------
-        >>> m.variance_explained(ml)                    # doctest: +SKIP
-        """
+    def variance_explained(self, fit, **kwargs) -> pd.DataFrame:
+        """See :func:`bayesmix.families.lta.results.variance_explained`."""
         from .results import variance_explained
-        return variance_explained(self, fit, hdi_prob=hdi_prob, integration=integration)
+        return variance_explained(self, fit, **kwargs)
 
 
 def summary_by_time(model: LTAModel, fit) -> str:

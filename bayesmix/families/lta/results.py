@@ -3,11 +3,14 @@
 Every function takes the model and a fit:
 
 - an ML result (``m.fit_ml()``): estimates with delta-method standard errors
-  (observed information, and robust ``se_robust``) and 1 - ``hdi_prob``
+  (observed information, and robust ``se_robust``) and ``ci_prob`` Wald
   intervals (probabilities: on the logit scale, mapped back);
 - a MAP result (``m.fit_map()``): estimates only;
 - a posterior DataTree (``m.sample()``, ``m.fit_laplace()``): posterior
-  mean, sd and equal-tailed ``hdi_prob`` intervals over draws.
+  mean, sd and ``ci_prob`` intervals of kind ``ci_kind`` over draws (ArviZ's
+  defaults: 89%, equal-tailed; ``hdi_prob=`` is deprecated and means an HDI).
+
+Every fit goes through :func:`bayesmix.evaluate.evaluate_at_fit`.
 
 The quantities are the structure's graphs (:class:`~bayesmix.structure.ChainClasses`),
 integrated over classroom random intercepts by the model's quadrature:
@@ -32,12 +35,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
-from scipy import stats
-from scipy.special import expit, logit
 
 from ...marginal import chain
-from ...options import check_probability
-from ...results import _integration_of, _posterior_dataset, draw_function, iterate_draws, posterior_rv_names
+from ...evaluate import as_fit, evaluate_at_fit, interval_arguments, summarize
 from ...structure.chain import check_paths, paths
 
 __all__ = [
@@ -56,92 +56,29 @@ KINDS = ("model", "posterior")
 
 # --------------------------------------------------------------------------- evaluation over fits
 
-def _is_point(fit) -> bool:
-    return hasattr(fit, "theta") and hasattr(fit, "point")
-
-
-def _is_ml(fit) -> bool:
-    from ...inference.ml import MLResult
-    return isinstance(fit, MLResult)
-
-
 def _check_fit(mm, fit):
-    if _is_point(fit):
-        return
-    try:
-        _posterior_dataset(fit)
-    except (KeyError, TypeError) as err:
-        raise ValueError("fit must be an ML result (m.fit_ml()), a MAP result (m.fit_map()) or a posterior "
-                         f"DataTree (m.sample(), m.fit_laplace()); got {type(fit).__name__}.") from err
+    return as_fit(fit)
 
 
 def _setting(mm, fit, integration):
     if integration is not None:
         return dict(integration)
-    if not _is_point(fit):
-        return _integration_of(fit)
-    return None
+    return as_fit(fit).integration
 
 
 def evaluate(mm, fit, key: str, graph, *, integration: dict | None = None, max_draws: int = 2000) -> np.ndarray:
     """Values of a graph of the model's parameters: (1, ...) at a point fit, (S, ...) over posterior draws."""
-    from ...inference.objective import flat_model
-    if _is_point(fit):
-        flat = flat_model(mm, integration)
-        (value,) = flat.evaluate(f"lta:{key}:{integration}", [graph], np.asarray(fit.theta))
-        return value[None]
-    posterior = _posterior_dataset(fit)
-    fn = draw_function(mm, f"lta:{key}:{integration}", graph, posterior_rv_names(mm, posterior))
-    return np.stack([np.asarray(fn(*values)) for _, values in iterate_draws(mm, posterior, max_draws)])
+    ev = evaluate_at_fit(mm, fit, graph, key=f"lta:{key}:{integration}", integration=integration,
+                         max_draws=max_draws, se=False)
+    return ev.values()
 
 
-def _ml_covariance(mm, fit, integration):
-    """(cov, cov_robust, boundary) at an ML solution, computed once per fit and setting."""
-    from ...inference.ml import _covariances
-    from ...inference.objective import flat_model
-    cache = fit.__dict__.setdefault("_lta_covariance", {})
-    key = str(integration)
-    if key not in cache:
-        flat = flat_model(mm, integration)
-        boundary = flat.at_bound(fit.theta)
-        cov, cov_r = _covariances(flat, fit.theta, np.flatnonzero(~boundary))
-        cache[key] = (cov, cov_r, boundary)
-    return cache[key]
-
-
-def _summary(mm, fit, key, graph, integration, hdi_prob, probability: bool, max_draws: int = 2000) -> dict:
+def _summary(mm, fit, key, graph, integration, ci, probability: bool, max_draws: int = 2000) -> dict:
     """name -> array of the graph's shape: estimate/se/se_robust/lower/upper (ML), estimate (MAP),
-    mean/sd/lower/upper (draws)."""
-    check_probability(hdi_prob, "hdi_prob")
-    if not _is_point(fit):
-        samples = evaluate(mm, fit, key, graph, integration=integration, max_draws=max_draws)
-        lo, hi = np.quantile(samples, [(1 - hdi_prob) / 2, (1 + hdi_prob) / 2], axis=0)
-        sd = samples.std(0, ddof=1) if len(samples) > 1 else np.zeros(samples.shape[1:])
-        return {"mean": samples.mean(0), "sd": sd, "lower": lo, "upper": hi}
-    if not _is_ml(fit):
-        return {"estimate": evaluate(mm, fit, key, graph, integration=integration)[0]}
-    from ...inference.ml import _delta
-    from ...inference.objective import flat_model
-    flat = flat_model(mm, integration)
-    cov, cov_r, boundary = _ml_covariance(mm, fit, integration)
-    value, se, se_r = _delta(flat, f"lta_delta:{key}:{integration}", [graph], fit.theta, cov, cov_r, boundary)
-    if boundary.any() and np.isnan(se).any():
-        import warnings
-        warnings.warn(f"{int(np.isnan(se).sum())} of the {len(se)} quantities rest on parameters at the logit bound "
-                      "(a probability 0 or 1, fixed there as Mplus does): their standard errors and intervals are "
-                      "not available (NaN), not small.", UserWarning, stacklevel=4)
-    shape = tuple(graph.type.shape) if all(s is not None for s in graph.type.shape) else None
-    if shape is None:
-        shape = evaluate(mm, fit, key, graph, integration=integration)[0].shape
-    z = stats.norm.ppf((1 + hdi_prob) / 2)
-    if probability:  # interval on the logit scale: stays inside (0, 1)
-        p = np.clip(value, 1e-12, 1 - 1e-12)
-        half = z * se / (p * (1 - p))
-        lo, hi = expit(logit(p) - half), expit(logit(p) + half)
-    else:
-        lo, hi = value - z * se, value + z * se
-    return {name: np.reshape(v, shape) for name, v in
-            {"estimate": value, "se": se, "se_robust": se_r, "lower": lo, "upper": hi}.items()}
+    mean/sd/lower/upper (draws); ``ci`` = (ci_prob, ci_kind)."""
+    ev = evaluate_at_fit(mm, fit, graph, key=f"lta:{key}:{integration}", integration=integration,
+                         max_draws=max_draws)
+    return summarize(ev, ci_prob=ci[0], ci_kind=ci[1], probability=probability)
 
 
 def _frame(stats_: dict, index: pd.Index) -> pd.DataFrame:
@@ -183,24 +120,55 @@ def _population(mm, fit, kind, integration, model_graph_at, posterior_graph_at):
     return setting, mm.posterior_expectation(posterior_graph_at, "unit", setting).mean(axis=0)
 
 
-def class_proportions_by_time(mm, fit, *, kind: str = "model", hdi_prob: float = 0.94,
-                              integration: dict | None = None) -> pd.DataFrame:
+def class_proportions_by_time(mm, fit, *, kind: str = "model", ci_prob: float | None = None,
+                              ci_kind: str | None = None, integration: dict | None = None,
+                              hdi_prob: float | None = None) -> pd.DataFrame:
     """P(C_t = k) for every time point t, rows (time, class).
 
     ``kind="model"``: the population proportions the estimated model implies
     (eq. 8 propagated through eq. 9, averaged over units' covariates and the
     random intercepts' distribution); ``"posterior"``: the mean over units of
     P(C_t = k | y_i) (Mplus' "based on estimated posterior probabilities").
+
+    Parameters
+    ----------
+    mm : LTAModel
+        The model (:func:`bayesmix.lta`).
+    fit : MLResult, MAP result or DataTree
+        An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
+        (``sample``, ``fit_laplace``: means and intervals over draws).
+    kind : ``"model"`` or ``"posterior"``
+        Implied by the estimated model, or averaged posterior probabilities of the units.
+    ci_prob : float, optional
+        Probability of the interval (default ArviZ's ``rcParams["stats.ci_prob"]``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Equal-tailed (the default, ArviZ's ``rcParams["stats.ci_kind"]``) or highest
+        density interval (:mod:`arviz_stats`).
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"`` (a ``FutureWarning``).
+    integration : dict, optional
+        Quadrature of the random intercepts (default: the fit's / model's).
+
+    Returns
+    -------
+    DataFrame
+        Rows (time, class); ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
+        ``estimate``; posterior: ``mean``, ``sd``, ``lower``, ``upper``.
+
+    Examples
+    --------
+    >>> m.class_proportions_by_time(ml)             # doctest: +SKIP
     """
+    ci = interval_arguments(ci_prob, ci_kind, hdi_prob)
     structure = _lta(mm)
     setting, graph = _population(mm, fit, kind, integration, structure.time_proportions, structure.time_posterior)
-    summary = _summary(mm, fit, f"time_proportions:{kind}", graph, setting, hdi_prob, probability=True)
+    summary = _summary(mm, fit, f"time_proportions:{kind}", graph, setting, ci, probability=True)
     index = pd.MultiIndex.from_product([structure.time_labels, mm.class_labels], names=["time", "class"])
     return _frame(summary, index)
 
 
-def transition_matrices(mm, fit, *, kind: str = "model", hdi_prob: float = 0.94,
-                        integration: dict | None = None) -> pd.DataFrame:
+def transition_matrices(mm, fit, *, kind: str = "model", ci_prob: float | None = None, ci_kind: str | None = None,
+                        integration: dict | None = None, hdi_prob: float | None = None) -> pd.DataFrame:
     """Transition probabilities P(C_t = k | C_{t-1} = j), rows (transition, from, to).
 
     ``kind="model"``: E[P(C_{t-1} = j, C_t = k | x, alpha)] / E[P(C_{t-1} = j | x, alpha)]
@@ -209,12 +177,42 @@ def transition_matrices(mm, fit, *, kind: str = "model", hdi_prob: float = 0.94,
     sum_i P(C_{t-1} = j, C_t = k | y_i) / sum_i P(C_{t-1} = j | y_i).
     ``table.xs("t1->t2")["estimate"].unstack()`` (or ``["mean"]`` after NUTS)
     is the K x K matrix, rows summing to one.
+
+    Parameters
+    ----------
+    mm : LTAModel
+        The model (:func:`bayesmix.lta`).
+    fit : MLResult, MAP result or DataTree
+        An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
+        (``sample``, ``fit_laplace``: means and intervals over draws).
+    kind : ``"model"`` or ``"posterior"``
+        Implied by the estimated model, or averaged posterior probabilities of the units.
+    ci_prob : float, optional
+        Probability of the interval (default ArviZ's ``rcParams["stats.ci_prob"]``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Equal-tailed (the default, ArviZ's ``rcParams["stats.ci_kind"]``) or highest
+        density interval (:mod:`arviz_stats`).
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"`` (a ``FutureWarning``).
+    integration : dict, optional
+        Quadrature of the random intercepts (default: the fit's / model's).
+
+    Returns
+    -------
+    DataFrame
+        Rows (transition, from, to); ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
+        ``estimate``; posterior: ``mean``, ``sd``, ``lower``, ``upper``.
+
+    Examples
+    --------
+    >>> m.transition_matrices(ml).xs("t1->t2")["estimate"].unstack()   # K x K   # doctest: +SKIP
     """
+    ci = interval_arguments(ci_prob, ci_kind, hdi_prob)
     structure = _lta(mm)
     setting, joint = _population(mm, fit, kind, integration, structure.transition_joint,
                                  structure.pairwise_posterior)
     graph = joint / joint.sum(axis=-1, keepdims=True)
-    summary = _summary(mm, fit, f"transitions:{kind}", graph, setting, hdi_prob, probability=True)
+    summary = _summary(mm, fit, f"transitions:{kind}", graph, setting, ci, probability=True)
     steps = [f"{a}->{b}" for a, b in zip(structure.time_labels[:-1], structure.time_labels[1:])]
     index = pd.MultiIndex.from_product([steps, mm.class_labels, mm.class_labels], names=["transition", "from", "to"])
     return _frame(summary, index)
@@ -246,7 +244,8 @@ def _effect_graphs(mm):
     return graphs, labels
 
 
-def transition_effects(mm, fit, *, hdi_prob: float = 0.94, integration: dict | None = None) -> pd.DataFrame:
+def transition_effects(mm, fit, *, ci_prob: float | None = None, ci_kind: str | None = None,
+                       integration: dict | None = None, hdi_prob: float | None = None) -> pd.DataFrame:
     """Eq. 9 in the paper's parameterization, rows (transition, quantity).
 
     - ``alpha[k]``: logit of C_t = k vs the last class for a unit in the last
@@ -259,7 +258,35 @@ def transition_effects(mm, fit, *, hdi_prob: float = 0.94, integration: dict | N
       the model's population proportion.
 
     With covariates these are the effects at x = 0.
+
+    Parameters
+    ----------
+    mm : LTAModel
+        The model (:func:`bayesmix.lta`).
+    fit : MLResult, MAP result or DataTree
+        An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
+        (``sample``, ``fit_laplace``: means and intervals over draws).
+    ci_prob : float, optional
+        Probability of the interval (default ArviZ's ``rcParams["stats.ci_prob"]``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Equal-tailed (the default, ArviZ's ``rcParams["stats.ci_kind"]``) or highest
+        density interval (:mod:`arviz_stats`).
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"`` (a ``FutureWarning``).
+    integration : dict, optional
+        Quadrature of the random intercepts (default: the fit's / model's).
+
+    Returns
+    -------
+    DataFrame
+        Rows (transition, quantity); ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
+        ``estimate``; posterior: ``mean``, ``sd``, ``lower``, ``upper``.
+
+    Examples
+    --------
+    >>> m.transition_effects(ml)                    # doctest: +SKIP
     """
+    ci = interval_arguments(ci_prob, ci_kind, hdi_prob)
     _lta(mm)
     _check_fit(mm, fit)
     if mm.n_classes < 2:
@@ -268,9 +295,9 @@ def transition_effects(mm, fit, *, hdi_prob: float = 0.94, integration: dict | N
     graphs, labels = _effect_graphs(mm)
     graph = pt.stack([pt.as_tensor(g) for g in graphs])
     is_r2 = np.array([q == "r_squared" for _, q in labels])
-    summary = _summary(mm, fit, "effects", graph, setting, hdi_prob, probability=False)
-    if "lower" in summary and _is_ml(fit) and is_r2.any():  # R-squared lives in (0, 1): logit-scale interval
-        r2 = _summary(mm, fit, "effects_r2", graph[np.flatnonzero(is_r2)], setting, hdi_prob, probability=True)
+    summary = _summary(mm, fit, "effects", graph, setting, ci, probability=False)
+    if "se" in summary and is_r2.any():  # R-squared lives in (0, 1): logit-scale interval
+        r2 = _summary(mm, fit, "effects_r2", graph[np.flatnonzero(is_r2)], setting, ci, probability=True)
         for name in ("lower", "upper"):
             summary[name] = np.asarray(summary[name], dtype=float).copy()
             summary[name][is_r2] = r2[name]
@@ -278,7 +305,8 @@ def transition_effects(mm, fit, *, hdi_prob: float = 0.94, integration: dict | N
     return _frame(summary, index)
 
 
-def variance_explained(mm, fit, *, hdi_prob: float = 0.94, integration: dict | None = None) -> pd.DataFrame:
+def variance_explained(mm, fit, *, ci_prob: float | None = None, ci_kind: str | None = None,
+                       integration: dict | None = None, hdi_prob: float | None = None) -> pd.DataFrame:
     """The R-squared decomposition of section 4 (two-level LTA, two classes, two time points).
 
     On the latent-response scale of the logits (residual variance pi^2/3),
@@ -301,7 +329,35 @@ def variance_explained(mm, fit, *, hdi_prob: float = 0.94, integration: dict | N
     Var(I) = Var(E[I | alpha_1]) + E[Var(I | alpha_1)]. The explained
     variance of C_2's logit is Var(gamma I + alpha_2); each part is its share
     of the total latent variance Var(gamma I + alpha_2) + pi^2/3.
+
+    Parameters
+    ----------
+    mm : LTAModel
+        The model (:func:`bayesmix.lta`).
+    fit : MLResult, MAP result or DataTree
+        An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
+        (``sample``, ``fit_laplace``: means and intervals over draws).
+    ci_prob : float, optional
+        Probability of the interval (default ArviZ's ``rcParams["stats.ci_prob"]``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Equal-tailed (the default, ArviZ's ``rcParams["stats.ci_kind"]``) or highest
+        density interval (:mod:`arviz_stats`).
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"`` (a ``FutureWarning``).
+    integration : dict, optional
+        Quadrature of the random intercepts (default: the fit's / model's).
+
+    Returns
+    -------
+    DataFrame
+        Rows ``C1: alpha1``, ``C2: total`` and its parts; ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
+        ``estimate``; posterior: ``mean``, ``sd``, ``lower``, ``upper``.
+
+    Examples
+    --------
+    >>> m.variance_explained(ml)                    # doctest: +SKIP
     """
+    ci = interval_arguments(ci_prob, ci_kind, hdi_prob)
     structure = _lta(mm)
     _check_fit(mm, fit)
     latent = mm.latent
@@ -349,14 +405,34 @@ def variance_explained(mm, fit, *, hdi_prob: float = 0.94, integration: dict | N
         "gamma (eq. 13)": gamma,
     }
     graph = pt.stack([pt.as_tensor(g) for g in graphs.values()])
-    summary = _summary(mm, fit, "variance_explained", graph, setting, hdi_prob, probability=False)
+    summary = _summary(mm, fit, "variance_explained", graph, setting, ci, probability=False)
     return _frame(summary, pd.Index(list(graphs), name="quantity"))
 
 
 # --------------------------------------------------------------------------- per-unit results
 
 def time_class_probabilities(mm, fit, *, integration: dict | None = None, max_draws: int = 1000) -> pd.DataFrame:
-    """Smoothed P(C_t = k | y_i) (forward-backward), units x (time, class); averaged over draws."""
+    """Smoothed P(C_t = k | y_i) (forward-backward), units x (time, class); averaged over draws.
+
+    Parameters
+    ----------
+    mm : LTAModel
+        The model (:func:`bayesmix.lta`).
+    fit : MLResult, MAP result or DataTree
+        An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
+        (``sample``, ``fit_laplace``: means and intervals over draws).
+    integration : dict, optional
+        Quadrature of the random intercepts (default: the fit's / model's).
+
+    Returns
+    -------
+    DataFrame
+        Units x (time, class).
+
+    Examples
+    --------
+    >>> m.time_class_probabilities(ml).head()       # doctest: +SKIP
+    """
     structure = _lta(mm)
     _check_fit(mm, fit)
     setting = _setting(mm, fit, integration)
@@ -372,7 +448,27 @@ def _path_labels(mm) -> list[str]:
 
 
 def path_probabilities(mm, fit, *, integration: dict | None = None, max_draws: int = 1000) -> pd.DataFrame:
-    """P(C_1..C_T = path | y_i), units x K^T paths (labelled ``"class1 > class2"``); rows sum to one."""
+    """P(C_1..C_T = path | y_i), units x K^T paths (labelled ``"class1 > class2"``); rows sum to one.
+
+    Parameters
+    ----------
+    mm : LTAModel
+        The model (:func:`bayesmix.lta`).
+    fit : MLResult, MAP result or DataTree
+        An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
+        (``sample``, ``fit_laplace``: means and intervals over draws).
+    integration : dict, optional
+        Quadrature of the random intercepts (default: the fit's / model's).
+
+    Returns
+    -------
+    DataFrame
+        Units x paths (labelled ``"class1 > class2"``); rows sum to one.
+
+    Examples
+    --------
+    >>> m.path_probabilities(ml).mean()             # doctest: +SKIP
+    """
     structure = _lta(mm)
     _check_fit(mm, fit)
     check_paths(mm.n_classes, structure.n_times, "path_probabilities")
@@ -390,12 +486,31 @@ def most_likely_paths(mm, fit, *, integration: dict | None = None, max_draws: in
     (posterior draws, random intercepts integrated out, non-Markov chains)
     the argmax of :func:`path_probabilities`. Columns: one per time point
     (class labels) and ``probability``.
+
+    Parameters
+    ----------
+    mm : LTAModel
+        The model (:func:`bayesmix.lta`).
+    fit : MLResult, MAP result or DataTree
+        An ML fit (estimates with delta-method SEs), a MAP fit, or a posterior
+        (``sample``, ``fit_laplace``: means and intervals over draws).
+    integration : dict, optional
+        Quadrature of the random intercepts (default: the fit's / model's).
+
+    Returns
+    -------
+    DataFrame
+        One column per time point (class labels) and ``probability``.
+
+    Examples
+    --------
+    >>> m.most_likely_paths(ml).value_counts()      # doctest: +SKIP
     """
     structure = _lta(mm)
     _check_fit(mm, fit)
     setting = _setting(mm, fit, integration)
     times = structure.time_labels
-    if _is_point(fit) and mm.latent is None and structure.markov:
+    if as_fit(fit).is_point and mm.latent is None and structure.markov:
         (li, lt, em, ll) = _point_arrays(mm, fit, setting)
         best = chain.viterbi(li, lt, em)  # (N, T)
         n = em.shape[0]
@@ -423,4 +538,9 @@ def _point_arrays(mm, fit, setting):
               structure.unit_loglik(None)]
     from ...inference.objective import flat_model
     flat = flat_model(mm, setting)
-    return tuple(np.asarray(v) for v in flat.evaluate(f"lta:viterbi:{setting}", graphs, np.asarray(fit.theta)))
+    return tuple(np.asarray(v) for v in flat.evaluate(f"lta:viterbi:{setting}", graphs, _theta(flat, fit)))
+
+
+def _theta(flat, fit) -> np.ndarray:
+    fit = as_fit(fit)
+    return np.asarray(fit.theta) if fit.theta is not None else flat.to_theta(fit.point)
