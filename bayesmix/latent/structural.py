@@ -351,7 +351,8 @@ class WithinFactors(LatentEffects):
             value = rng.uniform(0.5, 1.2, size=(rows, len(firsts))) * self.item_scale[firsts]
             out["loading_first"] = value if rows > 1 else value[0]
         # means: growth factors from the item means (least squares on the fixed loadings), others near 0
-        mean = rng.uniform(-0.5, 0.5, size=(k, n_f))
+        spread = np.array([1.0 if f in self.scaled_factors else self._indicator_scale(f) for f in self.factor_names])
+        mean = rng.uniform(-1.5, 1.5, size=(k, n_f)) * spread  # classes apart: mixtures need spread starts
         growth = [f for f in self.factor_names if self.spec.kind(f) == "fixed"]
         if growth:
             g_idx = [self.f_index[f] for f in growth]
