@@ -22,7 +22,7 @@ from .spec import from_spec, read_spec, to_spec, write_spec
 from .vlmr import vlmr
 
 __version__ = "0.1.0"
-__all__ = ["lca", "mixture_sem", "mixture_regression", "lta", "gom", "fma", "fma_gom", "irt_3pl", "MixtureModel", "MLResult",
-           "compare", "loo", "waic", "lrt", "select_classes", "vlmr", "blrt", "save", "load", "to_netcdf",
+__all__ = ["lca", "mixture_sem", "mixture_regression", "lta", "gom", "fma", "fma_gom", "irt_3pl", "MixtureModel",
+           "MLResult", "compare", "loo", "waic", "lrt", "select_classes", "vlmr", "blrt", "save", "load", "to_netcdf",
            "relabel", "point_posterior", "loo_by_pattern", "from_spec", "read_spec", "to_spec", "write_spec",
            "montecarlo", "datasets", "irt_conversions", "__version__"]

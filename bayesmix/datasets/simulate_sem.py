@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["SimulatedSEM", "simulate_mixture_sem", "simulate_growth_mixture"]
+__all__ = ["SimulatedSEM", "simulate_growth_mixture", "simulate_mixture_sem"]
 
 
 @dataclass

@@ -22,7 +22,7 @@ dims ``(unit, factor_random)``); ML integrates it on a product rule
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pymc as pm
@@ -32,7 +32,7 @@ from ..parameters import create, register
 from ..priors import PriorSet
 from .base import LatentEffects
 
-__all__ = ["WithinFactors", "MAX_NODES"]
+__all__ = ["MAX_NODES", "WithinFactors"]
 
 #: largest product rule (points ** R) :meth:`WithinFactors.rule` builds; beyond it ML is refused
 MAX_NODES = 4096

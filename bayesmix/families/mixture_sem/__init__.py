@@ -6,7 +6,7 @@ from .factory import SEM_PRIORS, mixture_sem
 from .model import MixtureSEMModel
 from .spec import CLASS_SPECIFIC, WithinSpec
 
-__all__ = ["mixture_sem", "MixtureSEMModel", "WithinSpec", "CLASS_SPECIFIC", "SEM_PRIORS"]
+__all__ = ["CLASS_SPECIFIC", "SEM_PRIORS", "MixtureSEMModel", "WithinSpec", "mixture_sem"]
 
 register(Family("mixture_sem", mixture_sem, MixtureSEMModel,
                 description="mixture SEM: factors, structural regressions and covariates within classes (eq. 2-4)",

@@ -52,7 +52,8 @@ names the argument and the fix):
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,7 @@ from ...structure import WithinClasses
 from .model import MixtureSEMModel
 from .spec import WithinSpec, check_item_kinds, parse
 
-__all__ = ["mixture_sem", "SEM_PRIORS", "SEMPriorSet"]
+__all__ = ["SEM_PRIORS", "SEMPriorSet", "mixture_sem"]
 
 #: priors of the parameters this family adds; scales are multiplied by the items' SDs (continuous items)
 SEM_PRIORS: dict[str, tuple[str, dict[str, Any]]] = {

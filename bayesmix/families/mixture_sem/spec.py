@@ -19,10 +19,11 @@ argument and the fix before any PyMC model exists.
 from __future__ import annotations
 
 import numbers
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
-__all__ = ["WithinSpec", "parse", "check_item_kinds", "CLASS_SPECIFIC", "FACTOR_KINDS"]
+__all__ = ["CLASS_SPECIFIC", "FACTOR_KINDS", "WithinSpec", "check_item_kinds", "parse"]
 
 #: parameter groups that may vary over classes (factor means always do, see the identification rules)
 CLASS_SPECIFIC = ("intercepts", "loadings", "variances", "regressions", "covariate_effects",
