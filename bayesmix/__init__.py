@@ -8,6 +8,7 @@ from .families.gom import gom
 from .families.irt import conversions as irt_conversions, irt_3pl
 from .families.lca import lca
 from .families.lta import lta
+from .families.mixture_sem import mixture_sem
 from .families.regression import mixture_regression
 from .fit_statistics import blrt
 from .inference.ml import MLResult, lrt, select_classes
@@ -22,8 +23,8 @@ from .threestep import ThreeStepResult, classification_error, distal_outcome, th
 from .vlmr import vlmr
 
 __version__ = "0.1.0"
-__all__ = ["lca", "mixture_regression", "lta", "gom", "fma", "fma_gom", "irt_3pl", "MixtureModel", "MLResult",
-           "compare", "loo", "waic", "lrt", "select_classes", "vlmr", "blrt", "save", "load", "to_netcdf",
+__all__ = ["lca", "mixture_sem", "mixture_regression", "lta", "gom", "fma", "fma_gom", "irt_3pl", "MixtureModel",
+           "MLResult", "compare", "loo", "waic", "lrt", "select_classes", "vlmr", "blrt", "save", "load", "to_netcdf",
            "relabel", "point_posterior", "loo_by_pattern", "from_spec", "read_spec", "to_spec", "write_spec",
            "montecarlo", "datasets", "irt_conversions", "__version__"]
 __all__ += ["ThreeStepResult", "classification_error", "distal_outcome", "three_step", "three_step_bayes"]
