@@ -1,6 +1,6 @@
 """``MixtureModel``: a PyMC model plus the metadata to interpret it.
 
-A factory (``bm.lca`` ...) composes the three layers of DESIGN.md and hands
+A factory (``bm.lca`` ...) composes the three layers of ARCHITECTURE.md ("the design") and hands
 them here: the item kernels (measurement), the class model(s), and a
 :class:`~bayesmix.structure.Structure` that marginalizes the discrete classes
 given the (optional) continuous latent effects z. The model object keeps

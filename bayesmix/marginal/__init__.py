@@ -1,4 +1,4 @@
-"""Exact marginalization of the discrete class variables (DESIGN.md, layer 3).
+"""Exact marginalization of the discrete class variables (layer 3 of the design in ARCHITECTURE.md).
 
 One module per strategy, each owning both halves (as pymc-extras'
 ``marginalized_conditional``): ``loglik`` (the discrete classes summed out in

@@ -1,6 +1,6 @@
 """Model structures: how class variables, the measurement layer and latent effects combine.
 
-A structure is the third layer of DESIGN.md made into one object. Given
+A structure is the third layer of the design (ARCHITECTURE.md) made into one object. Given
 standardized latent effects z (any leading axes: quadrature nodes, draws; or
 ``None`` when the model has none) it exposes, each as a PyTensor graph:
 
