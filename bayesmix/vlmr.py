@@ -255,7 +255,9 @@ def vlmr(m_small, ml_small: Any, m_big, ml_big: Any, *, integration: dict | None
     robust covariance of the estimates as in Mplus TECH11 (mean, SD and
     p-values equal to Mplus 8.11's on the 10 FAQ data, K = 1..6, to its
     printed digits or, at 5 vs 6 classes, within 0.003); see
-    :mod:`bayesmix.vlmr`. Same argument order as :func:`bayesmix.blrt`.
+    :mod:`bayesmix.vlmr`. Same argument order as :func:`bayesmix.blrt` and
+    :func:`bayesmix.lrt`. Takes about a second: the scores and observed
+    information ``fit_ml`` computed for the standard errors are reused.
 
     Parameters
     ----------
@@ -286,11 +288,8 @@ def vlmr(m_small, ml_small: Any, m_big, ml_big: Any, *, integration: dict | None
     >>> m1, m2 = (bm.lca(df, list("ABCDEFG"), n_classes=k) for k in (1, 2))  # doctest: +SKIP
     >>> bm.vlmr(m1, m1.fit_ml(seed=1), m2, m2.fit_ml(seed=1))                # doctest: +SKIP
     """
-    for fit, what in ((ml_small, "ml_small"), (ml_big, "ml_big")):
-        if not all(hasattr(fit, name) for name in ("theta", "loglik", "n_params")):
-            raise ValueError(f"{what} must be an ML result (m.fit_ml()), got {type(fit).__name__}.")
-    if m_small.n_units != m_big.n_units:
-        raise ValueError(f"vlmr needs two models of the same data: {m_small.n_units} and {m_big.n_units} units.")
+    from ._pairs import check_pair
+    check_pair(m_small, ml_small, m_big, ml_big, "vlmr")
     if ml_big.loglik < ml_small.loglik - 1e-6:
         raise ValueError(f"the larger model's LL ({ml_big.loglik:.4f}) is below the smaller one's "
                          f"({ml_small.loglik:.4f}): pass the K - 1 class model first, and fit the K-class model "
@@ -298,9 +297,6 @@ def vlmr(m_small, ml_small: Any, m_big, ml_big: Any, *, integration: dict | None
     s_big, h_big, free_big = _scores_and_information(m_big, ml_big, integration, "ml_big")
     s_small, h_small, free_small = _scores_and_information(m_small, ml_small, integration, "ml_small")
     df = int(ml_big.n_params) - int(ml_small.n_params)  # parameters counted as for BIC (boundary logits too)
-    if df <= 0:
-        raise ValueError(f"ml_big has {ml_big.n_params} parameters and ml_small {ml_small.n_params}: pass the "
-                         "smaller model first.")
     lam = vuong_eigenvalues(s_big, h_big, s_small, h_small, variance)
     n = s_big.shape[0]
     statistic = 2.0 * (ml_big.loglik - ml_small.loglik)

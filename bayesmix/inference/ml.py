@@ -424,7 +424,7 @@ def fit_map(mm, starts=10, *, seed=None, tol: float = 1e-3, start=None, progress
                      starts=opt.report)
 
 
-def lrt(ml_small: MLResult, ml_big: MLResult) -> pd.Series:
+def lrt(m_small=None, ml_small=None, m_big=None, ml_big=None) -> pd.Series:
     """Likelihood-ratio test of nested ML fits: 2 (LL_big - LL_small) ~ chi2(df).
 
     Caveat: comparing models with different numbers of classes puts the null
@@ -436,10 +436,12 @@ def lrt(ml_small: MLResult, ml_big: MLResult) -> pd.Series:
 
     Parameters
     ----------
-    ml_small : MLResult
-        The restricted model's fit.
-    ml_big : MLResult
-        The larger model's fit, on the same data.
+    m_small, ml_small : MixtureModel, MLResult
+        The restricted model and its fit.
+    m_big, ml_big : MixtureModel, MLResult
+        The larger model and its fit, on the same data. The same order as
+        :func:`bayesmix.vlmr` and :func:`bayesmix.blrt`; the older
+        ``lrt(ml_small, ml_big)`` (fits only) still works, with a FutureWarning.
 
     Returns
     -------
@@ -448,12 +450,23 @@ def lrt(ml_small: MLResult, ml_big: MLResult) -> pd.Series:
 
     Examples
     --------
-    >>> free = bm.lca(df, items, 2).fit_ml(seed=1)                                   # doctest: +SKIP
-    >>> tied = bm.lca(df, items, 2, equal={"binary_logit": "item"}).fit_ml(seed=1)   # doctest: +SKIP
-    >>> bm.lrt(tied, free)                                                           # doctest: +SKIP
+    >>> m_free, m_tied = bm.lca(df, items, 2), bm.lca(df, items, 2, equal={"binary_logit": "item"})   # doctest: +SKIP
+    >>> bm.lrt(m_tied, m_tied.fit_ml(seed=1), m_free, m_free.fit_ml(seed=1))                       # doctest: +SKIP
     """
-    if ml_big.n_params <= ml_small.n_params:
-        raise ValueError("ml_big must have more parameters than ml_small (pass the nested model first).")
+    from .._pairs import check_pair, is_ml_result
+    given = [a for a in (m_small, ml_small, m_big, ml_big) if a is not None]
+    if len(given) == 2 and all(is_ml_result(a) for a in given):  # the old lrt(ml_small, ml_big)
+        warnings.warn("bm.lrt(ml_small, ml_big) is deprecated: pass the models too, "
+                      "bm.lrt(m_small, ml_small, m_big, ml_big), as bm.vlmr and bm.blrt take them.",
+                      FutureWarning, stacklevel=2)
+        ml_small, ml_big = given
+        if ml_big.n_params <= ml_small.n_params:
+            raise ValueError("ml_big must have more parameters than ml_small (pass the nested model first).")
+    elif len(given) == 4:
+        check_pair(m_small, ml_small, m_big, ml_big, "lrt")
+    else:
+        raise ValueError("lrt takes (m_small, ml_small, m_big, ml_big): the smaller (nested) model and its ML fit, "
+                         "then the larger model and its fit.")
     statistic = 2.0 * (ml_big.loglik - ml_small.loglik)
     df = ml_big.n_params - ml_small.n_params
     return pd.Series({"statistic": statistic, "df": df, "p_value": float(stats.chi2.sf(statistic, df))})
