@@ -23,6 +23,7 @@ from ..results import profile_tensor, proportion_tensor, relative_entropy
 from .diagnostics import ConvergenceWarning
 from .objective import flat_model
 from .optimize import Optimum, StartReport, multistart
+from .wald import wald_columns
 
 
 @dataclass
@@ -39,7 +40,10 @@ class MLResult:
         The N of BIC (units / persons).
     params : DataFrame
         ``estimate``, ``se`` (observed information), ``se_robust`` (sandwich,
-        MLR), ``at_bound`` per parameter element, named like the PyMC variables.
+        MLR), ``at_bound`` per parameter element, named like the PyMC variables;
+        ``z`` (estimate / se), ``p`` (two-sided normal) and ``odds_ratio``
+        (exp(estimate) for class-logit covariate slopes, else NaN):
+        :mod:`bayesmix.inference.wald`.
     profiles : DataFrame
         P(item category | class) (means and SDs of continuous items) with delta-method SEs.
     class_proportions : DataFrame
@@ -298,6 +302,7 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
     params = pd.DataFrame({"estimate": values, "se": se, "se_robust": se_r, "at_bound": boundary},
                           index=pd.Index(labels, name="parameter"))
     params = constrained_rows(mm, flat, params)
+    params = wald_columns(mm, params)  # z, p, odds_ratio (bayesmix/inference/wald.py)
 
     table, rows = profile_tensor(mm)
     prop = proportion_tensor(mm)
