@@ -482,7 +482,9 @@ def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=
     """Fit K = k_min..k_max classes by ML and tabulate LL, parameters, AIC, BIC, aBIC, entropy.
 
     Each K's warnings (unreplicated best LL, non-convergence, boundary
-    parameters) are passed on prefixed ``K=k:``.
+    parameters) are passed on prefixed ``K=k:``. :func:`bayesmix.enumerate_classes`
+    also returns the fits and adds the smallest class and the VLMR, LMR and
+    bootstrap LRTs of K - 1 against K classes.
 
     Parameters
     ----------
