@@ -16,13 +16,14 @@ for its standard errors (a second per comparison).
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["enumerate_classes", "ClassEnumeration"]
+__all__ = ["ClassEnumeration", "enumerate_classes"]
 
 #: the table's columns, in order
 COLUMNS = ("loglik", "n_params", "aic", "bic", "abic", "entropy", "smallest_class", "smallest_class_count",
@@ -37,7 +38,7 @@ _DISPLAY = {"loglik": ("LL", "{:.3f}"), "n_params": ("Par", "{:d}"), "aic": ("AI
             "lmr_statistic": ("LMR", "{:.3f}"), "lmr_p": ("LMR p", "{:.4f}"), "blrt_p": ("BLRT p", "{:.4f}")}
 
 
-@dataclass
+@dataclass(eq=False)
 class ClassEnumeration:
     """Fits of K = 1, 2, ... classes with their fit statistics and tests (:func:`bayesmix.enumerate_classes`).
 
@@ -308,7 +309,7 @@ def _row(m, fit, tests: dict, n_warnings: int) -> dict:
     v, b = tests.get("vlmr"), tests.get("blrt")
     return {"loglik": fit.loglik, "n_params": fit.n_params, "aic": fit.aic, "bic": fit.bic, "abic": fit.abic,
             "entropy": fit.entropy, "smallest_class": proportions[smallest],
-            "smallest_class_count": int(round(count)), "best_ll_replicated": fit.starts.replication,
+            "smallest_class_count": round(count), "best_ll_replicated": fit.starts.replication,
             "vlmr_p": np.nan if v is None else v["p_value"],
             "lmr_statistic": np.nan if v is None else v["lmr_statistic"],
             "lmr_p": np.nan if v is None else v["lmr_p_value"],

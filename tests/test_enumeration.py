@@ -11,7 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
-from test_mplus_10faq import DATA, FOUR_DECIMALS, ITEMS, MPLUS_FIT, MPLUS_TECH11, THREE_DECIMALS
+from test_mplus_10faq import (
+    DATA,
+    FOUR_DECIMALS,
+    ITEMS,
+    MPLUS_FIT,
+    MPLUS_TECH11,
+    THREE_DECIMALS,
+)
 
 import bayesmix as bm
 from bayesmix.datasets.simulate import simulate_lca
@@ -70,7 +77,7 @@ def _n_starts(starts) -> int:
 def test_fits_are_the_ones_in_the_table(enum, monkeypatch):
     assert sorted(enum.fits) == enum.classes == [1, 2, 3, 4]
     for k, (m, fit) in enum.fits.items():
-        assert m.n_classes == k and enum[k] == (m, fit)
+        assert m.n_classes == k and enum[k][0] is m and enum[k][1] is fit
         assert enum.table.loc[k, "loglik"] == fit.loglik and enum.table.loc[k, "bic"] == fit.bic
         assert enum.table.loc[k, "n_boundary"] == fit.n_boundary
     # the tests reuse each fit's information and scores: no Hessian sweep, and the same numbers again

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["wald_columns", "odds_ratio_parameters"]
+__all__ = ["odds_ratio_parameters", "wald_columns"]
 
 
 def odds_ratio_parameters(mm) -> set[str]:
