@@ -10,6 +10,7 @@ from .families.lca import lca
 from .families.lta import lta
 from .families.mixture_sem import mixture_sem
 from .families.regression import mixture_regression
+from .enumeration import ClassEnumeration, enumerate_classes
 from .fit_statistics import blrt
 from .inference.ml import MLResult, lrt, select_classes
 from .io import load, save, to_netcdf
@@ -27,4 +28,5 @@ __all__ = ["lca", "mixture_sem", "mixture_regression", "lta", "gom", "fma", "fma
            "MLResult", "compare", "loo", "waic", "lrt", "select_classes", "vlmr", "blrt", "save", "load", "to_netcdf",
            "relabel", "point_posterior", "loo_by_pattern", "from_spec", "read_spec", "to_spec", "write_spec",
            "montecarlo", "datasets", "irt_conversions", "__version__"]
+__all__ += ["enumerate_classes", "ClassEnumeration"]
 __all__ += ["ThreeStepResult", "classification_error", "distal_outcome", "three_step", "three_step_bayes"]

@@ -301,7 +301,8 @@ def blrt(m_small, ml_small, m_big, ml_big, *, n_bootstrap: int = 50, starts=(10,
     m_small, ml_small : MixtureModel, MLResult
         The smaller model (e.g. K - 1 classes) and its ML fit.
     m_big, ml_big : MixtureModel, MLResult
-        The larger model and its ML fit, on the same data.
+        The larger model and its ML fit, on the same data (the argument order
+        of :func:`bayesmix.vlmr` and :func:`bayesmix.lrt`).
     n_bootstrap : int
         Bootstrap samples B.
     starts : int or (int, int)
@@ -326,10 +327,10 @@ def blrt(m_small, ml_small, m_big, ml_big, *, n_bootstrap: int = 50, starts=(10,
     >>> fit1, fit2 = m1.fit_ml(seed=1), m2.fit_ml(seed=1)                 # doctest: +SKIP
     >>> bm.blrt(m1, fit1, m2, fit2, n_bootstrap=100, seed=1, n_jobs=2)    # doctest: +SKIP
     """
+    from ._pairs import check_pair
     from .io import call_of
+    check_pair(m_small, ml_small, m_big, ml_big, "blrt")
     call_small, call_big = call_of(m_small), call_of(m_big)
-    if m_small.n_units != m_big.n_units:
-        raise ValueError("blrt needs two models of the same data (same units).")
     item_types = ({spec.name: spec.kind for spec in m_small.data.items}
                   if registry.get(call_small["factory"]).accepts("item_types") else None)
     streams = np.random.SeedSequence(seed).spawn(n_bootstrap)

@@ -41,7 +41,7 @@ def _fit(m, **kw):
 def test_item_equal_across_classes_is_class_independent_item(carcinoma, free_fit):
     """P(A = 1 | class) equal in both classes: A is independent of the class, so the constrained LL is
     the 2-class LL of the other items plus A's own Bernoulli LL at its sample proportion."""
-    _, free = free_fit
+    m_free, free = free_fit
     m = bm.lca(carcinoma, ITEMS, 2, equal={"binary_logit[*, A]": "class"})
     ml = _fit(m, starts=(6, 2), seed=1)
     rest = _fit(bm.lca(carcinoma, ITEMS[1:], 2), starts=(6, 2), seed=1)
@@ -56,7 +56,7 @@ def test_item_equal_across_classes_is_class_independent_item(carcinoma, free_fit
     assert row["constraint"] == "= binary_logit[class1, A]"
     assert row["estimate"] == ml.params.loc["binary_logit[class1, A]", "estimate"]
     assert ml.point["binary_logit"][0, 0] == ml.point["binary_logit"][1, 0]
-    test = bm.lrt(ml, free)  # nested by the equality: a valid chi-square test with df 1
+    test = bm.lrt(m, ml, m_free, free)  # nested by the equality: a valid chi-square test with df 1
     assert test["df"] == 1 and test["statistic"] == pytest.approx(2 * (free.loglik - ml.loglik))
 
 

@@ -25,7 +25,7 @@ from bayesmix.spec import Spec
 from bayesmix.summary import FitSummary
 
 CLASSES = [bm.MixtureModel, MLResult, MAPResult, FitSummary, Spec, MonteCarloResult, LTAModel,
-           FactorMixtureModel, ThreePLModel]
+           FactorMixtureModel, ThreePLModel, bm.ClassEnumeration]
 
 
 def _sections(doc: str) -> set[str]:

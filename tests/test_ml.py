@@ -93,12 +93,14 @@ def test_lrt_and_select_classes(carcinoma):
     assert list(table.index) == [1, 2, 3]
     np.testing.assert_allclose(table["loglik"].iloc[1:], [-317.2568, -293.7050], atol=1e-3)
     assert table["bic"].idxmin() == 3  # the published BIC prefers 3 classes (697.1 < 706.1)
-    ml1 = bm.lca(carcinoma, items=ITEMS, n_classes=1).fit_ml(starts=1, seed=1)
-    ml2 = bm.lca(carcinoma, items=ITEMS, n_classes=2).fit_ml(starts=10, seed=1)
-    test = bm.lrt(ml1, ml2)
+    m1, m2 = (bm.lca(carcinoma, items=ITEMS, n_classes=k) for k in (1, 2))
+    ml1, ml2 = m1.fit_ml(starts=1, seed=1), m2.fit_ml(starts=10, seed=1)
+    test = bm.lrt(m1, ml1, m2, ml2)
     assert test["df"] == 8 and test["statistic"] == pytest.approx(2 * (ml2.loglik - ml1.loglik))
     with pytest.raises(ValueError, match="nested"):
-        bm.lrt(ml2, ml1)
+        bm.lrt(m2, ml2, m1, ml1)
+    with pytest.warns(FutureWarning, match="deprecated"):  # the old two-argument form still works
+        assert bm.lrt(ml1, ml2).equals(test)
 
 
 def test_unreplicated_best_loglik_warns(carcinoma):

@@ -23,6 +23,7 @@ from ..results import profile_tensor, proportion_tensor, relative_entropy
 from .diagnostics import ConvergenceWarning
 from .objective import covariances, delta_method, flat_model
 from .optimize import Optimum, StartReport, multistart
+from .wald import wald_columns
 
 
 @dataclass
@@ -39,7 +40,10 @@ class MLResult:
         The N of BIC (units / persons).
     params : DataFrame
         ``estimate``, ``se`` (observed information), ``se_robust`` (sandwich,
-        MLR), ``at_bound`` per parameter element, named like the PyMC variables.
+        MLR), ``at_bound`` per parameter element, named like the PyMC variables;
+        ``z`` (estimate / se), ``p`` (two-sided normal) and ``odds_ratio``
+        (exp(estimate) for class-logit covariate slopes, else NaN):
+        :mod:`bayesmix.inference.wald`.
     profiles : DataFrame
         P(item category | class) (means and SDs of continuous items) with delta-method SEs.
     class_proportions : DataFrame
@@ -305,6 +309,7 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
     params = pd.DataFrame({"estimate": values, "se": se, "se_robust": se_r, "at_bound": boundary},
                           index=pd.Index(labels, name="parameter"))
     params = constrained_rows(mm, flat, params)
+    params = wald_columns(mm, params)  # z, p, odds_ratio (bayesmix/inference/wald.py)
 
     table, rows = profile_tensor(mm)
     prop = proportion_tensor(mm)
@@ -458,7 +463,7 @@ def fit_map(mm, starts=10, *, seed=None, tol: float = 1e-3, start=None, progress
                      starts=opt.report)
 
 
-def lrt(ml_small: MLResult, ml_big: MLResult) -> pd.Series:
+def lrt(m_small=None, ml_small=None, m_big=None, ml_big=None) -> pd.Series:
     """Likelihood-ratio test of nested ML fits: 2 (LL_big - LL_small) ~ chi2(df).
 
     Caveat: comparing models with different numbers of classes puts the null
@@ -470,10 +475,12 @@ def lrt(ml_small: MLResult, ml_big: MLResult) -> pd.Series:
 
     Parameters
     ----------
-    ml_small : MLResult
-        The restricted model's fit.
-    ml_big : MLResult
-        The larger model's fit, on the same data.
+    m_small, ml_small : MixtureModel, MLResult
+        The restricted model and its fit.
+    m_big, ml_big : MixtureModel, MLResult
+        The larger model and its fit, on the same data. The same order as
+        :func:`bayesmix.vlmr` and :func:`bayesmix.blrt`; the older
+        ``lrt(ml_small, ml_big)`` (fits only) still works, with a FutureWarning.
 
     Returns
     -------
@@ -482,12 +489,23 @@ def lrt(ml_small: MLResult, ml_big: MLResult) -> pd.Series:
 
     Examples
     --------
-    >>> free = bm.lca(df, items, 2).fit_ml(seed=1)                                   # doctest: +SKIP
-    >>> tied = bm.lca(df, items, 2, equal={"binary_logit": "item"}).fit_ml(seed=1)   # doctest: +SKIP
-    >>> bm.lrt(tied, free)                                                           # doctest: +SKIP
+    >>> m_free, m_tied = bm.lca(df, items, 2), bm.lca(df, items, 2, equal={"binary_logit": "item"})   # doctest: +SKIP
+    >>> bm.lrt(m_tied, m_tied.fit_ml(seed=1), m_free, m_free.fit_ml(seed=1))                       # doctest: +SKIP
     """
-    if ml_big.n_params <= ml_small.n_params:
-        raise ValueError("ml_big must have more parameters than ml_small (pass the nested model first).")
+    from .._pairs import check_pair, is_ml_result
+    given = [a for a in (m_small, ml_small, m_big, ml_big) if a is not None]
+    if len(given) == 2 and all(is_ml_result(a) for a in given):  # the old lrt(ml_small, ml_big)
+        warnings.warn("bm.lrt(ml_small, ml_big) is deprecated: pass the models too, "
+                      "bm.lrt(m_small, ml_small, m_big, ml_big), as bm.vlmr and bm.blrt take them.",
+                      FutureWarning, stacklevel=2)
+        ml_small, ml_big = given
+        if ml_big.n_params <= ml_small.n_params:
+            raise ValueError("ml_big must have more parameters than ml_small (pass the nested model first).")
+    elif len(given) == 4:
+        check_pair(m_small, ml_small, m_big, ml_big, "lrt")
+    else:
+        raise ValueError("lrt takes (m_small, ml_small, m_big, ml_big): the smaller (nested) model and its ML fit, "
+                         "then the larger model and its fit.")
     statistic = 2.0 * (ml_big.loglik - ml_small.loglik)
     df = ml_big.n_params - ml_small.n_params
     return pd.Series({"statistic": statistic, "df": df, "p_value": float(stats.chi2.sf(statistic, df))})
@@ -498,7 +516,9 @@ def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=
     """Fit K = k_min..k_max classes by ML and tabulate LL, parameters, AIC, BIC, aBIC, entropy.
 
     Each K's warnings (unreplicated best LL, non-convergence, boundary
-    parameters) are passed on prefixed ``K=k:``.
+    parameters) are passed on prefixed ``K=k:``. :func:`bayesmix.enumerate_classes`
+    also returns the fits and adds the smallest class and the VLMR, LMR and
+    bootstrap LRTs of K - 1 against K classes.
 
     Parameters
     ----------

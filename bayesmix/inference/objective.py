@@ -61,6 +61,8 @@ class FlatModel:
         self._unit_loglik, self._log_posterior, self._log_density, *self._constrained = outputs
         self._functions: dict = {}
         self._score_cache: tuple | None = None
+        #: (theta bytes, kind, method) -> Hessian: the information fit_ml computed is reused (e.g. by bm.vlmr)
+        self._hessian_cache: dict = {}
         #: default of :meth:`hessian`'s ``method`` (``fit_ml`` and ``laplace`` use it)
         self.hessian_method = "auto"
         self.bounds = self._bounds()
@@ -78,6 +80,7 @@ class FlatModel:
         if self.adaptive is None:
             return
         self._score_cache = None  # the grid moves: the same theta gives other values
+        self._hessian_cache = {}
         fn = self._compile("adaptive_moments", self._adaptive_moments)
         for _ in range(rounds):
             mean, sd = fn(theta)
@@ -128,10 +131,15 @@ class FlatModel:
         ``n_params * graph_size`` is at most :data:`EXACT_HESSIAN_LIMIT`; else
         gradient: the exact Hessian's first compilation alone took 24 s on
         carcinoma, its 2P gradient evaluations milliseconds). Default:
-        :attr:`hessian_method`.
+        :attr:`hessian_method`. The last few Hessians are kept (keyed by
+        theta, ``kind`` and method), so the information ``fit_ml`` computed
+        for its SEs is not computed again by :func:`bayesmix.vlmr`.
         """
         method = self._hessian_method(method)
         theta = np.asarray(theta, dtype=float)
+        key = (theta.tobytes(), kind, method)
+        if key in self._hessian_cache:
+            return self._hessian_cache[key].copy()
         with _one_blas_thread():
             if method == "gradient":
                 h = self._difference_sweep(theta, kind)
@@ -140,7 +148,11 @@ class FlatModel:
                 grad = pt.grad(-obj, self.theta)
                 fn = self._compile(("hess", kind), jacobian(grad, self.theta, vectorize=True))
                 h = np.asarray(fn(theta), dtype=float)
-        return 0.5 * (h + h.T)
+        h = 0.5 * (h + h.T)
+        if len(self._hessian_cache) >= 4:  # a few solutions per model (ML, MAP, ...), oldest dropped
+            self._hessian_cache.pop(next(iter(self._hessian_cache)))
+        self._hessian_cache[key] = h
+        return h.copy()
 
     def _hessian_method(self, method: str | None) -> str:
         method = self.hessian_method if method is None else method
