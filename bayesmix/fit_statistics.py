@@ -173,7 +173,8 @@ def pattern_table(mm, result: Any, n_patterns: int | None = None) -> pd.DataFram
         data), ``residual`` = (O - E) / sqrt(E), the standardized (Pearson)
         residual, whose squares are the X2 terms of the observed patterns, and
         ``z`` = (O - E) / sqrt(E (1 - E / N_m)), the binomial z-score of the
-        count (Mplus TECH10's standardized residual of a response pattern);
+        count (the form of the standardized residual (z-score) Mplus TECH10
+        prints per response pattern; not yet checked against Mplus output);
         sorted by observed count.
 
     Examples
