@@ -17,15 +17,46 @@ poor (sparse tables): a ``UserWarning`` says so when the mean expected count
 per cell N / prod C_i is below 5; then use the bivariate residuals, or a
 parametric bootstrap.
 
+Missing answers. A unit's observed pattern keeps its missing cells as their
+own symbol ("." in :func:`pattern_table`). Units are grouped by their
+missing-data pattern m (which items are observed); within group m, of N_m
+units, the observed part of the answers follows the model's marginal
+multinomial over the observed items' cells, the missing items summed out
+(for an LCA P(y_obs = s) = sum_c P(C = c) prod_{observed i} P(y_i = s_i | c)),
+so E_s = N_m P(y_obs = s). The probability is the unit's own likelihood
+exp(log p(y_obs,i)) of the fitted model (the ML objective, which already
+leaves missing cells out), so sum_s O_s log(E_s / N_m) is the model's
+log-likelihood. G2 and X2 are the sums of the per-group statistics (X2 again
+adds N_m - sum_obs E_s for the unobserved cells of each group); with complete
+data there is one group and they are the statistics above. Degrees of freedom:
+
+* ``df`` stays the complete-data definition prod_i C_i - 1 - n_params (what
+  Mplus prints as the chi-square df of the frequency table, and poLCA's
+  ``resid.df``, which counts complete-data cells also when ``na.rm = FALSE``);
+* ``df_observed`` = sum_m (prod_{observed i} C_i - 1) - n_params (floored at
+  0), the df of the observed-pattern statistics against the saturated model of
+  the observed data, one free multinomial per missing-data pattern (Fuchs
+  1982, JASA 77, 270-278); equal to ``df`` for complete data. ``p_G2`` / ``p_X2`` use ``df_observed``. With missing answers
+  the test is a joint test of the model and of MCAR (under MAR the answers
+  observed in a missing-data group need not follow the model's marginal), and
+  the tables are sparser still: read it as a guide, not a test.
+
+poLCA (``na.rm = FALSE``) computes its G2 / X2 from the fully observed rows only
+(``Nobs`` of them); that is the complete-pattern group here, and the pattern
+table's rows without a "." reproduce its ``predcell`` expected counts when the
+other groups are dropped (E_s there is N_obs P(y = s), the same formula).
+
 Bivariate residuals (Vermunt & Magidson, Latent GOLD): per item pair, the
 Pearson X2 of the observed two-way table against the model's expected table
 E_ab = n_jk sum_c P(C = c) P(y_j = a | c) P(y_k = b | c), divided by its
 (C_j - 1)(C_k - 1) degrees of freedom; values well above 1 (e.g. > 3.84 for
 two binary items) point to local dependence the classes do not explain.
 
-Available for single-level models without covariates (the expected counts
-then do not depend on the unit); the pattern statistics need complete
-responses, the bivariate residuals use the pairwise-complete rows.
+Available for models without covariates, clusters or continuous latent effects
+(the expected counts then do not depend on the unit); the pattern statistics
+take P(y_obs) from the model's own likelihood, so they also hold for an LTA
+(cells: the answers at all times); the bivariate residuals use the
+pairwise-complete rows.
 
 :func:`blrt` is the bootstrap likelihood-ratio test of K - 1 against K
 classes (parametric bootstrap from the smaller model, :func:`simulate_from`);
@@ -49,9 +80,17 @@ __all__ = ["pattern_table", "goodness_of_fit", "bivariate_residuals", "blrt", "s
 SPARSE_MEAN_COUNT = 5.0
 
 
+#: how a missing answer is shown in :func:`pattern_table`
+MISSING = "."
+
+
 def _check_model(mm, what: str) -> None:
-    if mm.latent is not None or mm.data.cluster_index is not None:
-        raise ValueError(f"{what} is available for single-level models (no cluster=); this model has clusters.")
+    if mm.data.cluster_index is not None:
+        raise ValueError(f"{what} is available for single-level models (no cluster=); this model has clusters "
+                         "(the expected pattern counts would need the cluster's other units).")
+    if mm.latent is not None:
+        raise ValueError(f"{what} is available for models without continuous latent effects (random intercepts, "
+                         "factors); this model has them (the unit probabilities are integrals, not one table).")
     if mm.data.covariate_names:
         raise ValueError(f"{what} needs a model without covariates (expected pattern counts then depend on each "
                          f"unit's covariates); this model has {mm.data.covariate_names}.")
@@ -78,42 +117,86 @@ def _responses(mm) -> pd.DataFrame:
     return frame[mm.data.item_names()]
 
 
-def pattern_table(mm, result: Any) -> pd.DataFrame:
-    """Observed response patterns with observed and expected counts (like poLCA's ``predcell``).
+def _pattern_counts(mm, result, what: str) -> pd.DataFrame:
+    """Observed patterns (missing cells as :data:`MISSING`) with ``observed``, ``expected`` and their group.
+
+    ``expected`` = N_m exp(log p(y_obs)) with N_m the units of the pattern's
+    missing-data group (same observed items) and log p(y_obs) the unit's
+    log-likelihood at the point (missing cells left out); hidden columns
+    ``_group`` (missing-data group id), ``_n_group`` (N_m) and ``_cells``
+    (prod of the observed items' categories).
+    """
+    _check_model(mm, what)
+    responses = _responses(mm)
+    missing = responses.isna()
+    loglik = np.asarray(_evaluate(mm, result, "fit_statistics:unit_loglik", mm.integrated_loglik()))  # (N,)
+    if loglik.shape != (len(responses),):
+        raise ValueError(f"{what} needs one log-likelihood per unit; this model gives shape {loglik.shape}.")
+    keys = responses.copy()
+    for name in responses.columns[missing.any().to_numpy()]:
+        keys[name] = responses[name].astype(object).where(~missing[name], MISSING)
+    group = missing.groupby(list(missing.columns), sort=False).ngroup().to_numpy()
+    n_group = np.bincount(group)[group]
+    n_categories = np.array([it.n_categories for it in mm.data.items], dtype=float)
+    cells = np.prod(np.where(missing.to_numpy(), 1.0, n_categories[None, :]), axis=1)
+    table = keys.assign(expected=n_group * np.exp(loglik), _group=group, _n_group=n_group, _cells=cells)
+    grouped = table.groupby(list(responses.columns), sort=False, observed=True, dropna=False)
+    out = grouped.agg(observed=("expected", "size"), expected=("expected", "first"), _group=("_group", "first"),
+                      _n_group=("_n_group", "first"), _cells=("_cells", "first"))
+    return out.sort_values("observed", ascending=False).reset_index()
+
+
+def pattern_table(mm, result: Any, n_patterns: int | None = None) -> pd.DataFrame:
+    """Observed response patterns with observed and expected counts and residuals (poLCA ``predcell``, Mplus TECH10).
+
+    Missing answers are kept: a pattern is the observed part of the answers,
+    a missing cell shown as ``"."``; its expected count is N_m P(y_obs = s),
+    N_m the units with the same items missing and P(y_obs = s) the model's
+    probability of the observed part, the missing items summed out (see the
+    module docstring).
 
     Parameters
     ----------
     mm : MixtureModel
-        A single-level model with categorical items and no covariates.
+        A model with categorical items, no covariates, clusters or continuous
+        latent effects.
     result : MLResult or MAP result
         The fitted point.
+    n_patterns : int, optional
+        Keep the ``n_patterns`` most frequent patterns (default all observed).
 
     Returns
     -------
     DataFrame
-        One row per observed pattern: the item values, ``observed`` and
-        ``expected`` (N P(y = s)), sorted by observed count.
+        One row per observed pattern: the item values (``"."`` = missing),
+        ``observed``, ``expected`` (N_m P(y_obs = s); N P(y = s) for complete
+        data), ``residual`` = (O - E) / sqrt(E), the standardized (Pearson)
+        residual, whose squares are the X2 terms of the observed patterns, and
+        ``z`` = (O - E) / sqrt(E (1 - E / N_m)), the binomial z-score of the
+        count (the form of the standardized residual (z-score) Mplus TECH10
+        prints per response pattern; not yet checked against Mplus output);
+        sorted by observed count.
 
     Examples
     --------
-    >>> m.pattern_table(ml).head()         # doctest: +SKIP
+    >>> m.pattern_table(ml, n_patterns=10)         # doctest: +SKIP
     """
-    _check_model(mm, "pattern_table")
-    responses = _responses(mm)
-    if responses.isna().any().any():
-        n = int(responses.isna().any(axis=1).sum())
-        raise ValueError(f"{n} row(s) have missing responses; the pattern statistics need complete patterns "
-                         "(fit the model to the complete rows, or use bivariate_residuals).")
-    loglik = _evaluate(mm, result, "fit_statistics:unit_loglik", mm.integrated_loglik())  # log P(y_i) (N,)
-    table = responses.copy()
-    table["expected"] = len(responses) * np.exp(loglik)
-    grouped = table.groupby(list(responses.columns), sort=False, observed=True)
-    out = grouped["expected"].agg(["size", "first"]).rename(columns={"size": "observed", "first": "expected"})
-    return out.sort_values("observed", ascending=False).reset_index()
+    table = _pattern_counts(mm, result, "pattern_table")
+    o, e, n_m = (table[c].to_numpy(float) for c in ("observed", "expected", "_n_group"))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        table["residual"] = (o - e) / np.sqrt(e)
+        table["z"] = (o - e) / np.sqrt(e * (1.0 - e / n_m))
+    table = table.drop(columns=["_group", "_n_group", "_cells"])
+    return table if n_patterns is None else table.head(n_patterns)
 
 
 def goodness_of_fit(mm, result: Any) -> pd.Series:
     """G-squared and Pearson X2 of the fitted model against the saturated pattern model.
+
+    With missing answers the statistics are those of the observed patterns,
+    summed over the missing-data groups (module docstring); ``df`` keeps the
+    complete-data definition (Mplus, poLCA) and ``df_observed`` is the df of
+    the observed-data saturated model, which the p-values use.
 
     Parameters
     ----------
@@ -123,33 +206,52 @@ def goodness_of_fit(mm, result: Any) -> pd.Series:
     Returns
     -------
     Series
-        ``G2``, ``X2``, ``df``, ``p_G2``, ``p_X2``, ``df_polca``, ``n_cells``,
-        ``n_patterns`` (observed), ``N``, ``n_params``, ``mean_expected``
-        (N / n_cells); a ``UserWarning`` when the table is sparse.
+        ``G2``, ``X2``, ``df`` (n_cells - 1 - n_params, floored at 0),
+        ``df_observed`` (sum over missing-data groups of their cells - 1, minus
+        n_params, floored at 0; = ``df`` for complete data), ``p_G2``, ``p_X2``
+        (chi-square on ``df_observed``), ``df_polca``, ``n_cells``,
+        ``n_patterns`` (observed), ``N``, ``N_complete`` (units with every
+        answer), ``n_missing_patterns`` (missing-data groups, 1 for complete
+        data), ``n_params``, ``mean_expected`` (N / n_cells); ``.attrs["note"]``
+        says how the df are defined when answers are missing; a ``UserWarning``
+        when the table is sparse.
 
     Examples
     --------
     >>> ml = m.fit_ml(starts=20, seed=1)      # doctest: +SKIP
     >>> m.goodness_of_fit(ml)                 # doctest: +SKIP
     """
-    table = pattern_table(mm, result)
+    table = _pattern_counts(mm, result, "goodness_of_fit")
     n = float(table["observed"].sum())
     n_cells = int(np.prod([it.n_categories for it in mm.data.items]))
     n_params = _n_params(mm, result)
     o, e = table["observed"].to_numpy(float), table["expected"].to_numpy(float)
+    groups = table.drop_duplicates("_group")
+    unobserved = np.maximum(groups["_n_group"].to_numpy(float)
+                            - table.groupby("_group")["expected"].sum().reindex(groups["_group"]).to_numpy(), 0.0)
     g2 = 2.0 * float(np.sum(o * np.log(o / e)))
-    x2 = float(np.sum((o - e) ** 2 / e) + max(n - e.sum(), 0.0))
+    x2 = float(np.sum((o - e) ** 2 / e) + unobserved.sum())
     df = max(n_cells - 1 - n_params, 0)
+    df_observed = max(int(np.sum(groups["_cells"].to_numpy() - 1)) - n_params, 0)
     df_polca = min(int(n), n_cells - 1) - n_params
+    complete = int(_responses(mm).notna().all(axis=1).sum())
     mean_expected = n / n_cells
     if mean_expected < SPARSE_MEAN_COUNT:
         warnings.warn(f"the pattern table is sparse ({n_cells} cells for N = {n:.0f}, mean expected count "
                       f"{mean_expected:.2f} < {SPARSE_MEAN_COUNT:g}): the chi-square p-values of G2 and X2 are "
                       "unreliable; look at bivariate_residuals, or bootstrap.", UserWarning, stacklevel=3)
-    p = (lambda s: float(stats.chi2.sf(s, df)) if df > 0 else float("nan"))
-    return pd.Series({"G2": g2, "X2": x2, "df": df, "p_G2": p(g2), "p_X2": p(x2), "df_polca": df_polca,
-                      "n_cells": n_cells, "n_patterns": len(table), "N": n, "n_params": n_params,
-                      "mean_expected": mean_expected}, name="goodness_of_fit")
+    p = (lambda s: float(stats.chi2.sf(s, df_observed)) if df_observed > 0 else float("nan"))
+    out = pd.Series({"G2": g2, "X2": x2, "df": df, "df_observed": df_observed, "p_G2": p(g2), "p_X2": p(x2),
+                     "df_polca": df_polca, "n_cells": n_cells, "n_patterns": len(table), "N": n,
+                     "N_complete": complete, "n_missing_patterns": len(groups), "n_params": n_params,
+                     "mean_expected": mean_expected}, name="goodness_of_fit")
+    if len(groups) > 1 or complete < n:
+        out.attrs["note"] = (
+            f"{int(n) - complete} of {int(n)} units have missing answers: G2 and X2 are over the observed patterns "
+            f"of {len(groups)} missing-data groups (E = N_group P(observed part)); df = {df} is the complete-data "
+            f"df (cells - 1 - n_params, as Mplus and poLCA); p_G2 / p_X2 use df_observed = {df_observed} "
+            "(one multinomial per missing-data group, Fuchs 1982), a joint test of the model and MCAR.")
+    return out
 
 
 def _n_params(mm, result) -> int:
