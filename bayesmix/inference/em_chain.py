@@ -139,34 +139,43 @@ class ChainEM(CategoricalEM):
                 [np.stack([s[2][j] for s in singles]) for j in range(len(self.kernels))])
 
     # ------------------------------------------------------------ forward-backward (batched over starts)
+    # Arrays hold classes before patterns, (S, T, K, P): the sums over the (few) classes run along
+    # contiguous pattern vectors, and the K x K products are (S, K, K) @ (S, K, P).
     def emission(self, tables):
-        """(S, T, P, K) log p(y_pt | C_t = k) of a batch of S starts."""
+        """(S, T, K, P) log p(y_pt | C_t = k) of a batch of S starts."""
         n_starts, n_classes = tables[0].shape[:2]
         out = 0.0
         for stacked, table in zip(self.stacked, tables):
-            flat = table.reshape(n_starts * n_classes, -1) @ stacked.T  # (S K, T P)
-            out = out + flat.reshape(n_starts, n_classes, self.n_times, self.n_patterns)
-        return np.moveaxis(out, 1, -1)
+            out = out + table.reshape(n_starts * n_classes, -1) @ stacked.T  # (S K, T P)
+        out = out.reshape(n_starts, n_classes, self.n_times, self.n_patterns)
+        return np.ascontiguousarray(np.swapaxes(out, 1, 2))
 
     def _forward_backward(self, log_pi, log_a, tables, backward: bool = True):
-        e = self.emission(tables)  # (S, T, P, K)
-        top = e.max(axis=-1, keepdims=True)
-        em = np.exp(e - top)
-        a = np.exp(log_a)[:, self.step_index]  # (S, T-1, K, K)
-        alpha = [np.exp(log_pi)[:, None, :] * em[:, 0]]
-        scale = [alpha[0].sum(axis=-1)]
-        alpha[0] = alpha[0] / scale[0][..., None]
+        """Scaled forward (and backward) pass: per-pattern LL (S, P) and the pieces of the E step."""
+        e = self.emission(tables)  # (S, T, K, P)
+        top = e.max(axis=2)  # (S, T, P)
+        em = np.exp(e - top[:, :, None, :])  # emission / its largest class value, in (0, 1]
+        a = np.exp(log_a)[:, self.step_index]  # (S, T-1, K, K) [s, t, j, k]
+        a_next = np.swapaxes(a, -1, -2)  # [s, t, k, j]
+        alpha = [np.exp(log_pi)[:, :, None] * em[:, 0]]  # (S, K, P), normalized over K at each time
+        scale = [alpha[0].sum(axis=1)]  # (S, P)
+        alpha[0] /= scale[0][:, None, :]
         for t in range(1, self.n_times):
-            new = (alpha[-1] @ a[:, t - 1]) * em[:, t]
-            scale.append(new.sum(axis=-1))
-            alpha.append(new / scale[-1][..., None])
-        unit = sum(np.log(c) for c in scale) + top[..., 0].sum(axis=1)  # (S, P)
+            new = (a_next[:, t - 1] @ alpha[-1]) * em[:, t]
+            scale.append(new.sum(axis=1))
+            new /= scale[-1][:, None, :]
+            alpha.append(new)
+        unit = np.log(scale[0]) + top[:, 0]  # (S, P) log p(y_p)
+        for t in range(1, self.n_times):
+            unit += np.log(scale[t]) + top[:, t]
         if not backward:
-            return unit, None, None, None, None
-        beta = [np.ones_like(alpha[-1])]
+            return unit, None
+        beta = [None] * self.n_times  # beta[T-1] = 1
+        ahead = [None] * self.n_times  # em_t * beta_t / scale_t, t >= 1
         for t in range(self.n_times - 1, 0, -1):
-            beta.insert(0, ((em[:, t] * beta[0]) @ np.swapaxes(a[:, t - 1], -1, -2)) / scale[t][..., None])
-        return unit, alpha, beta, scale, (em, a)
+            ahead[t] = em[:, t] / scale[t][:, None, :] if beta[t] is None else em[:, t] * beta[t] / scale[t][:, None, :]
+            beta[t - 1] = a[:, t - 1] @ ahead[t]
+        return unit, (alpha, beta, ahead, a)
 
     def loglik(self, log_pi, log_a, tables):
         """sum_i log p(y_i) by the forward algorithm; one value per start of a batch (or a float)."""
@@ -181,24 +190,24 @@ class ChainEM(CategoricalEM):
         single = np.ndim(log_pi) == 1
         if single:
             log_pi, log_a, tables = log_pi[None], log_a[None], [t[None] for t in tables]
-        unit, alpha, beta, scale, (em, a) = self._forward_backward(log_pi, log_a, tables)
+        unit, (alpha, beta, ahead, a) = self._forward_backward(log_pi, log_a, tables)
         w = self.weights
-        gamma = np.stack([al * be for al, be in zip(alpha, beta)], axis=1) * w[:, None]  # (S, T, P, K) counts
-        pi = np.clip(gamma[:, 0].sum(axis=1) / self.n_units, P_MIN, None)
+        n_starts, k = len(log_pi), self.n_classes
+        # expected counts: gamma_t = alpha_t beta_t (times the pattern frequency), (S, K, P) per time
+        gamma = [alpha[t] * w if beta[t] is None else alpha[t] * beta[t] * w for t in range(self.n_times)]
+        pi = np.clip(gamma[0].sum(axis=-1) / self.n_units, P_MIN, None)
         pi = pi / pi.sum(axis=-1, keepdims=True)
-        pairs = np.zeros((len(log_pi), self.n_tables, self.n_classes, self.n_classes))
-        for t in range(self.n_times - 1):
-            ahead = em[:, t + 1] * beta[t + 1] / scale[t + 1][..., None]  # (S, P, K)
-            pairs[:, self.step_index[t]] += a[:, t] * (np.swapaxes(alpha[t] * w[:, None], -1, -2) @ ahead)
+        pairs = np.zeros((n_starts, self.n_tables, k, k))
+        for t in range(self.n_times - 1):  # xi_t[j, k] = A_t[j, k] sum_p w_p alpha_t[j, p] ahead_{t+1}[k, p]
+            pairs[:, self.step_index[t]] += a[:, t] * ((alpha[t] * w) @ np.swapaxes(ahead[t + 1], -1, -2))
         totals = pairs.sum(axis=-1, keepdims=True)
-        new_a = np.where(totals > 0, pairs / np.where(totals > 0, totals, 1.0), 1.0 / self.n_classes)
+        new_a = np.where(totals > 0, pairs / np.where(totals > 0, totals, 1.0), 1.0 / k)
         new_a = np.clip(new_a, P_MIN, None)
         new_a = new_a / new_a.sum(axis=-1, keepdims=True)
-        by_class = np.swapaxes(gamma, -1, -2)  # (S, T, K, P)
-        by_class = np.moveaxis(by_class, 1, 2).reshape(len(log_pi), self.n_classes, -1)  # (S, K, T P)
+        by_class = np.concatenate(gamma, axis=-1).reshape(n_starts * k, -1)  # (S K, T P), time-major like stacked
         new_tables = []
         for stacked, shape, valid in zip(self.stacked, self.shapes, self.valid):
-            counts = (by_class @ stacked).reshape(len(log_pi), self.n_classes, *shape)  # (S, K, I, C)
+            counts = (by_class @ stacked).reshape(n_starts, k, *shape)  # (S, K, I, C)
             totals = counts.sum(axis=-1, keepdims=True)
             p = np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 1.0 / valid.sum(-1, keepdims=True))
             p = np.where(valid, np.clip(p, P_MIN, None), 0.0)
