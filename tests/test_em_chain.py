@@ -73,11 +73,12 @@ def test_em_steps_never_decrease_the_loglik(sai, three_times, case):
     assert lls[-1] > lls[0]
 
 
-def test_batched_em_equals_one_start_at_a_time(sai):
+def test_batched_em_equals_one_start_at_a_time(sai, monkeypatch):
     m = bm.lta(sai, SAI_BY_TIME, 3)
     em = em_chain.ChainEM(m)
     starts = [m.random_start(np.random.default_rng(seed)) for seed in range(3)]
-    batch, lls, converged = em.run_batch(starts, 300, tol=1e-6)
+    monkeypatch.setattr(em_chain, "CHUNK_ELEMENTS", 2 * em.n_times * em.n_classes * em.n_patterns)
+    batch, lls, converged = em.run_batch(starts, 300, tol=1e-6)  # chunks of 2 starts: 2 + 1
     for start, values, ll, done in zip(starts, batch, lls, converged):
         alone, ll_alone = em.run(start, 300, tol=1e-6)
         assert ll == pytest.approx(ll_alone, abs=1e-9)

@@ -27,14 +27,17 @@ every reported number still comes from that likelihood.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import log_softmax
+from scipy.special import expit, log_ndtr, ndtri
 
 from ..kernels import BinaryKernel, NominalKernel
-from .em import P_MIN, CategoricalEM
 from .objective import LOGIT_BOUND
 
 __all__ = ["ChainEM", "supported"]
 
+#: probabilities are kept inside [P_MIN, 1 - P_MIN], the optimizer's logit bound (as :mod:`.em`)
+P_MIN = float(expit(-LOGIT_BOUND))
+#: elements of one (starts, times, classes, patterns) array of a batch of EM runs (1 MB)
+CHUNK_ELEMENTS = 131_072
 _SUPPORTED_KERNELS = (BinaryKernel, NominalKernel)
 _PARAMETERS = {"class_intercept", "transition_logit", "binary_logit", "nominal_logit"}
 
@@ -90,7 +93,14 @@ def _time_onehots(mm) -> list[list[np.ndarray]]:
     return out
 
 
-class ChainEM(CategoricalEM):
+def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """log softmax in NumPy (scipy.special.log_softmax imports JAX when it is installed: +100 MB, ~1 s)."""
+    top = np.max(x, axis=axis, keepdims=True)
+    shifted = x - np.where(np.isfinite(top), top, 0.0)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+class ChainEM:
     """Baum-Welch EM of a binary / nominal LTA by unique response pattern, batched over starts (module docstring).
 
     Parameters are the tuple (log pi (..., K), log A (..., tables, K, K), log
@@ -121,16 +131,38 @@ class ChainEM(CategoricalEM):
     # ------------------------------------------------------------ parameters <-> probabilities
     def from_values(self, values: dict):
         """Natural-scale values (``random_start`` / ``point``) -> (log pi, log A (tables, K, K), log item tables)."""
-        log_pi, tables = super().from_values(values)
+        a = np.asarray(values["class_intercept"], dtype=float)
+        log_pi = _log_softmax(np.append(a, 0.0))
         tau = np.asarray(values["transition_logit"], dtype=float).reshape(self.n_tables, self.n_classes, -1)
-        log_a = log_softmax(np.concatenate([tau, np.zeros((*tau.shape[:-1], 1))], axis=-1), axis=-1)
+        log_a = _log_softmax(np.concatenate([tau, np.zeros((*tau.shape[:-1], 1))], axis=-1))
+        tables = []
+        for kernel, valid in zip(self.kernels, self.valid):
+            if type(kernel) is BinaryKernel:  # one binary kernel holds every binary item
+                beta = np.asarray(values["binary_logit"], dtype=float)
+                if kernel.link == "probit":
+                    table = np.stack([log_ndtr(-beta), log_ndtr(beta)], axis=-1)
+                else:
+                    table = np.stack([-np.logaddexp(0.0, beta), -np.logaddexp(0.0, -beta)], axis=-1)
+            else:
+                logits = np.where(valid, 0.0, -np.inf) + np.zeros((self.n_classes, *valid.shape))
+                logits[:, kernel.param_item, kernel.param_category] = np.asarray(values["nominal_logit"], dtype=float)
+                table = _log_softmax(logits)
+            tables.append(np.where(valid, table, 0.0))
         return log_pi, log_a, tables
 
     def to_values(self, log_pi, log_a, tables) -> dict[str, np.ndarray]:
         """(log pi, log A, log item tables) -> natural-scale values of the model's free RVs (logits within the bound)."""
-        out = super().to_values(log_pi, tables)
-        out["class_intercept"] = np.clip(out["class_intercept"], -LOGIT_BOUND, LOGIT_BOUND)
-        out["transition_logit"] = np.clip(log_a[..., :-1] - log_a[..., -1:], -LOGIT_BOUND, LOGIT_BOUND)
+        out = {"class_intercept": np.clip(log_pi[:-1] - log_pi[-1], -LOGIT_BOUND, LOGIT_BOUND),
+               "transition_logit": np.clip(log_a[..., :-1] - log_a[..., -1:], -LOGIT_BOUND, LOGIT_BOUND)}
+        for kernel, table in zip(self.kernels, tables):
+            p = np.exp(table)
+            if type(kernel) is BinaryKernel:
+                p1 = np.clip(p[..., 1], P_MIN, 1.0 - P_MIN)
+                out["binary_logit"] = ndtri(p1) if kernel.link == "probit" else np.log(p1) - np.log1p(-p1)
+            else:
+                q = np.clip(p, P_MIN, None)
+                out["nominal_logit"] = (np.log(q[:, kernel.param_item, kernel.param_category])
+                                        - np.log(q[:, kernel.param_item, 0]))
         return out
 
     def stack(self, values_list: list[dict]):
@@ -226,7 +258,21 @@ class ChainEM(CategoricalEM):
 
     def run_batch(self, values_list: list[dict], iterations: int,
                   tol: float = 0.0) -> tuple[list[dict], np.ndarray, np.ndarray]:
-        """As :meth:`CategoricalEM.run_batch`: each start stops on its own; (values, LL, stopped by ``tol``)."""
+        """As :meth:`.em.CategoricalEM.run_batch`: each start stops on its own; (values, LL, stopped by ``tol``).
+
+        Starts run in chunks whose (S, T, K, P) arrays stay near :data:`CHUNK_ELEMENTS` (cache sized:
+        100 starts of a 4-class, 2 x 5-item LTA ran 2x slower in one batch than in chunks of 20).
+        """
+        chunk = max(1, CHUNK_ELEMENTS // (self.n_times * self.n_classes * self.n_patterns))
+        values, lls, converged = [], [], []
+        for first in range(0, len(values_list), chunk):
+            out = self._run_chunk(values_list[first:first + chunk], iterations, tol)
+            values.extend(out[0])
+            lls.append(out[1])
+            converged.append(out[2])
+        return values, np.concatenate(lls), np.concatenate(converged)
+
+    def _run_chunk(self, values_list, iterations, tol):
         log_pi, log_a, tables = self.stack(values_list)
         active = np.arange(len(values_list))
         previous = np.full(len(values_list), -np.inf)
