@@ -45,6 +45,7 @@ _PARAMETERS = {"class_intercept", "transition_logit", "binary_logit", "nominal_l
 def supported(mm) -> bool:
     """Single-level first-order LTA of binary / nominal items without covariates, constraints or ordering."""
     from ..structure.chain import ChainClasses
+    from ..transition import TransitionModel
     structure = mm.structure
     if not isinstance(structure, ChainClasses) or not structure.markov:
         return False
@@ -56,7 +57,7 @@ def supported(mm) -> bool:
     if mm.ordered is not None or mm.n_classes < 2 or len(mm.components) != 1:
         return False
     transitions = mm.components[0]
-    if getattr(transitions, "covariates", None) is not None or getattr(transitions, "lags", None):
+    if not isinstance(transitions, TransitionModel) or transitions.covariates is not None or transitions.lags:
         return False
     if getattr(mm.class_model, "covariates", None) is not None:
         return False
