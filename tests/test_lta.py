@@ -468,10 +468,13 @@ def test_single_level_nuts_recovers_section4(section4, section4_model, section4_
     truth = relabel.truth(section4.truth)
     one, two = relabel.fitted(0), relabel.fitted(1)
     assert int(idata.sample_stats["diverging"].sum()) == 0
+    # every truth within 3.5 posterior SDs of the posterior mean (as the ML test's z), for 24 parameters at
+    # once: a 99.5% interval per parameter failed by chance (one truth at the 0.17% quantile, z = 2.9) when
+    # the start moved by 1e-6 between two paths to the same ML optimum
     for name in ("class_intercept", "transition_logit", "binary_logit"):
         draws = idata.posterior[name].stack(sample=("chain", "draw")).transpose("sample", ...).to_numpy()
-        lo, hi = np.quantile(draws, [0.0025, 0.9975], axis=0)
-        assert np.all((lo <= truth[name]) & (truth[name] <= hi)), name
+        z = (draws.mean(axis=0) - truth[name]) / draws.std(axis=0)
+        assert np.max(np.abs(z)) < 3.5, (name, np.round(z, 2))
     # one value per person for LOO
     assert idata.log_likelihood["y"].sizes["unit"] == m.data.n_units
     table = m.transition_matrices(idata)

@@ -316,7 +316,7 @@ def multistart(mm, *args, **kwargs) -> Optimum:
         return order_by_size(mm, opt, kind, integration=kwargs.get("integration"))  # one labeling (issue 13)
 
 
-#: closed-form EM (:mod:`.em`) for the starts of single-level LCAs of binary / nominal items
+#: closed-form EM (:mod:`.em`, :mod:`.em_chain`) for the starts of single-level LCAs and LTAs of binary / nominal items
 EM_WARMUP = True
 #: the initial stage runs up to this many times ``initial_iterations`` EM steps per start (each stops once
 #: converged): an EM step gains less than a gradient step, and 25 of them ranked the basins of a flat
@@ -334,11 +334,17 @@ def _origin(flat, start: dict) -> bytes:
     return np.round(flat.to_theta(start), 10).tobytes()
 
 
-def _categorical_em(mm):
-    """The model's :class:`CategoricalEM` (its response patterns found once per model), or None."""
-    if "categorical_em" not in mm._cache:
-        mm._cache["categorical_em"] = CategoricalEM(mm) if em_supported(mm) else None
-    return mm._cache["categorical_em"]
+def em_for(mm):
+    """The closed-form EM that serves the model's starts (found once per model), or None.
+
+    :class:`CategoricalEM` for single-level LCAs, :class:`~.em_chain.ChainEM`
+    (Baum-Welch) for single-level LTAs of binary / nominal items.
+    """
+    if "em" not in mm._cache:
+        from . import em_chain
+        mm._cache["em"] = (CategoricalEM(mm) if em_supported(mm) else
+                           em_chain.ChainEM(mm) if em_chain.supported(mm) else None)
+    return mm._cache["em"]
 
 
 def em_finish(em, em_starts: list, flat, candidates: list, iterations: int = EM_FINAL_ITERATIONS) -> dict:
@@ -385,7 +391,7 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     flat = flat_model(mm, integration)
     fun = flat.value_and_grad(kind)
     rng = np.random.default_rng(seed)
-    em = _categorical_em(mm) if kind == "loglik" and EM_WARMUP else None
+    em = em_for(mm) if kind == "loglik" and EM_WARMUP else None
     stage1 = []
     what = "LL" if kind == "loglik" else "log-posterior"
     if em is not None and n_initial:  # random starts: closed-form EM steps in place of gradient steps, all at once
