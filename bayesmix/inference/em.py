@@ -18,12 +18,19 @@ likelihood; EM only chooses where the optimizer starts.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_softmax
+from scipy.special import expit
 
 from ..patterns import response_patterns
 from .objective import LOGIT_BOUND
 
-__all__ = ["CategoricalEM", "supported"]
+__all__ = ["CategoricalEM", "supported", "log_softmax"]
+
+
+def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """log softmax in NumPy (scipy.special.log_softmax imports JAX when it is installed: +100 MB, ~1 s)."""
+    top = np.max(x, axis=axis, keepdims=True)
+    shifted = x - np.where(np.isfinite(top), top, 0.0)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 #: probabilities are kept inside [P_MIN, 1 - P_MIN]: the logit bound of the optimizer, so that the
 #: gradient optimizer finishing an EM optimum does not go on to move boundary logits

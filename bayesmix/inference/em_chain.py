@@ -27,9 +27,9 @@ every reported number still comes from that likelihood.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import expit, log_ndtr, ndtri
+from scipy.special import expit
 
-from ..kernels import BinaryKernel, NominalKernel
+from .em import log_softmax
 from .objective import LOGIT_BOUND
 
 __all__ = ["ChainEM", "supported"]
@@ -38,16 +38,14 @@ __all__ = ["ChainEM", "supported"]
 P_MIN = float(expit(-LOGIT_BOUND))
 #: elements of one (starts, times, classes, patterns) array of a batch of EM runs (1 MB)
 CHUNK_ELEMENTS = 131_072
-_SUPPORTED_KERNELS = (BinaryKernel, NominalKernel)
 _PARAMETERS = {"class_intercept", "transition_logit", "binary_logit", "nominal_logit"}
 
 
 def supported(mm) -> bool:
     """Single-level first-order LTA of binary / nominal items without covariates, constraints or ordering."""
-    from ..structure.chain import ChainClasses
     from ..transition import TransitionModel
     structure = mm.structure
-    if not isinstance(structure, ChainClasses) or not structure.markov:
+    if not structure.closed_form_chain_em:  # a capability of the structure, not its type
         return False
     options = getattr(mm, "options", None) or {}
     if not {"items_by_time", "times", "invariant_measurement"} <= set(options):
@@ -61,7 +59,7 @@ def supported(mm) -> bool:
         return False
     if getattr(mm.class_model, "covariates", None) is not None:
         return False
-    if not mm.kernels or any(type(kernel) not in _SUPPORTED_KERNELS for kernel in mm.kernels):
+    if not mm.kernels or not all(kernel.em_supported for kernel in mm.kernels):
         return False
     names = {rv.name for rv in mm.model.free_RVs}
     if names != _PARAMETERS & names or not {"class_intercept", "transition_logit"} <= names:
@@ -92,13 +90,6 @@ def _time_onehots(mm) -> list[list[np.ndarray]]:
         out.append([kernel.onehot3 * np.isin(kernel.names, list(items_by_time[t])).astype(float)[None, :, None]
                     for t in times])
     return out
-
-
-def _log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """log softmax in NumPy (scipy.special.log_softmax imports JAX when it is installed: +100 MB, ~1 s)."""
-    top = np.max(x, axis=axis, keepdims=True)
-    shifted = x - np.where(np.isfinite(top), top, 0.0)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
 class ChainEM:
@@ -133,22 +124,11 @@ class ChainEM:
     def from_values(self, values: dict):
         """Natural-scale values (``random_start`` / ``point``) -> (log pi, log A (tables, K, K), log item tables)."""
         a = np.asarray(values["class_intercept"], dtype=float)
-        log_pi = _log_softmax(np.append(a, 0.0))
+        log_pi = log_softmax(np.append(a, 0.0))
         tau = np.asarray(values["transition_logit"], dtype=float).reshape(self.n_tables, self.n_classes, -1)
-        log_a = _log_softmax(np.concatenate([tau, np.zeros((*tau.shape[:-1], 1))], axis=-1))
-        tables = []
-        for kernel, valid in zip(self.kernels, self.valid):
-            if type(kernel) is BinaryKernel:  # one binary kernel holds every binary item
-                beta = np.asarray(values["binary_logit"], dtype=float)
-                if kernel.link == "probit":
-                    table = np.stack([log_ndtr(-beta), log_ndtr(beta)], axis=-1)
-                else:
-                    table = np.stack([-np.logaddexp(0.0, beta), -np.logaddexp(0.0, -beta)], axis=-1)
-            else:
-                logits = np.where(valid, 0.0, -np.inf) + np.zeros((self.n_classes, *valid.shape))
-                logits[:, kernel.param_item, kernel.param_category] = np.asarray(values["nominal_logit"], dtype=float)
-                table = _log_softmax(logits)
-            tables.append(np.where(valid, table, 0.0))
+        log_a = log_softmax(np.concatenate([tau, np.zeros((*tau.shape[:-1], 1))], axis=-1))
+        tables = [np.where(valid, kernel.em_log_table(values, self.n_classes), 0.0)  # each kernel's own table
+                  for kernel, valid in zip(self.kernels, self.valid)]
         return log_pi, log_a, tables
 
     def to_values(self, log_pi, log_a, tables) -> dict[str, np.ndarray]:
@@ -156,14 +136,7 @@ class ChainEM:
         out = {"class_intercept": np.clip(log_pi[:-1] - log_pi[-1], -LOGIT_BOUND, LOGIT_BOUND),
                "transition_logit": np.clip(log_a[..., :-1] - log_a[..., -1:], -LOGIT_BOUND, LOGIT_BOUND)}
         for kernel, table in zip(self.kernels, tables):
-            p = np.exp(table)
-            if type(kernel) is BinaryKernel:
-                p1 = np.clip(p[..., 1], P_MIN, 1.0 - P_MIN)
-                out["binary_logit"] = ndtri(p1) if kernel.link == "probit" else np.log(p1) - np.log1p(-p1)
-            else:
-                q = np.clip(p, P_MIN, None)
-                out["nominal_logit"] = (np.log(q[:, kernel.param_item, kernel.param_category])
-                                        - np.log(q[:, kernel.param_item, 0]))
+            out.update(kernel.em_values(np.exp(table), P_MIN))
         return out
 
     def stack(self, values_list: list[dict]):

@@ -416,12 +416,11 @@ class BinaryKernel(CategoricalKernel):
     em_supported = True
 
     def em_log_table(self, values, n_classes):
-        from scipy.special import expit
-        from scipy.stats import norm
+        from scipy.special import log_ndtr
         beta = np.asarray(values["binary_logit"], dtype=float)  # one binary kernel holds every binary item
         if self.link == "probit":
-            return np.stack([norm.logcdf(-beta), norm.logcdf(beta)], axis=-1)
-        return np.stack([np.log(expit(-beta)), np.log(expit(beta))], axis=-1)
+            return np.stack([log_ndtr(-beta), log_ndtr(beta)], axis=-1)
+        return np.stack([-np.logaddexp(0.0, beta), -np.logaddexp(0.0, -beta)], axis=-1)
 
     def em_values(self, probs, p_min):
         from scipy.stats import norm
@@ -468,11 +467,13 @@ class NominalKernel(CategoricalKernel):
     em_supported = True
 
     def em_log_table(self, values, n_classes):
-        from scipy.special import log_softmax
         flat = np.asarray(values["nominal_logit"], dtype=float)
         logits = np.where(self.valid, 0.0, -np.inf) + np.zeros((n_classes, *self.valid.shape))
         logits[:, self.param_item, self.param_category] = flat
-        return log_softmax(logits, axis=-1)
+        # NumPy log-softmax: scipy.special.log_softmax imports JAX when it is installed (+100 MB, ~1 s)
+        top = logits.max(axis=-1, keepdims=True)
+        shifted = logits - np.where(np.isfinite(top), top, 0.0)
+        return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
     def em_values(self, probs, p_min):
         q = np.clip(probs, p_min, None)

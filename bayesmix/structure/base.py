@@ -66,6 +66,8 @@ class Structure:
     #: one class per unit with the classes' prior free of the data: the closed-form EM of
     #: :mod:`bayesmix.inference.em` applies (given no clusters, latent effects or covariates)
     closed_form_em: bool = False
+    #: whether forward-backward (Baum-Welch) EM of :mod:`bayesmix.inference.em_chain` can warm up its ML starts
+    closed_form_chain_em: bool = False
 
     def __init__(self, n_units: int, cluster_index: np.ndarray | None = None, n_clusters: int | None = None,
                  latent: LatentEffects | None = None):

@@ -105,6 +105,11 @@ class ChainClasses(Structure):
         self.item_maps = None if item_maps is None else [dict(m) for m in item_maps]
 
     @property
+    def closed_form_chain_em(self) -> bool:
+        """A first-order chain: Baum-Welch EM (:mod:`bayesmix.inference.em_chain`) applies."""
+        return self.markov
+
+    @property
     def markov(self) -> bool:
         return self.log_path_prior_at is None
 
