@@ -186,11 +186,35 @@ class Constraints:
                                      f"use the bare name {sel.name!r} as the key.")
                 self.fixed.append((sel, value))
         if equal is not None:
-            self._parse_equal(equal)
+            self.add_equal(equal)
         self._seen: set[str] = set()
         self._used: set[str] = set()
 
-    def _parse_equal(self, equal) -> None:
+    def add_equal(self, equal) -> None:
+        """Add equality groups, in the forms of the factories' ``equal=`` argument.
+
+        Factories add their own identification ties this way (e.g. item
+        intercepts held equal over classes, :func:`bayesmix.mixture_sem`), so
+        they are resolved, counted and reported like the user's.
+
+        Parameters
+        ----------
+        equal : dict or list
+            ``{selector: dim or dims}`` (elements equal across those dims) or a
+            list of groups (a selector string, or a list of selector strings of
+            one parameter, held equal).
+
+        Returns
+        -------
+        None
+
+        Examples
+        --------
+        >>> c = Constraints()
+        >>> c.add_equal(["binary_logit[*, y1]"])
+        >>> bool(c), sorted(c.names())
+        (True, ['binary_logit'])
+        """
         if isinstance(equal, Mapping):
             for key, across in equal.items():
                 sel = Selector.parse(key, "equal")

@@ -241,7 +241,29 @@ def _check_columns(frame: pd.DataFrame, names: Sequence[str], argument: str) -> 
             )
 
 
-def _numeric_matrix(frame: pd.DataFrame, names: Sequence[str], argument: str) -> np.ndarray:
+def numeric_matrix(frame: pd.DataFrame, names: Sequence[str], argument: str) -> np.ndarray:
+    """The columns ``names`` of ``frame`` as a float matrix (N, len(names)), checked numeric, complete and finite.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The data.
+    names : list of str
+        Covariate columns (may be empty: an (N, 0) matrix).
+    argument : str
+        The factory argument that named them, for the error messages.
+
+    Returns
+    -------
+    ndarray
+        (N, len(names)) floats.
+
+    Examples
+    --------
+    >>> numeric_matrix(pd.DataFrame({"x": [1, 2], "w": [0.5, 1.0]}), ["x"], "covariates")
+    array([[1.],
+           [2.]])
+    """
     for name in names:
         col = frame[name]
         if not (pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col)):
@@ -533,7 +555,7 @@ def encode(
     encoded = EncodedData(items=specs, units=pd.Index(units, name="unit"))
     encoded.codes = {k: np.column_stack(v) for k, v in codes.items() if v}
     encoded.values = np.column_stack(continuous) if continuous else None
-    encoded.covariates = _numeric_matrix(frame, covariates, "covariates")
+    encoded.covariates = numeric_matrix(frame, covariates, "covariates")
     _check_not_collinear(encoded.covariates, covariates, "covariates", "")
     encoded.covariate_names = covariates
     encoded.frame = frame
@@ -555,7 +577,7 @@ def encode(
         encoded.cluster_index = index.astype(np.int64)
         encoded.clusters = pd.Index(labels, name="cluster")
         if cluster_covariates:
-            matrix = _numeric_matrix(frame, cluster_covariates, "cluster_covariates")
+            matrix = numeric_matrix(frame, cluster_covariates, "cluster_covariates")
             per_cluster = np.zeros((len(labels), matrix.shape[1]))
             for j in range(len(labels)):
                 rows = matrix[index == j]

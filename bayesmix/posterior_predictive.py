@@ -17,7 +17,9 @@ per posterior draw theta_s (or, after ML / MAP, repeatedly at the point):
    the Markov property), C_ij ~ g_j per response (GoM, eq. 28-30);
 3. every item response from its class-conditional kernel (eq. 1-2; the
    regression of eq. 19 with the cluster's random effects; FMA's lambda_i
-   eta_j shift, eq. 36; at time t of an LTA, given C_t, eq. 6-7, 11).
+   eta_j shift, eq. 36; the mixture SEM's Lambda_c' eta_i + K_c' x_i with
+   eta_i = (I - B_c)^-1 (mu_c + Gamma_c' x_i + xi_i), eq. 2-3; at time t of
+   an LTA, given C_t, eq. 6-7, 11).
 
 Cells missing in the data are missing in every replicate, so the replicates
 have the data's shape and missingness pattern (pairwise-complete rows and
@@ -94,6 +96,9 @@ class _Simulator:
         outputs: dict[str, Any] = {f"class:{k}": v for k, v in structure.simulation_graphs(z).items()}
         for j, kernel in enumerate(mm.kernels):
             shift = None if z is None else kernel.latent_shift(self.latent, z)
+            for block in self._fixed_blocks():
+                extra = kernel.latent_shift(block, None)
+                shift = extra if shift is None else shift if extra is None else shift + extra
             outputs.update({f"{j}:{k}": v for k, v in kernel.simulation_graphs(shift).items()})
         self.blocks = self._blocks()
         self.names = list(outputs)
@@ -105,6 +110,15 @@ class _Simulator:
         latent_graphs = {} if self.latent is None else self.latent.simulation_graphs()
         self.latent_names = list(latent_graphs)
         self.latent_fn = function(self.param_rvs, list(latent_graphs.values())) if latent_graphs else None
+
+    def _fixed_blocks(self) -> list:
+        """Latent blocks among the model's components: nothing to integrate, but they may shift items.
+
+        E.g. the deterministic growth factors of latent class growth analysis (``bm.mixture_sem`` with
+        ``zero_variance``): the class's trajectory enters the items as a shift at z = None.
+        """
+        from .latent import LatentEffects
+        return [c for c in self.mm.components if isinstance(c, LatentEffects) and c is not self.latent]
 
     def _blocks(self) -> list[_Block]:
         """The item columns each kernel draws (the structure's blocks; LTA: per time point)."""
@@ -241,7 +255,7 @@ def posterior_predictive(mm, result: Any, *, seed: int | None = None, draws: int
         are missing; the string "None" for items with text codes), and
         ``observed_data``. For the models of every factory (``bm.lca``,
         ``bm.mixture_regression``, ``bm.lta``, ``bm.gom``, ``bm.fma``,
-        ``bm.fma_gom``, ``bm.irt_3pl``).
+        ``bm.fma_gom``, ``bm.irt_3pl``, ``bm.mixture_sem``).
 
     Examples
     --------

@@ -677,16 +677,16 @@ def write_spec(spec: Mapping[str, Any], path: str | os.PathLike) -> Path:
     def emit(table: Mapping, prefix: str) -> None:
         scalars = {k: v for k, v in table.items() if v is not None and not isinstance(v, Mapping)}
         tables = {k: v for k, v in table.items() if isinstance(v, Mapping)}
-        if prefix and (scalars or not tables):
+        # small leaf tables (priors, integration, a factor's loadings) inline; sections as [tables]
+        inline = {k: v for k, v in tables.items()
+                  if prefix and all(not isinstance(x, Mapping) for x in v.values()) and prefix != "priors"
+                  and prefix.split(".")[0] not in ("inference", "fast", "montecarlo", "data")}
+        if prefix and (scalars or inline or not tables):  # a table of inline tables needs its header too
             lines.append(f"\n[{prefix}]")
-        for key, value in scalars.items():
+        for key, value in {**scalars, **inline}.items():  # keys of this table before any sub-table header
             lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
         for key, value in tables.items():
-            # small leaf tables (priors, integration) inline; sections as [tables]
-            if prefix and all(not isinstance(v, Mapping) for v in value.values()) and prefix != "priors" \
-                    and prefix.split(".")[0] not in ("inference", "fast", "montecarlo", "data"):
-                lines.append(f"{_toml_key(key)} = {_toml_value(value)}")
-            else:
+            if key not in inline:
                 emit(value, f"{prefix}.{_toml_key(key)}" if prefix else _toml_key(key))
 
     emit(spec, "")

@@ -280,3 +280,106 @@ def test_too_many_quadrature_nodes_are_refused():
                        integration={"points": 20})
     with pytest.raises(ValueError, match="NUTS|sample\\(\\)"):
         m.fit_ml(starts=1, seed=1)
+
+
+# ----------------------------------------------------------------------------- posterior predictive
+#: true values of the oracle's model (see test_two_factor_model_with_b_and_gamma_matches_dense_grid)
+TRUE = {"alpha": 0.4, "beta": -0.7, "nu": np.array([1.0, 0.8, 1.2]), "theta": np.array([0.7, 0.9, 0.6]),
+        "b_logit": np.array([0.3, -0.5]), "tau": np.array([-0.4, -0.4 + np.exp(0.2)]),
+        "lam": np.array([[0.9, 0.6, 1.1, 0, 0, 0], [0, 0, 0, 1.0, 1.4, -0.8]]),
+        "mu": np.array([[0.0, 0.0], [0.5, -0.3]]), "psi_sd": np.array([1.0, 0.8]), "gamma": 0.5, "k_direct": 0.3}
+
+
+def _numpy_sem(x: np.ndarray, b: np.ndarray, reps: int, rng: np.random.Generator) -> np.ndarray:
+    """``reps`` data sets (stacked rows) of the oracle's model at TRUE given x, drawn from eq. 2-4 in numpy.
+
+    ``b``: the effect of f1 on f2 in class 1 and 2. Columns y1-y3 continuous, y4-y5 binary, y6 ordinal (0-2).
+    """
+    t, n = TRUE, len(x)
+    p1 = expit(t["alpha"] + t["beta"] * x)
+    out = []
+    for _ in range(reps):
+        cls = (rng.random(n) >= p1).astype(int)  # 0 = class1
+        xi = rng.standard_normal((n, 2)) * t["psi_sd"]
+        eta = np.empty((n, 2))
+        for c in range(2):
+            a = np.linalg.inv(np.eye(2) - np.array([[0, 0], [b[c], 0]]))
+            e = (t["mu"][c] + np.outer(x, [t["gamma"], 0.0]) + xi) @ a.T  # eq. 3
+            eta[cls == c] = e[cls == c]
+        lin = eta @ t["lam"]  # eq. 2
+        cont = t["nu"] + lin[:, :3] + np.outer(x, [0, 0, t["k_direct"]]) + t["theta"] * rng.standard_normal((n, 3))
+        binary = (rng.random((n, 2)) < expit(t["b_logit"] + lin[:, 3:5])).astype(float)
+        cum = expit(t["tau"][None] - lin[:, 5:6])  # P(y6 <= k)
+        ordinal = (rng.random((n, 1)) > cum).sum(axis=1)
+        out.append(np.column_stack([cont, binary, ordinal]))
+    return np.concatenate(out)
+
+
+def _replicated_rows(m, point, items, draws, seed=1) -> np.ndarray:
+    ppc = quiet(m.posterior_predictive, point, seed=seed, draws=draws)
+    rep = ppc["posterior_predictive"].to_dataset()
+    return np.column_stack([rep[i].transpose("chain", "draw", "unit").to_numpy().astype(float).ravel() for i in items])
+
+
+def _assert_moments_match(got: np.ndarray, want: np.ndarray, atol_mean: float, atol_cov: float) -> None:
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got.mean(axis=0), want.mean(axis=0), atol=atol_mean, rtol=0)
+    np.testing.assert_allclose(np.cov(got.T), np.cov(want.T), atol=atol_cov, rtol=0.05)
+
+
+@pytest.mark.parametrize("structural", ["class-specific", "invariant"])
+def test_posterior_predictive_moments_match_numpy_simulation(structural):
+    """Replicates at given parameters: item means and covariances as an independent numpy draw (eq. 2-4).
+
+    Two factors with B (class-specific or not), Gamma, a direct effect, class covariates;
+    continuous, binary and ordinal items. 200 replicates x 300 persons on each side: the
+    Monte Carlo SE of a mean is <= 0.01, of a covariance <= 0.02; leaving out the
+    factors' shift moves the covariances by up to 1.
+    """
+    b = np.array([0.6, -0.4]) if structural == "class-specific" else np.array([0.6, 0.6])
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal(300)
+    items = ["y1", "y2", "y3", "y4", "y5", "y6"]
+    df = pd.DataFrame(_numpy_sem(x, b, 1, rng), columns=items).assign(x=x)
+    m = bm.mixture_sem(df, items, 2, factors={"f1": ["y1", "y2", "y3"], "f2": {"y4": 1.0, "y5": None, "y6": None}},
+                       regressions={"f2": ["f1"], "f1": ["x"], "y3": ["x"]}, class_covariates=["x"],
+                       class_specific=["regressions"] if structural == "class-specific" else [],
+                       item_types={"y6": "ordinal"})
+    t = TRUE
+    point = {"class_intercept": np.array([t["alpha"]]), "class_slope": np.array([[t["beta"]]]),
+             "normal_mean_free": t["nu"], "normal_sd": t["theta"], "binary_logit_free": t["b_logit"],
+             "ordinal_first_threshold_free": t["tau"][:1], "ordinal_log_gap_free": np.array([0.2]),
+             "loading_first": np.array([0.9]), "loading_free": np.array([0.6, 1.1, 1.4, -0.8]),
+             "factor_mean_free": t["mu"][1], "factor_sd_free": np.array([0.8]),
+             "factor_regression": b[:, None] if structural == "class-specific" else b[:1],
+             "factor_covariate_effect": np.array([t["gamma"]]), "item_covariate_effect": np.array([t["k_direct"]])}
+    got = _replicated_rows(m, point, items, 200)
+    want = _numpy_sem(x, b, 200, np.random.default_rng(13))
+    _assert_moments_match(got, want, atol_mean=0.04, atol_cov=0.06)
+
+
+def test_posterior_predictive_of_latent_class_growth_matches_the_simulator():
+    """Zero growth variance (the factors are a model component, nothing integrated): the class trajectories shift
+    the items; replicate means and covariances equal those of simulate_growth_mixture at large N."""
+    mean, sd, logit = np.array([[0, 0.5], [3, -0.5]]), 0.8, 0.4
+    sim = simulate_growth_mixture(300, growth_mean=mean, residual_sd=sd, class_intercept=[logit], seed=5)
+    m = bm.mixture_sem(sim.data, sim.items, 2, factors=_growth(True), zero_variance=True)
+    assert m.latent is None
+    point = {"class_intercept": np.array([logit]), "normal_sd": np.full(4, sd), "factor_mean": mean}
+    got = _replicated_rows(m, point, sim.items, 200)
+    big = simulate_growth_mixture(60000, growth_mean=mean, residual_sd=sd, class_intercept=[logit], seed=6)
+    _assert_moments_match(got, big.data[sim.items].to_numpy(), atol_mean=0.04, atol_cov=0.06)
+
+
+def test_sbc_case_simulator_agrees_with_the_model_s_replicates():
+    """The SBC case's numpy simulator (new factor scores per data set) and posterior_predictive at one prior draw."""
+    from bayesmix import sbc
+    case = sbc.make_case("mixture_sem", n_units=300)
+    m = quiet(case.build, case.template(np.random.default_rng(0)))
+    theta = sbc.prior_draws(m, 1, seed=3)[0]
+    rng = np.random.default_rng(4)
+    want = np.concatenate([case.simulate({**theta, "factor_z": rng.standard_normal((300, 1))}, rng).to_numpy(float)
+                           for _ in range(150)])
+    point = {rv.name: theta[rv.name] for rv in m.model.free_RVs if rv.name != "factor_z"}
+    got = _replicated_rows(m, point, m.data.item_names(), 150)
+    _assert_moments_match(got, want, atol_mean=0.02, atol_cov=0.01)

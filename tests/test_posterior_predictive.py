@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -148,7 +147,7 @@ def test_pair_statistics_by_hand(missing_lca):
 def _refit_from_replicate(factory, data, point, seed=5):
     """Simulate one replicate at ``point`` with the model's own simulator, fit it by ML."""
     m = factory(data)
-    rep = m.posterior_predictive(SimpleNamespace(point=point), seed=seed, draws=1)["posterior_predictive"]
+    rep = m.posterior_predictive(point, seed=seed, draws=1)["posterior_predictive"]
     rep = rep.to_dataset().isel(chain=0, draw=0)
     replicate = data.copy()
     for name in rep.data_vars:
@@ -219,6 +218,8 @@ def test_bad_input_and_unsupported_models(missing_lca):
     with pytest.raises(ValueError, match="posterior_predictive group"):
         m.ppc_patterns(idata.copy().drop_nodes(["posterior_predictive"], errors="ignore"))
     with pytest.raises(ValueError, match="posterior DataTree"):
+        m.posterior_predictive("a fit")
+    with pytest.raises(ValueError, match="lacks the parameter"):  # a dict is a point (bayesmix.evaluate.as_fit)
         m.posterior_predictive({"a": 1})
     ppc = m.posterior_predictive(ml, seed=1, draws=5)
     with pytest.raises(ValueError, match="statistic"):
@@ -236,7 +237,7 @@ def test_bad_input_and_unsupported_models(missing_lca):
 
 def _replicated_matrix(m, point, draws=200, seed=1):
     """(draws * units, items) replicated responses at a point."""
-    rep = m.posterior_predictive(SimpleNamespace(point=point), seed=seed, draws=draws)["posterior_predictive"]
+    rep = m.posterior_predictive(point, seed=seed, draws=draws)["posterior_predictive"]
     return np.stack([rep[name].to_numpy().reshape(-1) for name in m.data.item_names()], axis=1)
 
 
@@ -304,7 +305,7 @@ def test_lta_replicates_follow_the_model_class_paths(markov):
              "binary_logit": np.array([[20.0] * 10, [-20.0] * 10])}  # class1 answers 1, class2 answers 0
     if not markov:
         point["transition_lag_effect"] = np.array([[[1.2]]])
-    rep = m.posterior_predictive(SimpleNamespace(point=point), seed=1, draws=100)["posterior_predictive"]
+    rep = m.posterior_predictive(point, seed=1, draws=100)["posterior_predictive"]
     times = list(sim.items_by_time)
     first_items = [sim.items_by_time[t][0] for t in times]
     classes = np.stack([1 - rep[item].to_numpy().reshape(-1) for item in first_items], axis=1).astype(int)
@@ -327,7 +328,7 @@ def test_two_level_lta_and_time_specific_replicates_keep_the_data_missingness():
     specific = bm.lta(sim.data, sim.items_by_time, n_classes=2, invariant_measurement=False)
     for m in (two_level, specific):
         point = {rv.name: value for rv, value in zip(m.model.free_RVs, _initial_values(m))}
-        rep = m.posterior_predictive(SimpleNamespace(point=point), seed=2, draws=3)["posterior_predictive"]
+        rep = m.posterior_predictive(point, seed=2, draws=3)["posterior_predictive"]
         items = [item for group in sim.items_by_time.values() for item in group]
         assert list(rep.data_vars) == items
         for item in items:

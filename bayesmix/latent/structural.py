@@ -314,6 +314,29 @@ class WithinFactors(LatentEffects):
             total = total + (z[..., :, None, None, :] * w).sum(axis=-1)  # (..., N, K, I)
         return pt.swapaxes(total, -1, -2)
 
+    def shifted_items(self) -> list[str]:
+        """Items whose linear predictor the block moves: a nonzero (or free) loading or a direct covariate effect."""
+        loads = np.any(np.isnan(self.pattern) | (self.pattern != 0), axis=0)
+        direct = {item for item, _ in self.spec.item_covariate_effects}
+        return [name for j, name in enumerate(self.item_names) if loads[j] or name in direct]
+
+    # ------------------------------------------------------------------ simulation (posterior predictive)
+    def item_shift(self, names, z):
+        """The shift of the items ``names`` at standardized z (..., N or 1, len(names), K) (eq. 2), None if none moves.
+
+        Lambda_c' eta_i(z) + K_c' x_i of :meth:`shift` for those items: the kernels' latent shift
+        (:meth:`~bayesmix.kernels.base.ItemKernel.latent_shift`), so posterior predictive replicates
+        draw the items given the factors (eq. 2-3). ``z`` None: the sampled z, or none when every
+        factor has zero variance (latent class growth: the shift is the class's fixed trajectory,
+        and the block is a model component rather than its latent block). Items no factor loads on
+        and without direct effects (class indicators, nominal items) are not shifted.
+        """
+        moved = set(self.shifted_items())
+        if not any(name in moved for name in names):
+            return None
+        idx = [self.i_index[name] for name in names]
+        return self.shift(z)[..., idx, :]
+
     def values(self, z=None, broadcast: bool = True):
         """eta of the first class, (..., N, F) -- for the generic latent interface; use :meth:`eta`."""
         return self.eta(z)[..., 0, :]

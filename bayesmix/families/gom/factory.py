@@ -44,7 +44,7 @@ import pytensor.tensor as pt
 
 from ...class_model import ClassModel, class_labels, full_logits
 from ...constraints import constrained_model
-from ...data import _numeric_matrix, encode
+from ...data import encode, numeric_matrix
 from ...kernels import build_kernels
 from ...latent import LatentEffects
 from ...latent.dirichlet import DIRICHLET_POINTS, DirichletMembership, MeanMembership, check_dirichlet_method
@@ -106,7 +106,7 @@ def _item_covariate_terms(data: pd.DataFrame, items: Sequence[str], covariates: 
             raise ValueError(f"{c!r} is in covariates and has item-specific effects on every item in "
                              "item_covariates: the common effect is not identified; drop it from one of them or "
                              "give the item-specific effect for a subset of items.")
-    _numeric_matrix(data, names, "item_covariates")  # numeric and complete (before any graph)
+    numeric_matrix(data, names, "item_covariates")  # numeric and complete (before any graph)
     return [(c, t) for c, targets in pairs.items() for t in targets]
 
 

@@ -61,7 +61,7 @@ import pymc as pm
 
 from ...class_model import ClassModel, class_labels
 from ...constraints import Constraints
-from ...data import _numeric_matrix, encode
+from ...data import encode, numeric_matrix
 from ...kernels import build_kernels
 from ...latent.structural import WithinFactors
 from ...options import check_integration
@@ -227,14 +227,14 @@ def mixture_sem(
                      missing_codes=missing_codes)
     check_item_kinds(spec, {it.name: it.kind for it in encoded.items})
     x_names = [x for x in spec.covariates if x in {c for _, c in spec.covariate_effects + spec.item_covariate_effects}]
-    x = _numeric_matrix(encoded.frame, x_names, "regressions") if x_names else None
+    x = numeric_matrix(encoded.frame, x_names, "regressions") if x_names else None
     constraints = Constraints(fixed, equal)  # the user's, plus the identification ties below
     prior_set = SEMPriorSet(priors)
     labels = class_labels(n_classes)
     kernels = build_kernels(encoded, link=link, equal_variances="residual_variances" not in spec.class_specific)
     kernel_fixed, ties = _intercept_constraints(spec, kernels, n_classes)
     if ties:
-        constraints._parse_equal(ties)
+        constraints.add_equal(ties)
     class_model = ClassModel(n_classes, encoded.covariates, encoded.covariate_names)
     item_names = encoded.item_names()
     coords = {"class": labels, "unit": list(encoded.units), "item": item_names}

@@ -22,7 +22,7 @@ import pymc as pm
 
 from ...class_model import ClassModel, class_labels
 from ...constraints import constrained_model
-from ...data import _check_columns, _numeric_matrix, encode
+from ...data import _check_columns, encode, numeric_matrix
 from ...kernels import RegressionKernel
 from ...latent import LatentEffects
 from ...model import MixtureModel
@@ -262,7 +262,7 @@ def mixture_regression(
     encoded = encode(data, [y], n_classes, item_types="continuous", covariates=covariates, cluster=cluster,
                      cluster_covariates=cluster_covariates)
     frame = encoded.frame
-    x_matrix = _numeric_matrix(frame, x, "x")
+    x_matrix = numeric_matrix(frame, x, "x")
     constant = [p for p, s in zip(x, x_matrix.std(axis=0)) if s == 0]
     if constant:
         raise ValueError(f"x column(s) {constant} are constant; a constant predictor is the intercept: "
