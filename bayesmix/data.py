@@ -222,7 +222,7 @@ def column_names(value) -> list[str]:
     return list(value)
 
 
-def _check_columns(frame: pd.DataFrame, names: Sequence[str], argument: str) -> None:
+def check_columns(frame: pd.DataFrame, names: Sequence[str], argument: str) -> None:
     missing = [c for c in names if c not in frame.columns]
     if missing:
         raise ValueError(
@@ -450,20 +450,20 @@ def encode(
         raise ValueError("items is empty; name at least one item column.")
     if not isinstance(n_classes, (int, np.integer)) or isinstance(n_classes, bool) or n_classes < 1:
         raise ValueError(f"n_classes must be an integer >= 1, got {n_classes!r}.")
-    _check_columns(data, items, "items")
+    check_columns(data, items, "items")
     covariates = list(covariates or [])
-    _check_columns(data, covariates, "covariates")
+    check_columns(data, covariates, "covariates")
     overlap = sorted(set(covariates) & set(items))
     if overlap:
         raise ValueError(f"columns {overlap} are given both as items and as covariates; use each once.")
     cluster_covariates = list(cluster_covariates or [])
     if cluster is not None:
-        _check_columns(data, [cluster], "cluster")
+        check_columns(data, [cluster], "cluster")
         if cluster in items or cluster in covariates:
             raise ValueError(f"cluster column {cluster!r} is also an item or covariate; use it once.")
     if cluster_covariates and cluster is None:
         raise ValueError("cluster_covariates need a cluster column: pass cluster='<id column>'.")
-    _check_columns(data, cluster_covariates, "cluster_covariates")
+    check_columns(data, cluster_covariates, "cluster_covariates")
 
     frame = data.reset_index(drop=True)
     if missing_codes is not None:

@@ -415,7 +415,7 @@ def parameter_draws(mm, fit, names: list[str] | None = None, max_draws: int | No
 
     One entry for a point fit; up to ``max_draws`` (thinned evenly) for a posterior.
     """
-    from .results import _draw_pairs
+    from .results import draw_pairs
     fit = as_fit(fit)
     names = names or [rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated]
     if fit.is_point:
@@ -424,4 +424,4 @@ def parameter_draws(mm, fit, names: list[str] | None = None, max_draws: int | No
     posterior = fit.posterior
     names = [n for n in names if n in posterior]
     arrays = [posterior[n].transpose("chain", "draw", ...).to_numpy() for n in names]
-    return names, [[a[c, d] for a in arrays] for c, d in _draw_pairs(posterior, max_draws)]
+    return names, [[a[c, d] for a in arrays] for c, d in draw_pairs(posterior, max_draws)]

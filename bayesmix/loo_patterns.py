@@ -27,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from .patterns import Patterns, response_patterns
-from .results import BATCH_ELEMENTS, _inline_symbolic_ops, evaluate_draws
+from .results import BATCH_ELEMENTS, inline_symbolic_ops, evaluate_draws
 
 __all__ = ["PatternLOO", "loo_by_pattern", "unit_patterns"]
 
@@ -131,7 +131,7 @@ def _stored_loglik(idata, n_units: int) -> np.ndarray | None:
     return da.transpose("chain", "draw", ...).values
 
 
-def _pattern_loglik(model, idata, patterns: Patterns) -> np.ndarray:
+def pattern_loglik(model, idata, patterns: Patterns) -> np.ndarray:
     """(chain, draw, P) log-likelihood per pattern, checked against the per-unit values."""
     posterior = _posterior(idata)
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
@@ -185,7 +185,7 @@ def _pattern_graph(graph, patterns: Patterns):
 
     n, rows = patterns.n_units, patterns.representative
     key = f"loglik_by_pattern:{patterns.n_patterns}:{hash(rows.tobytes())}"
-    graph = _inline_symbolic_ops([graph])[0]  # logsumexp & co. carry inner graphs typed for N rows
+    graph = inline_symbolic_ops([graph])[0]  # logsumexp & co. carry inner graphs typed for N rows
     cut = {v: pt.constant(np.asarray(v.data)[rows], dtype=v.dtype) for v in ancestors([graph])
            if isinstance(v, Constant) and getattr(v, "ndim", 0) >= 1 and np.shape(v.data)[0] == n}
     if not cut or n == patterns.n_patterns:
@@ -253,7 +253,7 @@ def loo_by_pattern(model, idata) -> PatternLOO:
     import arviz_stats  # noqa: F401  (registers the .azstats accessors)
 
     patterns = unit_patterns(model)
-    values = _pattern_loglik(model, idata, patterns)
+    values = pattern_loglik(model, idata, patterns)
     posterior = _posterior(idata)
     n_samples = values.shape[0] * values.shape[1]
     da = xr.DataArray(values, dims=("chain", "draw", "__pattern__"))

@@ -82,7 +82,7 @@ def _closest(word: str, choices) -> str:
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 
-def _valid_keywords(dist: str, default: tuple[str, dict[str, Any]]) -> set[str] | None:
+def valid_keywords(dist: str, default: tuple[str, dict[str, Any]]) -> set[str] | None:
     """Keyword arguments of PyMC distribution ``dist``; None when they cannot be told."""
     default_dist, default_kwargs = default
     cls = getattr(pm, dist, None)
@@ -137,7 +137,7 @@ class PriorSet:
                 raise ValueError(f"priors[{name!r}]: PyMC has no distribution {dist!r}{_closest(dist, dir(pm))}.")
         else:
             dist, kwargs = default[0], spec
-        valid = _valid_keywords(dist, default)
+        valid = valid_keywords(dist, default)
         if valid is None:
             return
         bad = [key for key in kwargs if key not in valid]

@@ -61,7 +61,7 @@ def draw_function(mm, key: str, outputs, names: list[str] | None = None):
     return cache[(key, tuple(names))]
 
 
-def _draw_pairs(posterior: xr.Dataset, max_draws: int | None = None) -> list[tuple[int, int]]:
+def draw_pairs(posterior: xr.Dataset, max_draws: int | None = None) -> list[tuple[int, int]]:
     """(chain, draw) positions, thinned evenly to at most ``max_draws``."""
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     pairs = [(c, d) for c in range(n_chain) for d in range(n_draw)]
@@ -75,11 +75,11 @@ def iterate_draws(mm, posterior: xr.Dataset, max_draws: int | None = None):
     """Yield ((chain, draw), values of :func:`posterior_rv_names`) over the posterior."""
     names = posterior_rv_names(mm, posterior)
     arrays = [posterior[n].transpose("chain", "draw", ...).to_numpy() for n in names]
-    for c, d in _draw_pairs(posterior, max_draws):
+    for c, d in draw_pairs(posterior, max_draws):
         yield (c, d), [a[c, d] for a in arrays]
 
 
-def _inline_symbolic_ops(outputs: list) -> list:
+def inline_symbolic_ops(outputs: list) -> list:
     """Replace OpFromGraph nodes (log_softmax, logsumexp, ...) by their inner graphs.
 
     ``vectorize_graph`` has no batched form for them and would wrap each in a
@@ -121,7 +121,7 @@ def batch_function(mm, key: str, outputs, names: list[str] | None = None):
         single = not isinstance(outputs, (list, tuple))
         outs = [outputs] if single else list(outputs)
         core = [rv.type(name=rv.name) for rv in inputs]  # fresh graph: the model's own is never rewritten
-        outs = _inline_symbolic_ops(clone_replace(outs, replace=dict(zip(inputs, core))))
+        outs = inline_symbolic_ops(clone_replace(outs, replace=dict(zip(inputs, core))))
         stacked = [pt.tensor(name=f"{rv.name}_draws", dtype=rv.dtype, shape=(None, *rv.type.shape))
                    for rv in inputs]
         batched = vectorize_graph(outs, replace=dict(zip(core, stacked)))
@@ -154,7 +154,7 @@ def draw_batches(mm, key: str, outputs, posterior: xr.Dataset, max_draws: int | 
 
 def _draw_batches(mm, key, outputs, posterior, max_draws, batch):
     names = posterior_rv_names(mm, posterior)
-    pairs = _draw_pairs(posterior, max_draws)
+    pairs = draw_pairs(posterior, max_draws)
     chains = np.array([c for c, _ in pairs], dtype=int)
     draws = np.array([d for _, d in pairs], dtype=int)
     arrays = [posterior[n].transpose("chain", "draw", ...).to_numpy()[chains, draws] for n in names]

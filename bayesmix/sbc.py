@@ -344,7 +344,7 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
     >>> uniformity_table(result)                                                    # doctest: +SKIP
     """
     from .inference.labels import align_labels
-    from .inference.sampling import _complete, _initial_point
+    from .inference.sampling import complete_point, initial_point
 
     if n_replications < 1:
         raise ValueError(f"n_replications must be >= 1, got {n_replications!r}.")
@@ -385,9 +385,9 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
         start = time.perf_counter()
         with warnings.catch_warnings(), _QuietPyMC():
             warnings.simplefilter("ignore")
-            point, _ = _initial_point(mm, "map", fit_seed, starts)
+            point, _ = initial_point(mm, "map", fit_seed, starts)
             free = {rv.name for rv in mm.model.free_RVs}
-            reference = _complete(mm, {k: v for k, v in point.items() if k in free})  # as sample() completes it
+            reference = complete_point(mm, {k: v for k, v in point.items() if k in free})  # as sample() completes it
             idata = mm.sample(draws=draws, tune=tune, chains=chains, sampler="pymc", cores=1, init=point,
                               random_seed=fit_seed, progressbar=False, target_accept=target_accept,
                               convergence_checks=False)

@@ -61,7 +61,7 @@ def timed(name):
         finally:
             phases[name] = phases.get(name, 0.0) + time.perf_counter() - start
     setattr(sampling, name, wrapper)
-for name in ("resolve_sampler", "_initial_point", "auto_sampler", "_run_sampler", "finalize", "check_convergence"):
+for name in ("resolve_sampler", "initial_point", "auto_sampler", "_run_sampler", "finalize", "check_convergence"):
     timed(name)
 m = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=2)
 idata = m.sample(progressbar=False, random_seed=1)
@@ -99,7 +99,7 @@ def main() -> None:
         for version in versions:
             r = run(version)
             p = r["phases"]
-            print(f"| {version} | {r['import_s']:.1f} | {r['sample_s']:.1f} | {p['_initial_point']:.1f} | "
+            print(f"| {version} | {r['import_s']:.1f} | {r['sample_s']:.1f} | {p['initial_point']:.1f} | "
                   f"{p.get('auto_sampler', 0) + p.get('resolve_sampler', 0):.1f} | {p['_run_sampler']:.1f} | "
                   f"{p['finalize'] + p['check_convergence']:.1f} | {r['cpu_s']:.1f} | {r['sampler']}/{r['backend']} | "
                   f"{r['min_ess_bulk']:.0f} | {r['load']:.1f} |", flush=True)

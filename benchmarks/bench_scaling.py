@@ -195,7 +195,7 @@ def run_big_worker(args) -> dict:
 
     import pymc.sampling.mcmc as mcmc
     phases = {
-        "start_values_s": _wrap(smod, "_initial_point"),       # posterior mode, starts=10
+        "start_values_s": _wrap(smod, "initial_point"),       # posterior mode, starts=10
         "auto_choice_s": _wrap(smod, "auto_sampler"),          # compiles + times CVM and NUMBA gradients
         "nutpie_compile_s": _wrap(nutpie, "compile_pymc_model"),
         "backend_s": _wrap(smod, "_run_sampler"),              # compile + sampling

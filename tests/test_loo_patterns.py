@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import bayesmix as bm
-from bayesmix.loo_patterns import Patterns, _pattern_graph, _pattern_loglik, loo_by_pattern, unit_patterns
+from bayesmix.loo_patterns import Patterns, _pattern_graph, pattern_loglik, loo_by_pattern, unit_patterns
 from bayesmix.results import evaluate_draws
 
 
@@ -95,7 +95,7 @@ def test_covariates_are_part_of_the_pattern_key():
 def test_wrong_grouping_is_refused(missing_model, missing_idata):
     one = Patterns(np.array([0]), np.zeros(400, dtype=int))  # every unit in one "pattern"
     with pytest.raises(ValueError, match="differ in log-likelihood"):
-        _pattern_loglik(missing_model, missing_idata, one)
+        pattern_loglik(missing_model, missing_idata, one)
 
 
 def test_two_level_model_is_refused():

@@ -203,7 +203,7 @@ def resolve_sampler(sampler: str) -> str:
     return sampler
 
 
-def _initial_point(mm, init, random_seed, starts, progressbar=False):
+def initial_point(mm, init, random_seed, starts, progressbar=False):
     """(reference point for labels, per-chain initial values) on the constrained scale."""
     names = {rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated}
     if isinstance(init, str):
@@ -248,7 +248,7 @@ def _warn_unreplicated_start(init: str, starts, report) -> None:
         UserWarning, stacklevel=5)
 
 
-def _complete(mm, point: dict) -> dict:
+def complete_point(mm, point: dict) -> dict:
     """Start integrated random effects (standardized z) at 0 unless given (or at the block's ``sampler_start()``)."""
     full = mm.model.initial_point()
     for rv in mm.model.free_RVs:
@@ -408,12 +408,12 @@ def _loglik_by_pattern(mm, posterior: xr.Dataset) -> np.ndarray | None:
     """
     if mm.loglik_dim != "unit" or mm.data.cluster_index is not None:
         return None
-    from ..loo_patterns import _pattern_loglik, unit_patterns
+    from ..loo_patterns import pattern_loglik, unit_patterns
     try:
         patterns = unit_patterns(mm)
         if not patterns.worthwhile:
             return None
-        values = _pattern_loglik(mm, xr.DataTree.from_dict({"posterior": posterior}), patterns)
+        values = pattern_loglik(mm, xr.DataTree.from_dict({"posterior": posterior}), patterns)
     except Exception as err:  # e.g. per-unit latent draws: the per-unit graph is the reference
         _log.debug("bayesmix: log_likelihood per unit, not per pattern (%s)", err)
         return None
@@ -564,11 +564,11 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     if cores is None:
         cores = max(1, min(chains, os.cpu_count() or 1))
     seed = None if random_seed is None else int(np.random.default_rng(random_seed).integers(2**31 - 1))
-    point, per_chain = _initial_point(mm, init, random_seed, starts, progressbar)
+    point, per_chain = initial_point(mm, init, random_seed, starts, progressbar)
     names = {rv.name for rv in mm.model.free_RVs}
-    point = _complete(mm, {k: v for k, v in point.items() if k in names})
+    point = complete_point(mm, {k: v for k, v in point.items() if k in names})
     if per_chain is not None:
-        per_chain = [_complete(mm, {k: v for k, v in p.items() if k in names}) for p in per_chain]
+        per_chain = [complete_point(mm, {k: v for k, v in p.items() if k in names}) for p in per_chain]
     info = {}
     if sampler == "auto":
         sampler, info = auto_sampler(mm)

@@ -60,7 +60,7 @@ from ...kernels import build_kernels
 from ...latent import PersonFactor
 from ...options import check_integration
 from ...parameters import registry_of
-from ...priors import DEFAULT_PRIORS, PriorSet, _valid_keywords
+from ...priors import DEFAULT_PRIORS, PriorSet, valid_keywords
 from ...structure import ItemClasses, WithinClasses
 from .model import FactorMixtureModel
 
@@ -92,7 +92,7 @@ class IRTPriorSet(PriorSet):
     def _check_keywords(name: str, spec: Any) -> None:
         if name not in IRT_PRIORS or isinstance(spec, tuple):
             return PriorSet._check_keywords(name, spec)
-        valid = _valid_keywords(IRT_PRIORS[name][0], IRT_PRIORS[name])
+        valid = valid_keywords(IRT_PRIORS[name][0], IRT_PRIORS[name])
         bad = [key for key in spec if valid is not None and key not in valid]
         if bad:
             raise ValueError(f"priors[{name!r}] has keyword(s) {bad} that {IRT_PRIORS[name][0]} does not take; "

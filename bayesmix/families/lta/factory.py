@@ -33,7 +33,7 @@ import pytensor.tensor as pt
 
 from ...class_model import ClassModel, class_labels
 from ...constraints import constrained_model
-from ...data import _check_columns, encode, infer_item_type
+from ...data import check_columns, encode, infer_item_type
 from ...kernels import build_kernels
 from ...latent import LatentEffects
 from ...options import check_bool, check_clusters, check_integration, check_needs_cluster
@@ -126,7 +126,7 @@ def _check_items_by_time(data, items_by_time, invariant):
     if twice:
         raise ValueError(f"columns {twice} are listed at more than one time point (or twice at one); "
                          "each time point needs its own columns.")
-    _check_columns(data, everything, "items_by_time")
+    check_columns(data, everything, "items_by_time")
     if invariant:
         sizes = {t: len(v) for t, v in out.items()}
         if len(set(sizes.values())) > 1:

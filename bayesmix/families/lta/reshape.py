@@ -7,7 +7,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ...data import _check_columns
+from ...data import check_columns
 
 
 def long_to_wide(data: pd.DataFrame, *, unit: str, time: str, items: Sequence[str],
@@ -29,7 +29,7 @@ def long_to_wide(data: pd.DataFrame, *, unit: str, time: str, items: Sequence[st
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
     items, keep = list(items), list(keep)
-    _check_columns(data, [unit, time, *items, *keep], "long_to_wide columns")
+    check_columns(data, [unit, time, *items, *keep], "long_to_wide columns")
     if data.duplicated([unit, time]).any():
         dup = data.loc[data.duplicated([unit, time], keep=False), [unit, time]].head(3).to_dict("records")
         raise ValueError(f"data has more than one row for some (unit, time) pairs, e.g. {dup}; give one row per "

@@ -67,7 +67,7 @@ from ...latent.structural import WithinFactors
 from ...options import check_integration
 from ...parameters import registry_of
 from ...patterns import categorical_density
-from ...priors import DEFAULT_PRIORS, PriorSet, _valid_keywords
+from ...priors import DEFAULT_PRIORS, PriorSet, valid_keywords
 from ...structure import WithinClasses
 from .model import MixtureSEMModel
 from .spec import WithinSpec, check_item_kinds, parse
@@ -97,7 +97,7 @@ class SEMPriorSet(PriorSet):
     def _check_keywords(name: str, spec: Any) -> None:
         if name not in SEM_PRIORS or isinstance(spec, tuple):
             return PriorSet._check_keywords(name, spec)
-        valid = _valid_keywords(SEM_PRIORS[name][0], SEM_PRIORS[name])
+        valid = valid_keywords(SEM_PRIORS[name][0], SEM_PRIORS[name])
         bad = [key for key in spec if valid is not None and key not in valid]
         if bad:
             raise ValueError(f"priors[{name!r}] has keyword(s) {bad} that {SEM_PRIORS[name][0]} does not take; "

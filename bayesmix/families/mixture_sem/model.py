@@ -30,13 +30,15 @@ class MixtureSEMModel(MixtureModel):
 
     def _point_function(self, key: str, outputs, result):
         """Compile ``outputs`` of the free parameters and evaluate them at an ML / MAP ``result``."""
+        from ...evaluate import as_fit
         from ...results import draw_function
-        if not hasattr(result, "point"):
-            raise ValueError("this table takes an ML or MAP result (fit_ml / fit_map); for a posterior, evaluate "
-                             "it at draws of your choice.")
+        fit = as_fit(result)
+        if not fit.is_point:
+            raise ValueError("this table takes an ML or MAP result (fit_ml / fit_map) or a point dict; for a "
+                             "posterior, evaluate it at draws of your choice.")
         names = [rv.name for rv in self.model.free_RVs if rv.name not in self.integrated]
         fn = draw_function(self, key, outputs, names)
-        return [np.asarray(v) for v in fn(*[np.asarray(result.point[n]) for n in names])]
+        return [np.asarray(v) for v in fn(*[np.asarray(fit.point[n]) for n in names])]
 
     def factor_scores(self, result, integration: dict | None = None) -> pd.DataFrame:
         """EAP factor scores E[eta_if | y_i, x_i] and posterior SDs, classes and factors integrated out.

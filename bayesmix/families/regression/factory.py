@@ -22,7 +22,7 @@ import pymc as pm
 
 from ...class_model import ClassModel, class_labels
 from ...constraints import constrained_model
-from ...data import _check_columns, encode, numeric_matrix
+from ...data import check_columns, encode, numeric_matrix
 from ...kernels import RegressionKernel
 from ...latent import LatentEffects
 from ...model import MixtureModel
@@ -74,12 +74,12 @@ def _validate(data, y, x, n_classes, cluster, class_level, random, random_class_
         raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
     if not isinstance(y, str):
         raise ValueError(f"y must be the name of one outcome column (a string), got {y!r}.")
-    _check_columns(data, [y], "y")
+    check_columns(data, [y], "y")
     x = _as_list(x, "x")
     if not x:
         raise ValueError("x is empty; give at least one predictor column (for a mixture of normals without "
                          "predictors use bm.lca with a continuous item).")
-    _check_columns(data, x, "x")
+    check_columns(data, x, "x")
     if y in x:
         raise ValueError(f"y={y!r} is also listed in x; the outcome cannot predict itself: remove it from x.")
     col = data[y]
