@@ -97,9 +97,15 @@ def valid_keywords(dist: str, default: tuple[str, dict[str, Any]]) -> set[str] |
 
 
 class PriorSet:
-    """Default priors with user overrides; validates override names and keywords."""
+    """Default priors with user overrides; validates override names and keywords.
 
-    def __init__(self, overrides: Mapping[str, Any] | None = None, known: set[str] | None = None):
+    ``extra``: a family's own parameter names and their default priors (e.g.
+    LTA's transition logits), known and overridable like :data:`DEFAULT_PRIORS`.
+    """
+
+    def __init__(self, overrides: Mapping[str, Any] | None = None, known: set[str] | None = None,
+                 extra: Mapping[str, tuple[str, dict[str, Any]]] | None = None):
+        self.extra = dict(extra or {})
         if overrides is not None and not isinstance(overrides, Mapping):
             raise ValueError(
                 f"priors must be a dict of parameter name -> override, e.g. "
@@ -107,7 +113,7 @@ class PriorSet:
             )
         self.overrides = dict(overrides or {})
         self._asked: set[str] = set()
-        known = set(DEFAULT_PRIORS) if known is None else set(known)
+        known = set(DEFAULT_PRIORS) | set(self.extra) if known is None else set(known)
         unknown = set(self.overrides) - known
         if unknown:
             hints = "".join(_closest(name, known) for name in sorted(unknown))
@@ -123,9 +129,8 @@ class PriorSet:
                 )
             self._check_keywords(name, spec)
 
-    @staticmethod
-    def _check_keywords(name: str, spec: Any) -> None:
-        default = DEFAULT_PRIORS.get(name, ("Normal", {}))
+    def _check_keywords(self, name: str, spec: Any) -> None:
+        default = self.extra.get(name) or DEFAULT_PRIORS.get(name, ("Normal", {}))
         if isinstance(spec, tuple):
             dist, kwargs = spec
             if not isinstance(dist, str) or not isinstance(kwargs, Mapping):
@@ -167,8 +172,8 @@ class PriorSet:
             )
 
     def defaults_for(self, name: str) -> tuple[str, dict[str, Any]]:
-        """The default (distribution, kwargs) of ``name``; a factory's subclass may add its own names."""
-        return DEFAULT_PRIORS[name]
+        """The default (distribution, kwargs) of ``name`` (a family's ``extra`` first)."""
+        return self.extra[name] if name in self.extra else DEFAULT_PRIORS[name]
 
     def spec(self, name: str, **defaults: Any) -> tuple[str, dict[str, Any]]:
         """Distribution name and kwargs for ``name`` (defaults may be data-based)."""

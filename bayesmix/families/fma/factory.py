@@ -60,7 +60,7 @@ from ...kernels import build_kernels
 from ...latent import PersonFactor
 from ...options import check_integration
 from ...parameters import registry_of
-from ...priors import DEFAULT_PRIORS, PriorSet, valid_keywords
+from ...priors import PriorSet
 from ...structure import ItemClasses, WithinClasses
 from .model import FactorMixtureModel
 
@@ -86,20 +86,7 @@ class IRTPriorSet(PriorSet):
     """:class:`~bayesmix.priors.PriorSet` that also knows :data:`IRT_PRIORS`."""
 
     def __init__(self, overrides: Mapping[str, Any] | None = None):
-        super().__init__(overrides, known=set(DEFAULT_PRIORS) | set(IRT_PRIORS))
-
-    @staticmethod
-    def _check_keywords(name: str, spec: Any) -> None:
-        if name not in IRT_PRIORS or isinstance(spec, tuple):
-            return PriorSet._check_keywords(name, spec)
-        valid = valid_keywords(IRT_PRIORS[name][0], IRT_PRIORS[name])
-        bad = [key for key in spec if valid is not None and key not in valid]
-        if bad:
-            raise ValueError(f"priors[{name!r}] has keyword(s) {bad} that {IRT_PRIORS[name][0]} does not take; "
-                             f"valid keywords: {sorted(valid)}.")
-
-    def defaults_for(self, name: str):
-        return IRT_PRIORS[name] if name in IRT_PRIORS else super().defaults_for(name)
+        super().__init__(overrides, extra=IRT_PRIORS)
 
 
 def observed_mask(kernels) -> np.ndarray:

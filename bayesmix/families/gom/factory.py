@@ -51,7 +51,7 @@ from ...latent.dirichlet import DIRICHLET_POINTS, DirichletMembership, MeanMembe
 from ...model import MixtureModel
 from ...options import check_integration
 from ...parameters import create
-from ...priors import DEFAULT_PRIORS, PriorSet
+from ...priors import PriorSet
 from ...structure import ItemClasses
 from ...structure.base import shared_log_prior
 
@@ -65,10 +65,7 @@ class GoMPriorSet(PriorSet):
     """Default priors plus the GoM's own names (:data:`GOM_PRIORS`)."""
 
     def __init__(self, overrides=None):
-        super().__init__(overrides, known=set(DEFAULT_PRIORS) | set(GOM_PRIORS))
-
-    def defaults_for(self, name: str):
-        return GOM_PRIORS[name] if name in GOM_PRIORS else super().defaults_for(name)
+        super().__init__(overrides, extra=GOM_PRIORS)
 
 
 MEMBERSHIPS = ("logistic-normal", "restricted", "dirichlet")

@@ -59,13 +59,6 @@ LTA_PRIORS: dict[str, tuple[str, dict[str, Any]]] = {
 RANDOM_FORMS = ("cholesky", "structural", "diagonal")
 
 
-class _LTAPriors(PriorSet):
-    """The default priors plus :data:`LTA_PRIORS`, overridable by name like every other."""
-
-    def defaults_for(self, name: str):
-        return LTA_PRIORS[name] if name in LTA_PRIORS else super().defaults_for(name)
-
-
 # --------------------------------------------------------------------------- transitions (eq. 9)
 
 
@@ -351,7 +344,7 @@ def lta(
 
     labels = class_labels(n_classes)
     known = set(DEFAULT_PRIORS) | set(LTA_PRIORS)
-    prior_set = _LTAPriors(priors, known=known)
+    prior_set = PriorSet(priors, known=known, extra=LTA_PRIORS)
     class_model = ClassModel(n_classes, encoded.covariates, encoded.covariate_names)
     transitions = TransitionModel(n_classes, times, encoded.covariates, encoded.covariate_names,
                                   stationary=bool(stationary_transitions), markov=bool(markov))

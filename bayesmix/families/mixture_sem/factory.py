@@ -67,7 +67,7 @@ from ...latent.structural import WithinFactors
 from ...options import check_integration
 from ...parameters import registry_of
 from ...patterns import categorical_density
-from ...priors import DEFAULT_PRIORS, PriorSet, valid_keywords
+from ...priors import PriorSet
 from ...structure import WithinClasses
 from .model import MixtureSEMModel
 from .spec import WithinSpec, check_item_kinds, parse
@@ -91,20 +91,7 @@ class SEMPriorSet(PriorSet):
     """:class:`~bayesmix.priors.PriorSet` that also knows :data:`SEM_PRIORS`."""
 
     def __init__(self, overrides: Mapping[str, Any] | None = None):
-        super().__init__(overrides, known=set(DEFAULT_PRIORS) | set(SEM_PRIORS))
-
-    @staticmethod
-    def _check_keywords(name: str, spec: Any) -> None:
-        if name not in SEM_PRIORS or isinstance(spec, tuple):
-            return PriorSet._check_keywords(name, spec)
-        valid = valid_keywords(SEM_PRIORS[name][0], SEM_PRIORS[name])
-        bad = [key for key in spec if valid is not None and key not in valid]
-        if bad:
-            raise ValueError(f"priors[{name!r}] has keyword(s) {bad} that {SEM_PRIORS[name][0]} does not take; "
-                             f"valid keywords: {sorted(valid)}.")
-
-    def defaults_for(self, name: str):
-        return SEM_PRIORS[name] if name in SEM_PRIORS else super().defaults_for(name)
+        super().__init__(overrides, extra=SEM_PRIORS)
 
 
 def _intercept_constraints(spec: WithinSpec, kernels, n_classes: int):
