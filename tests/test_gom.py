@@ -151,11 +151,7 @@ def test_dirichlet_loglik_equals_numpy_monte_carlo():
     point = {"binary_logit": norm.ppf(np.clip(sim.truth["profiles"], 0.01, 0.99)),
              "membership_concentration": np.array([0.6, 0.9])}
 
-    class Fit:  # an ML-result-like point
-        pass
-    fit = Fit()
-    fit.point = point
-    report = integration_error(mm, fit)
+    report = integration_error(mm, point)  # a point dict is a fit (bayesmix.evaluate.as_fit)
     ll = _point_function(mm, mm.integrated_loglik())(point).sum()
     np.testing.assert_allclose(report["loglik"], ll, atol=1e-9)
     g = np.random.default_rng(11).dirichlet([0.6, 0.9], size=200_000)  # (S, K)

@@ -79,7 +79,9 @@ def test_permuted_chain_starts_end_up_aligned(carcinoma_k2, carcinoma_k2_ml):
     assert idata.attrs["bayesmix_relabeled_draws"] >= 200  # the swapped chain was relabeled
     means = idata.posterior["binary_logit"].mean("draw").to_numpy()  # (chain, class, item)
     np.testing.assert_allclose(means[0], means[1], atol=0.6)
-    assert _rhat(idata, ["binary_logit", "class_intercept"]) < 1.05
+    # aligned chains mix like one (R-hat of 2 x 200 draws near 1; measured 1.01-1.05 over seeds and code
+    # versions); a swapped chain left unaligned gives R-hat far above 1.1 (the class logits change sign)
+    assert _rhat(idata, ["binary_logit", "class_intercept"]) < 1.1
 
 
 def test_ordering_constraint_identifies_labels(carcinoma):

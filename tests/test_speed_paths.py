@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
+import xarray as xr
 from scipy.special import expit, logsumexp
 
 import bayesmix as bm
@@ -122,12 +123,7 @@ def test_fallback_to_the_per_draw_function(single, monkeypatch):
 
 def test_results_tables_equal_the_loop(single):
     m, _, post = single
-    idata = {"posterior": post}
-
-    class Idata(dict):
-        attrs = {}
-
-    idata = Idata(idata)
+    idata = xr.DataTree.from_dict({"posterior": post})
     probs = R.class_probabilities(m, idata, max_draws=10)  # thinned: every 5th of 46
     ref = loop(m, "cp_ref", m.class_probability_tensor(), post, max_draws=10).mean(0)
     assert np.max(np.abs(probs.to_numpy() - ref)) < TOL
@@ -136,7 +132,7 @@ def test_results_tables_equal_the_loop(single):
     samples = loop(m, "prof_ref", table, post)
     assert np.max(np.abs(prof.xs("mean", axis=1, level="statistic").to_numpy() - samples.mean(0).T)) < TOL
     assert np.max(np.abs(prof.xs("sd", axis=1, level="statistic").to_numpy() - samples.std(0, ddof=1).T)) < TOL
-    props = R.class_proportions(m, idata)
+    props = R.class_proportions(m, idata, ci_prob=0.94, ci_kind="eti")
     ref = loop(m, "prop_ref", m.proportion_tensor(), post)
     assert np.max(np.abs(props["mean"].to_numpy() - ref.mean(0))) < TOL
     assert np.max(np.abs(props["upper"].to_numpy() - np.quantile(ref, 0.97, axis=0))) < TOL
