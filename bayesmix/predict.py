@@ -185,6 +185,10 @@ def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1
     if not call:
         raise ValueError(f"this model ({mm.name}) does not record its factory call; build it with a bayesmix "
                          "factory (bm.lca, bm.mixture_regression) to predict.")
+    family = registry.get(call["factory"])
+    if not family.predict:
+        raise ValueError(f"bm.{family.name} models cannot classify new rows (its family declares predict=False); "
+                         "use class_probabilities on the fitted data instead.")
     columns = _columns(call)
     new = _check_new_data(mm, new_data, columns)
     fit = as_fit(result)

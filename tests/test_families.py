@@ -136,9 +136,11 @@ def test_save_load_round_trip(fitted, tmp_path):
 
 def test_predict_proba_on_new_rows(fitted):
     family, case, data, model, ml = fitted
-    if not family.predict:
-        pytest.skip(f"{family.name} declares predict=False")
     new = data.iloc[:3].reset_index(drop=True)
+    if not family.predict:  # a family that declares it cannot predict says so, before any graph
+        with pytest.raises(ValueError, match="predict=False"):
+            model.predict_proba(new, ml)
+        return
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         proba = model.predict_proba(new, ml)
@@ -155,3 +157,15 @@ def test_posterior_predictive(fitted):
         ppc = model.posterior_predictive(ml, seed=1, draws=2)
     assert "posterior_predictive" in ppc.children
     assert len(ppc["posterior_predictive"].to_dataset().data_vars) > 0
+
+
+def test_predict_refused_for_a_family_that_declares_predict_false(monkeypatch):
+    """predict_proba consults Family.predict: a family without prediction gets a clear ValueError."""
+    import dataclasses
+
+    data = bm.datasets.load("carcinoma")
+    model = bm.lca(data, items=list("ABCDEFG"), n_classes=2)
+    declared = registry.get
+    monkeypatch.setattr(registry, "get", lambda name: dataclasses.replace(declared(name), predict=False))
+    with pytest.raises(ValueError, match="predict=False"):
+        model.predict_proba(data.iloc[:3], None)
