@@ -6,7 +6,8 @@ from importlib import resources
 
 import pandas as pd
 
-_FILES = {"carcinoma": "carcinoma.csv", "lsat7": "lsat7.csv", "sai_lta": "sai_lta.csv"}
+_FILES = {"carcinoma": "carcinoma.csv", "lsat7": "lsat7.csv", "sai_lta": "sai_lta.csv",
+          "sai_2level": "sai_2level.csv"}
 
 
 def available() -> list[str]:
@@ -20,7 +21,7 @@ def available() -> list[str]:
     --------
     >>> import bayesmix as bm
     >>> bm.datasets.available()
-    ['carcinoma', 'lsat7', 'sai_lta']
+    ['carcinoma', 'lsat7', 'sai_2level', 'sai_lta']
     """
     return sorted(_FILES)
 
@@ -32,6 +33,9 @@ def load(name: str) -> pd.DataFrame:
       (Agresti 2002, Table 13.1); published ML: 2-class LCA LL -317.2568.
     - ``lsat7``: LSAT section 7, 1000 x 5 binary items (Bock & Lieberman 1970).
     - ``sai_lta``: state anxiety, 5 binary items at two occasions, persons in 28 studies.
+    - ``sai_2level``: state anxiety at time 1, 2,966 persons x 5 binary items in
+      28 studies (section 6's within and between classes); reference ML with
+      K = 2, M = 3, P(C | D) free: LL -8256.7686 (15 parameters).
 
     Parameters
     ----------
