@@ -180,6 +180,18 @@ def _check_encoding(m) -> None:
         assert not np.isinf(values).any()
 
 
+#: words a refusal may name instead of a column: the arguments of the call and the frame itself
+ARGUMENT_WORDS = ("items", "n_classes", "covariates", "cluster", "item_types", "random_intercept",
+                  "class_level")
+
+
+def _names_the_culprit(message: str, frame: pd.DataFrame, kwargs: dict) -> bool:
+    """Whether a refusal names an offending column (quoted as in the frame) or an argument of the call."""
+    columns = {str(c) for c in frame.columns}
+    quoted = [f"{q}{c}{q}" for c in columns for q in ("'", '"', "`")]
+    return any(q in message for q in quoted) or any(word in message for word in ARGUMENT_WORDS)
+
+
 @settings(max_examples=60, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(call=lca_call())
@@ -191,7 +203,9 @@ def test_lca_refuses_before_compiling_or_builds_a_finite_model(call):
             with nothing_compiled():
                 m = bm.lca(frame, **kwargs)
         except ValueError as err:
-            assert str(err)  # a message, raised before any compilation (the guard raises no ValueError)
+            # raised before any compilation (the guard raises no ValueError), and the message names
+            # what to fix: a column of the frame or an argument of the call
+            assert _names_the_culprit(str(err), frame, kwargs), (str(err), kwargs)
             event("refused", str(err).split(";")[0][:60])
             return
     event("built")
@@ -210,3 +224,12 @@ def test_fuzz_guard_blocks_compilation():
     m = bm.lca(frame, items=["a", "b"], n_classes=2)
     with nothing_compiled(), pytest.raises(ModelBuiltTooEarly):
         m.model.compile_logp()(m.model.initial_point())
+
+
+def test_culprit_check_rejects_messages_that_name_nothing():
+    """The message check of the property could fail: a numpy broadcasting error names no column or argument."""
+    frame = pd.DataFrame({"i0": [0, 1], "x0": [0.1, 0.2]})
+    kwargs = {"items": ["i0"], "n_classes": 2}
+    assert not _names_the_culprit("operands could not be broadcast together with shapes (2,) (3,)", frame, kwargs)
+    assert _names_the_culprit("item 'i0' is constant (observed codes: [1.0])", frame, kwargs)
+    assert _names_the_culprit("n_classes must be an integer >= 1", frame, kwargs)
