@@ -218,8 +218,11 @@ def goodness_of_fit(mm, result: Any) -> pd.Series:
 
     Examples
     --------
-    >>> ml = m.fit_ml(starts=20, seed=1)      # doctest: +SKIP
-    >>> m.goodness_of_fit(ml)                 # doctest: +SKIP
+    >>> m = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=2)
+    >>> ml = m.fit_ml(starts=5, seed=1, progressbar=False)
+    >>> gof = m.goodness_of_fit(ml)           # warns: a sparse table (118 units, 128 cells)
+    >>> round(float(gof["G2"]), 2), round(float(gof["X2"]), 2), int(gof["df"])
+    (62.37, 92.65, 112)
     """
     table = _pattern_counts(mm, result, "goodness_of_fit")
     n = float(table["observed"].sum())

@@ -62,7 +62,9 @@ class MixtureModel:
     >>> m = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=2)
     >>> m.n_classes, m.n_units
     (2, 118)
-    >>> ml = m.fit_ml(starts=20, seed=1)          # doctest: +SKIP
+    >>> ml = m.fit_ml(starts=5, seed=1, progressbar=False)
+    >>> round(ml.loglik, 4)                      # Agresti (2002)
+    -317.2568
     >>> idata = m.sample(random_seed=1)          # doctest: +SKIP
     """
 

@@ -174,8 +174,15 @@ def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1
 
     Examples
     --------
-    >>> ml = m.fit_ml(starts=20, seed=1)           # doctest: +SKIP
-    >>> m.predict_proba(new_rows, ml)              # doctest: +SKIP
+    >>> df = bm.datasets.load("carcinoma")
+    >>> m = bm.lca(df, items=list("ABCDEFG"), n_classes=2)
+    >>> ml = m.fit_ml(starts=5, seed=1, progressbar=False)
+    >>> new_rows = pd.DataFrame({"A": [1, 0], "B": [1, 0], "C": [1, 0], "D": [1, 0], "E": [1, 0],
+    ...                          "F": [1, 0], "G": [1, 0]})
+    >>> m.predict_proba(new_rows, ml).round(3)     # all seven say carcinoma / none does
+    class  class1  class2
+    0         1.0     0.0
+    1         0.0     1.0
     """
     from .evaluate import as_fit, evaluate_at_fit, interval, interval_arguments
     with_interval = ci_prob is not None or hdi_prob is not None
@@ -268,7 +275,11 @@ def predict(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1000) -
 
     Examples
     --------
-    >>> m.predict(new_rows, ml)                    # doctest: +SKIP
+    >>> df = bm.datasets.load("carcinoma")
+    >>> m = bm.lca(df, items=list("ABCDEFG"), n_classes=2)
+    >>> ml = m.fit_ml(starts=5, seed=1, progressbar=False)
+    >>> m.predict(df.head(3), ml).tolist()         # the three slides' modal classes (see ml.summary())
+    ['class2', 'class2', 'class2']
     """
     probs = predict_proba(mm, new_data, result, max_draws=max_draws)
     modal = pd.Series(pd.NA, index=probs.index, name="class", dtype=object)

@@ -284,9 +284,11 @@ def vlmr(m_small, ml_small: Any, m_big, ml_big: Any, *, integration: dict | None
 
     Examples
     --------
-    >>> df = bm.datasets.load("carcinoma")                                   # doctest: +SKIP
-    >>> m1, m2 = (bm.lca(df, list("ABCDEFG"), n_classes=k) for k in (1, 2))  # doctest: +SKIP
-    >>> bm.vlmr(m1, m1.fit_ml(seed=1), m2, m2.fit_ml(seed=1))                # doctest: +SKIP
+    >>> df = bm.datasets.load("carcinoma")
+    >>> m1, m2 = (bm.lca(df, list("ABCDEFG"), n_classes=k) for k in (1, 2))
+    >>> out = bm.vlmr(m1, m1.fit_ml(seed=1, progressbar=False), m2, m2.fit_ml(seed=1, progressbar=False))
+    >>> round(float(out["statistic"]), 2), bool(out["p_value"] < 0.001)   # 2 (LL difference); one class rejected
+    (414.42, True)
     """
     from ._pairs import check_pair
     check_pair(m_small, ml_small, m_big, ml_big, "vlmr")

@@ -240,12 +240,15 @@ def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | N
 
     Examples
     --------
-    >>> m = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=2)  # doctest: +SKIP
-    >>> ml = m.fit_ml(starts=20, seed=1)         # doctest: +SKIP
-    >>> ml.loglik                                # -317.2568 (Agresti 2002)   # doctest: +SKIP
+    >>> m = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=2)
+    >>> ml = m.fit_ml(starts=5, seed=1, progressbar=False)
+    >>> round(ml.loglik, 4), ml.n_params         # Agresti (2002): -317.2568, 15 parameters
+    (-317.2568, 15)
     >>> print(ml.summary())                      # doctest: +SKIP
-    >>> m3 = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=3)  # doctest: +SKIP
-    >>> ml3 = m3.fit_ml(starts=20, seed=1, start=ml)   # K=2 solution split into K=3 starts  # doctest: +SKIP
+    >>> m3 = bm.lca(bm.datasets.load("carcinoma"), items=list("ABCDEFG"), n_classes=3)
+    >>> ml3 = m3.fit_ml(starts=5, seed=1, start=ml, progressbar=False)   # K=2 solution split into K=3 starts
+    >>> round(ml3.loglik, 3)                     # poLCA and StepMix: -293.705
+    -293.705
     """
     from threadpoolctl import threadpool_limits
     from .starts import user_starts
@@ -489,8 +492,12 @@ def lrt(m_small=None, ml_small=None, m_big=None, ml_big=None) -> pd.Series:
 
     Examples
     --------
-    >>> m_free, m_tied = bm.lca(df, items, 2), bm.lca(df, items, 2, equal={"binary_logit": "item"})   # doctest: +SKIP
-    >>> bm.lrt(m_tied, m_tied.fit_ml(seed=1), m_free, m_free.fit_ml(seed=1))                       # doctest: +SKIP
+    >>> df, items = bm.datasets.load("carcinoma"), list("ABCDEFG")
+    >>> m_free = bm.lca(df, items, 2)
+    >>> m_tied = bm.lca(df, items, 2, equal={"binary_logit[*, A]": "class"})   # item A the same in both classes
+    >>> test = bm.lrt(m_tied, m_tied.fit_ml(seed=1, progressbar=False), m_free, m_free.fit_ml(seed=1, progressbar=False))
+    >>> int(test["df"]), bool(test["p_value"] < 0.001)   # A separates the classes: the tie is rejected
+    (1, True)
     """
     from .._pairs import check_pair, is_ml_result
     given = [a for a in (m_small, ml_small, m_big, ml_big) if a is not None]
