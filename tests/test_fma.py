@@ -107,6 +107,58 @@ def test_fma_gom_loglik_matches_2d_scipy_quadrature():
         assert got["grid"][j] == pytest.approx(want, abs=1e-6)
 
 
+def test_fma_gom_class_specific_factor_variance_matches_a_2d_product_rule():
+    """Section 8's 57-parameter FMA-GoM: the factor scaled by sd_k in the response's class (sd_1 = 1)."""
+    df = tiny(5, n=3)
+    exact = bm.fma_gom(df, list(df.columns), 2, link="logit", factor_variance="class-specific")
+    grid = bm.fma_gom(df, list(df.columns), 2, link="logit", factor_variance="class-specific",
+                      membership_integration="quadrature")
+    tau = np.array([[0.8, 0.1, -0.7], [-1.2, 0.4, 0.6]])
+    lam, sd_k = np.array([1.1, 0.7, 1.6]), np.array([1.0, 0.45])
+    sd, alpha = 1.7, -0.4
+    values = {"binary_logit": tau, "class_intercept": np.array([alpha]),
+              "factor_loading_positive": np.array(lam[0]), "factor_loading_free": lam[1:],
+              "factor_membership_sd": np.array([sd]), "factor_sd_free": sd_k[1:]}  # sd_1 = 1 fixed
+    rule = {"method": "gauss-hermite", "points": 40}
+    got = {"exact": loglik_at(exact, values, rule), "grid": loglik_at(grid, values, rule)}
+    y = df.to_numpy()
+    nodes, weights = np.polynomial.hermite_e.hermegauss(150)  # an independent 150 x 150 product rule (numpy)
+    weights = weights / weights.sum()
+    z, eta = np.meshgrid(nodes, nodes, indexing="ij")
+    m1 = expit(alpha + sd * z)[..., None]  # eq. 38-39 with lambda_i sd_k eta_j in class k
+    p = [expit(tau[c] + lam * sd_k[c] * eta[..., None]) for c in range(2)]
+    for j in range(len(y)):
+        lik = [np.where(y[j] == 1, p[c], 1 - p[c]) for c in range(2)]
+        per_item = np.where(np.isnan(y[j]), 1.0, m1 * lik[0] + (1 - m1) * lik[1])
+        want = np.log(np.einsum("ab,a,b->", per_item.prod(axis=-1), weights, weights))
+        assert got["exact"][j] == pytest.approx(want, abs=1e-6)
+        assert got["grid"][j] == pytest.approx(want, abs=1e-6)
+
+
+def test_fma_gom_class_specific_variance_counts_and_nests_the_matching_fma():
+    """Table 6's ordering: FMA-GoM (57) nests FMA with class-specific variance (56) at sd -> infinity."""
+    sim = simulate_fma(300, 5, 2, class_intercept=[0.5], factor_sd=[1.0, 0.6], link="probit", seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fma = bm.fma(sim.data, sim.items, 2, factor_variance="class-specific").fit_ml(starts=3, seed=1,
+                                                                                      progressbar=False)
+    gom_model = bm.fma_gom(sim.data, sim.items, 2, factor_variance="class-specific")
+    assert gom_model.options["factor_variance"] == "class-specific"
+    names = [rv.name for rv in gom_model.model.free_RVs if rv.name not in gom_model.integrated]
+    fn = draw_function(gom_model, "nesting", [gom_model.integrated_loglik().sum()], names)
+    share = norm.ppf(expit(float(np.ravel(fma.point["class_intercept"])[0])))
+    values = [float(fn(*[np.asarray({**fma.point, "factor_membership_sd": np.array([sd]),
+                                      "class_intercept": np.array([sd * share])}[n], float) for n in names])[0])
+              for sd in (10.0, 100.0, 1e6)]
+    assert values[0] < values[1] < values[2] and values[2] == pytest.approx(fma.loglik, abs=1e-4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "FMA limit": the starts near and at the limit
+        gom = gom_model.fit_ml(starts=(0, 1), seed=1, start=fma, progressbar=False)
+    assert gom.n_params == fma.n_params + 1  # the SD of alpha_1j; factor_sd[class2] in both
+    assert "factor_sd[class2]" in gom.params.index
+    assert gom.loglik >= fma.loglik - 1e-3
+
+
 @pytest.mark.parametrize("alpha, sd", [(0.3, 0.2), (-1.0, 2.0), (-1.0, SD_SWITCH), (-1.0, 5.1), (2.0, 20.0),
                                        (50.0, 300.0), (-30.0, 6.0), (0.5, 1e6)])
 def test_logit_normal_moments_match_scipy(alpha, sd):

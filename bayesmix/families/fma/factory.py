@@ -263,6 +263,7 @@ def fma_gom(
     n_classes: int,
     *,
     loadings: str = "invariant",
+    factor_variance: str = "invariant",
     link: str = "probit",
     item_types: str | Mapping[str, str] | None = None,
     priors: Mapping[str, Any] | None = None,
@@ -304,6 +305,14 @@ def fma_gom(
         Number of item-level classes (>= 2).
     loadings : ``"invariant"`` or ``"class-specific"``
         As in :func:`bayesmix.fma`.
+    factor_variance : ``"invariant"`` or ``"class-specific"``
+        As in :func:`bayesmix.fma`: ``"class-specific"`` (with invariant
+        loadings) scales the factor by sd_k in the response's class k,
+        P(Y_ij = 1 | C_ij = k, eta_j) = F(tau_ik + lambda_i sd_k eta_j) with
+        sd_1 = 1 (``factor_sd``; one parameter more per class after the
+        first). This is section 8's FMA-GoM of Table 6 (57 parameters for the
+        ADHD data), which nests the FMA with class-specific factor variance
+        (56) at the limit sd -> infinity of the membership.
     link : ``"probit"`` or ``"logit"``
         Of binary and ordinal items.
     item_types : str or dict, optional
@@ -344,13 +353,15 @@ def fma_gom(
     call = {"factory": "fma_gom", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     if not isinstance(n_classes, (int, np.integer)) or n_classes < 2:
         raise ValueError(f"fma_gom needs n_classes >= 2 (item-level classes), got {n_classes!r}.")
+    class_variance = _check_factor_variance(factor_variance, loadings, n_classes)
     if membership_integration not in ("exact", "quadrature"):
         raise ValueError(f"membership_integration={membership_integration!r} is unknown; use 'exact' (K = 2) or "
                          "'quadrature'.")
     encoded = encode(data, items, n_classes, item_types=item_types, missing_codes=missing_codes)
     integration = _check(encoded, n_classes, loadings, link, integration)
     prior_set, labels, kernels, class_model, coords, factor = _parts(encoded, n_classes, loadings, link, priors,
-                                                                     n_membership=n_classes - 1)
+                                                                     n_membership=n_classes - 1,
+                                                                     class_variance=class_variance)
     with constrained_model(coords, fixed, equal) as model:
         class_model.build(prior_set)
         registry = registry_of()
@@ -384,7 +395,7 @@ def fma_gom(
     return FactorMixtureModel(
         model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
         structure=structure, name="fma_gom", options={
-            "call": call, "link": link, "loadings": loadings,
+            "call": call, "link": link, "loadings": loadings, "factor_variance": factor_variance,
             "membership_integration": "exact" if membership_integration == "exact" and n_classes == 2 else "quadrature"},
         integration=integration, sample_size=encoded.n_units, sample_size_basis="persons (rows)",
     )
