@@ -20,6 +20,18 @@ from scipy.special import logsumexp
 
 def _pointwise(idata) -> np.ndarray:
     """(samples, units) log-likelihood matrix from the ``log_likelihood`` group."""
+    return _pointwise_array(idata).transpose("__sample__", "__unit__").to_numpy()
+
+
+def _unit_labels(idata) -> tuple[tuple[str, ...], pd.Index]:
+    """(dims, labels) of the independent units of the ``log_likelihood`` group: which units, at which level."""
+    da = _pointwise_array(idata)
+    unit_dims = tuple(d for d in da.indexes["__unit__"].names)
+    return unit_dims, pd.Index(da.indexes["__unit__"])
+
+
+def _pointwise_array(idata):
+    """The log-likelihood with (chain, draw) stacked to ``__sample__`` and the unit dims to ``__unit__``."""
     try:
         group = idata["log_likelihood"]
     except KeyError as err:
@@ -30,7 +42,7 @@ def _pointwise(idata) -> np.ndarray:
         raise ValueError(f"log_likelihood has variables {list(ds.data_vars)}; keep one per model.")
     da = next(iter(ds.data_vars.values()))
     unit_dims = [d for d in da.dims if d not in ("chain", "draw")]
-    return da.stack(__sample__=("chain", "draw"), __unit__=unit_dims).transpose("__sample__", "__unit__").to_numpy()
+    return da.stack(__sample__=("chain", "draw"), __unit__=unit_dims)
 
 
 @dataclass
@@ -129,7 +141,41 @@ def _loo_fit(idata):
     return float(fit.elpd), float(fit.se), float(fit.p), elpd_i, bool(fit.warning)
 
 
-def compare(models: Mapping[str, object], ic: str = "loo") -> pd.DataFrame:
+def _common_units(models: Mapping[str, object], units: str) -> dict | None:
+    """Unit positions per model for ``compare``: None when every model has the same units in the same order.
+
+    Units are identified by the labels of the log-likelihood's unit coordinate
+    (the DataFrame index of the rows, or the cluster ids), so two models fitted
+    to different rows are told apart even when their counts agree.
+    """
+    labels = {name: _unit_labels(idata) for name, idata in models.items()}
+    levels = {name: dims for name, (dims, _) in labels.items()}
+    if len(set(levels.values())) > 1:
+        raise ValueError(f"models have log-likelihoods at different levels {levels} (e.g. units vs clusters); "
+                         "compare models whose log-likelihood is per the same kind of unit.")
+    first = next(iter(labels.values()))[1]
+    if all(index.equals(first) for _, index in labels.values()):
+        return None
+    for name, (_, index) in labels.items():
+        if index.has_duplicates:
+            raise ValueError(f"model {name!r} has duplicate unit labels in its log_likelihood; give the data a "
+                             "unique index (df.reset_index(drop=True)) before fitting.")
+    common = first
+    for _, index in labels.values():
+        common = common.intersection(index, sort=False)
+    counts = {name: len(index) for name, (_, index) in labels.items()}
+    if units == "same":
+        raise ValueError(
+            f"models are fitted to different units (counts {counts}, {len(common)} units in common, matched by the "
+            "data's row labels): their elpd values are not comparable. Fit every model to the same rows (e.g. drop "
+            "rows with missing covariates before fitting all models), or pass units='common' to compare on the "
+            f"{len(common)} shared units.")
+    if len(common) < 2:
+        raise ValueError(f"models share {len(common)} unit(s) (counts {counts}); units='common' needs at least two.")
+    return {name: index.get_indexer(common) for name, (_, index) in labels.items()}
+
+
+def compare(models: Mapping[str, object], ic: str = "loo", *, units: str = "same") -> pd.DataFrame:
     """Rank models by expected log predictive density (elpd scale: higher is better).
 
     Parameters
@@ -140,6 +186,15 @@ def compare(models: Mapping[str, object], ic: str = "loo") -> pd.DataFrame:
     ic : ``"loo"`` or ``"waic"``
         PSIS-LOO (Vehtari, Gelman & Gabry 2017, via ArviZ) or WAIC
         (computed here, :func:`waic`).
+    units : ``"same"`` or ``"common"``
+        Units are identified by the log-likelihood's unit labels (the data's
+        row index, or cluster ids). ``"same"`` (default): every model must
+        hold the same units, else a ``ValueError`` says how many are shared.
+        ``"common"``: compare on the units all models share (e.g. a model
+        with a covariate fitted to the complete rows against one without,
+        fitted to all rows); elpd, its SE and p are sums over those units of
+        each model's pointwise values (each posterior still conditions on its
+        own data), and ``table.attrs["n_units"]`` says how many.
 
     Returns
     -------
@@ -161,15 +216,15 @@ def compare(models: Mapping[str, object], ic: str = "loo") -> pd.DataFrame:
     --------
     >>> bm.compare({"K=2": idata2, "K=3": idata3})              # doctest: +SKIP
     >>> bm.compare({"K=2": idata2, "K=3": idata3}, ic="waic")   # doctest: +SKIP
+    >>> bm.compare({"x": idata_complete_rows, "no x": idata_all_rows}, units="common")   # doctest: +SKIP
     """
     if len(models) < 2:
         raise ValueError("compare needs at least two models, e.g. {'K=2': idata2, 'K=3': idata3}.")
     if ic not in ("loo", "waic"):
         raise ValueError(f"ic={ic!r} is unknown; use 'loo' or 'waic'.")
-    shapes = {name: _pointwise(idata).shape[1] for name, idata in models.items()}
-    if len(set(shapes.values())) > 1:
-        raise ValueError(f"models have log-likelihoods for different numbers of units {shapes}; "
-                         "compare models fitted to the same data at the same level.")
+    if units not in ("same", "common"):
+        raise ValueError(f"units={units!r} is unknown; use 'same' (every model on the same units) or 'common'.")
+    positions = _common_units(models, units)
     fits = {}
     for name, idata in models.items():
         if ic == "loo":
@@ -177,6 +232,8 @@ def compare(models: Mapping[str, object], ic: str = "loo") -> pd.DataFrame:
         else:
             w = waic(idata)
             fits[name] = (w.elpd, w.se, w.p, w.elpd_i, w.warning)
+        if positions is not None:
+            fits[name] = _restricted(fits[name], _pointwise(idata), positions[name])
     order = sorted(fits, key=lambda n: -fits[n][0])
     best = fits[order[0]]
     elpds = np.array([fits[n][0] for n in order])
@@ -191,4 +248,14 @@ def compare(models: Mapping[str, object], ic: str = "loo") -> pd.DataFrame:
                      "weight": float(weights[rank]), "warning": warning})
     table = pd.DataFrame(rows, index=pd.Index(order, name="model"))
     table.attrs["ic"] = ic
+    table.attrs["n_units"] = len(best[3])
     return table
+
+
+def _restricted(fit: tuple, pointwise: np.ndarray, keep: np.ndarray) -> tuple:
+    """(elpd, se, p, elpd_i, warning) over the units ``keep``: p from p_i = lppd_i - elpd_i (as ArviZ's p_loo)."""
+    _, _, _, elpd_i, warning = fit
+    elpd_i = np.asarray(elpd_i)[keep]
+    lppd_i = logsumexp(pointwise[:, keep], axis=0) - np.log(pointwise.shape[0])
+    return (float(elpd_i.sum()), float(np.sqrt(len(elpd_i) * elpd_i.var(ddof=1))), float((lppd_i - elpd_i).sum()),
+            elpd_i, warning)

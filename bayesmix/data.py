@@ -274,7 +274,9 @@ def numeric_matrix(frame: pd.DataFrame, names: Sequence[str], argument: str) -> 
         if col.isna().any():  # also pd.NA in nullable boolean / integer columns
             raise ValueError(
                 f"{argument} column {name!r} has {int(col.isna().sum())} missing value(s); "
-                "covariates must be complete: drop or impute those rows first."
+                "covariates must be complete: drop or impute those rows first (df.dropna(subset=[...]) keeps the "
+                "row labels, so bm.compare(..., units='common') can then set the model against ones fitted to "
+                "all rows)."
             )
         _check_finite(col, name, argument)
     return frame[list(names)].to_numpy(dtype=float) if names else np.zeros((len(frame), 0))

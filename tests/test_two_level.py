@@ -801,7 +801,7 @@ def test_compare_within_between_against_between_level(wb_fit, btw_on_wb_fit):
     # a per-unit log-likelihood (600 units) cannot be compared with the per-cluster one (60)
     per_unit = xr.DataTree.from_dict({"log_likelihood": xr.Dataset(
         {"y": (("chain", "draw", "unit"), np.zeros((2, 300, m_wb.n_units)))})})
-    with pytest.raises(ValueError, match="different numbers of units"):
+    with pytest.raises(ValueError, match="different levels"):
         bm.compare({"within-between": idata_wb, "single level": per_unit})
 
 
