@@ -37,7 +37,11 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-ITEM_TYPES = ("binary", "nominal", "ordinal", "continuous")
+ITEM_TYPES = ("binary", "nominal", "ordinal", "ordinal-restricted", "continuous")
+#: declared types that are a variant of a kernel kind: type -> (kind, variant)
+TYPE_VARIANTS = {"ordinal-restricted": ("ordinal", "restricted")}
+#: inferred-nominal items with this many or more consecutive integer codes look like rating scales
+LIKERT_MIN_CODES = 4
 #: integer-coded items with at most this many distinct codes are treated as
 #: categorical when the type is inferred; more codes -> continuous.
 MAX_INFERRED_CATEGORIES = 10
@@ -50,6 +54,8 @@ class ItemSpec:
     name: str
     kind: str
     categories: tuple = ()
+    #: a variant of the kernel of ``kind`` ("restricted": proportional-odds ordinal), "" for the default
+    variant: str = ""
 
     @property
     def n_categories(self) -> int:
@@ -191,14 +197,32 @@ def _resolve_item_types(
             "give types only for the item columns."
         )
     resolved = {}
+    likert = []
     for name in items:
         kind = item_types.get(name) or infer_item_type(frame[name])
         if kind not in ITEM_TYPES:
             raise ValueError(
                 f"item_types[{name!r}] = {kind!r} is not a known type; use one of {ITEM_TYPES}."
             )
+        if name not in item_types and kind == "nominal" and _looks_like_rating_scale(frame[name]):
+            likert.append(name)
         resolved[name] = kind
+    if likert:
+        warnings.warn(
+            f"items {likert} have {LIKERT_MIN_CODES} or more consecutive integer codes (a rating scale?) and are "
+            "taken as nominal: a free probability per category and class. If the codes are ordered, declare "
+            "item_types='ordinal' (class-specific thresholds) or 'ordinal-restricted' (proportional odds: one "
+            "threshold set per item and a class location, far fewer parameters).", UserWarning, stacklevel=4)
     return resolved
+
+
+def _looks_like_rating_scale(column: pd.Series) -> bool:
+    """Plain numeric integer codes forming one run of >= LIKERT_MIN_CODES consecutive values (1..5, 0..6)."""
+    if not _is_plain_numeric(column):
+        return False
+    values = np.unique(column.dropna().to_numpy(dtype=float))
+    return (len(values) >= LIKERT_MIN_CODES and _is_integer_valued(values)
+            and bool(np.all(np.diff(values) == 1)))
 
 
 def _categories_of(column: pd.Series, kind: str) -> tuple:
@@ -493,6 +517,8 @@ def encode(
     for name in items:
         _check_finite(frame[name], name, "items")
     kinds = _resolve_item_types(items, item_types, frame)
+    variants = {name: TYPE_VARIANTS[kind][1] for name, kind in kinds.items() if kind in TYPE_VARIANTS}
+    kinds = {name: TYPE_VARIANTS.get(kind, (kind,))[0] for name, kind in kinds.items()}
     specs: list[ItemSpec] = []
     codes: dict[str, list[np.ndarray]] = {k: [] for k in ("binary", "nominal", "ordinal")}
     continuous: list[np.ndarray] = []
@@ -551,7 +577,7 @@ def encode(
                 )
         lookup = {c: i for i, c in enumerate(cats)}
         code = np.array([-1 if pd.isna(v) else lookup[v] for v in col], dtype=np.int64)
-        specs.append(ItemSpec(name, kind, tuple(cats)))
+        specs.append(ItemSpec(name, kind, tuple(cats), variants.get(name, "")))
         codes[kind].append(code)
 
     encoded = EncodedData(items=specs, units=pd.Index(units, name="unit"))

@@ -31,6 +31,8 @@ DEFAULT_PRIORS: dict[str, tuple[str, dict[str, Any]]] = {
     "nominal_logit": ("Normal", {"mu": 0.0, "sigma": 2.5}),
     "ordinal_first_threshold": ("Normal", {"mu": -1.0, "sigma": 2.5}),
     "ordinal_log_gap": ("Normal", {"mu": 0.0, "sigma": 1.0}),
+    "ordinal_location": ("Normal", {"mu": 0.0, "sigma": 2.5}),
+    "ordinal_restricted_log_gap": ("Normal", {"mu": 0.0, "sigma": 1.0}),
     # normal items: mean prior centred/scaled on the item (set by the kernel)
     "normal_mean": ("Normal", {"mu": 0.0, "sigma": 2.0}),
     "normal_sd": ("HalfNormal", {"sigma": 1.0}),
@@ -66,6 +68,8 @@ _NEEDS = {
     "nominal_logit": "a nominal item",
     "ordinal_first_threshold": "an ordinal item",
     "ordinal_log_gap": "an ordinal item with three or more categories",
+    "ordinal_location": "an item declared 'ordinal-restricted'",
+    "ordinal_restricted_log_gap": "an item declared 'ordinal-restricted' with three or more categories",
     "normal_mean": "a continuous item",
     "normal_sd": "a continuous item",
     "random_sd": "cluster random effects (e.g. cluster=... with random_intercept=True)",

@@ -5,10 +5,10 @@
 - :mod:`.guessing` -- the 3PL guessing kernel (eq. 42).
 """
 
-from .base import (KERNELS, LINKS, BinaryKernel, CategoricalKernel, ItemKernel, NominalKernel, NormalKernel,
-                   OrdinalKernel, build_kernels, cdf, log_cdf, unit_shared)
+from .base import (KERNEL_VARIANTS, KERNELS, LINKS, BinaryKernel, CategoricalKernel, ItemKernel, NominalKernel,
+                   NormalKernel, OrdinalKernel, RestrictedOrdinalKernel, build_kernels, cdf, log_cdf, unit_shared)
 from .guessing import GuessingKernel
 from .regression import RegressionKernel
 
-__all__ = ["KERNELS", "LINKS", "ItemKernel", "CategoricalKernel", "BinaryKernel", "NominalKernel", "OrdinalKernel",
-           "NormalKernel", "RegressionKernel", "GuessingKernel", "build_kernels", "cdf", "log_cdf", "unit_shared"]
+__all__ = ["KERNELS", "KERNEL_VARIANTS", "LINKS", "ItemKernel", "CategoricalKernel", "BinaryKernel", "NominalKernel",
+           "OrdinalKernel", "RestrictedOrdinalKernel", "NormalKernel", "RegressionKernel", "GuessingKernel", "build_kernels", "cdf", "log_cdf", "unit_shared"]

@@ -554,6 +554,59 @@ class OrdinalKernel(CategoricalKernel):
         return self._fixed_start(out)
 
 
+class RestrictedOrdinalKernel(OrdinalKernel):
+    """Ordered categories with proportional odds: one threshold set per item and a class location (eq. 1).
+
+    P(y_i <= k | c) = F(tau_ik - mu_ci - shift), with tau_i1 = 0 and later
+    thresholds adding positive gaps exp(log_gap_ik) shared by all classes;
+    the class location mu_ci (``ordinal_location``, dims ``(class,
+    ordinal_item)``) moves the whole response distribution of item i up
+    (mu > 0) or down. Per item: K locations and C - 2 gaps, against K (C - 1)
+    thresholds of :class:`OrdinalKernel` -- the restricted ordinal LCA of
+    rating-scale items (Latent GOLD's ordinal indicators; the cumulative-logit
+    form with ``link="logit"``, ordered probit with ``"probit"``). With two
+    categories it is the binary kernel (mu = -tau). Declared per item as
+    ``item_types="ordinal-restricted"``.
+    """
+
+    variant = "restricted"
+
+    def coords(self):  # its own dims and names: restricted and unrestricted ordinal items can be mixed
+        labels = [f"{self.names[i]}[{k + 1}]" for i, k in zip(self.gap_item, self.gap_position)]
+        return {"ordinal_restricted_item": self.names, "ordinal_restricted_gap": labels}
+
+    def build(self, priors, ordered_item=None, fixed=None):
+        self.fixed = {k: v for k, v in (fixed or {}).items() if k.startswith("ordinal_")}
+        meta = {"class_axis": 0, "class_dim": "class"}
+        self.params["ordinal_location"] = create(
+            priors, "ordinal_location", dims=("class", "ordinal_restricted_item"),
+            fixed=self.fixed.get("ordinal_location"), **meta)
+        self.class_axis["ordinal_location"] = 0
+        if len(self.gap_item):
+            self.params["ordinal_restricted_log_gap"] = create(
+                priors, "ordinal_restricted_log_gap", dims=("ordinal_restricted_gap",),
+                fixed=self.fixed.get("ordinal_restricted_log_gap"))
+
+    def thresholds(self, params=None):
+        """(..., K, I, C-1) class thresholds tau_ik - mu_ci; unused slots are +large (F = 1)."""
+        p = params or self.params
+        location = p["ordinal_location"]  # (..., K, I)
+        n_items, n_thr = len(self.items), self.max_categories - 1
+        tau = pt.zeros((n_items, n_thr))
+        if len(self.gap_item):
+            add = pt.matmul(pt.exp(p["ordinal_restricted_log_gap"]), self.gap_cumulative.T)  # (..., I*(C-1))
+            tau = tau + add.reshape((*add.shape[:-1], n_items, n_thr))
+        tau = pt.expand_dims(tau, -3) - location[..., None]  # (..., K, I, C-1)
+        used = np.arange(n_thr)[None, :] < (self.n_categories - 1)[:, None]
+        return pt.where(used, tau, -_IMPOSSIBLE)
+
+    def random_start(self, rng, n_classes):
+        out = {"ordinal_location": rng.uniform(-1.5, 1.5, size=(n_classes, len(self.items)))}
+        if len(self.gap_item):
+            out["ordinal_restricted_log_gap"] = rng.uniform(-0.5, 0.5, size=len(self.gap_item))
+        return self._fixed_start(out)
+
+
 class NormalKernel(ItemKernel):
     """Continuous items, normal within class (eq. 2 with y* = y).
 
@@ -672,6 +725,10 @@ KERNELS: dict[str, Callable[..., ItemKernel]] = {
     "ordinal": OrdinalKernel,
     "continuous": NormalKernel,
 }
+#: (item type, variant) -> kernel class of the items declared as that variant (``ItemSpec.variant``)
+KERNEL_VARIANTS: dict[tuple[str, str], Callable[..., ItemKernel]] = {
+    ("ordinal", "restricted"): RestrictedOrdinalKernel,
+}
 
 
 def build_kernels(data: EncodedData, link: str = "logit", items: Sequence[str] | None = None,
@@ -684,8 +741,8 @@ def build_kernels(data: EncodedData, link: str = "logit", items: Sequence[str] |
         items_of_kind = [it for it in data.items_of(kind) if items is None or it.name in items]
         if items is not None:  # keep the caller's order (blocks are matched by position)
             items_of_kind.sort(key=lambda it: list(items).index(it.name))
-        if items_of_kind:
-            items_kind = items_of_kind
-            extra = {"equal_variances": options.get("equal_variances", False)} if kind == "continuous" else {}
-            kernels.append(cls(items_kind, data, link, **extra))
+        extra = {"equal_variances": options.get("equal_variances", False)} if kind == "continuous" else {}
+        for variant in dict.fromkeys(it.variant for it in items_of_kind):  # one kernel per variant, first-seen order
+            block = [it for it in items_of_kind if it.variant == variant]
+            kernels.append(KERNEL_VARIANTS.get((kind, variant), cls)(block, data, link, **extra))
     return kernels

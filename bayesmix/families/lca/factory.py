@@ -145,7 +145,8 @@ def lca(
         intercepts (eq. 5) or the between class (eq. 17, 26).
     item_types : str or dict, optional
         One type for all items or ``{item: type}`` with type ``"binary"``,
-        ``"nominal"``, ``"ordinal"`` (ordered thresholds) or ``"continuous"``.
+        ``"nominal"``, ``"ordinal"`` (ordered thresholds by class), ``"ordinal-restricted"`` (proportional
+        odds: one threshold set per item and a class location) or ``"continuous"``.
     link : ``"logit"`` or ``"probit"``
         For binary and ordinal items.
     missing_codes : list or dict, optional
