@@ -313,18 +313,35 @@ class NestedClasses(Structure):
 
     def __init__(self, log_prior_between_at: GraphAt, log_prior_within_at: GraphAt, loglik_at: GraphAt,
                  n_units: int, cluster_index: np.ndarray, n_clusters: int, between_labels_dim: str = "between_class",
-                 latent: LatentEffects | None = None):
+                 latent: LatentEffects | None = None, shared_log_prior_within_at: GraphAt | None = None,
+                 patterns=None):
         super().__init__(n_units, cluster_index, n_clusters, latent)
         self.log_prior_between_at = log_prior_between_at
         self.log_prior_within_at = log_prior_within_at
         self.loglik_at = loglik_at
         self.between_dim = between_labels_dim
+        # response patterns (as WithinClasses): at a quadrature node shared by all clusters, without unit
+        # covariates, log p(y_ij | D_j = d, z) is the same for units with the same responses
+        use = shared_log_prior_within_at is not None and patterns is not None and patterns.worthwhile
+        self.shared_log_prior_within_at = shared_log_prior_within_at if use else None
+        self.patterns = patterns if use else None
 
     def _args(self, z):
         return (self.log_prior_between_at(z), self.log_prior_within_at(z), self.loglik_at(z),
                 self.cluster_index, self.n_clusters)
 
+    def node_work(self, n_items: int, n_classes: int) -> int | None:
+        if self.patterns is None:
+            return None
+        return self.patterns.n_patterns * n_classes + (self.n_clusters or 0)
+
     def conditional_loglik(self, z=None):
+        if self.patterns is not None and shared_node(z):  # exact: by pattern, then pattern counts per cluster
+            log_prior_within = self.shared_log_prior_within_at(z)  # (..., M, 1, K)
+            by_pattern = self.patterns.rows(self.loglik_at(z))  # (P, K)
+            by_d = within.loglik(log_prior_within, pt.expand_dims(by_pattern, -3))  # (..., M, P)
+            cluster_ll = self.patterns.cluster_sum(by_d, self.cluster_index, self.n_clusters)  # (..., M, J)
+            return within.loglik(self.log_prior_between_at(z), pt.swapaxes(cluster_ll, -1, -2))
         return nested.loglik(*self._args(z))
 
     def class_posterior(self, z=None):

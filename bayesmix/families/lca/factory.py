@@ -131,6 +131,16 @@ def lca(
     - *within and between* (``n_between_classes=M``, section 6, eq. 24-26):
       the within class C_ij depends on the between class D_j through
       gamma_cd (``class_between_effect``), with gamma_Ld = gamma_cM = 0.
+    - *all three together* (``n_between_classes=M`` and
+      ``random_intercept=True``, section 6, eq. 24 with random alpha_cj):
+      logit P(C_ij = c | D_j = d) = a_c + gamma_cd + alpha_cj, so the
+      random intercepts' means differ by D (gamma_cd, eq. 25) and, with
+      ``between_specific=["random_sd"]``, their SDs too (eq. 18); D_j is
+      predicted by ``cluster_covariates`` (eq. 26). ML integrates the
+      standardized intercepts z_j ~ N(0, I) outside the sum over d:
+      p(y_j) = int sum_d P(D_j = d) prod_i p(y_ij | d, z) phi(z) dz.
+      Results: ``between_class_probabilities`` (P(D_j | y_j)),
+      ``between_within_table`` (the joint (C, D) table), ``class_icc`` per D.
 
     The log-likelihood stored for LOO is per cluster, with random effects
     integrated by quadrature (``integration={"method": "trapezoid" |
@@ -156,7 +166,16 @@ def lca(
     random_intercept : bool
         Cluster random intercepts on the K-1 class logits (Model 6, eq. 4-5).
     n_between_classes : int, optional
-        M between classes D_j predicting the within class (eq. 24-26).
+        M between classes D_j predicting the within class (eq. 24-26); with
+        ``random_intercept=True`` all three class statuses in one model.
+    between_specific : list of str, optional
+        Between-level parameters that differ across the between classes
+        (Mplus: the class-specific ``%CB#d%`` sections of the between level,
+        eq. 18, 25): ``["random_sd"]`` gives each between class its own
+        random-intercept SDs (``random_sd`` of dims (between_class,
+        class_free), uncorrelated intercepts; ``class_icc`` per between
+        class). Needs ``random_intercept=True`` and ``n_between_classes``.
+        The random-intercept means already differ by D (``class_between_effect``).
     covariates : list of str, optional
         Unit-level numeric columns predicting the class (eq. 4).
     cluster_covariates : list of str, optional
@@ -258,7 +277,8 @@ def lca(
         if random_intercept and n_between_classes is not None:
             structure, between_model = _within_and_between(model, encoded, class_model, measurement, prior_set,
                                                            n_between_classes, random=True,
-                                                           sd_by_between="random_sd" in between_specific)
+                                                           sd_by_between="random_sd" in between_specific,
+                                                           kernels=kernels)
             components.append(between_model)
         elif random_intercept:
             structure = _within_between(encoded, class_model, measurement, prior_set, labels, kernels)
@@ -309,7 +329,7 @@ def _within_between(encoded, class_model, measurement, priors, labels, kernels):
 
 
 def _within_and_between(model, encoded, class_model, measurement, priors, n_between, *, random: bool = False,
-                        sd_by_between: bool = False):
+                        sd_by_between: bool = False, kernels=()):
     """Section 6: within class C_ij predicted by between class D_j (eq. 24), D_j by w_j (eq. 26).
 
     ``random``: all three statuses of Table 4 together (eq. 24 with random
@@ -330,7 +350,7 @@ def _within_and_between(model, encoded, class_model, measurement, priors, n_betw
     gamma = create(priors, "class_between_effect", dims=("class_free", "between_class_free"))
     # gamma_cd with gamma_Ld = gamma_cM = 0 (identification, eq. 24): offsets (M, 1, K-1)
     gamma_full = pt.swapaxes(full_logits(gamma, axis=1), 0, 1)[:, None, :]
-    effects = None
+    effects, patterns, shared_log_prior_within_at = None, None, None
     if not random:
         log_prior_within = class_model.log_prior(offset=gamma_full)  # (M, N or 1, K)
         log_prior_within_at = lambda z: log_prior_within  # noqa: E731
@@ -349,6 +369,16 @@ def _within_and_between(model, encoded, class_model, measurement, priors, n_betw
             if not sd_by_between:
                 u = pt.expand_dims(u, -3)
             return class_model.log_prior(offset=gamma_full + u)  # (..., M, N, K)
+
+        def shared_log_prior_within_at(z):  # z (..., 1, D) shared by all clusters -> (..., M, 1, K)
+            u = effects.values(z, broadcast=False)  # (..., 1, K-1), or (..., M, 1, K-1)
+            if not sd_by_between:
+                u = pt.expand_dims(u, -3)
+            return class_model.log_prior(offset=gamma_full + u)
+        if class_model.covariates is None:
+            patterns = response_patterns(kernels)
     structure = NestedClasses(lambda z: between_model.log_prior(), log_prior_within_at, measurement,
-                              encoded.n_units, encoded.cluster_index, len(encoded.clusters), latent=effects)
+                              encoded.n_units, encoded.cluster_index, len(encoded.clusters), latent=effects,
+                              shared_log_prior_within_at=shared_log_prior_within_at if patterns is not None else None,
+                              patterns=patterns)
     return structure, between_model
