@@ -343,3 +343,15 @@ def test_between_specific_needs_both_statuses():
     with pytest.raises(ValueError, match="cannot vary across between classes"):
         bm.lca(frame, ITEMS, 2, cluster="school", n_between_classes=2, random_intercept=True,
                between_specific=["binary_logit_sd"])
+
+
+def test_pattern_path_equals_per_unit_path():
+    """At quadrature nodes shared by all clusters the marginal runs by response pattern (exact)."""
+    sim = bm.datasets.simulate_lca_two_level(n_clusters=12, cluster_size=15, n_items=4, n_between_classes=3,
+                                             random_sd=[[0.5], [1.0], [1.5]], seed=2)
+    for kw in ({}, {"between_specific": ["random_sd"]}):
+        m = bm.lca(sim.data, sim.items, 2, cluster="cluster", n_between_classes=3, random_intercept=True, **kw)
+        assert m.structure.patterns is not None
+        values = values_of(m, 5)
+        per_unit = {"method": "trapezoid", "points": 30, "adaptive": True}  # grid at (0, 1): the same nodes
+        np.testing.assert_allclose(loglik_at(m, values), loglik_at(m, values, per_unit), rtol=0, atol=1e-10)
