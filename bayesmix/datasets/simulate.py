@@ -137,7 +137,7 @@ def simulate_lca_two_level(
     Per cluster j: the between class D_j ~ softmax(between_class_intercept)
     (eq. 26, last class the reference) and random intercepts
     alpha_j = diag(sd_d) z_j, z_j ~ N(0, I) (eq. 4-5, 18); per unit i of j:
-    C_ij ~ softmax(class_intercept + gamma_.d + alpha_j) with gamma_cM = 0
+    C_ij ~ softmax(class_intercept + gamma_d + alpha_j) with gamma_cM = 0
     (eq. 24, ``class_between_effect`` holds its K-1 x M-1 free part) and
     binary items from ``binary_logit`` (eq. 1). ``n_between_classes=None``
     leaves D out (the within-between model); ``random_sd=0`` leaves the

@@ -337,7 +337,7 @@ def _within_and_between(model, encoded, class_model, measurement, priors, n_betw
     logit_c = a_c + gamma_cd + alpha_cj with alpha_j = L z_j, z_j ~ N(0, I)
     independent of D_j, so the mean of the random intercepts differs by D
     (gamma_cd, eq. 25) and, with ``sd_by_between``, their SDs too
-    (alpha_j | D_j = d ~ N(gamma_.d, diag(sd_d)^2), eq. 18). The cluster
+    (alpha_j | D_j = d ~ N(gamma_d, diag(sd_d)^2), eq. 18). The cluster
     covariates predict D_j (eq. 26), not the random intercepts.
     """
     between_labels = class_labels(n_between, "between_class")
