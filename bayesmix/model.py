@@ -552,6 +552,11 @@ class MixtureModel:
         from .results import between_class_probabilities
         return between_class_probabilities(self, fit, **kwargs)
 
+    def between_within_table(self, fit, **kwargs) -> pd.DataFrame:
+        """See :func:`bayesmix.results.between_within_table`."""
+        from .results import between_within_table
+        return between_within_table(self, fit, **kwargs)
+
     def profiles(self, fit, ci_prob: float | None = None, **kwargs) -> pd.DataFrame:
         """See :func:`bayesmix.results.profiles`."""
         from .results import profiles

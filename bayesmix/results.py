@@ -311,6 +311,46 @@ def between_class_probabilities(mm, fit, max_draws: int = 1000) -> pd.DataFrame:
     return pd.DataFrame(probs, index=mm.data.clusters, columns=pd.Index(labels, name="between_class"))
 
 
+def between_within_table(mm, fit, max_draws: int = 1000) -> pd.DataFrame:
+    """The joint (C, D) table of a model with between and within classes (section 6, eq. 24-26).
+
+    Share of units in between class d and within class c, from the
+    posterior classification: (1/N) sum_ij P(D_j = d, C_ij = c | y_j), with
+    P(D_j = d, C_ij = c | y_j) = P(D_j = d | y_j) P(C_ij = c | y_ij, D_j = d)
+    and any random intercepts integrated over each cluster's posterior (the
+    table Mplus prints as the latent class pattern counts of CB and C).
+    Its rows sum to the between-class shares of units, its columns to the
+    within-class shares; divide a row by its sum for P(C = c | D = d).
+
+    Parameters
+    ----------
+    mm : MixtureModel
+        A model with ``n_between_classes``.
+    fit : MLResult, MAPResult or DataTree
+        Any fit (:func:`bayesmix.evaluate.as_fit`); averaged over posterior draws.
+    max_draws : int
+        At most this many (thinned) posterior draws are averaged.
+
+    Returns
+    -------
+    DataFrame
+        Between classes x within classes, summing to 1.
+
+    Examples
+    --------
+    >>> m.between_within_table(ml)                              # doctest: +SKIP
+    """
+    if mm.structure.between_posterior is None:
+        raise ValueError("this model has no between class; fit bm.lca(..., n_between_classes=M).")
+
+    def graph_of(integration):
+        return mm.posterior_expectation(mm.structure.joint_posterior, "unit", integration).mean(axis=0)
+    table = _average(mm, fit, "between_within_table", graph_of, max_draws)
+    labels = list(mm.model.coords["between_class"])
+    return pd.DataFrame(table, index=pd.Index(labels, name="between_class"),
+                        columns=pd.Index(list(mm.class_labels), name="class"))
+
+
 def _posterior_dataset(idata):
     node = idata["posterior"]
     return node.dataset if hasattr(node, "dataset") else node

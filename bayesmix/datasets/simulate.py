@@ -104,6 +104,114 @@ def simulate_lca(
 
 
 @dataclass
+class SimulatedTwoLevelLCA:
+    """Simulated two-level LCA data (section 6) with the truth named like the model's variables."""
+
+    data: pd.DataFrame
+    truth: dict[str, np.ndarray]
+    classes: np.ndarray
+    between_classes: np.ndarray | None
+    items: list[str]
+    cluster: str
+
+    def __iter__(self):  # allows ``data, truth = simulate_lca_two_level(...)``
+        return iter((self.data, self.truth))
+
+
+def simulate_lca_two_level(
+    n_clusters: int = 40,
+    cluster_size: int = 20,
+    n_items: int = 5,
+    n_classes: int = 2,
+    n_between_classes: int | None = 2,
+    *,
+    between_class_intercept=None,
+    class_intercept=None,
+    class_between_effect=None,
+    random_sd=None,
+    binary_logit=None,
+    seed: int | None = None,
+) -> SimulatedTwoLevelLCA:
+    """Two-level binary LCA with all three class statuses of Table 4 (section 6, eq. 24-26).
+
+    Per cluster j: the between class D_j ~ softmax(between_class_intercept)
+    (eq. 26, last class the reference) and random intercepts
+    alpha_j = diag(sd_d) z_j, z_j ~ N(0, I) (eq. 4-5, 18); per unit i of j:
+    C_ij ~ softmax(class_intercept + gamma_d + alpha_j) with gamma_cM = 0
+    (eq. 24, ``class_between_effect`` holds its K-1 x M-1 free part) and
+    binary items from ``binary_logit`` (eq. 1). ``n_between_classes=None``
+    leaves D out (the within-between model); ``random_sd=0`` leaves the
+    random intercepts out (the within and between model).
+
+    Parameters
+    ----------
+    n_clusters, cluster_size, n_items, n_classes : int
+        Sizes (J, units per cluster, I, K).
+    n_between_classes : int or None
+        M; None: no between class.
+    between_class_intercept : array_like, optional
+        (M-1,) logits of D (default 0.4 .. -0.4).
+    class_intercept : array_like, optional
+        (K-1,) logits of C in the last between class (default 0).
+    class_between_effect : array_like, optional
+        (K-1, M-1) gamma (default: +2 in the first between class, spaced down).
+    random_sd : float, array_like, optional
+        SD of the K-1 random intercepts: a scalar, (K-1,) or (M, K-1) (SDs by D);
+        default 0.8.
+    binary_logit : array_like, optional
+        (K, I) item logits (default: +-1.5 patterns).
+    seed : int, optional
+
+    Returns
+    -------
+    SimulatedTwoLevelLCA
+        ``data`` (items ``y1..``, ``cluster``), ``truth`` (with ``random_z``
+        and ``random_sd`` of shape (K-1,) or (M, K-1)), the within and between
+        classes; unpacks as ``data, truth``.
+
+    Examples
+    --------
+    >>> from bayesmix.datasets import simulate_lca_two_level
+    >>> sim = simulate_lca_two_level(10, 5, seed=1)
+    >>> sim.data.shape
+    (50, 6)
+    """
+    rng = np.random.default_rng(seed)
+    K, I, J = n_classes, n_items, n_clusters
+    M = 1 if n_between_classes is None else int(n_between_classes)
+    if between_class_intercept is None:
+        between_class_intercept = np.linspace(0.4, -0.4, M - 1) if M > 2 else np.full(M - 1, 0.4)
+    between_class_intercept = np.asarray(between_class_intercept, dtype=float).reshape(M - 1)
+    class_intercept = np.zeros(K - 1) if class_intercept is None else np.asarray(class_intercept, float)
+    if class_between_effect is None:
+        class_between_effect = np.tile(np.linspace(2.0, 1.0, M - 1), (K - 1, 1)) if M > 1 else np.zeros((K - 1, 0))
+    gamma = np.zeros((K - 1, M))
+    gamma[:, : M - 1] = np.asarray(class_between_effect, dtype=float).reshape(K - 1, M - 1)
+    sd = np.asarray(0.8 if random_sd is None else random_sd, dtype=float)
+    sd_by_d = np.broadcast_to(sd if sd.ndim == 2 else np.broadcast_to(sd, (K - 1,))[None], (M, K - 1))
+    if binary_logit is None:
+        binary_logit = np.array([[1.5 if (i + c) % K == 0 else -1.5 for i in range(I)] for c in range(K)])
+    binary_logit = np.asarray(binary_logit, dtype=float)
+    between = rng.choice(M, size=J, p=softmax(np.append(between_class_intercept, 0.0)))
+    z = rng.standard_normal((J, K - 1))
+    index = np.repeat(np.arange(J), cluster_size)
+    logits = np.zeros((J, K))
+    logits[:, : K - 1] = class_intercept + gamma[:, between].T + sd_by_d[between] * z
+    probs = softmax(logits, axis=1)[index]
+    classes = (rng.uniform(size=(len(index), 1)) > np.cumsum(probs, axis=1)).sum(1)
+    y = (rng.uniform(size=(len(index), I)) < expit(binary_logit[classes])).astype(float)
+    items = [f"y{i + 1}" for i in range(I)]
+    frame = pd.DataFrame(y, columns=items)
+    frame.insert(0, "cluster", [f"c{j}" for j in index])
+    truth = {"class_intercept": class_intercept, "binary_logit": binary_logit,
+             "random_sd": np.array(sd_by_d if sd.ndim == 2 else sd_by_d[0]), "random_z": z}
+    if n_between_classes is not None:
+        truth.update(between_class_intercept=between_class_intercept, class_between_effect=gamma[:, : M - 1])
+    return SimulatedTwoLevelLCA(frame, truth, classes, None if n_between_classes is None else between,
+                                items, "cluster")
+
+
+@dataclass
 class SimulatedRegression:
     """Simulated two-level mixture-regression data with the true parameters.
 

@@ -71,16 +71,32 @@ class LatentEffects:
     dim : coord name of the effects; ``level_dim``: coord of the levels.
     prefix : namespace of the block's variables (``random`` gives
         ``random_sd``, ``random_chol``, ``random_z`` ...).
+    groups, group_dim : labels (and their coord) of classes with their own
+        SDs: ``form="diagonal"`` with ``sd`` of dims ``(group_dim, dim)``, so
+        u_j = mu + Gamma' w_j + diag(sd_g) z_j in group g (class-specific
+        between-level variances, eq. 18, 25: g the between class D_j). Then
+        :meth:`values` and :meth:`unit_values` carry a group axis before the
+        level axis, (..., G, J, D) and (..., G, N, D); z stays one standard
+        normal per level, shared by all groups.
     """
 
     def __init__(self, effect_labels: Sequence[str], level_index: np.ndarray | None, n_levels: int,
                  covariates: np.ndarray | None = None, covariate_names: Sequence[str] = (), *,
                  form: str = "cholesky", structure: np.ndarray | None = None, dim: str = "effect",
-                 level_dim: str = "cluster", prefix: str = "random", covariate_dim: str = "cluster_covariate"):
+                 level_dim: str = "cluster", prefix: str = "random", covariate_dim: str = "cluster_covariate",
+                 groups: Sequence[str] | None = None, group_dim: str | None = None):
         if form not in FORMS:
             raise ValueError(f"form={form!r} is unknown; use one of {FORMS}.")
         self.effect_labels = list(effect_labels)
         self.form = form if (form != "cholesky" or len(self.effect_labels) > 1) else "diagonal"
+        self.groups = None if groups is None else list(groups)
+        self.group_dim = group_dim
+        if self.groups is not None:
+            if group_dim is None:
+                raise ValueError("groups= needs group_dim= (the coord of the groups).")
+            if form != "diagonal":
+                raise ValueError("group-specific SDs (groups=) are available for form='diagonal'.")
+            self.form = "diagonal"
         self.dim = dim
         self.level_dim = level_dim
         self.prefix = prefix
@@ -127,6 +143,8 @@ class LatentEffects:
 
     def coords(self) -> dict:
         out = {self.dim: self.effect_labels, f"{self.dim}_": self.effect_labels}
+        if self.groups is not None:
+            out[self.group_dim] = self.groups
         if self.form == "factor":
             out[self.factor_dim] = ["factor"]
         if self.w is not None:
@@ -145,7 +163,12 @@ class LatentEffects:
                 model.add_coord(name, values)
         d = self.n_effects
         meta = {"latent": self.prefix}
-        if self.form in ("diagonal", "structural"):
+        if self.groups is not None:  # sd (G, D): Lambda_g = diag(sd_g)
+            sd, _ = _prior(priors, "random_sd", self.name("sd"), dims=(self.group_dim, self.dim))
+            register(self.name("sd"), class_axis=0, class_dim=self.group_dim, **meta)
+            self.params["sd"] = sd
+            self.loading = sd[:, :, None] * pt.eye(d)  # (G, D, D)
+        elif self.form in ("diagonal", "structural"):
             sd, _ = _prior(priors, "random_sd", self.name("sd"), dims=self.dim)
             register(self.name("sd"), **meta)
             self.params["sd"] = sd
@@ -199,11 +222,16 @@ class LatentEffects:
     def values(self, z=None, broadcast: bool = True):
         """u (..., J, D) for standardized z (..., J or 1, n_dims); default: the sampled z.
 
+        With ``groups``: (..., G, J, D), one value per group at the same z.
+
         ``broadcast=False`` keeps a length-1 level axis of ``z`` (a quadrature
         node shared by all levels) when :attr:`level_free`.
         """
         z = self.z if z is None else z
-        u = pt.matmul(z, self.loading.T)
+        if self.groups is not None:  # (..., 1, J, D) * (G, 1, D) -> (..., G, J, D)
+            u = pt.expand_dims(pt.as_tensor_variable(z), -3) * self.params["sd"][:, None, :]
+        else:
+            u = pt.matmul(z, self.loading.T)
         if broadcast or not self.level_free:
             u = u + pt.zeros((self.n_levels, self.n_effects))
         if self.w is not None:
@@ -227,16 +255,18 @@ class LatentEffects:
         return u if self.level_index is None else u[..., self.level_index, :]
 
     def covariance(self):
-        """Cov(u_j) excluding the covariate part, (D, D)."""
+        """Cov(u_j) excluding the covariate part, (D, D); (G, D, D) with ``groups``."""
         lam = self.loading
+        if self.groups is not None:
+            return pt.matmul(lam, pt.swapaxes(lam, -1, -2))
         if self.form == "structural" and self.structure.any():
             inv = pt.linalg.inv(pt.eye(self.n_effects) - self._b_matrix())
             lam = pt.matmul(inv, lam)
         return pt.matmul(lam, lam.T)
 
     def variances(self):
-        """Var(u_jd) excluding the covariate part, (D,)."""
-        return pt.diagonal(self.covariance())
+        """Var(u_jd) excluding the covariate part, (D,); (G, D) with ``groups``."""
+        return pt.diagonal(self.covariance(), axis1=-2, axis2=-1)
 
     # ------------------------------------------------------------ simulation (posterior predictive)
     def item_shift(self, names: Sequence[str], z):
@@ -273,7 +303,9 @@ class LatentEffects:
     def random_start(self, rng: np.random.Generator) -> dict:
         d = self.n_effects
         out: dict = {}
-        if self.form in ("diagonal", "structural"):
+        if self.groups is not None:
+            out[self.name("sd")] = rng.uniform(0.3, 1.5, size=(len(self.groups), d))
+        elif self.form in ("diagonal", "structural"):
             out[self.name("sd")] = rng.uniform(0.3, 1.5, size=d)
         elif self.form == "cholesky":
             packed = [rng.uniform(0.3, 1.5) if i == j else 0.0 for i in range(d) for j in range(i + 1)]

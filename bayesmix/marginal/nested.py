@@ -30,6 +30,7 @@ __all__ = [
     "loglik",
     "posterior_between",
     "posterior_within",
+    "posterior_joint",
     "unit_log_prior",
     "population_proportions",
 ]
@@ -78,6 +79,20 @@ def posterior_within(log_prior_between: TensorLike, log_prior_within: TensorLike
     log_post_d_units = pt.swapaxes(log_post_d[..., cluster_index, :], -1, -2)[..., None]  # (..., M, N, 1)
     log_post_c_given_d = within.log_posterior(log_prior_within, _per_between_class(loglik_by_class))
     return pt.exp(pt.logsumexp(log_post_d_units + log_post_c_given_d, axis=-3))
+
+
+def posterior_joint(log_prior_between: TensorLike, log_prior_within: TensorLike, loglik_by_class: TensorLike,
+                    cluster_index: np.ndarray, n_clusters: int) -> TensorVariable:
+    """P(D_j = d, C_ij = c | y_j) = P(D_j = d | y_j) P(C_ij = c | y_ij, D_j = d), shape (..., N, M, K).
+
+    Summed over d it is :func:`posterior_within`, over c the unit's P(D_j = d | y_j);
+    averaged over units it is the estimated joint (C, D) table (eq. 24-26).
+    """
+    log_post_d = _log_posterior_between(log_prior_between, log_prior_within, loglik_by_class,
+                                        cluster_index, n_clusters)  # (..., J, M)
+    log_post_d_units = pt.swapaxes(log_post_d[..., cluster_index, :], -1, -2)[..., None]  # (..., M, N, 1)
+    log_post_c_given_d = within.log_posterior(log_prior_within, _per_between_class(loglik_by_class))  # (..., M, N, K)
+    return pt.exp(pt.swapaxes(log_post_d_units + log_post_c_given_d, -3, -2))
 
 
 def unit_log_prior(log_prior_between: TensorLike, log_prior_within: TensorLike,

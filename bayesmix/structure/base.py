@@ -298,23 +298,50 @@ class NestedClasses(Structure):
     """Within classes C_ij whose logits depend on a between class D_j (section 6, eq. 22-26).
 
     ``log_prior_between_at(z)``: log P(D_j = d | w_j) (..., J or 1, M);
-    ``log_prior_within_at(z)``: log P(C_ij = c | D_j = d, x_ij) (..., M, N or 1, K);
+    ``log_prior_within_at(z)``: log P(C_ij = c | D_j = d, x_ij, alpha_j(z)) (..., M, N or 1, K);
     ``loglik_at(z)``: log p(y_ij | C_ij = c) (..., N, K).
+
+    All three class statuses of Table 4 in one model (eq. 24 with random
+    alpha_cj): ``latent`` holds the cluster random intercepts, standardized
+    so that z_j ~ N(0, I) independently of D_j, and ``log_prior_within_at(z)``
+    adds alpha_j(z) to the logits of every between class d (with
+    between-class-specific random-effect means gamma_cd and, optionally,
+    SDs, eq. 18, 25). Then p(y_j) = int sum_d P(D_j = d) prod_i p(y_ij | d, z) phi(z) dz:
+    the sum over d is inside the conditional log-likelihood at z, which
+    quadrature (ML, per-cluster ``log_likelihood``) integrates and NUTS samples.
     """
 
     def __init__(self, log_prior_between_at: GraphAt, log_prior_within_at: GraphAt, loglik_at: GraphAt,
-                 n_units: int, cluster_index: np.ndarray, n_clusters: int, between_labels_dim: str = "between_class"):
-        super().__init__(n_units, cluster_index, n_clusters, None)
+                 n_units: int, cluster_index: np.ndarray, n_clusters: int, between_labels_dim: str = "between_class",
+                 latent: LatentEffects | None = None, shared_log_prior_within_at: GraphAt | None = None,
+                 patterns=None):
+        super().__init__(n_units, cluster_index, n_clusters, latent)
         self.log_prior_between_at = log_prior_between_at
         self.log_prior_within_at = log_prior_within_at
         self.loglik_at = loglik_at
         self.between_dim = between_labels_dim
+        # response patterns (as WithinClasses): at a quadrature node shared by all clusters, without unit
+        # covariates, log p(y_ij | D_j = d, z) is the same for units with the same responses
+        use = shared_log_prior_within_at is not None and patterns is not None and patterns.worthwhile
+        self.shared_log_prior_within_at = shared_log_prior_within_at if use else None
+        self.patterns = patterns if use else None
 
     def _args(self, z):
         return (self.log_prior_between_at(z), self.log_prior_within_at(z), self.loglik_at(z),
                 self.cluster_index, self.n_clusters)
 
+    def node_work(self, n_items: int, n_classes: int) -> int | None:
+        if self.patterns is None:
+            return None
+        return self.patterns.n_patterns * n_classes + (self.n_clusters or 0)
+
     def conditional_loglik(self, z=None):
+        if self.patterns is not None and shared_node(z):  # exact: by pattern, then pattern counts per cluster
+            log_prior_within = self.shared_log_prior_within_at(z)  # (..., M, 1, K)
+            by_pattern = self.patterns.rows(self.loglik_at(z))  # (P, K)
+            by_d = within.loglik(log_prior_within, pt.expand_dims(by_pattern, -3))  # (..., M, P)
+            cluster_ll = self.patterns.cluster_sum(by_d, self.cluster_index, self.n_clusters)  # (..., M, J)
+            return within.loglik(self.log_prior_between_at(z), pt.swapaxes(cluster_ll, -1, -2))
         return nested.loglik(*self._args(z))
 
     def class_posterior(self, z=None):
@@ -322,6 +349,10 @@ class NestedClasses(Structure):
 
     def between_posterior(self, z=None):
         return nested.posterior_between(*self._args(z))
+
+    def joint_posterior(self, z=None):
+        """P(D_j = d, C_ij = c | y_j, z), (..., N, M, K): the joint (C, D) classification of each unit."""
+        return nested.posterior_joint(*self._args(z))
 
     def extra_posteriors(self, z=None) -> dict:
         return {"between_class": (self.between_posterior(z), "cluster", self.between_dim)}

@@ -32,8 +32,27 @@ from ...structure.base import shared_log_prior
 __all__ = ["lca"]
 
 
+BETWEEN_SPECIFIC = ("random_sd",)
+
+
+def _check_between_specific(between_specific, random_intercept, n_between_classes) -> tuple[str, ...]:
+    """Parameters of the between level that differ across the between classes D (eq. 18, 25)."""
+    if isinstance(between_specific, str):
+        between_specific = (between_specific,)
+    given = tuple(between_specific or ())
+    unknown = [name for name in given if name not in BETWEEN_SPECIFIC]
+    if unknown:
+        raise ValueError(f"between_specific={list(given)!r}: {unknown} cannot vary across between classes; "
+                         f"use names from {list(BETWEEN_SPECIFIC)} (random-intercept means already differ "
+                         "across them through class_between_effect).")
+    if "random_sd" in given and not (random_intercept and n_between_classes is not None):
+        raise ValueError("between_specific=['random_sd'] gives each between class its own random-intercept SDs: "
+                         "it needs random_intercept=True and n_between_classes=M.")
+    return tuple(dict.fromkeys(given))
+
+
 def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n_between_classes,
-                   covariates, ordered, integration):
+                   covariates, ordered, integration, between_specific=()):
     check_class_level(class_level)
     check_needs_cluster(cluster, [name for name, given in (
         ("random_intercept=True", random_intercept), (f"class_level={class_level!r}", class_level == "between"),
@@ -46,8 +65,7 @@ def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n
     check_between_level(class_level, covariates)
     if n_between_classes is not None and (not isinstance(n_between_classes, (int, np.integer)) or n_between_classes < 2):
         raise ValueError(f"n_between_classes must be an integer >= 2, got {n_between_classes!r}.")
-    if n_between_classes is not None and random_intercept:
-        raise ValueError("n_between_classes with random_intercept is not available yet; use one of them.")
+    between_specific = _check_between_specific(between_specific, random_intercept, n_between_classes)
     if cluster is not None:
         if class_level == "between":
             check_clusters(encoded.cluster_index, cluster, n_between_classes=n_classes)
@@ -67,7 +85,7 @@ def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n
             )
         if n_classes < 2:
             raise ValueError("ordered= needs n_classes >= 2.")
-    return check_integration(integration)
+    return check_integration(integration), between_specific
 
 
 def lca(
@@ -79,6 +97,7 @@ def lca(
     class_level: str = "within",
     random_intercept: bool = False,
     n_between_classes: int | None = None,
+    between_specific: Sequence[str] = (),
     covariates: Sequence[str] | None = None,
     cluster_covariates: Sequence[str] | None = None,
     item_types: str | Mapping[str, str] | None = None,
@@ -112,6 +131,16 @@ def lca(
     - *within and between* (``n_between_classes=M``, section 6, eq. 24-26):
       the within class C_ij depends on the between class D_j through
       gamma_cd (``class_between_effect``), with gamma_Ld = gamma_cM = 0.
+    - *all three together* (``n_between_classes=M`` and
+      ``random_intercept=True``, section 6, eq. 24 with random alpha_cj):
+      logit P(C_ij = c | D_j = d) = a_c + gamma_cd + alpha_cj, so the
+      random intercepts' means differ by D (gamma_cd, eq. 25) and, with
+      ``between_specific=["random_sd"]``, their SDs too (eq. 18); D_j is
+      predicted by ``cluster_covariates`` (eq. 26). ML integrates the
+      standardized intercepts z_j ~ N(0, I) outside the sum over d:
+      p(y_j) = int sum_d P(D_j = d) prod_i p(y_ij | d, z) phi(z) dz.
+      Results: ``between_class_probabilities`` (P(D_j | y_j)),
+      ``between_within_table`` (the joint (C, D) table), ``class_icc`` per D.
 
     The log-likelihood stored for LOO is per cluster, with random effects
     integrated by quadrature (``integration={"method": "trapezoid" |
@@ -137,7 +166,16 @@ def lca(
     random_intercept : bool
         Cluster random intercepts on the K-1 class logits (Model 6, eq. 4-5).
     n_between_classes : int, optional
-        M between classes D_j predicting the within class (eq. 24-26).
+        M between classes D_j predicting the within class (eq. 24-26); with
+        ``random_intercept=True`` all three class statuses in one model.
+    between_specific : list of str, optional
+        Between-level parameters that differ across the between classes
+        (Mplus: the class-specific ``%CB#d%`` sections of the between level,
+        eq. 18, 25): ``["random_sd"]`` gives each between class its own
+        random-intercept SDs (``random_sd`` of dims (between_class,
+        class_free), uncorrelated intercepts; ``class_icc`` per between
+        class). Needs ``random_intercept=True`` and ``n_between_classes``.
+        The random-intercept means already differ by D (``class_between_effect``).
     covariates : list of str, optional
         Unit-level numeric columns predicting the class (eq. 4).
     cluster_covariates : list of str, optional
@@ -209,8 +247,9 @@ def lca(
     check_bool(equal_variances, "equal_variances")
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates,
                      cluster=cluster, cluster_covariates=cluster_covariates, missing_codes=missing_codes)
-    integration = _check_options(encoded, n_classes, cluster, class_level, random_intercept,
-                                 n_between_classes, covariates, ordered, integration)
+    integration, between_specific = _check_options(encoded, n_classes, cluster, class_level, random_intercept,
+                                                   n_between_classes, covariates, ordered, integration,
+                                                   between_specific)
     prior_set = PriorSet(priors, known=set(DEFAULT_PRIORS))
     labels = class_labels(n_classes)
     kernels = build_kernels(encoded, link=link, equal_variances=equal_variances)
@@ -236,7 +275,13 @@ def lca(
         measurement = lambda z: loglik_by_class  # noqa: E731  (no latent effect in the measurement)
         clustering = {} if cluster is None else {"cluster_index": encoded.cluster_index,
                                                  "n_clusters": len(encoded.clusters)}
-        if random_intercept:
+        if random_intercept and n_between_classes is not None:
+            structure, between_model = _within_and_between(model, encoded, class_model, measurement, prior_set,
+                                                           n_between_classes, random=True,
+                                                           sd_by_between="random_sd" in between_specific,
+                                                           kernels=kernels)
+            components.append(between_model)
+        elif random_intercept:
             structure = _within_between(encoded, class_model, measurement, prior_set, labels, kernels)
         elif class_level == "between":
             structure = BetweenClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units,
@@ -262,7 +307,8 @@ def lca(
         name="lca",
         ordered=ordered,
         options={"call": call, "link": link, "equal_variances": equal_variances, "class_level": class_level,
-                 "random_intercept": random_intercept, "n_between_classes": n_between_classes},
+                 "random_intercept": random_intercept, "n_between_classes": n_between_classes,
+                 "between_specific": list(between_specific)},
         integration=integration,
         sample_size=encoded.n_units,
         sample_size_basis="units (rows)",
@@ -283,8 +329,18 @@ def _within_between(encoded, class_model, measurement, priors, labels, kernels):
                          latent=effects, shared_log_prior_at=shared, patterns=response_patterns(kernels))
 
 
-def _within_and_between(model, encoded, class_model, measurement, priors, n_between):
-    """Section 6: within class C_ij predicted by between class D_j (eq. 24), D_j by w_j (eq. 26)."""
+def _within_and_between(model, encoded, class_model, measurement, priors, n_between, *, random: bool = False,
+                        sd_by_between: bool = False, kernels=()):
+    """Section 6: within class C_ij predicted by between class D_j (eq. 24), D_j by w_j (eq. 26).
+
+    ``random``: all three statuses of Table 4 together (eq. 24 with random
+    alpha_cj): the K-1 logits of C_ij get cluster random intercepts as well,
+    logit_c = a_c + gamma_cd + alpha_cj with alpha_j = L z_j, z_j ~ N(0, I)
+    independent of D_j, so the mean of the random intercepts differs by D
+    (gamma_cd, eq. 25) and, with ``sd_by_between``, their SDs too
+    (alpha_j | D_j = d ~ N(gamma_d, diag(sd_d)^2), eq. 18). The cluster
+    covariates predict D_j (eq. 26), not the random intercepts.
+    """
     between_labels = class_labels(n_between, "between_class")
     model.add_coord("between_class", between_labels)
     between_model = ClassModel(n_between, encoded.cluster_covariates, encoded.cluster_covariate_names,
@@ -295,7 +351,35 @@ def _within_and_between(model, encoded, class_model, measurement, priors, n_betw
     gamma = create(priors, "class_between_effect", dims=("class_free", "between_class_free"))
     # gamma_cd with gamma_Ld = gamma_cM = 0 (identification, eq. 24): offsets (M, 1, K-1)
     gamma_full = pt.swapaxes(full_logits(gamma, axis=1), 0, 1)[:, None, :]
-    log_prior_within = class_model.log_prior(offset=gamma_full)  # (M, N or 1, K)
-    structure = NestedClasses(lambda z: between_model.log_prior(), lambda z: log_prior_within, measurement,
-                              encoded.n_units, encoded.cluster_index, len(encoded.clusters))
+    effects, patterns, shared_log_prior_within_at = None, None, None
+    if not random:
+        log_prior_within = class_model.log_prior(offset=gamma_full)  # (M, N or 1, K)
+        log_prior_within_at = lambda z: log_prior_within  # noqa: E731
+    else:
+        labels = class_model.coords(class_labels(class_model.n_classes))[class_model.free_dim]
+        groups = dict(groups=between_labels, group_dim="between_class") if sd_by_between else {}
+        effects = LatentEffects(labels, encoded.cluster_index, len(encoded.clusters),
+                                form="diagonal" if sd_by_between else "cholesky", dim="class_free", **groups)
+        effects.build(priors)
+        variance = effects.variances()  # (K-1,) or (M, K-1)
+        pm.Deterministic("class_icc", variance / (variance + np.pi**2 / 3),
+                         dims=("between_class", "class_free") if sd_by_between else "class_free")
+
+        def log_prior_within_at(z):
+            u = effects.unit_values(z)  # (..., N, K-1), or (..., M, N, K-1) with SDs by D
+            if not sd_by_between:
+                u = pt.expand_dims(u, -3)
+            return class_model.log_prior(offset=gamma_full + u)  # (..., M, N, K)
+
+        def shared_log_prior_within_at(z):  # z (..., 1, D) shared by all clusters -> (..., M, 1, K)
+            u = effects.values(z, broadcast=False)  # (..., 1, K-1), or (..., M, 1, K-1)
+            if not sd_by_between:
+                u = pt.expand_dims(u, -3)
+            return class_model.log_prior(offset=gamma_full + u)
+        if class_model.covariates is None:
+            patterns = response_patterns(kernels)
+    structure = NestedClasses(lambda z: between_model.log_prior(), log_prior_within_at, measurement,
+                              encoded.n_units, encoded.cluster_index, len(encoded.clusters), latent=effects,
+                              shared_log_prior_within_at=shared_log_prior_within_at if patterns is not None else None,
+                              patterns=patterns)
     return structure, between_model
