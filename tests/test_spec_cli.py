@@ -259,11 +259,6 @@ def test_table2_specs_follow_the_papers_design(model, class_level, v, mse):
         assert set(pop) >= {"class_intercept[class1]", "regression_slope[class1, x]", "residual_sd"}
 
 
-def test_montecarlo_refuses_lta_specs_instead_of_reporting_wrong_population_values():
-    with pytest.raises(ValueError, match="uses bm.lta; Monte Carlo studies of its specs are not supported"):
-        bm.montecarlo("section4_lta_two_level", replications=2)
-
-
 def test_cli_summary_of_an_lta_shows_every_time_point_and_the_transitions(tmp_path):
     """An LTA's summary lists P(C_t = k) at every time point and the transition table, not C_1's classes only."""
     from bayesmix.cli import run_spec
