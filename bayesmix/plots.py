@@ -15,7 +15,7 @@ import pandas as pd
 from .evaluate import fit_kind, interval_arguments, interval_label
 
 __all__ = ["plot_profiles", "plot_class_proportions", "plot_membership", "plot_ml_vs_posterior",
-           "plot_membership_curves", "plot_class_probability_curves"]
+           "plot_membership_curves", "plot_class_probability_curves", "lta_path_diagram"]
 
 
 def _pyplot():
@@ -336,3 +336,45 @@ def plot_class_probability_curves(mm, result: Any = None, *, variances=None, mea
         ax.set_ylim(-0.02, 1.02)
         ax.legend(fontsize=8)
     return axes
+
+
+def lta_path_diagram(mm, result: Any, *, digits: int = 2, items: bool = True, render: bool = False):
+    """Figure 1: the (two-level) LTA's path diagram with the estimates of ``result`` (DOT text; section 4, eq. 11-15).
+
+    Within: C_(t-1) -> C_t with gamma (eq. 13) and each C_t measured by its
+    items; between: alpha_(t-1) -> alpha_t with beta (eq. 15) and alpha_t -> C_t
+    (fixed 1) with the R-squared of section 4 (eq. 14) at two time points;
+    nodes show P(C_t = 1) and SD(alpha_t). See
+    :func:`bayesmix.families.lta.diagram.path_diagram`.
+
+    Parameters
+    ----------
+    mm : LTAModel
+        A two-class ``bm.lta`` model.
+    result : MLResult, MAPResult or DataTree
+    digits : int
+        Decimals.
+    items : bool
+        Draw the items of each time as one box.
+    render : bool
+        Return a ``graphviz.Source`` (needs ``pip install graphviz`` and the
+        Graphviz programs) instead of the DOT text.
+
+    Returns
+    -------
+    str or graphviz.Source
+
+    Examples
+    --------
+    >>> print(lta_path_diagram(m, ml))          # doctest: +SKIP
+    """
+    from .families.lta.diagram import path_diagram
+    dot = path_diagram(mm, result, digits=digits, items=items)
+    if not render:
+        return dot
+    try:
+        import graphviz
+    except ImportError as err:
+        raise ImportError("render=True needs the graphviz package (pip install graphviz) and the Graphviz "
+                          "programs; without them use the DOT text (render=False).") from err
+    return graphviz.Source(dot)
