@@ -176,11 +176,13 @@ def align_to_truth(model, ml, membership, reference, ml_options: Mapping[str, An
     if np.array_equal(perm, np.arange(k)):
         return ml, False
     point = permute_point(model, ml.point, perm)
-    if model.labeling is not None:  # the model's one labeling (bayesmix.relabel) follows, or ML would undo the swap
-        model.labeling = np.asarray(model.labeling)[..., perm]
+    labeling = model.labeling
+    if labeling is not None:  # the model's one labeling (bayesmix.relabel) follows, or ML would undo the swap
+        model.labeling = np.asarray(labeling)[..., perm]
     options = {name: v for name, v in (ml_options or {}).items() if name not in ("starts", "seed", "start")}
     aligned = model.fit_ml(starts=0, start=point, **{"progressbar": False, **options})
     if not abs(aligned.loglik - ml.loglik) <= 1e-4 * max(1.0, abs(ml.loglik)):
+        model.labeling = labeling
         return ml, False
     return aligned, True
 

@@ -112,3 +112,21 @@ def test_plot_draws_one_panel_per_variance():
     np.testing.assert_allclose(axes[1].lines[0].get_ydata(), _logistic(100 * np.linspace(-1, 1, 11)))
     with pytest.raises(ValueError, match="not classes"):
         plot_class_probability_curves(None, variances=(100,), classes=["class7"])
+
+
+def test_lta_curve_is_time_1s_class_logit_with_alpha_1():
+    """A two-level LTA at its population values: P(C_1 = 1 | alpha_1) = logistic(a + SD(alpha_1) t) (eq. 12)."""
+    sim = bm.datasets.simulate_lta(100, n_clusters=10, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = bm.lta(sim.data, sim.items_by_time, n_classes=2, cluster=sim.cluster, random_intercepts=True,
+                   random_form="structural", integration={"method": "gauss-hermite", "points": 5})
+    truth = sim.truth
+    point = {"class_intercept": truth["class_intercept"], "transition_logit": truth["transition_logit"],
+             "binary_logit": truth["binary_logit"], "random_sd": truth["random_sd_structural"],
+             "random_regression": truth["random_regression"]}
+    grid = np.linspace(-2, 2, 9)
+    curves = bm.class_probability_curves(m, point, grid=grid)
+    c1 = curves[curves["class"] == "class1"]
+    assert c1["variance"].iloc[0] == pytest.approx(1.45**2)
+    np.testing.assert_allclose(c1["probability"], _logistic(truth["class_intercept"][0] + 1.45 * grid), rtol=1e-10)
