@@ -1,7 +1,7 @@
 # bayesmix: two commands.
 #   make demo   -- create .venv if needed, install, run the carcinoma LCA spec via the bayesmix CLI
 #   make test   -- create .venv if needed, install the dev extra, run the tests
-# Other targets: make bench, make clean-venv, make help.
+# Other targets: make bench, make docs, make notebooks, make clean-venv, make help.
 # The Python used to create .venv comes from scripts/find_python.sh
 # (>= 3.12; override with PYTHON=/path/to/python3.12).
 
@@ -12,13 +12,14 @@ VENV        := .venv
 VENV_PY     := $(VENV)/bin/python
 PYTEST_ARGS ?= -q -n 2 --dist loadfile
 
-.PHONY: help demo test bench docs venv install-demo install-dev clean-venv
+.PHONY: help demo test bench docs notebooks venv install-demo install-dev clean-venv
 
 help:
 	@echo "make demo   # set up .venv and run bayesmix run carcinoma_lca_k2 (BAYESMIX_DEMO_QUICK=1: fast)"
 	@echo "make test   # set up .venv with the dev extra and run the test suite"
 	@echo "make bench  # run benchmarks/bench_lca.py"
 	@echo "make docs   # build the documentation site into docs/_build/html"
+	@echo "make notebooks  # re-execute every case_studies/*.ipynb in full mode, in place (hours)"
 	@echo "make clean-venv  # remove .venv"
 
 # (Re)create .venv unless it exists and runs a Python >= 3.12.
@@ -67,6 +68,19 @@ bench: install-dev
 docs: install-dev
 	"$(VENV_PY)" -m sphinx -W --keep-going -b html docs docs/_build/html
 	@echo "open docs/_build/html/index.html"
+
+# Re-execute the case-study notebooks in FULL mode (BAYESMIX_FAST unset), overwriting their stored
+# outputs: 100-replication Monte Carlo studies and 4 x 1000-draw NUTS runs, so hours, not minutes.
+# One at a time, stopping at the first failure; NOTEBOOKS=case_studies/section4_lta.ipynb runs one.
+# (CI executes them in fast mode only: tests/test_notebooks.py; tests/test_full_mode_specs.py checks
+# the full-mode settings they read without running them.)
+NOTEBOOKS ?= $(sort $(wildcard case_studies/*.ipynb))
+notebooks: install-dev
+	@for nb in $(NOTEBOOKS); do \
+	  echo "executing $$nb in full mode"; \
+	  env -u BAYESMIX_FAST "$(VENV)/bin/jupyter-execute" --inplace --timeout=-1 --kernel_name=python3 "$$nb" \
+	    || exit 1; \
+	done
 
 clean-venv:
 	rm -rf "$(VENV)"

@@ -2,6 +2,7 @@
 
 from . import _compile, datasets  # noqa: F401  (_compile sets compile options first)
 from .compare import compare, loo, waic
+from .curves import class_probability_curves
 from . import families  # noqa: F401  (importing it registers every family)
 from .families.fma import fma, fma_gom
 from .families.gom import gom
@@ -29,4 +30,5 @@ __all__ = ["lca", "mixture_sem", "mixture_regression", "lta", "gom", "fma", "fma
            "relabel", "point_posterior", "loo_by_pattern", "from_spec", "read_spec", "to_spec", "write_spec",
            "montecarlo", "datasets", "irt_conversions", "__version__"]
 __all__ += ["enumerate_classes", "ClassEnumeration"]
+__all__ += ["class_probability_curves"]
 __all__ += ["ThreeStepResult", "classification_error", "distal_outcome", "three_step", "three_step_bayes"]

@@ -18,7 +18,13 @@ error of a replication that raised (recorded; the study goes on).
 Class labels: before fitting, each replication's model takes the simulated
 true classes as its label reference (:mod:`bayesmix.relabel`), so the
 estimated class 1 is the class that matches the true class 1 best in
-membership, and estimates line up with the population values.
+membership, and estimates line up with the population values. A family
+whose classes are not one (units x classes) table (LTA: classes per time
+point) registers :class:`~bayesmix.registry.MonteCarloHooks`: its true and
+fitted memberships are compared after the fit (:func:`align_to_truth`, the
+``relabeled`` column of ``replications``), and its ``population`` hook maps
+the simulator's truth onto the fitted names (LTA: the structural or marginal
+SDs of the random class intercepts, by ``random_form``).
 
 Replications run on dask.distributed: a ``LocalCluster`` (``n_workers``
 processes, one thread each) by default, or the scheduler at ``scheduler``
@@ -38,7 +44,7 @@ import numpy as np
 import pandas as pd
 from . import registry
 
-__all__ = ["montecarlo", "MonteCarloResult", "population_values"]
+__all__ = ["montecarlo", "MonteCarloResult", "population_values", "align_to_truth"]
 
 
 @dataclass
@@ -50,7 +56,7 @@ class MonteCarloResult:
     table : DataFrame
         Per parameter: population, mean, sd, mean_se, mse, coverage (95%), n.
     replications : DataFrame
-        Per replication: seed, ok, converged, loglik, seconds, error.
+        Per replication: seed, ok, converged, relabeled, loglik, seconds, error.
     estimates : DataFrame
         Every replication's estimates (long).
     spec_name : str
@@ -144,6 +150,43 @@ def _true_membership(model, classes) -> np.ndarray | None:
     return members
 
 
+def align_to_truth(model, ml, membership, reference, ml_options: Mapping[str, Any] | None = None):
+    """``ml`` in the class labels that best match the true classes; returns ``(ml, relabeled)``.
+
+    ``membership`` (the fit's class posterior) and ``reference`` (one-hot true
+    classes) have the same shape (..., K); the permutation maximizing
+    sum P_fit(unit, perm k) 1[true class = k] over all leading axes (Hungarian
+    algorithm) is applied to the estimates (reference-coded logits
+    re-expressed, :func:`bayesmix.relabel.permute_point`) and ML restarts from
+    them alone (``starts=0``), so estimates and SEs are those of the aligned
+    labeling, which becomes the model's label reference; the log-likelihood
+    must stay the same (else ``ml`` is kept).
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    from .relabel import permute_point
+    k = model.n_classes
+    est = np.asarray(membership, dtype=float).reshape(-1, k)
+    ref = np.asarray(reference, dtype=float).reshape(-1, k)
+    if est.shape != ref.shape:
+        raise ValueError(f"membership {np.shape(membership)} and reference {np.shape(reference)} differ in shape.")
+    rows, cols = linear_sum_assignment(-(est.T @ ref))  # fitted class rows[j] -> true class cols[j]
+    perm = np.empty(k, dtype=int)
+    perm[cols] = rows
+    if np.array_equal(perm, np.arange(k)):
+        return ml, False
+    point = permute_point(model, ml.point, perm)
+    labeling = model.labeling
+    if labeling is not None:  # the model's one labeling (bayesmix.relabel) follows, or ML would undo the swap
+        model.labeling = np.asarray(labeling)[..., perm]
+    options = {name: v for name, v in (ml_options or {}).items() if name not in ("starts", "seed", "start")}
+    aligned = model.fit_ml(starts=0, start=point, **{"progressbar": False, **options})
+    if not abs(aligned.loglik - ml.loglik) <= 1e-4 * max(1.0, abs(ml.loglik)):
+        model.labeling = labeling
+        return ml, False
+    return aligned, True
+
+
 def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast: bool, ml_options: dict,
                prepare: Callable | None) -> dict:
     """One replication: simulate, build, align labels to the true classes, fit ML (runs on a worker)."""
@@ -152,7 +195,8 @@ def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast:
 
     t0 = time.perf_counter()
     record: dict[str, Any] = {"replication": replication, "seed": seed, "ok": False, "converged": False,
-                              "loglik": np.nan, "error": "", "seconds": np.nan, "estimates": {}, "population": {}}
+                              "relabeled": False, "loglik": np.nan, "error": "", "seconds": np.nan, "estimates": {},
+                              "population": {}}
     try:
         from .relabel import set_label_reference
         from .spec import read_spec
@@ -165,11 +209,19 @@ def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = spec.build(data, fast=fast)
-            reference = _true_membership(model, getattr(sim, "classes", None))
-            if reference is not None:
+            hooks = registry.get(spec.factory).montecarlo_hooks or registry.MonteCarloHooks()
+            if hooks.true_membership is not None:
+                reference = hooks.true_membership(model, sim)
+            else:
+                reference = _true_membership(model, getattr(sim, "classes", None))
+            if reference is not None and hooks.membership is None:
                 set_label_reference(model, reference)
             ml = model.fit_ml(**{"progressbar": False, **ml_options})  # replications: no bar each
-        record["population"] = population_values(model, sim.truth)
+            if reference is not None and hooks.membership is not None:
+                ml, record["relabeled"] = align_to_truth(model, ml, hooks.membership(model, ml), reference,
+                                                         ml_options)
+        record["population"] = (hooks.population(model, sim) if hooks.population is not None
+                                else population_values(model, sim.truth))
         params = ml.params
         record["estimates"] = {name: (float(params.loc[name, "estimate"]), float(params.loc[name, "se"]))
                                for name in params.index}
@@ -181,7 +233,8 @@ def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast:
 
 
 def _summarize(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    reps = pd.DataFrame([{k: r[k] for k in ("replication", "seed", "ok", "converged", "loglik", "seconds", "error")}
+    reps = pd.DataFrame([{k: r[k] for k in ("replication", "seed", "ok", "converged", "relabeled", "loglik", "seconds",
+                                                  "error")}
                          for r in records]).sort_values("replication").reset_index(drop=True)
     rows = []
     for r in records:
@@ -254,7 +307,7 @@ def montecarlo(spec, replications: int | None = None, seed: int | None = None, s
     if not parsed.is_simulated:
         raise ValueError(f"spec {parsed.name!r} has no simulator ([data] simulate = ...); a Monte Carlo study "
                          "draws its data sets from one.")
-    if not registry.get(parsed.factory).montecarlo:
+    if not registry.get(parsed.factory).montecarlo:  # a family may opt out
         # the family's simulated truth is not mapped onto its parameters (labels, population values):
         # refuse rather than report wrong values
         raise ValueError(f"spec {parsed.name!r} uses bm.{parsed.factory}; Monte Carlo studies of its specs are not "

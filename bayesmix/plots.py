@@ -15,7 +15,7 @@ import pandas as pd
 from .evaluate import fit_kind, interval_arguments, interval_label
 
 __all__ = ["plot_profiles", "plot_class_proportions", "plot_membership", "plot_ml_vs_posterior",
-           "plot_membership_curves"]
+           "plot_membership_curves", "plot_class_probability_curves", "lta_path_diagram"]
 
 
 def _pyplot():
@@ -267,3 +267,114 @@ def plot_membership_curves(mm, result: Any, *, grid=None, ci_prob: float | None 
     ax.set_ylim(-0.02, 1.02)
     ax.legend(fontsize=8)
     return ax
+
+
+def plot_class_probability_curves(mm, result: Any = None, *, variances=None, mean: float | None = None, grid=None,
+                                  classes=("class1",), ci_prob: float | None = None, ci_kind: str | None = None,
+                                  axes=None):
+    """P(C = c | alpha_1) against the standardized alpha_1, one panel per variance (figures 2-3, eq. 4-5, 20).
+
+    The paper's figure 2 is ``plot_class_probability_curves(None,
+    variances=[100])`` and figure 3 ``variances=[10000]`` (mean 0, class 1):
+    the larger Var(alpha_1), the closer the curve to a step, i.e. a
+    between-level class (eq. 21).
+
+    Parameters
+    ----------
+    mm : MixtureModel or None
+        A model with random class intercepts (:func:`bayesmix.class_probability_curves`).
+    result : fit, optional
+        ML / MAP / point / posterior (a posterior draws a ``ci_prob`` band).
+    variances : sequence of float, optional
+        Var(alpha_1) per panel (default the fitted one).
+    mean : float, optional
+        E(alpha_1) (default the fitted class intercept; 0 without a fit).
+    grid : sequence of float, optional
+        Standardized alpha_1 values (default [-3, 3]).
+    classes : sequence of str
+        Classes to draw (default class 1, as the paper).
+    ci_prob, ci_kind : optional
+        Posterior interval.
+    axes : sequence of matplotlib Axes, optional
+        One per variance.
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> axes = plot_class_probability_curves(None, variances=(100, 10000))   # figures 2-3  # doctest: +SKIP
+    """
+    from .curves import class_probability_curves
+    curves = class_probability_curves(mm, result, variances=variances, mean=mean, grid=grid, ci_prob=ci_prob,
+                                      ci_kind=ci_kind)
+    known = list(dict.fromkeys(curves["class"]))
+    unknown = [c for c in classes if c not in known]
+    if unknown:
+        raise ValueError(f"classes {unknown} are not classes of this model; use some of {known}.")
+    panels = list(dict.fromkeys(curves["variance"]))
+    plt = _pyplot()
+    if axes is None:
+        _, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels), 3), squeeze=False)
+        axes = list(axes[0])
+    axes = list(np.atleast_1d(axes))
+    if len(axes) != len(panels):
+        raise ValueError(f"axes has {len(axes)} panels for {len(panels)} variances; pass one Axes per variance.")
+    for ax, variance in zip(axes, panels):
+        part = curves[curves["variance"] == variance]
+        for label in classes:
+            rows = part[part["class"] == label]
+            x = rows["alpha1_std"].to_numpy(float)
+            (line,) = ax.plot(x, rows["probability"].to_numpy(float), label=f"P(C = {label} | alpha_1)")
+            if "lower" in rows:
+                ax.fill_between(x, rows["lower"].to_numpy(float), rows["upper"].to_numpy(float),
+                                color=line.get_color(), alpha=0.25, lw=0)
+        ax.set_title(f"Var(alpha_1) = {variance:,.6g} (ICC {variance / (variance + np.pi**2 / 3):.4f})", fontsize=9)
+        ax.set_xlabel("alpha_1 (standard scale)")
+        ax.set_ylabel("P(C = c | alpha_1)")
+        ax.set_ylim(-0.02, 1.02)
+        ax.legend(fontsize=8)
+    return axes
+
+
+def lta_path_diagram(mm, result: Any, *, digits: int = 2, items: bool = True, render: bool = False):
+    """Figure 1: the (two-level) LTA's path diagram with the estimates of ``result`` (DOT text; section 4, eq. 11-15).
+
+    Within: C_(t-1) -> C_t with gamma (eq. 13) and each C_t measured by its
+    items; between: alpha_(t-1) -> alpha_t with beta (eq. 15) and alpha_t -> C_t
+    (fixed 1) with the R-squared of section 4 (eq. 14) at two time points;
+    nodes show P(C_t = 1) and SD(alpha_t). See
+    :func:`bayesmix.families.lta.diagram.path_diagram`.
+
+    Parameters
+    ----------
+    mm : LTAModel
+        A two-class ``bm.lta`` model.
+    result : MLResult, MAPResult or DataTree
+    digits : int
+        Decimals.
+    items : bool
+        Draw the items of each time as one box.
+    render : bool
+        Return a ``graphviz.Source`` (needs ``pip install graphviz`` and the
+        Graphviz programs) instead of the DOT text.
+
+    Returns
+    -------
+    str or graphviz.Source
+
+    Examples
+    --------
+    >>> print(lta_path_diagram(m, ml))          # doctest: +SKIP
+    """
+    from .families.lta.diagram import path_diagram
+    dot = path_diagram(mm, result, digits=digits, items=items)
+    if not render:
+        return dot
+    try:
+        import graphviz
+    except ImportError as err:
+        raise ImportError("render=True needs the graphviz package (pip install graphviz) and the Graphviz "
+                          "programs; without them use the DOT text (render=False).") from err
+    return graphviz.Source(dot)

@@ -18,7 +18,35 @@ import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-__all__ = ["Family", "register", "get", "families", "factories", "simulators", "sbc_cases", "family_of"]
+__all__ = ["Family", "MonteCarloHooks", "register", "get", "families", "factories", "simulators", "sbc_cases", "family_of"]
+
+
+@dataclass(frozen=True)
+class MonteCarloHooks:
+    """How :func:`bayesmix.montecarlo` reads a family's simulated truth (defaults: the generic rules).
+
+    Attributes
+    ----------
+    population : callable or None
+        ``population(model, sim) -> {parameter name: value}``: the simulator's
+        truth under the fitted parameter names (``name[label, ...]``, the
+        index of ``ml.params``). Default
+        :func:`bayesmix.montecarlo.population_values` of ``sim.truth``.
+    true_membership : callable or None
+        ``true_membership(model, sim) -> array (..., K)``: one-hot true classes
+        (units x classes by default; an LTA: units x times x classes).
+    membership : callable or None
+        ``membership(model, fit) -> array``: the fit's class posterior in the
+        shape of ``true_membership``. When given, the replication's labels are
+        aligned *after* the fit (the permutation of classes that best matches
+        the truth, then ML restarted from the permuted estimates so SEs are
+        in the aligned labeling); without it the true membership is the
+        model's label reference before the fit.
+    """
+
+    population: Callable[[Any, Any], Mapping[str, float]] | None = None
+    true_membership: Callable[[Any, Any], Any] | None = None
+    membership: Callable[[Any, Any], Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +76,9 @@ class Family:
     montecarlo : bool
         Whether :func:`bayesmix.montecarlo` can map this family's simulated truth
         onto its parameters.
+    montecarlo_hooks : MonteCarloHooks or None
+        Family-specific truth mapping and label alignment of Monte Carlo
+        replications (``None``: the generic rules).
     predict : bool
         Whether :meth:`~bayesmix.MixtureModel.predict_proba` classifies new
         rows of this family's models (the conformance test checks it).
@@ -78,6 +109,7 @@ class Family:
     results: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
     summary_extra: Callable[[Any, Any], str] | None = None
     montecarlo: bool = True
+    montecarlo_hooks: MonteCarloHooks | None = None
     predict: bool = True
     examples: Mapping[str, Callable[[int], tuple[Any, dict]]] = field(default_factory=dict)
     option_types: Mapping[str, Any] = field(default_factory=dict)

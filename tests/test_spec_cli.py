@@ -237,9 +237,26 @@ def test_montecarlo_label_reference_is_per_cluster_for_a_between_class():
     assert pop["class_intercept[class1]"] == 0.0
 
 
-def test_montecarlo_refuses_lta_specs_instead_of_reporting_wrong_population_values():
-    with pytest.raises(ValueError, match="uses bm.lta; Monte Carlo studies of its specs are not supported"):
-        bm.montecarlo("section4_lta_two_level", replications=2)
+@pytest.mark.parametrize("model, class_level, v, mse", [(1, "within", 0.0, 0.31), (2, "between", 0.0, 0.10),
+                                                        (3, "between", 0.1, 0.26), (4, "between", 0.2, 0.44)])
+def test_table2_specs_follow_the_papers_design(model, class_level, v, mse):
+    """Table 2: 50 clusters of 10, mu = 1/0, beta = .2/.8, theta = 1, random intercept and slope of variance v
+    (covariance 0), the class on the level of the table; the truth maps onto the fitted random SDs."""
+    from bayesmix.montecarlo import population_values
+    spec = read_spec(f"table2_model{model}")
+    params = spec.raw["data"]["parameters"]
+    assert (params["n_clusters"], params["cluster_size"], params["class_level"]) == (50, 10, class_level)
+    assert params.get("random_intercept_variance", 0.0) == v and params.get("random_slope_variance", 0.0) == v
+    assert spec.raw["paper_values"]["mse[class_intercept[class1]]"] == mse
+    assert spec.raw["montecarlo"]["replications"] == 100
+    if v:
+        sim = spec.simulate(seed=2, fast=True)
+        model_ = _quiet_build(spec.raw, data=sim.data, fast=True)
+        pop = population_values(model_, sim.truth)
+        assert pop["random_sd[intercept]"] == pytest.approx(v ** 0.5)
+        assert pop["random_sd[slope[x]]"] == pytest.approx(v ** 0.5)
+        assert "random_corr_eta" not in model_.model.named_vars  # covariance 0 (diagonal)
+        assert set(pop) >= {"class_intercept[class1]", "regression_slope[class1, x]", "residual_sd"}
 
 
 def test_cli_summary_of_an_lta_shows_every_time_point_and_the_transitions(tmp_path):

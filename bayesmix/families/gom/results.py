@@ -13,6 +13,7 @@ import pytensor.tensor as pt
 from scipy.special import logsumexp
 
 from ..._compile import function
+from ...curves import curves_at
 from ...evaluate import as_fit, interval, interval_arguments, parameter_draws
 from ...model import MixtureModel
 
@@ -139,34 +140,9 @@ def _curve_function(mm: MixtureModel):
 
 
 def _curves_at(mu: np.ndarray, offset: np.ndarray, sigma: np.ndarray, grid: np.ndarray, nodes: int) -> np.ndarray:
-    """P(C_ij = k | alpha_1j = mu_1 + sd_1 t) for t in ``grid``, (G, K).
-
-    The other logits given alpha_1 are normal (mean mu_r + Sigma_r1 / Sigma_11 (alpha_1 - mu_1),
-    covariance Sigma_rr - Sigma_r1 Sigma_1r / Sigma_11: zero for the restricted form, eq. 35) and
-    integrated by Gauss-Hermite; item-specific logits (item covariates) are averaged over items.
-    """
-    d = len(mu)
-    sd1 = np.sqrt(sigma[0, 0])
-    alpha1 = mu[0] + sd1 * grid  # (G,)
-    if d == 1:
-        logits = alpha1[:, None, None]  # (G, 1 node, 1)
-        weights = np.ones(1)
-    else:
-        beta = sigma[1:, 0] / sigma[0, 0]
-        cond = sigma[1:, 1:] - np.outer(sigma[1:, 0], sigma[0, 1:]) / sigma[0, 0]
-        vals, vecs = np.linalg.eigh((cond + cond.T) / 2)
-        root = vecs * np.sqrt(np.clip(vals, 0.0, None))
-        x, w = np.polynomial.hermite_e.hermegauss(nodes)
-        grids = np.meshgrid(*[x] * (d - 1), indexing="ij")
-        points = np.stack([g.ravel() for g in grids], axis=-1)  # (Q, d-1)
-        weights = np.prod(np.stack(np.meshgrid(*[w] * (d - 1), indexing="ij"), -1).reshape(-1, d - 1), axis=1)
-        rest = (mu[1:] + beta * (alpha1[:, None] - mu[0]))[:, None, :] + (points @ root.T)[None]  # (G, Q, d-1)
-        logits = np.concatenate([np.broadcast_to(alpha1[:, None, None], rest.shape[:2] + (1,)), rest], axis=-1)
-        weights = weights / weights.sum()
-    logits = logits[:, :, None, :] + offset[None, None]  # (G, Q, I, K-1)
-    full = np.concatenate([logits, np.zeros(logits.shape[:-1] + (1,))], axis=-1)
-    probs = np.exp(full - logsumexp(full, axis=-1, keepdims=True)).mean(axis=2)  # (G, Q, K)
-    return np.einsum("gqk,q->gk", probs, weights)
+    """P(C_ij = k | alpha_1j = mu_1 + sd_1 t), (G, K): :func:`bayesmix.curves.curves_at` (shared with every model
+    with random class intercepts, :func:`bayesmix.class_probability_curves`)."""
+    return curves_at(mu, offset, sigma, grid, nodes)
 
 
 def membership_curves(mm: MixtureModel, fit, grid: Sequence[float] | None = None, ci_prob: float | None = None,

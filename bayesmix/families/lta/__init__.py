@@ -1,8 +1,8 @@
 """Latent transition analysis, single and two level (paper sections 3-4, eq. 6-15)."""
 
 from ...datasets.simulate_lta import simulate_lta
-from ...registry import Family, register
-from . import results, sbc
+from ...registry import Family, MonteCarloHooks, register
+from . import montecarlo, results, sbc
 from .factory import lta
 from .model import LTAModel, summary_by_time
 from .reshape import long_to_wide, wide_to_long
@@ -21,6 +21,8 @@ register(Family("lta", lta, LTAModel, description="latent transition analysis (s
                 examples={"simulate_lta": _example},
                 results={name: getattr(results, name) for name in results.__all__},
                 summary_extra=summary_by_time,
-                # the simulator's truth holds (N, T) classes and the marginal random SDs, which neither the label
-                # alignment nor population_values maps onto LTA's parameters yet
-                montecarlo=False))
+                # the simulator's truth holds (N, T) classes and the random SDs of every random_form: the hooks map
+                # them onto the fitted names and align each replication's labels over all time points
+                montecarlo_hooks=MonteCarloHooks(population=montecarlo.population,
+                                                 true_membership=montecarlo.true_membership,
+                                                 membership=montecarlo.membership)))
