@@ -65,8 +65,12 @@ def simulate_fma(n_units: int = 1000, n_items: int = 8, n_classes: int = 2, *, l
 
 def simulate_fma_gom(n_units: int = 1000, n_items: int = 8, *, loading=None, intercept=None,
                      class_intercept: float = 0.0, membership_sd: float = 2.0, link: str = "probit",
-                     seed: int | None = None) -> SimulatedIRT:
-    """Two-class FMA-GoM data (eq. 38-41): item classes C_ij with logit alpha_1 + sd z_j, a factor eta_j."""
+                     factor_sd=None, seed: int | None = None) -> SimulatedIRT:
+    """Two-class FMA-GoM data (eq. 38-41): item classes C_ij with logit alpha_1 + sd z_j, a factor eta_j.
+
+    ``factor_sd`` (K,), optional: the factor's SD in each response class (sd_1 = 1 sets its unit), the
+    57-parameter FMA-GoM of section 8 (``bm.fma_gom(..., factor_variance="class-specific")``).
+    """
     rng = np.random.default_rng(seed)
     items = [f"y{i + 1}" for i in range(n_items)]
     lam = np.linspace(1.2, 0.6, n_items) if loading is None else np.asarray(loading, float)
@@ -76,10 +80,13 @@ def simulate_fma_gom(n_units: int = 1000, n_items: int = 8, *, loading=None, int
     alpha = class_intercept + membership_sd * rng.standard_normal(n_units)
     item_class = (rng.uniform(size=(n_units, n_items)) >= expit(alpha)[:, None]).astype(int)  # 0 = class1
     lam_c = lam[item_class] if lam.ndim == 2 else lam[None, :]
-    p = cdf(tau[item_class, np.arange(n_items)[None, :]] + lam_c * eta[:, None], link)
+    scale = 1.0 if factor_sd is None else np.asarray(factor_sd, float)[item_class]  # sd_k of each response's class
+    p = cdf(tau[item_class, np.arange(n_items)[None, :]] + lam_c * scale * eta[:, None], link)
     y = rng.uniform(size=p.shape) < p
     truth = {"binary_logit": tau, "factor_loading": lam, "class_intercept": np.array([class_intercept]),
              "factor_membership_sd": np.array([membership_sd])}
+    if factor_sd is not None:
+        truth["factor_sd"] = np.asarray(factor_sd, float)
     return SimulatedIRT(_frame(y, items), truth, eta, item_class, items)
 
 
