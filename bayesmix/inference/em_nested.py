@@ -83,12 +83,9 @@ def supported(mm) -> bool:
         return False
     if any(mm.parameters.get(name) is not None and mm.parameters[name].constrained for name in names):
         return False
-    k, m = mm.n_classes, _n_between(mm)
-    shapes = {"class_intercept": (k - 1,), "between_class_intercept": (m - 1,),
-              "class_between_effect": (k - 1, m - 1)}
-    point = mm.model.initial_point()
-    return all(tuple(np.shape(point[mm.model.rvs_to_values[rv].name])) == shapes[rv.name]
-               for rv in mm.model.free_RVs if rv.name in shapes)
+    dims = {"class_intercept": ("class_free",), "between_class_intercept": ("between_class_free",),
+            "class_between_effect": ("class_free", "between_class_free")}
+    return all(tuple(mm.model.named_vars_to_dims.get(name) or ()) == want for name, want in dims.items())
 
 
 def _n_between(mm) -> int:
@@ -268,23 +265,27 @@ class NestedEM:
         x = np.log(np.clip(self.cluster_proportions(state), 1e-12, None))
         x -= x.mean(axis=1, keepdims=True)
         sizes = np.asarray(self.counts.sum(axis=1)).ravel()
-        m = self.n_between
-        out = []
-        for _ in range(n):
-            centers = [x[rng.choice(self.n_clusters, p=sizes / sizes.sum())]]
-            for _ in range(m - 1):
-                d2 = np.min([((x - c) ** 2).sum(axis=1) for c in centers], axis=0) * sizes
-                p = d2 / d2.sum() if d2.sum() > 0 else sizes / sizes.sum()
-                centers.append(x[rng.choice(self.n_clusters, p=p)])
-            centers = np.array(centers)
-            for _ in range(lloyd):
-                labels = np.argmin(((x[:, None, :] - centers[None]) ** 2).sum(axis=-1), axis=1)
-                for d in range(m):
-                    if (labels == d).any():
-                        centers[d] = np.average(x[labels == d], axis=0, weights=sizes[labels == d])
-            labels = np.argmin(((x[:, None, :] - centers[None]) ** 2).sum(axis=-1), axis=1)
-            out.append(np.eye(m)[labels])
-        return out
+        m, j = self.n_between, self.n_clusters
+        rows = np.arange(n)
+        centers = np.empty((n, m, x.shape[1]))
+        centers[:, 0] = x[rng.choice(j, size=n, p=sizes / sizes.sum())]
+        d2 = ((x[None] - centers[:, :1]) ** 2).sum(axis=-1)  # (n, J) squared distance to the nearest center
+        for c in range(1, m):  # D^2 seeding, each cluster weighted by its size
+            p = d2 * sizes
+            total = p.sum(axis=1, keepdims=True)
+            p = np.where(total > 0, p / np.where(total > 0, total, 1.0), sizes / sizes.sum())
+            picks = (rng.uniform(size=(n, 1)) > np.cumsum(p, axis=1)).sum(axis=1).clip(max=j - 1)
+            centers[:, c] = x[picks]
+            d2 = np.minimum(d2, ((x[None] - centers[:, c:c + 1]) ** 2).sum(axis=-1))
+        for _ in range(lloyd + 1):
+            labels = (((x[None, :, None, :] - centers[:, None]) ** 2).sum(axis=-1)).argmin(axis=-1)  # (n, J)
+            onehot = np.zeros((n, j, m))
+            onehot[rows[:, None], np.arange(j)[None], labels] = 1.0
+            weight = onehot * sizes[None, :, None]
+            total = weight.sum(axis=1)  # (n, M)
+            moved = np.einsum("njm,jq->nmq", weight, x) / np.where(total > 0, total, 1.0)[..., None]
+            centers = np.where(total[..., None] > 0, moved, centers)  # an emptied group keeps its center
+        return list(onehot)
 
     def from_partition(self, state, responsibilities: np.ndarray):
         """An M-class state from a one-between-class ``state`` and cluster responsibilities (J, M): one M-step."""
