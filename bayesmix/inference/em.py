@@ -122,6 +122,11 @@ class CategoricalEM:
         post = np.exp(joint - marginal[..., None, :]) * self.weights  # (..., K, P) expected counts
         n_k = post.sum(axis=-1)
         new_pi = np.log(np.clip(n_k / self.n_units, 1e-300, None))
+        ll = marginal @ self.weights
+        return (new_pi, self.tables_from_counts(post)), (float(ll) if np.ndim(ll) == 0 else ll)
+
+    def tables_from_counts(self, post: np.ndarray) -> list[np.ndarray]:
+        """M-step of the item tables: expected units per class and pattern (..., K, P) -> log tables [(..., K, I, C)]."""
         batch, n_classes = post.shape[:-2], post.shape[-2]
         by_class = post.reshape(-1, post.shape[-1])  # (S*K, P)
         new_tables = []
@@ -132,8 +137,7 @@ class CategoricalEM:
             p = np.where(valid, np.clip(p, P_MIN, None), 0.0)
             p = p / p.sum(axis=-1, keepdims=True)
             new_tables.append(np.where(valid, np.log(np.where(valid, p, 1.0)), 0.0))
-        ll = marginal @ self.weights
-        return (new_pi, new_tables), (float(ll) if np.ndim(ll) == 0 else ll)
+        return new_tables
 
     def run(self, values: dict, iterations: int, tol: float = 0.0) -> tuple[dict, float]:
         """``iterations`` EM steps from ``values`` (or until the LL gains less than ``tol``); (values, LL)."""

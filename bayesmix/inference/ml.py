@@ -165,7 +165,7 @@ class MLResult:
 
 
 #: keywords fit_ml / fit_map pass on to the start search (documented in MixtureModel.fit_ml)
-FIT_EXTRAS = ("initial_iterations", "max_iterations", "warn_unreplicated", "integration")
+FIT_EXTRAS = ("initial_iterations", "max_iterations", "warn_unreplicated", "integration", "nested_starts")
 FIT_ARGUMENTS = ("starts", "seed", "tol", "integration", "start", "progressbar")
 
 
@@ -221,6 +221,18 @@ def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | N
         Iterations of each initial-stage start (default 25).
     warn_unreplicated : bool
         Warn when the best LL is reached by one final run only (default True).
+    nested_starts : bool
+        Add starts from the solutions of smaller models, as section 10 of the
+        paper recommends (default True; ``False`` turns them off). For
+        within and between classes (``n_between_classes=M``, eq. 24-26) of
+        binary / nominal items without covariates: the one-between-class
+        model (the LCA) is fitted by closed-form EM, its clusters' class
+        proportions are partitioned in M groups by k-means++ and each between
+        class of the chain of (M-1)-class solutions is split in two; the best
+        distinct EM optima join the random starts
+        (:func:`bayesmix.inference.optimize.nested_seed_starts`,
+        :mod:`bayesmix.inference.em_nested`). The start report counts them
+        ("from smaller models' solutions"). Other models have none yet.
 
     Returns
     -------

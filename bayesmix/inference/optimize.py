@@ -60,6 +60,10 @@ class StartReport:
     n_distinct: int | None = None
     n_basins: int | None = None
     n_starts_behind: int | None = None
+    #: starts from smaller models' solutions among ``n_initial`` (section 10; :func:`nested_seed_starts`)
+    n_seeded: int = 0
+    #: ... of which reached the best value
+    n_seeded_behind: int = 0
 
     def __post_init__(self):
         if self.n_reached is None:
@@ -77,12 +81,15 @@ class StartReport:
         basins = "" if self.n_basins is None else (
             f" ({self.n_basins} distinct initial-stage solution{'s' if self.n_basins != 1 else ''}, "
             f"{self.n_distinct} of them fed the final stage)")
-        behind = "" if self.n_starts_behind is None else f", {self.n_starts_behind} random starts behind it"
+        behind = "" if self.n_starts_behind is None else (
+            f", {self.n_starts_behind} {'initial-stage' if self.n_seeded else 'random'} starts behind it")
         verdict = "" if self.n_final < 2 else (
             f"; replicated{behind}" if self.n_replicated >= 2
             else f"; NOT replicated (one initial-stage solution{behind})")
+        seeded = "" if not self.n_seeded else (
+            f", {self.n_seeded} of them from smaller models' solutions ({self.n_seeded_behind} reached the best value)")
         return (
-            f"{self.n_initial} initial stage starts{basins}, {self.n_final} final stage optimizations "
+            f"{self.n_initial} initial stage starts{seeded}{basins}, {self.n_final} final stage optimizations "
             f"({self.n_reached} ended at the best value, tol {self.tol:g}); best value reached by "
             f"{self.replication} starts{verdict}; best: {vals}"
         )
@@ -338,13 +345,51 @@ def em_for(mm):
     """The closed-form EM that serves the model's starts (found once per model), or None.
 
     :class:`CategoricalEM` for single-level LCAs, :class:`~.em_chain.ChainEM`
-    (Baum-Welch) for single-level LTAs of binary / nominal items.
+    (Baum-Welch) for single-level LTAs of binary / nominal items,
+    :class:`~.em_nested.NestedEM` for within and between classes (section 6,
+    eq. 24-26) of binary / nominal items. An EM object may offer
+    ``seed_starts(rng, tol, distinct=)``: starts from the solutions of smaller
+    models (section 10), which :func:`_multistart` adds to the random starts
+    (:data:`NESTED_STARTS`).
     """
     if "em" not in mm._cache:
-        from . import em_chain
+        from . import em_chain, em_nested
         mm._cache["em"] = (CategoricalEM(mm) if em_supported(mm) else
-                           em_chain.ChainEM(mm) if em_chain.supported(mm) else None)
+                           em_chain.ChainEM(mm) if em_chain.supported(mm) else
+                           em_nested.NestedEM(mm) if em_nested.supported(mm) else None)
     return mm._cache["em"]
+
+
+#: default of ``fit_ml(nested_starts=)``: add the starts an EM offers from smaller models (section 10)
+NESTED_STARTS = True
+
+
+def nested_seed_starts(mm, em, seed, tol: float) -> tuple[list[dict], list[int], int]:
+    """Starts from smaller models' solutions (section 10 of the paper), as the model's EM offers them.
+
+    Section 10 recommends using the solutions of smaller models as starting
+    values. Where the model's closed-form EM (:func:`em_for`) has a
+    ``seed_starts`` member it builds them (for between classes:
+    :meth:`~.em_nested.NestedEM.seed_starts`, from the one-between-class
+    solution by k-means++ partitions of the clusters and splits of the
+    (M-1)-class solution); otherwise there are none. They use their own random
+    stream (derived from ``seed``), so the N random starts are those of a fit
+    without them.
+
+    Returns
+    -------
+    starts : list of dict
+        Natural-scale starts, best first (distinct optima within ``tol``).
+    behind : list of int
+        Candidates of the smaller models that reached each start.
+    n_candidates : int
+        Candidates tried (0: no seeded starts for this model).
+    """
+    make = getattr(em, "seed_starts", None)
+    if make is None:
+        return [], [], 0
+    rng = np.random.default_rng(None if seed is None else [int(seed), 104_729])
+    return make(rng, tol=EM_FINAL_TOL * max(1.0, em.n_units), distinct=tol)
 
 
 def em_finish(em, em_starts: list, flat, candidates: list, iterations: int = EM_FINAL_ITERATIONS) -> dict:
@@ -373,7 +418,7 @@ def em_finish(em, em_starts: list, flat, candidates: list, iterations: int = EM_
 def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iterations: int = 25,
                tol: float = 1e-3, max_iterations: int = 5000, warn_unreplicated: bool = True,
                integration: dict | None = None, extra_starts: list[dict] | None = None,
-               progress: str | bool | None = None) -> Optimum:
+               progress: str | bool | None = None, nested_starts: bool | None = None) -> Optimum:
     """Maximize the log-likelihood (``kind="loglik"``) or log-posterior (``"posterior"``).
 
     ``integration`` overrides the model's quadrature for random effects
@@ -383,6 +428,11 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     that join the initial stage besides the N random ones (which run first).
     ``progress``: the label of a progress bar counting the optimizations of
     both stages with the best value so far (None / False: silent).
+    ``nested_starts`` (default :data:`NESTED_STARTS`): for ``kind="loglik"``,
+    add the starts from smaller models' solutions the model's EM offers
+    (:func:`nested_seed_starts`, section 10); they join the initial stage
+    next to the random ones, and the candidates behind the best of them
+    count as its replications in the report.
     """
     extra = list(extra_starts or [])
     n_initial, n_final = parse_starts(starts, len(extra))
@@ -392,16 +442,20 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     fun = flat.value_and_grad(kind)
     rng = np.random.default_rng(seed)
     em = em_for(mm) if kind == "loglik" and EM_WARMUP else None
+    use_seeds = NESTED_STARTS if nested_starts is None else bool(nested_starts)
+    seeded, behind, n_candidates = (nested_seed_starts(mm, em, seed, tol) if em is not None and use_seeds
+                                    else ([], [], 0))
     stage1 = []
     what = "LL" if kind == "loglik" else "log-posterior"
-    if em is not None and n_initial:  # random starts: closed-form EM steps in place of gradient steps, all at once
-        origins = [mm.random_start(rng) for _ in range(n_initial)]
+    if em is not None and n_initial + len(seeded):  # random (and seeded) starts: closed-form EM steps, all at once
+        origins = [mm.random_start(rng) for _ in range(n_initial)] + seeded
         values, lls, _ = em.run_batch(origins, EM_INITIAL_FACTOR * initial_iterations,
                                       tol=EM_FINAL_TOL * max(1.0, em.n_units))
         stage1 = [(-ll, flat.to_theta(start), start, _origin(flat, origin))
                   for start, ll, origin in zip(values, lls, origins)]
         bar.update(n_initial)
-    for i in range(len(stage1), n_initial + len(extra)):
+    seed_origins = {_origin(flat, start): count for start, count in zip(seeded, behind)}
+    for i in range(n_initial if em is not None else 0, n_initial + len(extra)):
         start = extra[i - n_initial] if i >= n_initial else mm.random_start(rng)
         theta0 = flat.to_theta(start)
         flat.adapt(theta0)
@@ -457,15 +511,19 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     # solution only, every start agreed and each final run counts
     # ... or, when several different starts converged to the best solution already in the initial
     # stage, each of them (identical starts count once)
-    n_rep = max(len(best_sources) if n_basins > 1 else n_reached,
-                len({stage1[i][3] for i in np.flatnonzero(np.isin(groups, list(best_sources)))}))
+    best_origins = {stage1[i][3] for i in np.flatnonzero(np.isin(groups, list(best_sources)))}
+    n_rep = max(len(best_sources) if n_basins > 1 else n_reached, len(best_origins))
+    # a seeded start stands for the smaller models' candidates that reached it (each a different start)
+    seeded_behind = sum(seed_origins.get(origin, 0) for origin in best_origins)
+    n_rep = max(n_rep, len(best_origins - set(seed_origins)) + seeded_behind)
     n_distinct = int(len(set(source.tolist())))
-    report = StartReport(n_initial + len(extra), n_final, values, n_rep, tol, n_reached=n_reached,
-                         n_distinct=n_distinct, n_basins=n_basins, n_starts_behind=starts_behind)
+    report = StartReport(n_initial + len(extra) + n_candidates, n_final, values, n_rep, tol, n_reached=n_reached,
+                         n_distinct=n_distinct, n_basins=n_basins, n_starts_behind=starts_behind,
+                         n_seeded=n_candidates, n_seeded_behind=seeded_behind)
     if warn_unreplicated and n_final > 1 and n_rep < 2:
         how = (f"only one of {n_final} final-stage optimizations" if n_reached < 2 else
                f"{n_reached} of {n_final} final-stage optimizations, all started from one initial-stage "
-               f"solution (one basin, reached by {starts_behind} of the {n_initial + len(extra)} random starts)")
+               f"solution (one basin, reached by {starts_behind} of the {len(stage1)} starts)")
         warnings.warn(
             f"the best {'log-likelihood' if kind == 'loglik' else 'log-posterior'} "
             f"{values[0]:.4f} was reached by {how}; "
