@@ -154,6 +154,10 @@ class ItemKernel:
     kind: str = ""
     #: responses are category codes (replicates map them to the items' categories); else values
     discrete: bool = False
+    #: parameters that also vary by a group class (the between class D of eq. 22): :meth:`vary_by`
+    group_dim: str | None = None
+    n_groups: int = 0
+    grouped: frozenset = frozenset()
 
     def __init__(self, items: list[ItemSpec], data: EncodedData, link: str = "logit"):
         self.items = items
@@ -162,10 +166,6 @@ class ItemKernel:
         self.params: dict[str, pt.TensorVariable] = {}
         self.class_axis: dict[str, int] = {}  # parameter -> axis holding classes
         self.fixed: dict = {}
-        #: parameters that also vary by a group class (the between class D of eq. 22): :meth:`vary_by`
-        self.group_dim: str | None = None
-        self.n_groups: int = 0
-        self.grouped: frozenset[str] = frozenset()
 
     # ------------------------------------------------------------ parameters by a group class (eq. 22)
     def vary_by(self, dim: str, n_groups: int, names) -> None:
