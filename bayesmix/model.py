@@ -485,7 +485,7 @@ class MixtureModel:
         """
         start = self.class_model.random_start(rng)
         for kernel in self.kernels:
-            start.update(kernel.random_start(rng, self.n_classes))
+            start.update(kernel.start(rng, self.n_classes))  # random_start, per group if grouped
         for component in [self.latent, *self.components]:
             if component is not None:
                 start.update(component.random_start(rng))

@@ -166,15 +166,18 @@ def create(priors, name: str, *, dims=None, fixed: Any = None, **meta: Any):
     NUTS) sees the same constrained model, and the parameter count drops by
     exactly the fixed elements and the ties. ``meta`` is registered (see
     :class:`ParamInfo`); ``defaults`` of the prior are passed by the caller
-    in ``meta["prior"]`` (a free value takes those of its group's first element).
+    in ``meta["prior"]`` (a free value takes those of its group's first element),
+    or the whole prior as ``meta["prior_spec"] = (distribution, kwargs)``.
     """
     prior_defaults = meta.pop("prior", {})
+    prior_spec = meta.pop("prior_spec", None)  # (distribution, kwargs) decided by the caller (latent SDs)
     registry = registry_of()
     dim_list = _dim_list(dims)
     shape = _dims_shape(dims)
     values, slots = _constraint_arrays(registry, name, dim_list, shape, fixed)
     if slots is None:
-        rv = priors.create(name, dims=dims, **prior_defaults)
+        rv = (priors.create(name, dims=dims, **prior_defaults) if prior_spec is None
+              else getattr(pm, prior_spec[0])(name, dims=dims, **prior_spec[1]))
         register(name, **meta)
         return rv
     free = slots >= 0
@@ -196,7 +199,7 @@ def create(priors, name: str, *, dims=None, fixed: Any = None, **meta: Any):
     first = np.array([group[0] for group in members])
     defaults = {k: (np.broadcast_to(np.asarray(v, dtype=float), shape).ravel()[first] if np.ndim(v) else v)
                 for k, v in prior_defaults.items()}
-    dist, kwargs = priors.spec(name, **defaults)
+    dist, kwargs = priors.spec(name, **defaults) if prior_spec is None else prior_spec
     part = getattr(pm, dist)(f"{name}_free", dims=element_dim, **kwargs)
     register(f"{name}_free", bounded=meta.get("bounded", True), expands=name)
     full = pt.set_subtensor(pt.as_tensor(np.where(free, 0.0, values))[np.nonzero(free)], part[slots[free]])

@@ -32,13 +32,29 @@ _log = logging.getLogger(__name__)
 
 
 def profile_tensor(mm):
-    """(K, R) class profile rows of all kernels and their (item, category) labels."""
+    """(K, R) class profile rows of all kernels and their (item, category) labels.
+
+    With item parameters by the between class as well (eq. 22,
+    ``Structure.measurement_groups``): (M, K, R), the profiles in each between class.
+    """
     pieces, rows = [], []
+    groups = mm.structure.measurement_groups
     for kernel in mm.kernels:
         table, labels = kernel.profile_rows()
+        if groups is not None:
+            table = table + pt.zeros((groups[1], 1, 1))
         pieces.append(table)
         rows.extend(labels)
     return pt.concatenate(pieces, axis=-1), rows
+
+
+def profile_columns(mm, statistics: list[str]) -> pd.MultiIndex:
+    """Columns of a profile table: (class, statistic), or (between_class, class, statistic) by D (eq. 22)."""
+    groups = mm.structure.measurement_groups
+    if groups is None:
+        return pd.MultiIndex.from_product([mm.class_labels, statistics], names=["class", "statistic"])
+    return pd.MultiIndex.from_product([list(mm.model.coords[groups[0]]), mm.class_labels, statistics],
+                                      names=[groups[0], "class", "statistic"])
 
 
 def proportion_tensor(mm, integration: dict | None = None):
@@ -477,10 +493,10 @@ def class_proportions(mm, fit, ci_prob: float | None = None, *, ci_kind: str | N
 
 
 def _class_table(mm, rows, stats: dict[str, np.ndarray]) -> pd.DataFrame:
-    """(K, R) arrays per statistic -> DataFrame rows (item, category), columns (class, stat)."""
+    """(K, R) (or (M, K, R)) arrays per statistic -> DataFrame rows (item, category), columns ([D,] class, stat)."""
     index = pd.MultiIndex.from_tuples(rows, names=["item", "category"])
-    columns = pd.MultiIndex.from_product([mm.class_labels, list(stats)], names=["class", "statistic"])
-    data = np.stack([np.asarray(v).T for v in stats.values()], axis=-1)  # (R, K, S)
+    columns = profile_columns(mm, list(stats))
+    data = np.stack([np.asarray(v).reshape(-1, len(rows)).T for v in stats.values()], axis=-1)  # (R, [M] K, S)
     return pd.DataFrame(data.reshape(len(rows), -1), index=index, columns=columns)
 
 

@@ -97,8 +97,10 @@ def _relabel_random_effects(mm, posterior: xr.Dataset, perms: np.ndarray) -> dic
             if "chol" in get:
                 chol = np.zeros((d, d))
                 chol[tril] = get["chol"][c, t]
-            else:
+            elif "sd" in get:
                 chol = np.diag(np.atleast_1d(get["sd"][c, t]))
+            else:  # SDs fixed (fixed={"random_sd": ...}): not in the posterior, values from the registry
+                chol = np.diag(np.atleast_1d(mm.parameters[names["sd"]].values))
             new_cov = a @ chol @ chol.T @ a.T
             new_chol = np.linalg.cholesky(new_cov)
             if "z" in get:

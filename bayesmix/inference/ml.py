@@ -19,7 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from ..parameters import with_full
-from ..results import profile_tensor, proportion_tensor, relative_entropy
+from ..results import profile_columns, profile_tensor, proportion_tensor, relative_entropy
 from .diagnostics import ConvergenceWarning
 from .objective import covariances, delta_method, flat_model
 from .optimize import Optimum, StartReport, multistart
@@ -330,12 +330,13 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
     prop = proportion_tensor(mm)
     derived, dse, dse_r = delta_method(flat, "ml_derived", [table, prop], theta, cov, cov_r, boundary)
     k, r = mm.n_classes, len(rows)
+    gk = k * (1 if mm.structure.measurement_groups is None else mm.structure.measurement_groups[1])  # by D: M K
     index = pd.MultiIndex.from_tuples(rows, names=["item", "category"])
-    cols = pd.MultiIndex.from_product([mm.class_labels, ["estimate", "se", "se_robust"]], names=["class", "statistic"])
-    stacked = np.stack([derived[: k * r].reshape(k, r).T, dse[: k * r].reshape(k, r).T,
-                        dse_r[: k * r].reshape(k, r).T], axis=-1)
+    cols = profile_columns(mm, ["estimate", "se", "se_robust"])
+    stacked = np.stack([derived[: gk * r].reshape(gk, r).T, dse[: gk * r].reshape(gk, r).T,
+                        dse_r[: gk * r].reshape(gk, r).T], axis=-1)
     profiles = pd.DataFrame(stacked.reshape(r, -1), index=index, columns=cols)
-    proportions = pd.DataFrame({"estimate": derived[k * r:], "se": dse[k * r:], "se_robust": dse_r[k * r:]},
+    proportions = pd.DataFrame({"estimate": derived[gk * r:], "se": dse[gk * r:], "se_robust": dse_r[gk * r:]},
                                index=pd.Index(mm.class_labels, name="class"))
 
     _warn_ml(opt, params, kind="ML")

@@ -85,8 +85,11 @@ def cdf(x, link: str):
     return 0.5 * pt.erfc(-x / np.sqrt(2.0))
 
 
-def _class_item_matrix(name, names, item_dim, priors, ordered_item, location, fixed=None, **meta):
+def _class_item_matrix(name, names, item_dim, priors, ordered_item, location, fixed=None, group=None, **meta):
     """A (class, item) parameter matrix, optionally ordered across classes for one item.
+
+    ``group``: the coord of a class variable the matrix also varies over (the between class
+    D of eq. 22), a leading axis: dims ``(group, class, item)``.
 
     Without ordering this is the plain random variable ``name``. With
     ``ordered_item`` the item's column is a separate variable ``name_ordered``
@@ -94,10 +97,13 @@ def _class_item_matrix(name, names, item_dim, priors, ordered_item, location, fi
     columns ``name_unordered``, and ``name`` is their deterministic join; this
     identifies the class labels (label switching).
     """
-    dims = ("class", item_dim)
-    meta = {"class_axis": 0, "class_dim": "class", **meta}
+    dims = ("class", item_dim) if group is None else (group, "class", item_dim)
+    meta = {"class_axis": 0 if group is None else 1, "class_dim": "class", **meta}
     if ordered_item is None:
         return create(priors, name, dims=dims, fixed=fixed, prior=location, **meta)
+    if group is not None:
+        raise ValueError(f"ordered={ordered_item!r} and between_specific={[name]!r} cannot be combined; "
+                         f"drop {name!r} from between_specific or drop ordered=.")
     if fixed is not None:
         raise ValueError(f"ordered= and fixed values of {name!r} cannot be combined; the fixed values "
                          "already identify the classes: drop ordered=.")
@@ -148,6 +154,10 @@ class ItemKernel:
     kind: str = ""
     #: responses are category codes (replicates map them to the items' categories); else values
     discrete: bool = False
+    #: parameters that also vary by a group class (the between class D of eq. 22): :meth:`vary_by`
+    group_dim: str | None = None
+    n_groups: int = 0
+    grouped: frozenset = frozenset()
 
     def __init__(self, items: list[ItemSpec], data: EncodedData, link: str = "logit"):
         self.items = items
@@ -156,6 +166,59 @@ class ItemKernel:
         self.params: dict[str, pt.TensorVariable] = {}
         self.class_axis: dict[str, int] = {}  # parameter -> axis holding classes
         self.fixed: dict = {}
+
+    # ------------------------------------------------------------ parameters by a group class (eq. 22)
+    def vary_by(self, dim: str, n_groups: int, names) -> None:
+        """Give the parameters ``names`` (those this kernel has) a leading axis ``dim`` of ``n_groups``.
+
+        Called before :meth:`build`: item parameters that depend on the between class D_j
+        as well as on C_ij (eq. 22). Such a parameter has dims ``(dim, class, ...)``, so the
+        kernel's log-likelihood gets a leading group axis, (..., M, N, K) -- what
+        :class:`~bayesmix.structure.NestedClasses` with ``by_between=True`` takes. Every
+        kernel formula broadcasts over leading axes, so nothing else changes.
+        """
+        self.group_dim, self.n_groups, self.grouped = dim, int(n_groups), frozenset(names)
+
+    def _group(self, name: str, dims, meta: dict | None = None):
+        """(dims, meta) of parameter ``name``: with the group axis in front when it varies by the group."""
+        dims = (dims,) if isinstance(dims, str) else tuple(dims)
+        meta = dict(meta or {})
+        if name not in self.grouped:
+            return dims, meta
+        if meta.get("class_axis") is not None:
+            meta["class_axis"] += 1
+        return (self.group_dim, *dims), meta
+
+    def parameter_names(self) -> list[str]:
+        """Names of the parameters :meth:`build` creates (what ``between_specific`` may name)."""
+        return []
+
+    def grouped_parameters(self) -> list[str]:
+        """The kernel's parameters that vary by the group class (after :meth:`build`)."""
+        return [name for name in self.grouped if name in self.params]
+
+    def start(self, rng: np.random.Generator, n_classes: int) -> dict[str, np.ndarray]:
+        """:meth:`random_start`, with an independent draw per group for the grouped parameters."""
+        first = self.random_start(rng, n_classes)
+        if not self.grouped:
+            return first
+        draws = [first] + [self.random_start(rng, n_classes) for _ in range(self.n_groups - 1)]
+        return {name: np.stack([d[name] for d in draws]) if name in self.grouped else value
+                for name, value in first.items()}
+
+    def _joint_classes(self, value, core_ndim: int):
+        """A graph with the class axis first, (K, ...) or (M, K, ...), as (M * K, ...): class d * K + c.
+
+        Posterior predictive simulation with group-specific parameters draws the joint class
+        (D_j, C_ij) of each unit (:meth:`bayesmix.structure.NestedClasses.simulate_classes`).
+        """
+        if not self.grouped:
+            return value
+        value = pt.as_tensor_variable(value)
+        if value.ndim == core_ndim:
+            value = pt.expand_dims(value, 0)
+        value = value + pt.zeros((self.n_groups,) + (1,) * core_ndim)
+        return value.reshape((-1, *[value.shape[i] for i in range(2, value.ndim)]))
 
     def _columns(self, data: EncodedData) -> list[int]:
         """Positions of this kernel's items among the data's items of its kind."""
@@ -180,6 +243,7 @@ class ItemKernel:
                                  "measurement invariance needs the same type and codes.")
         other = type(self)(items, data if data is not None else self._data, self.link, **self._options())
         other.params, other.class_axis, other.fixed = self.params, self.class_axis, self.fixed
+        other.group_dim, other.n_groups, other.grouped = self.group_dim, self.n_groups, self.grouped
         other.ordered = getattr(self, "ordered", None)
         return other
 
@@ -354,8 +418,8 @@ class CategoricalKernel(ItemKernel):
 
     def simulation_graphs(self, shift=None):
         """``table``: P(y_i = c | class), (1, I, K, C), or (N|1, I, K, C) with a shift."""
-        if shift is None:  # (K, I, C) -> (1, I, K, C)
-            return {"table": pt.moveaxis(self.probability_table(), 0, 1)[None]}
+        if shift is None:  # (K, I, C) -> (1, I, K, C); group-specific: joint classes (M * K, I, C)
+            return {"table": pt.moveaxis(self._joint_classes(self.probability_table(), 3), 0, 1)[None]}
         return {"table": pt.exp(self.log_prob_table(None, shift)) * self.valid[:, None, :]}
 
     def sample(self, rng, graphs, classes, columns):
@@ -389,6 +453,9 @@ class BinaryKernel(CategoricalKernel):
 
     kind = "binary"
 
+    def parameter_names(self):
+        return ["binary_logit"]
+
     def coords(self):
         return {"binary_item": self.names}
 
@@ -397,9 +464,9 @@ class BinaryKernel(CategoricalKernel):
         self.fixed = {k: v for k, v in (fixed or {}).items() if k == "binary_logit"}
         self.params["binary_logit"] = _class_item_matrix(
             "binary_logit", self.names, "binary_item", priors, self.ordered, {},
-            fixed=self.fixed.get("binary_logit"),
+            fixed=self.fixed.get("binary_logit"), group=self.group_dim if "binary_logit" in self.grouped else None,
         )
-        self.class_axis["binary_logit"] = 0
+        self.class_axis["binary_logit"] = 1 if "binary_logit" in self.grouped else 0
 
     def log_prob_table(self, params=None, shift=None):
         beta = (params or self.params)["binary_logit"]
@@ -437,6 +504,9 @@ class NominalKernel(CategoricalKernel):
 
     kind = "nominal"
 
+    def parameter_names(self):
+        return ["nominal_logit"]
+
     def __init__(self, items, data, link="logit"):
         super().__init__(items, data, link)
         self.param_item = np.concatenate([np.full(c - 1, i) for i, c in enumerate(self.n_categories)])
@@ -448,10 +518,10 @@ class NominalKernel(CategoricalKernel):
 
     def build(self, priors, ordered_item=None, fixed=None):
         self.fixed = {k: v for k, v in (fixed or {}).items() if k == "nominal_logit"}
-        self.params["nominal_logit"] = create(priors, "nominal_logit", dims=("class", "nominal_parameter"),
-                                              fixed=self.fixed.get("nominal_logit"), class_axis=0,
-                                              class_dim="class")
-        self.class_axis["nominal_logit"] = 0
+        dims, meta = self._group("nominal_logit", ("class", "nominal_parameter"), {"class_axis": 0, "class_dim": "class"})
+        self.params["nominal_logit"] = create(priors, "nominal_logit", dims=dims,
+                                              fixed=self.fixed.get("nominal_logit"), **meta)
+        self.class_axis["nominal_logit"] = meta["class_axis"]
 
     def log_prob_table(self, params=None, shift=None):
         if shift is not None:
@@ -494,6 +564,9 @@ class OrdinalKernel(CategoricalKernel):
 
     kind = "ordinal"
 
+    def parameter_names(self):
+        return ["ordinal_first_threshold"] + (["ordinal_log_gap"] if len(self.gap_item) else [])
+
     def __init__(self, items, data, link="logit"):
         super().__init__(items, data, link)
         gaps = [(i, k) for i, c in enumerate(self.n_categories) for k in range(1, c - 1)]
@@ -513,14 +586,15 @@ class OrdinalKernel(CategoricalKernel):
     def build(self, priors, ordered_item=None, fixed=None):
         self.fixed = {k: v for k, v in (fixed or {}).items() if k.startswith("ordinal_")}
         meta = {"class_axis": 0, "class_dim": "class"}
+        dims, meta_t = self._group("ordinal_first_threshold", ("class", "ordinal_item"), meta)
         self.params["ordinal_first_threshold"] = create(
-            priors, "ordinal_first_threshold", dims=("class", "ordinal_item"),
-            fixed=self.fixed.get("ordinal_first_threshold"), **meta)
-        self.class_axis["ordinal_first_threshold"] = 0
+            priors, "ordinal_first_threshold", dims=dims, fixed=self.fixed.get("ordinal_first_threshold"), **meta_t)
+        self.class_axis["ordinal_first_threshold"] = meta_t["class_axis"]
         if len(self.gap_item):
-            self.params["ordinal_log_gap"] = create(priors, "ordinal_log_gap", dims=("class", "ordinal_gap"),
-                                                    fixed=self.fixed.get("ordinal_log_gap"), **meta)
-            self.class_axis["ordinal_log_gap"] = 0
+            dims, meta_g = self._group("ordinal_log_gap", ("class", "ordinal_gap"), meta)
+            self.params["ordinal_log_gap"] = create(priors, "ordinal_log_gap", dims=dims,
+                                                    fixed=self.fixed.get("ordinal_log_gap"), **meta_g)
+            self.class_axis["ordinal_log_gap"] = meta_g["class_axis"]
 
     def thresholds(self, params=None):
         """(..., K, I, C-1) thresholds; unused slots are +large (F = 1)."""
@@ -571,21 +645,25 @@ class RestrictedOrdinalKernel(OrdinalKernel):
 
     variant = "restricted"
 
+    def parameter_names(self):
+        return ["ordinal_location"] + (["ordinal_restricted_log_gap"] if len(self.gap_item) else [])
+
     def coords(self):  # its own dims and names: restricted and unrestricted ordinal items can be mixed
         labels = [f"{self.names[i]}[{k + 1}]" for i, k in zip(self.gap_item, self.gap_position)]
         return {"ordinal_restricted_item": self.names, "ordinal_restricted_gap": labels}
 
     def build(self, priors, ordered_item=None, fixed=None):
         self.fixed = {k: v for k, v in (fixed or {}).items() if k.startswith("ordinal_")}
-        meta = {"class_axis": 0, "class_dim": "class"}
+        dims, meta = self._group("ordinal_location", ("class", "ordinal_restricted_item"),
+                                 {"class_axis": 0, "class_dim": "class"})
         self.params["ordinal_location"] = create(
-            priors, "ordinal_location", dims=("class", "ordinal_restricted_item"),
-            fixed=self.fixed.get("ordinal_location"), **meta)
-        self.class_axis["ordinal_location"] = 0
+            priors, "ordinal_location", dims=dims, fixed=self.fixed.get("ordinal_location"), **meta)
+        self.class_axis["ordinal_location"] = meta["class_axis"]
         if len(self.gap_item):
+            dims, meta = self._group("ordinal_restricted_log_gap", ("ordinal_restricted_gap",))
             self.params["ordinal_restricted_log_gap"] = create(
-                priors, "ordinal_restricted_log_gap", dims=("ordinal_restricted_gap",),
-                fixed=self.fixed.get("ordinal_restricted_log_gap"))
+                priors, "ordinal_restricted_log_gap", dims=dims,
+                fixed=self.fixed.get("ordinal_restricted_log_gap"), **meta)
 
     def thresholds(self, params=None):
         """(..., K, I, C-1) class thresholds tau_ik - mu_ci; unused slots are +large (F = 1)."""
@@ -596,7 +674,7 @@ class RestrictedOrdinalKernel(OrdinalKernel):
         if len(self.gap_item):
             add = pt.matmul(pt.exp(p["ordinal_restricted_log_gap"]), self.gap_cumulative.T)  # (..., I*(C-1))
             tau = tau + add.reshape((*add.shape[:-1], n_items, n_thr))
-        tau = pt.expand_dims(tau, -3) - location[..., None]  # (..., K, I, C-1)
+        tau = pt.expand_dims(tau, -3) - location[..., None]  # (..., K, I, C-1), or (..., M, K, I, C-1) by group
         used = np.arange(n_thr)[None, :] < (self.n_categories - 1)[:, None]
         return pt.where(used, tau, -_IMPOSSIBLE)
 
@@ -615,6 +693,9 @@ class NormalKernel(ItemKernel):
     """
 
     kind = "continuous"
+
+    def parameter_names(self):
+        return ["normal_mean", "normal_sd"]
 
     def __init__(self, items, data, link="logit", equal_variances: bool = False):
         super().__init__(items, data, link)
@@ -652,20 +733,23 @@ class NormalKernel(ItemKernel):
         location = {"mu": self.item_mean, "sigma": 2 * self.item_sd}
         mean = _class_item_matrix("normal_mean", self.names, "continuous_item", priors, self.ordered, location,
                                   fixed=self.fixed.get("normal_mean"), bounded=False,
-                                  feature_scale=self.item_sd)
+                                  feature_scale=self.item_sd,
+                                  group=self.group_dim if "normal_mean" in self.grouped else None)
         sd_dims = "continuous_item" if self.equal_variances else ("class", "continuous_item")
         sd_meta = {} if self.equal_variances else {"class_axis": 0, "class_dim": "class"}
+        sd_dims, sd_meta = self._group("normal_sd", sd_dims, sd_meta)
         sd = create(priors, "normal_sd", dims=sd_dims, fixed=self.fixed.get("normal_sd"),
                     prior={"sigma": 2 * self.item_sd}, feature_scale=self.item_sd, feature_log=True, **sd_meta)
         self.params = {"normal_mean": mean, "normal_sd": sd}
-        self.class_axis = {"normal_mean": 0}
+        self.class_axis = {"normal_mean": 1 if "normal_mean" in self.grouped else 0}
         if not self.equal_variances:
-            self.class_axis["normal_sd"] = 0
+            self.class_axis["normal_sd"] = sd_meta["class_axis"]
 
     def _mean_sd(self, p):
         mu, sd = p["normal_mean"], p["normal_sd"]
-        if self.equal_variances:
-            sd = pt.ones_like(mu) * sd[..., None, :]
+        if self.equal_variances:  # (..., [M,] I) -> (..., [M,] K, I)
+            sd = pt.expand_dims(sd, -2) + pt.zeros_like(mu[..., :1, :]) if "normal_sd" in self.grouped else (
+                pt.ones_like(mu) * sd[..., None, :])
         return mu, sd
 
     def loglik(self, params=None, shift=None):
@@ -693,7 +777,8 @@ class NormalKernel(ItemKernel):
 
     def simulation_graphs(self, shift=None):
         """``mean`` (1|N, I, K) (plus the shift) and ``sd`` (1, I, K)."""
-        mu, sd = self._mean_sd(self.params)  # (K, I)
+        mu, sd = self._mean_sd(self.params)  # (K, I); group-specific: joint classes (M * K, I)
+        mu, sd = self._joint_classes(mu, 2), self._joint_classes(sd, 2)
         mu = pt.swapaxes(mu, 0, 1)[None]  # (1, I, K)
         if shift is not None:
             mu = mu + shift
@@ -706,6 +791,7 @@ class NormalKernel(ItemKernel):
     def profile_rows(self, params=None):
         """Class-specific means and standard deviations, (..., K, 2I)."""
         mu, sd = self._mean_sd(params or self.params)
+        mu, sd = mu + pt.zeros_like(sd), sd + pt.zeros_like(mu)  # one of them may carry a group axis
         rows = [(n, "mean") for n in self.names] + [(n, "sd") for n in self.names]
         return pt.concatenate([mu, sd], axis=-1), rows
 

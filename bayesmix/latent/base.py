@@ -31,7 +31,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from ..parameters import register
+from ..parameters import _constraint_arrays, _dims_shape, create, register, registry_of
 from ..priors import PriorSet
 
 FORMS = ("diagonal", "cholesky", "factor", "structural")
@@ -44,15 +44,27 @@ def segment_sum(values, index: np.ndarray, n_segments: int):
     return pt.moveaxis(total, 0, -1)
 
 
-def _prior(priors: PriorSet, generic: str, name: str, dims=None, **defaults):
-    """An RV ``name`` with the default prior of ``generic``; a user override of either name wins."""
+def _spec(priors: PriorSet, generic: str, name: str, **defaults) -> tuple[str, dict]:
+    """(distribution, kwargs) of ``name``: the default prior of ``generic``; a user override of either name wins."""
     dist, kwargs = priors.spec(generic, **defaults)
     override = priors.overrides.get(name) if name != generic else None
     if isinstance(override, tuple):
         dist, kwargs = override[0], dict(override[1])
     elif override is not None:
         kwargs.update(override)
+    return dist, kwargs
+
+
+def _prior(priors: PriorSet, generic: str, name: str, dims=None, **defaults):
+    """An RV ``name`` with the default prior of ``generic``; a user override of either name wins."""
+    dist, kwargs = _spec(priors, generic, name, **defaults)
     return getattr(pm, dist)(name, dims=dims, **kwargs), (dist, kwargs)
+
+
+def _sd_constraints(name: str, dims) -> tuple[np.ndarray, np.ndarray | None]:
+    """(values, slots) of the user's ``fixed=`` / ``equal=`` on the SDs ``name`` (slots None: unconstrained)."""
+    dims = (dims,) if isinstance(dims, str) else tuple(dims)
+    return _constraint_arrays(registry_of(), name, dims, _dims_shape(dims), None)
 
 
 class LatentEffects:
@@ -163,14 +175,24 @@ class LatentEffects:
                 model.add_coord(name, values)
         d = self.n_effects
         meta = {"latent": self.prefix}
+        sd_spec = _spec(priors, "random_sd", self.name("sd"))
+        if self.form == "cholesky":
+            values, slots = _sd_constraints(self.name("sd"), self.dim)
+            if slots is not None:
+                if not (np.all(values == 0.0)):
+                    raise ValueError(f"fixed= / equal= on {self.name('sd')!r}: the {d} correlated random effects "
+                                     "(an LKJ Cholesky factor) can only have all their SDs fixed at 0 (no random "
+                                     f"effect: fixed={{{self.name('sd')!r}: 0.0}}); fix or tie single SDs of "
+                                     "uncorrelated effects instead.")
+                self.form = "diagonal"  # every SD 0: the block is the zero effect, alpha = mu + 0 * z
         if self.groups is not None:  # sd (G, D): Lambda_g = diag(sd_g)
-            sd, _ = _prior(priors, "random_sd", self.name("sd"), dims=(self.group_dim, self.dim))
-            register(self.name("sd"), class_axis=0, class_dim=self.group_dim, **meta)
+            sd = create(priors, self.name("sd"), dims=(self.group_dim, self.dim), prior_spec=sd_spec,
+                        class_axis=0, class_dim=self.group_dim, **meta)
             self.params["sd"] = sd
             self.loading = sd[:, :, None] * pt.eye(d)  # (G, D, D)
         elif self.form in ("diagonal", "structural"):
-            sd, _ = _prior(priors, "random_sd", self.name("sd"), dims=self.dim)
-            register(self.name("sd"), **meta)
+            # through the constraint machinery: fixed={"random_sd": 0.0} (alpha = mu + 0 * z, exact), equal=
+            sd = create(priors, self.name("sd"), dims=self.dim, prior_spec=sd_spec, **meta)
             self.params["sd"] = sd
             self.loading = pt.diag(sd)
         elif self.form == "cholesky":

@@ -13,7 +13,9 @@ N units, J clusters, M between classes, K within classes; leading axes
 
 - ``log_prior_between``: (..., J or 1, M) = log P(D_j = d | w_j) (eq. 26).
 - ``log_prior_within``: (..., M, N or 1, K) = log P(C_ij = c | D_j = d, x_ij) (eq. 24).
-- ``loglik_by_class``: (..., N, K) = log p(y_ij | C_ij = c) (eq. 22-23).
+- ``loglik_by_class``: (..., N, K) = log p(y_ij | C_ij = c) (eq. 22-23); with
+  ``by_between=True`` (..., M, N, K) = log p(y_ij | C_ij = c, D_j = d): item
+  parameters that depend on the between class as well (eq. 22).
 - ``cluster_index``: (N,) int in ``range(n_clusters)``.
 """
 
@@ -36,9 +38,10 @@ __all__ = [
 ]
 
 
-def _per_between_class(loglik_by_class: TensorLike) -> TensorVariable:
-    """(..., N, K) -> (..., 1, N, K), to broadcast against (..., M, N, K)."""
-    return pt.expand_dims(pt.as_tensor_variable(loglik_by_class), -3)
+def _per_between_class(loglik_by_class: TensorLike, by_between: bool = False) -> TensorVariable:
+    """(..., N, K) -> (..., 1, N, K), to broadcast against (..., M, N, K); by_between: already (..., M, N, K)."""
+    loglik_by_class = pt.as_tensor_variable(loglik_by_class)
+    return loglik_by_class if by_between else pt.expand_dims(loglik_by_class, -3)
 
 
 def _units_first(values: TensorVariable) -> TensorVariable:
@@ -46,52 +49,55 @@ def _units_first(values: TensorVariable) -> TensorVariable:
     return pt.swapaxes(values, -1, -2)
 
 
-def loglik_by_between_class(log_prior_within: TensorLike, loglik_by_class: TensorLike) -> TensorVariable:
+def loglik_by_between_class(log_prior_within: TensorLike, loglik_by_class: TensorLike,
+                            by_between: bool = False) -> TensorVariable:
     """log p(y_ij | D_j = d, x_ij), shape (..., N, M): the within marginal (eq. 24) for each d."""
-    by_d = within.loglik(log_prior_within, _per_between_class(loglik_by_class))  # (..., M, N)
+    by_d = within.loglik(log_prior_within, _per_between_class(loglik_by_class, by_between))  # (..., M, N)
     return _units_first(by_d)
 
 
 def loglik(log_prior_between: TensorLike, log_prior_within: TensorLike, loglik_by_class: TensorLike,
-           cluster_index: np.ndarray, n_clusters: int) -> TensorVariable:
+           cluster_index: np.ndarray, n_clusters: int, by_between: bool = False) -> TensorVariable:
     """Per-cluster marginal log-likelihood log p(y_j), shape (..., J) (eq. 24-26)."""
-    unit_by_d = loglik_by_between_class(log_prior_within, loglik_by_class)
+    unit_by_d = loglik_by_between_class(log_prior_within, loglik_by_class, by_between)
     return between.loglik(log_prior_between, unit_by_d, cluster_index, n_clusters)
 
 
-def _log_posterior_between(log_prior_between, log_prior_within, loglik_by_class, cluster_index, n_clusters):
-    unit_by_d = loglik_by_between_class(log_prior_within, loglik_by_class)
+def _log_posterior_between(log_prior_between, log_prior_within, loglik_by_class, cluster_index, n_clusters,
+                           by_between=False):
+    unit_by_d = loglik_by_between_class(log_prior_within, loglik_by_class, by_between)
     return between.log_posterior(log_prior_between, unit_by_d, cluster_index, n_clusters)
 
 
 def posterior_between(log_prior_between: TensorLike, log_prior_within: TensorLike, loglik_by_class: TensorLike,
-                      cluster_index: np.ndarray, n_clusters: int) -> TensorVariable:
+                      cluster_index: np.ndarray, n_clusters: int, by_between: bool = False) -> TensorVariable:
     """P(D_j = d | y_j), shape (..., J, M) (same arguments as :func:`loglik`)."""
     return pt.exp(_log_posterior_between(log_prior_between, log_prior_within, loglik_by_class,
-                                         cluster_index, n_clusters))
+                                         cluster_index, n_clusters, by_between))
 
 
 def posterior_within(log_prior_between: TensorLike, log_prior_within: TensorLike, loglik_by_class: TensorLike,
-                     cluster_index: np.ndarray, n_clusters: int) -> TensorVariable:
+                     cluster_index: np.ndarray, n_clusters: int, by_between: bool = False) -> TensorVariable:
     """P(C_ij = c | y_j) = sum_d P(D_j = d | y_j) P(C_ij = c | y_ij, D_j = d), shape (..., N, K)."""
     log_post_d = _log_posterior_between(log_prior_between, log_prior_within, loglik_by_class,
-                                        cluster_index, n_clusters)  # (..., J, M)
+                                        cluster_index, n_clusters, by_between)  # (..., J, M)
     log_post_d_units = pt.swapaxes(log_post_d[..., cluster_index, :], -1, -2)[..., None]  # (..., M, N, 1)
-    log_post_c_given_d = within.log_posterior(log_prior_within, _per_between_class(loglik_by_class))
+    log_post_c_given_d = within.log_posterior(log_prior_within, _per_between_class(loglik_by_class, by_between))
     return pt.exp(pt.logsumexp(log_post_d_units + log_post_c_given_d, axis=-3))
 
 
 def posterior_joint(log_prior_between: TensorLike, log_prior_within: TensorLike, loglik_by_class: TensorLike,
-                    cluster_index: np.ndarray, n_clusters: int) -> TensorVariable:
+                    cluster_index: np.ndarray, n_clusters: int, by_between: bool = False) -> TensorVariable:
     """P(D_j = d, C_ij = c | y_j) = P(D_j = d | y_j) P(C_ij = c | y_ij, D_j = d), shape (..., N, M, K).
 
     Summed over d it is :func:`posterior_within`, over c the unit's P(D_j = d | y_j);
     averaged over units it is the estimated joint (C, D) table (eq. 24-26).
     """
     log_post_d = _log_posterior_between(log_prior_between, log_prior_within, loglik_by_class,
-                                        cluster_index, n_clusters)  # (..., J, M)
+                                        cluster_index, n_clusters, by_between)  # (..., J, M)
     log_post_d_units = pt.swapaxes(log_post_d[..., cluster_index, :], -1, -2)[..., None]  # (..., M, N, 1)
-    log_post_c_given_d = within.log_posterior(log_prior_within, _per_between_class(loglik_by_class))  # (..., M, N, K)
+    log_post_c_given_d = within.log_posterior(log_prior_within,
+                                              _per_between_class(loglik_by_class, by_between))  # (..., M, N, K)
     return pt.exp(pt.swapaxes(log_post_d_units + log_post_c_given_d, -3, -2))
 
 

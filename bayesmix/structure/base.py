@@ -96,6 +96,9 @@ class Structure:
 
     #: z -> P(D_j = d | y_j, z) of a between class (section 6, :class:`NestedClasses`); None: no between class
     between_posterior = None
+    #: (coord, size) of a class variable the measurement also depends on (the between class D of eq. 22:
+    #: item parameters by (C, D), profiles by D); None: the measurement depends on the class C only
+    measurement_groups: tuple[str, int] | None = None
 
     def node_work(self, n_items: int, n_classes: int) -> int | None:
         """Elements per quadrature node when a cheaper path applies (patterns, tables); None: per unit."""
@@ -309,17 +312,25 @@ class NestedClasses(Structure):
     SDs, eq. 18, 25). Then p(y_j) = int sum_d P(D_j = d) prod_i p(y_ij | d, z) phi(z) dz:
     the sum over d is inside the conditional log-likelihood at z, which
     quadrature (ML, per-cluster ``log_likelihood``) integrates and NUTS samples.
+
+    ``n_between_measurement``: M when item parameters depend on D as well
+    (eq. 22): ``loglik_at(z)`` is then log p(y_ij | C_ij = c, D_j = d),
+    (..., M, N, K); posterior predictive replicates draw the joint class
+    d * K + c (the kernels' joint-class graphs, :meth:`ItemKernel._joint_classes`).
     """
 
     def __init__(self, log_prior_between_at: GraphAt, log_prior_within_at: GraphAt, loglik_at: GraphAt,
                  n_units: int, cluster_index: np.ndarray, n_clusters: int, between_labels_dim: str = "between_class",
                  latent: LatentEffects | None = None, shared_log_prior_within_at: GraphAt | None = None,
-                 patterns=None):
+                 patterns=None, n_between_measurement: int | None = None):
         super().__init__(n_units, cluster_index, n_clusters, latent)
         self.log_prior_between_at = log_prior_between_at
         self.log_prior_within_at = log_prior_within_at
         self.loglik_at = loglik_at
         self.between_dim = between_labels_dim
+        self.by_between = n_between_measurement is not None
+        if self.by_between:
+            self.measurement_groups = (between_labels_dim, int(n_between_measurement))
         # response patterns (as WithinClasses): at a quadrature node shared by all clusters, without unit
         # covariates, log p(y_ij | D_j = d, z) is the same for units with the same responses
         use = shared_log_prior_within_at is not None and patterns is not None and patterns.worthwhile
@@ -328,7 +339,7 @@ class NestedClasses(Structure):
 
     def _args(self, z):
         return (self.log_prior_between_at(z), self.log_prior_within_at(z), self.loglik_at(z),
-                self.cluster_index, self.n_clusters)
+                self.cluster_index, self.n_clusters, self.by_between)
 
     def node_work(self, n_items: int, n_classes: int) -> int | None:
         if self.patterns is None:
@@ -338,8 +349,10 @@ class NestedClasses(Structure):
     def conditional_loglik(self, z=None):
         if self.patterns is not None and shared_node(z):  # exact: by pattern, then pattern counts per cluster
             log_prior_within = self.shared_log_prior_within_at(z)  # (..., M, 1, K)
-            by_pattern = self.patterns.rows(self.loglik_at(z))  # (P, K)
-            by_d = within.loglik(log_prior_within, pt.expand_dims(by_pattern, -3))  # (..., M, P)
+            ll = self.loglik_at(z)  # (N, K), or (M, N, K) with item parameters by D
+            by_pattern = ll[..., self.patterns.representative, :]  # (P, K) or (M, P, K)
+            by_d = within.loglik(log_prior_within, by_pattern if self.by_between
+                                 else pt.expand_dims(by_pattern, -3))  # (..., M, P)
             cluster_ll = self.patterns.cluster_sum(by_d, self.cluster_index, self.n_clusters)  # (..., M, J)
             return within.loglik(self.log_prior_between_at(z), pt.swapaxes(cluster_ll, -1, -2))
         return nested.loglik(*self._args(z))
@@ -373,6 +386,9 @@ class NestedClasses(Structure):
                 "within": pt.exp(self.log_prior_within_at(z)) + pt.zeros((self.n_units, 1))}  # (M, N, K)
 
     def simulate_classes(self, rng, graphs, n_items):
-        """D_j, then C_ij | D_j (eq. 24-26)."""
+        """D_j, then C_ij | D_j (eq. 24-26); with item parameters by D the joint class D_j * K + C_ij."""
         between = categorical(rng, graphs["between"])[self.cluster_index]  # D_j of each unit
-        return categorical(rng, graphs["within"][between, np.arange(self.n_units)])[:, None]
+        within_class = categorical(rng, graphs["within"][between, np.arange(self.n_units)])
+        if self.by_between:
+            within_class = between * graphs["within"].shape[-1] + within_class
+        return within_class[:, None]

@@ -35,24 +35,34 @@ __all__ = ["lca"]
 BETWEEN_SPECIFIC = ("random_sd",)
 
 
-def _check_between_specific(between_specific, random_intercept, n_between_classes) -> tuple[str, ...]:
-    """Parameters of the between level that differ across the between classes D (eq. 18, 25)."""
+def _check_between_specific(between_specific, random_intercept, n_between_classes,
+                            kernels=()) -> tuple[str, ...]:
+    """Parameters that differ across the between classes D: random-intercept SDs (eq. 18, 25), item parameters (eq. 22)."""
     if isinstance(between_specific, str):
         between_specific = (between_specific,)
     given = tuple(between_specific or ())
-    unknown = [name for name in given if name not in BETWEEN_SPECIFIC]
+    if any(not isinstance(name, str) for name in given):
+        raise ValueError(f"between_specific={list(given)!r}: give parameter names (strings), e.g. "
+                         "['random_sd', 'binary_logit'].")
+    item_parameters = [name for kernel in kernels for name in kernel.parameter_names()]
+    allowed = list(BETWEEN_SPECIFIC) + item_parameters
+    unknown = [name for name in given if name not in allowed]
     if unknown:
         raise ValueError(f"between_specific={list(given)!r}: {unknown} cannot vary across between classes; "
-                         f"use names from {list(BETWEEN_SPECIFIC)} (random-intercept means already differ "
-                         "across them through class_between_effect).")
+                         f"use names from {allowed} (random-intercept SDs, item parameters of eq. 22; "
+                         "random-intercept means already differ across them through class_between_effect).")
     if "random_sd" in given and not (random_intercept and n_between_classes is not None):
         raise ValueError("between_specific=['random_sd'] gives each between class its own random-intercept SDs: "
                          "it needs random_intercept=True and n_between_classes=M.")
+    items = [name for name in given if name in item_parameters]
+    if items and n_between_classes is None:
+        raise ValueError(f"between_specific={items!r} makes item parameters depend on the between class D_j "
+                         "(eq. 22): it needs cluster= and n_between_classes=M.")
     return tuple(dict.fromkeys(given))
 
 
 def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n_between_classes,
-                   covariates, ordered, integration, between_specific=()):
+                   covariates, ordered, integration, between_specific=(), kernels=()):
     check_class_level(class_level)
     check_needs_cluster(cluster, [name for name, given in (
         ("random_intercept=True", random_intercept), (f"class_level={class_level!r}", class_level == "between"),
@@ -65,7 +75,7 @@ def _check_options(encoded, n_classes, cluster, class_level, random_intercept, n
     check_between_level(class_level, covariates)
     if n_between_classes is not None and (not isinstance(n_between_classes, (int, np.integer)) or n_between_classes < 2):
         raise ValueError(f"n_between_classes must be an integer >= 2, got {n_between_classes!r}.")
-    between_specific = _check_between_specific(between_specific, random_intercept, n_between_classes)
+    between_specific = _check_between_specific(between_specific, random_intercept, n_between_classes, kernels)
     if cluster is not None:
         if class_level == "between":
             check_clusters(encoded.cluster_index, cluster, n_between_classes=n_classes)
@@ -247,12 +257,16 @@ def lca(
     check_bool(equal_variances, "equal_variances")
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates,
                      cluster=cluster, cluster_covariates=cluster_covariates, missing_codes=missing_codes)
+    kernels = build_kernels(encoded, link=link, equal_variances=equal_variances)
     integration, between_specific = _check_options(encoded, n_classes, cluster, class_level, random_intercept,
                                                    n_between_classes, covariates, ordered, integration,
-                                                   between_specific)
+                                                   between_specific, kernels)
     prior_set = PriorSet(priors, known=set(DEFAULT_PRIORS))
     labels = class_labels(n_classes)
-    kernels = build_kernels(encoded, link=link, equal_variances=equal_variances)
+    item_by_between = [name for name in between_specific if name != "random_sd"]
+    if item_by_between:  # item parameters by (C, D), eq. 22: a leading between_class axis
+        for kernel in kernels:
+            kernel.vary_by("between_class", n_between_classes, item_by_between)
     if class_level == "between":
         class_model = ClassModel(n_classes, encoded.cluster_covariates, encoded.cluster_covariate_names,
                                  covariate_dim="cluster_covariate")
@@ -263,6 +277,8 @@ def lca(
     if cluster is not None:
         coords["cluster"] = list(encoded.clusters)
     coords.update(class_model.coords(labels))
+    if item_by_between:
+        coords["between_class"] = class_labels(n_between_classes, "between_class")
     for kernel in kernels:
         coords.update(kernel.coords())
 
@@ -271,7 +287,10 @@ def lca(
         class_model.build(prior_set)
         for kernel in kernels:
             kernel.build(prior_set, ordered_item=ordered)
-        loglik_by_class = sum(kernel.loglik() for kernel in kernels)
+        loglik_by_class = sum(kernel.loglik() for kernel in kernels)  # (N, K), or (M, N, K) by (C, D)
+        if item_by_between:
+            loglik_by_class = loglik_by_class + pt.zeros((n_between_classes, 1, 1))
+        n_between_measurement = n_between_classes if item_by_between else None
         measurement = lambda z: loglik_by_class  # noqa: E731  (no latent effect in the measurement)
         clustering = {} if cluster is None else {"cluster_index": encoded.cluster_index,
                                                  "n_clusters": len(encoded.clusters)}
@@ -279,7 +298,8 @@ def lca(
             structure, between_model = _within_and_between(model, encoded, class_model, measurement, prior_set,
                                                            n_between_classes, random=True,
                                                            sd_by_between="random_sd" in between_specific,
-                                                           kernels=kernels)
+                                                           kernels=kernels,
+                                                           n_between_measurement=n_between_measurement)
             components.append(between_model)
         elif random_intercept:
             structure = _within_between(encoded, class_model, measurement, prior_set, labels, kernels)
@@ -288,7 +308,8 @@ def lca(
                                        **clustering)
         elif n_between_classes is not None:
             structure, between_model = _within_and_between(model, encoded, class_model, measurement, prior_set,
-                                                           n_between_classes)
+                                                           n_between_classes,
+                                                           n_between_measurement=n_between_measurement)
             components.append(between_model)
         else:
             density = categorical_density(kernels) if class_model.covariates is None else None
@@ -330,7 +351,7 @@ def _within_between(encoded, class_model, measurement, priors, labels, kernels):
 
 
 def _within_and_between(model, encoded, class_model, measurement, priors, n_between, *, random: bool = False,
-                        sd_by_between: bool = False, kernels=()):
+                        sd_by_between: bool = False, kernels=(), n_between_measurement: int | None = None):
     """Section 6: within class C_ij predicted by between class D_j (eq. 24), D_j by w_j (eq. 26).
 
     ``random``: all three statuses of Table 4 together (eq. 24 with random
@@ -342,7 +363,8 @@ def _within_and_between(model, encoded, class_model, measurement, priors, n_betw
     covariates predict D_j (eq. 26), not the random intercepts.
     """
     between_labels = class_labels(n_between, "between_class")
-    model.add_coord("between_class", between_labels)
+    if "between_class" not in model.coords:  # already there when item parameters vary by D (eq. 22)
+        model.add_coord("between_class", between_labels)
     between_model = ClassModel(n_between, encoded.cluster_covariates, encoded.cluster_covariate_names,
                                prefix="between_class", covariate_dim="cluster_covariate")
     for name, values in between_model.coords(between_labels).items():
@@ -381,5 +403,5 @@ def _within_and_between(model, encoded, class_model, measurement, priors, n_betw
     structure = NestedClasses(lambda z: between_model.log_prior(), log_prior_within_at, measurement,
                               encoded.n_units, encoded.cluster_index, len(encoded.clusters), latent=effects,
                               shared_log_prior_within_at=shared_log_prior_within_at if patterns is not None else None,
-                              patterns=patterns)
+                              patterns=patterns, n_between_measurement=n_between_measurement)
     return structure, between_model
