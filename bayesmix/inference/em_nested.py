@@ -64,12 +64,15 @@ def supported(mm) -> bool:
 
     Capabilities, not types: the structure's ``between_posterior`` (a between
     class, :class:`~bayesmix.structure.NestedClasses`), a single between class
-    model without covariates, every kernel's ``em_supported``, and exactly the
+    model without covariates, item parameters the same in every between class
+    (no ``measurement_groups``, eq. 22), every kernel's ``em_supported``, and exactly the
     parameters of eq. 24 (``class_intercept``, ``class_between_effect``,
     ``between_class_intercept`` and the item logits) at their plain shapes.
     """
     structure = mm.structure
     if getattr(structure, "between_posterior", None) is None or getattr(structure, "cluster_index", None) is None:
+        return False
+    if getattr(structure, "measurement_groups", None) is not None:  # item parameters by D (eq. 22): not this EM
         return False
     if mm.latent is not None or mm.ordered is not None or mm.n_classes < 2 or len(mm.components) != 1:
         return False
