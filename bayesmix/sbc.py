@@ -555,12 +555,14 @@ def verdict(table: pd.DataFrame, alpha: float = 0.05) -> tuple[str, float]:
     Returns
     -------
     (verdict, adjusted p)
-        ``"calibrated"`` when the smallest p-value times the number of tests
-        is at least ``alpha``, else ``"miscalibrated"``; the adjusted p.
+        ``"not rejected"`` when the smallest p-value times the number of tests
+        is at least ``alpha``, else ``"rejected"``; the adjusted p. "Not
+        rejected" is not "calibrated": how strong the evidence is depends on
+        the test's power at the replications run (:func:`power`).
     """
     p = np.concatenate([table["p_chi2"].to_numpy(), table["p_ecdf"].to_numpy()])
     adjusted = float(min(1.0, p.min() * len(p)))
-    return ("calibrated" if adjusted >= alpha else "miscalibrated"), adjusted
+    return ("not rejected" if adjusted >= alpha else "rejected"), adjusted
 
 
 def power(n_replications: int, *, bias: float = 0.0, scale: float = 1.0, alpha: float = 0.05,
