@@ -32,12 +32,17 @@ _log = logging.getLogger(__name__)
 
 
 def profile_tensor(mm):
-    """(K, R) class profile rows of all kernels and their (item, category) labels."""
+    """(K, R) class profile rows of all kernels and their (item, category) labels.
+
+    Items are labelled by :attr:`MixtureModel.profile_item_labels` where it names them
+    (an LTA's invariant items by their stem, not the time-1 column).
+    """
     pieces, rows = [], []
+    names = getattr(mm, "profile_item_labels", None) or {}
     for kernel in mm.kernels:
         table, labels = kernel.profile_rows()
         pieces.append(table)
-        rows.extend(labels)
+        rows.extend((names.get(item, item), category) for item, category in labels)
     return pt.concatenate(pieces, axis=-1), rows
 
 
