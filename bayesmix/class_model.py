@@ -62,21 +62,29 @@ class ClassModel:
                                                 fixed=fixed.get(name), class_axis=1, bounded=False, **meta)
             self.reference_axis[name] = 1
 
-    def logits(self, params: dict | None = None, offset=None):
-        """Free logits (..., N or 1, K-1)."""
+    def logits(self, params: dict | None = None, offset=None, covariates=None):
+        """Free logits (..., N or 1, K-1).
+
+        ``covariates``: rows (R, P) to evaluate the logits at instead of the
+        units' own (results at chosen covariate values; (..., R, K-1)).
+        """
         p = params or self.params
         eta = p["class_intercept"][..., None, :]
         if self.covariates is not None:
-            eta = eta + pt.matmul(pt.as_tensor(self.covariates), p["class_slope"])
+            x = self.covariates if covariates is None else covariates
+            eta = eta + pt.matmul(pt.as_tensor(x), p["class_slope"])
         if offset is not None:
             eta = eta + offset
         return eta
 
-    def log_prior(self, params: dict | None = None, offset=None):
-        """log P(C = c | x): (..., N, K), or (..., 1, K) without covariates/offset."""
+    def log_prior(self, params: dict | None = None, offset=None, covariates=None):
+        """log P(C = c | x): (..., N, K), or (..., 1, K) without covariates/offset.
+
+        ``covariates``: rows (R, P) instead of the units' covariates (:meth:`logits`).
+        """
         if self.n_classes == 1:
             return pt.zeros((1, 1))
-        return pt.special.log_softmax(full_logits(self.logits(params, offset)), axis=-1)
+        return pt.special.log_softmax(full_logits(self.logits(params, offset, covariates)), axis=-1)
 
     def random_start(self, rng: np.random.Generator) -> dict:
         if self.n_classes == 1:

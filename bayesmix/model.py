@@ -557,6 +557,15 @@ class MixtureModel:
         from .results import between_within_table
         return between_within_table(self, fit, **kwargs)
 
+    @property
+    def profile_item_labels(self) -> dict[str, str]:
+        """Kernel item name -> the label of its rows in the profile tables (none: the item's column name).
+
+        A hook for models whose kernels' items stand for several columns
+        (LTA's invariant measurement: :attr:`LTAModel.profile_item_labels`).
+        """
+        return {}
+
     def profiles(self, fit, ci_prob: float | None = None, **kwargs) -> pd.DataFrame:
         """See :func:`bayesmix.results.profiles`."""
         from .results import profiles

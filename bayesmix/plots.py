@@ -54,8 +54,16 @@ def _normal_quantile(prob: float) -> float:
 
 
 def plot_profiles(mm, result: Any, *, items=None, ci_prob: float | None = None, ci_kind: str | None = None,
-                  hdi_prob: float | None = None, ax=None):
+                  hdi_prob: float | None = None, facet: bool | None = None, columns: int | None = None, ax=None,
+                  axes=None):
     """Class profiles: P(item = category | class) (means for continuous items) with intervals.
+
+    Binary and continuous items: one line chart, an x position per item
+    (P(second code | class), or the class mean), a line per class. Nominal and
+    ordinal items (several category rows each) are drawn as poLCA and StepMix
+    draw them: a grid of small panels, one per item, with a bar per category
+    and class (``facet=True``; the default when any shown item has more than
+    one category row), so categories of different items are never joined.
 
     Parameters
     ----------
@@ -70,22 +78,45 @@ def plot_profiles(mm, result: Any, *, items=None, ci_prob: float | None = None, 
         Kind of the posterior interval (default ArviZ's ``stats.ci_kind``, ``"eti"``).
     hdi_prob : float, optional
         Deprecated: ``ci_prob`` with ``ci_kind="hdi"``.
+    facet : bool, optional
+        One panel per item (True), one line chart (False); default: panels when
+        some item has several category rows (nominal, ordinal).
+    columns : int, optional
+        Panels per row of the grid (default: up to 4).
     ax : matplotlib Axes, optional
+        The Axes of the line chart (``facet=False``).
+    axes : sequence of matplotlib Axes, optional
+        One Axes per item (``facet=True``).
 
     Returns
     -------
-    matplotlib.axes.Axes
+    matplotlib.axes.Axes or list of matplotlib.axes.Axes
+        The line chart's Axes; with facets, one Axes per item (titled by the item).
 
     Examples
     --------
     >>> from bayesmix.plots import plot_profiles
     >>> ax = plot_profiles(m, ml)                       # doctest: +SKIP
     >>> ax.figure.savefig("profiles.png")               # doctest: +SKIP
+    >>> panels = plot_profiles(m_nominal, ml)           # one panel per item  # doctest: +SKIP
     """
     plt = _pyplot()
     frame, what = _profile_frame(mm, result, interval_arguments(ci_prob, ci_kind, hdi_prob))
     rows = [r for r in frame.index if r[1] != "sd" and (items is None or r[0] in items)]
+    if items is not None:
+        unknown = [i for i in items if i not in {r[0] for r in frame.index}]
+        if unknown:
+            raise ValueError(f"items {unknown} are not rows of the profile table; use some of "
+                             f"{list(dict.fromkeys(r[0] for r in frame.index))}.")
     frame = frame.loc[rows]
+    counts = pd.Series([r[0] for r in rows]).value_counts()
+    if facet is None:
+        facet = bool((counts > 1).any())
+    if facet:
+        if ax is not None:
+            raise ValueError("facet=True draws one panel per item: pass axes=[...] (one per item), or facet=False "
+                             "to draw on ax.")
+        return _profile_facets(mm, frame, what, columns, axes)
     if ax is None:
         _, ax = plt.subplots(figsize=(max(4.0, 0.7 * len(rows) + 2), 3.5))
     x = np.arange(len(rows))
@@ -103,6 +134,44 @@ def plot_profiles(mm, result: Any, *, items=None, ci_prob: float | None = None, 
     ax.set_title(f"Class profiles ({what})", fontsize=9)
     ax.legend(fontsize=8)
     return ax
+
+
+def _profile_facets(mm, frame: pd.DataFrame, what: str, columns: int | None, axes) -> list:
+    """One small grouped bar chart per item: categories on x, a bar (with its interval) per class."""
+    plt = _pyplot()
+    names = list(dict.fromkeys(r[0] for r in frame.index))
+    if axes is None:
+        ncol = max(1, min(columns or 4, len(names)))
+        nrow = int(np.ceil(len(names) / ncol))
+        fig, grid = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False, layout="constrained")
+        grid = list(grid.ravel())
+        for extra in grid[len(names):]:
+            fig.delaxes(extra)
+        axes = grid[: len(names)]
+    axes = list(np.atleast_1d(axes))
+    if len(axes) != len(names):
+        raise ValueError(f"axes has {len(axes)} panels for {len(names)} items; pass one Axes per item.")
+    k = mm.n_classes
+    width = 0.8 / k
+    for ax, name in zip(axes, names):
+        part = frame.xs(name, level=0, drop_level=False)
+        cats = [r[1] for r in part.index]
+        x = np.arange(len(cats))
+        for c, label in enumerate(mm.class_labels):
+            value = part[(label, "value")].to_numpy(float)
+            err = np.vstack([value - part[(label, "lower")].to_numpy(float),
+                             part[(label, "upper")].to_numpy(float) - value])
+            ax.bar(x + (c - (k - 1) / 2) * width, value, width, yerr=np.clip(err, 0, None), capsize=2,
+                   label=label, color=f"C{c}", error_kw={"elinewidth": 0.8})
+        ax.set_xticks(x)
+        ax.set_xticklabels(["mean" if cat == "mean" else str(cat) for cat in cats], fontsize=8)
+        ax.set_title(name, fontsize=9)
+        if "mean" not in cats:
+            ax.set_ylim(0, 1)
+    axes[0].set_ylabel("P(category | class)")
+    axes[0].legend(fontsize=7)
+    axes[0].figure.suptitle(f"Class profiles ({what})", fontsize=9)
+    return axes
 
 
 def plot_class_proportions(mm, result: Any, *, ci_prob: float | None = None, ci_kind: str | None = None,
@@ -211,6 +280,212 @@ def plot_ml_vs_posterior(mm, ml: Any, idata: Any, *, ci_prob: float | None = Non
     ax.set_ylabel("posterior mean")
     ax.legend(fontsize=8)
     return ax
+
+
+# --------------------------------------------------------------------------- LTA: proportions over time, transitions
+# (issue 25 item 6; a block of its own: its names join __all__ here)
+
+__all__ += ["plot_lta_proportions", "plot_transitions"]
+
+
+def _lta_values(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """(value, lower, upper, name of the value column) of an LTA result table, any fit.
+
+    ML tables hold ``estimate`` and Wald ``lower`` / ``upper``; MAP ``estimate``
+    only (NaN bounds); posterior tables ``mean``, ``lower``, ``upper``.
+    """
+    name = "estimate" if "estimate" in table else "mean"
+    value = table[name].to_numpy(float)
+    nan = np.full(value.shape, np.nan)
+    lower = table["lower"].to_numpy(float) if "lower" in table else nan
+    upper = table["upper"].to_numpy(float) if "upper" in table else nan
+    return value, lower, upper, name
+
+
+def _lta_caption(mm, result, kind: str, ci: tuple[float, str]) -> str:
+    from .evaluate import as_fit
+    fit = as_fit(result)
+    source = "implied by the model" if kind == "model" else "mean posterior probabilities"
+    if fit.kind == "ml":
+        return f"{source}; ML estimate, {100 * ci[0]:.0f}% Wald interval"
+    if fit.is_point:
+        return f"{source}; {fit.kind.upper()} estimate"
+    return f"{source}; posterior mean, {interval_label(*ci)}"
+
+
+def _covariate_title(keys, names) -> str:
+    keys = keys if isinstance(keys, tuple) else (keys,)
+    return ", ".join(f"{n} = {v:g}" if isinstance(v, (int, float, np.number)) else f"{n} = {v}"
+                     for n, v in zip(names, keys))
+
+
+def plot_lta_proportions(mm, result: Any, *, kind: str = "model", at=None, ci_prob: float | None = None,
+                         ci_kind: str | None = None, ax=None, axes=None):
+    """Class proportions P(C_t = k) over the time points of an LTA, a line per class with intervals.
+
+    The values are :meth:`LTAModel.class_proportions_by_time` (eq. 8 propagated
+    through eq. 9): ML estimates with Wald intervals (logit scale), a MAP
+    estimate, or posterior means with ``ci_prob`` intervals.
+
+    Parameters
+    ----------
+    mm : LTAModel
+        A latent transition model (:func:`bayesmix.lta`).
+    result : fit
+        ML, MAP, Laplace or posterior.
+    kind : ``"model"`` or ``"posterior"``
+        Model-implied proportions or mean posterior class probabilities.
+    at : dict or DataFrame, optional
+        Covariate values (``kind="model"``): one panel per covariate row.
+    ci_prob, ci_kind : optional
+        Interval probability and kind (ArviZ's defaults: 0.89, equal-tailed).
+    ax : matplotlib Axes, optional
+        Without ``at``.
+    axes : sequence of matplotlib Axes, optional
+        With ``at``: one per covariate row.
+
+    Returns
+    -------
+    matplotlib.axes.Axes or list of matplotlib.axes.Axes
+        The Axes; with ``at``, one Axes per covariate row.
+
+    Examples
+    --------
+    >>> ax = plot_lta_proportions(m, ml)                                   # doctest: +SKIP
+    >>> axes = plot_lta_proportions(m, ml, at={"smoker": [0, 1]})          # doctest: +SKIP
+    """
+    from .families.lta.results import _lta
+    structure = _lta(mm)
+    ci = interval_arguments(ci_prob, ci_kind)
+    table = mm.class_proportions_by_time(result, kind=kind, at=at, ci_prob=ci[0], ci_kind=ci[1])
+    plt = _pyplot()
+    times, k = structure.time_labels, mm.n_classes
+    if at is None:
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1.2 * len(times) + 3, 3.4), layout="constrained")
+        panels, parts, titles = [ax], [table], [None]
+    else:
+        names = [n for n in table.index.names if n not in ("time", "class")]
+        groups = list(table.groupby(level=names, sort=False))
+        if axes is None:
+            _, grid = plt.subplots(1, len(groups), figsize=((1.2 * len(times) + 2.5) * len(groups), 3.4),
+                                   squeeze=False, sharey=True, layout="constrained")
+            axes = list(grid[0])
+        panels = list(np.atleast_1d(axes))
+        if len(panels) != len(groups):
+            raise ValueError(f"axes has {len(panels)} panels for {len(groups)} covariate rows; pass one per row.")
+        parts = [g for _, g in groups]
+        titles = [_covariate_title(key, names) for key, _ in groups]
+    x = np.arange(len(times))
+    offsets = (np.arange(k) - (k - 1) / 2) * 0.05
+    for panel, part, title in zip(panels, parts, titles):
+        value, lower, upper, _ = _lta_values(part)
+        value, lower, upper = (v.reshape(len(times), k) for v in (value, lower, upper))
+        for c, label in enumerate(mm.class_labels):
+            err = np.vstack([value[:, c] - lower[:, c], upper[:, c] - value[:, c]])
+            has = np.isfinite(err).all()
+            panel.errorbar(x + offsets[c], value[:, c], yerr=np.clip(err, 0, None) if has else None, marker="o",
+                           capsize=3, label=label, color=f"C{c}")
+        panel.set_xticks(x)
+        panel.set_xticklabels(times)
+        panel.set_ylim(0, 1)
+        panel.set_xlabel("time")
+        panel.set_title(title if title else _lta_caption(mm, result, kind, ci), fontsize=9)
+    panels[0].set_ylabel("P(C_t = k)")
+    panels[0].legend(fontsize=8)
+    if at is not None:
+        panels[0].figure.suptitle(_lta_caption(mm, result, kind, ci), fontsize=9)
+        return panels
+    return panels[0]
+
+
+def plot_transitions(mm, result: Any, *, kind: str = "model", at=None, ci_prob: float | None = None,
+                     ci_kind: str | None = None, annotate: bool = True, cmap: str = "Blues", axes=None):
+    """Transition matrices P(C_t = k | C_{t-1} = j) as annotated heatmaps, one panel per step.
+
+    Rows are the class at t-1 (from), columns the class at t (to); each cell
+    shows the probability and, where the fit has one, its interval
+    (:meth:`LTAModel.transition_matrices`: ML Wald, posterior ``ci_prob``).
+    With ``at``, one row of panels per covariate row (e.g. smokers and
+    non-smokers).
+
+    Parameters
+    ----------
+    mm : LTAModel
+        A latent transition model (:func:`bayesmix.lta`).
+    result : fit
+        ML, MAP, Laplace or posterior.
+    kind : ``"model"`` or ``"posterior"``
+        Model-implied or from the units' pairwise posteriors.
+    at : dict or DataFrame, optional
+        Covariate values (``kind="model"``).
+    ci_prob, ci_kind : optional
+        Interval probability and kind (ArviZ's defaults).
+    annotate : bool
+        Write the values (and intervals) in the cells.
+    cmap : str
+        Matplotlib colormap of the probabilities (0 to 1).
+    axes : sequence of matplotlib Axes, optional
+        One per panel (steps, times covariate rows), row-major.
+
+    Returns
+    -------
+    list of matplotlib.axes.Axes
+        One Axes per panel (per step; with ``at``, per covariate row and step, row-major),
+        each with the K x K matrix as its image.
+
+    Examples
+    --------
+    >>> axes = plot_transitions(m, ml)                                 # doctest: +SKIP
+    >>> axes = plot_transitions(m, idata, at={"smoker": [0, 1]})       # doctest: +SKIP
+    """
+    from .families.lta.results import _lta
+    _lta(mm)
+    ci = interval_arguments(ci_prob, ci_kind)
+    table = mm.transition_matrices(result, kind=kind, at=at, ci_prob=ci[0], ci_kind=ci[1])
+    k = mm.n_classes
+    names = [n for n in table.index.names if n not in ("transition", "from", "to")]
+    groups = list(table.groupby(level=names, sort=False)) if names else [(None, table)]
+    steps = list(dict.fromkeys(table.index.get_level_values("transition")))
+    plt = _pyplot()
+    if axes is None:
+        fig, grid = plt.subplots(len(groups), len(steps), figsize=(3.2 * len(steps) + 1.0, 3.2 * len(groups)),
+                                 squeeze=False, layout="constrained")
+        axes = list(grid.ravel())
+    axes = list(np.atleast_1d(axes))
+    if len(axes) != len(groups) * len(steps):
+        raise ValueError(f"axes has {len(axes)} panels for {len(groups) * len(steps)} matrices "
+                         f"({len(groups)} covariate row(s) x {len(steps)} step(s)).")
+    image = None
+    for g, (key, part) in enumerate(groups):
+        for s, step in enumerate(steps):
+            ax = axes[g * len(steps) + s]
+            cell = part.xs(step, level="transition")
+            value, lower, upper, _ = _lta_values(cell)
+            value, lower, upper = (v.reshape(k, k) for v in (value, lower, upper))
+            image = ax.imshow(value, vmin=0.0, vmax=1.0, cmap=cmap)
+            if annotate:
+                for j in range(k):
+                    for c in range(k):
+                        text = f"{value[j, c]:.2f}"
+                        if np.isfinite(lower[j, c]) and np.isfinite(upper[j, c]):
+                            text += f"\n[{lower[j, c]:.2f}, {upper[j, c]:.2f}]"
+                        ax.text(c, j, text, ha="center", va="center", fontsize=8,
+                                color="white" if value[j, c] > 0.6 else "black")
+            ax.set_xticks(range(k))
+            ax.set_xticklabels(mm.class_labels)
+            ax.set_yticks(range(k))
+            ax.set_yticklabels(mm.class_labels)
+            if g == len(groups) - 1:
+                ax.set_xlabel("to (time t)")
+            if s == 0:
+                ax.set_ylabel("from (time t-1)")
+            title = step if key is None else f"{step}; {_covariate_title(key, names)}"
+            ax.set_title(title, fontsize=9)
+    fig = axes[0].figure
+    fig.colorbar(image, ax=axes, shrink=0.8, label="P(C_t = k | C_t-1 = j)")
+    fig.suptitle(_lta_caption(mm, result, kind, ci), fontsize=9)
+    return axes
 
 
 def plot_membership_curves(mm, result: Any, *, grid=None, ci_prob: float | None = None, ci_kind: str | None = None,

@@ -36,15 +36,18 @@ def profile_tensor(mm):
 
     With item parameters by the between class as well (eq. 22,
     ``Structure.measurement_groups``): (M, K, R), the profiles in each between class.
+    Items are labelled by :attr:`MixtureModel.profile_item_labels` where it names them
+    (an LTA's invariant items by their stem, not the time-1 column).
     """
     pieces, rows = [], []
     groups = mm.structure.measurement_groups
+    names = getattr(mm, "profile_item_labels", None) or {}
     for kernel in mm.kernels:
         table, labels = kernel.profile_rows()
         if groups is not None:
             table = table + pt.zeros((groups[1], 1, 1))
         pieces.append(table)
-        rows.extend(labels)
+        rows.extend((names.get(item, item), category) for item, category in labels)
     return pt.concatenate(pieces, axis=-1), rows
 
 

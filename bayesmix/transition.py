@@ -68,31 +68,40 @@ class TransitionModel:
             self.params["transition_lag_effect"] = create(priors, "transition_lag_effect",
                                                           dims=("lag", "class_lag", "class_free"))
 
-    def free_logits(self, offset=None):
+    def free_logits(self, offset=None, covariates=None):
         """(..., N or 1, T-1, K, K-1): logit of C_{t+1} = k (free k) given C_t = j, per step t.
 
         ``offset``: random intercepts alpha_(t+1) on the next class's logits, (..., N, T-1, K-1).
+        ``covariates``: rows (R, P) to evaluate the logits at instead of the units'
+        own (results at chosen covariate values: (..., R, T-1, K, K-1)).
         """
         tau = self.params["transition_logit"][self.step_index]  # (T-1, K, K-1)
         eta = tau[None]
         if self.covariates is not None:
             slope = self.params["transition_slope"][self.step_index]  # (T-1, P, K-1)
-            xb = pt.matmul(pt.as_tensor(self.covariates), slope)  # (T-1, N, K-1)
+            x = self.covariates if covariates is None else covariates
+            xb = pt.matmul(pt.as_tensor(x), slope)  # (T-1, N, K-1)
             eta = eta + pt.swapaxes(xb, 0, 1)[:, :, None, :]
         if offset is not None:
             eta = eta + offset[..., None, :]
         return eta
 
-    def log_transition(self, offset=None):
-        """log P(C_{t+1} = k | C_t = j), (..., N or 1, T-1, K, K) for :mod:`bayesmix.marginal.chain`."""
-        return pt.special.log_softmax(full_logits(self.free_logits(offset)), axis=-1)
+    def log_transition(self, offset=None, covariates=None):
+        """log P(C_{t+1} = k | C_t = j), (..., N or 1, T-1, K, K) for :mod:`bayesmix.marginal.chain`.
 
-    def log_path_prior(self, log_initial, offset=None):
-        """log P(path | x) over the K^T paths (..., N or 1, P), C_t given every earlier class (markov=False)."""
+        ``covariates``: rows (R, P) instead of the units' (:meth:`free_logits`).
+        """
+        return pt.special.log_softmax(full_logits(self.free_logits(offset, covariates)), axis=-1)
+
+    def log_path_prior(self, log_initial, offset=None, covariates=None):
+        """log P(path | x) over the K^T paths (..., N or 1, P), C_t given every earlier class (markov=False).
+
+        ``covariates``: rows (R, P) instead of the units' (:meth:`free_logits`).
+        """
         from .structure.chain import paths
         k, n_times = self.n_classes, len(self.time_labels)
         all_paths = paths(k, n_times)
-        eta = self.free_logits(offset)  # (..., N or 1, T-1, K, K-1)
+        eta = self.free_logits(offset, covariates)  # (..., N or 1, T-1, K, K-1)
         lag = self.params.get("transition_lag_effect")
         if lag is not None:
             lag = full_logits(lag, axis=1)  # (L, K, K-1): the last class of the earlier time is the reference

@@ -2,11 +2,55 @@
 
 from __future__ import annotations
 
+import os
 import warnings
+from typing import Mapping, Sequence
 
 import pandas as pd
 
 from ...model import MixtureModel
+
+_SEPARATORS = "_-. :/"
+
+
+def _stem(columns: Sequence[str], times: Sequence[str]) -> str | None:
+    """The part the item's columns share without their time: ``tense_t1``, ``tense_t2`` -> ``tense``; or None."""
+    for cut in (lambda c, t: c[: -len(t)] if c.endswith(t) else None,
+                lambda c, t: c[len(t):] if c.startswith(t) else None):
+        stems = {cut(c, t) for c, t in zip(columns, times)}
+        if None not in stems and len(stems) == 1:
+            stem = stems.pop().strip(_SEPARATORS)
+            if stem:
+                return stem
+    prefix = os.path.commonprefix(list(columns))  # stub_f, stub_s -> "stub_" -> stub
+    end = max(prefix.rfind(ch) for ch in _SEPARATORS)
+    if end > 0 and prefix[:end].strip(_SEPARATORS):
+        return prefix[:end].strip(_SEPARATORS)
+    suffix = os.path.commonprefix([c[::-1] for c in columns])[::-1]  # f_stub, s_stub -> "_stub" -> stub
+    starts = [suffix.find(ch) for ch in _SEPARATORS if ch in suffix]
+    if starts and suffix[min(starts):].strip(_SEPARATORS):
+        return suffix[min(starts):].strip(_SEPARATORS)
+    return None
+
+
+def item_labels(items_by_time: Mapping[str, Sequence[str]], times: Sequence[str]) -> dict[str, str]:
+    """Invariant measurement: time-1 column -> a label naming the item at every time point.
+
+    The columns' common stem without the time (``tense_t1``, ``tense_t2`` ->
+    ``tense``; ``stub_f``, ``stub_s`` -> ``stub``), or all the item's columns
+    joined by ``/`` (``a1/b7``) when they share none or two items' stems coincide.
+
+    Examples
+    --------
+    >>> item_labels({"t1": ["tense_t1", "a1"], "t2": ["tense_t2", "b7"]}, ["t1", "t2"])
+    {'tense_t1': 'tense', 'a1': 'a1/b7'}
+    """
+    first = list(items_by_time[times[0]])
+    columns = {name: [items_by_time[t][p] for t in times] for p, name in enumerate(first)}
+    labels = {name: _stem(cols, times) or "/".join(cols) for name, cols in columns.items()}
+    if len(set(labels.values())) < len(labels):  # two items would share a label: name every column
+        labels = {name: "/".join(cols) for name, cols in columns.items()}
+    return labels
 
 
 class LTAModel(MixtureModel):
@@ -85,6 +129,21 @@ class LTAModel(MixtureModel):
     def n_times(self) -> int:
         """Number of time points T."""
         return len(self.options["times"])
+
+    @property
+    def profile_item_labels(self) -> dict[str, str]:
+        """Invariant measurement: the time-1 item columns -> labels naming the item at every time point.
+
+        One set of item parameters measures every occasion, held by the time-1
+        columns; the profile tables (``m.profiles``, ``ml.profiles``, the plots)
+        label its rows by the columns' common stem without the time
+        (``tense_t1``, ``tense_t2`` -> ``tense``), or by all of the item's columns
+        joined by ``/`` when they have none (:func:`item_labels`). Time-specific
+        measurement keeps each column's own name (empty dict).
+        """
+        if not self.options["invariant_measurement"]:
+            return {}
+        return item_labels(self.options["items_by_time"], self.times)
 
     @property
     def items_by_time(self) -> dict[str, list[str]]:

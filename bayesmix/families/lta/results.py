@@ -22,6 +22,10 @@ integrated over classroom random intercepts by the model's quadrature:
   switching); ``kind="model"``: E[P(C_{t-1} = j, C_t = k)] / E[P(C_{t-1} = j)]
   over units and random intercepts, exactly softmax(tau_t) without covariates
   and random effects; ``"posterior"``: from the units' pairwise posteriors;
+- ``at=`` (both functions above): the same quantities at chosen covariate
+  values, e.g. ``at={"smoker": [0, 1]}`` -- P(C_1 = k | x) (eq. 8) and
+  P(C_t = k | C_{t-1} = j, x) (eq. 9) at each row x, averaged over the random
+  intercepts' distribution when the model has them (:func:`covariate_rows`);
 - :func:`transition_effects` -- eq. 9 in the paper's form (alpha_tk, gamma_tkj)
   and, for two classes, eq. 14's R-squared of C_{t-1} as a predictor of C_t;
 - :func:`variance_explained` -- the two-level decomposition of section 4;
@@ -32,17 +36,22 @@ integrated over classroom random intercepts by the model's quadrature:
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+from typing import Mapping
+
 import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
 
 from ...marginal import chain
 from ...evaluate import as_fit, evaluate_at_fit, interval_arguments, summarize
-from ...structure.chain import check_paths, paths
+from ...structure.chain import ChainClasses, check_paths, paths
 
 __all__ = [
     "class_proportions_by_time",
     "transition_matrices",
+    "covariate_rows",
     "transition_effects",
     "variance_explained",
     "time_class_probabilities",
@@ -102,6 +111,155 @@ def _lta(mm):
     return mm.structure
 
 
+# --------------------------------------------------------------------------- quantities at covariate values
+
+def covariate_rows(mm, at) -> pd.DataFrame:
+    """The covariate rows an ``at=`` argument names, checked: a DataFrame with the model's covariates as columns.
+
+    ``at`` is a dict covariate -> value or list of values (every covariate of
+    the model; the rows are the Cartesian product, in the model's covariate
+    order) or a DataFrame with one column per covariate (its rows as given).
+
+    Parameters
+    ----------
+    mm : LTAModel
+        A model with ``covariates``.
+    at : dict or DataFrame
+        The covariate values.
+
+    Returns
+    -------
+    DataFrame
+        One row per covariate setting, the model's covariate columns (floats), a default index.
+
+    Examples
+    --------
+    >>> covariate_rows(m, {"smoker": [0, 1], "age": 40})      # doctest: +SKIP
+    """
+    names = list(mm.class_model.covariate_names) if mm.class_model.covariates is not None else []
+    if not names:
+        raise ValueError("at= sets the values of the model's covariates, but this model has none; build it with "
+                         "bm.lta(..., covariates=[...]) or leave at= out (the population quantities).")
+    if isinstance(at, pd.DataFrame):
+        given = [str(c) for c in at.columns]
+        frame = at
+    elif isinstance(at, Mapping):
+        given = [str(c) for c in at]
+        frame = None
+    else:
+        raise ValueError(f"at must be a dict covariate -> value(s), e.g. {{{names[0]!r}: [0, 1]}}, or a DataFrame "
+                         f"with the columns {names}; got {type(at).__name__}.")
+    unknown = [c for c in given if c not in names]
+    if unknown:
+        raise ValueError(f"at names {unknown}, which are not covariates of this model; its covariates are {names}.")
+    missing = [c for c in names if c not in given]
+    if missing:
+        raise ValueError(f"at gives no value for the covariate(s) {missing}; results at covariate values need all "
+                         f"of {names} (e.g. the sample mean: at={{..., {missing[0]!r}: data[{missing[0]!r}].mean()}}).")
+    if frame is None:
+        values = {}
+        for name in names:
+            v = at[name]
+            v = [v] if np.ndim(v) == 0 else list(np.ravel(np.asarray(v, dtype=object)))
+            if not v:
+                raise ValueError(f"at[{name!r}] is empty; give at least one value.")
+            values[name] = v
+        frame = pd.DataFrame(list(itertools.product(*values.values())), columns=names)
+    frame = frame[names].reset_index(drop=True)
+    if not len(frame):
+        raise ValueError("at has no rows; give at least one covariate setting.")
+    for name in names:
+        try:
+            column = pd.to_numeric(frame[name].astype(object) if frame[name].dtype == bool else frame[name])
+        except (TypeError, ValueError):
+            raise ValueError(f"at[{name!r}] has non-numeric values {list(frame[name])[:5]}; covariates are numbers "
+                             "(as in the data the model was built on).") from None
+        column = column.astype(float)
+        if not np.all(np.isfinite(column)):
+            raise ValueError(f"at[{name!r}] has missing or infinite values; give finite numbers.")
+        frame[name] = column
+    return frame
+
+
+def _at_key(rows: pd.DataFrame) -> str:
+    return hashlib.sha1(np.ascontiguousarray(rows.to_numpy(float)).tobytes()).hexdigest()[:16]
+
+
+def _rows_index(rows: pd.DataFrame, inner: pd.MultiIndex) -> pd.MultiIndex:
+    """(covariate values..., inner levels...) for every row of ``rows`` and every entry of ``inner``."""
+    outer = [tuple(r) for r in rows.itertuples(index=False, name=None)]
+    tuples = [(*o, *i) for o in outer for i in inner]
+    return pd.MultiIndex.from_tuples(tuples, names=[*rows.columns, *inner.names])
+
+
+def _chain_at(mm, x: np.ndarray, offset_initial=None, offset_later=None):
+    """(P(C_t = k | x, alpha), P(C_t = j, C_t+1 = k | x, alpha)) at covariate rows ``x`` (R, P): (..., R, T, K), (..., R, T-1, K, K).
+
+    Eq. 8 propagated through eq. 9 (or the path prior of a non-Markov chain),
+    with the units' covariates replaced by the rows ``x`` and the random
+    intercepts ``offset_initial`` (..., 1, K-1) / ``offset_later`` (..., 1, T-1, K-1).
+    """
+    structure = _lta(mm)
+    transitions = mm.options["transitions"]
+    cm = mm.class_model
+
+    def log_initial_at(z, rows=None):
+        return cm.log_prior(offset=offset_initial, covariates=x)
+
+    def log_transition_at(z, rows=None):
+        return transitions.log_transition(offset_later, covariates=x)
+
+    def log_path_prior_at(z, rows=None):
+        return transitions.log_path_prior(cm.log_prior(offset=offset_initial, covariates=x), offset_later,
+                                          covariates=x)
+
+    rows = int(x.shape[0])
+    local = ChainClasses(log_initial_at, log_transition_at, lambda z: None, rows, structure.n_times,
+                         structure.n_classes, log_path_prior_at=None if structure.markov else log_path_prior_at,
+                         time_labels=structure.time_labels)
+    marg = local.prior_marginals() + pt.zeros((rows, 1, 1))
+    pairs = local.prior_pairs() + pt.zeros((rows, 1, 1, 1))
+    return marg, pairs
+
+
+def _expected_at(mm, rows: pd.DataFrame, integration):
+    """E over the random intercepts of (marginals (R, T, K), pairs (R, T-1, K, K)) at the covariate rows.
+
+    Without random intercepts: eq. 8-9 at x. With them: the average over the
+    quadrature nodes of the model's setting (and, with cluster covariates, over
+    the clusters weighted by their units, as the population quantities are).
+    """
+    structure = _lta(mm)
+    x = rows.to_numpy(float)
+    latent = mm.latent
+    if latent is None:
+        return _chain_at(mm, x)
+    k, n_times = structure.n_classes, structure.n_times
+    nodes, logw = mm.rule(integration)
+    u = latent.values(pt.as_tensor(np.asarray(nodes)[:, None, :]), broadcast=False)  # (Q, J or 1, T (K-1))
+    u = u.reshape((u.shape[0], u.shape[1], 1, n_times, k - 1))
+    marg, pairs = _chain_at(mm, x, u[..., 0, :], u[..., 1:, :])  # (Q, J', R, T, K), (Q, J', R, T-1, K, K)
+    if latent.level_free:
+        level_w = np.ones(1)
+    else:
+        index = structure.cluster_index
+        level_w = np.bincount(index, minlength=structure.n_clusters) / len(index)
+    w = pt.exp(pt.as_tensor(logw))[:, None] * pt.as_tensor(level_w)[None, :]  # (Q, J')
+
+    def average(values):
+        return (w.reshape((*w.shape, *([1] * (values.ndim - 2)))) * values).sum(axis=(0, 1))
+
+    return average(marg), average(pairs)
+
+
+def _check_at(mm, kind):
+    if kind != "model":
+        raise ValueError("at= gives the model-implied quantities at covariate values; kind='posterior' averages "
+                         "the units' posteriors (their own covariates). Use kind='model' with at=.")
+    if mm.n_classes < 2:
+        raise ValueError("a one-class model has no class or transition probabilities that depend on covariates.")
+
+
 # --------------------------------------------------------------------------- population quantities
 
 def _population(mm, fit, kind, integration, model_graph_at, posterior_graph_at):
@@ -120,15 +278,22 @@ def _population(mm, fit, kind, integration, model_graph_at, posterior_graph_at):
     return setting, mm.posterior_expectation(posterior_graph_at, "unit", setting).mean(axis=0)
 
 
-def class_proportions_by_time(mm, fit, *, kind: str = "model", ci_prob: float | None = None,
-                              ci_kind: str | None = None, integration: dict | None = None,
-                              hdi_prob: float | None = None) -> pd.DataFrame:
-    """P(C_t = k) for every time point t, rows (time, class).
+def class_proportions_by_time(mm, fit, *, kind: str = "model", at: Mapping | pd.DataFrame | None = None,
+                              ci_prob: float | None = None, ci_kind: str | None = None,
+                              integration: dict | None = None, hdi_prob: float | None = None) -> pd.DataFrame:
+    """P(C_t = k) for every time point t, rows (time, class); with ``at``, P(C_t = k | x) per covariate row x.
 
     ``kind="model"``: the population proportions the estimated model implies
     (eq. 8 propagated through eq. 9, averaged over units' covariates and the
     random intercepts' distribution); ``"posterior"``: the mean over units of
     P(C_t = k | y_i) (Mplus' "based on estimated posterior probabilities").
+
+    ``at`` (``kind="model"``): the proportions at chosen covariate values
+    instead of averaged over the units' covariates, e.g.
+    ``at={"smoker": [0, 1]}``: P(C_1 = k | x) of eq. 8 propagated through
+    eq. 9 at x, P(C_t = k | x) = sum_j P(C_{t-1} = j | x) P(C_t = k | C_{t-1} = j, x);
+    with random intercepts, E[P(C_t = k | x, alpha)] over their distribution
+    (the model's quadrature). Rows gain the covariate values as leading index levels.
 
     Parameters
     ----------
@@ -139,6 +304,11 @@ def class_proportions_by_time(mm, fit, *, kind: str = "model", ci_prob: float | 
         (``sample``, ``fit_laplace``: means and intervals over draws).
     kind : ``"model"`` or ``"posterior"``
         Implied by the estimated model, or averaged posterior probabilities of the units.
+    at : dict or DataFrame, optional
+        Covariate values (``kind="model"``): a dict covariate -> value or list of
+        values naming every covariate (rows: their Cartesian product, in the
+        model's covariate order) or a DataFrame with one column per covariate
+        (:func:`covariate_rows`).
     ci_prob : float, optional
         Probability of the interval (default ArviZ's ``rcParams["stats.ci_prob"]``, 0.89).
     ci_kind : ``"eti"`` or ``"hdi"``, optional
@@ -152,24 +322,35 @@ def class_proportions_by_time(mm, fit, *, kind: str = "model", ci_prob: float | 
     Returns
     -------
     DataFrame
-        Rows (time, class); ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
+        Rows (time, class), led by the covariates with ``at``; ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
         ``estimate``; posterior: ``mean``, ``sd``, ``lower``, ``upper``.
 
     Examples
     --------
     >>> m.class_proportions_by_time(ml)             # doctest: +SKIP
+    >>> m.class_proportions_by_time(ml, at={"smoker": [0, 1]})   # doctest: +SKIP
     """
     ci = interval_arguments(ci_prob, ci_kind, hdi_prob)
     structure = _lta(mm)
+    index = pd.MultiIndex.from_product([structure.time_labels, mm.class_labels], names=["time", "class"])
+    if at is not None:
+        _check_kind(kind)
+        _check_at(mm, kind)
+        rows = covariate_rows(mm, at)
+        _check_fit(mm, fit)
+        setting = _setting(mm, fit, integration)
+        graph, _ = _expected_at(mm, rows, setting)
+        summary = _summary(mm, fit, f"time_proportions_at:{_at_key(rows)}", graph, setting, ci, probability=True)
+        return _frame(summary, _rows_index(rows, index))
     setting, graph = _population(mm, fit, kind, integration, structure.time_proportions, structure.time_posterior)
     summary = _summary(mm, fit, f"time_proportions:{kind}", graph, setting, ci, probability=True)
-    index = pd.MultiIndex.from_product([structure.time_labels, mm.class_labels], names=["time", "class"])
     return _frame(summary, index)
 
 
-def transition_matrices(mm, fit, *, kind: str = "model", ci_prob: float | None = None, ci_kind: str | None = None,
-                        integration: dict | None = None, hdi_prob: float | None = None) -> pd.DataFrame:
-    """Transition probabilities P(C_t = k | C_{t-1} = j), rows (transition, from, to).
+def transition_matrices(mm, fit, *, kind: str = "model", at: Mapping | pd.DataFrame | None = None,
+                        ci_prob: float | None = None, ci_kind: str | None = None, integration: dict | None = None,
+                        hdi_prob: float | None = None) -> pd.DataFrame:
+    """Transition probabilities P(C_t = k | C_{t-1} = j), rows (transition, from, to); with ``at``, per covariate row.
 
     ``kind="model"``: E[P(C_{t-1} = j, C_t = k | x, alpha)] / E[P(C_{t-1} = j | x, alpha)]
     over units and the random intercepts' distribution (without covariates
@@ -178,6 +359,18 @@ def transition_matrices(mm, fit, *, kind: str = "model", ci_prob: float | None =
     ``table.xs("t1->t2")["estimate"].unstack()`` (or ``["mean"]`` after NUTS)
     is the K x K matrix, rows summing to one.
 
+    ``at`` (``kind="model"``): the matrices at chosen covariate values, e.g.
+    smokers and non-smokers, ``at={"smoker": [0, 1]}``. Without random
+    intercepts P(C_t = k | C_{t-1} = j, x) is the softmax of eq. 9's logits at x,
+    tau_tjk + g_tk' x; with them, E[P(C_{t-1} = j, C_t = k | x, alpha)] /
+    E[P(C_{t-1} = j | x, alpha)] over the random intercepts' distribution
+    (the model's quadrature), the chain propagated from P(C_1 | x, alpha) of
+    eq. 8 -- the same joint/marginal ratio as ``kind="model"``, at x instead of
+    over the units (with ``cluster_covariates``, alpha's distribution is the
+    mixture over the clusters' w weighted by their units). Rows gain the covariate values as leading index levels
+    (``table.xs(1, level="smoker")``). A non-Markov chain (``markov=False``)
+    gives the ratio of the path prior's pairs the same way.
+
     Parameters
     ----------
     mm : LTAModel
@@ -187,6 +380,11 @@ def transition_matrices(mm, fit, *, kind: str = "model", ci_prob: float | None =
         (``sample``, ``fit_laplace``: means and intervals over draws).
     kind : ``"model"`` or ``"posterior"``
         Implied by the estimated model, or averaged posterior probabilities of the units.
+    at : dict or DataFrame, optional
+        Covariate values (``kind="model"``): a dict covariate -> value or list of
+        values naming every covariate (rows: their Cartesian product, in the
+        model's covariate order) or a DataFrame with one column per covariate
+        (:func:`covariate_rows`).
     ci_prob : float, optional
         Probability of the interval (default ArviZ's ``rcParams["stats.ci_prob"]``, 0.89).
     ci_kind : ``"eti"`` or ``"hdi"``, optional
@@ -200,21 +398,32 @@ def transition_matrices(mm, fit, *, kind: str = "model", ci_prob: float | None =
     Returns
     -------
     DataFrame
-        Rows (transition, from, to); ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
+        Rows (transition, from, to), led by the covariates with ``at``; ML: ``estimate``, ``se``, ``se_robust``, ``lower``, ``upper``; MAP:
         ``estimate``; posterior: ``mean``, ``sd``, ``lower``, ``upper``.
 
     Examples
     --------
     >>> m.transition_matrices(ml).xs("t1->t2")["estimate"].unstack()   # K x K   # doctest: +SKIP
+    >>> m.transition_matrices(ml, at={"smoker": [0, 1]})                # doctest: +SKIP
     """
     ci = interval_arguments(ci_prob, ci_kind, hdi_prob)
     structure = _lta(mm)
+    steps = [f"{a}->{b}" for a, b in zip(structure.time_labels[:-1], structure.time_labels[1:])]
+    index = pd.MultiIndex.from_product([steps, mm.class_labels, mm.class_labels], names=["transition", "from", "to"])
+    if at is not None:
+        _check_kind(kind)
+        _check_at(mm, kind)
+        rows = covariate_rows(mm, at)
+        _check_fit(mm, fit)
+        setting = _setting(mm, fit, integration)
+        _, joint = _expected_at(mm, rows, setting)
+        graph = joint / joint.sum(axis=-1, keepdims=True)
+        summary = _summary(mm, fit, f"transitions_at:{_at_key(rows)}", graph, setting, ci, probability=True)
+        return _frame(summary, _rows_index(rows, index))
     setting, joint = _population(mm, fit, kind, integration, structure.transition_joint,
                                  structure.pairwise_posterior)
     graph = joint / joint.sum(axis=-1, keepdims=True)
     summary = _summary(mm, fit, f"transitions:{kind}", graph, setting, ci, probability=True)
-    steps = [f"{a}->{b}" for a, b in zip(structure.time_labels[:-1], structure.time_labels[1:])]
-    index = pd.MultiIndex.from_product([steps, mm.class_labels, mm.class_labels], names=["transition", "from", "to"])
     return _frame(summary, index)
 
 
