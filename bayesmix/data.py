@@ -204,19 +204,24 @@ def _resolve_item_types(
             raise ValueError(
                 f"item_types[{name!r}] = {kind!r} is not a known type; use one of {ITEM_TYPES}."
             )
-        if name not in item_types and kind == "nominal" and _looks_like_rating_scale(frame[name]):
+        if name not in item_types and kind == "nominal" and looks_like_rating_scale(frame[name]):
             likert.append(name)
         resolved[name] = kind
     if likert:
-        warnings.warn(
-            f"items {likert} have {LIKERT_MIN_CODES} or more consecutive integer codes (a rating scale?) and are "
-            "taken as nominal: a free probability per category and class. If the codes are ordered, declare "
-            "item_types='ordinal' (class-specific thresholds) or 'ordinal-restricted' (proportional odds: one "
-            "threshold set per item and a class location, far fewer parameters).", UserWarning, stacklevel=4)
+        warn_rating_scales(likert, stacklevel=5)
     return resolved
 
 
-def _looks_like_rating_scale(column: pd.Series) -> bool:
+def warn_rating_scales(names: Sequence[str], stacklevel: int = 2) -> None:
+    """Warn that items inferred as nominal look like rating scales, naming both ordinal types as the fix."""
+    warnings.warn(
+        f"items {list(names)} have {LIKERT_MIN_CODES} or more consecutive integer codes (a rating scale?) and are "
+        "taken as nominal: a free probability per category and class. If the codes are ordered, declare "
+        "item_types='ordinal' (class-specific thresholds) or 'ordinal-restricted' (proportional odds: one "
+        "threshold set per item and a class location, far fewer parameters).", UserWarning, stacklevel=stacklevel)
+
+
+def looks_like_rating_scale(column: pd.Series) -> bool:
     """Plain numeric integer codes forming one run of >= LIKERT_MIN_CODES consecutive values (1..5, 0..6)."""
     if not _is_plain_numeric(column):
         return False

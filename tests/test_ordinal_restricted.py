@@ -110,3 +110,16 @@ def test_rating_scale_codes_inferred_nominal_warn_with_the_fix():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         bm.lca(party, ["party", "vote"], 2)
+
+
+def test_rating_scale_warning_points_at_the_callers_line_in_lca_and_lta():
+    """lca infers types in encode, lta pools time points itself: both warn once, at the user's call."""
+    df, _ = simulate(120, seed=4)
+    with pytest.warns(UserWarning, match="rating scale") as caught:
+        bm.lca(df, list(df.columns), 2)
+    assert [w.filename for w in caught if "rating scale" in str(w.message)] == [__file__]
+    wide = pd.concat([df.add_suffix("_t1"), simulate(120, seed=5)[0].add_suffix("_t2")], axis=1)
+    items_by_time = {"t1": [f"q{i}_t1" for i in range(4)], "t2": [f"q{i}_t2" for i in range(4)]}
+    with pytest.warns(UserWarning, match=r"items \['q0_t1', 'q1_t1', 'q2_t1', 'q3_t1'\].*rating scale") as caught:
+        bm.lta(wide, items_by_time, 2)
+    assert [w.filename for w in caught if "rating scale" in str(w.message)] == [__file__]

@@ -33,7 +33,7 @@ import pytensor.tensor as pt
 
 from ...class_model import ClassModel, class_labels
 from ...constraints import constrained_model
-from ...data import check_columns, encode, infer_item_type
+from ...data import check_columns, encode, infer_item_type, looks_like_rating_scale, warn_rating_scales
 from ...kernels import build_kernels
 from ...latent import LatentEffects
 from ...options import check_bool, check_clusters, check_integration, check_needs_cluster
@@ -145,6 +145,7 @@ def _resolve_types(data, items_by_time, times, item_types, invariant):
     if not invariant:
         return {c: given[c] for c in all_items if given.get(c)} or None
     out = {}
+    likert = []
     n_items = len(items_by_time[times[0]])
     for p in range(n_items):
         columns = [items_by_time[t][p] for t in times]
@@ -159,7 +160,11 @@ def _resolve_types(data, items_by_time, times, item_types, invariant):
             if isinstance(data[columns[0]].dtype, pd.CategoricalDtype):
                 pooled = pooled.astype(data[columns[0]].dtype)
             kind = infer_item_type(pooled)
+            if kind == "nominal" and looks_like_rating_scale(pooled):
+                likert.append(columns[0])
         out.update({c: kind for c in columns})
+    if likert:  # the types go to encode as given, so it does not warn itself
+        warn_rating_scales(likert, stacklevel=4)
     return out
 
 
