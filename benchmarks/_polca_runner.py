@@ -13,8 +13,10 @@ Usage (normally called by the benchmark, not by hand)::
 
 The CSV holds 0-based integer codes (the benchmark writes it); poLCA wants
 1-based codes, so 1 is added. Timed: ``pypolca.fit("cbind(items) ~ 1",
-nclass=K, nrep=..., seed=..., maxiter=..., tol=1e-10, calc_se=False)`` (poLCA's
-EM stops when the log-likelihood gains less than ``tol``), ``repeat`` times.
+nclass=K, nrep=..., seed=..., maxiter=..., tol=1e-10 * N, calc_se=False)`` (poLCA's
+EM stops when the total log-likelihood gains less than ``tol``, so the per-unit
+1e-10 of ``--tol`` is scaled by N: bayesmix's EM stops at a gain below 1e-10 x N),
+``repeat`` times.
 Then, from the best solution's probabilities (``probs_start``), one fit with
 ``calc_se=True`` and one without: their difference is the SE time. Writes JSON:
 wall times, the best LL, EM iterations of the best replication, the category
@@ -34,7 +36,9 @@ from _peer_common import base_parser, loadavg, threadpools, version  # the runne
 def main(argv=None):
     p = base_parser(__doc__.split("\n\n")[0])
     p.add_argument("--nrep", type=int, default=20)
-    p.add_argument("--tol", type=float, default=1e-10)
+    p.add_argument("--tol", type=float, default=1e-10,
+                   help="per unit: poLCA gets tol x N, because it stops on the total LL change, as bayesmix's "
+                        "EM stops when one step gains less than 1e-10 x N (equal tolerance on both sides)")
     args = p.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -47,8 +51,9 @@ def main(argv=None):
     items = list(data.columns)
     data = data.with_columns([pl.col(c).cast(pl.Int64) + 1 for c in items])
     formula = f"cbind({', '.join(items)}) ~ 1"
+    total_tol = args.tol * data.height  # poLCA's tol is on the total log-likelihood change
     fit = lambda **kw: pypolca.fit(formula, data=data, nclass=args.k, maxiter=args.max_iter,  # noqa: E731
-                                   tol=args.tol, **kw)
+                                   tol=total_tol, **kw)
     runs, best, best_s = [], None, float("inf")
     for _ in range(args.repeat):
         load_before = loadavg()
@@ -78,6 +83,7 @@ def main(argv=None):
         "nrep": args.nrep,
         "max_iter": args.max_iter,
         "tol": args.tol,
+        "tol_total": total_tol,
         "import_s": import_s,
         "runs": runs,
         "fit_s": best_s,

@@ -47,7 +47,8 @@ For every data set and K, fresh subprocesses run one after another:
   random_state=1, max_iter=...)`` then ``.fit(X)``; LL = ``score(X) * N``.
 * poLCA port (``--polca-python``, running ``benchmarks/_polca_runner.py``):
   ``pypolca.fit("cbind(items) ~ 1", nclass=K, nrep=20, seed=1, maxiter=...,
-  tol=1e-10, calc_se=False)`` on the codes + 1; then one start from the
+  tol=1e-10 * N, calc_se=False)`` on the codes + 1 (poLCA's tol is on the total LL
+  change; until 2026-12-06 the runner passed 1e-10, N times stricter than bayesmix); then one start from the
   optimum with and without ``calc_se`` gives the SE time.
 
 Class-conditional category probabilities P(item = c | class) (all categories)

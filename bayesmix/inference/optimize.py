@@ -331,8 +331,10 @@ EM_WARMUP = True
 EM_INITIAL_FACTOR = 4
 #: EM steps that bring a final-stage candidate near its optimum before the gradient optimizer
 EM_FINAL_ITERATIONS = 2000
-#: ... or until one step gains less log-likelihood than this per unit (the stopping rule of poLCA's
-#: and StepMix's EM, scaled by N); the best EM optimum is then finished by the gradient optimizer
+#: ... or until one step gains less log-likelihood than this per unit, i.e. a total gain below
+#: EM_FINAL_TOL x N (StepMix's ``tol`` is on the average LL, the same rule; poLCA's ``tol`` is on the
+#: total LL, so an equal-work comparison passes poLCA tol x N); the best EM optimum is then finished
+#: by the gradient optimizer
 EM_FINAL_TOL = 1e-10
 
 
