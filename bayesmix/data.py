@@ -495,6 +495,12 @@ def encode(
     if cluster_covariates and cluster is None:
         raise ValueError("cluster_covariates need a cluster column: pass cluster='<id column>'.")
     check_columns(data, cluster_covariates, "cluster_covariates")
+    if data.index.has_duplicates:
+        duplicated = data.index[data.index.duplicated()]
+        raise ValueError(
+            f"data has {len(duplicated)} duplicate row label(s) in its index (e.g. {duplicated[0]!r}); results are "
+            "labelled by row and bm.compare matches units by label: give every row its own label, e.g. "
+            "data = data.reset_index(drop=True).")
 
     frame = data.reset_index(drop=True)
     if missing_codes is not None:

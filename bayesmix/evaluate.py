@@ -78,6 +78,27 @@ class Fit:
         """True for ML fits: delta-method standard errors from the observed information."""
         return self.kind == "ml"
 
+    def check_model(self, mm) -> None:
+        """Refuse a fit of another model: every free parameter it holds must have the model's shape.
+
+        A fit of a 2-class model handed to a 3-class one (or a model on other
+        items) would otherwise end in a numpy broadcasting error.
+        """
+        shapes = mm._cache.get("rv_shapes")
+        if shapes is None:
+            shapes = mm._cache.setdefault("rv_shapes", _rv_shapes(mm))
+        if self.is_point:
+            held = {name: np.shape(value) for name, value in self.point.items()}
+        else:
+            held = {name: tuple(self.posterior[name].shape[2:]) for name in self.posterior.data_vars}
+        wrong = [(name, held[name], shapes[name]) for name in shapes
+                 if name in held and name not in mm.integrated and tuple(held[name]) != shapes[name]]
+        if wrong:
+            name, got, want = wrong[0]
+            raise ValueError(f"this {self.kind} fit is not a fit of this model: parameter {name!r} has shape "
+                             f"{tuple(got)} in the fit but {want} in the model ({mm!r}); pass the fit of the same "
+                             "model (or of one rebuilt with the same classes and items).")
+
     def draws(self, mm):
         """The fit's parameter values as a posterior dataset (a point fit: one chain, one draw).
 
@@ -93,6 +114,14 @@ class Fit:
             return point_posterior(mm, self.point)["posterior"].to_dataset()
         keep = [name for name in self.posterior.data_vars if name not in mm.integrated]
         return self.posterior[keep]
+
+
+def _rv_shapes(mm) -> dict[str, tuple[int, ...]]:
+    """Shapes of the model's free random variables (from the model's coords, evaluated once)."""
+    import pytensor
+    rvs = list(mm.model.free_RVs)
+    values = pytensor.function([], [rv.shape for rv in rvs], on_unused_input="ignore", mode="FAST_COMPILE")()
+    return {rv.name: tuple(int(n) for n in v) for rv, v in zip(rvs, values)}
 
 
 def as_fit(result) -> Fit:
@@ -334,6 +363,7 @@ def evaluate_at_fit(mm, fit, graph, *, key: str, integration: dict | None = None
     """
     from .results import evaluate_draws
     fit = as_fit(fit)
+    fit.check_model(mm)
     if fit.has_se and se:
         from .inference.objective import delta_method, flat_model
         flat = flat_model(mm, integration)

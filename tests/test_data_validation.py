@@ -732,3 +732,20 @@ def test_missing_codes_turn_survey_codes_into_missing_cells():
 def test_missing_codes_bad_arguments(codes, message, no_model_building):
     with pytest.raises(ValueError, match=message):
         bm.lca(_with_survey_codes(), ["A", "B", "C"], 2, missing_codes=codes)
+
+
+def test_duplicate_row_labels_and_fits_of_another_model_are_refused_by_name():
+    """Issue 26 probe: duplicate index labels passed silently; a 2-class fit given to a 3-class model ended in a
+    numpy broadcasting error."""
+    import warnings
+    df = bm.datasets.load("carcinoma")
+    with pytest.raises(ValueError, match=r"2 duplicate row label\(s\).*reset_index"):
+        bm.lca(df.set_axis([0, 0, 1, 1] + list(range(2, 116))), list("ABCDEFG"), 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = bm.lca(df, list("ABCDEFG"), 2).fit_ml(starts=2, seed=1, progressbar=False)
+    three = bm.lca(df, list("ABCDEFG"), 3)
+    with pytest.raises(ValueError, match=r"not a fit of this model: parameter 'class_intercept' has shape \(1,\)"):
+        three.profiles(ml)
+    with pytest.raises(ValueError, match="not a fit of this model"):
+        three.class_proportions(ml.point)
