@@ -612,15 +612,35 @@ class MixtureModel:
         from .fit_statistics import bivariate_residuals
         return bivariate_residuals(self, result)
 
+    def __getattr__(self, name: str):
+        """The family's own result functions (``Family.results``) as methods, e.g. ``m.membership_scores(fit)``.
+
+        Only called for names the class does not define; reads ``__dict__``
+        directly so that unpickling and half-built objects never recurse.
+        """
+        if name.startswith("_"):
+            raise AttributeError(name)
+        options = self.__dict__.get("options") or {}
+        factory = (options.get("call") or {}).get("factory") or self.__dict__.get("name")
+        from .registry import _FAMILIES
+        family = _FAMILIES.get(factory)
+        if family is not None and name in family.results:
+            import functools
+            function = family.results[name]
+            method = functools.partial(function, self)
+            functools.update_wrapper(method, function)
+            return method
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
     def _repr_html_(self) -> str:
         """A short description for Jupyter (never the data)."""
         from .summary import model_html
         return model_html(self)
 
-    def pattern_table(self, result) -> pd.DataFrame:
+    def pattern_table(self, result, n_patterns: int | None = None) -> pd.DataFrame:
         """See :func:`bayesmix.fit_statistics.pattern_table`."""
         from .fit_statistics import pattern_table
-        return pattern_table(self, result)
+        return pattern_table(self, result, n_patterns=n_patterns)
 
     # ------------------------------------------------- posterior predictive checks (issue 13 item 7)
     def posterior_predictive(self, result, *, seed: int | None = None, draws: int | None = 1000,

@@ -231,3 +231,17 @@ def test_gom_saves_and_reloads_with_its_factory_call(tmp_path):
     assert m2.name == "gom" and ml2.loglik == pytest.approx(ml.loglik, abs=1e-10)
     np.testing.assert_allclose(m2.predict_proba(sim.data.head(4), ml2).to_numpy(),
                                m.predict_proba(sim.data.head(4), ml).to_numpy(), atol=1e-10)
+
+
+def test_family_results_are_methods_of_the_model():
+    """Issue 25 item 8: a family's registered results (GoM's membership_scores) are methods of its models."""
+    import warnings
+    df = bm.datasets.load("carcinoma")
+    g = bm.gom(df, list("ABCDEFG"), 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = g.fit_ml(starts=2, seed=1, progressbar=False)
+    assert g.membership_scores(ml).equals(bm.families.gom.membership_scores(g, ml))
+    assert g.membership_scores.__doc__ == bm.families.gom.membership_scores.__doc__
+    with pytest.raises(AttributeError, match="membership_scores"):
+        bm.lca(df, list("ABCDEFG"), 2).membership_scores  # noqa: B018 (not an LCA result)
