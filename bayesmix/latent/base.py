@@ -31,7 +31,7 @@ import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
-from ..parameters import register
+from ..parameters import create, register, registry_of
 from ..priors import PriorSet
 
 FORMS = ("diagonal", "cholesky", "factor", "structural")
@@ -146,8 +146,12 @@ class LatentEffects:
         d = self.n_effects
         meta = {"latent": self.prefix}
         if self.form in ("diagonal", "structural"):
-            sd, _ = _prior(priors, "random_sd", self.name("sd"), dims=self.dim)
-            register(self.name("sd"), **meta)
+            constraints = registry_of().constraints
+            if constraints is not None and self.name("sd") in constraints.names() and self.name("sd") == "random_sd":
+                sd = create(priors, "random_sd", dims=self.dim, **meta)  # fixed= / equal= of the factory (eq. 5 SDs)
+            else:
+                sd, _ = _prior(priors, "random_sd", self.name("sd"), dims=self.dim)
+                register(self.name("sd"), **meta)
             self.params["sd"] = sd
             self.loading = pt.diag(sd)
         elif self.form == "cholesky":
