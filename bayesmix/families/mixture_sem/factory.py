@@ -364,7 +364,7 @@ def mixture_sem(
     return MixtureSEMModel(
         model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
         structure=structure, name="mixture_sem",
-        options={"call": call, "link": link, "spec": spec, "block": block, "random": bool(spec.random)},
+        options={"call": call, "link": link, "within_spec": spec, "block": block, "random": bool(spec.random)},
         integration=integration,
         components=[block] if block is not None and (latent is None or spec.random) else [],
         sample_size=encoded.n_units, sample_size_basis="persons (rows)",

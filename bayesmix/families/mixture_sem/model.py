@@ -22,7 +22,7 @@ class MixtureSEMModel(MixtureModel):
 
     @property
     def spec(self):
-        return self.options["spec"]
+        return self.options["within_spec"]
 
     @property
     def within(self):
