@@ -249,3 +249,14 @@ def test_spec_and_save_load_round_trip(tmp_path):
     back, _ = bm.load(tmp_path / "fit.bmx")
     assert np.allclose(loglik_at(back, values), expected, atol=1e-10, rtol=0)
     assert "random over clusters" in m.spec.describe()
+
+
+def test_unsupported_results_refuse_clearly():
+    df = two_level_frame(4, clusters=4, size=4, items=3)
+    m = bm.mixture_sem(df, ["y1", "y2", "y3"], 1, factors={"f": ["y1", "y2", "y3"]}, cluster="school",
+                       random={"intercepts": ["y1"]}, integration={"points": 3, "within": {"points": 5}})
+    point = m.random_start(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="factor_scores of a model with cluster random coefficients"):
+        m.factor_scores(point)
+    with pytest.raises(ValueError, match="posterior predictive replicates of a mixture_sem with cluster random"):
+        m.posterior_predictive(point, draws=2)

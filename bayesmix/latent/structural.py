@@ -421,6 +421,10 @@ class WithinFactors(LatentEffects):
         and the block is a model component rather than its latent block). Items no factor loads on
         and without direct effects (class indicators, nominal items) are not shifted.
         """
+        if self.random_terms:
+            raise ValueError("posterior predictive replicates of a mixture_sem with cluster random coefficients "
+                             "(random=) are not available yet: they need new cluster effects and new factors drawn "
+                             "together; check the one-level model, or compare models by LOO (per cluster).")
         moved = set(self.shifted_items())
         if not any(name in moved for name in names):
             return None

@@ -119,6 +119,9 @@ class Structure:
         return None
 
     # ------------------------------------------------------------ simulation (posterior predictive)
+    def check_simulation(self) -> None:
+        """Raise a ValueError when posterior predictive replicates of this structure are not available."""
+
     def simulation_graphs(self, z) -> dict:
         """name -> graph at z of what :meth:`simulate_classes` draws from (class priors, eq. 4, 16-17 ...)."""
         raise NotImplementedError(f"no simulation for the structure {type(self).__name__}")
@@ -339,6 +342,11 @@ class FactorsInClusters(WithinClasses):
                 "factors), or fewer points: integration={'points': ..., 'within': {'points': ...}} "
                 "(adaptive=True keeps few cluster points accurate).")
         return None
+
+    def check_simulation(self) -> None:
+        raise ValueError("posterior predictive replicates of a mixture_sem with cluster random coefficients "
+                         "(random=) are not available yet: they need new cluster effects and new factors drawn "
+                         "together; check the one-level model, or compare models by LOO (per cluster).")
 
     def work_size(self, settings: dict, n_items: int, n_classes: int) -> int | None:
         outer, inner = self._nodes(settings)
