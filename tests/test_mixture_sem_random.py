@@ -260,3 +260,27 @@ def test_unsupported_results_refuse_clearly():
         m.factor_scores(point)
     with pytest.raises(ValueError, match="posterior predictive replicates of a mixture_sem with cluster random"):
         m.posterior_predictive(point, draws=2)
+
+
+def test_regression_among_random_coefficients_is_the_cholesky_model():
+    """B of eq. 5: u_slope = b u_int + e maps z like the Cholesky factor [[s1, 0], [b s1, s2]] (exact)."""
+    df = two_level_frame(6, clusters=4, size=4, items=3, binary=True)
+    common = dict(factors={"f": ["y1", "y2", "y3"]}, regressions={"f": ["x1"]}, cluster="school",
+                  integration={"points": 5, "within": {"points": 9}})
+    structural = bm.mixture_sem(df, ["y1", "y2", "y3"], 2, **common,
+                                random={"slopes": [("f", "x1")], "intercepts": ["f"],
+                                        "regressions": {"f~x1": ["f~1"]}})
+    assert [t.label for t in structural.spec.random] == ["f~1", "f~x1"]  # predictors first
+    full = bm.mixture_sem(df, ["y1", "y2", "y3"], 2, **common,
+                          random={"intercepts": ["f"], "slopes": [("f", "x1")], "covariance": "full"})
+    values = structural.random_start(np.random.default_rng(4))
+    s1, s2, b = 0.7, 0.4, -0.6
+    values.update(random_sd=np.array([s1, s2]), random_regression=np.array([b]))
+    other = {k: v for k, v in values.items() if k not in ("random_sd", "random_regression")}
+    other["random_chol"] = np.array([s1, b * s1, s2])
+    assert np.allclose(loglik_at(structural, values), loglik_at(full, other), atol=1e-10, rtol=0)
+    with pytest.raises(ValueError, match="cyclic"):
+        bm.mixture_sem(df, ["y1", "y2", "y3"], 2, **common, random={
+            "intercepts": ["f"], "slopes": [("f", "x1")], "regressions": {"f~x1": ["f~1"], "f~1": ["f~x1"]}})
+    with pytest.raises(ValueError, match=r"\['f~2'\] are not random coefficients"):
+        bm.mixture_sem(df, ["y1", "y2", "y3"], 2, **common, random={"intercepts": ["f"], "regressions": {"f~1": ["f~2"]}})

@@ -216,9 +216,11 @@ def mixture_sem(
         "loadings": [("f1", "y2")], "covariance": "diagonal"}`` -- items and
         factors whose intercepts vary, (lhs, rhs) regressions of ``regressions``
         whose slopes vary (Gamma, B or direct effects K), (factor, item) loadings
-        that vary; ``covariance`` ``"diagonal"`` (``random_sd``), ``"full"``
-        (``random_chol``) or ``"factor"`` (one between-level factor,
-        ``random_loading``). ``fixed={"random_sd": ...}`` holds SDs fixed.
+        that vary; ``regressions`` among them (B of eq. 5, by label, e.g.
+        ``{"f1~x1": ["f1~1"]}``: ``random_regression``); ``covariance``
+        ``"diagonal"`` (``random_sd``), ``"full"`` (``random_chol``) or
+        ``"factor"`` (one between-level factor, ``random_loading``).
+        ``fixed={"random_sd": ...}`` holds SDs fixed.
     cluster_covariates : list of str, optional
         Cluster-level columns the random coefficients are regressed on
         (``random_slope``, Gamma of eq. 5).
@@ -334,9 +336,14 @@ def mixture_sem(
 
         latent = block if block is not None and block.n_dims else None
         if spec.random:
-            effects = LatentEffects([t.label for t in spec.random], encoded.cluster_index, len(encoded.clusters),
+            labels_u = [t.label for t in spec.random]
+            mask = np.zeros((len(labels_u), len(labels_u)), bool)
+            for lhs, rhs in spec.random_regressions:  # B of eq. 5, strictly lower triangular in this order
+                mask[labels_u.index(lhs), labels_u.index(rhs)] = True
+            effects = LatentEffects(labels_u, encoded.cluster_index, len(encoded.clusters),
                                     encoded.cluster_covariates, encoded.cluster_covariate_names,
-                                    form=RANDOM_COVARIANCES[spec.random_covariance], dim="random_effect",
+                                    form="structural" if mask.any() else RANDOM_COVARIANCES[spec.random_covariance],
+                                    structure=mask if mask.any() else None, dim="random_effect",
                                     level_dim="cluster", prefix="random")
             effects.build(prior_set)
             # static (D, dims): a single random coefficient must broadcast as length 1 (pytensor's static checks)

@@ -31,7 +31,7 @@ CLASS_SPECIFIC = ("intercepts", "loadings", "variances", "regressions", "covaria
                   "item_covariate_effects", "residual_variances")
 
 #: keys of ``random=`` (eq. 5): which within-model parameters vary over clusters, and how they covary
-RANDOM_KEYS = ("intercepts", "slopes", "loadings", "covariance")
+RANDOM_KEYS = ("intercepts", "slopes", "loadings", "regressions", "covariance")
 
 #: ``random["covariance"]``: independent effects, a full covariance (Cholesky), or one between-level factor
 RANDOM_COVARIANCES = {"diagonal": "diagonal", "full": "cholesky", "factor": "factor"}
@@ -83,6 +83,7 @@ class WithinSpec:
     orthogonal : exogenous factors uncorrelated
     random : tuple of :class:`RandomTerm` -- cluster random coefficients (eq. 5), empty for one level
     random_covariance : ``"diagonal"``, ``"full"`` or ``"factor"`` (see :data:`RANDOM_COVARIANCES`)
+    random_regressions : list of (label, label) -- B of eq. 5 among the random coefficients (lhs ON rhs)
     """
 
     items: tuple
@@ -96,6 +97,7 @@ class WithinSpec:
     orthogonal: bool = False
     random: tuple = ()
     random_covariance: str = "diagonal"
+    random_regressions: list = field(default_factory=list)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -403,7 +405,11 @@ def parse_random(random: Mapping[str, Any] | None, spec: WithinSpec) -> WithinSp
                     ("f2", "f1"),            # random B: f2 ON f1
                     ("y3", "x2")],           # random direct effect K: y3 ON x2
          "loadings": [("f1", "y2")],         # random loading: f1 BY y2
+         "regressions": {"f1~x1": ["f1~1"]}, # B of eq. 5: the random slope on the random intercept (labels)
          "covariance": "diagonal"}           # or "full" (correlated), "factor" (one between-level factor)
+
+    Labels of the random coefficients: ``y1~1`` (item intercept), ``f1~1`` (factor
+    intercept), ``f1~x1`` / ``f2~f1`` / ``y3~x2`` (slopes), ``f1=~y2`` (loading).
 
     Each named parameter becomes its class-specific (or invariant) value plus a
     cluster deviation u_j = Gamma_w' w_j + Lambda_u z_j (eq. 5; w_j the
@@ -458,4 +464,38 @@ def parse_random(random: Mapping[str, Any] | None, spec: WithinSpec) -> WithinSp
     if covariance == "factor" and len(terms) < 2:
         raise ValueError("random['covariance'] = 'factor' needs at least two random coefficients (one between "
                          "factor loading on them); with one, use 'diagonal'.")
-    return replace(spec, random=tuple(terms), random_covariance=covariance)
+    paths: list[tuple[str, str]] = []
+    given = random.get("regressions") or {}
+    if not isinstance(given, Mapping):
+        raise ValueError("random['regressions'] must be a dict label -> list of labels, e.g. {'f1~x1': ['f1~1']} "
+                         f"(B of eq. 5 among the random coefficients {labels}); got {given!r}.")
+    for lhs, rhs in given.items():
+        for r in _names(rhs, f"random['regressions'][{lhs!r}]"):
+            bad = [v for v in (lhs, r) if v not in labels]
+            if bad:
+                raise ValueError(f"random['regressions']: {bad} are not random coefficients of this model; use "
+                                 f"their labels {labels}.")
+            if r == lhs or (lhs, r) in paths:
+                raise ValueError(f"random['regressions']: {lhs!r} ON {r!r} is a self-loop or given twice.")
+            paths.append((lhs, r))
+    if paths:
+        if covariance != "diagonal":
+            raise ValueError("random['regressions'] (B of eq. 5) needs random['covariance'] = 'diagonal': the "
+                             "regressions carry the covariances of the random coefficients.")
+        edges: dict[str, list[str]] = {}
+        for lhs, r in paths:
+            edges.setdefault(lhs, []).append(r)
+        cycle = _cycle(edges)
+        if cycle:
+            raise ValueError(f"random['regressions'] are cyclic ({' ON '.join(cycle)}); drop one of these paths.")
+        order: list[str] = []  # predictors before the coefficients regressed on them
+        def place(label):
+            if label in order:
+                return
+            for r in edges.get(label, []):
+                place(r)
+            order.append(label)
+        for label in labels:
+            place(label)
+        terms = sorted(terms, key=lambda t: order.index(t.label))
+    return replace(spec, random=tuple(terms), random_covariance=covariance, random_regressions=paths)
