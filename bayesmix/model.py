@@ -124,7 +124,7 @@ class MixtureModel:
     @property
     def integrated(self) -> tuple:
         """Free RVs integrated out by quadrature for ML / log_likelihood (standardized latent effects)."""
-        return () if self.latent is None else (self.latent.z_name,)
+        return self.structure.integrated_names()
 
     @property
     def loglik_dim(self) -> str:

@@ -169,6 +169,7 @@ def _check_supported(mm) -> None:
         raise NotImplementedError(
             f"posterior_predictive does not simulate {mm.name!r} models; it covers the registered families "
             + ", ".join(f"bm.{f}" for f in known) + ".")
+    mm.structure.check_simulation()
 
 
 def _selected_posterior(mm, result, draws: int | None, random_effects: str):

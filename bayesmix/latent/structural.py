@@ -84,6 +84,37 @@ class WithinFactors(LatentEffects):
         self.pattern = pattern
         self.scaled_factors = [f for f in self.factor_names if spec.kind(f) == "standardized"]
         self.class_specific = set(spec.class_specific)
+        self._random_design()
+
+    def _random_design(self) -> None:
+        """Constant maps of the cluster random coefficients u_j (eq. 5) onto the within model.
+
+        For D terms of ``spec.random``: ``factor_map`` (D, F) and ``factor_weight`` (N, D) add
+        u_jd (mean) or u_jd x_i (slope) to factor f's intercept; ``item_map`` (D, I) and
+        ``item_weight`` (N, D) add u_jd (intercept) or u_jd x_i (direct effect) to item j's
+        linear predictor; ``b_map`` (D, F, F) and ``loading_map`` (D, F, I) add u_jd to B or Lambda.
+        """
+        terms = list(getattr(self.spec, "random", ()))
+        self.random_terms = terms
+        d, n_f, n_i = len(terms), len(self.factor_names), len(self.item_names)
+        n = 1 if self.x is None else self.x.shape[0]
+        self.factor_map, self.factor_weight = np.zeros((d, n_f)), np.zeros((n, d))
+        self.item_map, self.item_weight = np.zeros((d, n_i)), np.zeros((n, d))
+        self.b_map, self.loading_map = np.zeros((d, n_f, n_f)), np.zeros((d, n_f, n_i))
+        for k, t in enumerate(terms):
+            x = 1.0 if t.kind in ("mean", "intercept") else None
+            if t.kind in ("slope", "direct"):
+                x = self.x[:, self.x_names.index(t.rhs)]
+            if t.kind in ("mean", "slope"):
+                self.factor_map[k, self.f_index[t.lhs]] = 1.0
+                self.factor_weight[:, k] = x
+            elif t.kind in ("intercept", "direct"):
+                self.item_map[k, self.i_index[t.lhs]] = 1.0
+                self.item_weight[:, k] = x
+            elif t.kind == "regression":
+                self.b_map[k, self.f_index[t.lhs], self.f_index[t.rhs]] = 1.0
+            else:  # loading
+                self.loading_map[k, self.f_index[t.lhs], self.i_index[t.rhs]] = 1.0
 
     # ------------------------------------------------------------------ metadata
     @property
@@ -314,10 +345,69 @@ class WithinFactors(LatentEffects):
             total = total + (z[..., :, None, None, :] * w).sum(axis=-1)  # (..., N, K, I)
         return pt.swapaxes(total, -1, -2)
 
+    # ------------------------------------------------------------------ cluster random coefficients (eq. 5)
+    def _uses(self, *kinds: str) -> bool:
+        return any(t.kind in kinds for t in self.random_terms)
+
+    def _residual_eta(self, z):
+        """A-free residual part S_c z (..., N or 1, K, F) of the factors at standardized z (..., N or 1, R)."""
+        r = len(self.random_names)
+        rows = [self.f_index[f] for f in self.random_names]
+        s = pt.set_subtensor(pt.zeros((self.loading_z.shape[0], len(self.factor_names), r))[:, rows, :],
+                             self.loading_z) * self._ones()  # (K, F, R)
+        return (z[..., :, None, None, :] * s).sum(axis=-1)
+
+    def eta_at(self, z, u):
+        """Factors (..., N, K, F) at within z (..., N or 1, R) and unit random coefficients u (..., N, D).
+
+        eta_i = (I - B_c - B_u)^-1 (mu_c + u_mu + (Gamma_c + Gamma_u)' x_i + S_c z_i) (eq. 3 with the
+        cluster deviations u_j of eq. 5 added to the coefficients named in ``random=``).
+        """
+        base = self.params["factor_mean"][None]  # (1, K, F)
+        if self.params["Gamma"] is not None:
+            base = base + pt.tensordot(pt.as_tensor(self.x), self.params["Gamma"] * self._ones(), axes=[[1], [1]])
+        if self._uses("mean", "slope"):
+            base = base + pt.matmul(u * self.factor_weight, self.factor_map)[..., :, None, :]  # (..., N, 1, F)
+        if self.random_names and z is not None:
+            base = base + self._residual_eta(z)
+        if not self._uses("regression"):
+            return (self.total_effects() * base[..., None, :]).sum(axis=-1)
+        b = self.params["B"] * self._ones()  # (K, F, F)
+        b = b + pt.tensordot(u, self.b_map, axes=[[-1], [0]])[..., :, None, :, :]  # (..., N, K, F, F)
+        eye = pt.eye(len(self.factor_names))
+        total, power = eye + pt.zeros_like(b), eye + pt.zeros_like(b)
+        for _ in range(len(self.factor_names) - 1):  # B acyclic, so B + B_u has the same zero pattern: nilpotent
+            power = pt.matmul(power, b)
+            total = total + power
+        return (total * base[..., None, :]).sum(axis=-1)
+
+    def shift_at(self, z, u):
+        """The items' linear-predictor shift (..., N, I, K) at within z and unit random coefficients u (..., N, D).
+
+        Lambda_cj' eta_i + (K_c + K_u)' x_i + nu_u (eq. 2 with the random item intercepts, direct
+        effects and loadings of ``random=``); with u = 0 it is :meth:`shift`.
+        """
+        if u is not None:  # D statically known: a length-1 effect axis must broadcast (pytensor checks statically)
+            u = pt.specify_shape(pt.as_tensor(u), (None,) * (pt.as_tensor(u).ndim - 1) + (len(self.random_terms),))
+        total = 0.0
+        if self.factor_names:
+            eta = self.eta_at(z, u)  # (..., N, K, F)
+            lam = self.params["loading"] * self._ones()  # (K, F, I)
+            if self._uses("loading"):
+                lam = lam + pt.tensordot(u, self.loading_map, axes=[[-1], [0]])[..., :, None, :, :]
+            total = (eta[..., :, :, :, None] * lam).sum(axis=-2)  # (..., N, K, I)
+        if self.params["K"] is not None:
+            total = total + pt.tensordot(pt.as_tensor(self.x), self.params["K"] * self._ones(), axes=[[1], [1]])
+        if self._uses("intercept", "direct"):
+            total = total + pt.matmul(u * self.item_weight, self.item_map)[..., :, None, :]  # (..., N, 1, I)
+        total = total + pt.zeros((self.n_levels, self.n_classes, len(self.item_names)))
+        return pt.swapaxes(total, -1, -2)
+
     def shifted_items(self) -> list[str]:
         """Items whose linear predictor the block moves: a nonzero (or free) loading or a direct covariate effect."""
         loads = np.any(np.isnan(self.pattern) | (self.pattern != 0), axis=0)
         direct = {item for item, _ in self.spec.item_covariate_effects}
+        direct |= {t.lhs for t in self.random_terms if t.kind in ("intercept", "direct")}
         return [name for j, name in enumerate(self.item_names) if loads[j] or name in direct]
 
     # ------------------------------------------------------------------ simulation (posterior predictive)
@@ -331,6 +421,10 @@ class WithinFactors(LatentEffects):
         and the block is a model component rather than its latent block). Items no factor loads on
         and without direct effects (class indicators, nominal items) are not shifted.
         """
+        if self.random_terms:
+            raise ValueError("posterior predictive replicates of a mixture_sem with cluster random coefficients "
+                             "(random=) are not available yet: they need new cluster effects and new factors drawn "
+                             "together; check the one-level model, or compare models by LOO (per cluster).")
         moved = set(self.shifted_items())
         if not any(name in moved for name in names):
             return None

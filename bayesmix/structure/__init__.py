@@ -8,9 +8,9 @@ New families add one module each (e.g. a chain of classes for LTA, item-level
 classes for GoM) and export it here.
 """
 
-from .base import BetweenClasses, NestedClasses, Structure, WithinClasses, cluster_mean
+from .base import BetweenClasses, FactorsInClusters, NestedClasses, Structure, WithinClasses, cluster_mean
 
-__all__ = ["Structure", "WithinClasses", "BetweenClasses", "NestedClasses", "cluster_mean"]
+__all__ = ["Structure", "WithinClasses", "FactorsInClusters", "BetweenClasses", "NestedClasses", "cluster_mean"]
 from .item import ItemClasses  # noqa: E402  (item-level classes, GoM section 7)
 __all__ += ["ItemClasses"]
 from .chain import ChainClasses  # noqa: E402  (a chain of classes over time, LTA sections 3-4)

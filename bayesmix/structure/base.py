@@ -104,6 +104,10 @@ class Structure:
         """Elements per quadrature node when a cheaper path applies (patterns, tables); None: per unit."""
         return None
 
+    def integrated_names(self) -> tuple:
+        """Free RVs integrated (ML, ``log_likelihood``) or sampled (NUTS) rather than optimized: the standardized z."""
+        return () if self.latent is None else (self.latent.z_name,)
+
     def integrated_loglik(self, settings: dict):
         """The structure's own integral over z for an integration setting, or None (the model's quadrature).
 
@@ -118,6 +122,9 @@ class Structure:
         return None
 
     # ------------------------------------------------------------ simulation (posterior predictive)
+    def check_simulation(self) -> None:
+        """Raise a ValueError when posterior predictive replicates of this structure are not available."""
+
     def simulation_graphs(self, z) -> dict:
         """name -> graph at z of what :meth:`simulate_classes` draws from (class priors, eq. 4, 16-17 ...)."""
         raise NotImplementedError(f"no simulation for the structure {type(self).__name__}")
@@ -253,6 +260,100 @@ class WithinClasses(Structure):
     def simulate_classes(self, rng, graphs, n_items):
         """C_i ~ P(C | x_i, u_j) (eq. 4)."""
         return categorical(rng, graphs["unit_class"])[:, None]
+
+
+class FactorsInClusters(WithinClasses):
+    """One class per unit (eq. 4), within-level factors per unit, cluster random coefficients (eq. 2-5).
+
+    Two continuous latent blocks, nested: ``latent`` holds the cluster effects
+    u_j (a :class:`~bayesmix.latent.LatentEffects` with one standardized z per
+    cluster, eq. 5) and ``within`` the factors (standardized z per unit, eq. 3;
+    None when no factor has a variance). Given the cluster's z, the units are
+    independent, so the per-cluster conditional log-likelihood integrates each
+    unit's factors on ``within_rule`` (nodes (R, F), log-weights (R,)) inside:
+
+        f_j(z_j) = sum_{i in j} log sum_r w_r sum_c P(C_i = c | x_i) p(y_i | C_i = c, eta_i(z_r, u_j(z_j)))
+
+    and :meth:`MixtureModel.integrated_loglik` integrates z_j outside (ML, LOO:
+    per cluster). NUTS samples both z (non-centered): :meth:`sampled_loglik`.
+
+    ``log_prior_at(z)``: log P(C_i = c | x_i) (..., N or 1, K); ``loglik_at(zf, u)``:
+    log p(y_i | C_i = c) (..., N, K) at within z ``zf`` and unit values ``u`` (..., N, D)
+    of the cluster effects.
+    """
+
+    closed_form_em = False
+
+    def __init__(self, log_prior_at: GraphAt, loglik_at, n_units: int, *, cluster_index: np.ndarray,
+                 n_clusters: int, latent: LatentEffects, within: LatentEffects | None, within_rule,
+                 max_nodes: int):
+        super().__init__(log_prior_at, lambda z: None, n_units, cluster_index=cluster_index, n_clusters=n_clusters,
+                         latent=latent)
+        self.coefficient_loglik = loglik_at
+        self.within = within
+        self.within_rule = within_rule
+        self.max_nodes = max_nodes
+
+    def integrated_names(self) -> tuple:
+        return (self.latent.z_name,) + (() if self.within is None else (self.within.z_name,))
+
+    def _unit_joint(self, z):
+        """log P(C_i = c) + log p(y_i | C_i = c, u_j(z)) with the unit's factors integrated, (..., N, K)."""
+        u = self.latent.unit_values(z)  # (..., N, D)
+        if self.within is None:
+            return self.log_prior_at(z) + self.coefficient_loglik(None, u)
+        nodes, logw = self.within_rule
+        ll = self.coefficient_loglik(pt.as_tensor(nodes[:, None, :]), u[..., None, :, :])  # (..., R, N, K)
+        return pt.logsumexp(self.log_prior_at(z) + ll + np.asarray(logw)[:, None, None], axis=-3)
+
+    def unit_loglik(self, z=None):
+        return pt.logsumexp(self._unit_joint(z), axis=-1)
+
+    def conditional_loglik(self, z=None):
+        return segment_sum(self.unit_loglik(z), self.cluster_index, self.n_clusters)
+
+    def class_posterior(self, z=None):
+        return pt.special.softmax(self._unit_joint(z), axis=-1)
+
+    def sampled_loglik(self):
+        """f_j at the sampled cluster z and the sampled unit factors (NUTS)."""
+        u = self.latent.unit_values(self.latent.z)
+        zf = None if self.within is None else self.within.z
+        ll = within.loglik(self.log_prior_at(None), self.coefficient_loglik(zf, u))
+        return segment_sum(ll, self.cluster_index, self.n_clusters)
+
+    def _nodes(self, settings: dict) -> tuple[int, int]:
+        from ..inference.quadrature import default_points
+        d = self.latent.n_dims
+        q = settings.get("points") or (default_points(d) if settings.get("method") != "monte-carlo" else 500)
+        outer = q if settings.get("method") == "monte-carlo" else q**d
+        return outer, 1 if self.within is None else len(self.within_rule[1])
+
+    def integrated_loglik(self, settings: dict):
+        """None (the model's quadrature over the cluster z, this structure's within rule inside) unless too large.
+
+        Refuses (ValueError) when cluster nodes x within nodes per unit exceed ``max_nodes``:
+        nested quadrature is then not practical and NUTS (which samples both) is the way.
+        """
+        outer, inner = self._nodes(settings)
+        if outer * inner > self.max_nodes:
+            d, r = self.latent.n_dims, 0 if self.within is None else self.within.n_dims
+            raise ValueError(
+                f"nested quadrature over {d} cluster random coefficient(s) ({outer:,} nodes) and {r} within "
+                f"factor(s) ({inner:,} nodes) needs {outer * inner:,} nodes per person (limit {self.max_nodes:,}): "
+                "ML by quadrature is not practical here. Use sample() (NUTS samples the cluster effects and the "
+                "factors), or fewer points: integration={'points': ..., 'within': {'points': ...}} "
+                "(adaptive=True keeps few cluster points accurate).")
+        return None
+
+    def check_simulation(self) -> None:
+        raise ValueError("posterior predictive replicates of a mixture_sem with cluster random coefficients "
+                         "(random=) are not available yet: they need new cluster effects and new factors drawn "
+                         "together; check the one-level model, or compare models by LOO (per cluster).")
+
+    def work_size(self, settings: dict, n_items: int, n_classes: int) -> int | None:
+        outer, inner = self._nodes(settings)
+        return int(self.n_units) * max(1, n_items) * n_classes * outer * inner
 
 
 class BetweenClasses(Structure):

@@ -1,10 +1,21 @@
 """The general within-level model of Asparouhov & Muthen (2006), eq. 2-4: :func:`mixture_sem`.
 
-Within class c (eq. 2-4; eq. 5 -- cluster random coefficients -- is not here):
+Within class c (eq. 2-5):
 
     y*_ij = nu_jc + Lambda_c[., j]' eta_i + K_c[., j]' x_i + eps_ij         (2)  measurement
     eta_i = mu_c + B_c eta_i + Gamma_c' x_i + xi_i,   xi_i ~ N(0, Psi_c)    (3)  structural
     P(C_i = c | x_i) = exp(alpha_c + beta_c' x_i) / sum_k exp(...)         (4)  classes
+
+Two levels (``cluster=`` and ``random=``, eq. 5): any item intercept nu_j,
+factor intercept mu, slope (Gamma, B, K) or loading named in ``random`` gets a
+cluster deviation u_j, the same in every class, with
+
+    u_j = B_u u_j + Gamma_u' w_j + zeta_j                                 (5)  between
+
+(``w_j`` the ``cluster_covariates``; zeta_j independent, correlated or one
+between factor: ``random["covariance"]``). ML integrates nested: the factors
+per person inside, the cluster's u_j outside (per-cluster log-likelihood,
+also the ``log_likelihood`` LOO uses); NUTS samples both standardized.
 
 Items of every kernel type: binary and ordinal (logit or probit latent
 response y*), continuous (y* = y, normal residual), nominal (class
@@ -58,19 +69,21 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor.tensor as pt
 
 from ...class_model import ClassModel, class_labels
 from ...constraints import Constraints
 from ...data import encode, numeric_matrix
 from ...kernels import build_kernels
-from ...latent.structural import WithinFactors
-from ...options import check_integration
+from ...latent import LatentEffects
+from ...latent.structural import MAX_NODES, WithinFactors
+from ...options import check_clusters, check_integration, check_needs_cluster
 from ...parameters import registry_of
 from ...patterns import categorical_density
 from ...priors import PriorSet
-from ...structure import WithinClasses
+from ...structure import FactorsInClusters, WithinClasses
 from .model import MixtureSEMModel
-from .spec import WithinSpec, check_item_kinds, parse
+from .spec import RANDOM_COVARIANCES, WithinSpec, check_item_kinds, parse, parse_random
 
 __all__ = ["SEM_PRIORS", "SEMPriorSet", "mixture_sem"]
 
@@ -120,6 +133,34 @@ def _intercept_constraints(spec: WithinSpec, kernels, n_classes: int):
     return fixed, groups
 
 
+def _integration(integration: Mapping[str, Any] | None, spec: WithinSpec) -> tuple[dict, dict]:
+    """(the model's setting, the within rule of a two-level model): Gauss-Hermite unless given."""
+    if integration is not None and not isinstance(integration, Mapping):
+        return check_integration(integration), {}  # raises the shared message
+    given = dict(integration or {})
+    within_given = given.pop("within", None)
+    if within_given is not None and not spec.random:
+        raise ValueError("integration['within'] sets the rule over each person's factors inside the cluster "
+                         "effects of a two-level model; without random= the factors use integration's own "
+                         "method / points: drop 'within'.")
+    if within_given is not None and not isinstance(within_given, Mapping):
+        raise ValueError(f"integration['within'] must be a dict such as {{'method': 'gauss-hermite', 'points': 15}}, "
+                         f"got {within_given!r}.")
+    within_rule = check_integration({"method": "gauss-hermite", **dict(within_given or {})})
+    if set(within_rule) - {"method", "points"}:
+        raise ValueError("integration['within'] takes 'method' and 'points' only (adaptive quadrature applies to "
+                         "the cluster effects).")
+    return check_integration({"method": "gauss-hermite", **given}), within_rule
+
+
+def _cluster_points(dims: int, within_nodes: int) -> int | None:
+    """Default points per cluster dimension: the usual default, fewer when the nested product would exceed MAX_NODES."""
+    from ...inference.quadrature import default_points
+    fit = int(np.floor((MAX_NODES / within_nodes) ** (1.0 / dims) + 1e-9))
+    points = min(default_points(dims), fit)
+    return points if points >= 3 else None  # None: the default, refused with a message by fit_ml
+
+
 def mixture_sem(
     data: pd.DataFrame,
     items: Sequence[str],
@@ -128,6 +169,9 @@ def mixture_sem(
     factors: Mapping[str, Sequence[str] | Mapping[str, float | None]] | None = None,
     regressions: Mapping[str, Sequence[str]] | None = None,
     class_covariates: Sequence[str] | None = None,
+    cluster: str | None = None,
+    random: Mapping[str, Any] | None = None,
+    cluster_covariates: Sequence[str] | None = None,
     class_specific: Sequence[str] = (),
     zero_variance: bool | Sequence[str] = (),
     orthogonal: bool = False,
@@ -163,6 +207,23 @@ def mixture_sem(
         for a factor, a direct effect ``K`` for an item).
     class_covariates : list of str, optional
         Columns predicting the class (eq. 4, Mplus ``c ON x``).
+    cluster : str, optional
+        Cluster id column (two levels): needed by ``random``.
+    random : dict, optional
+        Cluster random coefficients (eq. 5), see
+        :func:`~bayesmix.families.mixture_sem.spec.parse_random`:
+        ``{"intercepts": ["y1", "f1"], "slopes": [("f1", "x1"), ("f2", "f1")],
+        "loadings": [("f1", "y2")], "covariance": "diagonal"}`` -- items and
+        factors whose intercepts vary, (lhs, rhs) regressions of ``regressions``
+        whose slopes vary (Gamma, B or direct effects K), (factor, item) loadings
+        that vary; ``regressions`` among them (B of eq. 5, by label, e.g.
+        ``{"f1~x1": ["f1~1"]}``: ``random_regression``); ``covariance``
+        ``"diagonal"`` (``random_sd``), ``"full"`` (``random_chol``) or
+        ``"factor"`` (one between-level factor, ``random_loading``).
+        ``fixed={"random_sd": ...}`` holds SDs fixed.
+    cluster_covariates : list of str, optional
+        Cluster-level columns the random coefficients are regressed on
+        (``random_slope``, Gamma of eq. 5).
     class_specific : list of str, optional
         Parameter groups that vary over classes besides the factor means:
         ``"intercepts"``, ``"loadings"``, ``"variances"`` (factor
@@ -183,7 +244,11 @@ def mixture_sem(
         ML quadrature over the standardized factors: default Gauss-Hermite
         (30 points in 1-D, 15 per dimension in 2-D, 7 beyond); a product rule
         of more than :data:`bayesmix.latent.structural.MAX_NODES` nodes is
-        refused by ``fit_ml`` (use ``sample`` or ``fit_map``).
+        refused by ``fit_ml`` (use ``sample`` or ``fit_map``). With
+        ``random``, ``method`` / ``points`` / ``adaptive`` set the rule over the
+        cluster effects and ``within`` (a dict ``{"method", "points"}``) the
+        rule over each person's factors; their product is limited to
+        ``MAX_NODES`` nodes per person (default cluster points: as many as fit).
 
     Returns
     -------
@@ -207,12 +272,19 @@ def mixture_sem(
     spec = parse(list(items), list(data.columns), int(n_classes), factors=factors, regressions=regressions,
                  class_covariates=class_covariates, class_specific=class_specific, zero_variance=zero_variance,
                  orthogonal=orthogonal)
-    if integration is not None and isinstance(integration, Mapping) and "method" not in integration:
-        integration = {"method": "gauss-hermite", **integration}
-    integration = check_integration({"method": "gauss-hermite"} if integration is None else integration)
+    check_needs_cluster(cluster, [name for name, given in (("random", random is not None),
+                                                           ("cluster_covariates", bool(cluster_covariates))) if given])
+    if cluster is not None and random is None:
+        raise ValueError(f"cluster={cluster!r} without random=: the persons of mixture_sem are independent unless "
+                         "some coefficient varies over clusters; name it, e.g. random={'intercepts': ['y1']}, or "
+                         "drop cluster=.")
+    spec = parse_random(random, spec)
+    integration, within_rule = _integration(integration, spec)
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=list(spec.class_covariates),
-                     missing_codes=missing_codes)
+                     cluster=cluster, cluster_covariates=cluster_covariates, missing_codes=missing_codes)
     check_item_kinds(spec, {it.name: it.kind for it in encoded.items})
+    if spec.random:
+        check_clusters(encoded.cluster_index, cluster, random_options=["random"])
     x_names = [x for x in spec.covariates if x in {c for _, c in spec.covariate_effects + spec.item_covariate_effects}]
     x = numeric_matrix(encoded.frame, x_names, "regressions") if x_names else None
     constraints = Constraints(fixed, equal)  # the user's, plus the identification ties below
@@ -228,8 +300,10 @@ def mixture_sem(
     coords.update(class_model.coords(labels))
     for kernel in kernels:
         coords.update(kernel.coords())
+    if spec.random:
+        coords["cluster"] = list(encoded.clusters)
     block = None
-    if spec.n_factors or spec.item_covariate_effects:
+    if spec.n_factors or spec.item_covariate_effects or spec.random:
         scale = np.ones(len(item_names))
         location = np.zeros(len(item_names))
         if encoded.values is not None:
@@ -261,9 +335,35 @@ def mixture_sem(
             return total
 
         latent = block if block is not None and block.n_dims else None
-        density = categorical_density(kernels) if block is None and class_model.covariates is None else None
-        structure = WithinClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units, latent=latent,
-                                  density=density)
+        if spec.random:
+            labels_u = [t.label for t in spec.random]
+            mask = np.zeros((len(labels_u), len(labels_u)), bool)
+            for lhs, rhs in spec.random_regressions:  # B of eq. 5, strictly lower triangular in this order
+                mask[labels_u.index(lhs), labels_u.index(rhs)] = True
+            effects = LatentEffects(labels_u, encoded.cluster_index, len(encoded.clusters),
+                                    encoded.cluster_covariates, encoded.cluster_covariate_names,
+                                    form="structural" if mask.any() else RANDOM_COVARIANCES[spec.random_covariance],
+                                    structure=mask if mask.any() else None, dim="random_effect",
+                                    level_dim="cluster", prefix="random")
+            effects.build(prior_set)
+            # static (D, dims): a single random coefficient must broadcast as length 1 (pytensor's static checks)
+            effects.loading = pt.specify_shape(effects.loading, (effects.n_effects, effects.n_dims))
+
+            def coefficient_loglik(zf, u):  # log p(y_i | C_i = c) at within z and unit random coefficients (eq. 2-5)
+                shift = block.shift_at(zf, u)
+                return sum(kernel.loglik() if kernel.kind == "nominal" else kernel.loglik(shift=shift[..., idx, :])
+                           for kernel, idx in zip(kernels, positions))
+
+            rule = None if latent is None else latent.rule(within_rule["method"], within_rule["points"])
+            structure = FactorsInClusters(lambda z: class_model.log_prior(), coefficient_loglik, encoded.n_units,
+                                          cluster_index=encoded.cluster_index, n_clusters=len(encoded.clusters),
+                                          latent=effects, within=latent, within_rule=rule, max_nodes=MAX_NODES)
+            if integration["points"] is None and integration["method"] != "monte-carlo":
+                integration["points"] = _cluster_points(effects.n_dims, 1 if rule is None else len(rule[1]))
+        else:
+            density = categorical_density(kernels) if block is None and class_model.covariates is None else None
+            structure = WithinClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units,
+                                      latent=latent, density=density)
         structure.add_potential()
     if constraints:
         constraints.check_unused(registry_of(model))
@@ -271,7 +371,8 @@ def mixture_sem(
     return MixtureSEMModel(
         model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
         structure=structure, name="mixture_sem",
-        options={"call": call, "link": link, "spec": spec, "block": block},
-        integration=integration, components=[block] if block is not None and latent is None else [],
+        options={"call": call, "link": link, "within_spec": spec, "block": block, "random": bool(spec.random)},
+        integration=integration,
+        components=[block] if block is not None and (latent is None or spec.random) else [],
         sample_size=encoded.n_units, sample_size_basis="persons (rows)",
     )

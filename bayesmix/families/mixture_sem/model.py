@@ -22,7 +22,7 @@ class MixtureSEMModel(MixtureModel):
 
     @property
     def spec(self):
-        return self.options["spec"]
+        return self.options["within_spec"]
 
     @property
     def within(self):
@@ -54,6 +54,10 @@ class MixtureSEMModel(MixtureModel):
         block = self.within
         if block is None or not block.factor_names:
             raise ValueError("this model has no factors (factors= was empty): nothing to score.")
+        if self.spec.random:
+            raise ValueError("factor_scores of a model with cluster random coefficients (random=) are not available "
+                             "yet (the scores need the cluster effects integrated too); use sample() and the "
+                             "posterior of factor_z, or the one-level model.")
 
         def moments(z):
             post = self.structure.class_posterior(z)[..., None]  # (..., N, K, 1)

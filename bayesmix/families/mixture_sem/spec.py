@@ -20,18 +20,50 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-__all__ = ["CLASS_SPECIFIC", "FACTOR_KINDS", "WithinSpec", "check_item_kinds", "parse"]
+__all__ = ["CLASS_SPECIFIC", "FACTOR_KINDS", "RANDOM_COVARIANCES", "RANDOM_KEYS", "RandomTerm", "WithinSpec",
+           "check_item_kinds", "parse", "parse_random"]
 
 #: parameter groups that may vary over classes (factor means always do, see the identification rules)
 CLASS_SPECIFIC = ("intercepts", "loadings", "variances", "regressions", "covariate_effects",
                   "item_covariate_effects", "residual_variances")
 
+#: keys of ``random=`` (eq. 5): which within-model parameters vary over clusters, and how they covary
+RANDOM_KEYS = ("intercepts", "slopes", "loadings", "regressions", "covariance")
+
+#: ``random["covariance"]``: independent effects, a full covariance (Cholesky), or one between-level factor
+RANDOM_COVARIANCES = {"diagonal": "diagonal", "full": "cholesky", "factor": "factor"}
+
 #: how a factor's scale is set: "standardized" (all loadings free: variance 1, first loading positive),
 #: "marker" (a nonzero fixed loading, others free: variance free), "fixed" (all loadings fixed: growth factor)
 FACTOR_KINDS = ("standardized", "marker", "fixed")
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """One cluster random coefficient (eq. 5) of a within-model parameter, written lavaan style.
+
+    ``kind``: ``"intercept"`` (item intercept nu_j, eq. 2; ``lhs`` an item), ``"mean"``
+    (factor intercept mu, eq. 3; ``lhs`` a factor), ``"slope"`` (Gamma: factor ``lhs`` on
+    covariate ``rhs``, eq. 3), ``"regression"`` (B: factor ``lhs`` on factor ``rhs``),
+    ``"direct"`` (K: item ``lhs`` on covariate ``rhs``, eq. 2), ``"loading"`` (Lambda:
+    factor ``lhs`` measured by item ``rhs``, eq. 2).
+    """
+
+    kind: str
+    lhs: str
+    rhs: str = ""
+
+    @property
+    def label(self) -> str:
+        """``y1~1``, ``f1~1``, ``f1~x1``, ``f2~f1``, ``y1~x2``, ``f1=~y2``."""
+        if self.kind in ("intercept", "mean"):
+            return f"{self.lhs}~1"
+        if self.kind == "loading":
+            return f"{self.lhs}=~{self.rhs}"
+        return f"{self.lhs}~{self.rhs}"
 
 
 @dataclass(frozen=True)
@@ -49,6 +81,9 @@ class WithinSpec:
     class_specific : frozenset of :data:`CLASS_SPECIFIC`
     zero_variance : frozenset of factors with variance 0 (latent class growth analysis)
     orthogonal : exogenous factors uncorrelated
+    random : tuple of :class:`RandomTerm` -- cluster random coefficients (eq. 5), empty for one level
+    random_covariance : ``"diagonal"``, ``"full"`` or ``"factor"`` (see :data:`RANDOM_COVARIANCES`)
+    random_regressions : list of (label, label) -- B of eq. 5 among the random coefficients (lhs ON rhs)
     """
 
     items: tuple
@@ -60,6 +95,9 @@ class WithinSpec:
     class_specific: frozenset = frozenset()
     zero_variance: frozenset = frozenset()
     orthogonal: bool = False
+    random: tuple = ()
+    random_covariance: str = "diagonal"
+    random_regressions: list = field(default_factory=list)
 
     # ------------------------------------------------------------------ derived
     @property
@@ -133,6 +171,9 @@ class WithinSpec:
             lines.append(f"{f}@0;")
         if self.class_covariates:
             lines.append(f"c ON {' '.join(self.class_covariates)};")
+        if self.random:
+            lines.append(f"! random over clusters (eq. 5, {self.random_covariance} covariance): "
+                         f"{', '.join(t.label for t in self.random)}")
         if self.class_specific:
             lines.append(f"! class-specific: {', '.join(sorted(self.class_specific))} (and factor means)")
         else:
@@ -291,6 +332,7 @@ def parse(items: Sequence[str], columns: Sequence[str], n_classes: int, *,
 def check_item_kinds(spec: WithinSpec, kinds: Mapping[str, str]) -> None:
     """Nominal items cannot load on a factor or take a direct covariate effect (no single latent response)."""
     shifted = {i for f in spec.factors for i in spec.factors[f]} | {i for i, _ in spec.item_covariate_effects}
+    shifted |= {t.lhs for t in spec.random if t.kind == "intercept"}
     nominal = sorted(i for i in shifted if kinds.get(i) == "nominal")
     if nominal:
         raise ValueError(f"items {nominal} are nominal: a factor or covariate shifts one latent response, which "
@@ -338,3 +380,122 @@ def _check_identification(spec: WithinSpec, n_classes: int, kinds: Mapping[str, 
             raise ValueError(f"class_specific='intercepts' with the growth factor {f!r} (all loadings fixed): its "
                              "indicators' intercepts are fixed at 0 and its means carry the classes; drop "
                              "'intercepts'.")
+
+
+def _pairs(value: Any, argument: str, example: str) -> list[tuple[str, str]]:
+    if isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"{argument} must be a list of (left, right) pairs, e.g. {example}; got {value!r}.")
+    out = []
+    for pair in value:
+        if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(v, str) for v in pair)):
+            raise ValueError(f"{argument}: {pair!r} is not a (left, right) pair of names, e.g. {example}.")
+        out.append((pair[0], pair[1]))
+    return out
+
+
+def parse_random(random: Mapping[str, Any] | None, spec: WithinSpec) -> WithinSpec:
+    """Validate ``random=`` of :func:`bayesmix.mixture_sem` against ``spec``; the spec with its random terms.
+
+    ``random`` (eq. 5; Mplus ``%BETWEEN%`` / ``s | f ON x``, lavaan ``level: 2``)::
+
+        {"intercepts": ["y1", "y2", "f1"],   # random item intercepts nu_j (items), factor intercept mu (factors)
+         "slopes": [("f1", "x1"),            # random Gamma: f1 ON x1 (the path must be in regressions=)
+                    ("f2", "f1"),            # random B: f2 ON f1
+                    ("y3", "x2")],           # random direct effect K: y3 ON x2
+         "loadings": [("f1", "y2")],         # random loading: f1 BY y2
+         "regressions": {"f1~x1": ["f1~1"]}, # B of eq. 5: the random slope on the random intercept (labels)
+         "covariance": "diagonal"}           # or "full" (correlated), "factor" (one between-level factor)
+
+    Labels of the random coefficients: ``y1~1`` (item intercept), ``f1~1`` (factor
+    intercept), ``f1~x1`` / ``f2~f1`` / ``y3~x2`` (slopes), ``f1=~y2`` (loading).
+
+    Each named parameter becomes its class-specific (or invariant) value plus a
+    cluster deviation u_j = Gamma_w' w_j + Lambda_u z_j (eq. 5; w_j the
+    ``cluster_covariates``), the same deviation in every class.
+    """
+    if random is None:
+        return spec
+    if not isinstance(random, Mapping):
+        raise ValueError("random must be a dict such as {'intercepts': ['y1', 'y2'], 'slopes': [('f1', 'x1')]} "
+                         f"(cluster random coefficients, eq. 5); got {type(random).__name__}.")
+    unknown = [k for k in random if k not in RANDOM_KEYS]
+    if unknown:
+        raise ValueError(f"random: unknown key(s) {unknown}; use {list(RANDOM_KEYS)}, e.g. "
+                         "random={'intercepts': ['y1'], 'slopes': [('f1', 'x1')], 'loadings': [('f1', 'y2')]}.")
+    factors, items = spec.factors, spec.items
+    terms: list[RandomTerm] = []
+    for name in _names(list(random.get("intercepts", []) or []) if not isinstance(random.get("intercepts"), str)
+                       else [random["intercepts"]], "random['intercepts']"):
+        if name in factors:
+            terms.append(RandomTerm("mean", name))
+        elif name in items:
+            terms.append(RandomTerm("intercept", name))
+        else:
+            raise ValueError(f"random['intercepts']: {name!r} is neither an item {list(items)} nor a factor "
+                             f"{list(factors)}; name the items whose intercepts (eq. 2) or the factors whose "
+                             "intercepts (eq. 3) vary over clusters.")
+    paths = {"slope": spec.covariate_effects, "regression": spec.factor_regressions,
+             "direct": spec.item_covariate_effects}
+    for lhs, rhs in _pairs(random.get("slopes", []) or [], "random['slopes']", "[('f1', 'x1')]"):
+        kind = next((k for k, p in paths.items() if (lhs, rhs) in p), None)
+        if kind is None:
+            raise ValueError(f"random['slopes']: ({lhs!r}, {rhs!r}) is not a regression of the model; a random "
+                             f"slope varies a path that is there: add it, regressions={{{lhs!r}: [{rhs!r}]}}, "
+                             "or fix the names.")
+        terms.append(RandomTerm(kind, lhs, rhs))
+    for f, item in _pairs(random.get("loadings", []) or [], "random['loadings']", "[('f1', 'y2')]"):
+        if f not in factors or item not in factors[f]:
+            raise ValueError(f"random['loadings']: ({f!r}, {item!r}) is not a loading of the model (factors: "
+                             f"{ {k: list(v) for k, v in factors.items()} }); give (factor, item) pairs of factors=.")
+        terms.append(RandomTerm("loading", f, item))
+    labels = [t.label for t in terms]
+    dup = sorted({lab for lab in labels if labels.count(lab) > 1})
+    if dup:
+        raise ValueError(f"random: {dup} given twice; name each random coefficient once.")
+    if not terms:
+        raise ValueError("random names no parameter; give e.g. random={'intercepts': ['y1']}, or drop random= "
+                         "(and cluster=) for a one-level model.")
+    covariance = random.get("covariance", "diagonal")
+    if covariance not in RANDOM_COVARIANCES:
+        raise ValueError(f"random['covariance'] = {covariance!r}; use one of {list(RANDOM_COVARIANCES)} "
+                         "(independent effects, correlated effects, one between-level factor).")
+    if covariance == "factor" and len(terms) < 2:
+        raise ValueError("random['covariance'] = 'factor' needs at least two random coefficients (one between "
+                         "factor loading on them); with one, use 'diagonal'.")
+    paths: list[tuple[str, str]] = []
+    given = random.get("regressions") or {}
+    if not isinstance(given, Mapping):
+        raise ValueError("random['regressions'] must be a dict label -> list of labels, e.g. {'f1~x1': ['f1~1']} "
+                         f"(B of eq. 5 among the random coefficients {labels}); got {given!r}.")
+    for lhs, rhs in given.items():
+        for r in _names(rhs, f"random['regressions'][{lhs!r}]"):
+            bad = [v for v in (lhs, r) if v not in labels]
+            if bad:
+                raise ValueError(f"random['regressions']: {bad} are not random coefficients of this model; use "
+                                 f"their labels {labels}.")
+            if r == lhs or (lhs, r) in paths:
+                raise ValueError(f"random['regressions']: {lhs!r} ON {r!r} is a self-loop or given twice.")
+            paths.append((lhs, r))
+    if paths:
+        if covariance != "diagonal":
+            raise ValueError("random['regressions'] (B of eq. 5) needs random['covariance'] = 'diagonal': the "
+                             "regressions carry the covariances of the random coefficients.")
+        edges: dict[str, list[str]] = {}
+        for lhs, r in paths:
+            edges.setdefault(lhs, []).append(r)
+        cycle = _cycle(edges)
+        if cycle:
+            raise ValueError(f"random['regressions'] are cyclic ({' ON '.join(cycle)}); drop one of these paths.")
+        order: list[str] = []  # predictors before the coefficients regressed on them
+        def place(label):
+            if label in order:
+                return
+            for r in edges.get(label, []):
+                place(r)
+            order.append(label)
+        for label in labels:
+            place(label)
+        terms = sorted(terms, key=lambda t: order.index(t.label))
+    return replace(spec, random=tuple(terms), random_covariance=covariance, random_regressions=paths)
