@@ -142,11 +142,16 @@ def test_bad_constraints_raise_clear_errors(carcinoma, kwargs, message):
         bm.lca(carcinoma, ITEMS, 2, **kwargs)
 
 
-def test_random_effect_parameters_are_refused_by_name():
+def test_random_effect_sds_are_fixed_through_the_constraints_or_refused_by_name():
+    """random_sd goes through fixed= (one random intercept: held at the value); correlated intercepts (K >= 3,
+    an LKJ Cholesky factor) accept only all SDs at 0, and say so."""
     sai = bm.datasets.load("sai_lta")
     items = ["tense_t1", "worrying_t1", "anxious_t1", "nervous_t1", "jittery_t1"]
-    with pytest.raises(ValueError, match="'random_sd', which cannot be fixed"):
-        bm.lca(sai, items, 2, cluster="study", random_intercept=True, fixed={"random_sd": 1.0})
+    m = bm.lca(sai, items, 2, cluster="study", random_intercept=True, fixed={"random_sd": 1.0})
+    assert "random_sd" not in {rv.name for rv in m.model.free_RVs}
+    assert m.parameters["random_sd"].fixed.all()
+    with pytest.raises(ValueError, match="fixed= / equal= on 'random_sd'.*all their SDs fixed at 0"):
+        bm.lca(sai, items, 3, cluster="study", random_intercept=True, fixed={"random_sd": 1.0})
 
 
 # ----------------------------------------------------------------------------- registry, labels, factories
