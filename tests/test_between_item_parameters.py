@@ -26,31 +26,16 @@ from scipy.special import expit, softmax
 from scipy.stats import norm
 
 import bayesmix as bm
+import two_level_frames as frames
+from two_level_frames import ITEMS, MIXED_TYPES, loglik_at
 from bayesmix.inference.objective import flat_model
 
-ITEMS = ["y1", "y2", "y3", "y4"]
-MIXED_TYPES = {"nom": "nominal", "ord": "ordinal", "cont": "continuous"}
 GH40 = {"method": "gauss-hermite", "points": 40}
 
 
 def small_frame(seed: int, sizes=(3, 4, 5), mixed: bool = False) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    cluster = np.repeat(np.arange(len(sizes)), sizes)
-    cluster = cluster[rng.permutation(len(cluster))]
-    n = len(cluster)
-    while True:
-        y = rng.integers(0, 2, size=(n, len(ITEMS))).astype(float)
-        if np.all((y.min(0) == 0) & (y.max(0) == 1)):
-            break
-    y[1, 0] = np.nan
-    frame = pd.DataFrame(y, columns=ITEMS)
-    frame["school"] = [f"s{j}" for j in cluster]
-    frame["w"] = rng.normal(size=len(sizes))[cluster]
-    if mixed:
-        frame["nom"] = np.r_[[0, 1, 2], rng.integers(0, 3, n - 3)]
-        frame["ord"] = np.r_[[0, 1, 2], rng.integers(0, 3, n - 3)]
-        frame["cont"] = rng.normal(size=n)
-    return frame
+    """The shared frame without the unit covariate x (these tests need none)."""
+    return frames.small_frame(seed, sizes, mixed, unit_covariate=False)
 
 
 def values_of(m, seed: int) -> dict[str, np.ndarray]:
@@ -63,11 +48,6 @@ def values_of(m, seed: int) -> dict[str, np.ndarray]:
         else:
             out[name] = v + rng.normal(0.0, 0.7, size=v.shape)
     return out
-
-
-def loglik_at(m, values, integration=None):
-    flat = flat_model(m, integration)
-    return flat.unit_loglik(flat.to_theta(values))
 
 
 ALL_MIXED = ["binary_logit", "nominal_logit", "ordinal_first_threshold", "ordinal_log_gap", "normal_mean",

@@ -23,40 +23,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate
-from scipy.special import expit, logsumexp, softmax
+from scipy.special import expit, softmax
 from scipy.stats import norm
 
 import bayesmix as bm
+from two_level_frames import ITEMS, MIXED_TYPES, loglik_at, small_frame
 from bayesmix.inference.objective import flat_model
 
 GH40 = {"method": "gauss-hermite", "points": 40}
-ITEMS = ["y1", "y2", "y3", "y4"]
 
 
-def small_frame(seed: int, sizes=(3, 4, 5), mixed: bool = False) -> pd.DataFrame:
-    """Binary items y1..y4 (one missing cell) in shuffled clusters, a unit covariate x and a cluster
-    covariate w; ``mixed`` adds a nominal, an ordinal and a continuous item."""
-    rng = np.random.default_rng(seed)
-    cluster = np.repeat(np.arange(len(sizes)), sizes)
-    cluster = cluster[rng.permutation(len(cluster))]
-    n = len(cluster)
-    while True:
-        y = rng.integers(0, 2, size=(n, len(ITEMS))).astype(float)
-        if np.all((y.min(0) == 0) & (y.max(0) == 1)):
-            break
-    y[1, 0] = np.nan
-    frame = pd.DataFrame(y, columns=ITEMS)
-    frame["school"] = [f"s{j}" for j in cluster]
-    frame["x"] = rng.normal(size=n)
-    frame["w"] = rng.normal(size=len(sizes))[cluster]
-    if mixed:
-        frame["nom"] = np.r_[[0, 1, 2], rng.integers(0, 3, n - 3)]
-        frame["ord"] = np.r_[[0, 1, 2], rng.integers(0, 3, n - 3)]
-        frame["cont"] = rng.normal(size=n)
-    return frame
 
 
-MIXED_TYPES = {"nom": "nominal", "ord": "ordinal", "cont": "continuous"}
 
 
 def values_of(m, seed: int, tiny_sd: bool = False) -> dict[str, np.ndarray]:
@@ -75,11 +53,6 @@ def values_of(m, seed: int, tiny_sd: bool = False) -> dict[str, np.ndarray]:
         else:
             out[name] = v + rng.normal(0.0, 0.7, size=v.shape)
     return out
-
-
-def loglik_at(m, values, integration=None):
-    flat = flat_model(m, integration)
-    return flat.unit_loglik(flat.to_theta(values))
 
 
 # ====================================================================== nesting, exact

@@ -278,6 +278,16 @@ def _population(mm, fit, kind, integration, model_graph_at, posterior_graph_at):
     return setting, mm.posterior_expectation(posterior_graph_at, "unit", setting).mean(axis=0)
 
 
+def _at_covariates(mm, fit, kind, at, integration):
+    """(covariate rows, quadrature setting, (P(C_t = k | x), P(C_{t-1} = j, C_t = k | x)) graphs) for ``at=``."""
+    _check_kind(kind)
+    _check_at(mm, kind)
+    rows = covariate_rows(mm, at)
+    _check_fit(mm, fit)
+    setting = _setting(mm, fit, integration)
+    return rows, setting, _expected_at(mm, rows, setting)
+
+
 def class_proportions_by_time(mm, fit, *, kind: str = "model", at: Mapping | pd.DataFrame | None = None,
                               ci_prob: float | None = None, ci_kind: str | None = None,
                               integration: dict | None = None, hdi_prob: float | None = None) -> pd.DataFrame:
@@ -334,12 +344,7 @@ def class_proportions_by_time(mm, fit, *, kind: str = "model", at: Mapping | pd.
     structure = _lta(mm)
     index = pd.MultiIndex.from_product([structure.time_labels, mm.class_labels], names=["time", "class"])
     if at is not None:
-        _check_kind(kind)
-        _check_at(mm, kind)
-        rows = covariate_rows(mm, at)
-        _check_fit(mm, fit)
-        setting = _setting(mm, fit, integration)
-        graph, _ = _expected_at(mm, rows, setting)
+        rows, setting, (graph, _) = _at_covariates(mm, fit, kind, at, integration)
         summary = _summary(mm, fit, f"time_proportions_at:{_at_key(rows)}", graph, setting, ci, probability=True)
         return _frame(summary, _rows_index(rows, index))
     setting, graph = _population(mm, fit, kind, integration, structure.time_proportions, structure.time_posterior)
@@ -411,12 +416,7 @@ def transition_matrices(mm, fit, *, kind: str = "model", at: Mapping | pd.DataFr
     steps = [f"{a}->{b}" for a, b in zip(structure.time_labels[:-1], structure.time_labels[1:])]
     index = pd.MultiIndex.from_product([steps, mm.class_labels, mm.class_labels], names=["transition", "from", "to"])
     if at is not None:
-        _check_kind(kind)
-        _check_at(mm, kind)
-        rows = covariate_rows(mm, at)
-        _check_fit(mm, fit)
-        setting = _setting(mm, fit, integration)
-        _, joint = _expected_at(mm, rows, setting)
+        rows, setting, (_, joint) = _at_covariates(mm, fit, kind, at, integration)
         graph = joint / joint.sum(axis=-1, keepdims=True)
         summary = _summary(mm, fit, f"transitions_at:{_at_key(rows)}", graph, setting, ci, probability=True)
         return _frame(summary, _rows_index(rows, index))
