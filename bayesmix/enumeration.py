@@ -18,6 +18,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -171,7 +172,7 @@ def enumerate_classes(model: Callable[..., Any], data: pd.DataFrame | None = Non
                       classes=range(1, 7), starts=20, seed: int | None = None, vlmr: bool = True,
                       blrt: bool | int = False, blrt_starts=(10, 3), n_jobs: int = 1,
                       fit_options: Mapping[str, Any] | None = None, progressbar: bool = True,
-                      **kwargs) -> ClassEnumeration:
+                      scheduler: Any = None, **kwargs) -> ClassEnumeration:
     """Fit K = 1, 2, ... classes by ML and tabulate fit statistics and tests of K - 1 against K classes.
 
     Mplus's and StepMix's class enumeration in one call: for every K in
@@ -211,6 +212,12 @@ def enumerate_classes(model: Callable[..., Any], data: pd.DataFrame | None = Non
         Random starts of the bootstrap fits.
     n_jobs : int
         Worker processes of the bootstrap (see :func:`bayesmix.blrt`).
+    scheduler : str or distributed.Client, optional
+        Where the fits of the K's and the bootstrap fits run
+        (:mod:`bayesmix.distributed`): ``"serial"`` (default: here, one
+        after another), ``"local"`` (a dask ``LocalCluster``), a dask scheduler
+        address or a ``distributed.Client``. The table is the same wherever
+        they run; progress bars show only in this process.
     fit_options : dict, optional
         Other keywords of ``fit_ml`` (e.g. ``max_iterations``, ``integration``).
     progressbar : bool
@@ -252,26 +259,24 @@ def enumerate_classes(model: Callable[..., Any], data: pd.DataFrame | None = Non
         _starts_of(starts, k)  # a dict without some K: say so before any fitting
     integration = fit_options.get("integration")
 
+    from .distributed import map_tasks, resolve_scheduler
+    serial = resolve_scheduler(scheduler) == "serial"
+    outcomes = map_tasks(_fit_k, [(build, k, _starts_of(starts, k), seed, bool(progressbar) and serial, fit_options)
+                                  for k in ks], scheduler=scheduler, name="bayesmix-enumerate")
     fits, tests, messages, rows = {}, {}, {}, {}
     previous = None
-    for k in ks:
+    for k, (m, fit, caught_fit) in zip(ks, outcomes):
         messages[k] = []
+        fits[k] = (m, fit)
+        tests[k] = {}
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            m = build(k)
-            if not hasattr(m, "fit_ml") or getattr(m, "n_classes", None) != k:
-                raise ValueError(f"the model for K={k} has {getattr(m, 'n_classes', '?')} classes "
-                                 f"({type(m).__name__}): the factory or function must build k classes.")
-            fit = m.fit_ml(starts=_starts_of(starts, k), seed=seed,
-                           progressbar=f"K={k}" if progressbar else False, **fit_options)
-            fits[k] = (m, fit)
-            tests[k] = {}
             if previous is not None and vlmr:
                 tests[k]["vlmr"] = _test(run_vlmr, k, previous, m, fit, integration=integration)
             if previous is not None and n_bootstrap:
                 tests[k]["blrt"] = _test(run_blrt, k, previous, m, fit, n_bootstrap=n_bootstrap,
-                                         starts=blrt_starts, seed=seed, n_jobs=n_jobs)
-        _pass_on(caught, k, messages[k])
+                                         starts=blrt_starts, seed=seed, n_jobs=n_jobs, scheduler=scheduler)
+        _pass_on(list(caught_fit) + list(caught), k, messages[k])
         rows[k] = _row(m, fit, tests[k], len(messages[k]))
         previous = fits[k]
     table = pd.DataFrame.from_dict(rows, orient="index")[list(COLUMNS)]
@@ -280,6 +285,24 @@ def enumerate_classes(model: Callable[..., Any], data: pd.DataFrame | None = Non
         table[column] = table[column].astype(int)
     table["converged"] = table["converged"].astype(bool)
     return ClassEnumeration(table=table, fits=fits, tests=tests, warnings=messages)
+
+
+def _fit_k(build: Callable[[int], Any], k: int, starts, seed, progressbar: bool, fit_options: dict) -> tuple:
+    """Build and fit K = k classes (here or on a dask worker); its warnings come back as plain records."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        m = build(k)
+        if not hasattr(m, "fit_ml") or getattr(m, "n_classes", None) != k:
+            raise ValueError(f"the model for K={k} has {getattr(m, 'n_classes', '?')} classes "
+                             f"({type(m).__name__}): the factory or function must build k classes.")
+        fit = m.fit_ml(starts=starts, seed=seed, progressbar=f"K={k}" if progressbar else False, **fit_options)
+    return m, fit, caught_records(caught)
+
+
+def caught_records(caught) -> list[SimpleNamespace]:
+    """Caught warnings as picklable records (message text, category, filename, lineno)."""
+    return [SimpleNamespace(message=str(w.message), category=w.category, filename=w.filename, lineno=w.lineno)
+            for w in caught]
 
 
 def _test(function, k: int, previous: tuple, m, fit, **options) -> pd.Series | None:

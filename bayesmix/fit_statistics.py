@@ -392,7 +392,7 @@ def _bootstrap_one(args) -> float:
 
 
 def blrt(m_small, ml_small, m_big, ml_big, *, n_bootstrap: int = 50, starts=(10, 3), seed: int | None = None,
-         n_jobs: int = 1) -> pd.Series:
+         n_jobs: int = 1, scheduler: Any = None) -> pd.Series:
     """Bootstrap likelihood-ratio test of K - 1 against K classes (McLachlan 1987; Nylund et al. 2007).
 
     The LR statistic 2 (LL_K - LL_{K-1}) has no chi-square reference (the
@@ -420,6 +420,11 @@ def blrt(m_small, ml_small, m_big, ml_big, *, n_bootstrap: int = 50, starts=(10,
         Python each, rebuilding the models from their recorded calls), so a
         script calling this with ``n_jobs > 1`` needs the usual
         ``if __name__ == "__main__":`` guard; notebooks need nothing.
+    scheduler : str or distributed.Client, optional
+        Where the bootstrap fits run instead (:mod:`bayesmix.distributed`):
+        ``"serial"``, ``"local"`` (a dask ``LocalCluster`` of ``n_jobs``
+        workers), a dask scheduler address or a ``distributed.Client``. The
+        result is the same wherever they run.
 
     Returns
     -------
@@ -438,9 +443,18 @@ def blrt(m_small, ml_small, m_big, ml_big, *, n_bootstrap: int = 50, starts=(10,
     call_small, call_big = call_of(m_small), call_of(m_big)
     item_types = ({spec.name: spec.kind for spec in m_small.data.items}
                   if registry.get(call_small["factory"]).accepts("item_types") else None)
+    if not isinstance(n_jobs, (int, np.integer)) or isinstance(n_jobs, bool) or n_jobs < 1:
+        raise ValueError(f"n_jobs={n_jobs!r}: give a number of worker processes >= 1.")
+    if scheduler is not None:
+        from .distributed import resolve_scheduler
+        resolve_scheduler(scheduler)
     streams = np.random.SeedSequence(seed).spawn(n_bootstrap)
     jobs = [(m_small, ml_small, call_small, call_big, starts, s, item_types) for s in streams]
-    if n_jobs == 1:
+    if scheduler is not None and scheduler != "serial":
+        from .distributed import map_tasks
+        replicates = map_tasks(_parallel_worker, [(_payload(job),) for job in jobs], scheduler=scheduler,
+                               n_workers=n_jobs if n_jobs > 1 else None, name="bayesmix-blrt")
+    elif n_jobs == 1 or scheduler == "serial":
         replicates = [_bootstrap_one(job) for job in jobs]
     else:
         replicates = _parallel(jobs, n_jobs)
@@ -464,10 +478,14 @@ def _parallel_worker(args) -> float:
     return _bootstrap_one((m_small, SimpleNamespace(point=ml_point), call_small, call_big, starts, stream, item_types))
 
 
+def _payload(job) -> tuple:
+    """A bootstrap job as plain data: the small model's call instead of the model (workers rebuild it)."""
+    return (job[2], dict(job[1].point), job[2], job[3], job[4], job[5], job[6])
+
+
 def _parallel(jobs, n_jobs: int) -> list[float]:
     """Replicates in ``n_jobs`` spawned processes (each rebuilds the small model from its call)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
-    payload = [(job[2], dict(job[1].point), job[2], job[3], job[4], job[5], job[6]) for job in jobs]
     with ProcessPoolExecutor(max_workers=n_jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_parallel_worker, payload))
+        return list(pool.map(_parallel_worker, [_payload(job) for job in jobs]))

@@ -29,7 +29,9 @@ SDs of the random class intercepts, by ``random_form``).
 Replications run on dask.distributed: a ``LocalCluster`` (``n_workers``
 processes, one thread each) by default, or the scheduler at ``scheduler``
 (an address such as ``"tcp://10.0.0.5:8786"`` or a ``distributed.Client``),
-so a study moves to a cluster unchanged. Install with
+so a study moves to a cluster unchanged; ``scheduler="serial"`` runs them
+in this process. The same ``scheduler=`` serves SBC, the bootstrap LRT and
+class enumeration (:mod:`bayesmix.distributed`). Install with
 ``pip install 'bayesmix[dask]'``.
 """
 
@@ -278,8 +280,10 @@ def montecarlo(spec, replications: int | None = None, seed: int | None = None, s
         Seeds the replications (one ``SeedSequence`` child per replication;
         default: the spec's ``[montecarlo] seed`` or 0). Same seed, same study.
     scheduler : str or distributed.Client, optional
-        A dask scheduler address or client; default a ``LocalCluster`` with
-        ``n_workers`` (default 2) single-threaded worker processes, closed afterwards.
+        Where the replications run (:mod:`bayesmix.distributed`): ``"local"``
+        (the default: a dask ``LocalCluster`` with ``n_workers``, default 2,
+        single-threaded worker processes, closed afterwards), ``"serial"``
+        (this process), a dask scheduler address or a ``distributed.Client``.
     fast : bool, optional
         The spec's fast mode (smaller simulated data); default from ``BAYESMIX_FAST``.
     ml : dict, optional
@@ -313,10 +317,8 @@ def montecarlo(spec, replications: int | None = None, seed: int | None = None, s
         raise ValueError(f"spec {parsed.name!r} uses bm.{parsed.factory}; Monte Carlo studies of its specs are not "
                          "supported yet (labels and random-effect population values are not mapped). Fit its "
                          f"simulated data with `bayesmix run` or loop over its simulator yourself.")
-    try:
-        from dask.distributed import Client, LocalCluster, as_completed
-    except ImportError:
-        raise ImportError("Monte Carlo studies run on dask.distributed: pip install 'bayesmix[dask]'.") from None
+    from .distributed import map_tasks, resolve_scheduler
+    resolve_scheduler(scheduler, "local")  # a bad value is refused before any replication
     fast = fast_mode() if fast is None else fast
     section = parsed.raw.get("montecarlo", {})
     replications = int(replications if replications is not None else section.get("replications", 100))
@@ -335,32 +337,20 @@ def montecarlo(spec, replications: int | None = None, seed: int | None = None, s
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(replications)]
     source = str(parsed.source) if parsed.source is not None else None
 
-    cluster = None
-    if scheduler is None:
-        cluster = LocalCluster(n_workers=n_workers or 2, threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
-    elif isinstance(scheduler, str):
-        client = Client(scheduler)
-    else:
-        client = scheduler
-    records: list[dict] = []
-    try:
-        futures = [client.submit(_replicate, parsed.raw, source, r + 1, s, fast, ml_options, prepare,
-                                 pure=False, key=f"bayesmix-mc-{parsed.name}-{r + 1}-{s}")
-                   for r, s in enumerate(seeds)]
-        for future in as_completed(futures):
-            record = future.result()
-            records.append(record)
-            if progress:
-                status = ("converged" if record["converged"] else "not converged") if record["ok"] else "FAILED"
-                print(f"[{len(records)}/{replications}] replication {record['replication']}: {status}"
-                      + (f", LL {record['loglik']:.3f}" if record["ok"] else "")
-                      + f" ({record['seconds']:.1f} s)", flush=True)
-    finally:
-        if scheduler is None or isinstance(scheduler, str):
-            client.close()
-        if cluster is not None:
-            cluster.close()
+    finished = 0
+
+    def report(_index: int, record: dict) -> None:
+        nonlocal finished
+        finished += 1
+        if progress:
+            status = ("converged" if record["converged"] else "not converged") if record["ok"] else "FAILED"
+            print(f"[{finished}/{replications}] replication {record['replication']}: {status}"
+                  + (f", LL {record['loglik']:.3f}" if record["ok"] else "")
+                  + f" ({record['seconds']:.1f} s)", flush=True)
+
+    records = map_tasks(_replicate, [(parsed.raw, source, r + 1, s, fast, ml_options, prepare)
+                                     for r, s in enumerate(seeds)],
+                        scheduler=scheduler, default="local", n_workers=n_workers,
+                        name=f"bayesmix-mc-{parsed.name}", on_result=report)
     table, reps, long = _summarize(records)
     return MonteCarloResult(table=table, replications=reps, estimates=long, spec_name=parsed.name)

@@ -306,7 +306,8 @@ def _thin(posterior: xr.Dataset, n_posterior: int) -> xr.Dataset:
 
 def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int = 300, chains: int = 2,
             n_posterior: int = 100, starts: int = 4, seed: int = 0, max_rejections: int = 200,
-            target_accept: float = 0.9, progress: Callable[[str], None] | None = None) -> SBCResult:
+            target_accept: float = 0.9, progress: Callable[[str], None] | None = None,
+            scheduler: Any = None, n_workers: int | None = None) -> SBCResult:
     """Run SBC on ``case``: prior draw, simulation, NUTS fit with label alignment, ranks.
 
     Parameters
@@ -333,6 +334,15 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
         NUTS target acceptance rate.
     progress : callable, optional
         Called with a one-line message after each replication.
+    scheduler : str or distributed.Client, optional
+        Where the fits run (:mod:`bayesmix.distributed`): ``"serial"``
+        (default: here), ``"local"`` (a dask ``LocalCluster`` of
+        ``n_workers`` processes), a dask scheduler address or a
+        ``distributed.Client``. Prior draws and simulated data sets are made
+        here first, each fit has its own seed: the result is the same
+        wherever the fits run.
+    n_workers : int, optional
+        Worker processes of ``scheduler="local"`` (default 2).
 
     Returns
     -------
@@ -343,9 +353,6 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
     >>> result = run_sbc(make_case("lca", n_units=60), n_replications=20, seed=1)   # doctest: +SKIP
     >>> uniformity_table(result)                                                    # doctest: +SKIP
     """
-    from .inference.labels import align_labels
-    from .inference.sampling import complete_point, initial_point
-
     if n_replications < 1:
         raise ValueError(f"n_replications must be >= 1, got {n_replications!r}.")
     rng = np.random.default_rng([seed, 0])
@@ -362,9 +369,11 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
             batch += 1
         return pool.pop(0)
 
-    truths, posterior_draws, fits = [], [], []
+    from .distributed import map_tasks, resolve_scheduler
+    resolve_scheduler(scheduler)  # a bad value is refused before any fit
+    tasks = []
     rejected_total = 0
-    for r in range(n_replications):
+    for r in range(n_replications):  # prior draws and data sets here, in order: the same wherever fits run
         rejected = 0
         while True:
             theta = next_theta()
@@ -372,7 +381,7 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    mm = case.build(data)
+                    case.build(data)
                 break
             except ValueError as err:  # conditioning on an event of y' alone keeps the ranks uniform
                 rejected += 1
@@ -382,33 +391,22 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
                                        f"the factory; the last: {err}") from err
         rejected_total += rejected
         fit_seed = int(np.random.default_rng([seed, 2, r]).integers(2**31 - 1))
-        start = time.perf_counter()
-        with warnings.catch_warnings(), _QuietPyMC():
-            warnings.simplefilter("ignore")
-            point, _ = initial_point(mm, "map", fit_seed, starts)
-            free = {rv.name for rv in mm.model.free_RVs}
-            reference = complete_point(mm, {k: v for k, v in point.items() if k in free})  # as sample() completes it
-            idata = mm.sample(draws=draws, tune=tune, chains=chains, sampler="pymc", cores=1, init=point,
-                              random_seed=fit_seed, progressbar=False, target_accept=target_accept,
-                              convergence_checks=False)
-        seconds = time.perf_counter() - start
-        posterior = idata["posterior"].to_dataset()
-        prior_ds = _dataset(mm, theta, list(posterior.data_vars))
-        if mm.ordered is None and mm.n_classes > 1:  # what sample() does to the draws (finalize)
-            prior_ds, _ = align_labels(mm, prior_ds, reference)
-        truth = case.quantities(_stack(prior_ds))
-        draws_q = case.quantities(_stack(_thin(posterior, n_posterior)))
-        truths.append({name: float(np.asarray(value).reshape(-1)[0]) for name, value in truth.items()})
-        posterior_draws.append(np.stack([np.asarray(draws_q[name], dtype=float).reshape(-1) for name in truth]))
-        fits.append({"replication": r, "seed": fit_seed, "seconds": seconds, "rejected_before": rejected,
-                     "divergences": idata.attrs.get("bayesmix_divergences", 0),
-                     "treedepth_hits": idata.attrs.get("bayesmix_max_treedepth_hits", 0),
-                     "max_rhat": idata.attrs.get("bayesmix_max_rhat", np.nan),
-                     "min_ess_bulk": idata.attrs.get("bayesmix_min_ess_bulk", np.nan),
-                     "relabeled_draws": idata.attrs.get("bayesmix_relabeled_draws", 0)})
+        # the fit rebuilds the model from the data (milliseconds; no model is held across replications)
+        tasks.append((case, data, theta, r, fit_seed, rejected,
+                      dict(draws=draws, tune=tune, chains=chains, starts=starts, target_accept=target_accept,
+                           n_posterior=n_posterior)))
+
+    def report(index: int, outcome: tuple) -> None:
         if progress is not None:
-            progress(f"{case.name} {r + 1}/{n_replications}: {seconds:.1f} s, "
-                     f"{fits[-1]['divergences']} divergences, max R-hat {fits[-1]['max_rhat']:.3f}")
+            record = outcome[2]
+            progress(f"{case.name} {index + 1}/{n_replications}: {record['seconds']:.1f} s, "
+                     f"{record['divergences']} divergences, max R-hat {record['max_rhat']:.3f}")
+
+    outcomes = map_tasks(_fit_replication, tasks, scheduler=scheduler, n_workers=n_workers,
+                         name=f"bayesmix-sbc-{case.name}", on_result=report)
+    truths = [outcome[0] for outcome in outcomes]
+    posterior_draws = [outcome[1] for outcome in outcomes]
+    fits = [outcome[2] for outcome in outcomes]
     settings = {"n_replications": n_replications, "draws": draws, "tune": tune, "chains": chains, "starts": starts,
                 "seed": seed, "target_accept": target_accept, "rejected_simulations": rejected_total}
     truth_frame = pd.DataFrame(truths)
@@ -419,6 +417,41 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
                      pd.DataFrame(ranks, columns=truth_frame.columns),
                      pd.DataFrame(fractional, columns=truth_frame.columns), pd.DataFrame(fits), n_posterior,
                      settings, dict(case.priors))
+
+
+def _fit_replication(case: SBCCase, data: pd.DataFrame, theta: dict, r: int, fit_seed: int, rejected: int,
+                     settings: dict) -> tuple[dict, np.ndarray, dict]:
+    """One SBC fit (here or on a dask worker): q(theta') aligned, q of the thinned draws, the fit's figures."""
+    from .inference.labels import align_labels
+    from .inference.sampling import complete_point, initial_point
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mm = case.build(data)
+    start = time.perf_counter()
+    with warnings.catch_warnings(), _QuietPyMC():
+        warnings.simplefilter("ignore")
+        point, _ = initial_point(mm, "map", fit_seed, settings["starts"])
+        free = {rv.name for rv in mm.model.free_RVs}
+        reference = complete_point(mm, {k: v for k, v in point.items() if k in free})  # as sample() completes it
+        idata = mm.sample(draws=settings["draws"], tune=settings["tune"], chains=settings["chains"],
+                          sampler="pymc", cores=1, init=point, random_seed=fit_seed, progressbar=False,
+                          target_accept=settings["target_accept"], convergence_checks=False)
+    seconds = time.perf_counter() - start
+    posterior = idata["posterior"].to_dataset()
+    prior_ds = _dataset(mm, theta, list(posterior.data_vars))
+    if mm.ordered is None and mm.n_classes > 1:  # what sample() does to the draws (finalize)
+        prior_ds, _ = align_labels(mm, prior_ds, reference)
+    truth = case.quantities(_stack(prior_ds))
+    draws_q = case.quantities(_stack(_thin(posterior, settings["n_posterior"])))
+    record = {"replication": r, "seed": fit_seed, "seconds": seconds, "rejected_before": rejected,
+              "divergences": idata.attrs.get("bayesmix_divergences", 0),
+              "treedepth_hits": idata.attrs.get("bayesmix_max_treedepth_hits", 0),
+              "max_rhat": idata.attrs.get("bayesmix_max_rhat", np.nan),
+              "min_ess_bulk": idata.attrs.get("bayesmix_min_ess_bulk", np.nan),
+              "relabeled_draws": idata.attrs.get("bayesmix_relabeled_draws", 0)}
+    return ({name: float(np.asarray(value).reshape(-1)[0]) for name, value in truth.items()},
+            np.stack([np.asarray(draws_q[name], dtype=float).reshape(-1) for name in truth]), record)
 
 
 def fractional_ranks(ranks: np.ndarray, n_posterior: int, rng: np.random.Generator) -> np.ndarray:

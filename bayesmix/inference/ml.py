@@ -531,8 +531,20 @@ def lrt(m_small=None, ml_small=None, m_big=None, ml_big=None) -> pd.Series:
     return pd.Series({"statistic": statistic, "df": df, "p_value": float(stats.chi2.sf(statistic, df))})
 
 
+def _select_one(factory, data, args: tuple, kwargs: dict, k: int, starts, seed, progressbar) -> tuple:
+    """Fit K = k by ML (here or on a dask worker): its fit-table row and its warnings as plain records."""
+    from ..enumeration import caught_records
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = factory(data, *args, n_classes=k, **kwargs).fit_ml(starts=starts, seed=seed, progressbar=progressbar)
+    row = fit.fit_table()
+    row["converged"] = float(fit.converged)
+    row["n_boundary"] = fit.n_boundary
+    return row, caught_records(caught)
+
+
 def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=20, seed=None,
-                   **kwargs) -> pd.DataFrame:
+                   scheduler=None, **kwargs) -> pd.DataFrame:
     """Fit K = k_min..k_max classes by ML and tabulate LL, parameters, AIC, BIC, aBIC, entropy.
 
     Each K's warnings (unreplicated best LL, non-convergence, boundary
@@ -552,6 +564,10 @@ def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=
         Random starts of each fit.
     seed : int, optional
         Seed of each fit's starts.
+    scheduler : str or distributed.Client, optional
+        Where the K's are fitted (:mod:`bayesmix.distributed`): ``"serial"``
+        (default), ``"local"`` (a dask ``LocalCluster``), a dask scheduler
+        address or a ``distributed.Client``; the table is the same.
 
     Returns
     -------
@@ -564,14 +580,14 @@ def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=
     --------
     >>> bm.select_classes(bm.lca, df, items=list("ABCDEFG"), k_max=4, seed=1)   # doctest: +SKIP
     """
+    from ..distributed import map_tasks, resolve_scheduler
+    serial = resolve_scheduler(scheduler) == "serial"  # progress bars only in this process
+    tasks = [(factory, data, args, kwargs, k, starts, seed, f"K={k}" if serial else False)
+             for k in range(k_min, k_max + 1)]
+    outcomes = map_tasks(_select_one, tasks, scheduler=scheduler, name="bayesmix-select-classes")
     rows, messages = {}, {}
-    for k in range(k_min, k_max + 1):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fit = factory(data, *args, n_classes=k, **kwargs).fit_ml(starts=starts, seed=seed)
-        rows[k] = fit.fit_table()
-        rows[k]["converged"] = float(fit.converged)
-        rows[k]["n_boundary"] = fit.n_boundary
+    for k, (row, caught) in zip(range(k_min, k_max + 1), outcomes):
+        rows[k] = row
         messages[k] = []
         for w in caught:
             if not issubclass(w.category, UserWarning):
