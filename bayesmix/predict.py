@@ -40,6 +40,7 @@ import xarray as xr
 
 from .data import column_names
 from . import registry
+from ._warn import PACKAGE_FRAMES
 
 __all__ = ["predict_proba", "predict", "point_posterior"]
 
@@ -245,7 +246,7 @@ def _rows(mm, both, call, new, new_data, n_train, probs, labels) -> pd.DataFrame
     n_empty = int(out.isna().any(axis=1).sum())
     if n_empty:
         warnings.warn(f"{n_empty} row(s) of new_data have every item missing; their class probabilities are NaN.",
-                      UserWarning, stacklevel=4)
+                      UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     return out
 
 

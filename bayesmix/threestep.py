@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
+from ._warn import PACKAGE_FRAMES
 
 __all__ = ["ThreeStepResult", "classification_error", "distal_outcome", "three_step", "three_step_bayes"]
 
@@ -69,7 +70,7 @@ def _posterior(model, fit) -> pd.DataFrame:
     if names:
         warnings.warn(f"the measurement model already has covariates {list(names)}: its posterior class "
                       "probabilities use them, so step 3 is not a pure three-step analysis; fit the measurement "
-                      "model without covariates for R3STEP / BCH.", UserWarning, stacklevel=3)
+                      "model without covariates for R3STEP / BCH.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     values = post.to_numpy(dtype=float)
     if values.ndim != 2 or values.shape[1] < 2:
         raise ValueError(f"fit= gives posterior probabilities of shape {values.shape}; three-step needs >= 2 classes.")
@@ -423,7 +424,7 @@ def _drop_missing(rows: pd.DataFrame, names: Sequence[str], argument: str) -> np
     if n_drop:
         warnings.warn(f"three-step: {n_drop} unit(s) with missing values in {argument}={list(names)} are dropped "
                       "from step 3 (the classification error D still uses every unit of the measurement fit).",
-                      UserWarning, stacklevel=3)
+                      UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     return keep
 
 

@@ -24,6 +24,7 @@ from .diagnostics import ConvergenceWarning
 from .objective import covariances, delta_method, flat_model
 from .optimize import Optimum, StartReport, multistart
 from .wald import wald_columns
+from .._warn import PACKAGE_FRAMES
 
 
 @dataclass
@@ -288,7 +289,7 @@ def _check_adaptive(mm, flat, theta, integration, loglik) -> None:
         warnings.warn(f"adaptive quadrature gives LL {loglik:.3f} but the fixed trapezoid rule gives "
                       f"{reference:.3f} at the same estimates: the clusters' posteriors are far from normal "
                       "(e.g. a class ICC near 1); use integration={'method': 'trapezoid', 'points': 30}.",
-                      UserWarning, stacklevel=4)
+                      UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
 def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stacklevel: int = 5) -> None:
@@ -298,7 +299,7 @@ def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stackl
             f"the {kind} optimizer did not converge for the best solution (log value {opt.value:.4f}, "
             f"{opt.iterations} iterations: {opt.message or 'no message'}); the estimates and SEs may be off. "
             "Increase max_iterations= (default 5000), or check the model for an empty class or an unidentified "
-            "parameter.", ConvergenceWarning, stacklevel=stacklevel)
+            "parameter.", ConvergenceWarning, skip_file_prefixes=PACKAGE_FRAMES)
     if params is not None and "at_bound" in params and params["at_bound"].any():
         names = list(params.index[params["at_bound"].to_numpy(bool)])
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
@@ -307,7 +308,7 @@ def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stackl
             "They are fixed there when computing standard errors (SE NaN, n/a, as Mplus; so are quantities "
             "derived from them, e.g. transition_effects, R-squared). Common with small "
             "classes or sparse items; if the class is tiny consider fewer classes, or a Bayesian fit "
-            "(fit_map / sample) whose priors keep the estimates inside.", UserWarning, stacklevel=stacklevel)
+            "(fit_map / sample) whose priors keep the estimates inside.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
 def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
@@ -517,7 +518,7 @@ def lrt(m_small=None, ml_small=None, m_big=None, ml_big=None) -> pd.Series:
     if len(given) == 2 and all(is_ml_result(a) for a in given):  # the old lrt(ml_small, ml_big)
         warnings.warn("bm.lrt(ml_small, ml_big) is deprecated: pass the models too, "
                       "bm.lrt(m_small, ml_small, m_big, ml_big), as bm.vlmr and bm.blrt take them.",
-                      FutureWarning, stacklevel=2)
+                      FutureWarning, skip_file_prefixes=PACKAGE_FRAMES)
         ml_small, ml_big = given
         if ml_big.n_params <= ml_small.n_params:
             raise ValueError("ml_big must have more parameters than ml_small (pass the nested model first).")
@@ -578,7 +579,7 @@ def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
                 continue
             messages[k].append(str(w.message))
-            warnings.warn(f"K={k}: {w.message}", w.category, stacklevel=2)
+            warnings.warn(f"K={k}: {w.message}", w.category, skip_file_prefixes=PACKAGE_FRAMES)
         rows[k]["n_warnings"] = len(messages[k])
     table = pd.DataFrame(rows).T.infer_objects()  # numeric columns numeric; best_ll_replicated "k of n"
     table.index.name = "n_classes"

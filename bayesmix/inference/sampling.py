@@ -30,6 +30,7 @@ from ..parameters import free_start
 from ..results import evaluate_draws
 from .diagnostics import check_convergence
 from .labels import align_labels
+from .._warn import PACKAGE_FRAMES
 
 _log = logging.getLogger("bayesmix")
 
@@ -245,7 +246,7 @@ def _warn_unreplicated_start(init: str, starts, report) -> None:
         f"starts={starts!r}), reached by only 1 of the {report.n_final} best searches; there may be better "
         f"modes. The convergence checks after sampling show whether the chains agree; if they do not, "
         f"pass starts={larger!r} to sample, or a fitted result as init (init=m.fit_ml(starts=...)).",
-        UserWarning, stacklevel=5)
+        UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
 def complete_point(mm, point: dict) -> dict:
@@ -457,7 +458,7 @@ def _keep_log_likelihood(mm, setting, chains: int, draws: int) -> bool:
         f"sample(): the pointwise log_likelihood group would hold {chains} x {draws} x {n:,} = {size:,} values "
         f"({size * 8 / 1e9:.1f} GB), so it is left out. bm.loo_by_pattern(m, idata) computes PSIS-LOO once per "
         "unique response pattern without it (same result); pass log_likelihood=True to store it anyway.",
-        UserWarning, stacklevel=4)
+        UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     return False
 
 
@@ -598,7 +599,7 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
         n_chains = int(idata["posterior"].to_dataset().sizes["chain"])
         warnings.warn(f"sampling was interrupted after tuning: the trace holds {kept} of the {draws} requested "
                       f"draws per chain ({n_chains} chains, {kept * n_chains} draws in all); treat it as a partial "
-                      "result (the convergence checks below refer to these draws).", UserWarning, stacklevel=3)
+                      "result (the convergence checks below refer to these draws).", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     info["bayesmix_interrupted"] = int(bool(interrupted))  # 1 / 0: netCDF has no boolean attribute
     idata = finalize(mm, idata, point, info, log_likelihood=with_log_likelihood)
     figures = check_convergence(idata, warn=convergence_checks, stacklevel=4,
