@@ -137,3 +137,35 @@ def test_stalled_line_search_is_accepted_only_near_a_stationary_point():
     assert run([1e-5, 5.0, -2e-5])                      # x1 at its lower bound, the descent -g points out
     assert not run([1e-5, -5.0, -2e-5])                 # ... and here into the box: not converged
     assert not run([1e-5, 0, 0], fun=-6e5, message="STOP: TOTAL NO. OF ITERATIONS REACHED LIMIT")
+
+
+# ----------------------------------------------------------------- (c) sample() after fit_ml
+def test_sample_after_fit_ml_starts_at_that_fit_without_a_new_search(carcinoma, monkeypatch):
+    from bayesmix.inference import sampling
+
+    m = bm.lca(carcinoma, list("ABCDEFG"), 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=20, seed=1, progressbar=False)
+    assert m.latest_ml is ml
+    point, per_chain = sampling.initial_point(m, "auto", 1, 10)
+    assert per_chain is None and point.keys() == ml.point.keys()
+    for name in point:
+        np.testing.assert_array_equal(point[name], ml.point[name])
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("sample() searched for a new mode after fit_ml")
+    monkeypatch.setattr(type(m), "fit_map", no_search)
+    monkeypatch.setattr(type(m), "fit_ml", no_search)
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        idata = m.sample(draws=30, tune=30, chains=1, cores=1, sampler="pymc", random_seed=1, progressbar=False)
+    assert not [w for w in record if "searches" in str(w.message)]
+    assert "posterior" in idata.children
+    # without an ML fit, "auto" is the posterior-mode search of init="map"
+    fresh = bm.lca(carcinoma, list("ABCDEFG"), 2)
+    monkeypatch.setattr(type(m), "fit_map", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("searched")))
+    with pytest.raises(RuntimeError, match="searched"):
+        sampling.initial_point(fresh, "auto", 1, 10)
+    with pytest.raises(ValueError, match="init='bogus' is unknown; use 'auto', 'map'"):
+        sampling.initial_point(fresh, "bogus", 1, 10)

@@ -271,7 +271,9 @@ def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | N
     with threadpool_limits(limits=1, user_api="blas"):  # see optimize.multistart
         opt = multistart(mm, "loglik", starts=starts, seed=seed, tol=tol, integration=integration,
                          extra_starts=extra, progress=label, **kwargs)
-        return ml_result(mm, opt, integration)
+        result = ml_result(mm, opt, integration)
+    mm.latest_ml = result  # sample(init="auto") starts at it
+    return result
 
 
 def _check_adaptive(mm, flat, theta, integration, loglik) -> None:
