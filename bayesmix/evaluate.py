@@ -385,6 +385,11 @@ def evaluate_at_fit(mm, fit, graph, *, key: str, integration: dict | None = None
     return Evaluation(fit.kind, draws=np.asarray(values))
 
 
+#: posterior tables also carry the posterior mean under its old column name ``mean`` (a copy of
+#: ``estimate``) for one release; every fit kind's point estimate is ``estimate`` (issue 25)
+POSTERIOR_MEAN_ALIAS = "mean"
+
+
 def summarize(evaluation: Evaluation, *, ci_prob: float | None = None, ci_kind: str | None = None,
               probability: bool = False, interval_at_point: bool = True) -> dict[str, np.ndarray]:
     """Result columns of an evaluation: name -> array of the graph's shape.
@@ -407,7 +412,9 @@ def summarize(evaluation: Evaluation, *, ci_prob: float | None = None, ci_kind: 
     -------
     dict
         ML: ``estimate, se, se_robust[, lower, upper]``; MAP / point: ``estimate``;
-        draws: ``mean, sd, lower, upper``.
+        draws: ``estimate`` (the posterior mean), ``sd, lower, upper`` and ``mean``, the old name of
+        the posterior mean kept as a copy for one release (:data:`POSTERIOR_MEAN_ALIAS`). The point
+        estimate is ``estimate`` for every kind of fit.
 
     Examples
     --------
@@ -419,7 +426,8 @@ def summarize(evaluation: Evaluation, *, ci_prob: float | None = None, ci_kind: 
         samples = ev.draws
         lo, hi = interval(samples, ci_prob, ci_kind)
         sd = samples.std(0, ddof=1) if len(samples) > 1 else np.zeros(samples.shape[1:])
-        return {"mean": samples.mean(0), "sd": sd, "lower": lo, "upper": hi}
+        mean = samples.mean(0)
+        return {"estimate": mean, "sd": sd, "lower": lo, "upper": hi, POSTERIOR_MEAN_ALIAS: mean}
     if ev.se is None:
         return {"estimate": ev.estimate}
     out = {"estimate": ev.estimate, "se": ev.se, "se_robust": ev.se_robust}

@@ -185,7 +185,7 @@ def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1
     0         1.0     0.0
     1         0.0     1.0
     """
-    from .evaluate import as_fit, evaluate_at_fit, interval, interval_arguments
+    from .evaluate import POSTERIOR_MEAN_ALIAS, as_fit, evaluate_at_fit, interval, interval_arguments
     with_interval = ci_prob is not None or hdi_prob is not None
     if with_interval:
         ci_prob, ci_kind = interval_arguments(ci_prob, ci_kind, hdi_prob)
@@ -210,19 +210,22 @@ def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1
     changes: dict[str, Any] = {"data": combined}
     if registry.get(call["factory"]).accepts("item_types"):  # keep the training item types
         changes["item_types"] = {spec.name: spec.kind for spec in mm.data.items}
+    if registry.get(call["factory"]).accepts("missing_covariates"):  # new rows are never dropped silently
+        changes["missing_covariates"] = "error"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # suspicious codes etc. were reported at fitting
         both = _rebuild_quietly(call, changes)
     graph = both.class_probability_tensor(integration)
     ev = evaluate_at_fit(both, fit, graph, key=f"predict:{integration}", integration=integration,
                          max_draws=max_draws, se=False)
-    values = {"mean": ev.mean()}
+    values = {"estimate": ev.mean()}
     if with_interval:
         values["lower"], values["upper"] = interval(ev.values(), ci_prob, ci_kind)
+        values[POSTERIOR_MEAN_ALIAS] = values["estimate"]
     labels = pd.Index(mm.class_labels, name="class")
     tables = {stat: _rows(mm, both, call, new, new_data, len(train), array, labels) for stat, array in values.items()}
     if not with_interval:
-        return tables["mean"]
+        return tables["estimate"]
     out = pd.concat(tables, axis=1, names=["statistic", "class"]).swaplevel(axis=1)
     return out[pd.MultiIndex.from_product([list(labels), list(values)], names=["class", "statistic"])]
 

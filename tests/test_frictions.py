@@ -169,3 +169,62 @@ def test_sample_after_fit_ml_starts_at_that_fit_without_a_new_search(carcinoma, 
         sampling.initial_point(fresh, "auto", 1, 10)
     with pytest.raises(ValueError, match="init='bogus' is unknown; use 'auto', 'map'"):
         sampling.initial_point(fresh, "bogus", 1, 10)
+
+
+# ----------------------------------------------------------------- (e) HTML tables in Jupyter
+def test_result_objects_render_as_html_tables(carcinoma):
+    m = bm.lca(carcinoma, list("ABCDEFG"), 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=4, seed=1, progressbar=False)
+        mode = m.fit_map(starts=4, seed=1, progressbar=False)
+    for obj, tables in ((ml, 2), (ml.summary(), 5), (ml.starts, 1), (mode, 1 + len(mode.point))):
+        html = obj._repr_html_()
+        assert html.count("<table") == tables, type(obj).__name__
+    assert "-317.2568" in ml.starts._repr_html_() and "replicated" in mode._repr_html_()
+    df = carcinoma.copy()
+    df["x"] = np.random.default_rng(1).normal(size=len(df))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = bm.three_step(m, ml, df, covariates=["x"])
+    html = res._repr_html_()
+    assert html.count("<table") == 4 and "Estimates" in html and "Wald tests" in html
+
+
+# ----------------------------------------------------------------- (b) one point-estimate column
+def _statistics(table):
+    return set(table.columns.get_level_values(-1)) if isinstance(table.columns, pd.MultiIndex) else set(table.columns)
+
+
+def test_point_estimate_column_is_estimate_for_every_fit_kind(carcinoma):
+    """ML and posterior draws (Laplace here; NUTS draws take the same summarize path) name the point
+    estimate ``estimate`` (MAP already did); posterior tables keep ``mean`` (the old name) as an equal copy
+    for one release."""
+    m = bm.lca(carcinoma, list("ABCDEFG"), 2)
+    lta = bm.lta(carcinoma, {"t1": ["A", "B", "C"], "t2": ["D", "E", "F"]}, 2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = {"ml": m.fit_ml(starts=4, seed=1, progressbar=False),
+                "laplace": m.fit_laplace(draws=100, starts=(4, 2), seed=1, progressbar=False)}
+        lta_fits = {"ml": lta.fit_ml(starts=4, seed=1, progressbar=False),
+                    "laplace": lta.fit_laplace(draws=100, starts=(4, 2), seed=1, progressbar=False)}
+        for kind, fit in fits.items():
+            tables = {"profiles": m.profiles(fit), "class_proportions": m.class_proportions(fit),
+                      "predict_proba": m.predict_proba(carcinoma.head(3), fit, ci_prob=0.9)
+                      if kind == "laplace" else None}
+            for name, table in tables.items():
+                if table is None:
+                    continue
+                assert "estimate" in _statistics(table), (kind, name)
+                if kind == "laplace":
+                    first = table.columns[0][0] if isinstance(table.columns, pd.MultiIndex) else None
+                    est = table[(first, "estimate")] if first else table["estimate"]
+                    old = table[(first, "mean")] if first else table["mean"]
+                    np.testing.assert_array_equal(est, old)
+        for kind, fit in lta_fits.items():
+            table = lta.transition_matrices(fit)
+            assert "estimate" in table.columns, kind
+            assert ("mean" in table.columns) == (kind == "laplace")
+    ml_est = m.class_proportions(fits["ml"])["estimate"].to_numpy()
+    lap_est = m.class_proportions(fits["laplace"])["estimate"].to_numpy()
+    np.testing.assert_allclose(lap_est, ml_est, atol=0.1)

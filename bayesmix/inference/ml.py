@@ -437,6 +437,22 @@ class MAPResult:
     theta: np.ndarray
     starts: StartReport
 
+    def __repr__(self) -> str:
+        return (f"MAPResult(log_posterior={self.log_posterior:.4f}, loglik={self.loglik:.4f}, "
+                f"replicated {self.starts.replication})")
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the mode's values and its start report, then the estimates by variable as tables."""
+        import html
+        fit = pd.Series({"log posterior": self.log_posterior, "log-likelihood": self.loglik,
+                         "best value replicated": self.starts.replication}, name="value").to_frame()
+        parts = [f"<b>Posterior mode</b>{fit.to_html()}"]
+        for name, value in self.point.items():
+            value = np.asarray(value, dtype=float)
+            frame = pd.DataFrame(np.atleast_2d(value) if value.ndim <= 2 else value.reshape(value.shape[0], -1))
+            parts.append(f"<b>{html.escape(name)}</b>{frame.to_html(float_format=lambda v: f'{v:.4f}')}")
+        return "".join(parts) + f"<small>{html.escape(str(self.starts))}</small>"
+
 
 def fit_map(mm, starts=10, *, seed=None, tol: float = 1e-3, start=None, progressbar: bool | str = True,
             **kwargs) -> MAPResult:

@@ -77,6 +77,16 @@ class StartReport:
         """The best value's replication, "k of n": reached from k of the n starting sets (k <= n)."""
         return f"{self.n_replicated} of {self.n_initial}"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the report as a one-column table, the best final values below."""
+        import pandas as pd
+        rows = {"starting sets (initial stage)": self.n_initial, "final-stage optimizations": self.n_final,
+                "final runs at the best value": self.n_reached, "best value replicated": self.replication,
+                "distinct initial-stage solutions": self.n_basins, "best value": float(self.final_values[0])}
+        table = pd.Series(rows, name="value").to_frame().to_html()
+        return f"<b>Random starts</b>{table}<small>best final values: " + ", ".join(
+            f"{v:.4f}" for v in self.final_values[:5]) + "</small>"
+
     def __str__(self) -> str:
         vals = ", ".join(f"{v:.4f}" for v in self.final_values[: min(5, len(self.final_values))])
         basins = "" if self.n_basins is None else (
