@@ -271,6 +271,10 @@ def check_columns(frame: pd.DataFrame, names: Sequence[str], argument: str) -> N
             )
 
 
+#: a cluster covariate is constant within a cluster when its spread there is at most this fraction of
+#: the column's largest absolute value (scale-free: a covariate on a 1e-9 scale is judged on that scale)
+CLUSTER_CONSTANT_RTOL = 1e-9
+
 #: the values of ``missing_covariates=`` (factories with covariates)
 MISSING_COVARIATES = ("error", "drop")
 
@@ -689,12 +693,16 @@ def encode(
         if cluster_covariates:
             matrix = numeric_matrix(frame, cluster_covariates, "cluster_covariates")
             per_cluster = np.zeros((len(labels), matrix.shape[1]))
+            # within-cluster spread beyond rounding of the column's own scale (a 1e-9-scale covariate
+            # varying within clusters is caught; CSV round-off of a constant is not)
+            tol = CLUSTER_CONSTANT_RTOL * np.maximum(np.abs(matrix).max(axis=0), np.finfo(float).tiny)
             for j in range(len(labels)):
                 rows = matrix[index == j]
-                if not np.allclose(rows, rows[0]):
-                    bad = [cluster_covariates[p] for p in range(matrix.shape[1]) if not np.allclose(rows[:, p], rows[0, p])]
+                spread = np.ptp(rows, axis=0)
+                if np.any(spread > tol):
+                    bad = [cluster_covariates[p] for p in range(matrix.shape[1]) if spread[p] > tol[p]]
                     raise ValueError(
-                        f"cluster_covariates {bad} vary within cluster {labels[j]!r}; "
+                        f"cluster_covariates {bad} vary within cluster {getattr(labels[j], 'item', lambda: labels[j])()!r} (spread {_fmt(float(spread[np.argmax(spread > tol)]))}); "
                         "a cluster-level covariate must be constant within each cluster."
                     )
                 per_cluster[j] = rows[0]

@@ -228,3 +228,19 @@ def test_point_estimate_column_is_estimate_for_every_fit_kind(carcinoma):
     ml_est = m.class_proportions(fits["ml"])["estimate"].to_numpy()
     lap_est = m.class_proportions(fits["laplace"])["estimate"].to_numpy()
     np.testing.assert_allclose(lap_est, ml_est, atol=0.1)
+
+
+# ----------------------------------------------------------------- (j) cluster covariates on a tiny scale
+@pytest.mark.parametrize("scale", [1.0, 1e-9, 1e9])
+def test_cluster_covariate_varying_within_clusters_is_refused_at_any_scale(no_model_building, scale):
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"A": rng.integers(0, 2, 60), "B": rng.integers(0, 2, 60), "g": np.repeat(np.arange(6), 10)})
+    df["w"] = (df["g"] + 1.0) * scale
+    varying = df.copy()
+    varying.loc[3, "w"] += 0.5 * scale                     # one unit of cluster 0 differs, on the column's scale
+    with pytest.raises(ValueError, match=r"cluster_covariates \['w'\] vary within cluster 0 "):
+        bm.lca(varying, ["A", "B"], 2, cluster="g", random_intercept=True, cluster_covariates=["w"])
+    rounded = df.copy()
+    rounded.loc[3, "w"] *= 1 + 1e-14                       # CSV round-off of a constant is accepted
+    with pytest.raises(Exception, match="built before validation"):
+        bm.lca(rounded, ["A", "B"], 2, cluster="g", random_intercept=True, cluster_covariates=["w"])
