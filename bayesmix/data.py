@@ -36,6 +36,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from ._warn import PACKAGE_FRAMES
 
 ITEM_TYPES = ("binary", "nominal", "ordinal", "ordinal-restricted", "continuous")
 #: declared types that are a variant of a kernel kind: type -> (kind, variant)
@@ -218,7 +219,7 @@ def warn_rating_scales(names: Sequence[str], stacklevel: int = 2) -> None:
         f"items {list(names)} have {LIKERT_MIN_CODES} or more consecutive integer codes (a rating scale?) and are "
         "taken as nominal: a free probability per category and class. If the codes are ordered, declare "
         "item_types='ordinal' (class-specific thresholds) or 'ordinal-restricted' (proportional odds: one "
-        "threshold set per item and a class location, far fewer parameters).", UserWarning, stacklevel=stacklevel)
+        "threshold set per item and a class location, far fewer parameters).", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
 def looks_like_rating_scale(column: pd.Series) -> bool:
@@ -270,6 +271,75 @@ def check_columns(frame: pd.DataFrame, names: Sequence[str], argument: str) -> N
             )
 
 
+#: a cluster covariate is constant within a cluster when its spread there is at most this fraction of
+#: the column's largest absolute value (scale-free: a covariate on a 1e-9 scale is judged on that scale)
+CLUSTER_CONSTANT_RTOL = 1e-9
+
+#: the values of ``missing_covariates=`` (factories with covariates)
+MISSING_COVARIATES = ("error", "drop")
+
+
+def check_missing_covariates(policy) -> str:
+    """Refuse a ``missing_covariates=`` value other than ``"error"`` / ``"drop"``, naming the argument."""
+    if not isinstance(policy, str) or policy not in MISSING_COVARIATES:
+        raise ValueError(f"missing_covariates must be one of {list(MISSING_COVARIATES)}, got {policy!r}: "
+                         "'error' refuses rows with a missing covariate, 'drop' leaves them out with a warning.")
+    return policy
+
+
+def drop_missing_covariates(data: pd.DataFrame, names: Sequence[str], policy: str = "error") -> pd.DataFrame:
+    """Apply the declared policy for rows with a missing covariate (``missing_covariates=`` of the factories).
+
+    ``"error"`` (default) keeps every row; :func:`numeric_matrix` then refuses
+    the missing values, naming the column and this option. ``"drop"`` leaves
+    out the rows where any of ``names`` is missing (NaN, None, ``pd.NA``) with a
+    ``UserWarning`` naming the count and the columns, as Mplus deletes cases
+    with missing x's. The kept rows keep their labels (the model's ``unit``
+    coordinate), so ``bm.compare(..., units="common")`` sets the model against
+    one fitted to all rows without covariates.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The user's data (its index labels the units).
+    names : list of str
+        Covariate and cluster covariate columns.
+    policy : ``"error"`` or ``"drop"``
+        The declared policy.
+
+    Returns
+    -------
+    DataFrame
+        ``data`` itself, or its complete rows.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"A": [0, 1, 1], "x": [0.5, None, 1.0]})
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore")
+    ...     drop_missing_covariates(df, ["x"], "drop").index.tolist()
+    [0, 2]
+    """
+    check_missing_covariates(policy)
+    if policy == "error" or not names:
+        return data
+    missing = data[list(names)].isna()
+    rows = missing.any(axis=1).to_numpy()
+    if not rows.any():
+        return data
+    if rows.all():
+        raise ValueError(f"every row has a missing value in covariates {list(names)}; missing_covariates='drop' "
+                         "would leave nothing to fit.")
+    counts = {name: int(n) for name, n in missing.sum().items() if n}
+    warnings.warn(
+        f"missing_covariates='drop': leaving out {int(rows.sum())} of {len(data)} row(s) with a missing value in "
+        f"{', '.join(f'{name!r} ({n})' for name, n in counts.items())}; the kept rows keep their labels "
+        "(compare with a model fitted to all rows by bm.compare(..., units='common')).",
+        UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
+    return data.loc[~rows]
+
+
 def numeric_matrix(frame: pd.DataFrame, names: Sequence[str], argument: str) -> np.ndarray:
     """The columns ``names`` of ``frame`` as a float matrix (N, len(names)), checked numeric, complete and finite.
 
@@ -303,9 +373,9 @@ def numeric_matrix(frame: pd.DataFrame, names: Sequence[str], argument: str) -> 
         if col.isna().any():  # also pd.NA in nullable boolean / integer columns
             raise ValueError(
                 f"{argument} column {name!r} has {int(col.isna().sum())} missing value(s); "
-                "covariates must be complete: drop or impute those rows first (df.dropna(subset=[...]) keeps the "
-                "row labels, so bm.compare(..., units='common') can then set the model against ones fitted to "
-                "all rows)."
+                "covariates must be complete: drop or impute those rows first; missing_covariates='drop' leaves "
+                "them out with a warning (the kept rows keep their labels, so bm.compare(..., units='common') can "
+                "set the model against ones fitted to all rows)."
             )
         _check_finite(col, name, argument)
     return frame[list(names)].to_numpy(dtype=float) if names else np.zeros((len(frame), 0))
@@ -363,7 +433,7 @@ def _warn_missing_codes(column: pd.Series, name: str, kind: str) -> None:
             f"taken as real {kind} values. If they mean missing, replace them by NaN first: "
             f"pass missing_codes={codes} to the model (or data[{name!r}] = data[{name!r}].replace({codes}, np.nan)).",
             UserWarning,
-            stacklevel=4,
+            skip_file_prefixes=PACKAGE_FRAMES,
         )
 
 
@@ -390,7 +460,7 @@ def _check_codes(name: str, cats: Sequence) -> None:
         warnings.warn(
             f"item {name!r} has text code(s) {blank} that look like missing values but are taken as a category "
             f"of their own; if they mean missing, pass missing_codes={blank} to the model (or "
-            f"data[{name!r}] = data[{name!r}].replace({blank}, np.nan)).", UserWarning, stacklevel=4)
+            f"data[{name!r}] = data[{name!r}].replace({blank}, np.nan)).", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     groups: dict[str, list[str]] = {}
     for code in texts:
         if code not in blank:
@@ -401,7 +471,7 @@ def _check_codes(name: str, cats: Sequence) -> None:
         warnings.warn(
             f"item {name!r} has codes that differ only in case or spaces ({shown}); they are taken as different "
             f"categories. If they are the same answer, clean them first: "
-            f"data[{name!r}] = data[{name!r}].str.strip().str.lower().", UserWarning, stacklevel=4)
+            f"data[{name!r}] = data[{name!r}].str.strip().str.lower().", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
 #: continuous items whose SD or mean lie beyond these powers of ten warn (see :func:`_warn_scale`)
@@ -423,7 +493,7 @@ def _warn_scale(column: pd.Series, name: str) -> None:
         f"continuous item {name!r} is far from unit scale (mean {mean:.3g}, SD {sd:.3g}); the optimizer, its "
         "tolerances and the random starts lose precision there (ML can stop short of the optimum). Standardize "
         f"it first: data[{name!r}] = (data[{name!r}] - {mean:.6g}) / {sd:.6g} (the log-likelihood then shifts by "
-        "N log SD; means and SDs convert back as mean * SD + center, SD * SD).", UserWarning, stacklevel=4)
+        "N log SD; means and SDs convert back as mean * SD + center, SD * SD).", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
 def _apply_missing_codes(frame: pd.DataFrame, items: list[str], missing_codes) -> pd.DataFrame:
@@ -463,13 +533,17 @@ def encode(
     cluster: str | None = None,
     cluster_covariates: Sequence[str] | None = None,
     missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
+    missing_covariates: str = "error",
 ) -> EncodedData:
     """Validate ``data`` and encode it for a mixture model.
 
     ``missing_codes``: item codes that mean missing (a list for every item,
     or a dict item -> codes); those cells become NaN before encoding.
+    ``missing_covariates``: the policy for rows with a missing ``covariates`` /
+    ``cluster_covariates`` value (see :func:`drop_missing_covariates`).
     Raises ``ValueError`` naming the offending argument/column and the fix.
     """
+    check_missing_covariates(missing_covariates)
     if not isinstance(data, pd.DataFrame):
         raise ValueError(f"data must be a pandas DataFrame, got {type(data).__name__}.")
     if data.shape[0] == 0:
@@ -502,6 +576,7 @@ def encode(
             "labelled by row and bm.compare matches units by label: give every row its own label, e.g. "
             "data = data.reset_index(drop=True).")
 
+    data = drop_missing_covariates(data, covariates + cluster_covariates, missing_covariates)
     frame = data.reset_index(drop=True)
     if missing_codes is not None:
         frame = _apply_missing_codes(frame, items, missing_codes)
@@ -514,7 +589,7 @@ def encode(
             f"(positions {np.flatnonzero(all_missing)[:10].tolist()}...); they carry no "
             "information about the classes.",
             UserWarning,
-            stacklevel=3,
+            skip_file_prefixes=PACKAGE_FRAMES,
         )
     units = data.index[~all_missing]
     frame = frame.loc[~all_missing].reset_index(drop=True)
@@ -555,7 +630,7 @@ def encode(
                     "a class can sit on one value and its SD then runs to 0. Declare it binary "
                     f"(item_types={{{name!r}: 'binary'}}) unless it really is continuous.",
                     UserWarning,
-                    stacklevel=3,
+                    skip_file_prefixes=PACKAGE_FRAMES,
                 )
             _warn_missing_codes(col, name, kind)
             _warn_scale(col, name)
@@ -618,12 +693,16 @@ def encode(
         if cluster_covariates:
             matrix = numeric_matrix(frame, cluster_covariates, "cluster_covariates")
             per_cluster = np.zeros((len(labels), matrix.shape[1]))
+            # within-cluster spread beyond rounding of the column's own scale (a 1e-9-scale covariate
+            # varying within clusters is caught; CSV round-off of a constant is not)
+            tol = CLUSTER_CONSTANT_RTOL * np.maximum(np.abs(matrix).max(axis=0), np.finfo(float).tiny)
             for j in range(len(labels)):
                 rows = matrix[index == j]
-                if not np.allclose(rows, rows[0]):
-                    bad = [cluster_covariates[p] for p in range(matrix.shape[1]) if not np.allclose(rows[:, p], rows[0, p])]
+                spread = np.ptp(rows, axis=0)
+                if np.any(spread > tol):
+                    bad = [cluster_covariates[p] for p in range(matrix.shape[1]) if spread[p] > tol[p]]
                     raise ValueError(
-                        f"cluster_covariates {bad} vary within cluster {labels[j]!r}; "
+                        f"cluster_covariates {bad} vary within cluster {getattr(labels[j], 'item', lambda: labels[j])()!r} (spread {_fmt(float(spread[np.argmax(spread > tol)]))}); "
                         "a cluster-level covariate must be constant within each cluster."
                     )
                 per_cluster[j] = rows[0]

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from ._warn import PACKAGE_FRAMES
 
 __all__ = ["ClassEnumeration", "enumerate_classes"]
 
@@ -310,7 +311,7 @@ def _test(function, k: int, previous: tuple, m, fit, **options) -> pd.Series | N
     try:
         return function(*previous, m, fit, **options)
     except ValueError as err:
-        warnings.warn(f"{function.__name__} not computed: {err}", UserWarning, stacklevel=2)
+        warnings.warn(f"{function.__name__} not computed: {err}", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
         return None
 
 
@@ -321,7 +322,7 @@ def _pass_on(caught, k: int, messages: list) -> None:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
             continue
         messages.append(str(w.message))
-        warnings.warn(f"K={k}: {w.message}", w.category, stacklevel=3)
+        warnings.warn(f"K={k}: {w.message}", w.category, skip_file_prefixes=PACKAGE_FRAMES)
 
 
 def _row(m, fit, tests: dict, n_warnings: int) -> dict:

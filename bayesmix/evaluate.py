@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from ._warn import PACKAGE_FRAMES
 
 KINDS = ("ml", "map", "point", "laplace", "posterior")
 CI_KINDS = ("eti", "hdi")
@@ -213,7 +214,7 @@ def interval_arguments(ci_prob: float | None = None, ci_kind: str | None = None,
             raise ValueError("give ci_prob= (hdi_prob= is its deprecated form), not both.")
         warnings.warn("hdi_prob= is deprecated (one more release): use ci_prob= and ci_kind=; hdi_prob=p now "
                       "means ci_prob=p, ci_kind='hdi' (a highest density interval).", FutureWarning,
-                      stacklevel=stacklevel)
+                      skip_file_prefixes=PACKAGE_FRAMES)
         check_probability(hdi_prob, "hdi_prob")
         if ci_kind not in (None, "hdi"):
             raise ValueError(f"hdi_prob= asks for a highest density interval; got ci_kind={ci_kind!r}.")
@@ -372,7 +373,7 @@ def evaluate_at_fit(mm, fit, graph, *, key: str, integration: dict | None = None
         if boundary.any() and np.isnan(s).any():
             warnings.warn(f"{int(np.isnan(s).sum())} of the {len(s)} quantities rest on parameters at the logit "
                           "bound (a probability 0 or 1, fixed there as Mplus does): their standard errors and "
-                          "intervals are not available (NaN), not small.", UserWarning, stacklevel=4)
+                          "intervals are not available (NaN), not small.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
         shape = _shape(graph, value)
         if shape is None:
             (point,) = flat.evaluate(f"point:{key}", [graph], fit.theta)
@@ -382,6 +383,11 @@ def evaluate_at_fit(mm, fit, graph, *, key: str, integration: dict | None = None
     if fit.is_point:
         return Evaluation(fit.kind, estimate=np.asarray(values[0]))
     return Evaluation(fit.kind, draws=np.asarray(values))
+
+
+#: posterior tables also carry the posterior mean under its old column name ``mean`` (a copy of
+#: ``estimate``) for one release; every fit kind's point estimate is ``estimate`` (issue 25)
+POSTERIOR_MEAN_ALIAS = "mean"
 
 
 def summarize(evaluation: Evaluation, *, ci_prob: float | None = None, ci_kind: str | None = None,
@@ -406,7 +412,9 @@ def summarize(evaluation: Evaluation, *, ci_prob: float | None = None, ci_kind: 
     -------
     dict
         ML: ``estimate, se, se_robust[, lower, upper]``; MAP / point: ``estimate``;
-        draws: ``mean, sd, lower, upper``.
+        draws: ``estimate`` (the posterior mean), ``sd, lower, upper`` and ``mean``, the old name of
+        the posterior mean kept as a copy for one release (:data:`POSTERIOR_MEAN_ALIAS`). The point
+        estimate is ``estimate`` for every kind of fit.
 
     Examples
     --------
@@ -418,7 +426,8 @@ def summarize(evaluation: Evaluation, *, ci_prob: float | None = None, ci_kind: 
         samples = ev.draws
         lo, hi = interval(samples, ci_prob, ci_kind)
         sd = samples.std(0, ddof=1) if len(samples) > 1 else np.zeros(samples.shape[1:])
-        return {"mean": samples.mean(0), "sd": sd, "lower": lo, "upper": hi}
+        mean = samples.mean(0)
+        return {"estimate": mean, "sd": sd, "lower": lo, "upper": hi, POSTERIOR_MEAN_ALIAS: mean}
     if ev.se is None:
         return {"estimate": ev.estimate}
     out = {"estimate": ev.estimate, "se": ev.se, "se_robust": ev.se_robust}

@@ -73,6 +73,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from . import registry
+from ._warn import PACKAGE_FRAMES
 
 __all__ = ["pattern_table", "goodness_of_fit", "bivariate_residuals", "blrt", "simulate_from"]
 
@@ -242,7 +243,7 @@ def goodness_of_fit(mm, result: Any) -> pd.Series:
     if mean_expected < SPARSE_MEAN_COUNT:
         warnings.warn(f"the pattern table is sparse ({n_cells} cells for N = {n:.0f}, mean expected count "
                       f"{mean_expected:.2f} < {SPARSE_MEAN_COUNT:g}): the chi-square p-values of G2 and X2 are "
-                      "unreliable; look at bivariate_residuals, or bootstrap.", UserWarning, stacklevel=3)
+                      "unreliable; look at bivariate_residuals, or bootstrap.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     p = (lambda s: float(stats.chi2.sf(s, df_observed)) if df_observed > 0 else float("nan"))
     out = pd.Series({"G2": g2, "X2": x2, "df": df, "df_observed": df_observed, "p_G2": p(g2), "p_X2": p(x2),
                      "df_polca": df_polca, "n_cells": n_cells, "n_patterns": len(table), "N": n,

@@ -88,6 +88,8 @@ class MixtureModel:
     #: the model's one class labeling (:mod:`bayesmix.relabel`): units x classes posterior probabilities
     #: of the first solution; later solutions and posteriors are aligned to it. Not a cache.
     labeling: np.ndarray | None = field(default=None, repr=False)
+    #: the latest ``fit_ml`` result (an ``MLResult``): where ``sample(init="auto")`` starts the chains
+    latest_ml: Any = field(default=None, repr=False)
     #: compiled functions and graphs only (clearing it never changes a result or a label)
     _cache: dict = field(default_factory=dict, repr=False)
 
@@ -510,7 +512,7 @@ class MixtureModel:
 
     # ---------------------------------------------------------------- inference
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, *, sampler: str = "auto",
-               random_seed: int | None = None, init: Any = "map", progressbar: bool = True,
+               random_seed: int | None = None, init: Any = "auto", progressbar: bool = True,
                target_accept: float = 0.8, cores: int | None = None, starts: int = 10, **kwargs):
         """See :func:`bayesmix.inference.sampling.sample`."""
         from .inference.sampling import sample

@@ -40,6 +40,7 @@ import xarray as xr
 
 from .data import column_names
 from . import registry
+from ._warn import PACKAGE_FRAMES
 
 __all__ = ["predict_proba", "predict", "point_posterior"]
 
@@ -184,7 +185,7 @@ def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1
     0         1.0     0.0
     1         0.0     1.0
     """
-    from .evaluate import as_fit, evaluate_at_fit, interval, interval_arguments
+    from .evaluate import POSTERIOR_MEAN_ALIAS, as_fit, evaluate_at_fit, interval, interval_arguments
     with_interval = ci_prob is not None or hdi_prob is not None
     if with_interval:
         ci_prob, ci_kind = interval_arguments(ci_prob, ci_kind, hdi_prob)
@@ -209,19 +210,22 @@ def predict_proba(mm, new_data: pd.DataFrame, result: Any, *, max_draws: int = 1
     changes: dict[str, Any] = {"data": combined}
     if registry.get(call["factory"]).accepts("item_types"):  # keep the training item types
         changes["item_types"] = {spec.name: spec.kind for spec in mm.data.items}
+    if registry.get(call["factory"]).accepts("missing_covariates"):  # new rows are never dropped silently
+        changes["missing_covariates"] = "error"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # suspicious codes etc. were reported at fitting
         both = _rebuild_quietly(call, changes)
     graph = both.class_probability_tensor(integration)
     ev = evaluate_at_fit(both, fit, graph, key=f"predict:{integration}", integration=integration,
                          max_draws=max_draws, se=False)
-    values = {"mean": ev.mean()}
+    values = {"estimate": ev.mean()}
     if with_interval:
         values["lower"], values["upper"] = interval(ev.values(), ci_prob, ci_kind)
+        values[POSTERIOR_MEAN_ALIAS] = values["estimate"]
     labels = pd.Index(mm.class_labels, name="class")
     tables = {stat: _rows(mm, both, call, new, new_data, len(train), array, labels) for stat, array in values.items()}
     if not with_interval:
-        return tables["mean"]
+        return tables["estimate"]
     out = pd.concat(tables, axis=1, names=["statistic", "class"]).swaplevel(axis=1)
     return out[pd.MultiIndex.from_product([list(labels), list(values)], names=["class", "statistic"])]
 
@@ -245,7 +249,7 @@ def _rows(mm, both, call, new, new_data, n_train, probs, labels) -> pd.DataFrame
     n_empty = int(out.isna().any(axis=1).sum())
     if n_empty:
         warnings.warn(f"{n_empty} row(s) of new_data have every item missing; their class probabilities are NaN.",
-                      UserWarning, stacklevel=4)
+                      UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     return out
 
 

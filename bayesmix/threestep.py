@@ -37,6 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
+from ._warn import PACKAGE_FRAMES
+from .evaluate import POSTERIOR_MEAN_ALIAS
 
 __all__ = ["ThreeStepResult", "classification_error", "distal_outcome", "three_step", "three_step_bayes"]
 
@@ -69,7 +71,7 @@ def _posterior(model, fit) -> pd.DataFrame:
     if names:
         warnings.warn(f"the measurement model already has covariates {list(names)}: its posterior class "
                       "probabilities use them, so step 3 is not a pure three-step analysis; fit the measurement "
-                      "model without covariates for R3STEP / BCH.", UserWarning, stacklevel=3)
+                      "model without covariates for R3STEP / BCH.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     values = post.to_numpy(dtype=float)
     if values.ndim != 2 or values.shape[1] < 2:
         raise ValueError(f"fit= gives posterior probabilities of shape {values.shape}; three-step needs >= 2 classes.")
@@ -357,6 +359,18 @@ class ThreeStepResult:
     #: the step-3 posterior (``three_step_bayes``)
     idata: Any = field(default=None, repr=False)
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the header line and the estimates, Wald tests, class proportions and D as HTML tables."""
+        import html
+        head = html.escape(self.summary().splitlines()[0])
+        ref = f"<br>Multinomial logit, reference class {html.escape(str(self.reference))}" if self.reference else ""
+        tables = [("Estimates", self.estimates), ("Wald tests", self.wald),
+                  ("Class proportions", self.class_proportions.to_frame()),
+                  ("Classification error D[c, s] = P(assigned s | class c)", self.classification_error)]
+        body = "".join(f"<b>{name}</b>{table.to_html(float_format=lambda v: f'{v:.4f}')}"
+                       for name, table in tables if len(table))
+        return f"<b>{head}</b>{ref}<br>{body}"
+
     def summary(self) -> str:
         """The estimates, Wald tests, class proportions and D as text.
 
@@ -423,7 +437,7 @@ def _drop_missing(rows: pd.DataFrame, names: Sequence[str], argument: str) -> np
     if n_drop:
         warnings.warn(f"three-step: {n_drop} unit(s) with missing values in {argument}={list(names)} are dropped "
                       "from step 3 (the classification error D still uses every unit of the measurement fit).",
-                      UserWarning, stacklevel=3)
+                      UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     return keep
 
 
@@ -806,7 +820,7 @@ def three_step_bayes(model, fit, data: pd.DataFrame, *, covariates: Sequence[str
     Returns
     -------
     ThreeStepResult
-        ``estimates`` with posterior ``mean``, ``sd``, 2.5 % and 97.5 %
+        ``estimates`` with the posterior mean ``estimate`` (also as ``mean``, its old name, for one release), ``sd``, 2.5 % and 97.5 %
         quantiles (and odds ratios for covariate effects), ``idata`` the
         posterior; ``wald`` is empty (use the posterior draws).
 
@@ -871,16 +885,16 @@ def three_step_bayes(model, fit, data: pd.DataFrame, *, covariates: Sequence[str
 
     def table(values: np.ndarray, index) -> pd.DataFrame:
         flat = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values[:, None]
-        return pd.DataFrame({"mean": flat.mean(0), "sd": flat.std(0, ddof=1),
-                             "lower": np.quantile(flat, 0.025, axis=0), "upper": np.quantile(flat, 0.975, axis=0)},
-                            index=index)
+        return pd.DataFrame({"estimate": flat.mean(0), "sd": flat.std(0, ddof=1),
+                             "lower": np.quantile(flat, 0.025, axis=0), "upper": np.quantile(flat, 0.975, axis=0),
+                             POSTERIOR_MEAN_ALIAS: flat.mean(0)}, index=index)
 
     if covariates is not None:
         g = np.asarray(posterior["class_logit"]).reshape(-1, (k - 1) * len(terms))
         est = table(g, pd.MultiIndex.from_product([labels[:-1], terms], names=["class", "term"]))
         est["odds_ratio"] = np.exp(g).mean(0)
         est.loc[(slice(None), "Intercept"), "odds_ratio"] = np.nan
-        eta = np.column_stack([x @ est["mean"].to_numpy().reshape(k - 1, -1).T, np.zeros(len(x))])
+        eta = np.column_stack([x @ est["estimate"].to_numpy().reshape(k - 1, -1).T, np.zeros(len(x))])
         props = special.softmax(eta, axis=1).mean(0)
         what, reference = f"covariates {covariates}", labels[-1]
     else:

@@ -194,7 +194,8 @@ def test_laplace_intervals_at_covariates(three_times):
         laplace = m.fit_laplace(draws=300, starts=(4, 2), seed=1)
     at = {"smoker": [0, 1], "age": 0.0}
     draws = m.transition_matrices(laplace, at=at, ci_prob=0.9)
-    assert list(draws.columns) == ["mean", "sd", "lower", "upper"]
+    assert list(draws.columns) == ["estimate", "sd", "lower", "upper", "mean"]   # "mean": the old name, one release
+    np.testing.assert_array_equal(draws["mean"], draws["estimate"])
     assert (draws["sd"] > 0).all()
     assert ((draws["lower"] < draws["mean"]) & (draws["mean"] < draws["upper"])).all()
     point = m.transition_matrices(ml, at=at)

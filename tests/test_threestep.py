@@ -227,7 +227,7 @@ def test_bayesian_step3_agrees_with_ml(fixture, measurement):
     m, ml, _ = measurement
     bayes = bm.three_step_bayes(m, ml, df, covariates=["x"], draws=400, tune=400, chains=2, random_seed=1)
     freq = bm.three_step(m, ml, df, covariates=["x"], method="ML").estimates
-    assert list(bayes.estimates.columns) == ["mean", "sd", "lower", "upper", "odds_ratio"]
+    assert list(bayes.estimates.columns) == ["estimate", "sd", "lower", "upper", "mean", "odds_ratio"]
     assert (np.abs(bayes.estimates["mean"] - freq["estimate"]) < 0.35 * freq["se"]).all()
     np.testing.assert_allclose(bayes.estimates["sd"], freq["se"], rtol=0.25)
     assert bayes.idata is not None and "class_logit" in bayes.idata.posterior

@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import xarray as xr
+from .._warn import PACKAGE_FRAMES
 
 RHAT_MAX = 1.01
 ESS_PER_CHAIN_MIN = 100
@@ -164,7 +165,7 @@ def check_convergence(idata, *, max_treedepth: int | None = None, warn: bool = T
     figures["bayesmix_convergence_warnings"] = "\n".join(messages)
     if warn:
         for message in messages:
-            warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
+            warnings.warn(message, ConvergenceWarning, skip_file_prefixes=PACKAGE_FRAMES)
     return figures
 
 

@@ -24,6 +24,7 @@ from .diagnostics import ConvergenceWarning
 from .objective import covariances, delta_method, flat_model
 from .optimize import Optimum, StartReport, multistart
 from .wald import wald_columns
+from .._warn import PACKAGE_FRAMES
 
 
 @dataclass
@@ -270,7 +271,9 @@ def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | N
     with threadpool_limits(limits=1, user_api="blas"):  # see optimize.multistart
         opt = multistart(mm, "loglik", starts=starts, seed=seed, tol=tol, integration=integration,
                          extra_starts=extra, progress=label, **kwargs)
-        return ml_result(mm, opt, integration)
+        result = ml_result(mm, opt, integration)
+    mm.latest_ml = result  # sample(init="auto") starts at it
+    return result
 
 
 def _check_adaptive(mm, flat, theta, integration, loglik) -> None:
@@ -288,7 +291,7 @@ def _check_adaptive(mm, flat, theta, integration, loglik) -> None:
         warnings.warn(f"adaptive quadrature gives LL {loglik:.3f} but the fixed trapezoid rule gives "
                       f"{reference:.3f} at the same estimates: the clusters' posteriors are far from normal "
                       "(e.g. a class ICC near 1); use integration={'method': 'trapezoid', 'points': 30}.",
-                      UserWarning, stacklevel=4)
+                      UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
 def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stacklevel: int = 5) -> None:
@@ -298,7 +301,7 @@ def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stackl
             f"the {kind} optimizer did not converge for the best solution (log value {opt.value:.4f}, "
             f"{opt.iterations} iterations: {opt.message or 'no message'}); the estimates and SEs may be off. "
             "Increase max_iterations= (default 5000), or check the model for an empty class or an unidentified "
-            "parameter.", ConvergenceWarning, stacklevel=stacklevel)
+            "parameter.", ConvergenceWarning, skip_file_prefixes=PACKAGE_FRAMES)
     if params is not None and "at_bound" in params and params["at_bound"].any():
         names = list(params.index[params["at_bound"].to_numpy(bool)])
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
@@ -307,7 +310,7 @@ def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stackl
             "They are fixed there when computing standard errors (SE NaN, n/a, as Mplus; so are quantities "
             "derived from them, e.g. transition_effects, R-squared). Common with small "
             "classes or sparse items; if the class is tiny consider fewer classes, or a Bayesian fit "
-            "(fit_map / sample) whose priors keep the estimates inside.", UserWarning, stacklevel=stacklevel)
+            "(fit_map / sample) whose priors keep the estimates inside.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
 def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
@@ -434,6 +437,22 @@ class MAPResult:
     theta: np.ndarray
     starts: StartReport
 
+    def __repr__(self) -> str:
+        return (f"MAPResult(log_posterior={self.log_posterior:.4f}, loglik={self.loglik:.4f}, "
+                f"replicated {self.starts.replication})")
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the mode's values and its start report, then the estimates by variable as tables."""
+        import html
+        fit = pd.Series({"log posterior": self.log_posterior, "log-likelihood": self.loglik,
+                         "best value replicated": self.starts.replication}, name="value").to_frame()
+        parts = [f"<b>Posterior mode</b>{fit.to_html()}"]
+        for name, value in self.point.items():
+            value = np.asarray(value, dtype=float)
+            frame = pd.DataFrame(np.atleast_2d(value) if value.ndim <= 2 else value.reshape(value.shape[0], -1))
+            parts.append(f"<b>{html.escape(name)}</b>{frame.to_html(float_format=lambda v: f'{v:.4f}')}")
+        return "".join(parts) + f"<small>{html.escape(str(self.starts))}</small>"
+
 
 def fit_map(mm, starts=10, *, seed=None, tol: float = 1e-3, start=None, progressbar: bool | str = True,
             **kwargs) -> MAPResult:
@@ -517,7 +536,7 @@ def lrt(m_small=None, ml_small=None, m_big=None, ml_big=None) -> pd.Series:
     if len(given) == 2 and all(is_ml_result(a) for a in given):  # the old lrt(ml_small, ml_big)
         warnings.warn("bm.lrt(ml_small, ml_big) is deprecated: pass the models too, "
                       "bm.lrt(m_small, ml_small, m_big, ml_big), as bm.vlmr and bm.blrt take them.",
-                      FutureWarning, stacklevel=2)
+                      FutureWarning, skip_file_prefixes=PACKAGE_FRAMES)
         ml_small, ml_big = given
         if ml_big.n_params <= ml_small.n_params:
             raise ValueError("ml_big must have more parameters than ml_small (pass the nested model first).")
@@ -594,7 +613,7 @@ def select_classes(factory, data, *args, k_max: int = 4, k_min: int = 1, starts=
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
                 continue
             messages[k].append(str(w.message))
-            warnings.warn(f"K={k}: {w.message}", w.category, stacklevel=2)
+            warnings.warn(f"K={k}: {w.message}", w.category, skip_file_prefixes=PACKAGE_FRAMES)
         rows[k]["n_warnings"] = len(messages[k])
     table = pd.DataFrame(rows).T.infer_objects()  # numeric columns numeric; best_ll_replicated "k of n"
     table.index.name = "n_classes"

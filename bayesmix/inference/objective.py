@@ -17,6 +17,7 @@ import pytensor.tensor as pt
 from pytensor.gradient import jacobian
 
 from .._compile import function
+from .._warn import PACKAGE_FRAMES
 
 #: ``hessian(method="auto")`` uses the exact vectorized Hessian while n_params * graph_size
 #: stays below this, and central differences of the compiled gradient above it.
@@ -375,7 +376,7 @@ def covariances(flat, theta, free):
             raise np.linalg.LinAlgError
     except np.linalg.LinAlgError:
         warnings.warn("the information matrix is not positive definite at the ML solution: the model "
-                      "may not be identified; standard errors use a pseudo-inverse.", UserWarning, stacklevel=4)
+                      "may not be identified; standard errors use a pseudo-inverse.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
         hinv = np.linalg.pinv(hf)
     cov[np.ix_(free, free)] = hinv
     s = flat.scores(theta)[:, free]

@@ -26,6 +26,7 @@ from scipy.optimize import OptimizeResult, minimize
 from .em import CategoricalEM, supported as em_supported
 
 from .objective import flat_model
+from .._warn import PACKAGE_FRAMES
 
 
 @dataclass
@@ -75,6 +76,16 @@ class StartReport:
     def replication(self) -> str:
         """The best value's replication, "k of n": reached from k of the n starting sets (k <= n)."""
         return f"{self.n_replicated} of {self.n_initial}"
+
+    def _repr_html_(self) -> str:
+        """Jupyter: the report as a one-column table, the best final values below."""
+        import pandas as pd
+        rows = {"starting sets (initial stage)": self.n_initial, "final-stage optimizations": self.n_final,
+                "final runs at the best value": self.n_reached, "best value replicated": self.replication,
+                "distinct initial-stage solutions": self.n_basins, "best value": float(self.final_values[0])}
+        table = pd.Series(rows, name="value").to_frame().to_html()
+        return f"<b>Random starts</b>{table}<small>best final values: " + ", ".join(
+            f"{v:.4f}" for v in self.final_values[:5]) + "</small>"
 
     def __str__(self) -> str:
         vals = ", ".join(f"{v:.4f}" for v in self.final_values[: min(5, len(self.final_values))])
@@ -417,6 +428,40 @@ def em_finish(em, em_starts: list, flat, candidates: list, iterations: int = EM_
             for i, (j, ll, done) in enumerate(zip(from_em, lls, converged)) if done and i != best}
 
 
+#: a line search that stalls ("ABNORMAL_TERMINATION_IN_LNSRCH") counts as converged when the largest
+#: projected gradient element is below this fraction of |objective|: the decrease still available,
+#: about |g|^2 / curvature, is then below the objective's floating-point resolution (large N: at
+#: N = 200,000, LL -6e5, L-BFGS stops with |g| ~ 1e-5, a gain of ~1e-15 LL units left)
+STALL_GRADIENT_RTOL = 1e-9
+
+
+def _projected_gradient(x: np.ndarray, g: np.ndarray, bounds) -> np.ndarray:
+    """The gradient of a minimization with the components pushing through an active bound set to 0."""
+    g = np.asarray(g, dtype=float).copy()
+    for i, (lo, hi) in enumerate(bounds or []):
+        if lo is not None and x[i] <= lo and g[i] > 0:
+            g[i] = 0.0
+        if hi is not None and x[i] >= hi and g[i] < 0:
+            g[i] = 0.0
+    return g
+
+
+def _accept_stalled_line_search(res, bounds) -> None:
+    """Mark an L-BFGS-B run converged when its line search failed only for lack of floating-point room.
+
+    L-BFGS-B's absolute ``gtol`` cannot be met when the objective is a sum over very many units
+    (its rounding exceeds the decrease left), so a run at the optimum ends "ABNORMAL". Such a run is
+    converged when ``max |projected gradient| <= STALL_GRADIENT_RTOL * max(1, |f|)``; its message says so.
+    """
+    if res.success or "ABNORMAL" not in str(getattr(res, "message", "")) or getattr(res, "jac", None) is None:
+        return
+    largest = float(np.max(np.abs(_projected_gradient(res.x, res.jac, bounds)), initial=0.0))
+    if np.isfinite(largest) and largest <= STALL_GRADIENT_RTOL * max(1.0, abs(float(res.fun))):
+        res.success = True
+        res.message = (f"converged (the line search stalled at the optimum: max |gradient| {largest:.2g}, "
+                       f"below {STALL_GRADIENT_RTOL:g} x |objective|)")
+
+
 def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iterations: int = 25,
                tol: float = 1e-3, max_iterations: int = 5000, warn_unreplicated: bool = True,
                integration: dict | None = None, extra_starts: list[dict] | None = None,
@@ -483,9 +528,11 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
             continue
         flat.adapt(theta)
         res = minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=flat.bounds, options=full)
+        _accept_stalled_line_search(res, flat.bounds)
         for _ in range(10 if flat.adaptive is not None else 0):  # re-center the adaptive rule, re-optimize
             flat.adapt(res.x)
             again = minimize(fun, res.x, jac=True, method="L-BFGS-B", bounds=flat.bounds, options=full)
+            _accept_stalled_line_search(again, flat.bounds)
             converged = abs(again.fun - res.fun) < 1e-8
             res = again
             if converged:
@@ -531,7 +578,7 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
             f"{values[0]:.4f} was reached by {how}; "
             "it may be a local optimum: increase starts, e.g. starts=(100, 20).",
             UserWarning,
-            stacklevel=3,
+            skip_file_prefixes=PACKAGE_FRAMES,
         )
     best = finals[0]
     if flat.adaptive is not None:  # leave the rule at the best solution's clusters (for SEs)

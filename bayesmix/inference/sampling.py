@@ -30,6 +30,7 @@ from ..parameters import free_start
 from ..results import evaluate_draws
 from .diagnostics import check_convergence
 from .labels import align_labels
+from .._warn import PACKAGE_FRAMES
 
 _log = logging.getLogger("bayesmix")
 
@@ -206,6 +207,10 @@ def resolve_sampler(sampler: str) -> str:
 def initial_point(mm, init, random_seed, starts, progressbar=False):
     """(reference point for labels, per-chain initial values) on the constrained scale."""
     names = {rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated}
+    if isinstance(init, str) and init == "auto":  # the model's latest ML fit, else a posterior-mode search
+        if getattr(mm, "latest_ml", None) is not None:
+            return dict(mm.latest_ml.point), None
+        init = "map"
     if isinstance(init, str):
         what = {"map": "posterior mode", "ml": "ML"}.get(init, init)
         label = f"sample: start values ({what}, {starts} starts)" if progressbar else False
@@ -214,7 +219,8 @@ def initial_point(mm, init, random_seed, starts, progressbar=False):
         elif init == "ml":
             result = mm.fit_ml(starts=starts, seed=random_seed, warn_unreplicated=False, progressbar=label)
         else:
-            raise ValueError(f"init={init!r} is unknown; use 'map', 'ml', a dict of values or a list of dicts.")
+            raise ValueError(f"init={init!r} is unknown; use 'auto', 'map', 'ml', a fitted result, a dict of "
+                             "values or a list of dicts.")
         _warn_unreplicated_start(init, starts, result.starts)
         return result.point, None
     if fit_kind(init) in ("ml", "map"):
@@ -231,7 +237,7 @@ def initial_point(mm, init, random_seed, starts, progressbar=False):
             if missing:
                 raise ValueError(f"init contains a point missing values for {sorted(missing)}.")
         return dict(init[0]), [dict(p) for p in init]
-    raise ValueError("init must be 'map', 'ml', a fitted result, a dict of values or a list of dicts.")
+    raise ValueError("init must be 'auto', 'map', 'ml', a fitted result, a dict of values or a list of dicts.")
 
 
 def _warn_unreplicated_start(init: str, starts, report) -> None:
@@ -245,7 +251,7 @@ def _warn_unreplicated_start(init: str, starts, report) -> None:
         f"starts={starts!r}), reached by only 1 of the {report.n_final} best searches; there may be better "
         f"modes. The convergence checks after sampling show whether the chains agree; if they do not, "
         f"pass starts={larger!r} to sample, or a fitted result as init (init=m.fit_ml(starts=...)).",
-        UserWarning, stacklevel=5)
+        UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
 def complete_point(mm, point: dict) -> dict:
@@ -457,7 +463,7 @@ def _keep_log_likelihood(mm, setting, chains: int, draws: int) -> bool:
         f"sample(): the pointwise log_likelihood group would hold {chains} x {draws} x {n:,} = {size:,} values "
         f"({size * 8 / 1e9:.1f} GB), so it is left out. bm.loo_by_pattern(m, idata) computes PSIS-LOO once per "
         "unique response pattern without it (same result); pass log_likelihood=True to store it anyway.",
-        UserWarning, stacklevel=4)
+        UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     return False
 
 
@@ -499,13 +505,15 @@ def check_sample_arguments(draws, tune, chains, cores, kwargs) -> None:
     check_keywords(kwargs, SAMPLE_EXTRAS + tuple(backend), "sample", SAMPLE_ARGUMENTS + SAMPLE_EXTRAS)
 
 
-def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=None, init="map",
+def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=None, init="auto",
            progressbar=True, target_accept=0.8, cores=None, starts=10, **kwargs) -> xr.DataTree:
     """Sample the posterior with NUTS; returns an ArviZ ``DataTree``.
 
-    Chains start at the best of ``starts`` posterior-mode optimizations
-    (or at ``init="ml"``'s ML solution, or at user-given values), and are
-    aligned to that solution's class labels afterwards. That mode follows
+    Chains start at the model's latest ``fit_ml`` solution when there is
+    one (``init="auto"``, the default: no new search, no warning), else at
+    the best of ``starts`` posterior-mode optimizations (as ``init="map"``),
+    or at ``init="ml"``'s new ML search, a given fit (``init=ml``), or
+    user-given values, and are aligned to that solution's class labels afterwards. That mode follows
     the model's one labeling (:mod:`bayesmix.relabel`): after ``fit_ml``
     the posterior's class1 is the ML class1. The result has a
     ``log_likelihood`` group with one value per independent unit (the
@@ -525,9 +533,13 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
         this model), ``"pymc"``, ``"nutpie"``, ``"numpyro"`` or ``"blackjax"``.
     random_seed : int, optional
         Seeds the start search and the sampler.
-    init : ``"map"``, ``"ml"``, a fitted result, a dict or a list of dicts
-        Where the chains start (and whose labels they take). ``"map"`` /
-        ``"ml"`` first run that optimizer (``starts`` random starts).
+    init : ``"auto"``, ``"map"``, ``"ml"``, a fitted result, a dict or a list of dicts
+        Where the chains start (and whose labels they take). ``"auto"``
+        (default): the point of the model's latest ``m.fit_ml()`` result
+        (``m.latest_ml``) if one exists, else as ``"map"``. ``"map"`` /
+        ``"ml"`` first run that optimizer (``starts`` random starts) and warn
+        when its best mode was reached only once. A result (``init=ml``,
+        ``init=m.fit_map(...)``) starts at its point.
     progressbar : bool
         Bars for the start-value search (labelled "sample: start values
         (posterior mode, ...)") and for sampling; False: silent.
@@ -536,7 +548,8 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     cores : int, optional
         Parallel chains (default: min(chains, CPUs)).
     starts : int
-        Random starts of the start-value search (``init="map"`` / ``"ml"``).
+        Random starts of the start-value search (``init="map"`` / ``"ml"``, or
+        ``"auto"`` without an earlier ``fit_ml``).
     **kwargs
         ``convergence_checks=False``, ``nuts={...}``, ``callback`` (PyMC),
         ``log_likelihood=False`` (no per-unit group: it is draws x N floats,
@@ -598,7 +611,7 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
         n_chains = int(idata["posterior"].to_dataset().sizes["chain"])
         warnings.warn(f"sampling was interrupted after tuning: the trace holds {kept} of the {draws} requested "
                       f"draws per chain ({n_chains} chains, {kept * n_chains} draws in all); treat it as a partial "
-                      "result (the convergence checks below refer to these draws).", UserWarning, stacklevel=3)
+                      "result (the convergence checks below refer to these draws).", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     info["bayesmix_interrupted"] = int(bool(interrupted))  # 1 / 0: netCDF has no boolean attribute
     idata = finalize(mm, idata, point, info, log_likelihood=with_log_likelihood)
     figures = check_convergence(idata, warn=convergence_checks, stacklevel=4,

@@ -154,6 +154,7 @@ def fma(
     covariates: Sequence[str] | None = None,
     priors: Mapping[str, Any] | None = None,
     missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
+    missing_covariates: str = "error",
     integration: Mapping[str, Any] | None = None,
     fixed: Mapping[str, Any] | None = None,
     equal: Any = None,
@@ -207,6 +208,12 @@ def fma(
         ``[-9, 999]`` for every item or ``{"A": [9], "B": [-1]}`` per item;
         those cells become missing and leave the likelihood (full information).
         Without it, suspicious codes warn and are taken as real categories.
+    missing_covariates : ``"error"`` or ``"drop"``
+        The policy for rows with a missing covariate (or cluster covariate):
+        ``"error"`` (default) refuses them, naming the column; ``"drop"``
+        leaves them out with a warning naming the count and the columns. The
+        kept rows keep their labels, so ``bm.compare(..., units="common")``
+        sets the model against one fitted to all rows without covariates.
     priors : dict, optional
         Overrides by parameter name (e.g. ``factor_loading``).
     integration : dict, optional
@@ -233,7 +240,8 @@ def fma(
     call = {"factory": "fma", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
     class_variance = _check_factor_variance(factor_variance, loadings, n_classes)
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates,
-                     missing_codes=missing_codes)
+                     missing_codes=missing_codes,
+                     missing_covariates=missing_covariates)
     integration = _check(encoded, n_classes, loadings, link, integration)
     prior_set, labels, kernels, class_model, coords, factor = _parts(encoded, n_classes, loadings, link, priors,
                                                                      class_variance=class_variance)

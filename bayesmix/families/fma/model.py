@@ -19,6 +19,7 @@ from scipy.stats import norm
 
 from ...latent import PersonFactor
 from ...model import MixtureModel
+from ..._warn import PACKAGE_FRAMES
 
 
 # --------------------------------------------------------------------------- model object
@@ -315,7 +316,7 @@ class FactorMixtureModel(MixtureModel):
                     f"{MEMBERSHIP_SD_LIMIT**2 / (MEMBERSHIP_SD_LIMIT**2 + np.pi**2 / 3):.4f}): FMA-GoM is at its FMA "
                     "limit (sd -> infinity), every person in one class for all items. The log-likelihood is FMA's; "
                     "the SEs of the SD and of class_intercept are meaningless. Report the FMA (bm.fma) instead.",
-                    UserWarning, stacklevel=2)
+                    UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
         limit = LOADING_LIMIT if self.options.get("link", "logit") == "logit" else LOADING_LIMIT / 1.7
         lam = self.loading_values(result)
         big = [(i, c, float(v)) for i in lam.index for c, v in lam.loc[i].items() if abs(v) > limit]
@@ -327,7 +328,7 @@ class FactorMixtureModel(MixtureModel):
                 "log-likelihood still rises as they grow, so their ML estimate is at infinity. This happens with "
                 "class-specific loadings on short tests, when one class's answers are almost perfectly ordered "
                 "along the factor. These loadings and their SEs are meaningless. Use loadings='invariant', or "
-                "fit_map() / sample(), whose loading prior keeps them finite.", UserWarning, stacklevel=2)
+                "fit_map() / sample(), whose loading prior keeps them finite.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
         return result
 
 

@@ -14,7 +14,7 @@ from scipy.special import logsumexp
 
 from ..._compile import function
 from ...curves import curves_at
-from ...evaluate import as_fit, interval, interval_arguments, parameter_draws
+from ...evaluate import POSTERIOR_MEAN_ALIAS, as_fit, interval, interval_arguments, parameter_draws
 from ...model import MixtureModel
 
 
@@ -79,7 +79,7 @@ def membership_scores(mm: MixtureModel, fit, ci_prob: float | None = None, integ
     sd = np.sqrt(np.maximum(np.einsum("sn,snk->nk", w, v**2) - mean**2, 0.0))
     lo = _weighted_quantile(v, w, (1 - ci_prob) / 2)
     hi = _weighted_quantile(v, w, (1 + ci_prob) / 2)
-    stats = {"mean": mean, "sd": sd, "lower": lo, "upper": hi}
+    stats = {"estimate": mean, "sd": sd, "lower": lo, "upper": hi, POSTERIOR_MEAN_ALIAS: mean}
     columns = pd.MultiIndex.from_product([mm.class_labels, list(stats)], names=["class", "statistic"])
     table = np.stack([stats[s] for s in stats], axis=-1).reshape(mm.n_units, -1)
     return pd.DataFrame(table, index=mm.data.units, columns=columns)
@@ -207,7 +207,8 @@ def membership_curves(mm: MixtureModel, fit, grid: Sequence[float] | None = None
     if as_fit(fit).is_point:
         return pd.DataFrame(curves[0], index=index, columns=pd.Index(mm.class_labels, name="class"))
     lower, upper = interval(curves, ci_prob, ci_kind)
-    stats = {"mean": curves.mean(0), "lower": lower, "upper": upper}
+    mean = curves.mean(0)
+    stats = {"estimate": mean, "lower": lower, "upper": upper, POSTERIOR_MEAN_ALIAS: mean}
     columns = pd.MultiIndex.from_product([mm.class_labels, list(stats)], names=["class", "statistic"])
     table = np.stack([stats[s] for s in stats], axis=-1).reshape(len(grid), -1)
     return pd.DataFrame(table, index=index, columns=columns)

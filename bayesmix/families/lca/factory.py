@@ -114,6 +114,7 @@ def lca(
     link: str = "logit",
     priors: Mapping[str, Any] | None = None,
     missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
+    missing_covariates: str = "error",
     ordered: str | None = None,
     equal_variances: bool = False,
     integration: Mapping[str, Any] | None = None,
@@ -202,6 +203,12 @@ def lca(
         ``[-9, 999]`` for every item or ``{"A": [9], "B": [-1]}`` per item;
         those cells become missing and leave the likelihood (full information).
         Without it, suspicious codes warn and are taken as real categories.
+    missing_covariates : ``"error"`` or ``"drop"``
+        The policy for rows with a missing covariate (or cluster covariate):
+        ``"error"`` (default) refuses them, naming the column; ``"drop"``
+        leaves them out with a warning naming the count and the columns. The
+        kept rows keep their labels, so ``bm.compare(..., units="common")``
+        sets the model against one fitted to all rows without covariates.
     priors : dict, optional
         Overrides by parameter name, e.g. ``{"binary_logit": {"sigma": 3}}``.
         The default ``random_sd`` prior HalfNormal(2.5) keeps the class ICC
@@ -256,7 +263,8 @@ def lca(
     check_bool(random_intercept, "random_intercept")
     check_bool(equal_variances, "equal_variances")
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=covariates,
-                     cluster=cluster, cluster_covariates=cluster_covariates, missing_codes=missing_codes)
+                     cluster=cluster, cluster_covariates=cluster_covariates, missing_codes=missing_codes,
+                     missing_covariates=missing_covariates)
     kernels = build_kernels(encoded, link=link, equal_variances=equal_variances)
     integration, between_specific = _check_options(encoded, n_classes, cluster, class_level, random_intercept,
                                                    n_between_classes, covariates, ordered, integration,

@@ -226,6 +226,7 @@ def lta(
     link: str = "logit",
     priors: Mapping[str, Any] | None = None,
     missing_codes: Sequence[Any] | Mapping[str, Sequence[Any]] | None = None,
+    missing_covariates: str = "error",
     ordered: str | None = None,
     equal_variances: bool = False,
     integration: Mapping[str, Any] | None = None,
@@ -293,6 +294,12 @@ def lta(
         ``[-9, 999]`` for every item or ``{"A": [9], "B": [-1]}`` per item;
         those cells become missing and leave the likelihood (full information).
         Without it, suspicious codes warn and are taken as real categories.
+    missing_covariates : ``"error"`` or ``"drop"``
+        The policy for rows with a missing covariate (or cluster covariate):
+        ``"error"`` (default) refuses them, naming the column; ``"drop"``
+        leaves them out with a warning naming the count and the columns. The
+        kept rows keep their labels, so ``bm.compare(..., units="common")``
+        sets the model against one fitted to all rows without covariates.
     priors : overrides by name: ``class_intercept``, ``class_slope``,
         ``transition_logit`` (default Normal(0, 2.5)), ``transition_slope``
         (Normal(0, 1)), ``transition_lag_effect``, item parameters
@@ -335,7 +342,8 @@ def lta(
     types = _resolve_types(data, items_by_time, times, item_types, invariant_measurement)
     all_items = [c for t in times for c in items_by_time[t]]
     encoded = encode(data, all_items, n_classes, item_types=types, covariates=covariates, cluster=cluster,
-                     cluster_covariates=cluster_covariates, missing_codes=missing_codes)
+                     cluster_covariates=cluster_covariates, missing_codes=missing_codes,
+                     missing_covariates=missing_covariates)
     integration = check_integration(integration)
     if invariant_measurement:
         _check_invariant_codes(encoded, items_by_time, times)

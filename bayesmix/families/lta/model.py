@@ -9,6 +9,7 @@ from typing import Mapping, Sequence
 import pandas as pd
 
 from ...model import MixtureModel
+from ..._warn import PACKAGE_FRAMES
 
 _SEPARATORS = "_-. :/"
 
@@ -117,7 +118,7 @@ class LTAModel(MixtureModel):
                           f"{' and '.join(extra)} of those draws were not re-expressed in the new labels; "
                           "results that use them (class proportions, transitions with random intercepts) mix "
                           "two labelings. Sample again from a better separated mode (init=m.fit_ml(...)), or "
-                          "use ordered='<item>' to fix the labels.", UserWarning, stacklevel=2)
+                          "use ordered='<item>' to fix the labels.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
         return idata
 
     @property
