@@ -64,11 +64,12 @@ def test_nested_em_loglik_equals_the_model_loglik(m3, flat3):
             np.testing.assert_allclose(back[name], values[name], atol=1e-10, err_msg=name)
 
 
-def test_nested_em_with_nominal_items_and_missing_cells():
-    """Nominal items and missing responses (full information) through the same pattern tables."""
+@pytest.mark.parametrize("categorical", ["nominal", "ordinal"])
+def test_nested_em_with_nominal_items_and_missing_cells(categorical):
+    """Nominal or ordinal items and missing responses (full information) through the same pattern tables."""
     frame = mixed_items(n=240)
     frame["school"] = np.repeat(np.arange(12), 20)
-    m = bm.lca(frame, list("abcd"), 2, item_types={"c": "nominal", "d": "nominal"}, cluster="school",
+    m = bm.lca(frame, list("abcd"), 2, item_types={"c": categorical, "d": categorical}, cluster="school",
                n_between_classes=2)
     assert em_nested.supported(m)
     em = em_nested.NestedEM(m)

@@ -25,10 +25,11 @@ def carcinoma():
     return bm.datasets.load("carcinoma")
 
 
+@pytest.mark.parametrize("categorical", ["nominal", "ordinal"])
 @pytest.mark.parametrize("link", ["logit", "probit"])
-def test_em_loglik_equals_the_model_loglik(link):
+def test_em_loglik_equals_the_model_loglik(link, categorical):
     frame = mixed_items()
-    m = bm.lca(frame, list("abcd"), 3, item_types={"c": "nominal", "d": "nominal"}, link=link)
+    m = bm.lca(frame, list("abcd"), 3, item_types={"c": categorical, "d": categorical}, link=link)
     assert em_module.supported(m)
     em = em_module.CategoricalEM(m)
     flat = objective.flat_model(m)
@@ -106,3 +107,36 @@ def test_distinct_starts_converged_in_the_initial_stage_replicate(carcinoma):
     opt = optimize._multistart(m, "loglik", starts=(20, 3), seed=1)
     assert opt.report.n_replicated >= 5 and opt.report.n_starts_behind >= opt.report.n_replicated
     assert "NOT replicated" not in str(opt.report)
+
+
+@pytest.mark.parametrize("link", ["logit", "probit"])
+def test_ordinal_thresholds_and_category_probabilities_map_one_to_one(link):
+    # class-specific thresholds are a reparameterization of the category probabilities (eq. 1):
+    # values -> log table -> values is the identity, and the table is the model's own
+    m = bm.lca(mixed_items(), list("cd"), 2, item_types="ordinal", link=link)
+    kernel = m.kernels[0]
+    assert kernel.em_supported and em_module.item_parameters(m) == {"ordinal_first_threshold", "ordinal_log_gap"}
+    values = m.random_start(np.random.default_rng(2))
+    table = kernel.em_log_table(values, 2)
+    back = kernel.em_values(np.exp(table), em_module.P_MIN)
+    for name in ("ordinal_first_threshold", "ordinal_log_gap"):
+        np.testing.assert_allclose(back[name], values[name], atol=1e-9)
+    model_table = kernel.log_prob_table({name: np.asarray(v) for name, v in values.items()}).eval()
+    np.testing.assert_allclose(np.where(kernel.valid, table, 0.0), model_table, atol=1e-10)
+
+
+def test_fit_ml_of_an_ordinal_lca_with_em_starts_reaches_the_gradient_optimum(monkeypatch):
+    frame = mixed_items(seed=3, n=400)
+    items = {"c": "ordinal", "d": "ordinal"}
+    m = bm.lca(frame, list("abcd"), 2, item_types=items)
+    assert isinstance(optimize.em_for(m), em_module.CategoricalEM)
+    fast = m.fit_ml(starts=8, seed=1, progressbar=False)
+    monkeypatch.setattr(optimize, "EM_WARMUP", False)
+    slow = bm.lca(frame, list("abcd"), 2, item_types=items).fit_ml(starts=8, seed=1, progressbar=False)
+    assert abs(fast.loglik - slow.loglik) < 1e-6
+    # the same likelihood as the nominal model of these items (both saturate the categories per class)
+    nominal = bm.lca(frame, list("abcd"), 2, item_types={"c": "nominal", "d": "nominal"})
+    assert abs(nominal.fit_ml(starts=8, seed=1, progressbar=False).loglik - fast.loglik) < 1e-6
+    # proportional odds shares thresholds across classes: no closed-form M-step, gradient starts
+    restricted = bm.lca(frame, list("abcd"), 2, item_types={"c": "ordinal-restricted", "d": "ordinal-restricted"})
+    assert not em_module.supported(restricted)

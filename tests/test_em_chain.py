@@ -39,13 +39,14 @@ def _models(sai, sim):
         "time-specific": lambda: bm.lta(sai, SAI_BY_TIME, 3, invariant_measurement=False),
         "probit": lambda: bm.lta(sai, SAI_BY_TIME, 2, link="probit"),
         "nominal": lambda: bm.lta(sai, SAI_BY_TIME, 3, item_types="nominal"),
+        "ordinal": lambda: bm.lta(sai, SAI_BY_TIME, 2, item_types="ordinal", link="probit"),
         "stationary-T3-missing": lambda: bm.lta(sim.data, sim.items_by_time, 3, stationary_transitions=True),
         "time-specific-T3-missing": lambda: bm.lta(sim.data, sim.items_by_time, 2, invariant_measurement=False),
     }
 
 
-@pytest.mark.parametrize("case", ["invariant", "time-specific", "probit", "nominal", "stationary-T3-missing",
-                                  "time-specific-T3-missing"])
+@pytest.mark.parametrize("case", ["invariant", "time-specific", "probit", "nominal", "ordinal",
+                                  "stationary-T3-missing", "time-specific-T3-missing"])
 def test_em_loglik_equals_the_model_loglik(sai, three_times, case):
     m = _models(sai, three_times)[case]()
     assert em_chain.supported(m)
@@ -137,7 +138,7 @@ def test_models_baum_welch_cannot_serve_keep_the_gradient_starts(sai, three_time
         bm.lta(frame, SAI_BY_TIME, 2, fixed={"transition_logit[t1->t2, class1, class1]": 3.0}),
         bm.lta(frame, SAI_BY_TIME, 1),
         bm.lta(sim.data, sim.items_by_time, 2, markov=False),
-        bm.lta(frame, SAI_BY_TIME, 2, item_types="ordinal"),
+        bm.lta(frame, SAI_BY_TIME, 2, item_types="ordinal-restricted"),
     ]
     for m in refused:
         assert not em_chain.supported(m)

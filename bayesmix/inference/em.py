@@ -1,13 +1,18 @@
 """Closed-form EM for single-level latent class models of categorical items: a warm-up for the ML starts.
 
 For the LCA of eq. 1 and 4 without covariates (class probabilities pi_k,
-item-category probabilities p_ikc of binary and nominal items), one EM step
+item-category probabilities p_ikc of binary, nominal and ordinal items), one EM step
 is closed form (Goodman 1974; poLCA, StepMix):
 
     E: P(C_i = k | y_i) = pi_k prod_j p_jk(y_ij) / sum_k' (...)
     M: pi_k = mean_i P(C_i = k | y_i),  p_jkc = sum_i P(C_i = k | y_i) [y_ij = c] / sum_i P(C_i = k | y_i) [y_ij observed]
 
-computed once per unique response pattern with its frequency. It replaces
+computed once per unique response pattern with its frequency. Ordinal items
+with class-specific thresholds (eq. 1) are the same model: their C - 1
+thresholds per class and item map one to one onto the category
+probabilities, tau_kc = F^-1(P(y <= c | k)) (``OrdinalKernel.em_values``);
+proportional-odds items share thresholds across classes and keep the
+gradient starts. It replaces
 the gradient steps of the initial stage of :func:`~.optimize.multistart`
 and brings the final-stage candidates near their optimum, where the
 gradient optimizer of the model's own (PyTensor) log-likelihood finishes:
@@ -35,7 +40,11 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 #: probabilities are kept inside [P_MIN, 1 - P_MIN]: the logit bound of the optimizer, so that the
 #: gradient optimizer finishing an EM optimum does not go on to move boundary logits
 P_MIN = float(expit(-LOGIT_BOUND))
-_PARAMETERS = {"class_intercept", "binary_logit", "nominal_logit"}
+
+
+def item_parameters(mm) -> set[str]:
+    """The item parameters the EMs update: every kernel's ``parameter_names()`` (binary, nominal, ordinal)."""
+    return {name for kernel in mm.kernels for name in kernel.parameter_names()}
 
 
 def supported(mm) -> bool:
@@ -53,7 +62,7 @@ def supported(mm) -> bool:
     if not mm.kernels or not all(kernel.em_supported for kernel in mm.kernels):
         return False
     names = {rv.name for rv in mm.model.free_RVs}
-    if names != _PARAMETERS & names or "class_intercept" not in names:
+    if not names <= {"class_intercept"} | item_parameters(mm) or "class_intercept" not in names:
         return False
     return not any(mm.parameters.get(name) is not None and mm.parameters[name].constrained for name in names)
 

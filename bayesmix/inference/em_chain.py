@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from .em import log_softmax
+from .em import item_parameters, log_softmax
 from .objective import LOGIT_BOUND
 
 __all__ = ["ChainEM", "supported"]
@@ -38,7 +38,6 @@ __all__ = ["ChainEM", "supported"]
 P_MIN = float(expit(-LOGIT_BOUND))
 #: elements of one (starts, times, classes, patterns) array of a batch of EM runs (1 MB)
 CHUNK_ELEMENTS = 131_072
-_PARAMETERS = {"class_intercept", "transition_logit", "binary_logit", "nominal_logit"}
 
 
 def supported(mm) -> bool:
@@ -62,7 +61,8 @@ def supported(mm) -> bool:
     if not mm.kernels or not all(kernel.em_supported for kernel in mm.kernels):
         return False
     names = {rv.name for rv in mm.model.free_RVs}
-    if names != _PARAMETERS & names or not {"class_intercept", "transition_logit"} <= names:
+    if not names <= {"class_intercept", "transition_logit"} | item_parameters(mm) \
+            or not {"class_intercept", "transition_logit"} <= names:
         return False
     return not any(mm.parameters.get(name) is not None and mm.parameters[name].constrained for name in names)
 

@@ -41,11 +41,10 @@ import numpy as np
 from scipy import sparse
 
 from ..patterns import response_patterns
-from .em import CategoricalEM, log_softmax
+from .em import CategoricalEM, item_parameters, log_softmax
 
 __all__ = ["NestedEM", "supported"]
 
-_WITHIN = {"class_intercept", "binary_logit", "nominal_logit"}
 _BETWEEN = {"between_class_intercept", "class_between_effect"}
 #: random divisions of a between class's clusters tried besides the median split, per class and level
 RANDOM_SPLITS = 2
@@ -82,7 +81,8 @@ def supported(mm) -> bool:
     if not mm.kernels or not all(kernel.em_supported for kernel in mm.kernels):
         return False
     names = {rv.name for rv in mm.model.free_RVs}
-    if not _BETWEEN <= names or names - _BETWEEN - _WITHIN or "class_intercept" not in names:
+    if not _BETWEEN <= names or names - _BETWEEN - {"class_intercept"} - item_parameters(mm) \
+            or "class_intercept" not in names:
         return False
     if any(mm.parameters.get(name) is not None and mm.parameters[name].constrained for name in names):
         return False

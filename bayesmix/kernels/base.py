@@ -621,6 +621,42 @@ class OrdinalKernel(CategoricalKernel):
         prob = pt.maximum(upper - lower, 1e-300)
         return pt.where(valid, pt.log(prob), 0.0)
 
+    # Closed-form EM: class-specific thresholds on C categories are C - 1 free values per class and
+    # item, a one-to-one map of the category probabilities P(y_i = c | k) (the nominal model
+    # reparameterized), so the M-step is the categorical one and the thresholds follow from the
+    # cumulative probabilities, tau_ck = F^-1(P(y <= c | k)) (eq. 1).
+    em_supported = True
+
+    def _em_thresholds(self, values, n_classes) -> np.ndarray:
+        first = np.asarray(values["ordinal_first_threshold"], dtype=float).reshape(n_classes, len(self.items))
+        n_thr = self.max_categories - 1
+        tau = np.repeat(first[:, :, None], n_thr, axis=-1)
+        if len(self.gap_item):
+            gaps = np.asarray(values["ordinal_log_gap"], dtype=float).reshape(n_classes, len(self.gap_item))
+            tau = tau + (np.exp(gaps) @ self.gap_cumulative.T).reshape(n_classes, len(self.items), n_thr)
+        return tau
+
+    def em_log_table(self, values, n_classes):
+        from scipy.special import expit, ndtr
+        tau = self._em_thresholds(values, n_classes)  # (K, I, C-1)
+        used = np.arange(tau.shape[-1])[None, :] < (self.n_categories - 1)[:, None]
+        cum = np.where(used, expit(tau) if self.link == "logit" else ndtr(tau), 1.0)
+        upper = np.concatenate([cum, np.ones_like(cum[..., :1])], axis=-1)
+        lower = np.concatenate([np.zeros_like(cum[..., :1]), cum], axis=-1)
+        return np.log(np.maximum(upper - lower, 1e-300))
+
+    def em_values(self, probs, p_min):
+        from scipy.special import logit, ndtri
+        q = np.where(self.valid, np.clip(probs, p_min, None), 0.0)
+        q = q / q.sum(axis=-1, keepdims=True)
+        cum = np.clip(np.cumsum(q, axis=-1)[..., :-1], p_min, 1.0 - p_min)  # P(y <= c | k), c < C
+        tau = logit(cum) if self.link == "logit" else ndtri(cum)  # (K, I, C-1); unused slots ignored below
+        out = {"ordinal_first_threshold": tau[:, :, 0]}
+        if len(self.gap_item):
+            step = tau[:, self.gap_item, self.gap_position] - tau[:, self.gap_item, self.gap_position - 1]
+            out["ordinal_log_gap"] = np.log(np.maximum(step, 1e-300))
+        return out
+
     def random_start(self, rng, n_classes):
         out = {"ordinal_first_threshold": rng.uniform(-2.0, 0.0, size=(n_classes, len(self.items)))}
         if len(self.gap_item):
@@ -647,6 +683,8 @@ class RestrictedOrdinalKernel(OrdinalKernel):
 
     def parameter_names(self):
         return ["ordinal_location"] + (["ordinal_restricted_log_gap"] if len(self.gap_item) else [])
+
+    em_supported = False  # shared thresholds: no closed-form M-step
 
     def coords(self):  # its own dims and names: restricted and unrestricted ordinal items can be mixed
         labels = [f"{self.names[i]}[{k + 1}]" for i, k in zip(self.gap_item, self.gap_position)]
