@@ -74,7 +74,7 @@ def test_sbc_cases_are_the_registry_s_in_the_paper_s_order():
     from bayesmix import sbc
     assert list(sbc.CASES) == list(registry.sbc_cases())
     assert list(sbc.CASES)[:2] == ["lca", "lca_random_intercept"]
-    assert list(sbc.CASES)[-2:] == ["irt_3pl_fma_gom", "mixture_sem"]  # the general model registers last
+    assert list(sbc.CASES)[-3:] == ["irt_3pl_fma_gom", "mixture_sem", "mixture_sem_two_factor"]  # registers last
 
 
 # ---------------------------------------------------------------- the workflow, per family

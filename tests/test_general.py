@@ -371,14 +371,16 @@ def test_posterior_predictive_of_latent_class_growth_matches_the_simulator():
     _assert_moments_match(got, big.data[sim.items].to_numpy(), atol_mean=0.04, atol_cov=0.06)
 
 
-def test_sbc_case_simulator_agrees_with_the_model_s_replicates():
+@pytest.mark.parametrize("name, n_factors", [("mixture_sem", 1), ("mixture_sem_two_factor", 2)])
+def test_sbc_case_simulator_agrees_with_the_model_s_replicates(name, n_factors):
     """The SBC case's numpy simulator (new factor scores per data set) and posterior_predictive at one prior draw."""
     from bayesmix import sbc
-    case = sbc.make_case("mixture_sem", n_units=300)
+    case = sbc.make_case(name, n_units=300)
     m = quiet(case.build, case.template(np.random.default_rng(0)))
     theta = sbc.prior_draws(m, 1, seed=3)[0]
     rng = np.random.default_rng(4)
-    want = np.concatenate([case.simulate({**theta, "factor_z": rng.standard_normal((300, 1))}, rng).to_numpy(float)
+    want = np.concatenate([case.simulate({**theta, "factor_z": rng.standard_normal((300, n_factors))},
+                                         rng).to_numpy(float)
                            for _ in range(150)])
     point = {rv.name: theta[rv.name] for rv in m.model.free_RVs if rv.name != "factor_z"}
     got = _replicated_rows(m, point, m.data.item_names(), 150)

@@ -6,7 +6,7 @@ from importlib import resources
 
 import pandas as pd
 
-_FILES = {"carcinoma": "carcinoma.csv", "lsat7": "lsat7.csv", "sai_lta": "sai_lta.csv",
+_FILES = {"bfi_en": "bfi_en.csv", "carcinoma": "carcinoma.csv", "lsat7": "lsat7.csv", "sai_lta": "sai_lta.csv",
           "sai_2level": "sai_2level.csv"}
 
 
@@ -21,7 +21,7 @@ def available() -> list[str]:
     --------
     >>> import bayesmix as bm
     >>> bm.datasets.available()
-    ['carcinoma', 'lsat7', 'sai_2level', 'sai_lta']
+    ['bfi_en', 'carcinoma', 'lsat7', 'sai_2level', 'sai_lta']
     """
     return sorted(_FILES)
 
@@ -29,6 +29,10 @@ def available() -> list[str]:
 def load(name: str) -> pd.DataFrame:
     """Load a bundled data set as a DataFrame.
 
+    - ``bfi_en``: 2,617 persons, the five extraversion (E1-E5) and five
+      neuroticism (N1-N5) items of the Big Five Inventory (1-6 ratings; E1, E2
+      reverse keyed), ``gender`` (1 male, 2 female) and ``age``; R psych
+      ``bfi``, complete cases on the ten items (the mixture SEM case study).
     - ``carcinoma``: 118 slides x 7 pathologists (A-G), 1 = carcinoma
       (Agresti 2002, Table 13.1); published ML: 2-class LCA LL -317.2568.
     - ``lsat7``: LSAT section 7, 1000 x 5 binary items (Bock & Lieberman 1970).
