@@ -358,7 +358,7 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
     rng = np.random.default_rng([seed, 0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        template = case.build(case.template(np.random.default_rng([seed, 1])))
+        template = (case.prior_build or case.build)(case.template(np.random.default_rng([seed, 1])))
     pool: list[dict] = []
     batch = 0
 

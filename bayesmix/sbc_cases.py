@@ -47,6 +47,11 @@ class SBCCase:
         array with a leading draw axis S) of the label-aligned variables.
     priors : dict
         The priors the SBC used (passed to the factory; empty = defaults).
+    prior_build : callable, optional
+        ``prior_build(data) -> MixtureModel`` whose prior the truths theta'
+        are drawn from; default ``build``. Only the negative controls of
+        :mod:`bayesmix.sbc_controls` set it (a fitted prior other than the
+        one the truths come from).
     """
 
     name: str
@@ -56,6 +61,7 @@ class SBCCase:
     simulate: Callable[[dict, np.random.Generator], pd.DataFrame]
     quantities: Callable[[Mapping[str, np.ndarray]], dict[str, np.ndarray]]
     priors: dict = field(default_factory=dict)
+    prior_build: Callable[[pd.DataFrame], Any] | None = None
 
 
 def free_softmax(free: np.ndarray) -> np.ndarray:

@@ -70,6 +70,17 @@ def _reference_matrix(perm: np.ndarray) -> np.ndarray:
     return e[perm[: k - 1]] - e[perm[k - 1]][None, :]
 
 
+def _cholesky(cov: np.ndarray) -> np.ndarray:
+    """Cholesky factor of a covariance that may be singular: an SD draw of exactly 0 (exp of a log-SD
+    that underflowed) scales its effects to 0 for every cluster, so their standardized z are not
+    determined; a jitter of 1e-12 of the largest variance on the diagonal sets them to 0."""
+    try:
+        return np.linalg.cholesky(cov)
+    except np.linalg.LinAlgError:
+        jitter = 1e-12 * max(1.0, float(np.max(np.diag(cov))))
+        return np.linalg.cholesky(cov + jitter * np.eye(len(cov)))
+
+
 def _relabel_random_effects(mm, posterior: xr.Dataset, perms: np.ndarray) -> dict:
     """Relabel random intercepts on class logits: alpha' = A alpha, Sigma' = A Sigma A'.
 
@@ -102,7 +113,7 @@ def _relabel_random_effects(mm, posterior: xr.Dataset, perms: np.ndarray) -> dic
             else:  # SDs fixed (fixed={"random_sd": ...}): not in the posterior, values from the registry
                 chol = np.diag(np.atleast_1d(mm.parameters[names["sd"]].values))
             new_cov = a @ chol @ chol.T @ a.T
-            new_chol = np.linalg.cholesky(new_cov)
+            new_chol = _cholesky(new_cov)
             if "z" in get:
                 z = get["z"][c, t]  # (J, D)
                 get["z"][c, t] = np.linalg.solve(new_chol, a @ chol @ z.T).T
