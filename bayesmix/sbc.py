@@ -390,7 +390,7 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
             reference = complete_point(mm, {k: v for k, v in point.items() if k in free})  # as sample() completes it
             idata = mm.sample(draws=draws, tune=tune, chains=chains, sampler="pymc", cores=1, init=point,
                               random_seed=fit_seed, progressbar=False, target_accept=target_accept,
-                              convergence_checks=False)
+                              convergence_checks=False, log_likelihood=False)  # ranks need no pointwise LL
         seconds = time.perf_counter() - start
         posterior = idata["posterior"].to_dataset()
         prior_ds = _dataset(mm, theta, list(posterior.data_vars))

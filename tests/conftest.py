@@ -6,12 +6,39 @@ few draws and fixed seeds.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
-import numpy as np
-import pytest
+# One thread per pytest worker for every pool, in this process and in every child it starts (PyMC's
+# chain processes, dask workers, notebook kernels, CLI subprocesses inherit the environment): the
+# suite runs 2 workers on 2 cores (``make test``), so any pool wider than one thread oversubscribes
+# the cores, and on a busy machine spinning BLAS threads and the per-draw messages between PyMC's
+# chain processes slow a test far more than the load predicts (issue 26 item 5). Set before
+# bayesmix (and so numpy's OpenBLAS, numba and jax) is imported here; explicit settings win.
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
+    # XLA's CPU client: no Eigen thread pool; 4 host devices as bayesmix asks for numpyro's parallel chains
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 "
+                 "--xla_force_host_platform_device_count=4",
+    # sample(cores=None) runs the chains in the calling process (see bayesmix.inference.sampling.default_cores)
+    "BAYESMIX_CORES": "1",
+}
+for _name, _value in THREAD_ENV.items():
+    os.environ.setdefault(_name, _value)
 
-import bayesmix as bm
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+import bayesmix as bm  # noqa: E402
+
+# numpy may have been imported (and OpenBLAS started its threads) by a pytest plugin before this file
+threadpool_limits(limits=1)
+if "numba" in sys.modules:
+    import numba
+    numba.set_num_threads(1)
 
 warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
 
