@@ -112,3 +112,23 @@ def carcinoma_k2_idata(carcinoma_k2):
 def interval_contains(samples: np.ndarray, truth: np.ndarray, prob: float = 0.94) -> np.ndarray:
     lo, hi = np.quantile(samples, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
     return (lo <= truth) & (truth <= hi)
+
+
+# Files that take longest, longest first (per-file seconds on 2 workers, benchmarks/results/suite_durations.csv).
+# pytest-xdist's --dist loadfile hands out files in collection order, and by default first re-sorts them by
+# their NUMBER of tests, which put the few-test, minutes-long files (notebooks, SBC, the wheel) last, where
+# one worker ran them alone while the other idled. Longest first (LPT) keeps both workers busy to the end.
+LONGEST_FIRST = ("test_notebooks.py", "test_sbc.py", "test_lta.py", "test_fma.py", "test_mixture_regression.py",
+                 "test_two_level.py", "test_wheel.py", "test_mplus_10faq.py", "test_golden.py",
+                 "test_adaptive_quadrature.py", "test_mixed_items.py", "test_gom.py", "test_sampling.py",
+                 "test_workflow.py")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # xdist installed: keep the order set below
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
