@@ -36,7 +36,7 @@ def main() -> None:
     args = parser.parse_args()
     table = per_file(args.before)
     if args.after is not None:
-        table = table.join(per_file(args.after), lsuffix="_before", rsuffix="_after", how="outer")
+        table = table.add_suffix("_before").join(per_file(args.after).add_suffix("_after"), how="outer")
         table["cpu_change"] = table["cpu_s_after"] / table["cpu_s_before"] - 1
         table = table.sort_values("cpu_s_before", ascending=False)
     else:
