@@ -436,7 +436,8 @@ def _fit_replication(case: SBCCase, data: pd.DataFrame, theta: dict, r: int, fit
         reference = complete_point(mm, {k: v for k, v in point.items() if k in free})  # as sample() completes it
         idata = mm.sample(draws=settings["draws"], tune=settings["tune"], chains=settings["chains"],
                           sampler="pymc", cores=1, init=point, random_seed=fit_seed, progressbar=False,
-                          target_accept=settings["target_accept"], convergence_checks=False)
+                          target_accept=settings["target_accept"], convergence_checks=False,
+                          log_likelihood=False)  # ranks need no pointwise LL
     seconds = time.perf_counter() - start
     posterior = idata["posterior"].to_dataset()
     prior_ds = _dataset(mm, theta, list(posterior.data_vars))

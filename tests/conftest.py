@@ -6,12 +6,39 @@ few draws and fixed seeds.
 
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 
-import numpy as np
-import pytest
+# One thread per pytest worker for every pool, in this process and in every child it starts (PyMC's
+# chain processes, dask workers, notebook kernels, CLI subprocesses inherit the environment): the
+# suite runs 2 workers on 2 cores (``make test``), so any pool wider than one thread oversubscribes
+# the cores, and on a busy machine spinning BLAS threads and the per-draw messages between PyMC's
+# chain processes slow a test far more than the load predicts (issue 26 item 5). Set before
+# bayesmix (and so numpy's OpenBLAS, numba and jax) is imported here; explicit settings win.
+THREAD_ENV = {
+    "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1",
+    "VECLIB_MAXIMUM_THREADS": "1", "NUMEXPR_NUM_THREADS": "1",
+    # XLA's CPU client: no Eigen thread pool; 4 host devices as bayesmix asks for numpyro's parallel chains
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1 "
+                 "--xla_force_host_platform_device_count=4",
+    # sample(cores=None) runs the chains in the calling process (see bayesmix.inference.sampling.default_cores)
+    "BAYESMIX_CORES": "1",
+}
+for _name, _value in THREAD_ENV.items():
+    os.environ.setdefault(_name, _value)
 
-import bayesmix as bm
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+import bayesmix as bm  # noqa: E402
+
+# numpy may have been imported (and OpenBLAS started its threads) by a pytest plugin before this file
+threadpool_limits(limits=1)
+if "numba" in sys.modules:
+    import numba
+    numba.set_num_threads(1)
 
 warnings.filterwarnings("ignore", message=".*could not link to a BLAS.*")
 
@@ -85,3 +112,23 @@ def carcinoma_k2_idata(carcinoma_k2):
 def interval_contains(samples: np.ndarray, truth: np.ndarray, prob: float = 0.94) -> np.ndarray:
     lo, hi = np.quantile(samples, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
     return (lo <= truth) & (truth <= hi)
+
+
+# Files that take longest, longest first (per-file seconds on 2 workers, benchmarks/results/suite_durations.csv).
+# pytest-xdist's --dist loadfile hands out files in collection order, and by default first re-sorts them by
+# their NUMBER of tests, which put the few-test, minutes-long files (notebooks, SBC, the wheel) last, where
+# one worker ran them alone while the other idled. Longest first (LPT) keeps both workers busy to the end.
+LONGEST_FIRST = ("test_notebooks.py", "test_sbc.py", "test_lta.py", "test_fma.py", "test_mixture_regression.py",
+                 "test_two_level.py", "test_wheel.py", "test_mplus_10faq.py", "test_golden.py",
+                 "test_adaptive_quadrature.py", "test_mixed_items.py", "test_gom.py", "test_sampling.py",
+                 "test_workflow.py")
+
+
+def pytest_configure(config):
+    if hasattr(config.option, "loadscopereorder"):  # xdist installed: keep the order set below
+        config.option.loadscopereorder = False
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order

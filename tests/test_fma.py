@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from marginal_oracle import std_normal_cdf, std_normal_pdf
 from scipy import integrate, optimize
 from scipy.special import expit, log_expit
 from scipy.stats import norm
@@ -73,9 +74,9 @@ def test_fma_loglik_matches_scipy_quadrature(loadings):
     y = df.to_numpy()
     for j in range(len(y)):
         def integrand(eta):
-            lik = sum(prior[c] * np.exp(response_loglik(y[j], norm.cdf(tau[c] + lam[min(c, len(lam) - 1)] * eta)).sum())
+            lik = sum(prior[c] * np.exp(response_loglik(y[j], std_normal_cdf(tau[c] + lam[min(c, len(lam) - 1)] * eta)).sum())
                       for c in range(2))
-            return lik * norm.pdf(eta)
+            return lik * std_normal_pdf(eta)
         want = np.log(integrate.quad(integrand, -10, 10, epsabs=1e-13)[0])
         assert got[j] == pytest.approx(want, abs=1e-8)
 
@@ -101,7 +102,7 @@ def test_fma_gom_loglik_matches_2d_scipy_quadrature():
             p = [expit(tau[c] + lam * eta) for c in range(2)]
             lik = [np.exp(response_loglik(y[j], p[c])) for c in range(2)]
             per_item = np.where(np.isnan(y[j]), 1.0, m1 * lik[0] + (1 - m1) * lik[1])
-            return np.prod(per_item) * norm.pdf(z) * norm.pdf(eta)
+            return np.prod(per_item) * std_normal_pdf(z) * std_normal_pdf(eta)
         want = np.log(integrate.dblquad(integrand, -9, 9, -9, 9, epsabs=1e-12)[0])
         assert got["exact"][j] == pytest.approx(want, abs=1e-6)
         assert got["grid"][j] == pytest.approx(want, abs=1e-6)
@@ -168,7 +169,7 @@ def test_logit_normal_moments_match_scipy(alpha, sd):
     marks = sorted({-12.0, 12.0, *[z0 + k / sd for k in range(-40, 41, 4) if -12 < z0 + k / sd < 12]})
     for a in range(n + 1):
         def f(z):
-            return expit(alpha + sd * z) ** a * expit(-alpha - sd * z) ** (n - a) * norm.pdf(z)
+            return expit(alpha + sd * z) ** a * expit(-alpha - sd * z) ** (n - a) * std_normal_pdf(z)
         want = sum(integrate.quad(f, lo, hi, epsabs=1e-300, epsrel=1e-12, limit=200)[0]
                    for lo, hi in zip(marks[:-1], marks[1:]))
         assert got[a] == pytest.approx(want, rel=1e-9, abs=1e-300)
@@ -209,7 +210,7 @@ def test_3pl_parameterizations_have_the_same_likelihood_at_converted_values():
     for j in range(len(y)):
         def integrand(eta):  # eq. 42
             p = g + (1 - g) * expit(a * (eta - b))
-            return np.exp(response_loglik(y[j], p).sum()) * norm.pdf(eta)
+            return np.exp(response_loglik(y[j], p).sum()) * std_normal_pdf(eta)
         want = np.log(integrate.quad(integrand, -10, 10, epsabs=1e-13)[0])
         assert ll_direct[j] == pytest.approx(want, abs=1e-6)
         # tau_i1 = 15 (eq. 45): F(15) = 1 - 3e-7 with the logit link

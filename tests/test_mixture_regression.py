@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import integrate, stats
+from marginal_oracle import std_normal_pdf
 from scipy.special import log_softmax, logsumexp
 
 import bayesmix as bm
@@ -144,11 +145,11 @@ def _integrate_numpy(values, frame, spec, j, dim):
     """log of the integral over z ~ N(0, I) of exp(conditional), by adaptive quadrature."""
     shift = _numpy_conditional(values, frame, spec, np.zeros(dim), j)
     if dim == 1:
-        f = lambda z: np.exp(_numpy_conditional(values, frame, spec, [z], j) - shift) * stats.norm.pdf(z)  # noqa: E731
+        f = lambda z: np.exp(_numpy_conditional(values, frame, spec, [z], j) - shift) * std_normal_pdf(z)  # noqa: E731
         value, _ = integrate.quad(f, -12, 12, epsabs=1e-13, epsrel=1e-12, limit=200)
     else:
         f = lambda z1, z0: (np.exp(_numpy_conditional(values, frame, spec, [z0, z1], j) - shift)  # noqa: E731
-                            * stats.norm.pdf(z0) * stats.norm.pdf(z1))
+                            * std_normal_pdf(z0) * std_normal_pdf(z1))
         value, _ = integrate.dblquad(f, -8, 8, -8, 8, epsabs=1e-9, epsrel=1e-9)
     return np.log(value) + shift
 
@@ -207,7 +208,7 @@ def test_class_posterior_matches_scipy_quad(case):
                 logit = values["class_intercept"][0] + values["class_slope"][0, 0] * row["age"]
                 terms = log_softmax([logit, 0.0]) + stats.norm.logpdf(row["y"], mu + u[0] + beta * row["x"], sd)
                 p1 = np.exp(terms[0] - logsumexp(terms))
-                return np.exp(_numpy_conditional(values, frame, spec, [z], j)) * stats.norm.pdf(z) * p1
+                return np.exp(_numpy_conditional(values, frame, spec, [z], j)) * std_normal_pdf(z) * p1
 
             value, _ = integrate.quad(integrand, -12, 12, epsabs=1e-14, epsrel=1e-12, limit=200)
             np.testing.assert_allclose(post[unit, 0], value / marginal, atol=1e-6)

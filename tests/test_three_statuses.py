@@ -24,7 +24,7 @@ import pandas as pd
 import pytest
 from scipy import integrate
 from scipy.special import expit, softmax
-from scipy.stats import norm
+from marginal_oracle import std_normal_pdf
 
 import bayesmix as bm
 from two_level_frames import ITEMS, MIXED_TYPES, loglik_at, small_frame
@@ -157,9 +157,9 @@ def oracle(frame: pd.DataFrame, m, values: dict, sd_by_d: bool):
         def joint(z, d, i=None, c=None):
             t = unit_terms(z, d)
             if i is None:
-                return pi[d] * np.prod(t.sum(1)) * norm.pdf(z)
+                return pi[d] * np.prod(t.sum(1)) * std_normal_pdf(z)
             others = np.prod(np.delete(t.sum(1), i))
-            return pi[d] * others * t[i, c] * norm.pdf(z)
+            return pi[d] * others * t[i, c] * std_normal_pdf(z)
 
         quad = lambda f: integrate.quad(f, -np.inf, np.inf, epsabs=0, epsrel=1e-12, limit=200)[0]  # noqa: E731
         by_d = np.array([quad(lambda z: joint(z, d)) for d in range(2)])

@@ -38,6 +38,7 @@ import xarray as xr
 from scipy import integrate
 from scipy.special import expit, logsumexp, softmax
 from scipy.stats import norm
+from marginal_oracle import std_normal_pdf
 
 import bayesmix as bm
 from bayesmix._compile import COMPILE_MODE
@@ -165,7 +166,7 @@ class WithinBetweenOracle:
         shift = self.conditional_vectorized(j, np.linspace(-6, 6, 121)[:, None]).max()
 
         def integrand(z):
-            return np.exp(self.conditional(j, z) - shift) * norm.pdf(z)
+            return np.exp(self.conditional(j, z) - shift) * std_normal_pdf(z)
 
         value, err = integrate.quad(integrand, -np.inf, np.inf, epsabs=0.0, epsrel=1e-12, limit=200)
         assert err < 1e-9 * abs(value) + 1e-300
@@ -371,7 +372,7 @@ def test_quadrature_class_probabilities_match_adaptive_quad(wb2):
         shift = oracle.conditional(j, 0.0)
 
         def integrand(z):  # [normalizer, numerators of P(C_ij = c | y_j)]
-            weight = np.exp(oracle.conditional(j, z) - shift) * norm.pdf(z)
+            weight = np.exp(oracle.conditional(j, z) - shift) * std_normal_pdf(z)
             return weight * np.concatenate([[1.0], oracle.posterior_given_z(j, z).ravel()])
 
         value, err = integrate.quad_vec(integrand, -np.inf, np.inf, epsabs=0, epsrel=1e-11)

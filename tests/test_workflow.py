@@ -405,8 +405,8 @@ def test_two_level_predict_new_cluster_equals_a_copied_cluster(within_between_fi
 
 
 def test_two_level_predict_new_unit_in_known_cluster_by_quadrature(within_between_fit):
+    from marginal_oracle import std_normal_pdf
     from scipy.integrate import quad
-    from scipy.stats import norm
     data, m, ml = within_between_fit
     new = pd.DataFrame([[1, 1, np.nan, np.nan, np.nan]], columns=ITEMS5).assign(school="s05")  # ambiguous alone
     got = m.predict_proba(new, ml).to_numpy()[0]
@@ -424,7 +424,7 @@ def test_two_level_predict_new_unit_in_known_cluster_by_quadrature(within_betwee
 
     def weight(z, cls=None):
         pi = np.array([expit(a + sd * z), 1 - expit(a + sd * z)])
-        value = norm.pdf(z) * np.prod([pi @ lk for lk in members])
+        value = std_normal_pdf(z) * np.prod([pi @ lk for lk in members])
         return value * (pi @ own if cls is None else pi[cls] * own[cls])
 
     total = quad(weight, -10, 10, limit=200)[0]
