@@ -121,7 +121,7 @@ def interval_contains(samples: np.ndarray, truth: np.ndarray, prob: float = 0.94
 LONGEST_FIRST = ("test_notebooks.py", "test_sbc.py", "test_sbc_controls.py", "test_lta.py", "test_fma.py", "test_mixture_regression.py",
                  "test_two_level.py", "test_wheel.py", "test_mplus_10faq.py", "test_golden.py",
                  "test_adaptive_quadrature.py", "test_mixed_items.py", "test_gom.py", "test_sampling.py",
-                 "test_workflow.py", "test_distributed.py", "test_mixture_sem.py", "test_frictions.py")
+                 "test_workflow.py", "test_distributed.py", "test_mixture_sem_random.py", "test_frictions.py")
 
 
 def pytest_configure(config):
