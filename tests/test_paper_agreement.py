@@ -75,7 +75,7 @@ def test_table2_and_table3_are_on_the_paper_design_by_monte_carlo():
 
 def _readme_rows() -> dict[str, str]:
     text = (REPO / "README.md").read_text()
-    start = text.index("| paper | spec(s) | reproduced in |")
+    start = text.index("| paper | spec(s) | reproduced in")
     rows = {}
     for line in text[start:].splitlines()[2:]:
         if not line.startswith("|"):
