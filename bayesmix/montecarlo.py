@@ -58,7 +58,8 @@ class MonteCarloResult:
     table : DataFrame
         Per parameter: population, mean, sd, mean_se, mse, coverage (95%), n.
     replications : DataFrame
-        Per replication: seed, ok, converged, relabeled, loglik, seconds, error.
+        Per replication: seed, ok, converged, relabeled, loglik, seconds, error, warnings (the
+        package's warnings of that replication, one per line: recorded, not silenced).
     estimates : DataFrame
         Every replication's estimates (long).
     spec_name : str
@@ -66,6 +67,8 @@ class MonteCarloResult:
         Share of replications with a converged ML solution.
     failed : DataFrame
         Replications that raised, with their error.
+    warnings : Series
+        The package's warnings across replications: how many replications raised each.
 
     Examples
     --------
@@ -84,6 +87,13 @@ class MonteCarloResult:
         return float(self.replications["converged"].mean()) if len(self.replications) else float("nan")
 
     @property
+    def warnings(self) -> pd.Series:
+        """How many replications raised each warning of the package (first line of its message), most frequent first."""
+        lines = [text.split("\n")[0][:200] for cell in self.replications.get("warnings", pd.Series(dtype=str))
+                 for text in str(cell).split("\n") if text]
+        return pd.Series(lines, dtype=object).value_counts().rename("replications")
+
+    @property
     def failed(self) -> pd.DataFrame:
         """Replications that raised, with their error."""
         return self.replications[~self.replications["ok"]]
@@ -99,6 +109,10 @@ class MonteCarloResult:
         lines.append(self.table.to_string(float_format=lambda v: f"{v:.4f}"))
         for _, row in self.failed.iterrows():
             lines.append(f"replication {row['replication']} failed: {row['error'].strip().splitlines()[-1]}")
+        counts = self.warnings
+        if len(counts):
+            lines.append("warnings of the package (number of replications that raised each):")
+            lines.extend(f"  {n} x {text}" for text, n in counts.items())
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -198,7 +212,7 @@ def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast:
     t0 = time.perf_counter()
     record: dict[str, Any] = {"replication": replication, "seed": seed, "ok": False, "converged": False,
                               "relabeled": False, "loglik": np.nan, "error": "", "seconds": np.nan, "estimates": {},
-                              "population": {}}
+                              "population": {}, "warnings": ""}
     try:
         from .relabel import set_label_reference
         from .spec import read_spec
@@ -206,10 +220,12 @@ def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast:
         spec.source = Path(source) if source else None
         sim = spec.simulate(seed=seed, fast=fast)
         data = sim.data
-        if prepare is not None:
-            data = prepare(replication, data)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        # the package's warnings of each replication (boundary estimates, unreplicated optima, ...) are
+        # recorded, not silenced: ``replications["warnings"]`` lists them, ``MonteCarloResult.warnings`` counts them
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if prepare is not None:
+                data = prepare(replication, data)
             model = spec.build(data, fast=fast)
             hooks = registry.get(spec.factory).montecarlo_hooks or registry.MonteCarloHooks()
             if hooks.true_membership is not None:
@@ -228,15 +244,26 @@ def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast:
         record["estimates"] = {name: (float(params.loc[name, "estimate"]), float(params.loc[name, "se"]))
                                for name in params.index}
         record.update(ok=True, converged=bool(ml.converged), loglik=float(ml.loglik))
+        record["warnings"] = _distinct_warnings(caught)
     except Exception:  # noqa: BLE001  (a failing replication is recorded, the study goes on)
         record["error"] = traceback.format_exc()
     record["seconds"] = time.perf_counter() - t0
     return record
 
 
+def _distinct_warnings(caught) -> str:
+    """The package's warnings of one replication, one line each, in order, without repeats (BLAS notes dropped)."""
+    seen: list[str] = []
+    for w in caught:
+        text = f"{w.category.__name__}: {w.message}"
+        if "BLAS" not in text and text not in seen:
+            seen.append(text)
+    return "\n".join(seen)
+
+
 def _summarize(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    reps = pd.DataFrame([{k: r[k] for k in ("replication", "seed", "ok", "converged", "relabeled", "loglik", "seconds",
-                                                  "error")}
+    reps = pd.DataFrame([{k: r.get(k, "") for k in ("replication", "seed", "ok", "converged", "relabeled", "loglik",
+                                                      "seconds", "error", "warnings")}
                          for r in records]).sort_values("replication").reset_index(drop=True)
     rows = []
     for r in records:
@@ -299,7 +326,9 @@ def montecarlo(spec, replications: int | None = None, seed: int | None = None, s
     MonteCarloResult
         ``table`` per parameter: population, mean, sd, mean_se, mse, coverage
         (95%), n; ``replications`` (seed, ok, converged, loglik, seconds,
-        error); ``converged`` share; ``failed`` replications.
+        error, warnings: the package's warnings of the replication, recorded
+        rather than silenced); ``converged`` share; ``failed`` replications;
+        ``warnings`` counts.
 
     Examples
     --------

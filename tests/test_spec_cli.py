@@ -190,6 +190,8 @@ def test_montecarlo_on_a_local_cluster_reports_a_failing_replication():
     def prepare(replication, data):  # a local function: pickled by value to the workers
         if replication == 2:
             raise RuntimeError("injected failure in replication 2")
+        if replication == 3:
+            warnings.warn("injected warning in replication 3", UserWarning)
         return data
 
     study = bm.montecarlo("lca_power_k2", replications=3, seed=11, fast=True, prepare=prepare)
@@ -214,6 +216,11 @@ def test_montecarlo_on_a_local_cluster_reports_a_failing_replication():
     items = table.index.str.startswith("binary_logit")
     assert (np.sign(table.loc[items, "mean"]) == np.sign(table.loc[items, "population"])).all()
     assert "replication 2 failed" in str(study)
+    # warnings raised inside a replication are recorded per replication, counted and printed, not silenced
+    assert "UserWarning: injected warning in replication 3" in reps.loc[2, "warnings"]
+    assert "injected warning" not in reps.loc[0, "warnings"]
+    assert study.warnings["UserWarning: injected warning in replication 3"] == 1
+    assert "1 x UserWarning: injected warning in replication 3" in str(study)
 
 
 def test_montecarlo_needs_a_simulator():
