@@ -6,8 +6,8 @@ from importlib import resources
 
 import pandas as pd
 
-_FILES = {"bfi_en": "bfi_en.csv", "carcinoma": "carcinoma.csv", "lsat7": "lsat7.csv", "sai_lta": "sai_lta.csv",
-          "sai_2level": "sai_2level.csv"}
+_FILES = {"bfi_en": "bfi_en.csv", "carcinoma": "carcinoma.csv", "election": "election.csv", "lsat7": "lsat7.csv",
+          "sai_lta": "sai_lta.csv", "sai_2level": "sai_2level.csv"}
 
 
 def available() -> list[str]:
@@ -21,7 +21,7 @@ def available() -> list[str]:
     --------
     >>> import bayesmix as bm
     >>> bm.datasets.available()
-    ['bfi_en', 'carcinoma', 'lsat7', 'sai_2level', 'sai_lta']
+    ['bfi_en', 'carcinoma', 'election', 'lsat7', 'sai_2level', 'sai_lta']
     """
     return sorted(_FILES)
 
@@ -35,6 +35,12 @@ def load(name: str) -> pd.DataFrame:
       ``bfi``, complete cases on the ten items (the mixture SEM case study).
     - ``carcinoma``: 118 slides x 7 pathologists (A-G), 1 = carcinoma
       (Agresti 2002, Table 13.1); published ML: 2-class LCA LL -317.2568.
+    - ``election``: 2000 American National Election Study, 1,785 respondents:
+      how well 12 traits describe Gore (MORALG, CARESG, KNOWG, LEADG, DISHONG,
+      INTELG) and Bush (MORALB ... INTELB), 1 "extremely well" to 4 "not well
+      at all", with missing answers (NaN); VOTE3, AGE, EDUC (1-7), GENDER
+      (1 male, 2 female), PARTY (1 strong Democrat to 7 strong Republican);
+      R poLCA ``election`` (the workflow case study).
     - ``lsat7``: LSAT section 7, 1000 x 5 binary items (Bock & Lieberman 1970).
     - ``sai_lta``: state anxiety, 5 binary items at two occasions, persons in 28 studies.
     - ``sai_2level``: state anxiety at time 1, 2,966 persons x 5 binary items in
