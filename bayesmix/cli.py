@@ -249,7 +249,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     mc.add_argument("spec")
     mc.add_argument("--replications", type=int, default=None, help="default: the spec's [montecarlo] or 100")
     mc.add_argument("--seed", type=int, default=None)
-    mc.add_argument("--scheduler", default=None, help="a dask scheduler address (default: a LocalCluster)")
+    mc.add_argument("--scheduler", default=None,
+                    help="'local' (a dask LocalCluster, the default), 'serial' (this process) or a dask scheduler address")
     mc.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: 2)")
     mc.add_argument("--out", default=None, help="write the table and per-replication results here")
     mc.add_argument("--fast", action="store_true")
@@ -257,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as err:
+    except (ValueError, ImportError) as err:  # bad input, or an optional extra not installed (its pip line)
         print(f"bayesmix: error: {err}", file=sys.stderr)
         return 2
 

@@ -88,8 +88,26 @@ def _client(kind: str, scheduler: Any, n_workers: int | None) -> Iterator[Any]:
     try:
         yield client
     finally:
-        client.close()
-        cluster.close()
+        with _quiet_shutdown():
+            client.close()
+            cluster.close()
+
+
+@contextmanager
+def _quiet_shutdown() -> Iterator[None]:
+    """Closing a LocalCluster after the work is done: dask's nanny logs "Worker process still alive after
+    ... seconds, killing" when a worker takes a moment to exit, a line users read as a failure after a good
+    run (issue 25). Its shutdown messages below ERROR are not shown while the cluster this call started closes."""
+    import logging
+    loggers = [logging.getLogger(name) for name in ("distributed.nanny", "distributed.process", "distributed.worker")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def map_tasks(function: Callable[..., Any], tasks: Sequence[tuple], *, scheduler: Any = None,
@@ -129,10 +147,10 @@ def map_tasks(function: Callable[..., Any], tasks: Sequence[tuple], *, scheduler
             if on_result is not None:
                 on_result(index, results[-1])
         return results
-    from dask.distributed import as_completed
     import uuid
     token = uuid.uuid4().hex[:8]
-    with _client(kind, scheduler, n_workers) as client:
+    with _client(kind, scheduler, n_workers) as client:  # says what to install when dask is missing
+        from dask.distributed import as_completed
         futures = [client.submit(function, *task, pure=False, key=f"{name}-{token}-{index}")
                    for index, task in enumerate(tasks)]
         position = {future.key: index for index, future in enumerate(futures)}

@@ -110,3 +110,24 @@ def test_montecarlo_serial_equals_the_cluster(client):
     pd.testing.assert_frame_equal(remote.table, serial.table, check_exact=False, atol=1e-8)
     assert list(remote.replications["loglik"]) == pytest.approx(list(serial.replications["loglik"]), abs=1e-8)
     assert serial.replications["ok"].all()
+
+
+def test_a_local_cluster_started_by_the_call_closes_quietly(caplog):
+    import logging
+    nanny = logging.getLogger("distributed.nanny")
+    before = nanny.level
+    with caplog.at_level(logging.INFO):
+        assert map_tasks(_square, [(2, 1), (3, 1)], scheduler="local", n_workers=1) == [5, 10]
+    assert nanny.level == before  # the shutdown quieting is undone
+    assert not [r for r in caplog.records if r.name.startswith("distributed.nanny") and r.levelno >= logging.WARNING
+                and "killing" in r.getMessage()]
+
+
+def test_cli_without_the_dask_extra_says_what_to_install(monkeypatch, capsys):
+    import sys
+
+    from bayesmix.cli import main
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)  # as if `pip install 'bayesmix[dask]'` was not run
+    assert main(["montecarlo", "lca_power_k2", "--replications", "1", "--fast"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'bayesmix[dask]'" in err and "Traceback" not in err
