@@ -18,6 +18,7 @@ from .io import load, save, to_netcdf
 from .loo_patterns import loo_by_pattern
 from .model import MixtureModel
 from .montecarlo import montecarlo
+from . import plots  # noqa: F401  (matplotlib is imported by the first plot, not here)
 from .predict import point_posterior
 from .relabel import relabel
 from .spec import from_spec, read_spec, to_spec, write_spec
@@ -32,3 +33,4 @@ __all__ = ["lca", "mixture_sem", "mixture_regression", "lta", "gom", "fma", "fma
 __all__ += ["enumerate_classes", "ClassEnumeration"]
 __all__ += ["class_probability_curves"]
 __all__ += ["ThreeStepResult", "classification_error", "distal_outcome", "three_step", "three_step_bayes"]
+__all__ += ["plots"]

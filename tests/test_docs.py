@@ -49,9 +49,10 @@ def test_api_reference_covers_the_public_names(html):
     ids = set()
     for page in (html / "api").glob("*.html"):
         ids |= set(re.findall(r'id="(bayesmix\.[\w.]+)"', page.read_text()))
-    expected = {f"bayesmix.{name}" for name in bm.__all__ if name not in ("__version__", "datasets", "irt_conversions")}
+    expected = {f"bayesmix.{name}" for name in bm.__all__ if name not in ("__version__", "datasets", "irt_conversions", "plots")}
     expected |= {f"bayesmix.datasets.{name}" for name in bm.datasets.__all__}
     expected |= {f"bayesmix.irt_conversions.{name}" for name in bm.irt_conversions.__all__}
+    expected |= {f"bayesmix.plots.{name}" for name in bm.plots.__all__}
     assert not expected - ids, f"not in the API reference: {sorted(expected - ids)}"
     models = (html / "api" / "models.html").read_text()
     for method in ("fit_ml", "sample", "transition_matrices", "factor_scores", "irt_parameters"):

@@ -58,6 +58,39 @@ def test_missing_covariates_drop_warns_and_keeps_row_labels(carcinoma):
     assert list(lta.data.units) == list(df.dropna(subset=["x"]).index)
 
 
+def _logp_at_start(m) -> float:
+    model = m.model
+    return float(model.compile_logp()(model.initial_point()))
+
+
+@pytest.mark.parametrize("family", ["gom", "mixture_sem", "mixture_regression"])
+def test_missing_covariates_drop_in_every_factory_with_covariates(carcinoma, family):
+    """gom, mixture_sem and mixture_regression take the same policy (regression predictors included): the dropped
+    model is the model of the complete rows (same units, same log-density at the start), and the default refuses."""
+    df = _with_missing_covariate(carcinoma)
+    df["y"] = np.random.default_rng(2).normal(size=len(df))
+    calls = {
+        "gom": lambda d, **kw: bm.gom(d, list("ABCDE"), 2, covariates=["x", "w"],
+                                      integration={"method": "gauss-hermite", "points": 5}, **kw),
+        "mixture_sem": lambda d, **kw: bm.mixture_sem(d, list("ABCDE"), 2, factors={"f": list("ABC")},
+                                                      regressions={"f": ["w"]}, class_covariates=["x"],
+                                                      integration={"method": "gauss-hermite", "points": 5}, **kw),
+        "mixture_regression": lambda d, **kw: bm.mixture_regression(d, "y", ["x"], 2, covariates=["w"], **kw),
+    }
+    build = calls[family]
+    with pytest.raises(ValueError, match=r"column '[xw]' has \d missing.*missing_covariates='drop'"):
+        build(df)
+    with pytest.raises(ValueError, match=r"missing_covariates must be one of"):
+        build(df, missing_covariates="omit")
+    with pytest.warns(UserWarning, match=r"leaving out 4 of 118 row\(s\) with a missing value") as record:
+        dropped = build(df, missing_covariates="drop")
+    assert {os.path.abspath(w.filename) for w in record} == {os.path.abspath(__file__)}
+    kept = df.dropna(subset=["x", "w"])
+    by_hand = build(kept)
+    assert list(dropped.data.units) == list(kept.index)
+    assert _logp_at_start(dropped) == pytest.approx(_logp_at_start(by_hand), abs=1e-8)
+
+
 def test_dropped_rows_compare_on_common_units(carcinoma):
     df = _with_missing_covariate(carcinoma)
     with warnings.catch_warnings():

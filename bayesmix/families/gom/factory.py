@@ -143,6 +143,7 @@ def gom(
     integration: Mapping[str, Any] | None = None,
     fixed: Mapping[str, Any] | None = None,
     equal: Any = None,
+    missing_covariates: str = "error",
 ) -> MixtureModel:
     """Grade-of-membership model on wide data (one row per person), section 7.
 
@@ -205,6 +206,12 @@ def gom(
         ``(1)``), e.g. ``fixed={"binary_logit[class1, A]": 0.0}``,
         ``equal={"binary_logit[*, A]": "class"}``; they hold for every estimator
         and leave the parameter count (:mod:`bayesmix.constraints`).
+    missing_covariates : ``"error"`` or ``"drop"``
+        The policy for rows with a missing class or item covariate: ``"error"`` (default)
+        refuses them, naming the column; ``"drop"`` leaves them out with a
+        warning naming the count and the columns. The kept rows keep their
+        labels, so ``bm.compare(..., units="common")`` sets the model against
+        one fitted to all rows.
 
     Returns
     -------
@@ -233,7 +240,7 @@ def gom(
     person = list(covariates or [])
     encoded = encode(data, items, n_classes, item_types=item_types,
                      covariates=person + [c for c in term_columns if c not in person] or None,
-                     missing_codes=missing_codes)
+                     missing_codes=missing_codes, missing_covariates=missing_covariates)
     x_item = None
     if terms:  # the item covariates' columns out of the encoded covariates (rows as encoded)
         all_names = list(encoded.covariate_names)

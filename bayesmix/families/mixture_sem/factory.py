@@ -73,7 +73,7 @@ import pytensor.tensor as pt
 
 from ...class_model import ClassModel, class_labels
 from ...constraints import Constraints
-from ...data import encode, numeric_matrix
+from ...data import drop_missing_covariates, encode, numeric_matrix
 from ...kernels import build_kernels
 from ...latent import LatentEffects
 from ...latent.structural import MAX_NODES, WithinFactors
@@ -182,6 +182,7 @@ def mixture_sem(
     integration: Mapping[str, Any] | None = None,
     fixed: Mapping[str, Any] | None = None,
     equal: Any = None,
+    missing_covariates: str = "error",
 ) -> MixtureSEMModel:
     """Mixture SEM: factors, structural regressions and covariates inside each latent class (eq. 2-4).
 
@@ -249,6 +250,13 @@ def mixture_sem(
         cluster effects and ``within`` (a dict ``{"method", "points"}``) the
         rule over each person's factors; their product is limited to
         ``MAX_NODES`` nodes per person (default cluster points: as many as fit).
+    missing_covariates : ``"error"`` or ``"drop"``
+        The policy for rows with a missing covariate (class covariates, predictors in
+        ``regressions``, cluster covariates): ``"error"`` (default)
+        refuses them, naming the column; ``"drop"`` leaves them out with a
+        warning naming the count and the columns. The kept rows keep their
+        labels, so ``bm.compare(..., units="common")`` sets the model against
+        one fitted to all rows.
 
     Returns
     -------
@@ -280,8 +288,11 @@ def mixture_sem(
                          "drop cluster=.")
     spec = parse_random(random, spec)
     integration, within_rule = _integration(integration, spec)
+    # rows with a missing regression predictor follow the same policy as the class covariates
+    data = drop_missing_covariates(data, spec.covariates, missing_covariates)
     encoded = encode(data, items, n_classes, item_types=item_types, covariates=list(spec.class_covariates),
-                     cluster=cluster, cluster_covariates=cluster_covariates, missing_codes=missing_codes)
+                     cluster=cluster, cluster_covariates=cluster_covariates, missing_codes=missing_codes,
+                     missing_covariates=missing_covariates)
     check_item_kinds(spec, {it.name: it.kind for it in encoded.items})
     if spec.random:
         check_clusters(encoded.cluster_index, cluster, random_options=["random"])

@@ -22,7 +22,7 @@ import pymc as pm
 
 from ...class_model import ClassModel, class_labels
 from ...constraints import constrained_model
-from ...data import check_columns, encode, numeric_matrix
+from ...data import check_columns, check_missing_covariates, drop_missing_covariates, encode, numeric_matrix
 from ...kernels import RegressionKernel
 from ...latent import LatentEffects
 from ...model import MixtureModel
@@ -159,6 +159,7 @@ def mixture_regression(
     integration: Mapping[str, Any] | None = None,
     fixed: Mapping[str, Any] | None = None,
     equal: Any = None,
+    missing_covariates: str = "error",
 ) -> MixtureModel:
     """Mixture of linear regressions with classes marginalized exactly (section 5, eq. 19).
 
@@ -234,6 +235,12 @@ def mixture_regression(
     fixed, equal : constraints by parameter name and coordinate labels (Mplus ``@`` and ``(1)``), e.g.
         ``fixed={"regression_slope[class1, x1]": 0.0}``, ``equal={"residual_sd": "class"}``; fixed elements and ties
         leave the parameter count and hold for every estimator (see :mod:`bayesmix.constraints`).
+    missing_covariates : ``"error"`` or ``"drop"``
+        The policy for rows with a missing predictor ``x``, class covariate or cluster
+        covariate: ``"error"`` (default) refuses them, naming the column; ``"drop"`` leaves them out with a
+        warning naming the count and the columns. The kept rows keep their
+        labels, so ``bm.compare(..., units="common")`` sets the model against
+        one fitted to all rows.
 
     Returns
     -------
@@ -252,6 +259,7 @@ def mixture_regression(
     >>> ml.params                                # doctest: +SKIP
     """
     call = {"factory": "mixture_regression", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
+    check_missing_covariates(missing_covariates)
     check_bool(random_class_intercept, "random_class_intercept")
     check_bool(equal_variances, "equal_variances")
     x, random_labels, covariates, cluster_covariates, integration, random_covariance = _validate(
@@ -259,8 +267,11 @@ def mixture_regression(
         cluster_covariates, equal_variances, integration, random_covariance)
     # encode validates the outcome, class covariates and clusters (rows with a missing y are dropped);
     # the regression predictors x are checked on the remaining rows
+    # the predictors x follow the covariates' policy (one warning for every column)
+    data = drop_missing_covariates(data, list(dict.fromkeys([*x, *(covariates or []), *(cluster_covariates or [])])),
+                                   missing_covariates)
     encoded = encode(data, [y], n_classes, item_types="continuous", covariates=covariates, cluster=cluster,
-                     cluster_covariates=cluster_covariates)
+                     cluster_covariates=cluster_covariates, missing_covariates=missing_covariates)
     frame = encoded.frame
     x_matrix = numeric_matrix(frame, x, "x")
     constant = [p for p, s in zip(x, x_matrix.std(axis=0)) if s == 0]
