@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import warnings
 from dataclasses import dataclass
@@ -431,6 +432,7 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
 
 #: compiled functions of this process, per case (kept across the replications a process fits)
 _STORES: dict[tuple, "_reuse.CompileStore"] = {}
+_REUSE_LOCK = threading.Lock()
 
 
 def _store(case: SBCCase) -> "_reuse.CompileStore":
@@ -453,8 +455,9 @@ def _fit_replication(case: SBCCase, data: pd.DataFrame, theta: dict, r: int, fit
         mm = case.build(data)
     start, cpu_start = time.perf_counter(), time.process_time()
     reuse = settings.get("reuse_compiled", False)
-    with warnings.catch_warnings(), _QuietPyMC(), (_reuse.reuse_compiled(_store(case)) if reuse
-                                                   else contextlib.nullcontext()):
+    # a worker with several threads runs its replications one at a time: the swapped data are per process
+    with (_REUSE_LOCK if reuse else contextlib.nullcontext()), warnings.catch_warnings(), _QuietPyMC(), \
+            (_reuse.reuse_compiled(_store(case)) if reuse else contextlib.nullcontext()):
         warnings.simplefilter("ignore")
         point, _ = initial_point(mm, "map", fit_seed, settings["starts"])
         free = {rv.name for rv in mm.model.free_RVs}
