@@ -4,6 +4,9 @@
     .venv/bin/python benchmarks/sbc_all.py --cases lca,fma --replications 20
     .venv/bin/python benchmarks/sbc_all.py --jobs 2              # cases in 2 worker processes
     .venv/bin/python benchmarks/sbc_all.py --table               # rebuild verdicts.md from saved results
+    .venv/bin/python benchmarks/sbc_all.py --power --cases lca --scheduler local --workers 2
+                                       # power >= 0.8 against a 0.5-SD bias, fits on a 2-process LocalCluster
+    .venv/bin/python benchmarks/sbc_all.py --plan-power          # replications and CPU time power needs, per case
 
 For each case of :data:`bayesmix.sbc.CASES` (sizes and replications in
 :data:`PLAN`), :func:`bayesmix.sbc.run_sbc` draws parameters from the prior,
@@ -68,20 +71,55 @@ PLAN: dict[str, tuple[dict, int]] = {
 FIT = {"draws": 100, "tune": 200, "chains": 2, "n_posterior": 50, "starts": 3}
 
 
-def run_case(name: str, replications: int | None, seed: int) -> dict:
-    from bayesmix import sbc
+#: the miscalibration every case's replications are sized against with ``--power``
+POWER_BIAS, POWER_TARGET = 0.5, 0.8
 
-    sizes, planned = PLAN[name]
-    sizes = dict(sizes)
+
+def _case(name: str):
+    from bayesmix import sbc
+    sizes = dict(PLAN[name][0])
     fit = {**FIT, **sizes.pop("fit", {})}
-    n = replications or planned
     case = sbc.make_case(sizes.pop("case", name), **sizes)
     case.name = name
+    return case, fit
+
+
+def n_quantities(name: str) -> int:
+    """Quantities the case ranks (from one prior draw on its template data; no fit)."""
+    import warnings
+    from bayesmix import sbc
+    case, _ = _case(name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mm = (case.prior_build or case.build)(case.template(np.random.default_rng(0)))
+    theta = sbc.prior_draws(mm, 1, seed=0)[0]
+    return len(case.quantities(sbc._stack(sbc._dataset(mm, theta, [k for k in theta if k in mm.model.named_vars]))))
+
+
+def power_plan(name: str) -> dict:
+    """Replications for power >= POWER_TARGET against a POWER_BIAS-SD bias, and the CPU time they take."""
+    from bayesmix import sbc
+    q = n_quantities(name)
+    n, pw = sbc.replications_for_power(q, bias=POWER_BIAS, target=POWER_TARGET)
+    previous = OUT / f"{name}_fits.csv"
+    per_fit = float(pd.read_csv(previous)["seconds"].mean()) if previous.exists() else float("nan")
+    return {"case": name, "quantities": q, "replications_for_power": n, "power": pw,
+            "seconds_per_fit_last_run": per_fit, "projected_cpu_minutes": n * per_fit / 60}
+
+
+def run_case(name: str, replications: int | None, seed: int, scheduler=None, workers: int | None = None) -> dict:
+    from bayesmix import sbc
+
+    n = replications or PLAN[name][1]
+    case, fit = _case(name)
     start = time.perf_counter()
+    cpu_start = time.process_time() + _children_cpu()
     log = OUT / f"{name}.log"
     with open(log, "w") as handle:
-        result = sbc.run_sbc(case, n, seed=seed, progress=lambda m: print(m, file=handle, flush=True), **fit)
+        result = sbc.run_sbc(case, n, seed=seed, progress=lambda m: print(m, file=handle, flush=True),
+                             scheduler=scheduler, n_workers=workers, **fit)
     wall = time.perf_counter() - start
+    cpu = time.process_time() + _children_cpu() - cpu_start
     frame = pd.concat({"truth": result.truth, "rank": result.ranks, "fractional": result.fractional}, axis=1)
     frame.to_csv(OUT / f"{name}_ranks.csv", index_label="replication")
     result.fits.to_csv(OUT / f"{name}_fits.csv", index=False)
@@ -100,6 +138,7 @@ def run_case(name: str, replications: int | None, seed: int) -> dict:
     worst = table.assign(p=table[["p_chi2", "p_ecdf"]].min(axis=1))["p"].idxmin()
     summary = {
         "case": name, "description": result.description, "replications": n, "quantities": len(table),
+        "replications_for_power": sbc.replications_for_power(len(table), bias=POWER_BIAS, target=POWER_TARGET)[0],
         "L": result.n_posterior, **{k: v for k, v in fit.items() if k != "n_posterior"},
         "priors": result.priors or "defaults", "verdict": decision, "bonferroni_p": adjusted,
         "worst_quantity": worst, "worst_mean_u": float(table.loc[worst, "mean_u"]),
@@ -108,12 +147,49 @@ def run_case(name: str, replications: int | None, seed: int) -> dict:
         "divergent_fits": int((result.fits["divergences"] > 0).sum()),
         "fits_rhat_over_1.05": int((result.fits["max_rhat"] > 1.05).sum()),
         "rejected_simulations": result.settings["rejected_simulations"],
-        "seconds_per_fit": float(result.fits["seconds"].mean()), "wall_seconds": wall, **pw,
+        "seconds_per_fit": float(result.fits["seconds"].mean()), "wall_seconds": wall,
+        "fit_wall_seconds_sum": float(result.fits["seconds"].sum()),
+        "fit_cpu_seconds_sum": float(result.fits["cpu_seconds"].sum()),
+        "cpu_seconds_here": cpu if scheduler in (None, "serial") else None, **pw,
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "seed": seed,
         "machine": f"{platform.node()} {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
     }
     (OUT / f"{name}_summary.json").write_text(json.dumps(summary, indent=1, default=str))
     return summary
+
+
+def _children_cpu() -> float:
+    import resource
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+#: a fit whose largest R-hat exceeds this has chains in different places (stuck), not just short ones: mixing
+#: AR(1) chains of 2 x 100 draws (autocorrelation 0.5, over 60 parameters) have a median max R-hat of 1.06
+STUCK_RHAT = 1.2
+
+
+def _load(text: str) -> float:
+    try:
+        return float(str(text).rsplit("load", 1)[1])
+    except (IndexError, ValueError):
+        return float("nan")
+
+
+def _row(case: str, r: pd.Series) -> dict:
+    """Derived columns of one case: power reached?, stuck chains, CPU per fit, what power would need."""
+    fits = pd.read_csv(OUT / f"{case}_fits.csv")
+    stuck = int((fits["max_rhat"] > STUCK_RHAT).sum())
+    if "cpu_seconds" in fits:
+        cpu_per_fit, measured = float(fits["cpu_seconds"].mean()), True
+    else:  # older runs recorded wall seconds only: CPU about wall x cores / load on the 2-core machine
+        cpu_per_fit, measured = float(fits["seconds"].mean()) * min(1.0, 2 / max(_load(r["machine"]), 1e-9)), False
+    needed = r.get("replications_for_power")
+    if needed is None or pd.isna(needed):
+        from bayesmix import sbc
+        needed, _ = sbc.replications_for_power(int(r["quantities"]), bias=POWER_BIAS, target=POWER_TARGET)
+    return {"stuck": stuck, "n_fits": len(fits), "cpu_per_fit": cpu_per_fit, "cpu_measured": measured,
+            "needed": int(needed), "powered": r["power_bias_0.5"] >= POWER_TARGET}
 
 
 def write_table() -> pd.DataFrame:
@@ -123,35 +199,60 @@ def write_table() -> pd.DataFrame:
     table = pd.DataFrame(rows).set_index("case")
     order = [c for c in PLAN if c in table.index]
     table = table.loc[order]
+    table["verdict"] = table["verdict"].replace({"calibrated": "not rejected", "miscalibrated": "rejected"})
+    derived = pd.DataFrame({case: _row(case, r) for case, r in table.iterrows()}).T
+    table = table.join(derived)
     table.to_csv(OUT / "verdicts.csv")
     lines = ["# SBC verdicts (benchmarks/sbc_all.py)", "",
-             "**Read the power column before the verdict.** \"Not rejected\" means the rank-uniformity tests "
-             "found no miscalibration at these replications; it is evidence of calibration only as strong as "
-             "the power: against a 0.5-SD bias every case below has power of about 0.1-0.4, so only gross "
-             "errors (1 SD: power about 0.9, 0.7 for 20 replications) would have been caught. Cases whose fits "
-             "mostly have R-hat > 1.05 judge poorly mixed draws (see the column and the note below).", "",
+             f"**\"Not rejected\" is not \"calibrated\".** Each verdict says how strong it is: the power of its "
+             f"test against a posterior off by {POWER_BIAS} posterior SD in any one quantity. A case is called "
+             f"calibrated only when it is not rejected, that power is at least {POWER_TARGET}, and no fit has "
+             f"stuck chains (max R-hat > {STUCK_RHAT}); the other not-rejected cases caught only gross errors. "
+             "Replications for power: `python benchmarks/sbc_all.py --plan-power`; a powered run: "
+             "`--power --cases <case> --scheduler local --workers 2`.", "",
              "Verdict: chi-square and ECDF uniformity tests of every quantity's ranks, Bonferroni over "
              f"quantities and both tests at family level {ALPHA}. Power: probability that this test rejects "
-             "at the case's replications when every posterior is off by 0.5 / 1 posterior SD, or half as wide "
-             "as it should be (normal posteriors). Fits: NUTS (PyMC sampler) from the start search's mode, "
-             f"labels aligned as `sample` does; {FIT['tune']} tune + {FIT['draws']} draws x {FIT['chains']} "
-             f"chains, ranks among L = {FIT['n_posterior']} thinned draws.", "",
-             "| case | replications | quantities | verdict | Bonferroni p | worst quantity (mean u, sd u) | "
-             "power 0.5 SD / 1 SD / half width | fits with divergences | fits R-hat > 1.05 | "
-             "rejected simulations | s per fit | priors |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    table["verdict"] = table["verdict"].replace({"calibrated": "not rejected", "miscalibrated": "rejected"})
+             "at the case's replications when a posterior is off by 0.5 / 1 posterior SD, or half as wide "
+             "as it should be (normal posteriors, `bayesmix.sbc.power`). Fits: NUTS (PyMC sampler) from the "
+             f"start search's mode, labels aligned as `sample` does; {FIT['tune']} tune + {FIT['draws']} draws x "
+             f"{FIT['chains']} chains, ranks among L = {FIT['n_posterior']} thinned draws (`fma_long_chains`: "
+             "600 + 300). CPU: per fit, measured in the fitting process (runs since 2026-12-07, with the "
+             "compiled functions reused across replications), else estimated as wall x 2 / load.", "",
+             "| case | replications | quantities | verdict | called calibrated | Bonferroni p | "
+             "worst quantity (mean u, sd u) | power 0.5 SD / 1 SD / half width | fits with divergences | "
+             f"fits R-hat > 1.05 | fits R-hat > {STUCK_RHAT} (stuck) | rejected simulations | CPU s per fit | "
+             "priors |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for case, r in table.iterrows():
         priors = r["priors"] if isinstance(r["priors"], str) else json.dumps(r["priors"])
         worst = str(r["worst_quantity"]).replace("|", "\\|")
-        verdict_text = (f"**not rejected** (power {r['power_bias_0.5']:.2f} at 0.5 SD)"
-                        if r["verdict"] == "not rejected" else f"**{r['verdict']}**")
+        if r["verdict"] == "not rejected":
+            verdict_text = f"not rejected (power {r['power_bias_0.5']:.2f} at 0.5 SD, {r['replications']} reps)"
+        else:
+            verdict_text = f"**{r['verdict']}** ({r['replications']} reps)"
+        if r["verdict"] != "not rejected":
+            called = "no: rejected"
+        elif r["stuck"] > 0:
+            called = f"no: stuck chains in {r['stuck']} of {r['n_fits']} fits"
+        elif not r["powered"]:
+            called = f"no: power < {POWER_TARGET} (needs {r['needed']} reps)"
+        else:
+            called = "**yes**"
+        cpu = f"{r['cpu_per_fit']:.1f}" + ("" if r["cpu_measured"] else " (est.)")
         lines.append(
-            f"| {case} | {r['replications']} | {r['quantities']} | {verdict_text} | {r['bonferroni_p']:.3f} | "
-            f"{worst} ({r['worst_mean_u']:.2f}, {r['worst_sd_u']:.2f}) | "
+            f"| {case} | {r['replications']} | {r['quantities']} | {verdict_text} | {called} | "
+            f"{r['bonferroni_p']:.3f} | {worst} ({r['worst_mean_u']:.2f}, {r['worst_sd_u']:.2f}) | "
             f"{r['power_bias_0.5']:.2f} / {r['power_bias_1']:.2f} / {r['power_half_width']:.2f} | "
-            f"{r['divergent_fits']} | {r['fits_rhat_over_1.05']} | {r['rejected_simulations']} | "
-            f"{r['seconds_per_fit']:.1f} | {priors} |")
+            f"{r['divergent_fits']} | {r['fits_rhat_over_1.05']} | {r['stuck']} | {r['rejected_simulations']} | "
+            f"{cpu} | {priors} |")
+    short = table[~table["powered"].astype(bool)]
+    if len(short):
+        lines += ["", f"**Not yet run at power {POWER_TARGET}** (against a {POWER_BIAS}-SD bias): the "
+                  "replications needed and the CPU time they would take at the CPU per fit above (without "
+                  "compile reuse for the older runs: reuse saves about a third):", "",
+                  "| case | replications run | needed | projected CPU minutes |", "|---|---|---|---|"]
+        for case, r in short.iterrows():
+            lines.append(f"| {case} | {r['replications']} | {r['needed']} | {r['needed'] * r['cpu_per_fit'] / 60:.0f} |")
     for case, r in table.iterrows():
         if r["verdict"] != "not rejected":
             u = pd.read_csv(OUT / f"{case}_uniformity.csv", index_col=0)
@@ -172,12 +273,15 @@ def write_table() -> pd.DataFrame:
               "Refused simulations are redrawn (conditioning on an event of the data alone keeps the ranks "
               "uniform); the column counts them.", "",
               "Fits with R-hat > 1.05: the largest R-hat over every parameter (person / cluster effects "
-              "included) of two short chains; in the latent-variable models at these tiny sizes some fits mix "
-              "poorly, and SBC judges the draws users would get from them.", ""]
+              "included) of two short chains; see the R-hat section below for what correctly mixing chains "
+              f"give, and why fits over {STUCK_RHAT} are read as stuck chains.", ""]
     lines += ["Models and sizes:", ""]
     lines += [f"- `{case}`: {r['description']} (run {r['date']}, {r['machine']})" for case, r in table.iterrows()]
     lines += ["", "Plots: `<case>_ecdf.png` (ECDF of the fractional ranks minus the uniform CDF, 95% "
               "simultaneous band) and `<case>_hist.png` (rank histograms, 99% band of a uniform bin count).", ""]
+    notes = OUT / "notes.md"  # hand-written sections (R-hat pattern, negative controls), kept on every rewrite
+    if notes.exists():
+        lines += [notes.read_text()]
     (OUT / "verdicts.md").write_text("\n".join(lines))
     return table
 
@@ -189,8 +293,29 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--jobs", type=int, default=1, help="cases run in this many worker processes")
     parser.add_argument("--table", action="store_true", help="only rebuild verdicts.md from saved summaries")
+    parser.add_argument("--power", action="store_true",
+                        help=f"replications for power >= {POWER_TARGET} against a {POWER_BIAS}-SD bias per case")
+    parser.add_argument("--plan-power", action="store_true",
+                        help="print the replications --power would run and their projected CPU time, run nothing")
+    parser.add_argument("--scheduler", default=None, help="where each case's fits run: serial (default), local")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes of --scheduler local")
     args = parser.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.plan_power:
+        cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+        plan = pd.DataFrame([power_plan(c) for c in cases]).set_index("case")
+        print(plan.round(2).to_string())
+        return
+    if args.power or args.scheduler:
+        cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+        for case in cases:  # one case at a time, its fits spread over the scheduler's workers
+            n = power_plan(case)["replications_for_power"] if args.power else args.replications
+            s = run_case(case, n, args.seed, scheduler=args.scheduler, workers=args.workers)
+            print(f"{case}: {s['verdict']} (Bonferroni p {s['bonferroni_p']:.3f}, {s['replications']} "
+                  f"replications, power {s['power_bias_0.5']:.2f} at 0.5 SD, {s['seconds_per_fit']:.1f} s per fit, "
+                  f"{s['wall_seconds']:.0f} s wall)", flush=True)
+            write_table()
+        args.table = True
     if not args.table:
         cases = [c.strip() for c in args.cases.split(",") if c.strip()]
         unknown = [c for c in cases if c not in PLAN]
