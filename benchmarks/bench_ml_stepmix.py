@@ -10,7 +10,9 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/bench_ml_stepmix.py            # carcinoma, sim, gss82like, nominal; K = 2, 3, 4
     .venv/bin/python benchmarks/bench_ml_stepmix.py --datasets carcinoma,gss82 --ks 3
     .venv/bin/python benchmarks/bench_ml_stepmix.py --profile  # + cProfile of the warm multistart
-    .venv/bin/python benchmarks/bench_ml_stepmix.py --show benchmarks/results/bench_ml_stepmix-<stamp>.csv
+    .venv/bin/python benchmarks/bench_ml_stepmix.py --show benchmarks/results/ml_ratios.json
+    .venv/bin/python benchmarks/bench_ml_stepmix.py --first-fit              # README's first fit_ml figures
+    .venv/bin/python benchmarks/readme_ml_table.py --write                   # README rows from the JSON
 
 Data sets (every one written to CSV under ``benchmarks/results/`` with
 0-based integer codes; *all* tools read that CSV, so they fit identical data):
@@ -28,20 +30,21 @@ Data sets (every one written to CSV under ``benchmarks/results/`` with
   data shipped inside the ``polca`` package (read from the poLCA venv; the
   file is not copied into this repository).
 
-For every data set and K, fresh subprocesses run one after another:
+``--rounds`` (default 3) interleaved rounds: in each, every data set and K runs
+bayesmix, StepMix and poLCA in fresh subprocesses one after another; medians over
+rounds are reported and ``results/ml_ratios.json`` (rewritten after every run) keeps
+every round's values:
 
 * bayesmix (this interpreter, ``--worker``): ``bm.lca(df, items, K)`` (nominal
-  data sets: ``item_types={item: "nominal"}``), then
-  ``fit_ml(starts=20, seed=1)`` twice on the same model object. The first call
-  is the cold total (PyTensor compiles the objective/gradient, Hessian, scores
-  and delta-method Jacobians; the on-disk PyTensor cache is whatever is there,
-  unless ``--fresh-compiledir``); the second (best of ``--repeat``) is the warm
-  time. Time inside ``pytensor.function`` during the cold call is reported as
-  ``compile_s``; the warm call is split into the random-start optimization
-  (``multistart``) and the standard errors (``ml_result``), and the number and
-  time of objective+gradient evaluations are counted. With ``--profile`` the
-  worker then runs ``bayesmix.inference.optimize.multistart(m, "loglik",
-  starts=20, seed=1)`` once more under cProfile.
+  data sets: ``item_types={item: "nominal"}``), ``fit_ml(starts=20, seed=1)``
+  once cold (PyTensor compiles; ``compile_s`` is the time inside
+  ``pytensor.function``), then warm ``fit_ml(starts=(20, 20))`` -- every start
+  to convergence, equal work with the peers: the headline -- and
+  ``fit_ml(starts=20)`` (Mplus's STARTS 20 5 convention), each split into the
+  random starts (``multistart``: time to the best LL) and the SEs
+  (``ml_result``), with the objective+gradient evaluations counted. With
+  ``--profile`` the last round's worker runs ``multistart(m, "loglik",
+  starts=(20, 20))`` under cProfile, printed for cases below ``--profile-below``.
 * StepMix (``--stepmix-python``, running ``benchmarks/_stepmix_runner.py``):
   ``StepMix(n_components=K, measurement="binary" | "categorical", n_init=20,
   random_state=1, max_iter=...)`` then ``.fit(X)``; LL = ``score(X) * N``.
@@ -50,6 +53,11 @@ For every data set and K, fresh subprocesses run one after another:
   tol=1e-10 * N, calc_se=False)`` on the codes + 1 (poLCA's tol is on the total LL
   change; until 2026-12-06 the runner passed 1e-10, N times stricter than bayesmix); then one start from the
   optimum with and without ``calc_se`` gives the SE time.
+
+``--first-fit`` instead measures the README's first-``fit_ml`` figures (carcinoma
+K = 2, then K = 3, in fresh processes with an empty PyTensor compiledir):
+``results/ml_first_fit.json``. ``benchmarks/readme_ml_table.py`` writes the README
+rows from both JSON files.
 
 Class-conditional category probabilities P(item = c | class) (all categories)
 of the solutions are compared after matching classes with the Hungarian

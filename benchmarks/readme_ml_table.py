@@ -40,12 +40,15 @@ def _s(values) -> str:
     """Seconds, 2 significant digits below 10 s."""
     out = []
     for v in values:
+        if v != v:
+            out.append("n/a")
+            continue
         out.append(f"{v:.2f}" if v < 1 else f"{v:.1f}" if v < 10 else f"{v:.0f}")
     return ", ".join(out)
 
 
 def _x(values) -> str:
-    return ", ".join(f"{v:.1f}" for v in values) + "x"
+    return ", ".join("n/a" if v != v else f"{v:.1f}" for v in values) + "x"
 
 
 def _ll_note(cases) -> str:
@@ -74,8 +77,8 @@ def ml_rows(data: dict) -> list[str]:
         starts = cases[0]["starts"]
         if i == 0:
             task = (f"ML to the best LL with {starts} starts each run to convergence (`fit_ml(starts=({starts}, "
-                    f"{starts}))`, StepMix `n_init={starts}`, poLCA `nrep={starts}`, tolerance 1e-10 x N on the "
-                    f"LL change for all three), {LABELS.get(name, name)}, K = {ks} ({_ll_note(cases)}); "
+                    f"{starts}))`, StepMix `n_init={starts}`, poLCA `nrep={starts}`; EM stops on a total LL "
+                    f"change below 1e-10 x N in all three, at most 1,000 EM iterations in the peers), {LABELS.get(name, name)}, K = {ks} ({_ll_note(cases)}); "
                     f"beside: the whole `fit_ml` with SEs, and Mplus's convention `starts={starts}` "
                     f"({starts} short starts, {starts // 4} to convergence); medians of {data['rounds']} "
                     f"interleaved rounds, {date}, load up to {max(loads):.1f} (`readme_ml_table.py`)")
@@ -129,6 +132,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--write", action="store_true", help="replace the rows in README.md")
     p.add_argument("--readme", default=str(ROOT / "README.md"))
+    p.add_argument("--only", choices=("all", "ratios", "first-fit"), default="all",
+                   help="which README figures to write (e.g. keep first-fit figures measured on a quiet machine)")
     args = p.parse_args(argv)
     rows = ml_rows(json.loads(RATIOS.read_text())) if RATIOS.exists() else []
     first_data = json.loads(FIRST_FIT.read_text()) if FIRST_FIT.exists() else None
@@ -136,6 +141,10 @@ def main(argv=None):
     for row in ([first] if first else []) + rows:
         print(row)
     if args.write:
+        if args.only == "ratios":
+            first, first_data = None, None
+        if args.only == "first-fit":
+            rows = []
         write(Path(args.readme), first, rows, first_data["median"]["K2_fit_ml_s"] if first_data else None)
 
 
