@@ -66,7 +66,8 @@ def _ll_note(cases) -> str:
 def ml_rows(data: dict) -> list[str]:
     by_set: dict[str, list] = {}
     for c in data["cases"]:
-        by_set.setdefault(c["dataset"], []).append(c)
+        if c["median"]["stepmix_s"] == c["median"]["stepmix_s"] or c["median"]["polca_s"] == c["median"]["polca_s"]:
+            by_set.setdefault(c["dataset"], []).append(c)  # cases no peer reached (a stopped run) are left out
     date = data["date"][:10]
     loads = [c["median"]["max_load"] for c in data["cases"]]
     rows = []
