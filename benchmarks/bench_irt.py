@@ -18,6 +18,11 @@ Parts:
   package "Multidimensional Item Response Theory for Python"), run in its own
   virtual environment given by ``--mirt-python`` so it cannot disturb this
   one; skipped with the reason printed when that interpreter is missing.
+- ``equal``: one start to convergence on both sides at 21 and 61 quadrature
+  points (bayesmix ``fit_ml(starts=(1, 1))`` with ``integration={"method":
+  "trapezoid", "points": P}``, mirt-py ``fit_mirt(n_quadpts=P)``), with and
+  without SEs, wall and CPU seconds (CPU time is the fairer figure on a loaded
+  machine), ``--rounds`` interleaved rounds: ``results/irt_3pl_vs_mirt.json``.
 - ``nuts``: ``sample(sampler="pymc", chains=2)`` on ``simulate_3pl(500, 10)``
   (the person factor is sampled, 500 extra dimensions): wall time, minimum
   bulk ESS of the item parameters, ESS per second.
@@ -107,6 +112,7 @@ def parse_args(argv=None):
     p.add_argument("--tune", type=int, default=500)
     p.add_argument("--gom-starts", type=int, default=20)
     p.add_argument("--mirt-python", default="/tmp/mirtvenv/bin/python")
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the 'equal' part")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
@@ -214,6 +220,125 @@ def part_gom(args, rows):
     print(rows[-1], flush=True)
 
 
+MIRT_EQUAL_SCRIPT = r"""
+import json, sys, time
+import numpy as np
+y = np.load(sys.argv[1])
+points = int(sys.argv[2])
+import mirt
+out = {"version": getattr(mirt, "__version__", "?"), "points": points}
+mirt.fit_mirt(y, model="3PL", n_quadpts=points, compute_standard_errors=False)  # warm-up (first-call costs)
+for se in (False, True):
+    t, c = time.perf_counter(), time.process_time()
+    fit = mirt.fit_mirt(y, model="3PL", n_quadpts=points, compute_standard_errors=se)
+    key = "with_se" if se else "no_se"
+    out[key + "_s"] = time.perf_counter() - t
+    out[key + "_cpu_s"] = time.process_time() - c
+    out[key + "_loglik"] = float(fit.log_likelihood)
+    out[key + "_converged"] = bool(fit.converged)
+    out["n_params"] = int(fit.n_parameters)
+print(json.dumps(out))
+"""
+
+
+def part_equal(args, rows, sim=None):
+    """3PL ML at equal work: one start to convergence, at the same numbers of quadrature points as mirt-py.
+
+    bayesmix: ``irt_3pl(..., integration={"method": "trapezoid", "points": P})``, a warm
+    ``fit_ml(starts=(1, 1))`` (its multistart is the time to the LL; the whole call adds the SEs);
+    mirt-py: ``fit_mirt(model="3PL", n_quadpts=P)`` with and without ``compute_standard_errors``
+    (its EM stops on a parameter change below 1e-4; its own start values). Median of ``--rounds``
+    interleaved rounds; each round's load is recorded. Writes ``results/irt_3pl_vs_mirt.json``.
+    """
+    import bayesmix as bm
+    import bayesmix.inference.ml as ml_mod
+    from bayesmix.datasets.simulate_irt import simulate_3pl
+    if sim is None:
+        a, b, g = truth(args.n_items)
+        sim = simulate_3pl(args.n_units, args.n_items, a=a, b=b, g=g, seed=args.seed)
+    data = HERE / "results" / "bench_irt_y.npy"
+    data.parent.mkdir(exist_ok=True)
+    np.save(data, sim.data.to_numpy())
+    have_mirt = Path(args.mirt_python).exists()
+    timer = {"ms": 0.0, "ms_cpu": 0.0}
+    inner = ml_mod.multistart
+
+    def timed_multistart(*a, **k):
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            return inner(*a, **k)
+        finally:
+            timer["ms"] += time.perf_counter() - t
+            timer["ms_cpu"] += time.process_time() - c
+
+    ml_mod.multistart = timed_multistart
+    models = {}
+    results = []
+    try:
+        for rnd in range(args.rounds):
+            for points in (21, 61):
+                for par in ("direct", "fma-gom"):
+                    key = (par, points)
+                    if key not in models:
+                        models[key] = bm.irt_3pl(sim.data, sim.items, parameterization=par,
+                                                 integration={"method": "trapezoid", "points": points})
+                        with warnings.catch_warnings():  # warm-up: compiles
+                            warnings.simplefilter("ignore")
+                            models[key].fit_ml(starts=(1, 1), seed=args.seed, progressbar=False)
+                    load = os.getloadavg()[0]
+                    timer["ms"] = timer["ms_cpu"] = 0.0
+                    t, c = time.perf_counter(), time.process_time()
+                    with warnings.catch_warnings():
+                        warnings.simplefilter("ignore")
+                        ml = models[key].fit_ml(starts=(1, 1), seed=args.seed, progressbar=False)
+                    wall, cpu = time.perf_counter() - t, time.process_time() - c
+                    results.append({"round": rnd, "tool": f"bayesmix-{par}", "points": points,
+                                    "to_ll_s": timer["ms"], "with_se_s": wall, "to_ll_cpu_s": timer["ms_cpu"],
+                                    "with_se_cpu_s": cpu, "loglik": ml.loglik,
+                                    "iterations": ml.iterations, "converged": bool(ml.converged),
+                                    "n_params": ml.n_params, "load": [load, os.getloadavg()[0]]})
+                    print(results[-1], flush=True)
+                if have_mirt:
+                    load = os.getloadavg()[0]
+                    proc = subprocess.run([args.mirt_python, "-c", MIRT_EQUAL_SCRIPT, str(data), str(points)],
+                                          capture_output=True, text=True, timeout=3600)
+                    try:
+                        out = json.loads(proc.stdout.strip().splitlines()[-1])
+                    except (IndexError, json.JSONDecodeError):
+                        out = {"error": proc.stderr[-500:]}
+                    results.append({"round": rnd, "tool": "mirt-py", "points": points,
+                                    "to_ll_s": out.get("no_se_s"), "with_se_s": out.get("with_se_s"),
+                                    "to_ll_cpu_s": out.get("no_se_cpu_s"), "with_se_cpu_s": out.get("with_se_cpu_s"),
+                                    "loglik": out.get("no_se_loglik"), "loglik_with_se": out.get("with_se_loglik"),
+                                    "converged": out.get("no_se_converged"), "n_params": out.get("n_params"),
+                                    "version": out.get("version"), "error": out.get("error"),
+                                    "load": [load, os.getloadavg()[0]]})
+                    print(results[-1], flush=True)
+    finally:
+        ml_mod.multistart = inner
+    summary = []
+    for tool in dict.fromkeys(r["tool"] for r in results):
+        for points in (21, 61):
+            rs = [r for r in results if r["tool"] == tool and r["points"] == points]
+            if rs:
+                summary.append({"tool": tool, "points": points,
+                                "to_ll_s": float(np.median([r["to_ll_s"] for r in rs])),
+                                "with_se_s": float(np.median([r["with_se_s"] for r in rs])),
+                                "to_ll_cpu_s": float(np.median([r["to_ll_cpu_s"] for r in rs])),
+                                "loglik": max(r["loglik"] for r in rs),
+                                "max_load": max(max(r["load"]) for r in rs)})
+    for s in summary:
+        print(f"  {s['tool']:>18} {s['points']} points: to the LL {s['to_ll_s']:.2f} s, with SEs "
+              f"{s['with_se_s']:.2f} s, LL {s['loglik']:.4f} (load up to {s['max_load']:.1f})", flush=True)
+    out = {"what": "3PL 20 x 5,000 ML, one start to convergence at equal quadrature points (bench_irt.py "
+                   "--parts equal); medians of interleaved rounds",
+           "date": time.strftime("%Y-%m-%d %H:%M"), "n_units": args.n_units, "n_items": args.n_items,
+           "seed": args.seed, "rounds": args.rounds, "summary": summary, "runs": results}
+    (HERE / "results" / "irt_3pl_vs_mirt.json").write_text(json.dumps(out, indent=1, default=float))
+    rows.append({"part": "equal", "summary": summary})
+    return sim
+
+
 def main(argv=None):
     args = parse_args(argv)
     parts = args.parts.split(",")
@@ -223,6 +348,8 @@ def main(argv=None):
     sim = part_ml(args, rows) if "ml" in parts else None
     if "mirt" in parts:
         part_mirt(args, rows, sim)
+    if "equal" in parts:
+        part_equal(args, rows, sim)
     if "nuts" in parts:
         part_nuts(args, rows)
     if "gom" in parts:

@@ -10,7 +10,9 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/bench_ml_stepmix.py            # carcinoma, sim, gss82like, nominal; K = 2, 3, 4
     .venv/bin/python benchmarks/bench_ml_stepmix.py --datasets carcinoma,gss82 --ks 3
     .venv/bin/python benchmarks/bench_ml_stepmix.py --profile  # + cProfile of the warm multistart
-    .venv/bin/python benchmarks/bench_ml_stepmix.py --show benchmarks/results/bench_ml_stepmix-<stamp>.csv
+    .venv/bin/python benchmarks/bench_ml_stepmix.py --show benchmarks/results/ml_ratios.json
+    .venv/bin/python benchmarks/bench_ml_stepmix.py --first-fit              # README's first fit_ml figures
+    .venv/bin/python benchmarks/readme_ml_table.py --write                   # README rows from the JSON
 
 Data sets (every one written to CSV under ``benchmarks/results/`` with
 0-based integer codes; *all* tools read that CSV, so they fit identical data):
@@ -28,20 +30,21 @@ Data sets (every one written to CSV under ``benchmarks/results/`` with
   data shipped inside the ``polca`` package (read from the poLCA venv; the
   file is not copied into this repository).
 
-For every data set and K, fresh subprocesses run one after another:
+``--rounds`` (default 3) interleaved rounds: in each, every data set and K runs
+bayesmix, StepMix and poLCA in fresh subprocesses one after another; medians over
+rounds are reported and ``results/ml_ratios.json`` (rewritten after every run) keeps
+every round's values:
 
 * bayesmix (this interpreter, ``--worker``): ``bm.lca(df, items, K)`` (nominal
-  data sets: ``item_types={item: "nominal"}``), then
-  ``fit_ml(starts=20, seed=1)`` twice on the same model object. The first call
-  is the cold total (PyTensor compiles the objective/gradient, Hessian, scores
-  and delta-method Jacobians; the on-disk PyTensor cache is whatever is there,
-  unless ``--fresh-compiledir``); the second (best of ``--repeat``) is the warm
-  time. Time inside ``pytensor.function`` during the cold call is reported as
-  ``compile_s``; the warm call is split into the random-start optimization
-  (``multistart``) and the standard errors (``ml_result``), and the number and
-  time of objective+gradient evaluations are counted. With ``--profile`` the
-  worker then runs ``bayesmix.inference.optimize.multistart(m, "loglik",
-  starts=20, seed=1)`` once more under cProfile.
+  data sets: ``item_types={item: "nominal"}``), ``fit_ml(starts=20, seed=1)``
+  once cold (PyTensor compiles; ``compile_s`` is the time inside
+  ``pytensor.function``), then warm ``fit_ml(starts=(20, 20))`` -- every start
+  to convergence, equal work with the peers: the headline -- and
+  ``fit_ml(starts=20)`` (Mplus's STARTS 20 5 convention), each split into the
+  random starts (``multistart``: time to the best LL) and the SEs
+  (``ml_result``), with the objective+gradient evaluations counted. With
+  ``--profile`` the last round's worker runs ``multistart(m, "loglik",
+  starts=(20, 20))`` under cProfile, printed for cases below ``--profile-below``.
 * StepMix (``--stepmix-python``, running ``benchmarks/_stepmix_runner.py``):
   ``StepMix(n_components=K, measurement="binary" | "categorical", n_init=20,
   random_state=1, max_iter=...)`` then ``.fit(X)``; LL = ``score(X) * N``.
@@ -50,6 +53,11 @@ For every data set and K, fresh subprocesses run one after another:
   tol=1e-10 * N, calc_se=False)`` on the codes + 1 (poLCA's tol is on the total LL
   change; until 2026-12-06 the runner passed 1e-10, N times stricter than bayesmix); then one start from the
   optimum with and without ``calc_se`` gives the SE time.
+
+``--first-fit`` instead measures the README's first-``fit_ml`` figures (carcinoma
+K = 2, then K = 3, in fresh processes with an empty PyTensor compiledir):
+``results/ml_first_fit.json``. ``benchmarks/readme_ml_table.py`` writes the README
+rows from both JSON files.
 
 Class-conditional category probabilities P(item = c | class) (all categories)
 of the solutions are compared after matching classes with the Hungarian
@@ -130,6 +138,13 @@ def parse_args(argv=None):
                    help="set OPENBLAS/OMP/MKL_NUM_THREADS for both tools' subprocesses (default: leave unset)")
     p.add_argument("--fresh-compiledir", action="store_true",
                    help="bayesmix worker compiles into an empty PyTensor compiledir (truly cold)")
+    p.add_argument("--first-fit", action="store_true",
+                   help="only the README's first fit_ml figures: carcinoma K = 2 then K = 3 in one fresh process "
+                        "with an empty PyTensor compiledir, --rounds times; writes ml_first_fit.json")
+    p.add_argument("--first-fit-worker", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--rounds", type=int, default=3,
+                   help="interleaved rounds (every tool on every case, then again); medians are reported")
+    p.add_argument("--save-as", default=None, help="JSON output (default benchmarks/results/ml_ratios.json)")
     p.add_argument("--timeout", type=float, default=3600.0, help="seconds per subprocess")
     p.add_argument("--no-save", action="store_true", help="do not write the table to benchmarks/results/")
     p.add_argument("--show", default=None, metavar="CSV", help="print a saved results table and exit")
@@ -182,7 +197,7 @@ def run_worker(args) -> dict:
     # cold: the first fit_ml in this process
     load_cold = [_loadavg()]
     t = time.perf_counter()
-    cold = m.fit_ml(starts=args.starts, seed=args.seed)
+    cold = m.fit_ml(starts=args.starts, seed=args.seed, progressbar=False)
     cold_s = time.perf_counter() - t
     load_cold.append(_loadavg())
     compile_s, n_compiles = compile_timer.seconds, compile_timer.calls
@@ -193,22 +208,27 @@ def run_worker(args) -> dict:
     vg_timer = _Timer(flat._functions[("vg", "loglik")])
     flat._functions[("vg", "loglik")] = vg_timer
 
-    runs, best = [], None
-    for _ in range(args.repeat):
+    # warm, whole user calls: fit_ml(starts=(S, S)) runs every start to convergence (the peers' work);
+    # fit_ml(starts=S) is the Mplus convention (S short starts, S // 4 to convergence). Each call is split
+    # into the multistart (time to the best LL) and the standard errors (ml_result).
+    modes = {"equal": (args.starts, args.starts), "mplus": args.starts}
+    runs, res = {}, None
+    for mode, starts in modes.items():
         for timer in (ms_timer, se_timer, vg_timer, compile_timer):
             timer.reset()
         load_before = _loadavg()
         t = time.perf_counter()
-        res = m.fit_ml(starts=args.starts, seed=args.seed)
+        fit = m.fit_ml(starts=starts, seed=args.seed, progressbar=False)
         seconds = time.perf_counter() - t
-        run = {"seconds": seconds, "load_before": load_before, "load_after": _loadavg(),
-               "multistart_s": ms_timer.seconds, "se_s": se_timer.seconds,
-               "n_evals": vg_timer.calls, "eval_s": vg_timer.seconds,
-               "compile_s": compile_timer.seconds, "loglik": res.loglik}
-        runs.append(run)
-        if best is None or seconds < best[0]["seconds"]:
-            best = (run, res)
-    run, res = best
+        runs[mode] = {"starts": list(starts) if isinstance(starts, tuple) else starts,
+                      "seconds": seconds, "load_before": load_before, "load_after": _loadavg(),
+                      "multistart_s": ms_timer.seconds, "se_s": se_timer.seconds,
+                      "n_evals": vg_timer.calls, "eval_s": vg_timer.seconds,
+                      "compile_s": compile_timer.seconds, "loglik": fit.loglik,
+                      "replication": fit.starts.replication, "n_final": fit.starts.n_final}
+        if mode == "equal":
+            res = fit
+    run = runs["equal"]
 
     est = res.profiles.xs("estimate", level="statistic", axis=1)  # rows (item, category), columns classes
     blocks = []
@@ -269,7 +289,7 @@ def _profile_multistart(m, args) -> str:
 
     prof = cProfile.Profile()
     prof.enable()
-    optimize.multistart(m, "loglik", starts=args.starts, seed=args.seed)
+    optimize.multistart(m, "loglik", starts=(args.starts, args.starts), seed=args.seed)
     prof.disable()
     out = io.StringIO()
     stats = pstats.Stats(prof, stream=out).strip_dirs()
@@ -431,9 +451,60 @@ def _load(run: dict) -> str:
     return f"{run.get('load_before', float('nan')):.2f}->{run.get('load_after', float('nan')):.2f}"
 
 
-def run_parent(args):
-    import pandas as pd
+def first_fit_worker(args) -> dict:
+    """One fresh process: import, carcinoma K = 2 ``fit_ml(starts=20)``, then K = 3 (a new K after it)."""
+    t0 = time.perf_counter()
+    import bayesmix as bm
+    import_s = time.perf_counter() - t0
+    df = bm.datasets.load("carcinoma")
+    out = {"import_s": import_s}
+    for k in (2, 3):
+        m = bm.lca(df, items=list("ABCDEFG"), n_classes=k)
+        load = _loadavg()
+        t = time.perf_counter()
+        res = m.fit_ml(starts=args.starts, seed=args.seed, progressbar=False)
+        out[f"K{k}"] = {"fit_ml_s": time.perf_counter() - t, "loglik": res.loglik, "load_before": load,
+                        "load_after": _loadavg()}
+    return out
 
+
+def first_fit(args) -> dict:
+    """The README's first-``fit_ml`` figures: fresh processes with empty compile caches (``--rounds`` of them)."""
+    runs = []
+    for rnd in range(args.rounds):
+        compiledir = tempfile.mkdtemp(prefix="pytensor-cold-")
+        env = {**os.environ, "PYTENSOR_FLAGS": f"compiledir={compiledir}"}
+        result, wall, lb, la, err = _run([sys.executable, __file__, "--first-fit-worker", "--starts",
+                                          str(args.starts), "--seed", str(args.seed)], args.timeout, env)
+        shutil.rmtree(compiledir, ignore_errors=True)
+        if result is None:
+            raise SystemExit(f"first-fit worker failed:\n{err}")
+        result.update({"process_wall_s": wall, "load": [lb, la]})
+        runs.append(result)
+        print(f"[round {rnd + 1}] K=2 first fit_ml {result['K2']['fit_ml_s']:.2f} s, K=3 after it "
+              f"{result['K3']['fit_ml_s']:.2f} s, import {result['import_s']:.2f} s, process {wall:.1f} s "
+              f"(load {lb}->{la})", file=sys.stderr, flush=True)
+    out = {"what": "first fit_ml(starts=20) on carcinoma in a fresh process with an empty PyTensor compiledir "
+                   "(K = 2), then K = 3 in the same process; import and process wall time beside",
+           "date": datetime.now().isoformat(timespec="seconds"), "starts": args.starts, "seed": args.seed,
+           "runs": runs,
+           "median": {"K2_fit_ml_s": _median([r["K2"]["fit_ml_s"] for r in runs]),
+                      "K3_fit_ml_s": _median([r["K3"]["fit_ml_s"] for r in runs]),
+                      "import_s": _median([r["import_s"] for r in runs]),
+                      "process_wall_s": _median([r["process_wall_s"] for r in runs])}}
+    print(json.dumps(out["median"]))
+    if not args.no_save:
+        (RESULTS / "ml_first_fit.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
+def _median(values):
+    vals = [v for v in values if v is not None and v == v]
+    return float(np.median(vals)) if vals else float("nan")
+
+
+def run_parent(args):
+    """``--rounds`` interleaved rounds (bayesmix, StepMix, poLCA on every case, then again); medians per case."""
     paths = prepare_data(args)
     ks = [int(k) for k in args.ks.split(",")]
     have_stepmix = not args.skip_stepmix and Path(args.stepmix_python).exists()
@@ -448,182 +519,159 @@ def run_parent(args):
     if args.blas_threads is not None:
         for var in BLAS_ENV:
             env[var] = str(args.blas_threads)
-    compiledir = None
-    if args.fresh_compiledir:
-        compiledir = tempfile.mkdtemp(prefix="pytensor-cold-")
 
-    nan = float("nan")
-    rows, details, profiles = [], [], []
-    for name, (path, kind) in paths.items():
-        n_units = sum(1 for _ in open(path)) - 1
-        repeat = args.repeat_small if n_units < 1000 else args.repeat_large
-        for k in ks:
-            row = {"dataset": name, "n_units": n_units, "K": k,
-                   "blas_threads": "default" if args.blas_threads is None else args.blas_threads}
-            wenv = env
-            if compiledir:
-                wenv = {**env, "PYTENSOR_FLAGS": f"compiledir={compiledir}/k{k}-{name}"}
-            common = ["--csv", str(path), "--k", str(k), "--seed", str(args.seed), "--repeat", str(repeat)]
-            print(f"[{name} K={k}] bayesmix ...", file=sys.stderr, flush=True)
-            bmr, bm_wall, _, _, err = _run(
-                [sys.executable, __file__, "--worker", *common, "--starts", str(args.starts),
-                 *(["--nominal"] if kind == "nominal" else []), *(["--profile"] if args.profile else [])],
-                args.timeout, wenv)
-            if bmr is None:
-                print(f"  bayesmix failed:\n{err}", file=sys.stderr)
-                bmr = {}
-            smr, sm_wall = {}, None
-            if have_stepmix:
-                print(f"[{name} K={k}] StepMix ...", file=sys.stderr, flush=True)
-                smr, sm_wall, _, _, err = _run(
-                    [args.stepmix_python, str(RUNNER), *common, "--n-init", str(args.starts),
-                     "--max-iter", str(args.max_iter), "--measurement",
-                     "categorical" if kind == "nominal" else "binary"], args.timeout, env)
-                if smr is None:
-                    print(f"  StepMix failed:\n{err}", file=sys.stderr)
-                    smr = {}
-            plr, pl_wall = {}, None
-            if have_polca:
-                print(f"[{name} K={k}] poLCA ...", file=sys.stderr, flush=True)
-                plr, pl_wall, _, _, err = _run(
-                    [args.polca_python, str(POLCA_RUNNER), *common, "--nrep", str(args.starts),
-                     "--max-iter", str(args.max_iter)], args.timeout, env)
-                if plr is None:
-                    print(f"  poLCA failed:\n{err}", file=sys.stderr)
-                    plr = {}
-            bm_ll, sm_ll, pl_ll = (r.get("loglik", nan) for r in (bmr, smr, plr))
-            cmp_ = compare(bmr, smr) if bmr and smr else {}
-            cmp_pl = compare(bmr, plr) if bmr and plr else {}
-            warm, cold, sm_s, pl_s = bmr.get("warm_s", nan), bmr.get("cold_s", nan), smr.get("fit_s", nan), \
-                plr.get("fit_s", nan)
-            opt = bmr.get("multistart_s", nan)  # random starts only, no standard errors
-            bm_run, sm_run, pl_run = _best_run(bmr), _best_run(smr), _best_run(plr)
-            row.update({
-                "kind": kind,
-                "ll_bayesmix": bm_ll, "ll_stepmix": sm_ll, "abs_dll": abs(bm_ll - sm_ll),
-                "higher_ll": _higher(bm_ll, sm_ll, "StepMix"),
-                "bm_opt_s": opt, "bm_warm_s": warm, "bm_compile_s": bmr.get("compile_s", nan),
-                "bm_cold_s": cold, "stepmix_s": sm_s,
-                "ratio_opt": sm_s / opt, "ratio_warm": sm_s / warm, "ratio_cold": sm_s / cold,
-                "max_dprob": cmp_.get("max_dprob", nan),
-                "ll_polca": pl_ll, "higher_ll_polca": _higher(bm_ll, pl_ll, "poLCA"),
-                "polca_s": pl_s, "ratio_polca_opt": pl_s / opt, "max_dprob_polca": cmp_pl.get("max_dprob", nan),
-                "bm_se_s": bmr.get("se_s", nan), "polca_se_s": plr.get("se_s", nan),
-                "load_bm": _load(bm_run), "load_sm": _load(sm_run), "load_pl": _load(pl_run),
-            })
-            rows.append(row)
-            sm_starts = smr.get("per_start_ll", [])
-            sm_rep = sum(v >= max(sm_starts) - LL_TOL for v in sm_starts) if sm_starts else None
-            details.append({
-                "dataset": name, "K": k, "kind": kind,
-                "bm_build_s": bmr.get("build_s"), "bm_cold_load": bmr.get("cold_load"),
-                "bm_cold_multistart_s": bmr.get("cold_multistart_s"), "bm_cold_se_s": bmr.get("cold_se_s"),
-                "bm_n_compiles": bmr.get("n_compiles"),
-                "bm_multistart_s": bmr.get("multistart_s"), "bm_se_s": bmr.get("se_s"),
-                "bm_n_evals": bmr.get("n_evals"), "bm_eval_s": bmr.get("eval_s"),
-                "bm_ms_per_eval": 1e3 * bmr["eval_s"] / bmr["n_evals"] if bmr.get("n_evals") else None,
-                "bm_replicated": f"{bmr.get('n_replicated')} of {bmr.get('n_starts', '?')}",  # k of n starts
-                "bm_boundary": bmr.get("n_boundary"), "bm_cold_ll": bmr.get("cold_loglik"),
-                "bm_import_s": bmr.get("import_s"), "bm_runs": bmr.get("runs"),
-                "sm_best_n_iter": smr.get("best_n_iter"), "sm_any_converged": smr.get("any_start_converged"),
-                "sm_replicated": f"{sm_rep}/{len(sm_starts)}" if sm_starts else None,
-                "sm_import_s": smr.get("import_s"), "sm_runs": smr.get("runs"),
-                "max_dweight": cmp_.get("max_dweight"), "class_match": cmp_.get("class_match"),
-                "published_ll": PUBLISHED_CARCINOMA.get(k) if name == "carcinoma" else None,
-                "bm_subprocess_wall_s": bm_wall, "sm_subprocess_wall_s": sm_wall, "pl_subprocess_wall_s": pl_wall,
-                "stepmix_version": smr.get("stepmix_version"), "sm_threadpools": smr.get("threadpools"),
-                "bm_final_values": bmr.get("final_values"), "sm_per_start_ll": smr.get("per_start_ll"),
-                "bm_versions": bmr.get("versions"), "bm_threadpools": bmr.get("threadpools"),
-                "pytensor_compiledir": bmr.get("pytensor_compiledir"),
-                "pl_version": plr.get("polca_version"), "pl_best_n_iter": plr.get("best_n_iter"),
-                "pl_converged": plr.get("converged"), "pl_runs": plr.get("runs"),
-                "pl_max_dweight": cmp_pl.get("max_dweight"), "pl_threadpools": plr.get("threadpools"),
-            })
-            if bmr.get("profile"):
-                profiles.append({"dataset": name, "K": k, "ratio_opt": row["ratio_opt"],
-                                 "ratio_polca_opt": row["ratio_polca_opt"], "profile": bmr["profile"]})
-            print_row(row)
-
-    if compiledir:
-        shutil.rmtree(compiledir, ignore_errors=True)
-    table = pd.DataFrame(rows)
-    print()
-    print_table(table)
-    print()
-    print_details(details)
-    for prof in profiles:
-        if not (min(prof["ratio_opt"], prof["ratio_polca_opt"]) >= args.profile_below):  # NaN prints too
-            print(f"\n==== cProfile of the warm multistart, {prof['dataset']} K={prof['K']} "
-                  f"(ratio_opt {prof['ratio_opt']:.2f}, vs poLCA {prof['ratio_polca_opt']:.2f}) ====")
-            print(prof["profile"])
+    raw = {(name, k): {"bayesmix": [], "stepmix": [], "polca": []} for name in paths for k in ks}
+    for rnd in range(args.rounds):
+        for name, (path, kind) in paths.items():
+            for k in ks:
+                common = ["--csv", str(path), "--k", str(k), "--seed", str(args.seed), "--repeat", "1"]
+                profile = args.profile and rnd == args.rounds - 1
+                tools = [("bayesmix", [sys.executable, __file__, "--worker", *common, "--starts", str(args.starts),
+                                       *(["--nominal"] if kind == "nominal" else []),
+                                       *(["--profile"] if profile else [])], True)]
+                if have_stepmix:
+                    tools.append(("stepmix", [args.stepmix_python, str(RUNNER), *common, "--n-init",
+                                              str(args.starts), "--max-iter", str(args.max_iter), "--measurement",
+                                              "categorical" if kind == "nominal" else "binary"], False))
+                if have_polca:
+                    tools.append(("polca", [args.polca_python, str(POLCA_RUNNER), *common, "--nrep",
+                                            str(args.starts), "--max-iter", str(args.max_iter)], False))
+                for tool, cmd, _ in tools:
+                    print(f"[round {rnd + 1}/{args.rounds}] {name} K={k} {tool} ...", file=sys.stderr, flush=True)
+                    result, wall, lb, la, err = _run(cmd, args.timeout, env)
+                    if result is None:
+                        print(f"  {tool} failed:\n{err}", file=sys.stderr)
+                        continue
+                    result["subprocess_wall_s"], result["subprocess_load"] = wall, [lb, la]
+                    raw[(name, k)][tool].append(result)
+                    out = collect(raw, args, env, quiet=True)  # saved after every run: a partial run keeps its data
+                    if not args.no_save:
+                        _save(out, args)
+    out = collect(raw, args, env)
+    print_summary(out["cases"])
     if not args.no_save:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        if args.blas_threads is not None:
-            stamp += f"-blas{args.blas_threads}"
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        table.to_csv(RESULTS / f"bench_ml_stepmix-{stamp}.csv", index=False)
-        info = {"args": vars(args), "blas_env": {v: env.get(v) for v in BLAS_ENV},
-                "platform": platform.platform(), "cpu_count": os.cpu_count(),
-                "data": {k: str(v) for k, (v, _) in paths.items()}, "details": details, "profiles": profiles}
-        (RESULTS / f"bench_ml_stepmix-{stamp}.json").write_text(json.dumps(info, indent=2, default=str))
-        print(f"\nsaved {RESULTS / f'bench_ml_stepmix-{stamp}.csv'} and .json")
-    return table
+        print(f"\nsaved {_save(out, args)}")
+    return out
 
 
-def print_row(row):
-    print(f"  {row['dataset']} K={row['K']}: LL {row['ll_bayesmix']:.4f} vs {row['ll_stepmix']:.4f} "
-          f"({row['higher_ll']}), bayesmix warm {row['bm_warm_s']:.2f} s / cold {row['bm_cold_s']:.2f} s, "
-          f"StepMix {row['stepmix_s']:.2f} s; poLCA LL {row['ll_polca']:.4f} ({row['higher_ll_polca']}) "
-          f"{row['polca_s']:.2f} s", file=sys.stderr, flush=True)
+def _save(out: dict, args) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    target = Path(args.save_as) if args.save_as else RESULTS / "ml_ratios.json"
+    target.write_text(json.dumps(out, indent=1, default=float))
+    return target
 
 
-def print_table(table):
-    import pandas as pd
+def collect(raw: dict, args, env, quiet: bool = False) -> dict:
+    """The JSON of the runs so far: per case the raw per-round values and their medians (cases every tool ran)."""
+    cases = []
+    for (name, k), by_tool in raw.items():
+        bm_runs, sm_runs, pl_runs = by_tool["bayesmix"], by_tool["stepmix"], by_tool["polca"]
+        if not bm_runs:
+            continue
+        case = {"dataset": name, "K": k, "n_units": bm_runs[0]["n_units"] if bm_runs else None,
+                "n_items": bm_runs[0]["n_items"] if bm_runs else None, "starts": args.starts}
+        for mode in ("equal", "mplus"):
+            rs = [r["runs"][mode] for r in bm_runs]
+            case[f"bm_{mode}"] = {
+                "starts": rs[0]["starts"] if rs else None,
+                "to_best_ll_s": [r["multistart_s"] for r in rs], "fit_ml_s": [r["seconds"] for r in rs],
+                "se_s": [r["se_s"] for r in rs], "loglik": [r["loglik"] for r in rs],
+                "replication": [r["replication"] for r in rs], "n_evals": [r["n_evals"] for r in rs],
+                "load": [[r["load_before"], r["load_after"]] for r in rs]}
+        case["bm_cold"] = {"fit_ml_s": [r["cold_s"] for r in bm_runs], "compile_s": [r["compile_s"] for r in bm_runs],
+                           "load": [r["cold_load"] for r in bm_runs], "starts": args.starts}
+        case["stepmix"] = {"n_init": args.starts, "max_iter": args.max_iter,
+                           "abs_tol_per_unit": sm_runs[0]["abs_tol"] if sm_runs else None,
+                           "fit_s": [r["fit_s"] for r in sm_runs], "loglik": [r["loglik"] for r in sm_runs],
+                           "best_n_iter": [r["best_n_iter"] for r in sm_runs],
+                           "load": [[r["runs"][0]["load_before"], r["runs"][0]["load_after"]] for r in sm_runs],
+                           "version": sm_runs[0].get("stepmix_version") if sm_runs else None}
+        case["polca"] = {"nrep": args.starts, "max_iter": args.max_iter,
+                         "tol_total": pl_runs[0]["tol_total"] if pl_runs else None,
+                         "fit_s": [r["fit_s"] for r in pl_runs], "se_s": [r["se_s"] for r in pl_runs],
+                         "loglik": [r["loglik"] for r in pl_runs],
+                         "best_n_iter": [r["best_n_iter"] for r in pl_runs],
+                         "load": [[r["runs"][0]["load_before"], r["runs"][0]["load_after"]] for r in pl_runs],
+                         "version": pl_runs[0].get("polca_version") if pl_runs else None}
+        if bm_runs and sm_runs:
+            case["max_dprob_stepmix"] = compare(bm_runs[-1], sm_runs[-1])["max_dprob"]
+        if bm_runs and pl_runs:
+            case["max_dprob_polca"] = compare(bm_runs[-1], pl_runs[-1])["max_dprob"]
+        if name == "carcinoma":
+            case["published_ll"] = PUBLISHED_CARCINOMA.get(k)
+        summarize_case(case)
+        cases.append(case)
+        prof = next((r["profile"] for r in bm_runs if r.get("profile")), None)
+        ratio = min(case["median"]["ratio_stepmix_equal"], case["median"]["ratio_polca_equal"])
+        if prof and not quiet and not ratio >= args.profile_below:
+            print(f"\n==== cProfile of the warm multistart (starts=({args.starts}, {args.starts})), {name} K={k} "
+                  f"(ratio {ratio:.2f}) ====\n{prof}")
+    out = {"what": "bench_ml_stepmix.py: bayesmix fit_ml vs StepMix and the poLCA C++ port at equal converged "
+                   "starts (medians of interleaved rounds; raw per-round values)",
+           "date": datetime.now().isoformat(timespec="seconds"), "rounds": args.rounds, "seed": args.seed,
+           "platform": platform.platform(), "cpu_count": os.cpu_count(),
+           "blas_env": {v: env.get(v) for v in BLAS_ENV},
+           "bayesmix_versions": raw and next((r[0]["versions"] for t in raw.values() for r in [t["bayesmix"]] if r), None),
+           "cases": cases}
+    return out
 
-    cols = ["dataset", "K", "blas_threads", "ll_bayesmix", "ll_stepmix", "abs_dll", "higher_ll", "bm_opt_s",
-            "bm_warm_s", "bm_compile_s", "bm_cold_s", "stepmix_s", "ratio_opt", "ratio_warm", "ratio_cold",
-            "max_dprob", "load_bm", "load_sm"]
-    polca_cols = ["dataset", "K", "ll_bayesmix", "ll_polca", "higher_ll_polca", "bm_opt_s", "polca_s",
-                  "ratio_polca_opt", "max_dprob_polca", "bm_se_s", "polca_se_s", "load_pl"]
-    fmt = {"ll_bayesmix": "{:.4f}", "ll_stepmix": "{:.4f}", "ll_polca": "{:.4f}", "abs_dll": "{:.1e}",
-           "max_dprob": "{:.1e}", "max_dprob_polca": "{:.1e}"}
-    fmt.update({c: "{:.2f}" for c in ("bm_opt_s", "bm_warm_s", "bm_compile_s", "bm_cold_s", "stepmix_s",
-                                      "ratio_opt", "ratio_warm", "ratio_cold", "polca_s", "ratio_polca_opt",
-                                      "bm_se_s", "polca_se_s")})
-    print("bm_opt_s: bayesmix random starts only (no SEs), bm_warm_s: whole fit_ml incl. SEs, bm_cold_s: first "
-          "fit_ml in a fresh process (bm_compile_s of it in pytensor.function)")
-    print("ratio_* = stepmix_s / bayesmix s (> 1: bayesmix faster); higher_ll: 'equal' if |dLL| <= 1e-3")
-    for which in (cols, polca_cols):
-        t = table[[c for c in which if c in table]].copy()
-        for c, f in fmt.items():
-            if c in t:
-                t[c] = [f.format(v) if pd.notna(v) else "nan" for v in t[c]]
-        print(t.to_string(index=False))
-        if which is cols and "polca_s" in table:
-            print("\npoLCA port (pypolca, C++ EM, nrep=20, calc_se=False); ratio_polca_opt = polca_s / bm_opt_s; "
-                  "SEs: bayesmix fit_ml's SE part vs poLCA's calc_se from the optimum")
 
 
-def print_details(details):
-    print("where the time goes (bayesmix warm call; StepMix: EM iterations of the best start, "
-          "replication = starts within 1e-3 of the best LL)")
-    for d in details:
-        ms_eval = f"{d['bm_ms_per_eval']:.3f}" if d.get("bm_ms_per_eval") else "nan"
-        fmt = lambda v: f"{v:.2f}" if isinstance(v, (int, float)) else "nan"  # noqa: E731
-        print(f"  {d['dataset']:>9} K={d['K']}: bayesmix multistart {fmt(d['bm_multistart_s'])} s "
-              f"({d['bm_n_evals']} obj+grad evals, {fmt(d['bm_eval_s'])} s in them, {ms_eval} ms/eval), "
-              f"SEs {fmt(d['bm_se_s'])} s; cold: {d['bm_n_compiles']} compiles, multistart "
-              f"{fmt(d['bm_cold_multistart_s'])} s, SEs {fmt(d['bm_cold_se_s'])} s; replicated {d['bm_replicated']}"
-              f" | StepMix best start {d['sm_best_n_iter']} EM iters, replicated {d['sm_replicated']}"
-              f" | poLCA best rep {d.get('pl_best_n_iter')} EM iters"
-              + (f" | published LL {d['published_ll']}" if d.get("published_ll") else ""))
+def summarize_case(case: dict) -> None:
+    """Medians over rounds and the ratios (peer seconds / bayesmix seconds; > 1: bayesmix faster)."""
+    med = {
+        "bm_equal_s": _median(case["bm_equal"]["to_best_ll_s"]),
+        "bm_equal_fit_ml_s": _median(case["bm_equal"]["fit_ml_s"]),
+        "bm_mplus_s": _median(case["bm_mplus"]["to_best_ll_s"]),
+        "bm_mplus_fit_ml_s": _median(case["bm_mplus"]["fit_ml_s"]),
+        "bm_cold_fit_ml_s": _median(case["bm_cold"]["fit_ml_s"]),
+        "stepmix_s": _median(case["stepmix"]["fit_s"]),
+        "polca_s": _median(case["polca"]["fit_s"]),
+        "polca_with_se_s": _median([a + b for a, b in zip(case["polca"]["fit_s"], case["polca"]["se_s"])]),
+        "bm_ll": max(case["bm_equal"]["loglik"], default=float("nan")),
+        "bm_mplus_ll": max(case["bm_mplus"]["loglik"], default=float("nan")),
+        "stepmix_ll": max(case["stepmix"]["loglik"], default=float("nan")),
+        "polca_ll": max(case["polca"]["loglik"], default=float("nan")),
+        "max_load": max([x for r in (case["bm_equal"]["load"] + case["stepmix"]["load"] + case["polca"]["load"])
+                         for x in r], default=float("nan")),
+    }
+    med["ratio_stepmix_equal"] = med["stepmix_s"] / med["bm_equal_s"]
+    med["ratio_polca_equal"] = med["polca_s"] / med["bm_equal_s"]
+    med["ratio_stepmix_fit_ml"] = med["stepmix_s"] / med["bm_equal_fit_ml_s"]
+    med["ratio_polca_fit_ml"] = med["polca_with_se_s"] / med["bm_equal_fit_ml_s"]
+    med["ratio_stepmix_mplus"] = med["stepmix_s"] / med["bm_mplus_s"]
+    med["ratio_polca_mplus"] = med["polca_s"] / med["bm_mplus_s"]
+    case["median"] = med
+
+
+def print_summary(cases: list[dict]) -> None:
+    print("seconds are medians of interleaved rounds; ratio = peer s / bayesmix s (> 1: bayesmix faster)")
+    print("equal: fit_ml(starts=(S, S)), every start to convergence, time to the best LL (no SEs) | fit_ml: the "
+          "whole call with SEs (poLCA: + calc_se) | mplus: fit_ml(starts=S), S short + S//4 to convergence")
+    head = (f"{'case':>14} {'LL bm':>11} {'LL sm':>11} {'LL pl':>11} | {'bm eq':>6} {'sm':>6} {'pl':>6} "
+            f"{'x sm':>5} {'x pl':>5} | {'fit_ml':>6} {'x sm':>5} {'x pl':>5} | {'mplus':>6} {'x sm':>5} "
+            f"{'x pl':>5} | load")
+    print(head)
+    for c in cases:
+        m = c["median"]
+        print(f"{c['dataset'] + ' K=' + str(c['K']):>14} {m['bm_ll']:11.4f} {m['stepmix_ll']:11.4f} "
+              f"{m['polca_ll']:11.4f} | {m['bm_equal_s']:6.2f} {m['stepmix_s']:6.2f} {m['polca_s']:6.2f} "
+              f"{m['ratio_stepmix_equal']:5.1f} {m['ratio_polca_equal']:5.1f} | {m['bm_equal_fit_ml_s']:6.2f} "
+              f"{m['ratio_stepmix_fit_ml']:5.1f} {m['ratio_polca_fit_ml']:5.1f} | {m['bm_mplus_s']:6.2f} "
+              f"{m['ratio_stepmix_mplus']:5.1f} {m['ratio_polca_mplus']:5.1f} | {m['max_load']:.1f}")
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.show:
-        import pandas as pd
-        print_table(pd.read_csv(args.show))
+        print_summary(json.loads(Path(args.show).read_text())["cases"])
+        return
+    if args.first_fit:
+        first_fit(args)
+        return
+    if args.first_fit_worker:
+        with open(args.out, "w") as fh:
+            json.dump(first_fit_worker(args), fh)
         return
     if args.worker:
         row = run_worker(args)

@@ -363,6 +363,32 @@ def flat_model(mm, integration: dict | None = None) -> FlatModel:
     return mm._cache[key]
 
 
+#: eigenvalues of the information matrix at most this fraction of the largest count as flat directions
+FLAT_DIRECTION_RTOL = 1e-8
+
+
+def flat_directions(info: np.ndarray, labels: Sequence[str], n_directions: int = 3, n_terms: int = 4) -> list[str]:
+    """The directions along which the log-likelihood is flat: eigenvectors of the information matrix.
+
+    Eigenvalues at most :data:`FLAT_DIRECTION_RTOL` x the largest (or negative)
+    are flat; each such eigenvector (smallest eigenvalue first, at most
+    ``n_directions``) is written as its ``n_terms`` largest elements,
+    ``"+0.71 a[x] -0.70 b[y] (eigenvalue 1.2e-11)"``. The parameters named are
+    those a user would fix (``fixed=``) or drop to identify the model.
+    """
+    vals, vecs = np.linalg.eigh(info)
+    scale = max(float(np.max(np.abs(vals), initial=0.0)), 1e-300)
+    weak = [j for j in np.argsort(vals) if vals[j] <= FLAT_DIRECTION_RTOL * scale][:n_directions]
+    if not weak:  # inv() failed but no eigenvalue is small: name the smallest one
+        weak = [int(np.argmin(vals))]
+    out = []
+    for j in weak:
+        v = vecs[:, j] * np.sign(vecs[np.argmax(np.abs(vecs[:, j])), j])
+        order = [i for i in np.argsort(-np.abs(v))[:n_terms] if abs(v[i]) >= 0.1]
+        out.append(" ".join(f"{v[i]:+.2f} {labels[i]}" for i in order) + f" (eigenvalue {vals[j]:.1e})")
+    return out
+
+
 def covariances(flat, theta, free):
     """(observed-information covariance, sandwich covariance) of theta; rows of ``free`` only (others 0)."""
     h = flat.hessian(theta, "loglik")
@@ -375,8 +401,14 @@ def covariances(flat, theta, free):
         if np.any(np.linalg.eigvalsh(hf) <= 0):
             raise np.linalg.LinAlgError
     except np.linalg.LinAlgError:
-        warnings.warn("the information matrix is not positive definite at the ML solution: the model "
-                      "may not be identified; standard errors use a pseudo-inverse.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
+        labels = flat.labels()
+        flat_dirs = flat_directions(hf, [labels[i] for i in free])
+        warnings.warn("the information matrix is not positive definite at the ML solution: the log-likelihood "
+                      "is flat (not identified) along " + "; and along ".join(flat_dirs) + ". Common causes: a "
+                      "category that one class (almost) never chooses, so its threshold or threshold gap runs off "
+                      "to +-infinity (a boundary solution; fix it with fixed=, merge sparse categories, or use "
+                      "fewer classes), an empty class, or more parameters than the data identify. Standard errors "
+                      "use a pseudo-inverse.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
         hinv = np.linalg.pinv(hf)
     cov[np.ix_(free, free)] = hinv
     s = flat.scores(theta)[:, free]
