@@ -78,6 +78,8 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--sampler", default="nutpie")
     p.add_argument("--backend", default="jax", help="nutpie backend (jax compiles in ~10 s, numba in ~50 s)")
     p.add_argument("--points", type=int, default=None, help="quadrature points (default: the model's)")
+    p.add_argument("--low-rank", action="store_true",
+                   help="nutpie's low-rank modified mass matrix (nuts={'low_rank_modified_mass_matrix': True})")
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
 
@@ -88,6 +90,8 @@ def main(argv=None) -> list[dict]:
     rows = []
     for latent in args.latent.split(","):
         kwargs = {"backend": args.backend} if args.sampler == "nutpie" else {}
+        if args.low_rank:
+            kwargs["nuts"] = {"low_rank_modified_mass_matrix": True}
         if latent == "integrated" and args.points is not None:
             kwargs["integration"] = {"points": args.points}
         load_before = os.getloadavg()[0]
@@ -104,6 +108,7 @@ def main(argv=None) -> list[dict]:
         row = {"case": args.case, "n_units": mm.n_units, "n_items": len(mm.data.items), "n_classes": mm.n_classes,
                "membership": args.membership if args.case == "gom" else None, "latent": latent,
                "sampler": args.sampler, "backend": args.backend if args.sampler == "nutpie" else None,
+               "low_rank": bool(args.low_rank),
                "integration": dict(idata.attrs.get("bayesmix_integration", {})) or None,
                "chains": args.chains, "draws": args.draws, "tune": args.tune, "starts": args.starts,
                "seed": args.seed, "build_s": build_s, "wall_s": wall,
@@ -117,7 +122,8 @@ def main(argv=None) -> list[dict]:
         rows.append(row)
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
-    tag = args.case + (f"-K{args.n_classes}-{args.membership}" if args.case == "gom" else "")
+    tag = args.case + (f"-K{args.n_classes}-{args.membership}" if args.case == "gom" else "") + (
+        "-lowrank" if args.low_rank else "")
     path = out / f"bench_integrated_nuts-{tag}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(rows, indent=1))
     return rows
