@@ -513,12 +513,14 @@ class MixtureModel:
     # ---------------------------------------------------------------- inference
     def sample(self, draws: int = 1000, tune: int = 1000, chains: int = 4, *, sampler: str = "auto",
                random_seed: int | None = None, init: Any = "auto", progressbar: bool = True,
-               target_accept: float = 0.8, cores: int | None = None, starts: int = 10, **kwargs):
+               target_accept: float = 0.8, cores: int | None = None, starts: int = 10, latent: str = "sampled",
+               integration: dict | None = None, **kwargs):
         """See :func:`bayesmix.inference.sampling.sample`."""
         from .inference.sampling import sample
         return sample(self, draws=draws, tune=tune, chains=chains, sampler=sampler,
                       random_seed=random_seed, init=init, progressbar=progressbar,
-                      target_accept=target_accept, cores=cores, starts=starts, **kwargs)
+                      target_accept=target_accept, cores=cores, starts=starts, latent=latent,
+                      integration=integration, **kwargs)
 
     def fit_ml(self, starts: int | tuple[int, int] = 20, *, seed: int | None = None, start: Any = None,
                progressbar: bool = True, **kwargs):

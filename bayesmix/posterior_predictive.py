@@ -205,7 +205,8 @@ def _selected_posterior(mm, result, draws: int | None, random_effects: str):
                              "or membership); this one has none: use random_effects='new'.")
         if z_name not in posterior:
             raise ValueError(f"random_effects='posterior' needs the sampled {z_name!r} in the posterior (m.sample); "
-                             "ML, MAP and Laplace fits integrate it out: use random_effects='new'.")
+                             "ML, MAP and Laplace fits and sample(latent='integrated') integrate it out: use "
+                             "random_effects='new' (or sample with latent='sampled').")
     return posterior, is_point
 
 

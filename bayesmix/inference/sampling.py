@@ -72,29 +72,31 @@ SAMPLER_MODE = {"pymc": COMPILE_MODE, "nutpie": "NUMBA"}
 MEASURE_ABOVE = 1_000_000
 
 
-def gradient_costs(mm, modes=None, *, repeats: int = 5, with_compile_time: bool = False):
+def gradient_costs(mm, modes=None, *, repeats: int = 5, with_compile_time: bool = False, model=None):
     """Measured seconds of one log-density + gradient evaluation of ``mm`` per PyTensor mode.
 
     ``modes``: e.g. ``("CVM", "NUMBA", "JAX")``; each is compiled (the model's
     ``logp_dlogp_function``, as the samplers compile it) and timed at the
     model's initial point: the median of ``repeats`` calls after a warm-up call.
     With ``with_compile_time`` also returns the compile seconds per mode.
+    ``model``: the ``pymc.Model`` to time (default ``mm.model``; ``sample(latent="integrated")``
+    passes its integrated model).
     """
     from threadpoolctl import threadpool_limits
     modes = tuple(modes or (COMPILE_MODE, "NUMBA"))
     with threadpool_limits(limits=1, user_api="blas"):  # as the samplers run it (see _run_sampler)
-        return _gradient_costs(mm, modes, repeats, with_compile_time)
+        return _gradient_costs(mm.model if model is None else model, modes, repeats, with_compile_time)
 
 
-def _gradient_costs(mm, modes, repeats, with_compile_time):
+def _gradient_costs(model, modes, repeats, with_compile_time):
     from pymc.blocking import DictToArrayBijection
-    point = mm.model.initial_point()
+    point = model.initial_point()
     costs, compiled = {}, {}
     for mode in modes:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            fn = mm.model.logp_dlogp_function(ravel_inputs=True, mode=mode, initial_point=point)
+            fn = model.logp_dlogp_function(ravel_inputs=True, mode=mode, initial_point=point)
             x = DictToArrayBijection.map({v.name: point[v.name] for v in fn._grad_vars}).data
             np.asarray(fn(x)[1])
         compiled[mode] = time.perf_counter() - start
@@ -136,7 +138,7 @@ def nutpie_backend() -> str:
     return "jax" if _installed("jax") and _installed("jaxlib") else "numba"
 
 
-def auto_sampler(mm) -> tuple[str, dict]:
+def auto_sampler(mm, model=None, settings: dict | None = None) -> tuple[str, dict]:
     """``sampler="auto"``: nutpie for small models, otherwise the backend with the cheaper measured step.
 
     Models whose log-likelihood touches at most :data:`MEASURE_ABOVE` elements
@@ -147,14 +149,16 @@ def auto_sampler(mm) -> tuple[str, dict]:
     (:func:`gradient_costs`) and take the cheaper per step (:func:`choose_sampler`).
     Decided once per model (kept in the model's cache); returns the choice and
     the figures for ``idata.attrs`` (``bayesmix_nutpie_backend`` when nutpie is
-    chosen). Without nutpie there is nothing to choose.
+    chosen). Without nutpie there is nothing to choose. ``model`` / ``settings``:
+    the integrated model of ``sample(latent="integrated")`` and its quadrature
+    (default: the model's own ``pymc.Model``).
     """
     available = installed_samplers()
     if "nutpie" not in available:
         return "pymc", {"bayesmix_sampler_choice": "auto: pymc (nutpie not installed)"}
-    key = ("sampler_choice", COMPILE_MODE)
+    key = ("sampler_choice", COMPILE_MODE) + (() if settings is None else tuple(sorted(settings.items())))
     if key not in mm._cache:
-        size = mm.work_size()
+        size = mm.work_size(settings)
         if size <= MEASURE_ABOVE:
             backend = nutpie_backend()
             text = (f"auto: nutpie ({backend} backend), not measured: one log-likelihood evaluation touches "
@@ -163,7 +167,7 @@ def auto_sampler(mm) -> tuple[str, dict]:
             mm._cache[key] = ("nutpie", {"bayesmix_sampler_choice": text, "bayesmix_nutpie_backend": backend,
                                          "bayesmix_work_size": size})
         else:
-            costs = gradient_costs(mm, (SAMPLER_MODE["pymc"], "NUMBA"))
+            costs = gradient_costs(mm, (SAMPLER_MODE["pymc"], "NUMBA"), model=model)
             choice = choose_sampler(costs, available)
             ms = {mode: 1000 * c for mode, c in costs.items()}
             text = (f"auto: {choice}; one log-likelihood evaluation touches {size:,} elements (above "
@@ -254,10 +258,15 @@ def _warn_unreplicated_start(init: str, starts, report) -> None:
         UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
-def complete_point(mm, point: dict) -> dict:
-    """Start integrated random effects (standardized z) at 0 unless given (or at the block's ``sampler_start()``)."""
-    full = mm.model.initial_point()
-    for rv in mm.model.free_RVs:
+def complete_point(mm, point: dict, model=None) -> dict:
+    """Start integrated random effects (standardized z) at 0 unless given (or at the block's ``sampler_start()``).
+
+    ``model``: the model sampled (default ``mm.model``); an integrated model
+    (``sample(latent="integrated")``) has no z, so nothing is added.
+    """
+    model = mm.model if model is None else model
+    full = model.initial_point()
+    for rv in model.free_RVs:
         if rv.name in mm.integrated and rv.name not in point:
             start = mm.latent.sampler_start()  # None: at 0; a non-normal latent (a Dirichlet membership) has its own
             point[rv.name] = start if start is not None else np.zeros_like(full[mm.model.rvs_to_values[rv].name])
@@ -305,9 +314,8 @@ class _Interrupts:
             raise
 
 
-def _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain, progressbar, target_accept,
+def _run_sampler(model, sampler, draws, tune, chains, cores, seed, point, per_chain, progressbar, target_accept,
                  kwargs, interrupts):
-    model = mm.model
     initvals = per_chain if per_chain is not None else [point] * chains
     if per_chain is not None and len(per_chain) != chains:
         raise ValueError(f"init gives {len(per_chain)} points for {chains} chains; give one per chain.")
@@ -426,7 +434,7 @@ def _loglik_by_pattern(mm, posterior: xr.Dataset) -> np.ndarray | None:
     return np.asarray(values, dtype=float)[..., patterns.inverse]
 
 
-def log_likelihood_dataset(mm, posterior: xr.Dataset) -> xr.Dataset:
+def log_likelihood_dataset(mm, posterior: xr.Dataset, integration: dict | None = None) -> xr.Dataset:
     """Pointwise marginal log-likelihood, one value per independent unit (chain, draw, unit).
 
     The per-unit (per-cluster, latent effects integrated by quadrature)
@@ -434,12 +442,15 @@ def log_likelihood_dataset(mm, posterior: xr.Dataset) -> xr.Dataset:
     all draws in batches with a leading draw axis
     (:func:`bayesmix.results.evaluate_draws`), not once per draw, and once
     per unique response pattern where units share them (:func:`_loglik_by_pattern`).
+    ``integration``: the quadrature setting (default: the model's; ``sample(latent="integrated")``
+    passes the one its density used, so the group is the sampled density's per-unit terms).
     """
     n_chain, n_draw = posterior.sizes["chain"], posterior.sizes["draw"]
     units = mm.data.units if mm.loglik_dim == "unit" else mm.data.clusters
-    out = _loglik_by_pattern(mm, posterior)
+    out = _loglik_by_pattern(mm, posterior) if integration is None else None
     if out is None:
-        _, values = evaluate_draws(mm, "unit_loglik", mm.integrated_loglik(), posterior)
+        key = "unit_loglik" if integration is None else f"unit_loglik:{sorted(integration.items())}"
+        _, values = evaluate_draws(mm, key, mm.integrated_loglik(integration), posterior)
         out = np.asarray(values, dtype=float).reshape(n_chain, n_draw, len(units))
     coords = {"chain": posterior["chain"].values, "draw": posterior["draw"].values, mm.loglik_dim: np.asarray(units)}
     return xr.Dataset({"y": (("chain", "draw", mm.loglik_dim), out)}, coords=coords)
@@ -492,8 +503,13 @@ def _keep_log_likelihood(mm, setting, chains: int, draws: int) -> bool:
     return False
 
 
-def finalize(mm, idata, reference: dict | None, info: dict, log_likelihood: bool = True) -> xr.DataTree:
-    """Align labels, add ``log_likelihood`` (unless ``log_likelihood=False``) and ``observed_data``, record what was done."""
+def finalize(mm, idata, reference: dict | None, info: dict, log_likelihood: bool = True,
+             integration: dict | None = None) -> xr.DataTree:
+    """Align labels, add ``log_likelihood`` (unless ``log_likelihood=False``) and ``observed_data``, record what was done.
+
+    ``integration``: the quadrature of ``sample(latent="integrated")``'s density (used for the
+    ``log_likelihood`` group and recorded as ``bayesmix_integration``, which the result functions read).
+    """
     posterior = idata["posterior"].to_dataset()
     relabeled = 0
     if reference is not None and mm.ordered is None and mm.n_classes > 1:
@@ -502,9 +518,11 @@ def finalize(mm, idata, reference: dict | None, info: dict, log_likelihood: bool
             _log.info("bayesmix: relabeled %d draw(s) to the reference class labels", relabeled)
         idata["posterior"] = xr.DataTree(posterior)
     if log_likelihood:
-        idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(mm, posterior))
+        idata["log_likelihood"] = xr.DataTree(log_likelihood_dataset(mm, posterior, integration))
     idata["observed_data"] = xr.DataTree(mm.observed_data())
     attrs = {"bayesmix_model": mm.name, "bayesmix_relabeled_draws": relabeled, **info}
+    if integration is not None:
+        attrs["bayesmix_integration"] = dict(integration)
     idata.attrs.update(attrs)
     idata["posterior"].attrs.update(attrs)
     return idata
@@ -513,7 +531,7 @@ def finalize(mm, idata, reference: dict | None, info: dict, log_likelihood: bool
 #: keywords ``sample`` passes on through ``**kwargs``: its own extras and those of the backends' sample functions
 SAMPLE_EXTRAS = ("convergence_checks", "nuts", "callback", "mode", "backend", "log_likelihood")
 SAMPLE_ARGUMENTS = ("draws", "tune", "chains", "sampler", "random_seed", "init", "progressbar", "target_accept",
-                    "cores", "starts")
+                    "cores", "starts", "latent", "integration")
 
 
 def check_sample_arguments(draws, tune, chains, cores, kwargs) -> None:
@@ -531,7 +549,8 @@ def check_sample_arguments(draws, tune, chains, cores, kwargs) -> None:
 
 
 def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=None, init="auto",
-           progressbar=True, target_accept=0.8, cores=None, starts=10, **kwargs) -> xr.DataTree:
+           progressbar=True, target_accept=0.8, cores=None, starts=10, latent: str = "sampled",
+           integration: dict | None = None, **kwargs) -> xr.DataTree:
     """Sample the posterior with NUTS; returns an ArviZ ``DataTree``.
 
     Chains start at the model's latest ``fit_ml`` solution when there is
@@ -577,6 +596,26 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     starts : int
         Random starts of the start-value search (``init="map"`` / ``"ml"``, or
         ``"auto"`` without an earlier ``fit_ml``).
+    latent : ``"sampled"`` or ``"integrated"``
+        What NUTS does with the continuous latent effects (GoM memberships,
+        FMA factors, random class intercepts: ``m.integrated``).
+        ``"sampled"`` (default): samples them (non-centered) next to the
+        parameters. ``"integrated"``: samples the structural parameters only,
+        the latent effects integrated per unit (cluster) by the same
+        quadrature as ML inside the density,
+        log p(y | theta) = sum_j log sum_q w_q exp f_j(z_q) (section 10;
+        :mod:`bayesmix.inference.integrated`). It pays with many units and
+        few latent dimensions per unit (GoM K = 2 / restricted, FMA with one
+        factor, one random intercept): far fewer parameters and the
+        curvature of the marginal likelihood, at Q nodes per unit per
+        gradient. The posterior then holds no draws of z; results computed
+        from the parameters (class probabilities, membership scores, factor
+        scores) average over each unit's posterior of z by quadrature, as
+        after ML. Refused for models without latent effects.
+    integration : dict, optional
+        Quadrature of ``latent="integrated"`` (default: the model's own,
+        ``m.settings()``), e.g. ``{"method": "gauss-hermite", "points": 20}``;
+        not adaptive. Recorded in ``idata.attrs["bayesmix_integration"]``.
     **kwargs
         ``convergence_checks=False``, ``nuts={...}``, ``callback`` (PyMC),
         ``log_likelihood=False`` (no per-unit group: it is draws x N floats,
@@ -598,6 +637,8 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     >>> m.profiles(idata)                                                                # doctest: +SKIP
     """
     check_sample_arguments(draws, tune, chains, cores, kwargs)
+    from .integrated import check_latent, dropped_deterministics, integrated_model
+    settings = check_latent(mm, latent, integration)
     sampler = resolve_sampler(sampler)
     convergence_checks = kwargs.pop("convergence_checks", True)
     with_log_likelihood = _keep_log_likelihood(mm, kwargs.pop("log_likelihood", "auto"), chains, draws)
@@ -605,13 +646,20 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
         cores = default_cores(chains)
     seed = None if random_seed is None else int(np.random.default_rng(random_seed).integers(2**31 - 1))
     point, per_chain = initial_point(mm, init, random_seed, starts, progressbar)
-    names = {rv.name for rv in mm.model.free_RVs}
-    point = complete_point(mm, {k: v for k, v in point.items() if k in names})
+    model = mm.model if settings is None else integrated_model(mm, settings)
+    names = {rv.name for rv in model.free_RVs}
+    point = complete_point(mm, {k: v for k, v in point.items() if k in names}, model)
     if per_chain is not None:
-        per_chain = [complete_point(mm, {k: v for k, v in p.items() if k in names}) for p in per_chain]
-    info = {}
+        per_chain = [complete_point(mm, {k: v for k, v in p.items() if k in names}, model) for p in per_chain]
+    info = {"bayesmix_latent": latent}
+    if settings is not None:
+        info["bayesmix_integrated"] = ", ".join(mm.integrated)
+        dropped = dropped_deterministics(mm, model)
+        if dropped:
+            info["bayesmix_dropped_deterministics"] = ", ".join(dropped)
     if sampler == "auto":
-        sampler, info = auto_sampler(mm)
+        sampler, choice = auto_sampler(mm, None if settings is None else model, settings)
+        info.update(choice)
         info = dict(info)
         if sampler == "nutpie" and "backend" in kwargs:  # the user's backend wins
             info["bayesmix_nutpie_backend"] = kwargs["backend"]
@@ -622,7 +670,7 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     with warnings.catch_warnings(), _Interrupts(kwargs.get("callback")) as interrupts:
         warnings.filterwarnings("ignore", message=".*initvals.*")
         try:
-            idata = _run_sampler(mm, sampler, draws, tune, chains, cores, seed, point, per_chain,
+            idata = _run_sampler(model, sampler, draws, tune, chains, cores, seed, point, per_chain,
                                  progressbar, target_accept, dict(kwargs), interrupts)
         except Exception:
             if interrupts.seen:  # PyMC swallowed the interrupt, then failed on an empty trace
@@ -640,7 +688,7 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
                       f"draws per chain ({n_chains} chains, {kept * n_chains} draws in all); treat it as a partial "
                       "result (the convergence checks below refer to these draws).", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     info["bayesmix_interrupted"] = int(bool(interrupted))  # 1 / 0: netCDF has no boolean attribute
-    idata = finalize(mm, idata, point, info, log_likelihood=with_log_likelihood)
+    idata = finalize(mm, idata, point, info, log_likelihood=with_log_likelihood, integration=settings)
     figures = check_convergence(idata, warn=convergence_checks, stacklevel=4,
                                 max_treedepth=kwargs.get("nuts", {}).get("max_treedepth"))
     idata.attrs.update(figures)
