@@ -88,3 +88,13 @@ def test_spec_key_selects_population_starts_and_a_lta_keeps_the_truth_alignment(
     assert abs(table.loc[stay, "mean"] - np.log(0.93 / 0.07)) < 0.8
     items_rows = table.index.str.startswith("binary_logit")
     assert (np.sign(table.loc[items_rows, "mean"]) == np.sign(table.loc[items_rows, "population"])).all()
+
+
+def test_cli_starts_population(capsys, tmp_path):
+    """``bayesmix montecarlo --starts population`` reaches bm.montecarlo (one fast replication, serial)."""
+    from bayesmix.cli import main
+    assert main(["montecarlo", "table2_model1", "--replications", "1", "--scheduler", "serial", "--fast",
+                 "--starts", "population", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 replications, 1 completed" in out
+    assert (tmp_path / "montecarlo.csv").exists()
