@@ -219,7 +219,8 @@ def _cmd_montecarlo(args) -> int:
     from .spec import read_spec
     spec = read_spec(args.spec)
     study = montecarlo(spec, replications=args.replications, seed=args.seed, scheduler=args.scheduler,
-                       n_workers=args.workers, fast=True if args.fast else None, progress=True)
+                       n_workers=args.workers, fast=True if args.fast else None, progress=True,
+                       starts=args.starts)
     text = str(study)
     print(text)
     if args.out:
@@ -254,6 +255,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     mc.add_argument("--workers", type=int, default=None, help="LocalCluster workers (default: 2)")
     mc.add_argument("--out", default=None, help="write the table and per-replication results here")
     mc.add_argument("--fast", action="store_true")
+    mc.add_argument("--starts", choices=["random", "population"], default=None,
+                    help="'population': start each replication at the population values alone (Mplus's MONTECARLO "
+                         "convention); default: the spec's [montecarlo] starts, else 'random'")
     mc.set_defaults(func=_cmd_montecarlo)
     args = parser.parse_args(argv)
     try:

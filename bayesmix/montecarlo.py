@@ -15,6 +15,20 @@ the spec's model and fits it by ML; the study reports per parameter
 and per replication the seed, log-likelihood, whether ML converged, and the
 error of a replication that raised (recorded; the study goes on).
 
+Starts: ``starts="random"`` (the default) fits each replication with the
+spec's random starts (``[montecarlo.ml] starts``), as an analyst would fit
+one data set. ``starts="population"`` is **Mplus's MONTECARLO convention**:
+each replication starts at the population values (the simulator's truth,
+:func:`population_start`) and nothing else (``STARTS = 0``). It is much
+cheaper (one optimization instead of N + M) and its labels start at the
+true ones, but it measures a different thing: a replication lands on the
+optimum *nearest the truth*, which can be a local optimum that a
+random-start search would pass over for a higher one elsewhere (a label
+swap, a boundary solution), so its spread is that of the local estimator
+around the truth. Parameters the simulator does not define (e.g. the class
+random-intercept SD of a within-between model fitted to between-class
+data, whose population value is infinite) take ``start_values``.
+
 Class labels: before fitting, each replication's model takes the simulated
 true classes as its label reference (:mod:`bayesmix.relabel`), so the
 estimated class 1 is the class that matches the true class 1 best in
@@ -46,7 +60,7 @@ import numpy as np
 import pandas as pd
 from . import registry
 
-__all__ = ["montecarlo", "MonteCarloResult", "population_values", "align_to_truth"]
+__all__ = ["montecarlo", "MonteCarloResult", "population_values", "population_start", "align_to_truth"]
 
 
 @dataclass
@@ -151,6 +165,51 @@ def population_values(model, truth: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def population_start(model, population: Mapping[str, float],
+                     start_values: Mapping[str, float] | None = None) -> dict[str, np.ndarray]:
+    """A complete ``fit_ml(start=...)`` dict from population values by ML parameter name (``name[label, ...]``).
+
+    ``population`` is what :func:`population_values` (or a family's
+    ``MonteCarloHooks.population``) returns; ``start_values`` (same naming)
+    fill or override elements, e.g. a parameter whose population value the
+    simulator does not define. Every free parameter of ``model`` (random
+    effects that are integrated out excepted) must be covered, else a
+    ``ValueError`` names the missing elements: a start at the population
+    values is Mplus's MONTECARLO convention, not a partial random start.
+    """
+    pm_model = model.model
+    dims_of = getattr(pm_model, "named_vars_to_dims", {})
+    values = {**dict(population), **dict(start_values or {})}
+    integrated = set(getattr(model, "integrated", ()) or ())
+    out: dict[str, np.ndarray] = {}
+    missing: list[str] = []
+    for rv in pm_model.free_RVs:
+        name = rv.name
+        if name in integrated:
+            continue
+        dims = dims_of.get(name) or ()
+        if not dims:
+            if name in values:
+                out[name] = np.asarray(float(values[name]))
+            else:
+                missing.append(name)
+            continue
+        labels = [list(pm_model.coords[d]) for d in dims]
+        arr = np.full(tuple(len(x) for x in labels), np.nan)
+        for index in np.ndindex(arr.shape):
+            key = f"{name}[{', '.join(str(labels[a][i]) for a, i in enumerate(index))}]"
+            if key in values:
+                arr[index] = float(values[key])
+            else:
+                missing.append(key)
+        out[name] = arr
+    if missing:
+        raise ValueError(f"starts='population': the simulator's truth gives no population value for {missing}; "
+                         "give them as start_values={name: value} (spec: [montecarlo.start_values]) or use "
+                         "starts='random'.")
+    return out
+
+
 def _true_membership(model, classes) -> np.ndarray | None:
     """One-hot true classes in the rows the model's class posterior has (units, or clusters for a between class)."""
     if classes is None:
@@ -204,7 +263,8 @@ def align_to_truth(model, ml, membership, reference, ml_options: Mapping[str, An
 
 
 def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast: bool, ml_options: dict,
-               prepare: Callable | None) -> dict:
+               prepare: Callable | None, starts: str = "random",
+               start_values: Mapping[str, float] | None = None) -> dict:
     """One replication: simulate, build, align labels to the true classes, fit ML (runs on a worker)."""
     import warnings
     from pathlib import Path
@@ -234,12 +294,21 @@ def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast:
                 reference = _true_membership(model, getattr(sim, "classes", None))
             if reference is not None and hooks.membership is None:
                 set_label_reference(model, reference)
-            ml = model.fit_ml(**{"progressbar": False, **ml_options})  # replications: no bar each
+            population = (hooks.population(model, sim) if hooks.population is not None
+                          else population_values(model, sim.truth))
+            options = {"progressbar": False, **ml_options}  # replications: no bar each
+            if starts == "population":  # Mplus MONTECARLO: the population values alone (STARTS = 0)
+                start = population_start(model, population, start_values)
+                if model.labeling is None:  # no truth reference before the fit: keep the start's labels
+                    from .relabel import set_label_reference_at  # (not ordered by size; checked below)
+                    from .inference.starts import user_starts
+                    set_label_reference_at(model, user_starts(model, start)[0], options.get("integration"))
+                options.update(starts=0, start=start)
+            ml = model.fit_ml(**options)
             if reference is not None and hooks.membership is not None:
                 ml, record["relabeled"] = align_to_truth(model, ml, hooks.membership(model, ml), reference,
                                                          ml_options)
-        record["population"] = (hooks.population(model, sim) if hooks.population is not None
-                                else population_values(model, sim.truth))
+        record["population"] = population
         params = ml.params
         record["estimates"] = {name: (float(params.loc[name, "estimate"]), float(params.loc[name, "se"]))
                                for name in params.index}
@@ -290,10 +359,26 @@ def _summarize(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
     return table, reps, long
 
 
+def _ml_options(parsed, ml: Mapping[str, Any] | None, fast: bool) -> dict:
+    """The ``fit_ml`` options of each replication: ``ml``, else ``[montecarlo.ml]`` over ``[inference.ml]``."""
+    section = parsed.raw.get("montecarlo", {})
+    if ml is not None:
+        ml_options = dict(ml)
+    elif "ml" in section:
+        ml_options = {**(parsed.ml_options(False) or {}), **section["ml"]}
+    else:
+        ml_options = parsed.ml_options(fast) or {}
+    if isinstance(ml_options.get("starts"), list):
+        ml_options["starts"] = tuple(ml_options["starts"])
+    ml_options.setdefault("warn_unreplicated", False)
+    return ml_options
+
+
 def montecarlo(spec, replications: int | None = None, seed: int | None = None, scheduler: Any = None, *,
                n_workers: int | None = None, fast: bool | None = None, ml: Mapping[str, Any] | None = None,
                prepare: Callable[[int, pd.DataFrame], pd.DataFrame] | None = None,
-               progress: bool = False) -> MonteCarloResult:
+               progress: bool = False, starts: str | None = None,
+               start_values: Mapping[str, float] | None = None) -> MonteCarloResult:
     """Run a Monte Carlo study of a spec (simulate at the population values, fit by ML, summarize).
 
     Parameters
@@ -320,6 +405,20 @@ def montecarlo(spec, replications: int | None = None, seed: int | None = None, s
         set before fitting (e.g. to impose a missing-data design); runs on the workers.
     progress : bool
         Print a line per finished replication.
+    starts : {"random", "population"}, optional
+        ``"random"`` (default: the spec's ``[montecarlo] starts``, else
+        random): each replication runs the ``ml`` random starts.
+        ``"population"``: Mplus's MONTECARLO convention -- each replication
+        starts at the population values alone (:func:`population_start`,
+        ``starts=0``; ``ml``'s ``starts`` and ``seed`` are then unused). Much
+        cheaper, but a replication can land on a local optimum near the
+        truth that random starts would leave for a higher one, so the two
+        conventions can give different spreads. The truth alignment of the
+        labels is kept either way.
+    start_values : dict, optional
+        With ``starts="population"``: start values by ML parameter name
+        (``{"random_sd[class1]": 10.0}``) for parameters the simulator's truth
+        does not define, or overriding it (default: ``[montecarlo.start_values]``).
 
     Returns
     -------
@@ -354,15 +453,15 @@ def montecarlo(spec, replications: int | None = None, seed: int | None = None, s
     if replications < 1:
         raise ValueError(f"replications={replications}; give at least 1.")
     seed = int(seed if seed is not None else section.get("seed", 0))
-    if ml is not None:
-        ml_options = dict(ml)
-    elif "ml" in section:
-        ml_options = {**(parsed.ml_options(False) or {}), **section["ml"]}
-    else:
-        ml_options = parsed.ml_options(fast) or {}
-    if isinstance(ml_options.get("starts"), list):
-        ml_options["starts"] = tuple(ml_options["starts"])
-    ml_options.setdefault("warn_unreplicated", False)
+    starts = starts if starts is not None else section.get("starts", "random")
+    if starts not in ("random", "population"):
+        raise ValueError(f"starts={starts!r}; give \"random\" (the ml random starts per replication) or "
+                         "\"population\" (start at the population values alone, Mplus's MONTECARLO convention).")
+    start_values = dict(start_values if start_values is not None else section.get("start_values", {}))
+    if start_values and starts != "population":
+        raise ValueError("start_values are used only with starts=\"population\"; drop start_values or pass "
+                         "starts=\"population\".")
+    ml_options = _ml_options(parsed, ml, fast)
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(replications)]
     source = str(parsed.source) if parsed.source is not None else None
 
@@ -377,7 +476,7 @@ def montecarlo(spec, replications: int | None = None, seed: int | None = None, s
                   + (f", LL {record['loglik']:.3f}" if record["ok"] else "")
                   + f" ({record['seconds']:.1f} s)", flush=True)
 
-    records = map_tasks(_replicate, [(parsed.raw, source, r + 1, s, fast, ml_options, prepare)
+    records = map_tasks(_replicate, [(parsed.raw, source, r + 1, s, fast, ml_options, prepare, starts, start_values)
                                      for r, s in enumerate(seeds)],
                         scheduler=scheduler, default="local", n_workers=n_workers,
                         name=f"bayesmix-mc-{parsed.name}", on_result=report)

@@ -15,7 +15,8 @@ import pandas as pd
 from .evaluate import fit_kind, interval_arguments, interval_label
 
 __all__ = ["plot_profiles", "plot_class_proportions", "plot_membership", "plot_ml_vs_posterior",
-           "plot_membership_curves", "plot_class_probability_curves", "lta_path_diagram"]
+           "plot_membership_curves", "plot_class_probability_curves", "lta_path_diagram",
+           "plot_lta_path_diagram"]
 
 
 def _pyplot():
@@ -653,3 +654,34 @@ def lta_path_diagram(mm, result: Any, *, digits: int = 2, items: bool = True, re
         raise ImportError("render=True needs the graphviz package (pip install graphviz) and the Graphviz "
                           "programs; without them use the DOT text (render=False).") from err
     return graphviz.Source(dot)
+
+
+def plot_lta_path_diagram(mm, result: Any, *, digits: int = 2, items: bool = True, ax=None):
+    """Figure 1 drawn with matplotlib: the (two-level) LTA's path diagram with the estimates of ``result``.
+
+    The same nodes and edge labels as :func:`lta_path_diagram` (gamma of
+    eq. 13, beta of eq. 15, alpha_t -> C_t fixed at 1 with section 4's
+    R-squared, P(C_t = 1) and SD(alpha_t) in the nodes), drawn without
+    Graphviz. See :func:`bayesmix.families.lta.diagram.plot_path_diagram`.
+
+    Parameters
+    ----------
+    mm : LTAModel
+        A two-class ``bm.lta`` model.
+    result : MLResult, MAPResult or DataTree
+    digits : int
+        Decimals.
+    items : bool
+        Draw the items of each time as one box.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = plot_lta_path_diagram(m, ml)      # doctest: +SKIP
+    """
+    from .families.lta.diagram import plot_path_diagram
+    return plot_path_diagram(mm, result, digits=digits, items=items, ax=ax)

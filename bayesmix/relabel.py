@@ -33,7 +33,7 @@ import xarray as xr
 
 _log = logging.getLogger("bayesmix")
 
-__all__ = ["order_by_size", "permute_point", "relabel", "set_label_reference"]
+__all__ = ["order_by_size", "permute_point", "relabel", "set_label_reference", "set_label_reference_at"]
 
 
 def _point_dataset(mm, point: dict) -> xr.Dataset:
@@ -122,6 +122,30 @@ def _in_model_labeling(mm, opt, kind, integration):
 def set_label_reference(mm, probabilities) -> None:
     """Make ``probabilities`` (units x classes) the model's label reference (e.g. a loaded ML result's)."""
     mm.labeling = np.asarray(probabilities, dtype=float)
+
+
+def set_label_reference_at(mm, start: dict, integration: dict | None = None) -> bool:
+    """Make the class membership at ``start`` (free parameters, natural scale) the model's label reference.
+
+    A fit started there keeps the start's labels instead of being ordered by
+    size (:func:`order_by_size`), e.g. a Monte Carlo replication started at
+    the population values (``bm.montecarlo(starts="population")``). Returns
+    whether a reference was set (not for models whose class membership is
+    not one units x classes table, nor for a complete ``start`` missing).
+    """
+    from .inference.objective import flat_model
+    try:
+        flat = flat_model(mm, integration)
+        theta = flat.to_theta(start)
+        (members,) = flat.evaluate("class_probabilities", [mm.class_probability_tensor(integration)], theta)
+    except Exception as err:  # a family whose classes this rule does not cover: no reference
+        _log.debug("bayesmix: no label reference at the start (%s)", err)
+        return False
+    members = np.asarray(members)
+    if members.ndim != 2 or members.shape[1] != mm.n_classes or not np.all(np.isfinite(members)):
+        return False
+    mm.labeling = members
+    return True
 
 
 def relabel(mm, idata, reference) -> xr.DataTree:

@@ -64,6 +64,9 @@ from .data import column_names
 
 __all__ = ["Spec", "read_spec", "from_spec", "to_spec", "write_spec", "bundled_specs", "resolve", "FAST_ENV"]
 
+#: The values of ``bm.montecarlo(starts=...)`` / ``[montecarlo] starts``.
+MONTECARLO_STARTS = ("random", "population")
+
 #: Environment variable switching fast mode on (notebooks, CI): ``BAYESMIX_FAST=1``.
 FAST_ENV = "BAYESMIX_FAST"
 
@@ -73,7 +76,7 @@ _DATA = {"dataset": str, "csv": str, "simulate": str, "parameters": dict, "seed"
          "n_rows": int}
 _INFERENCE = {"ml": dict, "sample": dict}
 _FAST = {"data": dict, "ml": dict, "sample": dict}
-_MONTECARLO = {"replications": int, "seed": int, "ml": dict}
+_MONTECARLO = {"replications": int, "seed": int, "ml": dict, "starts": str, "start_values": dict}
 _ML = {"starts": (int, list), "seed": int, "tol": float, "integration": dict, "max_iterations": int,
        "initial_iterations": int, "warn_unreplicated": bool, "progressbar": bool}
 _SAMPLE = {"draws": int, "tune": int, "chains": int, "sampler": str, "random_seed": int, "init": str,
@@ -523,6 +526,14 @@ def read_spec(path_or_dict: str | os.PathLike | Mapping[str, Any]) -> Spec:
     mc = raw.get("montecarlo", {})
     _check_table(mc, _MONTECARLO, "[montecarlo]")
     _check_table(mc.get("ml", {}), _ML, "[montecarlo.ml]")
+    if "starts" in mc and mc["starts"] not in MONTECARLO_STARTS:
+        raise ValueError(f"[montecarlo] starts = {mc['starts']!r}; give one of {list(MONTECARLO_STARTS)} "
+                         "(\"population\": each replication starts at the population values, Mplus's MONTECARLO "
+                         "convention; \"random\": the [montecarlo.ml] random starts).")
+    for key, value in mc.get("start_values", {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"[montecarlo.start_values] {key!r} = {value!r}; give a number (a start value by its "
+                             "ML parameter name, e.g. \"random_sd[class1]\" = 10.0).")
     return Spec(raw=raw, source=source, name=name, factory=factory_name, options=model)
 
 

@@ -79,3 +79,54 @@ def test_bad_models_are_refused_with_the_reason(monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "graphviz", None)  # render=True without the package
     with pytest.raises(ImportError, match="pip install graphviz"):
         lta_path_diagram(m2, point, render=True)
+
+
+def _texts(fig) -> list[str]:
+    return [t.get_text() for t in fig.axes[0].texts]
+
+
+def test_matplotlib_figure_draws_the_nodes_and_edge_labels_of_the_dot_text():
+    """plot_lta_path_diagram: a Figure whose text artists are the DOT diagram's node and edge labels, the
+    population values on them (beta 0.52, SD 1.45 / 1.02, R2 .39), the two level frames and no other labels."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Ellipse, FancyArrowPatch
+
+    from bayesmix.families.lta.diagram import path_graph
+    m, point, truth = _at_truth("structural")
+    fig = bm.plots.plot_lta_path_diagram(m, point)
+    texts = _texts(fig)
+    graph = path_graph(m, point)
+    node_labels = [v["label"] for v in graph.nodes.values()]
+    edge_labels = [lab for _, _, lab in graph.edges if lab]
+    assert sorted(texts) == sorted(node_labels + edge_labels + ["Within (students)", "Between (classrooms)"])
+    assert "alpha fall\nSD 1.45" in texts and "alpha spring\nSD 1.02" in texts
+    assert "beta = 0.52" in texts and "1\nR2 = 0.39" in texts and "10 items, spring" in texts
+    tau = truth["transition_logit"][0, :, 0]
+    assert any(t.startswith(f"gamma = {tau[0] - tau[1]:.2f}") for t in texts)
+    ax = fig.axes[0]
+    assert sum(isinstance(p, Ellipse) for p in ax.patches) == 4  # C_fall, C_spring, alpha_fall, alpha_spring
+    assert sum(isinstance(p, FancyArrowPatch) for p in ax.patches) == len(graph.edges) == 6  # 2 items, gamma, beta, 2 alpha -> C
+    # the DOT text carries the same labels (one description, two renderers)
+    dot = lta_path_diagram(m, point)
+    for label in node_labels + edge_labels:
+        assert label.replace("\n", "\\n") in dot
+    plt.close(fig)
+
+
+def test_matplotlib_single_level_figure_has_no_between_frame_and_draws_into_a_given_axes():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    sim = bm.datasets.simulate_lta(150, seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = bm.lta(sim.data, sim.items_by_time, n_classes=2)
+    point = {k: sim.truth[k] for k in ("class_intercept", "transition_logit", "binary_logit")}
+    fig, ax = plt.subplots()
+    assert bm.plots.plot_lta_path_diagram(m, point, items=False, ax=ax) is fig
+    texts = _texts(fig)
+    assert "Between (classrooms)" not in texts and not any(t.startswith("alpha") for t in texts)
+    assert any(t.startswith("gamma = ") for t in texts) and len(texts) == 4  # 2 nodes, gamma, the within frame
+    plt.close(fig)
