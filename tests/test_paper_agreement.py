@@ -27,6 +27,12 @@ NOTEBOOKS = sorted((REPO / "case_studies").glob("section*.ipynb"))
 FILES = sorted(AGREEMENT.glob("*.json"))
 PAPER_ITEMS = [f"Table {i}" for i in range(1, 7)] + [f"Figure {i}" for i in range(1, 5)]
 BASES = {"exact", "design", "single sample", "in kind"}
+#: rows outside their tolerance that the notebooks and the README report as open disagreements with the paper
+#: (file stem, item, quantity) -> where it is discussed; such a row must stay outside (else update this list)
+KNOWN_DISAGREEMENTS = {
+    ("section2_5_tables2_3", "Table 2", "Model 3: MSE of alpha_1"):
+        "section 2/5 notebook, 'Reading Table 2' (ours 0.135, MC SE 0.021, 100 replications; paper 0.26)",
+}
 
 
 def _load(path: Path) -> dict:
@@ -54,8 +60,12 @@ def test_rows_are_within_their_stated_tolerance(path):
         assert math.isfinite(tol) and tol >= 0, f"{where}: tolerance {tol}"
         assert math.isfinite(diff), f"{where}: difference {diff}"
         assert abs(diff - (row["ours"] - row["paper"])) <= 1e-9 * max(1.0, abs(row["paper"])), where
-        assert abs(diff) <= tol, f"{where}: |{diff:.4g}| > tolerance {tol:.4g} ({row['tolerance_reason']})"
-        assert row["within_tolerance"] is True, where
+        if (path.stem, row["item"], row["quantity"]) in KNOWN_DISAGREEMENTS:
+            assert abs(diff) > tol and row["within_tolerance"] is False, \
+                f"{where} is back inside its tolerance: remove it from KNOWN_DISAGREEMENTS and the README"
+        else:
+            assert abs(diff) <= tol, f"{where}: |{diff:.4g}| > tolerance {tol:.4g} ({row['tolerance_reason']})"
+            assert row["within_tolerance"] is True, where
         if row["basis"] == "design":   # a Monte Carlo row says how many replications and its Monte Carlo error
             assert row["replications"] >= 2 and math.isfinite(row["mc_se"]), where
 
@@ -129,3 +139,10 @@ def test_fast_mode_writes_elsewhere_and_rows_state_their_tolerance(tmp_path):
         agree.row("Table 2", "x", 0.0, 0.0, 1.0, "", "exact")
     with pytest.raises(ValueError, match="item"):
         agree.row("Tab. 2", "x", 0.0, 0.0, 1.0, "numerical", "exact")
+
+
+def test_known_disagreements_are_reported_in_the_readme():
+    readme = (REPO / "README.md").read_text()
+    for (stem, item, quantity) in KNOWN_DISAGREEMENTS:
+        assert f"{item} {quantity}" in readme and "open disagreement" in readme, \
+            f"the README must report {item} {quantity} ({stem}) as an open disagreement"
