@@ -179,6 +179,20 @@ def plot_class_proportions(mm, result: Any, *, ci_prob: float | None = None, ci_
                   hdi_prob: float | None = None, ax=None):
     """Class proportions with intervals (ML: +- z SE; posterior: equal-tailed interval).
 
+    Parameters
+    ----------
+    mm : MixtureModel
+    result : MLResult or DataTree
+        ML: estimate +- z SE (z for ``ci_prob``); posterior: mean and ``ci_kind`` interval.
+    ci_prob : float, optional
+        Interval probability (default ArviZ's ``stats.ci_prob``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Kind of the posterior interval (default ArviZ's ``stats.ci_kind``, ``"eti"``).
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"``.
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+
     Returns
     -------
     matplotlib.axes.Axes
@@ -252,6 +266,22 @@ def plot_ml_vs_posterior(mm, ml: Any, idata: Any, *, ci_prob: float | None = Non
 
     ML and the posterior share the model's labeling (:mod:`bayesmix.relabel`), so
     class c is compared with class c; points on the diagonal agree.
+
+    Parameters
+    ----------
+    mm : MixtureModel
+    ml : MLResult
+        The ML fit (x: estimate +- z SE, z for ``ci_prob``).
+    idata : DataTree
+        The posterior (y: mean and ``ci_kind`` interval).
+    ci_prob : float, optional
+        Interval probability (default ArviZ's ``stats.ci_prob``, 0.89).
+    ci_kind : ``"eti"`` or ``"hdi"``, optional
+        Kind of the posterior interval (default ArviZ's ``stats.ci_kind``, ``"eti"``).
+    hdi_prob : float, optional
+        Deprecated: ``ci_prob`` with ``ci_kind="hdi"``.
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
 
     Returns
     -------
