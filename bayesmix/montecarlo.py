@@ -360,12 +360,20 @@ def _summarize(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.Data
 
 
 def _ml_options(parsed, ml: Mapping[str, Any] | None, fast: bool) -> dict:
-    """The ``fit_ml`` options of each replication: ``ml``, else ``[montecarlo.ml]`` over ``[inference.ml]``."""
+    """The ``fit_ml`` options of each replication: ``ml``, else ``[montecarlo.ml]`` over ``[inference.ml]``.
+
+    In fast mode the fast-mode defaults and the spec's ``[fast.ml]`` overrides apply on top of
+    ``[montecarlo.ml]`` too (as they do on top of ``[inference.ml]`` for a single fit).
+    """
+    from .spec import FAST_DEFAULTS, _merge
+
     section = parsed.raw.get("montecarlo", {})
     if ml is not None:
         ml_options = dict(ml)
     elif "ml" in section:
         ml_options = {**(parsed.ml_options(False) or {}), **section["ml"]}
+        if fast:
+            ml_options = _merge(_merge(ml_options, FAST_DEFAULTS["ml"]), parsed.raw.get("fast", {}).get("ml", {}))
     else:
         ml_options = parsed.ml_options(fast) or {}
     if isinstance(ml_options.get("starts"), list):

@@ -6,7 +6,7 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/bench_irt.py                  # 3PL 20 items x 5,000 ML; NUTS 10 x 500; FMA-GoM
     .venv/bin/python benchmarks/bench_irt.py --quick          # smaller everything
     .venv/bin/python benchmarks/bench_irt.py --parts ml,mirt  # only some parts
-    .venv/bin/python benchmarks/bench_irt.py --mirt-python /tmp/mirtvenv/bin/python
+    .venv/bin/python benchmarks/bench_irt.py --mirt-python /tmp/mirt-venv/bin/python
 
 Parts:
 
@@ -111,7 +111,7 @@ def parse_args(argv=None):
     p.add_argument("--draws", type=int, default=500)
     p.add_argument("--tune", type=int, default=500)
     p.add_argument("--gom-starts", type=int, default=20)
-    p.add_argument("--mirt-python", default="/tmp/mirtvenv/bin/python")
+    p.add_argument("--mirt-python", default="/tmp/mirt-venv/bin/python")
     p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the 'equal' part")
     p.add_argument("--quick", action="store_true")
     p.add_argument("--seed", type=int, default=1)

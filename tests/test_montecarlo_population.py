@@ -98,3 +98,14 @@ def test_cli_starts_population(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "1 replications, 1 completed" in out
     assert (tmp_path / "montecarlo.csv").exists()
+
+
+def test_fast_mode_applies_fast_ml_on_top_of_montecarlo_ml():
+    """Fast mode: ``[inference.ml]`` < ``[montecarlo.ml]`` < fast defaults < ``[fast.ml]``; full mode ignores fast."""
+    spec = read_spec("table2_model3")   # [montecarlo.ml] starts = [6, 2]; [fast.ml] integration GH 6 points
+    full = _ml_options(spec, None, False)
+    fast = _ml_options(spec, None, True)
+    assert full["starts"] == (6, 2) and full["integration"] == {"method": "gauss-hermite", "points": 10}
+    assert fast["integration"] == {"method": "gauss-hermite", "points": 6}
+    assert fast["starts"] == (4, 1)
+    assert _ml_options(spec, {"starts": 3}, True) == {"starts": 3, "warn_unreplicated": False}
