@@ -76,8 +76,19 @@ HARNESS = Path(__file__).resolve().parent / "stan"
 #: Stan's priors in lca2l.stan, as bayesmix prior overrides (binary_logit's default is already Normal(0, 2.5))
 STAN_PRIORS = {"class_intercept": {"sigma": 2.0}, "random_sd": {"sigma": 1.0}}
 GLOBALS = ["class_intercept", "random_sd", "binary_logit"]
-#: "bayesmix-blas1": the same run with OPENBLAS/OMP/MKL_NUM_THREADS=1 (a diagnosis, not bayesmix's default)
-SIDES = ("stan", "bayesmix", "bayesmix-blas1")
+#: the bayesmix sides: ``m.sample`` options (``blas_threads``: OPENBLAS/OMP/MKL_NUM_THREADS of the process;
+#: ``backend="auto"``: nutpie's backend as ``sampler="auto"`` picks it, ``nutpie_backend()``)
+BAYESMIX_SIDES = {
+    "bayesmix": {},  # m.sample() with its defaults: latent="sampled", sampler="auto", init="auto" (= "map" here)
+    "bayesmix-blas1": {"blas_threads": 1},  # a diagnosis, not bayesmix's default
+    # the random class intercepts integrated by quadrature inside the NUTS density (issue 23 item 2)
+    "bayesmix-integrated": {"latent": "integrated", "sampler": "nutpie", "backend": "auto"},
+    "bayesmix-integrated-lowrank": {"latent": "integrated", "sampler": "nutpie", "backend": "auto",
+                                    "nuts": {"adaptation": "low_rank"}},
+    "bayesmix-integrated-ml": {"latent": "integrated", "sampler": "nutpie", "backend": "auto", "init": "ml"},
+    "bayesmix-lowrank": {"sampler": "nutpie", "backend": "auto", "nuts": {"adaptation": "low_rank"}},
+}
+SIDES = ("stan", *BAYESMIX_SIDES)
 
 
 def parse_args(argv=None):
@@ -90,8 +101,11 @@ def parse_args(argv=None):
     p.add_argument("--chains", type=int, default=4)
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--sides", default="stan,bayesmix", help="from stan,bayesmix,bayesmix-blas1")
-    p.add_argument("--states", default="cold,warm", help="cold (empty compile cache), warm (the cold run's cache)")
+    p.add_argument("--sides", default="stan,bayesmix", help=f"from {','.join(SIDES)}")
+    p.add_argument("--states", default="cold,warm",
+                   help="cold (empty compile cache), warm (the cold run's cache; with warm alone, one untimed "
+                        "priming run per side and J fills a cache that every repeat then uses)")
+    p.add_argument("--prime-draws", type=int, default=20, help="draws = tune of the untimed priming runs (warm alone)")
     p.add_argument("--rlibs", default="/tmp/stan-rlib", help="R library holding the BH copy (see the harness README)")
     p.add_argument("--timeout", type=float, default=2400.0, help="seconds per subprocess")
     p.add_argument("--quick", action="store_true", help="smoke run: J = 200, 4 chains x 100/100, 1 repeat")
@@ -99,7 +113,11 @@ def parse_args(argv=None):
     p.add_argument("--worker", help=argparse.SUPPRESS)
     p.add_argument("--J", type=int, help=argparse.SUPPRESS)
     p.add_argument("--out", help=argparse.SUPPRESS)
+    p.add_argument("--side", default="bayesmix", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    unknown = set(args.sides.split(",")) - set(SIDES)
+    if unknown:
+        p.error(f"--sides: unknown {sorted(unknown)}; choose from {', '.join(SIDES)}")
     if args.quick:
         args.clusters, args.repeats, args.draws, args.tune = [200], 1, 100, 100
     return args
@@ -146,6 +164,12 @@ def bayesmix_worker(args) -> dict:
         return (costs, compiled) if with_compile_time else costs
     S._gradient_costs = _gradient_costs
 
+    from bayesmix.inference import integrated as I
+    timers["integrated_model"] = I.integrated_model = _Timer(I.integrated_model)
+
+    options = {k: v for k, v in BAYESMIX_SIDES[args.side].items() if k != "blas_threads"}
+    if options.get("backend") == "auto":
+        options["backend"] = S.nutpie_backend()
     df = pd.read_csv(data_path(args.J))
     items = [c for c in df.columns if c.startswith("y")]
     t0 = time.perf_counter()
@@ -153,7 +177,7 @@ def bayesmix_worker(args) -> dict:
     build_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     idata = m.sample(draws=args.draws, tune=args.tune, chains=args.chains, cores=args.cores,
-                     random_seed=args.seed, progressbar=False)  # sampler="auto", init="map": the defaults
+                     random_seed=args.seed, progressbar=False, **options)  # the side's options, else the defaults
     sample_s = time.perf_counter() - t0
     sampler = idata.attrs["bayesmix_sampler"]
     backend_s = float(idata.attrs["bayesmix_sampling_seconds"])  # the backend call: its compile + sampling
@@ -167,6 +191,9 @@ def bayesmix_worker(args) -> dict:
     ess, rhat = getattr(ess, "dataset", ess), getattr(rhat, "dataset", rhat)
     self_mb, child_mb = _peak_memory_mb()
     row = {
+        "options": options, "latent": idata.attrs.get("bayesmix_latent"),
+        "integration": idata.attrs.get("bayesmix_integration"),
+        "integrated_model_s": timers["integrated_model"].seconds,
         "import_s": import_s, "build_s": build_s, "sample_call_s": sample_s,
         "start_s": timers["initial_point"].seconds,
         "choose_s": timers["auto_sampler"].seconds,
@@ -183,7 +210,10 @@ def bayesmix_worker(args) -> dict:
         "ess_by_param": {v: float(ess[v].min()) for v in GLOBALS},
         "max_rhat": float(max(float(rhat[v].max()) for v in GLOBALS)),
         "divergences": int(idata["sample_stats"]["diverging"].sum()),
-        "backend": sampler, "backend_choice": idata.attrs.get("bayesmix_sampler_choice"),
+        "backend": sampler + (f" ({options['backend']})" if "backend" in options else ""),
+        "backend_choice": idata.attrs.get("bayesmix_sampler_choice"),
+        "n_steps_per_draw": float(idata["sample_stats"]["n_steps"].mean()) if "n_steps" in idata["sample_stats"] else None,
+        "step_size": float(idata["sample_stats"]["step_size"].mean()) if "step_size" in idata["sample_stats"] else None,
         "relabeled_draws": int(idata.attrs.get("bayesmix_relabeled_draws", 0)),
         "posterior_mean": {v: float(idata["posterior"][v].mean()) for v in ("class_intercept", "random_sd")},
         "priors": {v: f"{type(m.model[v].owner.op).__name__}{[np.asarray(i.eval()).ravel()[:1].tolist() for i in m.model[v].owner.inputs[2:]]}"
@@ -242,8 +272,9 @@ def run_stan(args, J: int, seed: int, cache_dir: str) -> dict:
                                        "wall_total_s", "compile_s")}}
 
 
-def run_bayesmix(args, J: int, seed: int, cache_dir: str, blas_threads: int | None = None) -> dict:
+def run_bayesmix(args, J: int, seed: int, cache_dir: str, side: str = "bayesmix") -> dict:
     env = dict(os.environ)
+    blas_threads = BAYESMIX_SIDES[side].get("blas_threads")
     if blas_threads is not None:
         env.update({k: str(blas_threads) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")})
     flags = [f for f in env.get("PYTENSOR_FLAGS", "").split(",") if f and not f.startswith("base_compiledir=")]
@@ -253,7 +284,7 @@ def run_bayesmix(args, J: int, seed: int, cache_dir: str, blas_threads: int | No
         out_path = fh.name
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", "bayesmix", "--J", str(J), "--out", out_path,
            "--draws", str(args.draws), "--tune", str(args.tune), "--chains", str(args.chains),
-           "--cores", str(args.cores), "--seed", str(seed)]
+           "--cores", str(args.cores), "--seed", str(seed), "--side", side]
     wall, peak, _, err, rc, cpu = _run(cmd, env, args.timeout)
     try:
         row = json.loads(Path(out_path).read_text())
@@ -275,40 +306,64 @@ def _finish(row: dict) -> dict:
 
 def print_row(r: dict) -> None:
     if "error" in r:
-        print(f"J={r['J']:5d} rep {r['repeat']} {r['side']:14s} {r['state']:4s}  FAILED after {r['wall_s']:.0f} s: "
+        print(f"J={r['J']:5d} rep {r['repeat']} {r['side']:28s} {r['state']:4s}  FAILED after {r['wall_s']:.0f} s: "
               f"{r['error'][-400:]}", flush=True)
         return
-    print(f"J={r['J']:5d} rep {r['repeat']} {r['side']:14s} {r['state']:4s} {r['wall_s']:7.1f} {r['compile_s']:7.1f} "
+    print(f"J={r['J']:5d} rep {r['repeat']} {r['side']:28s} {r['state']:4s} {r['wall_s']:7.1f} {r['compile_s']:7.1f} "
           f"{r['start_s']:6.1f} {r['sampling_s']:7.1f} {r['post_s']:6.1f} {r['loglik_s']:6.1f} "
           f"{r['min_ess_bulk']:7.0f} {r['ess_per_s_wall']:6.2f} {r['ess_per_s_sampling']:9.2f} {r['max_rhat']:6.3f} "
           f"{r['divergences']:4d} {r['peak_mb']:7.0f}  {r['backend']}  (load {r['load_before']}->{r['load_after']})",
           flush=True)
 
 
-HEADER = (f"{'case':36s} {'wall':>7s} {'compile':>7s} {'start':>6s} {'sampling':>7s} {'post':>6s} {'loglik':>6s} "
+HEADER = (f"{'case':50s} {'wall':>7s} {'compile':>7s} {'start':>6s} {'sampling':>7s} {'post':>6s} {'loglik':>6s} "
           f"{'min_ess':>7s} {'ess/s':>6s} {'ess/s_smp':>9s} {'rhat':>6s} {'div':>4s} {'peak_mb':>7s}  backend")
 
 
 def summarize(rows: list[dict]) -> list[dict]:
-    """Median over repeats per (J, state, bayesmix variant) of both ESS rates, and the ratio bayesmix / Stan."""
+    """Medians over repeats per (J, state, side), each bayesmix side's ratio to Stan (medians of the ESS rates).
+
+    Per side: the median of ESS/s of wall and of sampling, wall, sampling, min bulk ESS, ESS per CPU second,
+    peak memory; the largest R-hat and the load range over its repeats.
+    """
     import statistics
-    keys = ("ess_per_s_wall", "ess_per_s_sampling", "wall_s", "sampling_s", "min_ess_bulk", "ess_per_cpu_s")
+    keys = ("ess_per_s_wall", "ess_per_s_sampling", "wall_s", "sampling_s", "min_ess_bulk", "ess_per_cpu_s",
+            "peak_mb", "start_s", "compile_s", "post_s", "loglik_s")
     out = []
     for J in sorted({r["J"] for r in rows}):
         for state in ("cold", "warm"):
+            got = {}
+            for side in SIDES:
+                ok = [r for r in rows if (r["J"], r["state"], r["side"]) == (J, state, side) and "error" not in r]
+                if ok:
+                    got[side] = {k: statistics.median(r[k] for r in ok) for k in keys} | {
+                        "n": len(ok), "max_rhat": max(r["max_rhat"] for r in ok),
+                        "divergences": sum(r["divergences"] for r in ok),
+                        "load": [min(r["load_before"] for r in ok), max(r["load_after"] for r in ok)]}
+            if "stan" not in got:
+                continue
+            s = got["stan"]
             for variant in SIDES[1:]:
-                got = {}
-                for side in ("stan", variant):
-                    ok = [r for r in rows
-                          if (r["J"], r["state"], r["side"]) == (J, state, side) and "error" not in r]
-                    if ok:
-                        got[side] = {k: statistics.median(r[k] for r in ok) for k in keys} | {"n": len(ok)}
-                if len(got) == 2:
-                    s, b = got["stan"], got[variant]
+                if variant in got:
+                    b = got[variant]
                     out.append({"J": J, "state": state, "side": variant, "stan": s, "bayesmix": b,
                                 "ratio_ess_per_s_wall": b["ess_per_s_wall"] / s["ess_per_s_wall"],
                                 "ratio_ess_per_s_sampling": b["ess_per_s_sampling"] / s["ess_per_s_sampling"],
                                 "ratio_ess_per_cpu_s": b["ess_per_cpu_s"] / s["ess_per_cpu_s"]})
+    return out
+
+
+def _prime(args, J: int, sides: list[str], caches: dict) -> list[dict]:
+    """Untimed runs (``--prime-draws`` draws and tuning steps) that fill each side's compile cache for J."""
+    short = argparse.Namespace(**{**vars(args), "draws": args.prime_draws, "tune": args.prime_draws})
+    out = []
+    for side in sides:
+        t0 = time.perf_counter()
+        row = run_stan(short, J, args.seed, caches[side]) if side == "stan" else \
+            run_bayesmix(short, J, args.seed, caches[side], side)
+        out.append({"J": J, "side": side, "wall_s": time.perf_counter() - t0, "error": row.get("error")})
+        print(f"primed {side} J={J}: {out[-1]['wall_s']:.0f} s" + (f" FAILED {row['error'][-300:]}" if "error" in row else ""),
+              flush=True)
     return out
 
 
@@ -336,40 +391,57 @@ def main(argv=None):
     rows = []
     path = None if args.no_save else RESULTS / f"bench_stan-{time.strftime('%Y%m%d-%H%M%S')}.json"
     print(HEADER, flush=True)
+    primed = info["primed"] = []
     for J in args.clusters:
         data_path(J)
-        for rep in range(args.repeats):
-            seed = args.seed + rep
-            caches = {side: tempfile.mkdtemp(prefix=f"bench_stan_{side}_") for side in sides}
-            try:
-                for state in states:
-                    for side in sides:  # interleaved: Stan, bayesmix, Stan, bayesmix
-                        load_before = _loadavg()
-                        if side == "stan":
-                            row = _finish(run_stan(args, J, seed, caches[side]))
-                        else:
-                            row = _finish(run_bayesmix(args, J, seed, caches[side],
-                                                       1 if side == "bayesmix-blas1" else None))
-                        row.update(J=J, repeat=rep, seed=seed, side=side, state=state, load_before=load_before,
-                                   load_after=_loadavg())
-                        rows.append(row)
-                        print_row(row)
-                        if path is not None:  # after every row: an interrupted run keeps what it measured
-                            path.write_text(json.dumps({"machine": info, "rows": rows, "summary": summarize(rows)},
-                                                       indent=1))
-            finally:
-                for d in caches.values():
-                    shutil.rmtree(d, ignore_errors=True)
+        # warm alone: one cache per side for every repeat, filled by an untimed short run first; with cold, each
+        # repeat's cold run fills the cache its warm run then uses
+        shared = None
+        if states == ["warm"]:
+            shared = {side: tempfile.mkdtemp(prefix=f"bench_stan_{side}_") for side in sides}
+            primed += _prime(args, J, sides, shared)
+        try:
+            for rep in range(args.repeats):
+                seed = args.seed + rep
+                caches = shared or {side: tempfile.mkdtemp(prefix=f"bench_stan_{side}_") for side in sides}
+                try:
+                    for state in states:
+                        for side in sides:  # interleaved: A, B, C, A, B, C, ...
+                            load_before = _loadavg()
+                            if side == "stan":
+                                row = _finish(run_stan(args, J, seed, caches[side]))
+                            else:
+                                row = _finish(run_bayesmix(args, J, seed, caches[side], side))
+                            row.update(J=J, repeat=rep, seed=seed, side=side, state=state, load_before=load_before,
+                                       load_after=_loadavg())
+                            rows.append(row)
+                            print_row(row)
+                            if path is not None:  # after every row: an interrupted run keeps what it measured
+                                path.write_text(json.dumps({"machine": info, "rows": rows,
+                                                            "summary": summarize(rows)}, indent=1))
+                finally:
+                    if shared is None:
+                        for d in caches.values():
+                            shutil.rmtree(d, ignore_errors=True)
+        finally:
+            for d in (shared or {}).values():
+                shutil.rmtree(d, ignore_errors=True)
     summary = summarize(rows)
     info["load_end"] = _loadavg()
     print(f"\n{info['date_utc']} UTC, {info['cores']} cores, load {info['load_start']} -> {info['load_end']}; "
           f"medians over repeats; ratio = bayesmix / Stan (> 1: bayesmix ahead)")
-    print(f"{'J':>5s} {'state':5s} {'bayesmix side':14s} {'Stan ess/s wall':>15s} {'bm ess/s wall':>14s} {'ratio':>6s}   "
-          f"{'Stan ess/s smp':>14s} {'bm ess/s smp':>13s} {'ratio':>6s}")
+    print(f"{'J':>5s} {'state':5s} {'side':28s} {'n':>2s} {'ess/s wall':>10s} {'ratio':>6s} {'ess/s smp':>9s} "
+          f"{'ratio':>6s} {'min_ess':>7s} {'max_rhat':>8s} {'wall':>6s} {'peak_mb':>7s}  load")
+    stan_printed = set()
     for s in summary:
-        print(f"{s['J']:5d} {s['state']:5s} {s['side']:14s} {s['stan']['ess_per_s_wall']:15.2f} {s['bayesmix']['ess_per_s_wall']:14.2f} "
-              f"{s['ratio_ess_per_s_wall']:6.2f}   {s['stan']['ess_per_s_sampling']:14.2f} "
-              f"{s['bayesmix']['ess_per_s_sampling']:13.2f} {s['ratio_ess_per_s_sampling']:6.2f}")
+        lines = [] if (s["J"], s["state"]) in stan_printed else [("stan", s["stan"])]
+        stan_printed.add((s["J"], s["state"]))
+        for side, b in lines + [(s["side"], s["bayesmix"])]:
+            ratio = (f"{s['ratio_ess_per_s_wall']:6.2f}", f"{s['ratio_ess_per_s_sampling']:6.2f}") if side != "stan" \
+                else ("", "")
+            print(f"{s['J']:5d} {s['state']:5s} {side:28s} {b['n']:2d} {b['ess_per_s_wall']:10.2f} {ratio[0]:>6s} "
+                  f"{b['ess_per_s_sampling']:9.2f} {ratio[1]:>6s} {b['min_ess_bulk']:7.0f} {b['max_rhat']:8.3f} "
+                  f"{b['wall_s']:6.1f} {b['peak_mb']:7.0f}  {b['load'][0]}-{b['load'][1]}")
     for r in rows:
         if "error" not in r:
             print(f"J={r['J']} rep {r['repeat']} {r['state']} {r['side']}: {r['cpu_s']:.0f} CPU s in all, "
