@@ -44,11 +44,27 @@ clusters) product of the per-cluster log_likelihood take 40-150 ms instead of
 0.15 ms (J = 200, load 7-11). ``cpu_s`` is the user + system time of the whole
 process tree (``os.wait4``), so ``ess_per_cpu_s`` does not depend on the load;
 Stan rows also keep ``chain_cpu_s``, Stan 2.21's own per-chain clock() times.
-See benchmarks/README.md for the latest figures.
+
+Further bayesmix sides (issue 23 item 2; ``BAYESMIX_SIDES``): ``bayesmix-integrated``
+(``m.sample(latent="integrated", sampler="nutpie")``: the random class
+intercepts integrated by the model's quadrature inside the NUTS density, 22
+parameters at J = 200 instead of 222), ``bayesmix-integrated-lowrank`` (the
+same with nutpie's ``adaptation="low_rank"`` mass matrix),
+``bayesmix-integrated-ml`` (the same started at ``init="ml"``) and
+``bayesmix-lowrank`` (the cluster effects sampled, low-rank mass matrix); the
+nutpie backend is the one ``sampler="auto"`` would take (jax where installed).
+With ``--states warm`` alone each side's cache is filled once per J by an
+untimed short run (``--prime-draws``) and the repeats run interleaved
+(A, B, C, A, B, C, ...). The summary gives per side the medians over repeats of
+the ESS rates, wall, min bulk ESS and peak memory, the largest R-hat, the load
+range, and the ratios to Stan (ESS per second of wall, of sampling, per CPU
+second). See benchmarks/README.md for the latest figures.
 
     .venv/bin/python benchmarks/bench_stan.py                 # J = 200 and 1000, 2 repeats (30-60 min)
     .venv/bin/python benchmarks/bench_stan.py --quick         # smoke: J = 200, 4 x 100/100, 1 repeat
     .venv/bin/python benchmarks/bench_stan.py --clusters 200 --repeats 1 --sides bayesmix
+    .venv/bin/python benchmarks/bench_stan.py --clusters 200 --repeats 3 --states warm \
+        --sides stan,bayesmix,bayesmix-integrated,bayesmix-integrated-lowrank
 
 Needs rstan (``benchmarks/stan/README.md``): ``--rlibs`` names the R
 library with the BH copy (default ``/tmp/stan-rlib``). Writes
