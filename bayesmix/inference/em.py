@@ -177,7 +177,7 @@ class CategoricalEM:
 
 
 #: SQUAREM's step-length cap starts at 1 and is multiplied (divided) by this factor after a step that
-#: reached (failed at) it (Varadhan & Roland 2008, section 6; the SQUAREM package's ``mstep``)
+#: reached (failed at) it (the SQUAREM R package's ``mstep``, Varadhan & Roland 2008)
 SQUAREM_STEP_FACTOR = 4.0
 
 
@@ -202,8 +202,8 @@ def iterate(step, parts: list[np.ndarray], masks: list, iterations: int, tol: fl
     ``accelerate``: SQUAREM, the S3 scheme of Varadhan & Roland (2008, Scand. J. Statist. 35, 335-353)
     on the log probabilities: from theta_0, theta_1 = M(theta_0), theta_2 = M(theta_1), r = theta_1 -
     theta_0, v = theta_2 - 2 theta_1 + theta_0 and the step length alpha = ||r|| / ||v|| (their
-    eq. 9's alpha_3 = -||r|| / ||v||, sign flipped) held in [1, alpha_max], the extrapolation
-    theta' = theta_0 + 2 alpha r + alpha^2 v (eq. 8; alpha = 1 is theta_2) is renormalized and
+    S3 steplength -||r|| / ||v||, sign flipped) held in [1, alpha_max], the extrapolation
+    theta' = theta_0 + 2 alpha r + alpha^2 v (alpha = 1 gives theta_2), floored at log P_MIN, is renormalized and
     stabilized by one more EM step, theta_new = M(theta'). Monotonicity fallback: when LL(theta') is
     below LL(theta_1) (or not finite) the cycle keeps theta_2 instead, so the LL never decreases
     (LL(theta_new) >= LL(theta') by EM's own ascent). alpha_max starts at 1 and grows by
