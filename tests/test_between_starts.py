@@ -137,3 +137,16 @@ def test_models_outside_the_nested_em_get_no_seeded_starts(sai):
     for m in (with_covariate, random_intercept):
         assert not em_nested.supported(m)
         assert optimize.nested_seed_starts(m, optimize.em_for(m), 1, 1e-3) == ([], [], 0)
+
+
+def test_squarem_nested_em_reaches_the_plain_em_optimum_at_the_model_loglik(m3, flat3):
+    # the final stage's SQUAREM (em.iterate) on pi_d, pi_c|d and the item tables: the plain EM optimum (1e-6)
+    flat, fun = flat3
+    em = em_nested.NestedEM(m3)
+    starts = [m3.random_start(np.random.default_rng(seed)) for seed in range(2)]
+    fast, fast_lls, fast_done = em.run_batch(starts, 20000, tol=1e-9, accelerate=True)
+    _, plain_lls, plain_done = em.run_batch(starts, 20000, tol=1e-9)
+    assert fast_done.all() and plain_done.all()
+    np.testing.assert_allclose(fast_lls, plain_lls, atol=1e-6)
+    for values, ll in zip(fast, fast_lls):
+        assert abs(ll - (-fun(flat.to_theta(values))[0])) < 1e-8 * abs(ll)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import minimize
 
 import bayesmix as bm
 from mixed_items import mixed_items
@@ -140,3 +141,86 @@ def test_fit_ml_of_an_ordinal_lca_with_em_starts_reaches_the_gradient_optimum(mo
     # proportional odds shares thresholds across classes: no closed-form M-step, gradient starts
     restricted = bm.lca(frame, list("abcd"), 2, item_types={"c": "ordinal-restricted", "d": "ordinal-restricted"})
     assert not em_module.supported(restricted)
+
+
+def _em_map(em, calls=None):
+    """CategoricalEM.step as em.iterate's map on [log pi, *tables]; records (starts, LL) of every call."""
+    def em_map(parts):
+        (log_pi, tables), ll = em.step(parts[0], parts[1:])
+        if calls is not None:
+            calls.extend(np.atleast_1d(ll).tolist())
+        return [log_pi, *tables], ll
+    return em_map
+
+
+def test_squarem_reaches_the_plain_em_optimum_in_fewer_steps(carcinoma):
+    # SQUAREM (the final stage) and plain EM from the same starts: the same LL (1e-6) and estimates;
+    # L-BFGS-B on the model's own likelihood gains nothing from the SQUAREM optimum
+    m = bm.lca(carcinoma, list("ABCDEFG"), 4)  # K = 4: slow plain EM (130-1,300 steps per start)
+    em = em_module.CategoricalEM(m)
+    flat = objective.flat_model(m)
+    fun = flat.value_and_grad("loglik")
+    starts = [m.random_start(np.random.default_rng(seed)) for seed in range(4)]
+    plain_calls, fast_calls = [], []
+    for acc, calls in ((False, plain_calls), (True, fast_calls)):
+        log_pi, tables = em.stack(starts)
+        parts, converged = em_module.iterate(_em_map(em, calls), [log_pi, *tables], [None, *em.valid], 20000,
+                                             tol=1e-12, accelerate=acc)
+        assert converged.all()
+        if acc:
+            fast_parts = parts
+        else:
+            plain_parts = parts
+    assert len(fast_calls) < 0.5 * len(plain_calls)  # EM maps evaluated (all starts)
+    fast_ll = em.loglik(fast_parts[0], fast_parts[1:])
+    np.testing.assert_allclose(fast_ll, em.loglik(plain_parts[0], plain_parts[1:]), atol=1e-6)
+    for fast, plain in zip(fast_parts, plain_parts):
+        np.testing.assert_allclose(np.exp(fast), np.exp(plain), atol=1e-4)
+    for s in range(len(starts)):
+        theta = flat.to_theta(em.to_values(fast_parts[0][s], [t[s] for t in fast_parts[1:]]))
+        res = minimize(fun, theta, jac=True, method="L-BFGS-B", bounds=flat.bounds, options={"ftol": 1e-14})
+        assert -res.fun - fast_ll[s] < 1e-6
+
+
+@pytest.mark.parametrize("categorical", ["nominal", "ordinal"])
+def test_squarem_loglik_equals_the_model_loglik(categorical):
+    frame = mixed_items()
+    m = bm.lca(frame, list("abcd"), 3, item_types={"c": categorical, "d": categorical})
+    em = em_module.CategoricalEM(m)
+    flat = objective.flat_model(m)
+    fun = flat.value_and_grad("loglik")
+    starts = [m.random_start(np.random.default_rng(seed)) for seed in range(3)]
+    values, lls, _ = em.run_batch(starts, 40, accelerate=True)  # 40 EM maps: mid-way, extrapolated points held
+    for value, ll in zip(values, lls):
+        assert abs(ll - (-fun(flat.to_theta(value))[0])) < 1e-8 * abs(ll)
+
+
+def test_squarem_falls_back_to_em_steps_when_the_extrapolation_lowers_the_loglik(carcinoma):
+    # one start: the EM maps come in cycles (theta_0, theta_1, extrapolated theta'); where LL(theta') fell
+    # below LL(theta_1) the cycle keeps theta_2, so the LL held at each cycle start never decreases
+    m = bm.lca(carcinoma, list("ABCDEFG"), 4)
+    em = em_module.CategoricalEM(m)
+    log_pi, tables = em.stack([m.random_start(np.random.default_rng(0))])
+    calls = []
+    parts, converged = em_module.iterate(_em_map(em, calls), [log_pi, *tables], [None, *em.valid], 5000,
+                                         tol=1e-10 * em.n_units, accelerate=True)
+    cycles = np.array(calls[: 3 * (len(calls) // 3)]).reshape(-1, 3)  # LL at theta_0, theta_1, theta'
+    fell = np.flatnonzero(cycles[:-1, 2] < cycles[:-1, 1])
+    assert converged.all() and len(fell) >= 2
+    assert np.all(cycles[1:, 0] >= cycles[:-1, 1] - 1e-9)  # each cycle starts at least one EM step up
+    assert np.all(cycles[fell + 1, 0] >= cycles[fell, 1] - 1e-9)
+    # the run ends at the optimum plain EM reaches from the same start
+    plain, plain_ll = em.run(m.random_start(np.random.default_rng(0)), 20000, tol=1e-10 * em.n_units)
+    assert float(em.loglik(parts[0][0], [t[0] for t in parts[1:]])) == pytest.approx(plain_ll, abs=1e-6)
+
+
+def test_squarem_stops_at_the_iteration_limit(carcinoma):
+    # every EM map counts: a run of n maps is not converged and evaluated exactly n maps
+    m = bm.lca(carcinoma, list("ABCDEFG"), 4)
+    em = em_module.CategoricalEM(m)
+    for n in (1, 2, 3, 7):
+        log_pi, tables = em.stack([m.random_start(np.random.default_rng(0))])
+        calls = []
+        _, converged = em_module.iterate(_em_map(em, calls), [log_pi, *tables], [None, *em.valid], n,
+                                         tol=1e-10 * em.n_units, accelerate=True)
+        assert len(calls) == n and not converged.any()

@@ -148,3 +148,19 @@ def test_models_baum_welch_cannot_serve_keep_the_gradient_starts(sai, three_time
     lca = bm.lca(frame, SAI_BY_TIME["t1"], 2)
     assert isinstance(optimize.em_for(lta), em_chain.ChainEM)
     assert not em_chain.supported(lca) and not isinstance(optimize.em_for(lca), em_chain.ChainEM)
+
+
+def test_squarem_baum_welch_reaches_the_plain_em_optimum_at_the_model_loglik(sai):
+    # the final stage's SQUAREM (em.iterate) on pi, A and the item tables: the plain EM optimum (1e-6),
+    # and the LL it reports is the model's
+    m = bm.lta(sai, SAI_BY_TIME, 3)
+    em = em_chain.ChainEM(m)
+    flat = objective.flat_model(m)
+    fun = flat.value_and_grad("loglik")
+    starts = [m.random_start(np.random.default_rng(seed)) for seed in range(3)]
+    fast, fast_lls, fast_done = em.run_batch(starts, 20000, tol=1e-11, accelerate=True)
+    _, plain_lls, plain_done = em.run_batch(starts, 20000, tol=1e-11)
+    assert fast_done.all() and plain_done.all()
+    np.testing.assert_allclose(fast_lls, plain_lls, atol=1e-6)
+    for values, ll in zip(fast, fast_lls):
+        assert abs(ll - (-fun(flat.to_theta(values))[0])) < 1e-8 * abs(ll)

@@ -28,7 +28,7 @@ from scipy.special import expit
 from ..patterns import response_patterns
 from .objective import LOGIT_BOUND
 
-__all__ = ["CategoricalEM", "supported", "log_softmax"]
+__all__ = ["CategoricalEM", "supported", "log_softmax", "iterate"]
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -40,6 +40,7 @@ def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
 #: probabilities are kept inside [P_MIN, 1 - P_MIN]: the logit bound of the optimizer, so that the
 #: gradient optimizer finishing an EM optimum does not go on to move boundary logits
 P_MIN = float(expit(-LOGIT_BOUND))
+LOG_P_MIN = float(np.log(P_MIN))
 
 
 def item_parameters(mm) -> set[str]:
@@ -148,37 +149,132 @@ class CategoricalEM:
             new_tables.append(np.where(valid, np.log(np.where(valid, p, 1.0)), 0.0))
         return new_tables
 
-    def run(self, values: dict, iterations: int, tol: float = 0.0) -> tuple[dict, float]:
+    def run(self, values: dict, iterations: int, tol: float = 0.0, accelerate: bool = False) -> tuple[dict, float]:
         """``iterations`` EM steps from ``values`` (or until the LL gains less than ``tol``); (values, LL)."""
-        (out,), lls, _ = self.run_batch([values], iterations, tol)
+        (out,), lls, _ = self.run_batch([values], iterations, tol, accelerate)
         return out, float(lls[0])
 
-    def run_batch(self, values_list: list[dict], iterations: int,
-                  tol: float = 0.0) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    def run_batch(self, values_list: list[dict], iterations: int, tol: float = 0.0,
+                  accelerate: bool = False) -> tuple[list[dict], np.ndarray, np.ndarray]:
         """:meth:`run` for several starts at once, one array product per step for all of them.
 
         Each start stops on its own (LL gain below ``tol``), so its result does not
         depend on the other starts in the batch. Returns the values per start, the
         LL per start and whether each stopped by ``tol`` (False: ran out of iterations).
+        ``accelerate``: SQUAREM cycles of EM steps (:func:`iterate`), the same stopping rule.
         """
         log_pi, tables = self.stack(values_list)
-        active = np.arange(len(values_list))
-        previous = np.full(len(values_list), -np.inf)
-        for _ in range(iterations):
-            if not len(active):
-                break
-            (new_pi, new_tables), ll = self.step(log_pi[active], [table[active] for table in tables])
-            log_pi[active] = new_pi
-            for table, new in zip(tables, new_tables):
-                table[active] = new
-            done = (ll - previous[active] < tol) if tol else np.zeros(len(active), bool)
-            previous[active] = ll
-            active = active[~done]
+
+        def em_map(parts):
+            (new_pi, new_tables), ll = self.step(parts[0], parts[1:])
+            return [new_pi, *new_tables], ll
+
+        (log_pi, *tables), converged = iterate(em_map, [log_pi, *tables], [None, *self.valid], iterations, tol,
+                                               accelerate)
         lls = np.atleast_1d(self.loglik(log_pi, tables))
-        converged = np.ones(len(values_list), bool)
-        converged[active] = False
         return ([self.to_values(log_pi[s], [table[s] for table in tables]) for s in range(len(values_list))],
                 lls, converged)
+
+
+#: SQUAREM's step-length cap starts at 1 and is multiplied (divided) by this factor after a step that
+#: reached (failed at) it (the SQUAREM R package's ``mstep``, Varadhan & Roland 2008)
+SQUAREM_STEP_FACTOR = 4.0
+
+
+def normalize_logs(x: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Log probabilities renormalized over the last axis where ``mask`` holds (0 elsewhere, as the EM tables)."""
+    if mask is None:
+        return log_softmax(x)
+    shifted = np.where(mask, x, -np.inf)
+    return np.where(mask, log_softmax(shifted), 0.0)
+
+
+def iterate(step, parts: list[np.ndarray], masks: list, iterations: int, tol: float = 0.0,
+            accelerate: bool = False) -> tuple[list[np.ndarray], np.ndarray]:
+    """EM of a batch of starts, each stopping on its own: plain steps or SQUAREM; (parts, converged).
+
+    ``parts`` are log probabilities with the starts on the leading axis, each normalized over its last
+    axis where its entry of ``masks`` holds (None: everywhere); ``step(parts) -> (new parts, LL at the
+    given parts)`` is one EM map M(theta) of every start given. A start stops, converged, once one EM
+    step gains less than ``tol`` (``tol=0``: never), or unconverged after ``iterations`` EM steps; it
+    then holds the parameters one EM step past the last LL compared (as plain EM always did).
+
+    ``accelerate``: SQUAREM, the S3 scheme of Varadhan & Roland (2008, Scand. J. Statist. 35, 335-353)
+    on the log probabilities: from theta_0, theta_1 = M(theta_0), theta_2 = M(theta_1), r = theta_1 -
+    theta_0, v = theta_2 - 2 theta_1 + theta_0 and the step length alpha = ||r|| / ||v|| (their
+    S3 steplength -||r|| / ||v||, sign flipped) held in [1, alpha_max], the extrapolation
+    theta' = theta_0 + 2 alpha r + alpha^2 v (alpha = 1 gives theta_2), floored at log P_MIN, is renormalized and
+    stabilized by one more EM step, theta_new = M(theta'). Monotonicity fallback: when LL(theta') is
+    below LL(theta_1) (or not finite) the cycle keeps theta_2 instead, so the LL never decreases
+    (LL(theta_new) >= LL(theta') by EM's own ascent). alpha_max starts at 1 and grows by
+    :data:`SQUAREM_STEP_FACTOR` after a step that used it, and shrinks by it after a step at it that
+    failed. Every M counts as one of ``iterations``, and the convergence rule is plain EM's: the
+    gain of one EM step (theta_0 -> theta_1, or theta' -> theta_new checked in the next cycle).
+    """
+    parts = [np.array(part, dtype=float) for part in parts]
+    n = len(parts[0])
+    converged = np.zeros(n, bool)
+    active = np.arange(n)
+    previous = np.full(n, -np.inf)  # LL of the point whose EM image each start now holds
+    used = np.zeros(n, int)
+    step_max = np.ones(n)
+
+    def gained(ll, before):
+        return (ll - before < tol) if tol else np.zeros(len(ll), bool)
+
+    def settle(idx, new, ll, before):
+        """Store ``new`` for starts ``idx``; return those that go on (not converged, steps left)."""
+        for part, value in zip(parts, new):
+            part[idx] = value
+        done = gained(ll, before)
+        converged[idx[done]] = True
+        return ~done & (used[idx] < iterations)
+
+    while len(active):
+        start = [part[active] for part in parts]
+        one, ll0 = step(start)
+        used[active] += 1
+        keep = settle(active, one, ll0, previous[active])
+        previous[active] = ll0
+        if not accelerate:
+            active = active[keep]
+            continue
+        # SQUAREM cycle (only starts that go on): theta_2, then the extrapolation
+        idx, start, one, ll0 = active[keep], [p[keep] for p in start], [p[keep] for p in one], ll0[keep]
+        if not len(idx):
+            break
+        two, ll1 = step(one)
+        used[idx] += 1
+        keep = settle(idx, two, ll1, ll0)
+        previous[idx] = ll1
+        idx, ll1 = idx[keep], ll1[keep]
+        start, one, two = ([p[keep] for p in part] for part in (start, one, two))
+        if not len(idx):
+            break
+        r = [b - a for a, b in zip(start, one)]
+        v = [c - 2.0 * b + a for a, b, c in zip(start, one, two)]
+        r_norm = np.sqrt(sum(np.sum(x.reshape(len(idx), -1) ** 2, axis=1) for x in r))
+        v_norm = np.sqrt(sum(np.sum(x.reshape(len(idx), -1) ** 2, axis=1) for x in v))
+        alpha = np.clip(r_norm / np.where(v_norm > 0, v_norm, np.inf), 1.0, step_max[idx])
+        jump = []
+        for x0, rr, vv, mask in zip(start, r, v, masks):
+            shape = (-1,) + (1,) * (x0.ndim - 1)
+            a = alpha.reshape(shape)
+            extrapolated = x0 + 2.0 * a * rr + a ** 2 * vv
+            jump.append(normalize_logs(np.maximum(extrapolated, LOG_P_MIN), mask))
+        new, ll_jump = step(jump)
+        used[idx] += 1
+        ok = np.isfinite(ll_jump) & (ll_jump >= ll1)
+        at_max = alpha >= step_max[idx]
+        step_max[idx] = np.where(at_max & ok, step_max[idx] * SQUAREM_STEP_FACTOR,
+                                 np.where(at_max & ~ok, np.maximum(1.0, step_max[idx] / SQUAREM_STEP_FACTOR),
+                                          step_max[idx]))
+        for part, value, fallback in zip(parts, new, two):
+            shape = (-1,) + (1,) * (value.ndim - 1)
+            part[idx] = np.where(ok.reshape(shape), value, fallback)
+        previous[idx] = np.where(ok, ll_jump, ll1)
+        active = idx[used[idx] < iterations]
+    return parts, converged
 
 
 def _logsumexp_classes(x: np.ndarray) -> np.ndarray:

@@ -41,7 +41,7 @@ import numpy as np
 from scipy import sparse
 
 from ..patterns import response_patterns
-from .em import CategoricalEM, item_parameters, log_softmax
+from .em import CategoricalEM, item_parameters, iterate, log_softmax
 
 __all__ = ["NestedEM", "supported"]
 
@@ -168,35 +168,28 @@ class NestedEM:
         """sum_j log sum_d pi_d prod_i sum_c pi_c|d p(y_ij | c) (eq. 24-26) of each start in the batch."""
         return self._e_step(log_pd, log_pcd, tables)[0]
 
-    def _iterate(self, state, iterations: int, tol: float):
-        """EM steps of a batch, each start stopping on its own; returns (state, LL, converged)."""
+    def _iterate(self, state, iterations: int, tol: float, accelerate: bool = False):
+        """EM steps of a batch, each start stopping on its own (:func:`.em.iterate`); returns (state, LL, converged)."""
         log_pd, log_pcd, tables = state
-        active = np.arange(len(log_pd))
-        previous = np.full(len(log_pd), -np.inf)
-        for _ in range(iterations):
-            if not len(active):
-                break
-            (pd_new, pcd_new, tables_new), ll = self.step(log_pd[active], log_pcd[active],
-                                                          [table[active] for table in tables])
-            log_pd[active], log_pcd[active] = pd_new, pcd_new
-            for table, new in zip(tables, tables_new):
-                table[active] = new
-            done = (ll - previous[active] < tol) if tol else np.zeros(len(active), bool)
-            previous[active] = ll
-            active = active[~done]
-        converged = np.ones(len(log_pd), bool)
-        converged[active] = False
+
+        def em_map(parts):
+            (pd_new, pcd_new, tables_new), ll = self.step(parts[0], parts[1], parts[2:])
+            return [pd_new, pcd_new, *tables_new], ll
+
+        (log_pd, log_pcd, *tables), converged = iterate(em_map, [log_pd, log_pcd, *tables],
+                                                        [None, None, *self.lca.valid], iterations, tol, accelerate)
         return (log_pd, log_pcd, tables), self.loglik(log_pd, log_pcd, tables), converged
 
     def _stack(self, states):
         return (np.stack([s[0] for s in states]), np.stack([s[1] for s in states]),
                 [np.stack([s[2][j] for s in states]) for j in range(len(states[0][2]))])
 
-    def run_batch(self, values_list: list[dict], iterations: int,
-                  tol: float = 0.0) -> tuple[list[dict], np.ndarray, np.ndarray]:
-        """EM from several starts at once (as :meth:`~.em.CategoricalEM.run_batch`): (values, LL, converged)."""
+    def run_batch(self, values_list: list[dict], iterations: int, tol: float = 0.0,
+                  accelerate: bool = False) -> tuple[list[dict], np.ndarray, np.ndarray]:
+        """EM from several starts at once (as :meth:`~.em.CategoricalEM.run_batch`, SQUAREM if ``accelerate``):
+        (values, LL, converged)."""
         state, lls, converged = self._iterate(self._stack([self.from_values(v) for v in values_list]),
-                                              iterations, tol)
+                                              iterations, tol, accelerate)
         return ([self.to_values(state[0][s], state[1][s], [t[s] for t in state[2]]) for s in range(len(lls))],
                 np.asarray(lls, dtype=float), converged)
 
