@@ -66,6 +66,13 @@ PLAN: dict[str, tuple[dict, int]] = {
     "lca_within_between": ({"n_clusters": 20, "cluster_size": 5, "n_items": 4}, 30),
     "fma_gom": ({"n_units": 40, "n_items": 5}, 30),
     "gom_dirichlet": ({"n_units": 30, "n_items": 5}, 30),
+    # the stuck-chain cases with the person effects integrated by quadrature inside the NUTS density
+    # (sample(latent="integrated")): the same structural posterior, NUTS in the structural parameters only
+    "fma_integrated": ({"case": "fma", "n_units": 50, "n_items": 5, "fit": {"latent": "integrated"}}, 10),
+    "irt_3pl_integrated": ({"case": "irt_3pl", "n_units": 60, "n_items": 5, "fit": {"latent": "integrated"}}, 10),
+    "gom_restricted_integrated": ({"case": "gom_restricted", "n_units": 50, "n_items": 5,
+                                   "fit": {"latent": "integrated"}}, 10),
+    "fma_gom_integrated": ({"case": "fma_gom", "n_units": 40, "n_items": 5, "fit": {"latent": "integrated"}}, 10),
 }
 #: every fit: NUTS with 200 tune + 100 draws x 2 chains, ranks among L = 50 draws (thinned by 4)
 FIT = {"draws": 100, "tune": 200, "chains": 2, "n_posterior": 50, "starts": 3}
