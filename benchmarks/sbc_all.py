@@ -223,7 +223,8 @@ def write_table() -> pd.DataFrame:
              "as it should be (normal posteriors, `bayesmix.sbc.power`). Fits: NUTS (PyMC sampler) from the "
              f"start search's mode, labels aligned as `sample` does; {FIT['tune']} tune + {FIT['draws']} draws x "
              f"{FIT['chains']} chains, ranks among L = {FIT['n_posterior']} thinned draws (`fma_long_chains`: "
-             "600 + 300). CPU: per fit, measured in the fitting process (runs since 2026-12-07, with the "
+             "600 + 300; `<case>_integrated`: `sample(latent=\"integrated\")`, the person effects integrated by "
+             "quadrature inside the NUTS density, so the R-hat columns are over the structural parameters only). CPU: per fit, measured in the fitting process (runs since 2026-12-07, with the "
              "compiled functions reused across replications), else estimated as wall x 2 / load.", "",
              "| case | replications | quantities | verdict | called calibrated | Bonferroni p | "
              "worst quantity (mean u, sd u) | power 0.5 SD / 1 SD / half width | fits with divergences | "
