@@ -284,7 +284,9 @@ def write_table() -> pd.DataFrame:
               "included) of two short chains; see the R-hat section below for what correctly mixing chains "
               f"give, and why fits over {STUCK_RHAT} are read as stuck chains.", ""]
     lines += ["Models and sizes:", ""]
-    lines += [f"- `{case}`: {r['description']} (run {r['date']}, {r['machine']})" for case, r in table.iterrows()]
+    lines += [f"- `{case}`: {r['description']}"
+              + ("; NUTS with `latent=\"integrated\"`" if r.get("latent") == "integrated" else "")
+              + f" (run {r['date']}, {r['machine']})" for case, r in table.iterrows()]
     lines += ["", "Plots: `<case>_ecdf.png` (ECDF of the fractional ranks minus the uniform CDF, 95% "
               "simultaneous band) and `<case>_hist.png` (rank histograms, 99% band of a uniform bin count).", ""]
     notes = OUT / "notes.md"  # hand-written sections (R-hat pattern, negative controls), kept on every rewrite
