@@ -311,7 +311,8 @@ def _thin(posterior: xr.Dataset, n_posterior: int) -> xr.Dataset:
 def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int = 300, chains: int = 2,
             n_posterior: int = 100, starts: int = 4, seed: int = 0, max_rejections: int = 200,
             target_accept: float = 0.9, progress: Callable[[str], None] | None = None,
-            scheduler: Any = None, n_workers: int | None = None, reuse_compiled: bool = True) -> SBCResult:
+            scheduler: Any = None, n_workers: int | None = None, reuse_compiled: bool = True,
+            latent: str = "sampled", integration: Mapping[str, Any] | None = None) -> SBCResult:
     """Run SBC on ``case``: prior draw, simulation, NUTS fit with label alignment, ranks.
 
     Parameters
@@ -354,6 +355,19 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
         LCA case then costs about a third less CPU time. The draws are the
         same as with ``False`` (every case checked so far, bit for bit;
         tested); ``False`` compiles every replication's model afresh.
+    latent : ``"sampled"`` or ``"integrated"``
+        Passed to :meth:`MixtureModel.sample`: ``"integrated"`` fits NUTS on
+        the structural parameters only, the continuous latent effects
+        (person factors, GoM memberships, random class intercepts)
+        integrated by quadrature inside the density
+        (:mod:`bayesmix.inference.integrated`). The truths theta' and the
+        simulated data still include the latent effects; the ranked
+        quantities are structural, whose posterior (the marginal over the
+        latent effects) integrating does not change, so this is an SBC of
+        the same posterior through another sampler's path (and of the
+        quadrature). Cases whose quantities read latent effects cannot use it.
+    integration : dict, optional
+        The quadrature of ``latent="integrated"`` (default: the model's own).
 
     Returns
     -------
@@ -369,7 +383,11 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
     rng = np.random.default_rng([seed, 0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        template = (case.prior_build or case.build)(case.template(np.random.default_rng([seed, 1])))
+        template_data = case.template(np.random.default_rng([seed, 1]))
+        template = (case.prior_build or case.build)(template_data)
+        fitted = template if case.prior_build is None else case.build(template_data)
+    from .inference.integrated import check_latent
+    check_latent(fitted, latent, integration)  # a bad value, or a model without latent effects, is refused here
     pool: list[dict] = []
     batch = 0
 
@@ -405,7 +423,8 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
         # the fit rebuilds the model from the data (milliseconds; no model is held across replications)
         tasks.append((case, data, theta, r, fit_seed, rejected,
                       dict(draws=draws, tune=tune, chains=chains, starts=starts, target_accept=target_accept,
-                           n_posterior=n_posterior, reuse_compiled=reuse_compiled)))
+                           n_posterior=n_posterior, reuse_compiled=reuse_compiled, latent=latent,
+                           integration=None if integration is None else dict(integration))))
 
     def report(index: int, outcome: tuple) -> None:
         if progress is not None:
@@ -419,7 +438,8 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
     posterior_draws = [outcome[1] for outcome in outcomes]
     fits = [outcome[2] for outcome in outcomes]
     settings = {"n_replications": n_replications, "draws": draws, "tune": tune, "chains": chains, "starts": starts,
-                "seed": seed, "target_accept": target_accept, "rejected_simulations": rejected_total}
+                "seed": seed, "target_accept": target_accept, "rejected_simulations": rejected_total,
+                "latent": latent, "integration": None if integration is None else dict(integration)}
     truth_frame = pd.DataFrame(truths)
     draws_array = np.stack(posterior_draws)  # (R, Q, L)
     ranks = ranks_of(truth_frame.to_numpy(), draws_array, rng)
@@ -465,7 +485,8 @@ def _fit_replication(case: SBCCase, data: pd.DataFrame, theta: dict, r: int, fit
         idata = mm.sample(draws=settings["draws"], tune=settings["tune"], chains=settings["chains"],
                           sampler="pymc", cores=1, init=point, random_seed=fit_seed, progressbar=False,
                           target_accept=settings["target_accept"], convergence_checks=False,
-                          log_likelihood=False)  # ranks need no pointwise LL
+                          log_likelihood=False,  # ranks need no pointwise LL
+                          latent=settings.get("latent", "sampled"), integration=settings.get("integration"))
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     posterior = idata["posterior"].to_dataset()
     prior_ds = _dataset(mm, theta, list(posterior.data_vars))
@@ -479,7 +500,8 @@ def _fit_replication(case: SBCCase, data: pd.DataFrame, theta: dict, r: int, fit
               "treedepth_hits": idata.attrs.get("bayesmix_max_treedepth_hits", 0),
               "max_rhat": idata.attrs.get("bayesmix_max_rhat", np.nan),
               "min_ess_bulk": idata.attrs.get("bayesmix_min_ess_bulk", np.nan),
-              "relabeled_draws": idata.attrs.get("bayesmix_relabeled_draws", 0)}
+              "relabeled_draws": idata.attrs.get("bayesmix_relabeled_draws", 0),
+              "latent": idata.attrs.get("bayesmix_latent", "sampled")}
     return ({name: float(np.asarray(value).reshape(-1)[0]) for name, value in truth.items()},
             np.stack([np.asarray(draws_q[name], dtype=float).reshape(-1) for name in truth]), record)
 

@@ -66,6 +66,13 @@ PLAN: dict[str, tuple[dict, int]] = {
     "lca_within_between": ({"n_clusters": 20, "cluster_size": 5, "n_items": 4}, 30),
     "fma_gom": ({"n_units": 40, "n_items": 5}, 30),
     "gom_dirichlet": ({"n_units": 30, "n_items": 5}, 30),
+    # the stuck-chain cases with the person effects integrated by quadrature inside the NUTS density
+    # (sample(latent="integrated")): the same structural posterior, NUTS in the structural parameters only
+    "fma_integrated": ({"case": "fma", "n_units": 50, "n_items": 5, "fit": {"latent": "integrated"}}, 10),
+    "irt_3pl_integrated": ({"case": "irt_3pl", "n_units": 60, "n_items": 5, "fit": {"latent": "integrated"}}, 10),
+    "gom_restricted_integrated": ({"case": "gom_restricted", "n_units": 50, "n_items": 5,
+                                   "fit": {"latent": "integrated"}}, 10),
+    "fma_gom_integrated": ({"case": "fma_gom", "n_units": 40, "n_items": 5, "fit": {"latent": "integrated"}}, 10),
 }
 #: every fit: NUTS with 200 tune + 100 draws x 2 chains, ranks among L = 50 draws (thinned by 4)
 FIT = {"draws": 100, "tune": 200, "chains": 2, "n_posterior": 50, "starts": 3}
@@ -216,7 +223,8 @@ def write_table() -> pd.DataFrame:
              "as it should be (normal posteriors, `bayesmix.sbc.power`). Fits: NUTS (PyMC sampler) from the "
              f"start search's mode, labels aligned as `sample` does; {FIT['tune']} tune + {FIT['draws']} draws x "
              f"{FIT['chains']} chains, ranks among L = {FIT['n_posterior']} thinned draws (`fma_long_chains`: "
-             "600 + 300). CPU: per fit, measured in the fitting process (runs since 2026-12-07, with the "
+             "600 + 300; `<case>_integrated`: `sample(latent=\"integrated\")`, the person effects integrated by "
+             "quadrature inside the NUTS density, so the R-hat columns are over the structural parameters only). CPU: per fit, measured in the fitting process (runs since 2026-12-07, with the "
              "compiled functions reused across replications), else estimated as wall x 2 / load.", "",
              "| case | replications | quantities | verdict | called calibrated | Bonferroni p | "
              "worst quantity (mean u, sd u) | power 0.5 SD / 1 SD / half width | fits with divergences | "
@@ -276,7 +284,9 @@ def write_table() -> pd.DataFrame:
               "included) of two short chains; see the R-hat section below for what correctly mixing chains "
               f"give, and why fits over {STUCK_RHAT} are read as stuck chains.", ""]
     lines += ["Models and sizes:", ""]
-    lines += [f"- `{case}`: {r['description']} (run {r['date']}, {r['machine']})" for case, r in table.iterrows()]
+    lines += [f"- `{case}`: {r['description']}"
+              + ("; NUTS with `latent=\"integrated\"`" if r.get("latent") == "integrated" else "")
+              + f" (run {r['date']}, {r['machine']})" for case, r in table.iterrows()]
     lines += ["", "Plots: `<case>_ecdf.png` (ECDF of the fractional ranks minus the uniform CDF, 95% "
               "simultaneous band) and `<case>_hist.png` (rank histograms, 99% band of a uniform bin count).", ""]
     notes = OUT / "notes.md"  # hand-written sections (R-hat pattern, negative controls), kept on every rewrite

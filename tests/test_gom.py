@@ -282,3 +282,36 @@ def test_dirichlet_nuts_samples_membership_directly():
     assert [v.shape[-1] for v in idata["log_likelihood"].dataset.data_vars.values()] == [50]  # one value per person
     r = np.corrcoef(g.mean(("chain", "draw")).to_numpy()[:, 0], sim.membership[:, 0])[0, 1]
     assert abs(r) > 0.6
+
+
+@pytest.mark.parametrize("n_classes, perm", [(2, [1, 0]), (3, [2, 0, 1]), (3, [1, 0, 2])])
+def test_relabeling_a_restricted_membership_keeps_the_same_model_point(n_classes, perm):
+    """Relabeling a restricted-GoM draw (one factor on the class logits, eq. 34-35) gives the same likelihood.
+
+    The permutation moves the logit offset lambda z to A lambda z; the first loading stays positive (the factor's
+    sign is a convention, z ~ N(0, 1)): where (A lambda)_1 < 0 the draw takes (-A lambda, -z). Before this,
+    a relabeled draw kept ``membership_loading_first`` and z but negated ``membership_loading`` -- not a point of
+    the model, and chains in the two labelings looked stuck (SBC's gom_restricted R-hat; issue 26.2).
+    """
+    from bayesmix import sbc
+    from bayesmix.inference.labels import apply_permutations
+    from bayesmix.results import draw_function
+
+    rng = np.random.default_rng(4)
+    items = ["a", "b", "c", "d"]
+    data = pd.DataFrame(rng.integers(0, 2, size=(12, 4)), columns=items)
+    mm = bm.gom(data, items, n_classes, membership="restricted")
+    theta = sbc.prior_draws(mm, 1, seed=1)[0]
+    names = [rv.name for rv in mm.model.free_RVs]
+    ds = sbc._dataset(mm, theta, list(theta))
+    aligned = apply_permutations(ds, np.array([[perm]]), mm=mm)
+    value = {n: aligned[n].to_numpy()[0, 0] for n in aligned.data_vars}
+    first, loading = value["membership_loading_first"], value["membership_loading"]
+    assert first > 0 and first == pytest.approx(loading[0])
+    if n_classes == 3:
+        np.testing.assert_allclose(value["membership_loading_rest"], loading[1:])
+    np.testing.assert_allclose(value["binary_logit"], np.asarray(theta["binary_logit"])[perm])
+    loglik = draw_function(mm, "relabel-test", [mm.model.potentials[0]], names)
+    before = loglik(*[theta[n] for n in names])[0]
+    after = loglik(*[value[n] for n in names])[0]
+    assert float(after) == pytest.approx(float(before), rel=1e-10)

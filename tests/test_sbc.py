@@ -186,3 +186,22 @@ def test_reusing_compiled_functions_gives_the_same_draws():
     np.testing.assert_array_equal(reused.draws, fresh.draws)
     np.testing.assert_array_equal(reused.ranks.to_numpy(), fresh.ranks.to_numpy())
     assert (reused.fits["cpu_seconds"] > 0).all()
+
+
+def test_fits_can_integrate_the_latent_effects():
+    """run_sbc(latent="integrated") fits NUTS on the structural parameters, the person factors integrated.
+
+    The truths still come with their factors (the simulation needs them); the ranked quantities are structural.
+    A model without continuous latent effects is refused before any fit.
+    """
+    case = sbc.make_case("fma", n_units=30, n_items=4)
+    settings = dict(draws=20, tune=30, chains=2, n_posterior=10, starts=2, seed=3)
+    result = sbc.run_sbc(case, 2, latent="integrated", **settings)
+    assert list(result.fits["latent"]) == ["integrated", "integrated"]
+    assert result.settings["latent"] == "integrated"
+    assert result.draws.shape == (2, len(result.quantities), 10) and np.isfinite(result.draws).all()
+    assert "loading[y1]" in result.quantities and result.ranks.to_numpy().max() <= 10
+    with pytest.raises(ValueError, match="no continuous latent effects to integrate"):
+        sbc.run_sbc(sbc.make_case("lca", n_units=30, n_items=4), 1, latent="integrated", **settings)
+    with pytest.raises(ValueError, match=r"sample\(latent='marginal'\) is unknown"):
+        sbc.run_sbc(case, 1, latent="marginal", **settings)

@@ -188,7 +188,35 @@ def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "cla
         out[info.free_name] = free.copy(data=contract(info, full))
     for name in added:
         out.pop(name)
+    if mm is not None and mm.latent is not None:
+        _keep_factor_sign(mm.latent, out, dim)
     return xr.Dataset(out, attrs=posterior.attrs)
+
+
+def _keep_factor_sign(latent, out: dict, dim: str) -> None:
+    """A one-factor effect on the class logits (restricted GoM, eq. 34-35) keeps its first loading positive.
+
+    Relabeling maps the logit offset lambda z to A lambda z; the permutation above turns lambda into A lambda
+    (dims ``class_free``) but leaves ``loading_first`` and z alone, so a relabeled draw would have a
+    negative first loading next to a positive ``loading_first`` (not a point of the model). The factor's sign is
+    a convention (z ~ N(0, 1) is symmetric): where (A lambda)_1 < 0 the draw takes (-A lambda, -z), the same logits
+    with the first loading positive again. In place on ``out`` (name -> DataArray (chain, draw, ...)).
+    """
+    loading = latent.name("loading")
+    if latent.form != "factor" or latent.dim != f"{dim}_free" or loading not in out:
+        return
+    da = out[loading].transpose("chain", "draw", ...)
+    values = da.to_numpy()  # (chain, draw, K - 1): A lambda
+    sign = np.where(values[..., 0] < 0, -1.0, 1.0)  # (chain, draw)
+    values = values * sign[..., None]
+    out[loading] = da.copy(data=values)
+    if latent.z_name in out:
+        z = out[latent.z_name].transpose("chain", "draw", ...)
+        out[latent.z_name] = z.copy(data=z.to_numpy() * sign.reshape(sign.shape + (1,) * (z.ndim - 2)))
+    for name, part in ((latent.name("loading_first"), values[..., 0]), (latent.name("loading_rest"), values[..., 1:])):
+        if name in out:  # the free parameters read back from the relabeled loading
+            free = out[name].transpose("chain", "draw", ...)
+            out[name] = free.copy(data=part.reshape(free.shape))
 
 
 

@@ -1,0 +1,68 @@
+"""Refit one SBC replication of a ``benchmarks/sbc_all.py`` case and print its parameters with R-hat > 1.1.
+
+    python benchmarks/sbc_refit.py <case> <replication> <replications of the run> [--seed 2026]
+
+The prior draw, simulated data and fit seed are rebuilt the way :func:`bayesmix.sbc.run_sbc` makes them (in task
+order; redrawn refusals included), so a stuck fit of ``<case>_fits.csv`` can be looked at parameter by
+parameter: which variables separate the chains, their chain means and the truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("case")
+    parser.add_argument("replication", type=int)
+    parser.add_argument("replications", type=int, help="replications of the run (sizes its pool of prior draws)")
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args(argv)
+    warnings.simplefilter("ignore")
+    import arviz as az
+    import sbc_all
+    from bayesmix import sbc
+    from bayesmix.inference.sampling import initial_point
+
+    case, fit = sbc_all._case(args.case)
+    rng = np.random.default_rng([args.seed, 0])
+    template = case.build(case.template(np.random.default_rng([args.seed, 1])))
+    pool = sbc.prior_draws(template, max(2 * args.replications, 8), seed=int(1000 * args.seed))
+    for _ in range(args.replication + 1):
+        while True:
+            theta = pool.pop(0)
+            data = case.simulate(theta, rng)
+            try:
+                case.build(data)
+                break
+            except ValueError:
+                continue
+    fit_seed = int(np.random.default_rng([args.seed, 2, args.replication]).integers(2**31 - 1))
+    mm = case.build(data)
+    point, _ = initial_point(mm, "map", fit_seed, fit["starts"])
+    idata = mm.sample(draws=fit["draws"], tune=fit["tune"], chains=fit["chains"], sampler="pymc", cores=1,
+                      init=point, random_seed=fit_seed, progressbar=False, target_accept=0.9,
+                      convergence_checks=False, log_likelihood=False, latent=fit.get("latent", "sampled"))
+    posterior = idata["posterior"].to_dataset()
+    rhat = az.rhat(posterior)
+    for name in rhat.data_vars:
+        values = np.asarray(rhat[name]).ravel()
+        if values.size and np.nanmax(values) > 1.1:
+            means = posterior[name].mean("draw").to_numpy().reshape(posterior.sizes["chain"], -1)[:, :6]
+            truth = np.asarray(theta.get(name, np.nan)).ravel()[:6]
+            print(f"{name}: R-hat {np.round(values[:6], 2)}, chain means {np.round(means, 2).tolist()}, "
+                  f"truth {np.round(truth, 2).tolist()}")
+    print("max R-hat", idata.attrs.get("bayesmix_max_rhat"), "relabeled draws",
+          idata.attrs.get("bayesmix_relabeled_draws"))
+
+
+if __name__ == "__main__":
+    main()
