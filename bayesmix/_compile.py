@@ -44,6 +44,18 @@ def python_mode() -> Mode:
     return Mode(linker=VMLinker(use_cloop=False, c_thunks=False), optimizer="fast_run").excluding("fusion")
 
 
+def no_c_compiler():
+    """Context in which PyTensor calls no C compiler at all.
+
+    :func:`python_mode` alone still compiles the inner graphs of some ops
+    (Scan, OpFromGraph) and the ops without a Python ``perform`` to C: with
+    an empty compile cache that was ~1 s of g++ per op, tens of seconds for
+    one small model's ``compile_logp`` / ``compile_dlogp``. Functions compiled
+    inside the context keep their Python thunks when called afterwards.
+    """
+    return pytensor.config.change_flags(cxx="")
+
+
 def choose_mode(size: int | None = None):
     """The mode for a function whose evaluations touch about ``size`` elements."""
     setting = _SETTING.upper()
@@ -57,6 +69,6 @@ def function(inputs, outputs, *, size: int | None = None, **kwargs):
     kwargs.setdefault("on_unused_input", "ignore")
     mode = kwargs.pop("mode", None) or choose_mode(size)
     if mode == "PY":
-        with pytensor.config.change_flags(cxx=""):  # also inner graphs: no C compiler call at all
+        with no_c_compiler():
             return pytensor.function(inputs, outputs, mode=python_mode(), **kwargs)
     return pytensor.function(inputs, outputs, mode=mode, **kwargs)
