@@ -609,8 +609,7 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
         res = minimize_holding_boundary(fun, theta, flat, full, hold=kind == "loglik")
         for _ in range(10 if flat.adaptive is not None else 0):  # re-center the adaptive rule, re-optimize
             flat.adapt(res.x)
-            again = minimize(fun, res.x, jac=True, method="L-BFGS-B", bounds=flat.bounds, options=full)
-            _accept_stalled_line_search(again, flat.bounds)
+            again = minimize_holding_boundary(fun, res.x, flat, full, hold=kind == "loglik")
             converged = abs(again.fun - res.fun) < 1e-8
             res = again
             if converged:
