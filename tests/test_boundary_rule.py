@@ -131,3 +131,24 @@ def test_a_gap_opening_a_category_past_the_boundary_is_at_the_boundary():
     mask = flat.at_bound(theta)
     assert mask[pos["ordinal_first_threshold[class1, D]"]] and mask[pos["ordinal_log_gap[class1, D[2]]"]]
     assert not mask[pos["ordinal_log_gap[class1, D[3]]"]]
+
+
+def test_newton_steps_of_a_creeping_run_reach_the_same_optimum(probit_fit, monkeypatch):
+    """Segments of 10 L-BFGS-B iterations, each followed by a Newton step: same optimum, same boundary."""
+    fit, _, boundary, _ = probit_fit
+    calls = []
+    newton_step = optimize._newton_step
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return newton_step(*args, **kwargs)
+
+    monkeypatch.setattr(optimize, "EM_WARMUP", False)
+    monkeypatch.setattr(optimize, "NEWTON_AFTER", 10)
+    monkeypatch.setattr(optimize, "_newton_step", counted)
+    df = simulate()
+    again, _ = _fit(bm.lca(df, list(df.columns), 2, item_types="ordinal", link="probit"))
+    assert calls  # the Newton path ran
+    assert again.converged
+    assert again.loglik == pytest.approx(fit.loglik, abs=1e-3)
+    assert list(again.params.index[again.params["at_bound"].to_numpy(bool)]) == boundary
