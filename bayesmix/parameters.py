@@ -9,8 +9,13 @@ Each parameter a layer creates is registered with its metadata:
   relabeling re-expresses them against the new last class;
 - ``bounded``: an element whose unconstrained value may run to a boundary
   (a logit of a probability at 0/1, the log of an SD at 0): the optimizer
-  keeps it inside +-30 and ML reports it at the boundary past +-15 (Mplus);
-  location parameters (means, slopes) are unbounded;
+  keeps it inside +-30 and ML reports it at the boundary past ``boundary``
+  (default +-15, Mplus' rule for logits); location parameters (means,
+  slopes) are unbounded;
+- ``boundary``: (lower, upper) of the unconstrained value past which ML
+  reports the element at the boundary, holds it there and gives it no SE;
+  the item kernels set it from their link (:data:`bayesmix.kernels.base.LINK_BOUNDARIES`:
+  a probit threshold beyond +-5, an ordinal threshold gap below 1e-4);
 - ``fixed``: a mask of elements held at a given value (not estimated), e.g.
   tau_i1 = 15 and lambda_i1 = 0 of eq. 45-47; ``values`` holds them (NaN =
   free) and ``slots`` maps every element to the element of the free vector
@@ -43,6 +48,10 @@ import pymc as pm
 import pytensor.tensor as pt
 
 
+#: a logit beyond +-15 (a probability below 3.1e-7 or above 1 - 3.1e-7) is at the boundary (Mplus)
+LOGIT_BOUNDARY = 15.0
+
+
 @dataclass(frozen=True)
 class ParamInfo:
     """Metadata of one named parameter (see the module docstring)."""
@@ -61,6 +70,7 @@ class ParamInfo:
     free_name: str | None = None
     class_symmetric: bool = True
     expands: str | None = None
+    boundary: tuple[float, float] | None = None
 
     @property
     def class_specific(self) -> bool:
@@ -125,6 +135,20 @@ class ParameterRegistry:
         """Unregistered free variables (e.g. a transformed helper) are bounded like logits."""
         info = self.get(name)
         return True if info is None else info.bounded
+
+    def boundary(self, name: str) -> tuple[float, float] | None:
+        """(lower, upper) past which ML reports the element at the boundary; None: unbounded.
+
+        Logit-type elements (and unregistered free variables) use Mplus' +-15
+        (:data:`LOGIT_BOUNDARY`); a parameter registered with ``boundary=``
+        (the item kernels, from their link) uses its own.
+        """
+        info = self.get(name)
+        if info is not None and not info.bounded:
+            return None
+        if info is None or info.boundary is None:
+            return (-LOGIT_BOUNDARY, LOGIT_BOUNDARY)
+        return (float(info.boundary[0]), float(info.boundary[1]))
 
 
 _REGISTRIES: "weakref.WeakKeyDictionary[pm.Model, ParameterRegistry]" = weakref.WeakKeyDictionary()
@@ -201,7 +225,7 @@ def create(priors, name: str, *, dims=None, fixed: Any = None, **meta: Any):
                 for k, v in prior_defaults.items()}
     dist, kwargs = priors.spec(name, **defaults) if prior_spec is None else prior_spec
     part = getattr(pm, dist)(f"{name}_free", dims=element_dim, **kwargs)
-    register(f"{name}_free", bounded=meta.get("bounded", True), expands=name)
+    register(f"{name}_free", bounded=meta.get("bounded", True), boundary=meta.get("boundary"), expands=name)
     full = pt.set_subtensor(pt.as_tensor(np.where(free, 0.0, values))[np.nonzero(free)], part[slots[free]])
     return pm.Deterministic(name, full, dims=dims)
 

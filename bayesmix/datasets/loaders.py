@@ -6,7 +6,7 @@ from importlib import resources
 
 import pandas as pd
 
-_FILES = {"bfi_en": "bfi_en.csv", "carcinoma": "carcinoma.csv", "election": "election.csv", "lsat7": "lsat7.csv",
+_FILES = {"bfi": "bfi.csv", "bfi_en": "bfi_en.csv", "carcinoma": "carcinoma.csv", "election": "election.csv", "lsat7": "lsat7.csv",
           "sai_lta": "sai_lta.csv", "sai_2level": "sai_2level.csv"}
 
 
@@ -21,7 +21,7 @@ def available() -> list[str]:
     --------
     >>> import bayesmix as bm
     >>> bm.datasets.available()
-    ['bfi_en', 'carcinoma', 'election', 'lsat7', 'sai_2level', 'sai_lta']
+    ['bfi', 'bfi_en', 'carcinoma', 'election', 'lsat7', 'sai_2level', 'sai_lta']
     """
     return sorted(_FILES)
 
@@ -29,6 +29,10 @@ def available() -> list[str]:
 def load(name: str) -> pd.DataFrame:
     """Load a bundled data set as a DataFrame.
 
+    - ``bfi``: 2,800 persons, all 25 Big Five Inventory items (A1-A5, C1-C5,
+      E1-E5, N1-N5, O1-O5; 1-6 ratings as given, reverse-keyed items not
+      recoded, 508 missing responses as NaN), ``gender``, ``education``
+      (1-5, NaN if not given), ``age``; R psych ``bfi`` (GoM on 25 ordinal items).
     - ``bfi_en``: 2,617 persons, the five extraversion (E1-E5) and five
       neuroticism (N1-N5) items of the Big Five Inventory (1-6 ratings; E1, E2
       reverse keyed), ``gender`` (1 male, 2 female) and ``age``; R psych

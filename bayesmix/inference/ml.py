@@ -159,8 +159,8 @@ class MLResult:
             f"  starts: {self.starts}",
         ]
         if self.n_boundary:
-            lines.append(f"  {self.n_boundary} logit parameter(s) at the boundary (probability 0 or 1): "
-                         "fixed when computing standard errors, as Mplus does")
+            lines.append(f"  {self.n_boundary} parameter(s) at the boundary (a probability of 0 or 1): "
+                         "held there, SE not available, as Mplus does")
         lines.append("Class proportions:\n" + self.class_proportions.round(4).to_string())
         return "\n".join(lines)
 
@@ -306,8 +306,9 @@ def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stackl
         names = list(params.index[params["at_bound"].to_numpy(bool)])
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         warnings.warn(
-            f"{len(names)} parameter(s) at the boundary (logit beyond +-15, a probability of 0 or 1): {shown}. "
-            "They are fixed there when computing standard errors (SE NaN, n/a, as Mplus; so are quantities "
+            f"{len(names)} parameter(s) at the boundary (a probability of 0 or 1: a logit beyond +-15, a probit "
+            f"threshold beyond +-5, a probit threshold gap below 1e-4): {shown}. They are held there by the "
+            "optimizer and left out of the information matrix (SE NaN, n/a, as Mplus; so are quantities "
             "derived from them, e.g. transition_effects, R-squared). Common with small "
             "classes or sparse items; if the class is tiny consider fewer classes, or a Bayesian fit "
             "(fit_map / sample) whose priors keep the estimates inside.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)

@@ -17,6 +17,7 @@ import pytensor.tensor as pt
 from pytensor.gradient import jacobian
 
 from .._compile import function
+from ..kernels.base import ItemKernel
 from .._warn import PACKAGE_FRAMES
 
 #: ``hessian(method="auto")`` uses the exact vectorized Hessian while n_params * graph_size
@@ -326,21 +327,46 @@ class FlatModel:
         return labels
 
     def _bounds(self):
-        bounds = []
+        bounds, low, high = [], [], []
         registry = self.mm.parameters  # location parameters (means, slopes) are unbounded
+        #: rv name -> slice of theta (for the kernels' own boundary rules, :meth:`at_bound`)
+        self._slices, start = {}, 0
         for rv in self.rvs:
             size = int(np.prod(np.shape(self.point[self.model.rvs_to_values[rv].name])))
-            b = (-LOGIT_BOUND, LOGIT_BOUND) if registry.is_bounded(rv.name) else (None, None)
+            self._slices[rv.name] = slice(start, start + size)
+            start += size
+            rule = registry.boundary(rv.name)  # per parameter: the kernel's link decides (LINK_BOUNDARIES)
+            b = (-LOGIT_BOUND, LOGIT_BOUND) if rule is not None else (None, None)
             bounds.extend([b] * size)
+            low.extend([-np.inf if rule is None else rule[0]] * size)
+            high.extend([np.inf if rule is None else rule[1]] * size)
+        #: per element of theta: the boundary rule (lower, upper); -inf / inf for unbounded elements
+        self.boundary_low, self.boundary_high = np.array(low, dtype=float), np.array(high, dtype=float)
         return bounds
 
-    def at_bound(self, theta: np.ndarray, threshold: float = 15.0) -> np.ndarray:
-        """Logit-type elements of theta beyond +-15 (probabilities ~0/1): boundary solutions.
+    def at_bound(self, theta: np.ndarray) -> np.ndarray:
+        """Elements of theta past their boundary rule (a probability ~0 or 1): boundary solutions.
 
-        Mplus fixes such logits at +-15 when it computes standard errors; so do we.
+        Logits beyond +-15 (Mplus), probit thresholds beyond +-5, probit
+        ordinal threshold log-gaps below log(1e-4), as each parameter's kernel
+        registered it (:meth:`bayesmix.parameters.ParameterRegistry.boundary`,
+        :data:`bayesmix.kernels.base.LINK_BOUNDARIES`). Mplus fixes such
+        logits at +-15 when it computes standard errors; so do we.
         """
-        bounded = np.array([b[0] is not None for b in self.bounds])
-        return bounded & (np.abs(theta) >= threshold)
+        theta = np.asarray(theta, dtype=float)
+        mask = (theta <= self.boundary_low) | (theta >= self.boundary_high)
+        kernels = [k for k in getattr(self.mm, "kernels", []) if type(k).boundary_masks is not ItemKernel.boundary_masks]
+        if kernels:  # rules on several parameters at once (an ordinal category past the boundary)
+            values = self.constrained(theta)
+            for kernel in kernels:
+                for name, extra in kernel.boundary_masks(values).items():
+                    if name in self._slices:
+                        mask[self._slices[name]] |= np.asarray(extra, dtype=bool).ravel()
+        return mask
+
+    def pull_to_boundary(self, theta: np.ndarray) -> np.ndarray:
+        """theta with every element past its boundary rule moved back onto it."""
+        return np.clip(np.asarray(theta, dtype=float), self.boundary_low, self.boundary_high)
 
 
 def _one_blas_thread():
@@ -418,8 +444,10 @@ def covariances(flat, theta, free):
 
 #: a derived quantity rests on a boundary logit when a unit change of that logit moves it by more
 #: than this: e.g. gamma = tau_jk - tau_Kk (derivative 1) or eq. 14's R-squared (~1e-3 at gamma = 28),
-#: but not a probability, whose derivative at a logit beyond +-15 is below p (1 - p) < 3.1e-7
-BOUNDARY_DEPENDENCE = 1e-5
+#: but not a probability, whose derivative at a logit beyond +-15 is below p (1 - p) < 3.1e-7, at a
+#: probit threshold beyond +-5 below phi(5) = 1.5e-6, and at a probit threshold log-gap below
+#: log(1e-4) below max phi x gap = 4e-5 (the item's other category probabilities in that class)
+BOUNDARY_DEPENDENCE = 1e-4
 
 
 def delta_method(flat, key, outputs, theta, cov, cov_r, boundary):
@@ -437,8 +465,8 @@ def delta_method(flat, key, outputs, theta, cov, cov_r, boundary):
     se_r = np.sqrt(np.clip(np.einsum("ij,jk,ik->i", jac, cov_r, jac), 0, None))
     on_bound = np.abs(jac[:, boundary])
     depends = on_bound.sum(1) > 0
-    if boundary.any():  # beyond ~+-25 a probability's derivative underflows to 0: ask at +-15 which ones depend
-        pulled = np.where(boundary, np.clip(theta, -15.0, 15.0), theta)
+    if boundary.any():  # beyond ~+-25 a probability's derivative underflows to 0: ask at the rule which ones depend
+        pulled = np.where(boundary, flat.pull_to_boundary(theta), theta)
         depends |= np.abs(flat.jacobian_of(key, outputs, pulled)[1][:, boundary]).sum(1) > 0
     fixed_only = depends & (np.abs(jac[:, ~boundary]).sum(1) < 1e-12)
     resting = on_bound.max(1, initial=0.0) > BOUNDARY_DEPENDENCE

@@ -38,6 +38,7 @@ types simply sums kernels.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -54,6 +55,35 @@ from ..priors import PriorSet
 _IMPOSSIBLE = -1.0e4
 
 LINKS = ("logit", "probit")
+
+
+@dataclass(frozen=True)
+class LinkBoundary:
+    """Where ML reports a link-scale item parameter at the boundary (a category probability of 0 or 1).
+
+    ``latent``: (lower, upper) of an intercept, threshold or class location
+    on the latent-response scale (eq. 1): past it F(x) or 1 - F(x) is below
+    ~3e-7. ``log_gap``: (lower, upper) of an ordinal threshold log-gap: below
+    the lower end the category between two thresholds has a probability below
+    max f x gap in that class. Parameters past these are held there, reported
+    at the boundary with SE NaN and left out of the information matrix
+    (:meth:`bayesmix.inference.objective.FlatModel.at_bound`).
+    """
+
+    latent: tuple[float, float]
+    log_gap: tuple[float, float]
+
+
+#: per link (the kernels' ``link``). Logit: Mplus' +-15 (expit(-15) = 3.1e-7) for every logit-scale
+#: parameter. Probit: Phi(-5) = 2.9e-7, the probability of a logit at -15; a threshold gap below 1e-4
+#: (a category probability below 0.4 x 1e-4 = 4e-5 in that class; measured on psych bfi's 25 items, GoM
+#: K = 2: gaps run to 7e-5 and first thresholds to -5 where the likelihood is flat) or above 10 (wider
+#: than the whole +-5 range). Probit values are ~1.7 x smaller than logits for the same item, so the
+#: logit rules would leave probit boundary solutions unflagged and the optimizer drifting along them.
+LINK_BOUNDARIES = {
+    "logit": LinkBoundary(latent=(-15.0, 15.0), log_gap=(-15.0, 15.0)),
+    "probit": LinkBoundary(latent=(-5.0, 5.0), log_gap=(float(np.log(1e-4)), float(np.log(10.0)))),
+}
 
 
 def _normal_logcdf(x):
@@ -124,7 +154,7 @@ def _class_item_matrix(name, names, item_dim, priors, ordered_item, location, fi
         loc = {k: np.asarray(v)[others] if np.ndim(v) else v for k, v in location.items()}
         dist_r, kw_r = priors.spec(name, **loc)
         rest = getattr(pm, dist_r)(f"{name}_unordered", dims=("class", unordered_dim), **kw_r)
-        register(f"{name}_unordered", bounded=meta.get("bounded", True))
+        register(f"{name}_unordered", bounded=meta.get("bounded", True), boundary=meta.get("boundary"))
         for pos, i in enumerate(others):
             cols[i] = rest[:, pos]
     register(name, **meta)
@@ -166,6 +196,19 @@ class ItemKernel:
         self.params: dict[str, pt.TensorVariable] = {}
         self.class_axis: dict[str, int] = {}  # parameter -> axis holding classes
         self.fixed: dict = {}
+
+    @property
+    def boundary(self) -> LinkBoundary:
+        """The link's boundary rule (:data:`LINK_BOUNDARIES`) for this kernel's link-scale parameters."""
+        return LINK_BOUNDARIES[self.link]
+
+    def boundary_masks(self, values: dict) -> dict[str, np.ndarray]:
+        """Elements at the boundary that the elementwise rule (:attr:`boundary`) cannot see.
+
+        ``values``: the model's free random variables on their natural scale;
+        returns parameter name -> boolean mask of its shape (default: none).
+        """
+        return {}
 
     # ------------------------------------------------------------ parameters by a group class (eq. 22)
     def vary_by(self, dim: str, n_groups: int, names) -> None:
@@ -465,6 +508,7 @@ class BinaryKernel(CategoricalKernel):
         self.params["binary_logit"] = _class_item_matrix(
             "binary_logit", self.names, "binary_item", priors, self.ordered, {},
             fixed=self.fixed.get("binary_logit"), group=self.group_dim if "binary_logit" in self.grouped else None,
+            boundary=self.boundary.latent,
         )
         self.class_axis["binary_logit"] = 1 if "binary_logit" in self.grouped else 0
 
@@ -586,12 +630,14 @@ class OrdinalKernel(CategoricalKernel):
     def build(self, priors, ordered_item=None, fixed=None):
         self.fixed = {k: v for k, v in (fixed or {}).items() if k.startswith("ordinal_")}
         meta = {"class_axis": 0, "class_dim": "class"}
-        dims, meta_t = self._group("ordinal_first_threshold", ("class", "ordinal_item"), meta)
+        dims, meta_t = self._group("ordinal_first_threshold", ("class", "ordinal_item"),
+                                   {**meta, "boundary": self.boundary.latent})
         self.params["ordinal_first_threshold"] = create(
             priors, "ordinal_first_threshold", dims=dims, fixed=self.fixed.get("ordinal_first_threshold"), **meta_t)
         self.class_axis["ordinal_first_threshold"] = meta_t["class_axis"]
         if len(self.gap_item):
-            dims, meta_g = self._group("ordinal_log_gap", ("class", "ordinal_gap"), meta)
+            dims, meta_g = self._group("ordinal_log_gap", ("class", "ordinal_gap"),
+                                       {**meta, "boundary": self.boundary.log_gap})
             self.params["ordinal_log_gap"] = create(priors, "ordinal_log_gap", dims=dims,
                                                     fixed=self.fixed.get("ordinal_log_gap"), **meta_g)
             self.class_axis["ordinal_log_gap"] = meta_g["class_axis"]
@@ -635,6 +681,26 @@ class OrdinalKernel(CategoricalKernel):
             gaps = np.asarray(values["ordinal_log_gap"], dtype=float).reshape(n_classes, len(self.gap_item))
             tau = tau + (np.exp(gaps) @ self.gap_cumulative.T).reshape(n_classes, len(self.items), n_thr)
         return tau
+
+    def boundary_masks(self, values):
+        """Log-gaps that open a category lying wholly past the latent boundary (eq. 1), so flat.
+
+        The gap between thresholds tau_k and tau_k+1 of a class: when tau_k is
+        beyond the upper end of :attr:`boundary` (no response above category
+        k) or tau_k+1 below its lower end (none up to category k+1), moving the
+        gap changes no probability above ~3e-7 in that class -- the
+        thresholds are a sum of the first one and the gaps, so the elementwise
+        rule misses them (measured: a GoM probit fit with tau_2 = +290 left
+        the next gap not identified). Only for unconstrained, ungrouped thresholds.
+        """
+        if not len(self.gap_item) or self.grouped or not {"ordinal_first_threshold", "ordinal_log_gap"} <= set(values):
+            return {}
+        n_classes = np.shape(values["ordinal_first_threshold"])[0]
+        tau = self._em_thresholds(values, n_classes)  # (K, I, C-1)
+        lo, hi = self.boundary.latent
+        below = tau[:, self.gap_item, self.gap_position - 1]
+        above = tau[:, self.gap_item, self.gap_position]
+        return {"ordinal_log_gap": (below >= hi) | (above <= lo)}
 
     def em_log_table(self, values, n_classes):
         from scipy.special import expit, ndtr
@@ -686,6 +752,9 @@ class RestrictedOrdinalKernel(OrdinalKernel):
 
     em_supported = False  # shared thresholds: no closed-form M-step
 
+    def boundary_masks(self, values):  # its gaps are shared by the classes: the elementwise rule only
+        return {}
+
     def coords(self):  # its own dims and names: restricted and unrestricted ordinal items can be mixed
         labels = [f"{self.names[i]}[{k + 1}]" for i, k in zip(self.gap_item, self.gap_position)]
         return {"ordinal_restricted_item": self.names, "ordinal_restricted_gap": labels}
@@ -693,12 +762,13 @@ class RestrictedOrdinalKernel(OrdinalKernel):
     def build(self, priors, ordered_item=None, fixed=None):
         self.fixed = {k: v for k, v in (fixed or {}).items() if k.startswith("ordinal_")}
         dims, meta = self._group("ordinal_location", ("class", "ordinal_restricted_item"),
-                                 {"class_axis": 0, "class_dim": "class"})
+                                 {"class_axis": 0, "class_dim": "class", "boundary": self.boundary.latent})
         self.params["ordinal_location"] = create(
             priors, "ordinal_location", dims=dims, fixed=self.fixed.get("ordinal_location"), **meta)
         self.class_axis["ordinal_location"] = meta["class_axis"]
         if len(self.gap_item):
-            dims, meta = self._group("ordinal_restricted_log_gap", ("ordinal_restricted_gap",))
+            dims, meta = self._group("ordinal_restricted_log_gap", ("ordinal_restricted_gap",),
+                                     {"boundary": self.boundary.log_gap})
             self.params["ordinal_restricted_log_gap"] = create(
                 priors, "ordinal_restricted_log_gap", dims=dims,
                 fixed=self.fixed.get("ordinal_restricted_log_gap"), **meta)
