@@ -13,6 +13,20 @@ converged flag, the parameters at the boundary (link-aware rule,
 :func:`bayesmix.parameters.boundary_for`) and whether the information matrix
 was positive definite. One process per run; prints and writes one JSON object.
 Not a test: nothing imports this file.
+
+Measured 2026-12-07 on the shared 2-core machine, one run each, ``nice -n 10``
+(results in ``benchmarks/results/gom_bfi_ml-*.json``):
+
+- before the link-aware boundary rule (``-before``): 1,075 s (load 7-15), the
+  best final run stopped at the 5,000-iteration limit, not converged, LL
+  -107678.3705, information not positive definite, no parameter flagged;
+- boundary hold alone (``-hold-only``, load 14-24): still 5,000 iterations, 9
+  parameters at the boundary; with single Newton steps (``-hold-newton``): the
+  same, 14 at the boundary. Holding was limited to 4 rounds there;
+- now (``-after``): converged in 1,032 iterations, LL -107678.3627 reached by 4
+  of 5 final runs, 17 parameters at the boundary (SE NaN), information positive
+  definite, every other SE finite; 1,333 s at load 17-20 (the Newton phases' Hessians
+  cost ~10 s each; the loads differ, so the times are not a speed comparison).
 """
 
 from __future__ import annotations
