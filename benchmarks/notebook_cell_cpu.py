@@ -5,7 +5,8 @@
 
 After every code cell a probe cell (not stored anywhere) prints the kernel's CPU seconds (its own plus
 those of the children it reaped, e.g. dask workers) and the wall clock; the differences are the cell's
-cost. CPU time hardly depends on the load of the machine, wall time does (the load is recorded too).
+cost. CPU time hardly depends on the load of the machine, wall time does (each row records the load average
+at the end of the run).
 """
 
 from __future__ import annotations
