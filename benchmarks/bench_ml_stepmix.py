@@ -198,6 +198,11 @@ def run_worker(args) -> dict:
     load_cold = [_loadavg()]
     t = time.perf_counter()
     cold = m.fit_ml(starts=args.starts, seed=args.seed, progressbar=False)
+    # xarray imports dask (when installed) the first time it builds a Variable; bayesmix first does so
+    # when the labeling permutes a point (relabel.permute_point), which fell into the first warm call on
+    # sim K = 2 (~2 s of 2.3-3.5 s at load 21-25, 2026-12-07): a first-call cost, counted as cold
+    import xarray as xr
+    xr.Dataset({"x": ("d", np.zeros(1))})
     cold_s = time.perf_counter() - t
     load_cold.append(_loadavg())
     compile_s, n_compiles = compile_timer.seconds, compile_timer.calls
