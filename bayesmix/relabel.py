@@ -36,24 +36,28 @@ _log = logging.getLogger("bayesmix")
 __all__ = ["order_by_size", "permute_point", "relabel", "set_label_reference", "set_label_reference_at"]
 
 
-def _point_dataset(mm, point: dict) -> xr.Dataset:
-    """A constrained point as a one-chain, one-draw posterior dataset (dims from the model)."""
-    data = {}
+def _point_variables(mm, point: dict) -> dict:
+    """A constrained point as one-chain, one-draw arrays with their dims (from the model)."""
+    out = {}
     for name, value in point.items():
         value = np.asarray(value)
         dims = list(mm.model.named_vars_to_dims.get(name, ()) or ())
         if len(dims) != value.ndim:
             dims = [f"{name}_dim_{i}" for i in range(value.ndim)]
-        data[name] = (["chain", "draw", *dims], value[None, None])
-    return xr.Dataset(data)
+        out[name] = (("chain", "draw", *dims), value[None, None])
+    return out
 
 
 def permute_point(mm, point: dict, perm) -> dict:
-    """The point with new class k taking old class ``perm[k]`` (reference-coded logits re-expressed)."""
-    from .inference.labels import apply_permutations
+    """The point with new class k taking old class ``perm[k]`` (reference-coded logits re-expressed).
+
+    Plain NumPy (:func:`~bayesmix.inference.labels.permute_variables`): no xarray
+    object, so a first ``fit_ml`` does not pay xarray's import of dask (~1 s).
+    """
+    from .inference.labels import permute_variables
     perm = np.asarray(perm, dtype=int)
-    ds = apply_permutations(_point_dataset(mm, point), perm[None, None, :], mm=mm)
-    return {name: np.asarray(ds[name].values[0, 0]) for name in point if name in ds}
+    out = permute_variables(_point_variables(mm, point), perm[None, None, :], mm=mm)
+    return {name: np.asarray(out[name][1][0, 0]) for name in point if name in out}
 
 
 def _can_reorder(mm) -> bool:

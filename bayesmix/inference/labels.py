@@ -81,12 +81,13 @@ def _cholesky(cov: np.ndarray) -> np.ndarray:
         return np.linalg.cholesky(cov + jitter * np.eye(len(cov)))
 
 
-def _relabel_random_effects(mm, posterior: xr.Dataset, perms: np.ndarray) -> dict:
+def _relabel_random_effects(mm, variables: dict, perms: np.ndarray) -> dict:
     """Relabel random intercepts on class logits: alpha' = A alpha, Sigma' = A Sigma A'.
 
     With L the Cholesky factor and z the standardized effects: L' = chol(A L L' A'),
     z' = L'^-1 A L z, regressions on cluster covariates Gamma' = Gamma A'; SDs,
-    correlations and the class ICC (eq. 20) are recomputed from Sigma'.
+    correlations and the class ICC (eq. 20) are recomputed from Sigma'. ``variables``:
+    name -> (dims, array with chain and draw first) (:func:`permute_variables`).
     """
     effects = mm.latent
     labels = effects.effect_labels
@@ -94,8 +95,7 @@ def _relabel_random_effects(mm, posterior: xr.Dataset, perms: np.ndarray) -> dic
     d = len(labels)
     names = {part: effects.name(part) for part in ("z", "sd", "chol", "corr", "slope")}
     names["class_icc"] = "class_icc"
-    get = {part: posterior[n].transpose("chain", "draw", ...).to_numpy().copy()
-           for part, n in names.items() if n in posterior}
+    get = {part: variables[n][1].copy() for part, n in names.items() if n in variables}
     n_chain, n_draw = perms.shape[:2]
     tril = np.tril_indices(d)
     for c in range(n_chain):
@@ -129,26 +129,65 @@ def _relabel_random_effects(mm, posterior: xr.Dataset, perms: np.ndarray) -> dic
             if "class_icc" in get:
                 var = sd[idx] ** 2
                 get["class_icc"][c, t] = var / (var + np.pi**2 / 3)
-    return {names[p]: posterior[names[p]].transpose("chain", "draw", ...).copy(data=v) for p, v in get.items()}
+    return {names[p]: (variables[names[p]][0], v) for p, v in get.items()}
 
 
-def _constrained_in(mm, posterior: xr.Dataset, dim: str) -> tuple[list, list[str]]:
-    """Class-symmetric constrained parameters whose free vector is in ``posterior`` (their full values
-    are permuted, then the free vector is taken back from them), and the full ones added for it."""
+def _constrained_in(mm, variables: dict, dim: str) -> tuple[list, list[str]]:
+    """Class-symmetric constrained parameters whose free vector is in ``variables`` (their full values
+    are permuted, then the free vector is taken back from them), and the full ones added for it
+    (in place on ``variables``: name -> (dims, array with chain and draw first))."""
     from ..parameters import expand
     if mm is None:
         return [], []
     infos, added = [], []
     for info in mm.parameters:
-        if not (info.constrained and info.free_name and info.class_dim == dim and info.free_name in posterior):
+        if not (info.constrained and info.free_name and info.class_dim == dim and info.free_name in variables):
             continue
         infos.append(info)
-        if info.name not in posterior:
-            dims = list(mm.model.named_vars_to_dims.get(info.name, ()) or ())
-            free = posterior[info.free_name].transpose("chain", "draw", ...).to_numpy()
-            posterior[info.name] = (["chain", "draw", *dims], expand(info, free))
+        if info.name not in variables:
+            dims = ("chain", "draw", *(mm.model.named_vars_to_dims.get(info.name, ()) or ()))
+            variables[info.name] = (dims, expand(info, variables[info.free_name][1]))
             added.append(info.name)
     return infos, added
+
+
+def permute_variables(variables: dict, perms: np.ndarray, dim: str = "class", mm=None) -> dict:
+    """:func:`apply_permutations` on plain arrays: name -> (dims, array with ``chain`` and ``draw`` first).
+
+    The engine of both :func:`apply_permutations` (posterior datasets) and
+    :func:`bayesmix.relabel.permute_point` (one point, without building an xarray
+    object: xarray imports dask, when installed, on the first Dataset, ~1 s of a first ``fit_ml``).
+    """
+    from ..parameters import contract
+    variables = dict(variables)
+    constrained, added = _constrained_in(mm, variables, dim)
+    out = {}
+    free = f"{dim}_free"
+    relabeled_effects = {}
+    if dim == "class" and mm is not None and mm.latent is not None and any(
+            lab in mm.class_labels[:-1] for lab in mm.latent.effect_labels):
+        relabeled_effects = _relabel_random_effects(mm, variables, perms)
+    for name, (dims, arr) in variables.items():
+        if name in relabeled_effects:
+            out[name] = relabeled_effects[name]
+            continue
+        dims = tuple(dims)
+        if dim in dims:
+            arr = _permute(arr, perms, dims.index(dim))
+        if free in dims:
+            axis = dims.index(free)
+            full = np.concatenate([arr, np.zeros_like(np.take(arr, [0], axis=axis))], axis=axis)
+            full = _permute(full, perms, axis)
+            full = full - np.take(full, [-1], axis=axis)
+            arr = np.take(full, np.arange(full.shape[axis] - 1), axis=axis)
+        out[name] = (dims, arr)
+    for info in constrained:
+        out[info.free_name] = (out[info.free_name][0], contract(info, out[info.name][1]))
+    for name in added:
+        out.pop(name)
+    if mm is not None and mm.latent is not None:
+        _keep_factor_sign(mm.latent, out, dim)
+    return out
 
 
 def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "class", mm=None) -> xr.Dataset:
@@ -156,41 +195,12 @@ def apply_permutations(posterior: xr.Dataset, perms: np.ndarray, dim: str = "cla
 
     Fixed or tied parameters (class-symmetric constraints, see
     :attr:`bayesmix.parameters.ParamInfo.class_symmetric`) are permuted in
-    full and their free vector ``<name>_free`` is read back from the result.
+    full and their free vector ``<name>_free`` is read back from the result
+    (:func:`permute_variables` does the work on the arrays).
     """
-    from ..parameters import contract
-    posterior = posterior.copy()
-    constrained, added = _constrained_in(mm, posterior, dim)
-    out = {}
-    free = f"{dim}_free"
-    relabeled_effects = {}
-    if dim == "class" and mm is not None and mm.latent is not None and any(
-            lab in mm.class_labels[:-1] for lab in mm.latent.effect_labels):
-        relabeled_effects = _relabel_random_effects(mm, posterior, perms)
-    for name, da in posterior.data_vars.items():
-        if name in relabeled_effects:
-            out[name] = relabeled_effects[name]
-            continue
-        da = da.transpose("chain", "draw", ...)
-        arr = da.to_numpy()
-        if dim in da.dims:
-            arr = _permute(arr, perms, da.dims.index(dim))
-        if free in da.dims:
-            axis = da.dims.index(free)
-            full = np.concatenate([arr, np.zeros_like(np.take(arr, [0], axis=axis))], axis=axis)
-            full = _permute(full, perms, axis)
-            full = full - np.take(full, [-1], axis=axis)
-            arr = np.take(full, np.arange(full.shape[axis] - 1), axis=axis)
-        out[name] = da.copy(data=arr)
-    for info in constrained:
-        full = out[info.name].transpose("chain", "draw", ...).to_numpy()
-        free = out[info.free_name].transpose("chain", "draw", ...)
-        out[info.free_name] = free.copy(data=contract(info, full))
-    for name in added:
-        out.pop(name)
-    if mm is not None and mm.latent is not None:
-        _keep_factor_sign(mm.latent, out, dim)
-    return xr.Dataset(out, attrs=posterior.attrs)
+    arrays = {name: da.transpose("chain", "draw", ...) for name, da in posterior.data_vars.items()}
+    out = permute_variables({name: (da.dims, da.to_numpy()) for name, da in arrays.items()}, perms, dim, mm)
+    return xr.Dataset({name: arrays[name].copy(data=arr) for name, (_, arr) in out.items()}, attrs=posterior.attrs)
 
 
 def _keep_factor_sign(latent, out: dict, dim: str) -> None:
@@ -200,25 +210,22 @@ def _keep_factor_sign(latent, out: dict, dim: str) -> None:
     (dims ``class_free``) but leaves ``loading_first`` and z alone, so a relabeled draw would have a
     negative first loading next to a positive ``loading_first`` (not a point of the model). The factor's sign is
     a convention (z ~ N(0, 1) is symmetric): where (A lambda)_1 < 0 the draw takes (-A lambda, -z), the same logits
-    with the first loading positive again. In place on ``out`` (name -> DataArray (chain, draw, ...)).
+    with the first loading positive again. In place on ``out`` (name -> (dims, array (chain, draw, ...))).
     """
     loading = latent.name("loading")
     if latent.form != "factor" or latent.dim != f"{dim}_free" or loading not in out:
         return
-    da = out[loading].transpose("chain", "draw", ...)
-    values = da.to_numpy()  # (chain, draw, K - 1): A lambda
+    dims, values = out[loading]  # (chain, draw, K - 1): A lambda
     sign = np.where(values[..., 0] < 0, -1.0, 1.0)  # (chain, draw)
     values = values * sign[..., None]
-    out[loading] = da.copy(data=values)
+    out[loading] = (dims, values)
     if latent.z_name in out:
-        z = out[latent.z_name].transpose("chain", "draw", ...)
-        out[latent.z_name] = z.copy(data=z.to_numpy() * sign.reshape(sign.shape + (1,) * (z.ndim - 2)))
+        z_dims, z = out[latent.z_name]
+        out[latent.z_name] = (z_dims, z * sign.reshape(sign.shape + (1,) * (z.ndim - 2)))
     for name, part in ((latent.name("loading_first"), values[..., 0]), (latent.name("loading_rest"), values[..., 1:])):
         if name in out:  # the free parameters read back from the relabeled loading
-            free = out[name].transpose("chain", "draw", ...)
-            out[name] = free.copy(data=part.reshape(free.shape))
-
-
+            free_dims, free = out[name]
+            out[name] = (free_dims, part.reshape(free.shape))
 
 
 def _best_permutations(feats: np.ndarray, ref: np.ndarray) -> np.ndarray:
