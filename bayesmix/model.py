@@ -570,6 +570,18 @@ class MixtureModel:
         """
         return {}
 
+    def item_factor_form(self):
+        """The model as a unidimensional binary IRT model for the Bock-Aitkin EM (None: it is not one).
+
+        A hook (:mod:`bayesmix.inference.em_irt`): a family whose model is the
+        2PL / 3PL likelihood of one person factor returns an
+        :class:`~bayesmix.inference.em_irt.ItemFactorForm` mapping its free
+        variables to and from (tau, lambda, gamma) per item
+        (:meth:`bayesmix.families.fma.FactorMixtureModel.item_factor_form`,
+        :meth:`bayesmix.families.irt.ThreePLModel.item_factor_form`).
+        """
+        return None
+
     def profiles(self, fit, ci_prob: float | None = None, **kwargs) -> pd.DataFrame:
         """See :func:`bayesmix.results.profiles`."""
         from .results import profiles

@@ -194,7 +194,9 @@ def iterate(step, parts: list[np.ndarray], masks: list, iterations: int, tol: fl
     """EM of a batch of starts, each stopping on its own: plain steps or SQUAREM; (parts, converged).
 
     ``parts`` are log probabilities with the starts on the leading axis, each normalized over its last
-    axis where its entry of ``masks`` holds (None: everywhere); ``step(parts) -> (new parts, LL at the
+    axis where its entry of ``masks`` holds (None: everywhere), or parameters of any scale whose entry
+    of ``masks`` is a callable projecting an extrapolated batch back into the parameter space (the IRT
+    EM of :mod:`.em_irt`: positive loadings, bounded logits); ``step(parts) -> (new parts, LL at the
     given parts)`` is one EM map M(theta) of every start given. A start stops, converged, once one EM
     step gains less than ``tol`` (``tol=0``: never), or unconverged after ``iterations`` EM steps; it
     then holds the parameters one EM step past the last LL compared (as plain EM always did).
@@ -261,7 +263,8 @@ def iterate(step, parts: list[np.ndarray], masks: list, iterations: int, tol: fl
             shape = (-1,) + (1,) * (x0.ndim - 1)
             a = alpha.reshape(shape)
             extrapolated = x0 + 2.0 * a * rr + a ** 2 * vv
-            jump.append(normalize_logs(np.maximum(extrapolated, LOG_P_MIN), mask))
+            jump.append(mask(extrapolated) if callable(mask)
+                        else normalize_logs(np.maximum(extrapolated, LOG_P_MIN), mask))
         new, ll_jump = step(jump)
         used[idx] += 1
         ok = np.isfinite(ll_jump) & (ll_jump >= ll1)

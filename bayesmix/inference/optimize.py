@@ -365,23 +365,57 @@ def _origin(flat, start: dict) -> bytes:
     return np.round(flat.to_theta(start), 10).tobytes()
 
 
-def em_for(mm):
-    """The closed-form EM that serves the model's starts (found once per model), or None.
+def _categorical_em(mm, integration=None):
+    return CategoricalEM(mm) if em_supported(mm) else None
 
+
+def _chain_em(mm, integration=None):
+    from . import em_chain
+    return em_chain.ChainEM(mm) if em_chain.supported(mm) else None
+
+
+def _nested_em(mm, integration=None):
+    from . import em_nested
+    return em_nested.NestedEM(mm) if em_nested.supported(mm) else None
+
+
+def _item_factor_em(mm, integration=None):
+    from . import em_irt
+    return em_irt.build(mm, integration)
+
+
+#: the EMs that serve ML starts, tried in order: ``build(mm, integration) -> EM object or None``
+#: (:func:`register_em` adds one; an EM object has ``run_batch``, ``n_units`` and optionally ``seed_starts``)
+EM_BUILDERS: list = [_categorical_em, _chain_em, _nested_em, _item_factor_em]
+
+
+def register_em(build):
+    """Add an EM for ML starts: ``build(mm, integration)`` returns it for the models it serves, else None."""
+    if build not in EM_BUILDERS:
+        EM_BUILDERS.append(build)
+    return build
+
+
+def em_for(mm, integration: dict | None = None):
+    """The closed-form EM that serves the model's starts (found once per model and integration setting), or None.
+
+    The first of :data:`EM_BUILDERS` that serves the model:
     :class:`CategoricalEM` for single-level LCAs, :class:`~.em_chain.ChainEM`
     (Baum-Welch) for single-level LTAs of binary / nominal items,
     :class:`~.em_nested.NestedEM` for within and between classes (section 6,
-    eq. 24-26) of binary / nominal items. An EM object may offer
+    eq. 24-26) of binary / nominal items, :class:`~.em_irt.ItemFactorEM`
+    (Bock-Aitkin) for the 2PL / 3PL models whose family gives an item-factor
+    form (:meth:`bayesmix.MixtureModel.item_factor_form`), on the quadrature
+    rule of ``integration``. An EM object may offer
     ``seed_starts(rng, tol, distinct=)``: starts from the solutions of smaller
     models (section 10), which :func:`_multistart` adds to the random starts
     (:data:`NESTED_STARTS`).
     """
-    if "em" not in mm._cache:
-        from . import em_chain, em_nested
-        mm._cache["em"] = (CategoricalEM(mm) if em_supported(mm) else
-                           em_chain.ChainEM(mm) if em_chain.supported(mm) else
-                           em_nested.NestedEM(mm) if em_nested.supported(mm) else None)
-    return mm._cache["em"]
+    key = ("em", tuple(sorted(mm.settings(integration).items())))
+    if key not in mm._cache:
+        mm._cache[key] = next((em for em in (build(mm, integration) for build in EM_BUILDERS) if em is not None),
+                              None)
+    return mm._cache[key]
 
 
 #: default of ``fit_ml(nested_starts=)``: add the starts an EM offers from smaller models (section 10)
@@ -653,7 +687,7 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     flat = flat_model(mm, integration)
     fun = flat.value_and_grad(kind)
     rng = np.random.default_rng(seed)
-    em = em_for(mm) if kind == "loglik" and EM_WARMUP else None
+    em = em_for(mm, integration) if kind == "loglik" and EM_WARMUP else None
     use_seeds = NESTED_STARTS if nested_starts is None else bool(nested_starts)
     seeded, behind, n_candidates = (nested_seed_starts(mm, em, seed, tol) if em is not None and use_seeds
                                     else ([], [], 0))

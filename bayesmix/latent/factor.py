@@ -134,6 +134,45 @@ class PersonFactor(LatentEffects):
         register(self.z_name, bounded=False, **meta)
         self.params["z"] = self.z
 
+    # -------------------------------------------------------------- loadings <-> free variables
+    def _clean(self) -> bool:
+        """No fixed loadings: the free variables are the first loading per row and the rest (see ``build``)."""
+        return not np.any(~np.isnan(self.fixed_loadings)) and len(self.item_names) > 1
+
+    def loadings_of(self, values: dict) -> np.ndarray:
+        """The (Kl, I) loading matrix at natural-scale values of the free variables (fixed elements included)."""
+        free, positive = self._masks()
+        rows, n_items = self.fixed_loadings.shape
+        if self._clean():
+            pos = np.reshape(np.asarray(values[self.name("loading_positive")], float), (rows, 1))
+            rest = np.reshape(np.asarray(values[self.name("loading_free")], float), (rows, n_items - 1))
+            return np.concatenate([pos, rest], axis=1)
+        matrix = np.where(np.isnan(self.fixed_loadings), 0.0, self.fixed_loadings)
+        if positive.any():
+            matrix[np.nonzero(positive)] = np.ravel(values[self.name("loading_positive")])
+        if free.any():
+            matrix[np.nonzero(free)] = np.ravel(values[self.name("loading_free")])
+        return matrix
+
+    def loading_values(self, matrix: np.ndarray) -> dict:
+        """The free loading variables (natural scale) of a (Kl, I) loading matrix: :meth:`loadings_of` inverted."""
+        matrix = np.asarray(matrix, dtype=float)
+        free, positive = self._masks()
+        if self._clean():
+            pos, rest = matrix[:, 0], matrix[:, 1:]
+            return {self.name("loading_positive"): pos if self.class_specific else np.asarray(pos[0]),
+                    self.name("loading_free"): rest if self.class_specific else rest[0]}
+        out = {}
+        if positive.any():
+            out[self.name("loading_positive")] = matrix[np.nonzero(positive)]
+        if free.any():
+            out[self.name("loading_free")] = matrix[np.nonzero(free)]
+        return out
+
+    def positive_loadings(self) -> np.ndarray:
+        """(Kl, I) bool: the loadings held positive (the first free one of each row: sign identification)."""
+        return self._masks()[1]
+
     # -------------------------------------------------------------- values
     def eta(self, z=None):
         """eta (..., N or 1) for standardized z (..., N or 1, D)."""

@@ -46,6 +46,43 @@ class FactorMixtureModel(MixtureModel):
         """The person factor block (:class:`PersonFactor`): loadings, eta, the kernels' shift (eq. 36)."""
         return self.structure.latent
 
+    # ------------------------------------------------------------- the Bock-Aitkin EM's view (ML starts)
+    def _free_names_within(self, allowed: set[str]) -> bool:
+        """The free variables (latent z aside) are among ``allowed``, and no ``fixed=`` / ``equal=`` was given."""
+        arguments = (self.options.get("call") or {}).get("arguments", {})
+        if arguments.get("fixed") is not None or arguments.get("equal") is not None:
+            return False
+        names = {rv.name for rv in self.model.free_RVs} - set(self.integrated)
+        return names <= allowed
+
+    def item_factor_form(self):
+        """The 2PL (``n_classes=1``, binary items) for the Bock-Aitkin EM of ML starts (:mod:`~bayesmix.inference.em_irt`).
+
+        None for every other factor mixture (classes, covariates, non-binary items, constraints).
+        """
+        factor = getattr(self.structure, "latent", None)
+        if self.n_classes != 1 or len(self.kernels) != 1 or not isinstance(factor, PersonFactor):
+            return None
+        kernel = self.kernels[0]
+        if kernel.kind != "binary" or not kernel.em_supported or factor.n_membership or factor.class_variance:
+            return None
+        if getattr(self.class_model, "covariates", None) is not None or list(kernel.names) != factor.item_names:
+            return None
+        if not self._free_names_within({"binary_logit", factor.name("loading_positive"), factor.name("loading_free")}):
+            return None
+        from ...inference.em_irt import ItemFactorForm
+        n_items = len(kernel.names)
+
+        def to_items(values):
+            tau = np.asarray(values["binary_logit"], dtype=float).reshape(-1)
+            return tau, factor.loadings_of(values)[0], np.full(n_items, -np.inf)
+
+        def from_items(tau, lam, gamma):
+            return {"binary_logit": np.asarray(tau, dtype=float)[None], **factor.loading_values(np.asarray(lam)[None])}
+
+        return ItemFactorForm(kernel, self.options["link"], to_items, from_items,
+                              guessing_free=np.zeros(n_items, bool), positive=factor.positive_loadings()[0])
+
     # ------------------------------------------------------------- helpers
     def _draws(self, result, max_draws: int = 200):
         """(names, values per draw) of the free RVs (no z): one for ML/MAP, up to ``max_draws`` for a posterior."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytensor.tensor as pt
+from scipy.special import expit, log_expit, log_ndtr, logit
 
 from ..fma.model import FactorMixtureModel
 
@@ -30,6 +32,59 @@ class ThreePLModel(FactorMixtureModel):
     def parameterization(self) -> str:
         """``"direct"`` (eq. 42) or ``"fma-gom"`` (eq. 43-47)."""
         return self.options["parameterization"]
+
+    def item_factor_form(self):
+        """Both parameterizations for the Bock-Aitkin EM of ML starts (:mod:`~bayesmix.inference.em_irt`).
+
+        Direct (eq. 42): P = g_i + (1 - g_i) F(tau_i + lambda_i eta), gamma_i = logit g_i.
+        FMA-GoM (eq. 43-47): the ability class's tau_i2, lambda_i2 and the item's class
+        logit gamma_i, with P(y = 1 | guessing class) = F(15) (eq. 45). None with
+        ``fixed=`` / ``equal=`` constraints.
+        """
+        from ...inference.em_irt import ItemFactorForm
+        from ...parameters import free_start, with_full
+        from .factory import TAU_GUESSING
+        factor, kernel, registry = self.factor, self.kernels[0], self.parameters
+        guess = np.asarray(self.options["guessing"], dtype=float)
+        loading = {factor.name("loading_positive"), factor.name("loading_free")}
+        if list(kernel.names) != factor.item_names:
+            return None
+        if self.parameterization == "direct":
+            if not self._free_names_within({"binary_logit", "irt_guessing", "irt_guessing_free"} | loading):
+                return None
+
+            def to_items(values):
+                full = with_full(registry, values)
+                g = np.asarray(full["irt_guessing"], dtype=float)
+                with np.errstate(divide="ignore"):
+                    gamma = logit(g)
+                return np.asarray(full["binary_logit"], dtype=float)[0], factor.loadings_of(full)[0], gamma
+
+            def from_items(tau, lam, gamma):
+                start = {"binary_logit": np.asarray(tau)[None], "irt_guessing": expit(gamma),
+                         **factor.loading_values(np.asarray(lam)[None])}
+                return free_start(registry, start)
+
+            return ItemFactorForm(kernel, self.options["link"], to_items, from_items,
+                                  guessing_free=np.isnan(guess), positive=factor.positive_loadings()[0])
+        if not self._free_names_within({"binary_logit_free", "guessing_logit", "guessing_logit_free"} | loading):
+            return None
+        n_items = len(kernel.names)
+
+        def to_items(values):
+            full = with_full(registry, values)
+            return (np.asarray(full["binary_logit"], dtype=float)[1], factor.loadings_of(full)[1],
+                    np.asarray(full["guessing_logit"], dtype=float))
+
+        def from_items(tau, lam, gamma):
+            start = {"binary_logit": np.vstack([np.full(n_items, TAU_GUESSING), tau]),
+                     "guessing_logit": np.asarray(gamma, dtype=float),
+                     **factor.loading_values(np.vstack([np.zeros(n_items), lam]))}
+            return free_start(registry, start)
+
+        log_c = float(log_expit(TAU_GUESSING) if self.options["link"] == "logit" else log_ndtr(TAU_GUESSING))
+        return ItemFactorForm(kernel, self.options["link"], to_items, from_items, guessing_free=np.isnan(guess),
+                              positive=factor.positive_loadings()[1], log_c=log_c)
 
     def irt_graphs(self) -> dict:
         """Graphs of g, a, b (eq. 42) and gamma, lambda_2, tau_2 (eq. 44-47) in terms of the model's RVs.

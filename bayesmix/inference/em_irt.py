@@ -1,0 +1,269 @@
+"""Bock-Aitkin EM for unidimensional binary IRT models (2PL, 3PL, the 3PL as FMA-GoM): the ML starts' warm-up.
+
+The one-factor models of sections 8-9 without classes (the 2PL, ``fma(n_classes=1)``;
+the 3PL of eq. 42 and its FMA-GoM form of eq. 43-47) share one marginal likelihood
+
+    L = prod_j sum_q w_q prod_i P_i(eta_q)^y_ij (1 - P_i(eta_q))^(1 - y_ij)    (missing y_ij left out)
+    P_i(eta) = g_i c + (1 - g_i) F(tau_i + lambda_i eta),   g_i = expit(gamma_i)
+
+over the model's own quadrature rule (nodes eta_q, weights w_q), with F the link,
+c = 1 in the direct 3PL (eq. 42), c = F(15) for the FMA-GoM guessing class (eq. 45)
+and g_i = 0 for a 2PL item. Bock & Aitkin's (1981) EM:
+
+    E: P(eta_q | y_j) = w_q prod_i P_i(eta_q)^y_ij (...) / L_j; expected counts
+       r_iq = sum_j P(eta_q | y_j) [y_ij = 1],  n_iq = sum_j P(eta_q | y_j) [y_ij observed]
+    M: per item, maximize sum_q r_iq log P_i(eta_q) + (n_iq - r_iq) log(1 - P_i(eta_q))
+       over (tau_i, lambda_i, gamma_i): a weighted binomial regression on Q points,
+       a few Fisher-scoring steps with step halving (so the LL never decreases: a generalized EM)
+
+by unique response pattern, for all starts of a stage at once, accelerated by SQUAREM
+(:func:`.em.iterate`) on (tau, lambda, gamma). Which models qualify is the family's
+word: :meth:`bayesmix.MixtureModel.item_factor_form` returns an :class:`ItemFactorForm`
+(the parameters' mapping to and from the model's free variables), or None. As the
+other EMs, it only chooses where the gradient optimizer of the model's own (PyTensor)
+likelihood starts and finishes (:func:`.optimize.multistart`): every reported value,
+gradient and standard error still comes from that likelihood.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from scipy.special import expit, log_expit, log_ndtr, ndtr
+
+from ..patterns import response_patterns
+from .em import iterate
+from .objective import LOGIT_BOUND
+
+__all__ = ["ItemFactorForm", "ItemFactorEM", "build"]
+
+#: Fisher-scoring steps of each item's M step (each halved until the item's expected complete-data LL rises)
+M_STEPS = 2
+#: halvings of a scoring step before the item keeps its value
+M_HALVINGS = 10
+#: largest change of one parameter in one scoring step (theta units): early steps from a poor start stay sane
+M_MAX_STEP = 2.0
+#: loadings kept positive (the model's sign identification) stay at least this
+MIN_POSITIVE = 1e-6
+#: (starts x patterns x nodes) elements per chunk of one batch of E steps
+CHUNK_ELEMENTS = 2_000_000
+#: gamma standing in for g_i = 0 (a 2PL item): expit(-1000) = 0 in floating point, and SQUAREM's
+#: differences stay finite (-inf - -inf would not)
+NO_GUESSING = -1000.0
+
+
+@dataclass
+class ItemFactorForm:
+    """What the item-factor EM needs of a unidimensional binary IRT model (a family's hook).
+
+    Attributes
+    ----------
+    kernel : ItemKernel
+        The binary items (``onehot3`` responses (N, I, 2), missing rows zero).
+    link : str
+        ``"logit"`` or ``"probit"``: F of eq. 36 / 42.
+    to_items : callable
+        Values of the model's free variables (natural scale) -> (tau, lambda, gamma), each (I,)
+        (gamma = -inf for g_i = 0).
+    from_items : callable
+        (tau, lambda, gamma) -> values of the model's free variables.
+    guessing_free : ndarray
+        (I,) bool: gamma_i estimated (others held at ``to_items``'s value).
+    positive : ndarray
+        (I,) bool: loadings kept positive (the first one: sign identification).
+    log_c : float
+        log P(y = 1 | guessing): 0 for the direct 3PL, log F(15) for FMA-GoM's guessing class.
+    """
+
+    kernel: object
+    link: str
+    to_items: Callable
+    from_items: Callable
+    guessing_free: np.ndarray
+    positive: np.ndarray
+    log_c: float = 0.0
+
+
+def build(mm, integration: dict | None = None):
+    """The :class:`ItemFactorEM` of a model whose family offers an item-factor form, or None.
+
+    None also for adaptive quadrature, rules that are graphs of parameters and
+    latent blocks of more than one dimension.
+    """
+    hook = getattr(mm, "item_factor_form", None)
+    form = hook() if hook is not None else None
+    if form is None or mm.latent is None:
+        return None
+    settings = mm.settings(integration)
+    if settings.get("adaptive"):
+        return None
+    nodes, logw = mm.rule(settings)
+    if not isinstance(logw, np.ndarray) or np.ndim(nodes) != 2 or np.shape(nodes)[1] != 1:
+        return None
+    return ItemFactorEM(mm, form, np.asarray(nodes, float)[:, 0], np.asarray(logw, float))
+
+
+def _log_cdf(x, link):
+    return log_expit(x) if link == "logit" else log_ndtr(x)
+
+
+def _cdf(x, link):
+    return expit(x) if link == "logit" else ndtr(x)
+
+
+def _pdf(x, link):
+    if link == "logit":
+        return expit(x) * expit(-x)
+    return np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
+
+
+class ItemFactorEM:
+    """Bock-Aitkin EM of a unidimensional binary IRT model, batched over starts (module docstring).
+
+    Parameters of a batch: one array (S, 3, I) of (tau, lambda, gamma) per start.
+    """
+
+    def __init__(self, mm, form: ItemFactorForm, eta: np.ndarray, log_weights: np.ndarray):
+        self.mm, self.form, self.link = mm, form, form.link
+        self.eta, self.log_weights = eta, log_weights
+        patterns = response_patterns([form.kernel])
+        self.weights = np.bincount(patterns.inverse, minlength=patterns.n_patterns).astype(float)
+        onehot = np.asarray(form.kernel.onehot3[patterns.representative], dtype=float)  # (P, I, 2)
+        self.y0, self.y1 = np.ascontiguousarray(onehot[..., 0]), np.ascontiguousarray(onehot[..., 1])
+        self.n_units = float(self.weights.sum())
+        self.log_c = float(form.log_c)
+        self.log_1mc = float(np.log(-np.expm1(self.log_c))) if self.log_c < 0 else -np.inf
+        self.free = np.stack([np.ones_like(form.guessing_free, bool), np.ones_like(form.guessing_free, bool),
+                              np.asarray(form.guessing_free, bool)])  # (3, I)
+        self.positive = np.asarray(form.positive, bool)
+
+    # ------------------------------------------------------------ parameters <-> values
+    def from_values(self, values: dict) -> np.ndarray:
+        tau, lam, gamma = (np.asarray(v, dtype=float) for v in self.form.to_items(values))
+        return np.stack([tau, lam, np.maximum(gamma, NO_GUESSING)])
+
+    def to_values(self, theta: np.ndarray) -> dict:
+        theta = self.project(theta[None])[0]
+        return self.form.from_items(theta[0], theta[1], theta[2])
+
+    def project(self, theta: np.ndarray) -> np.ndarray:
+        """(S, 3, I) inside the model's space: positive loadings > 0, free logits within the optimizer's bound."""
+        theta = np.array(theta, dtype=float)
+        theta[:, 1] = np.where(self.positive, np.maximum(theta[:, 1], MIN_POSITIVE), theta[:, 1])
+        theta[:, 2] = np.where(self.free[2], np.clip(theta[:, 2], -LOGIT_BOUND, LOGIT_BOUND), theta[:, 2])
+        return theta
+
+    # ------------------------------------------------------------ item response functions
+    def log_probs(self, theta: np.ndarray):
+        """(log P(y = 1 | eta_q), log P(y = 0 | eta_q)), each (S, I, Q), of a batch (S, 3, I)."""
+        x = theta[:, 0, :, None] + theta[:, 1, :, None] * self.eta  # (S, I, Q)
+        gamma = theta[:, 2, :, None]
+        log_g, log_1mg = log_expit(gamma), log_expit(-gamma)
+        log_p1 = np.logaddexp(log_g + self.log_c, log_1mg + _log_cdf(x, self.link))
+        log_p0 = np.logaddexp(log_g + self.log_1mc, log_1mg + _log_cdf(-x, self.link))
+        return log_p1, log_p0
+
+    def _joint(self, theta: np.ndarray):
+        """(S, P, Q): log w_q + log p(y_p | eta_q)."""
+        log_p1, log_p0 = self.log_probs(theta)
+        return self.y1 @ log_p1 + self.y0 @ log_p0 + self.log_weights
+
+    def loglik(self, theta: np.ndarray):
+        """sum_j log L_j of a batch (S, 3, I) (one value per start) or of one (3, I) (a float)."""
+        single = np.ndim(theta) == 2
+        theta = np.asarray(theta, float)[None] if single else np.asarray(theta, float)
+        joint = self._joint(theta)
+        top = joint.max(axis=-1)
+        ll = (np.log(np.exp(joint - top[..., None]).sum(axis=-1)) + top) @ self.weights
+        return float(ll[0]) if single else ll
+
+    def expected_counts(self, theta: np.ndarray):
+        """E step: (r1, r0) (S, I, Q) expected correct / incorrect responses per node, and the LL per start."""
+        joint = self._joint(theta)
+        top = joint.max(axis=-1, keepdims=True)
+        post = np.exp(joint - top)
+        total = post.sum(axis=-1, keepdims=True)
+        ll = (np.log(total[..., 0]) + top[..., 0]) @ self.weights
+        post *= (self.weights[:, None] / total)  # (S, P, Q) expected persons per pattern and node
+        return self.y1.T @ post, self.y0.T @ post, ll
+
+    def _item_objective(self, theta, r1, r0):
+        log_p1, log_p0 = self.log_probs(theta)
+        return (r1 * log_p1 + r0 * log_p0).sum(axis=-1)  # (S, I)
+
+    def m_step(self, theta: np.ndarray, r1: np.ndarray, r0: np.ndarray) -> np.ndarray:
+        """Fisher scoring on each item's expected complete-data LL, each step halved until that rises."""
+        theta = theta.copy()
+        n = r1 + r0
+        current = self._item_objective(theta, r1, r0)
+        eta = self.eta
+        free = self.free.T  # (I, 3)
+        for _ in range(M_STEPS):
+            x = theta[:, 0, :, None] + theta[:, 1, :, None] * eta
+            gamma = theta[:, 2, :, None]
+            g, h = expit(gamma), expit(-gamma)  # g, 1 - g
+            c = np.exp(self.log_c)
+            p1 = g * c + h * _cdf(x, self.link)
+            p0 = g * np.exp(self.log_1mc) + h * _cdf(-x, self.link)
+            dens = h * _pdf(x, self.link)
+            # dP/d(tau, lambda, gamma): (S, I, Q, 3); c - F(x) = F(-x) - (1 - c)
+            jac = np.stack([dens, dens * eta, g * h * (_cdf(-x, self.link) - np.exp(self.log_1mc))], axis=-1)
+            var = np.maximum(p1 * p0, 1e-300)
+            resid = (r1 * p0 - r0 * p1) / var  # (r1 - n P) / (P (1 - P)), n P = (r1 + r0) P
+            score = np.einsum("siq,siqk->sik", resid, jac)
+            info = np.einsum("siq,siqk,siql->sikl", n / var, jac, jac)
+            score = np.where(free, score, 0.0)
+            mask = free[:, :, None] & free[:, None, :]
+            info = np.where(mask, info, 0.0) + np.where(np.eye(3, dtype=bool) & ~mask, 1.0, 0.0)
+            ridge = 1e-10 * np.maximum(np.trace(info, axis1=-2, axis2=-1), 1e-300)
+            info = info + ridge[..., None, None] * np.eye(3)
+            step = np.linalg.solve(info, score[..., None])[..., 0]  # (S, I, 3)
+            largest = np.abs(step).max(axis=-1, keepdims=True)
+            step = step * np.minimum(1.0, M_MAX_STEP / np.maximum(largest, 1e-300))
+            step = np.swapaxes(step, -1, -2)  # (S, 3, I)
+            accepted = np.zeros(current.shape, bool)
+            for halving in range(M_HALVINGS):
+                trial = self.project(theta + step / 2.0 ** halving)
+                value = self._item_objective(trial, r1, r0)
+                better = ~accepted & np.isfinite(value) & (value >= current)
+                theta = np.where(better[:, None, :], trial, theta)
+                current = np.where(better, value, current)
+                accepted |= better
+                if accepted.all():
+                    break
+        return theta
+
+    def step(self, theta: np.ndarray):
+        """One EM step of each start of a batch (S, 3, I); the new parameters and the LL at the old ones."""
+        r1, r0, ll = self.expected_counts(theta)
+        return self.m_step(theta, r1, r0), ll
+
+    # ------------------------------------------------------------ EM runs (batched over starts)
+    def run(self, values: dict, iterations: int, tol: float = 0.0, accelerate: bool = False) -> tuple[dict, float]:
+        """``iterations`` EM steps from ``values`` (or until the LL gains less than ``tol``); (values, LL)."""
+        (out,), lls, _ = self.run_batch([values], iterations, tol, accelerate)
+        return out, float(lls[0])
+
+    def run_batch(self, values_list: list[dict], iterations: int, tol: float = 0.0,
+                  accelerate: bool = False) -> tuple[list[dict], np.ndarray, np.ndarray]:
+        """As :meth:`.em.CategoricalEM.run_batch`: each start stops on its own; (values, LL, stopped by ``tol``).
+
+        ``accelerate``: SQUAREM cycles (:func:`.em.iterate`) on (tau, lambda, gamma), projected back
+        into the model's space (positive loadings, bounded logits) after each extrapolation.
+        """
+        chunk = max(1, CHUNK_ELEMENTS // (len(self.weights) * len(self.eta)))
+        values, lls, converged = [], [], []
+        for first in range(0, len(values_list), chunk):
+            theta = self.project(np.stack([self.from_values(v) for v in values_list[first:first + chunk]]))
+
+            def em_map(parts):
+                new, ll = self.step(parts[0])
+                return [new], ll
+
+            (theta,), done = iterate(em_map, [theta], [self.project], iterations, tol, accelerate)
+            lls.append(np.atleast_1d(self.loglik(theta)))
+            converged.append(done)
+            values.extend(self.to_values(t) for t in theta)
+        return values, np.concatenate(lls), np.concatenate(converged)
