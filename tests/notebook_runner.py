@@ -1,0 +1,47 @@
+"""Fast-mode execution of the case-study notebooks, shared by tests/test_notebooks*.py (issue 12, issue 26 item 5).
+
+The notebooks are split over three test files because ``make test`` runs ``--dist loadfile``: a file runs
+on one worker, and the seven notebooks in one file (about 800 CPU-s with an empty compile cache) kept one
+worker busy for 13 minutes while the other had finished. :data:`GROUPS` assigns each notebook to one file
+(about 270 CPU-s each, cold; benchmarks/results/suite_durations_20261207.csv);
+``test_notebooks.py::test_every_notebook_runs_in_exactly_one_file`` checks the assignment covers all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+CASE_STUDIES = Path(__file__).resolve().parent.parent / "case_studies"
+NOTEBOOKS = sorted(CASE_STUDIES.glob("*.ipynb"))
+
+#: test file -> the notebooks it executes in fast mode (balanced by cold CPU seconds)
+GROUPS = {
+    "test_notebooks.py": ("section4_lta", "workflow_election"),
+    "test_notebooks_fma.py": ("section8_9_fma_3pl", "section6_within_between"),
+    "test_notebooks_tables.py": ("section2_5_tables2_3", "general_model_bfi_sem", "section7_gom"),
+}
+
+
+def group(test_file: str) -> dict:
+    """``pytest.mark.parametrize`` arguments: the paths of ``test_file``'s notebooks, ids their stems."""
+    paths = [CASE_STUDIES / f"{stem}.ipynb" for stem in GROUPS[test_file]]
+    return {"argvalues": paths, "ids": [p.stem for p in paths]}
+
+
+def execute_fast(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Execute ``path`` with BAYESMIX_FAST=1: no cell may fail, and the output says fast mode and compares."""
+    monkeypatch.setenv("BAYESMIX_FAST", "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    book = nbformat.read(path, as_version=4)
+    # generous limits: a busy machine (load 8+ on 2 cores) stretches a 1-minute cell and the kernel start-up
+    NotebookClient(book, timeout=1800, startup_timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(CASE_STUDIES)}}).execute()
+    outputs = [o for cell in book.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert "fast mode" in text
+    assert "difference" in text  # each notebook shows the paper's number, ours and the difference
