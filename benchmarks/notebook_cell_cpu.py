@@ -23,6 +23,7 @@ from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import conftest  # noqa: E402,F401  (sets THREAD_ENV: one thread per pool in the kernel, as the suite runs it)
+from notebook_runner import KERNEL_ENV  # noqa: E402  (the fast-mode kernel's environment of the tests)
 
 PROBE = ("import resource as _r, time as _t, json as _j\n"
          "_s, _c = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN)\n"
@@ -41,7 +42,7 @@ def profile(path: Path, fast: bool = True, save: Path | None = None) -> list[dic
             index.append(i)
     book.cells = cells
     if fast:
-        os.environ["BAYESMIX_FAST"] = "1"
+        os.environ.update(KERNEL_ENV)  # as tests/notebook_runner.py runs it (BAYESMIX_COMPILE_MODE=PY included)
     NotebookClient(book, timeout=3600, startup_timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(path.resolve().parent)}}).execute()
     if save is not None:  # the executed notebook, probes included (its outputs: what the cells printed)
