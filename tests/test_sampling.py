@@ -74,7 +74,7 @@ def test_permuted_chain_starts_end_up_aligned(carcinoma_k2, carcinoma_k2_ml):
     point["binary_logit"] = np.clip(point["binary_logit"], -5, 5)
     swapped = {"binary_logit": point["binary_logit"][::-1].copy(),
                "class_intercept": -point["class_intercept"]}
-    idata = carcinoma_k2.sample(draws=200, tune=200, chains=2, sampler="pymc", random_seed=5,
+    idata = carcinoma_k2.sample(draws=300, tune=300, chains=2, sampler="pymc", random_seed=5,
                                 init=[point, swapped], progressbar=False)
     assert idata.attrs["bayesmix_relabeled_draws"] >= 200  # the swapped chain was relabeled
     means = idata.posterior["binary_logit"].mean("draw").to_numpy()  # (chain, class, item)
@@ -126,7 +126,7 @@ def test_python_compile_mode_samples_without_a_c_compiler(carcinoma_k2, carcinom
     assert _compile.sampler_mode() == _compile.COMPILE_MODE == "CVM"
     monkeypatch.setattr(_compile, "_SETTING", "PY")
     assert _compile.sampler_mode() == "PY"
-    idata = carcinoma_k2.sample(draws=200, tune=200, chains=2, sampler="pymc", random_seed=5, progressbar=False)
+    idata = carcinoma_k2.sample(draws=300, tune=300, chains=2, sampler="pymc", random_seed=5, progressbar=False)
     ((cxx, mode),) = seen
     assert cxx == ""  # no C compiler inside the sampler's compilation
     assert isinstance(mode.linker, VMLinker) and not mode.linker.c_thunks and not mode.linker.use_cloop
