@@ -23,7 +23,7 @@ from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import conftest  # noqa: E402,F401  (sets THREAD_ENV: one thread per pool in the kernel, as the suite runs it)
-from notebook_runner import KERNEL_ENV  # noqa: E402  (the fast-mode kernel's environment of the tests)
+from notebook_runner import kernel_env  # noqa: E402  (the fast-mode kernel's environment of the tests)
 
 PROBE = ("import resource as _r, time as _t, json as _j\n"
          "_s, _c = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN)\n"
@@ -42,7 +42,7 @@ def profile(path: Path, fast: bool = True, save: Path | None = None, compile_mod
             index.append(i)
     book.cells = cells
     if fast:
-        os.environ.update(KERNEL_ENV)  # as tests/notebook_runner.py runs it (BAYESMIX_COMPILE_MODE=PY included)
+        os.environ.update(kernel_env(path.stem))  # as tests/notebook_runner.py runs it (its compile mode included)
     if compile_mode is not None:  # e.g. "auto": C as a user's default, to compare with the tests' PY
         os.environ["BAYESMIX_COMPILE_MODE"] = compile_mode
     NotebookClient(book, timeout=3600, startup_timeout=300, kernel_name="python3",
@@ -72,8 +72,9 @@ def main() -> None:
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--save", type=Path, help="also write the executed notebook here")
-    parser.add_argument("--compile-mode", help="BAYESMIX_COMPILE_MODE of the kernel (default: the tests' PY in fast "
-                        "mode); auto = C above bayesmix._compile.PY_LIMIT and for PyMC's sampler")
+    parser.add_argument("--compile-mode", help="BAYESMIX_COMPILE_MODE of the kernel (default: the tests' choice in "
+                        "fast mode, notebook_runner.kernel_env); auto = C above bayesmix._compile.PY_LIMIT and for "
+                        "PyMC's sampler")
     args = parser.parse_args()
     t0 = time.perf_counter()
     rows = profile(args.notebook, save=args.save, compile_mode=args.compile_mode)
