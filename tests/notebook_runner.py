@@ -22,9 +22,9 @@ NOTEBOOKS = sorted(CASE_STUDIES.glob("*.ipynb"))
 #: functions and PyMC's sampler in Python thunks). CI starts with an empty compile cache, where compiling the
 #: fast-mode models to C cost more CPU than it saved (benchmarks/results/suite_cold_20261207.csv) ...
 KERNEL_ENV = {"BAYESMIX_FAST": "1", "OMP_NUM_THREADS": "1", "BAYESMIX_COMPILE_MODE": "PY"}
-#: ... except in these notebooks, whose larger NUTS runs cost more in Python thunks than C's compile
-#: (section 2/5's Models 5-6 cell: 52 CPU-s with C, 86 in Python, cold cache): the default mode (auto)
-C_NOTEBOOKS = frozenset({"section2_5_tables2_3"})
+#: ... except in these notebooks, whose larger NUTS runs cost more in Python thunks than C's compile (cold
+#: cache: section 2/5 110 CPU-s with C, 128 in Python; section 8-9 237 with C, over 257 in Python): auto
+C_NOTEBOOKS = frozenset({"section2_5_tables2_3", "section8_9_fma_3pl"})
 
 
 def kernel_env(stem: str) -> dict:
