@@ -17,9 +17,10 @@ call at all: :func:`sampler_mode`); ``CVM`` (C) or ``NUMBA`` always that
 PyTensor mode. Otherwise the NUTS samplers compile the model themselves (see
 :mod:`bayesmix.inference.sampling`): C for PyMC's sampler, numba for nutpie.
 
-``PY`` is what the fast-mode notebooks run under in the tests
+Two of the fast-mode notebooks run under ``PY`` in the tests
 (``tests/notebook_runner.py``): CI starts from an empty compile cache, where
-compiling C costs more than it saves at fast-mode sizes. Measured with an
+compiling C can cost more than it saves at fast-mode sizes (not where NUTS
+runs longer: Python thunks cost ~3x per evaluation). Measured with an
 empty cache (section 4's two-level LTA, N = 400, 15 x 15 trapezoid nodes,
 load 10-24, CPU seconds): ``fit_ml`` 130 s with C against 21 s in Python;
 PyMC NUTS 2 x (60 + 60) 75-92 s with C against 62 s
