@@ -24,8 +24,8 @@ KERNEL_ENV = {"BAYESMIX_FAST": "1", "OMP_NUM_THREADS": "1"}
 #: sampler in Python thunks). CI starts with an empty compile cache; for these two, compiling the fast-mode
 #: models to C cost more CPU than it saved (cold cache, CPU-s: section 4's first fit cell 205 with C, 83 in
 #: Python; the general model notebook 148 against 124). Where NUTS runs longer, Python thunks cost more than
-#: C's compile (section 2/5 110 with C against 128; section 8-9 237 against over 257): those stay on the
-#: default (auto); the others were not measured (benchmarks/results/suite_cold_20261207.csv).
+#: C's compile (section 2/5 110 with C against 128; section 8-9 237 against over 314, stopped there): those
+#: stay on the default (auto); the others were not measured (benchmarks/results/suite_cold_20261207.csv).
 PY_NOTEBOOKS = frozenset({"section4_lta", "general_model_bfi_sem"})
 
 
