@@ -72,7 +72,7 @@ docs: install-dev
 # Re-execute the case-study notebooks in FULL mode (BAYESMIX_FAST unset), overwriting their stored
 # outputs: 100-replication Monte Carlo studies and 4 x 1000-draw NUTS runs, so hours, not minutes.
 # One at a time, stopping at the first failure; NOTEBOOKS=case_studies/section4_lta.ipynb runs one.
-# (CI executes them in fast mode only: tests/test_notebooks.py; tests/test_full_mode_specs.py checks
+# (CI executes them in fast mode only: tests/test_notebooks*.py; tests/test_full_mode_specs.py checks
 # the full-mode settings they read without running them.)
 NOTEBOOKS ?= $(sort $(wildcard case_studies/*.ipynb))
 notebooks: install-dev

@@ -12,9 +12,19 @@ first ``fit_ml`` took 1.7 s, at 3x the cost per evaluation (1.25 against
 when the work per evaluation (``size``: units x items x classes x quadrature
 nodes, as given by the caller) exceeds :data:`PY_LIMIT`, where C's faster
 evaluations repay its compile time over an ML fit's thousands of
-evaluations; ``PY`` always Python thunks; ``CVM`` (C) or ``NUMBA`` always
-that PyTensor mode. The NUTS samplers compile the model themselves (see
-:mod:`bayesmix.inference.sampling`).
+evaluations; ``PY`` always Python thunks, and PyMC's NUTS sampler too (no C compiler
+call at all: :func:`sampler_mode`); ``CVM`` (C) or ``NUMBA`` always that
+PyTensor mode. Otherwise the NUTS samplers compile the model themselves (see
+:mod:`bayesmix.inference.sampling`): C for PyMC's sampler, numba for nutpie.
+
+Two of the fast-mode notebooks run under ``PY`` in the tests
+(``tests/notebook_runner.py``): CI starts from an empty compile cache, where
+compiling C can cost more than it saves at fast-mode sizes (not where NUTS
+runs longer: Python thunks cost ~3x per evaluation). Measured with an
+empty cache (section 4's two-level LTA, N = 400, 15 x 15 trapezoid nodes,
+load 10-24, CPU seconds): ``fit_ml`` 130 s with C against 21 s in Python;
+PyMC NUTS 2 x (60 + 60) 75-92 s with C against 62 s
+(``benchmarks/results/suite_cold_20261207.csv``).
 """
 
 from __future__ import annotations
@@ -54,6 +64,11 @@ def no_c_compiler():
     inside the context keep their Python thunks when called afterwards.
     """
     return pytensor.config.change_flags(cxx="")
+
+
+def sampler_mode() -> str:
+    """The mode PyMC's NUTS sampler compiles the model in: ``"PY"`` (Python thunks) under ``PY``, else C (CVM)."""
+    return "PY" if _SETTING.upper() == "PY" else COMPILE_MODE
 
 
 def choose_mode(size: int | None = None):

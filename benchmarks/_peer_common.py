@@ -1,4 +1,5 @@
-"""Helpers shared by the peer runners of ``bench_ml_stepmix.py`` (``_stepmix_runner.py``, ``_polca_runner.py``).
+"""Helpers shared by the peer runners of ``bench_ml_stepmix.py`` (``_stepmix_runner.py``, ``_polca_runner.py``)
+and by benchmarks that print their JSON record and write it to ``--out`` (``bench_gom_bfi.py``, ``bench_gom_prior.py``).
 
 The runners execute in the peers' own venvs, so this module imports only the
 standard library (threadpoolctl if it happens to be there).
@@ -7,6 +8,7 @@ standard library (threadpoolctl if it happens to be there).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 
@@ -46,3 +48,13 @@ def version(dist: str) -> str | None:
         return _v(dist)
     except Exception:
         return None
+
+
+def emit_json(record: dict, out: str | os.PathLike | None = None) -> dict:
+    """Print ``record`` as indented JSON and, if ``out`` is given, write the same text (and a newline) there."""
+    text = json.dumps(record, indent=1)
+    print(text)
+    if out:
+        with open(out, "w") as fh:
+            fh.write(text + "\n")
+    return record

@@ -32,12 +32,13 @@ Measured 2026-12-07 on the shared 2-core machine, one run each, ``nice -n 10``
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 import warnings
 
 import numpy as np
+
+from _peer_common import emit_json  # benchmarks/ is on sys.path when the script runs
 
 ITEMS = [f"{t}{i}" for t in "ACENO" for i in range(1, 6)]
 
@@ -73,12 +74,7 @@ def main(argv=None) -> dict:
                starts_report=str(fit.starts), warnings=messages,
                membership=fit.params["estimate"].filter(like="membership_").to_dict())
     out["load_after"] = os.getloadavg()[0]
-    text = json.dumps(out, indent=1)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
-    return out
+    return emit_json(out, args.out)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from _peer_common import emit_json  # benchmarks/ is on sys.path when the script runs
+
 
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -73,12 +75,7 @@ def main(argv=None) -> dict:
             "divergences": int(idata["sample_stats"]["diverging"].sum()),
             "load_after": os.getloadavg()[0]})
         print(json.dumps(out["runs"][-1]), flush=True)
-    text = json.dumps(out, indent=1)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as fh:
-            fh.write(text + "\n")
-    return out
+    return emit_json(out, args.out)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,14 @@ from nbclient import NotebookClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 import conftest  # noqa: E402,F401  (sets THREAD_ENV: one thread per pool in the kernel, as the suite runs it)
+from notebook_runner import kernel_env  # noqa: E402  (the fast-mode kernel's environment of the tests)
 
 PROBE = ("import resource as _r, time as _t, json as _j\n"
          "_s, _c = _r.getrusage(_r.RUSAGE_SELF), _r.getrusage(_r.RUSAGE_CHILDREN)\n"
          "print('@@PROBE' + _j.dumps([_s.ru_utime + _s.ru_stime, _c.ru_utime + _c.ru_stime, _t.time()]))")
 
 
-def profile(path: Path, fast: bool = True, save: Path | None = None) -> list[dict]:
+def profile(path: Path, fast: bool = True, save: Path | None = None, compile_mode: str | None = None) -> list[dict]:
     """Execute the notebook with a probe after every code cell; one row per code cell."""
     book = nbformat.read(path, as_version=4)
     cells, index = [nbformat.v4.new_code_cell(PROBE)], [None]
@@ -41,7 +42,9 @@ def profile(path: Path, fast: bool = True, save: Path | None = None) -> list[dic
             index.append(i)
     book.cells = cells
     if fast:
-        os.environ["BAYESMIX_FAST"] = "1"
+        os.environ.update(kernel_env(path.stem))  # as tests/notebook_runner.py runs it (its compile mode included)
+    if compile_mode is not None:  # e.g. "auto": C as a user's default, to compare with the tests' PY
+        os.environ["BAYESMIX_COMPILE_MODE"] = compile_mode
     NotebookClient(book, timeout=3600, startup_timeout=300, kernel_name="python3",
                    resources={"metadata": {"path": str(path.resolve().parent)}}).execute()
     if save is not None:  # the executed notebook, probes included (its outputs: what the cells printed)
@@ -69,9 +72,12 @@ def main() -> None:
     parser.add_argument("notebook", type=Path)
     parser.add_argument("--out", type=Path)
     parser.add_argument("--save", type=Path, help="also write the executed notebook here")
+    parser.add_argument("--compile-mode", help="BAYESMIX_COMPILE_MODE of the kernel (default: the tests' choice in "
+                        "fast mode, notebook_runner.kernel_env); auto = C above bayesmix._compile.PY_LIMIT and for "
+                        "PyMC's sampler")
     args = parser.parse_args()
     t0 = time.perf_counter()
-    rows = profile(args.notebook, save=args.save)
+    rows = profile(args.notebook, save=args.save, compile_mode=args.compile_mode)
     for row in rows:
         print(f"cell {row['cell']:3d}  cpu {row['cpu_s']:7.2f} s  wall {row['wall_s']:7.2f} s  {row['source']}")
     print(f"total cpu {sum(r['cpu_s'] for r in rows):.1f} s, wall {time.perf_counter() - t0:.1f} s")

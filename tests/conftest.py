@@ -118,7 +118,8 @@ def interval_contains(samples: np.ndarray, truth: np.ndarray, prob: float = 0.94
 # pytest-xdist's --dist loadfile hands out files in collection order, and by default first re-sorts them by
 # their NUMBER of tests, which put the few-test, minutes-long files (notebooks, SBC, the wheel) last, where
 # one worker ran them alone while the other idled. Longest first (LPT) keeps both workers busy to the end.
-LONGEST_FIRST = ("test_notebooks.py", "test_sbc.py", "test_sbc_controls.py", "test_lta.py", "test_fma.py", "test_mixture_regression.py",
+# The notebooks are split over three files (tests/notebook_runner.py) so that no file holds a worker alone.
+LONGEST_FIRST = ("test_notebooks_fma.py", "test_notebooks_tables.py", "test_notebooks.py", "test_sbc.py", "test_sbc_controls.py", "test_lta.py", "test_fma.py", "test_mixture_regression.py",
                  "test_two_level.py", "test_wheel.py", "test_mplus_10faq.py", "test_golden.py",
                  "test_adaptive_quadrature.py", "test_mixed_items.py", "test_gom.py", "test_sampling.py",
                  "test_workflow.py", "test_distributed.py", "test_mixture_sem_random.py", "test_frictions.py")

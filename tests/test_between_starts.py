@@ -18,6 +18,7 @@ import pytest
 
 import bayesmix as bm
 from bayesmix.inference import em_nested, objective, optimize
+from em_checks import assert_squarem_reaches_plain_em_optimum
 from mixed_items import mixed_items
 
 BEST = -8256.7686
@@ -144,9 +145,4 @@ def test_squarem_nested_em_reaches_the_plain_em_optimum_at_the_model_loglik(m3, 
     flat, fun = flat3
     em = em_nested.NestedEM(m3)
     starts = [m3.random_start(np.random.default_rng(seed)) for seed in range(2)]
-    fast, fast_lls, fast_done = em.run_batch(starts, 20000, tol=1e-9, accelerate=True)
-    _, plain_lls, plain_done = em.run_batch(starts, 20000, tol=1e-9)
-    assert fast_done.all() and plain_done.all()
-    np.testing.assert_allclose(fast_lls, plain_lls, atol=1e-6)
-    for values, ll in zip(fast, fast_lls):
-        assert abs(ll - (-fun(flat.to_theta(values))[0])) < 1e-8 * abs(ll)
+    assert_squarem_reaches_plain_em_optimum(em, starts, flat, fun, tol=1e-9)

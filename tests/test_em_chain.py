@@ -17,6 +17,7 @@ import pytest
 import bayesmix as bm
 from bayesmix.datasets.simulate_lta import simulate_lta
 from bayesmix.inference import em_chain, objective, optimize
+from em_checks import assert_squarem_reaches_plain_em_optimum
 
 SAI_ITEMS = ["tense", "worrying", "anxious", "nervous", "jittery"]
 SAI_BY_TIME = {t: [f"{i}_{t}" for i in SAI_ITEMS] for t in ("t1", "t2")}
@@ -158,9 +159,4 @@ def test_squarem_baum_welch_reaches_the_plain_em_optimum_at_the_model_loglik(sai
     flat = objective.flat_model(m)
     fun = flat.value_and_grad("loglik")
     starts = [m.random_start(np.random.default_rng(seed)) for seed in range(3)]
-    fast, fast_lls, fast_done = em.run_batch(starts, 20000, tol=1e-11, accelerate=True)
-    _, plain_lls, plain_done = em.run_batch(starts, 20000, tol=1e-11)
-    assert fast_done.all() and plain_done.all()
-    np.testing.assert_allclose(fast_lls, plain_lls, atol=1e-6)
-    for values, ll in zip(fast, fast_lls):
-        assert abs(ll - (-fun(flat.to_theta(values))[0])) < 1e-8 * abs(ll)
+    assert_squarem_reaches_plain_em_optimum(em, starts, flat, fun, tol=1e-11)

@@ -1,4 +1,9 @@
-"""The case-study notebooks execute in fast mode (BAYESMIX_FAST=1: few draws, small data) so they cannot rot (issue 12)."""
+"""The case-study notebooks execute in fast mode (BAYESMIX_FAST=1: few draws, small data) so they cannot rot (issue 12).
+
+This file checks the committed notebooks and executes its share of them (:data:`notebook_runner.GROUPS`);
+test_notebooks_fma.py and test_notebooks_tables.py execute the others, so that ``--dist loadfile`` can run
+them on both workers.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,23 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+from notebook_runner import GROUPS, NOTEBOOKS, execute_fast, group
 
-CASE_STUDIES = Path(__file__).resolve().parent.parent / "case_studies"
-NOTEBOOKS = sorted(CASE_STUDIES.glob("*.ipynb"))
+TESTS = Path(__file__).resolve().parent
 
 
 def test_the_paper_sections_have_notebooks():
     names = {p.name for p in NOTEBOOKS}
     assert {"section2_5_tables2_3.ipynb", "section4_lta.ipynb", "section6_within_between.ipynb",
             "section7_gom.ipynb", "section8_9_fma_3pl.ipynb"} <= names
+
+
+def test_every_notebook_runs_in_exactly_one_file():
+    assigned = [stem for stems in GROUPS.values() for stem in stems]
+    assert sorted(assigned) == sorted(p.stem for p in NOTEBOOKS)  # each once, none forgotten
+    for name in GROUPS:
+        source = (TESTS / name).read_text()
+        assert f'group("{name}")' in source and "execute_fast(" in source, name
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -30,16 +42,6 @@ def test_stored_outputs_come_from_the_full_mode(path):
     assert "full mode" in first
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+@pytest.mark.parametrize("path", **group("test_notebooks.py"))
 def test_notebook_executes_in_fast_mode(path, monkeypatch):
-    monkeypatch.setenv("BAYESMIX_FAST", "1")
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    book = nbformat.read(path, as_version=4)
-    # generous limits: a busy machine (load 8+ on 2 cores) stretches a 1-minute cell and the kernel start-up
-    NotebookClient(book, timeout=1800, startup_timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(CASE_STUDIES)}}).execute()
-    outputs = [o for cell in book.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    text = "\n".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
-    assert "fast mode" in text
-    assert "difference" in text  # each notebook shows the paper's number, ours and the difference
+    execute_fast(path, monkeypatch)

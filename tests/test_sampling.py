@@ -74,7 +74,7 @@ def test_permuted_chain_starts_end_up_aligned(carcinoma_k2, carcinoma_k2_ml):
     point["binary_logit"] = np.clip(point["binary_logit"], -5, 5)
     swapped = {"binary_logit": point["binary_logit"][::-1].copy(),
                "class_intercept": -point["class_intercept"]}
-    idata = carcinoma_k2.sample(draws=200, tune=200, chains=2, sampler="pymc", random_seed=5,
+    idata = carcinoma_k2.sample(draws=300, tune=300, chains=2, sampler="pymc", random_seed=5,
                                 init=[point, swapped], progressbar=False)
     assert idata.attrs["bayesmix_relabeled_draws"] >= 200  # the swapped chain was relabeled
     means = idata.posterior["binary_logit"].mean("draw").to_numpy()  # (chain, class, item)
@@ -103,3 +103,36 @@ def test_waic_and_compare(carcinoma_k2_idata, carcinoma):
     assert table.index[0] == "K=2"  # two classes predict far better than independence
     table_w = bm.compare({"K=1": idata1, "K=2": carcinoma_k2_idata}, ic="waic")
     assert table_w.index[0] == "K=2" and table_w.loc["K=1", "elpd_diff"] < -50  # elpd scale: this - best
+
+
+def test_python_compile_mode_samples_without_a_c_compiler(carcinoma_k2, carcinoma_k2_idata, monkeypatch):
+    """BAYESMIX_COMPILE_MODE=PY: PyMC's sampler compiles Python thunks with no C compiler (the fast-mode notebook
+    tests run so: CI's compile cache is empty), and samples the posterior the default C mode samples."""
+    import pymc as pm
+    import pytensor
+    from pytensor.link.vm import VMLinker
+
+    from bayesmix import _compile
+
+    seen = []
+    real, cxx_before = pm.sample, pytensor.config.cxx
+
+    def spy(*args, **kwargs):
+        seen.append((pytensor.config.cxx, kwargs["compile_kwargs"]["mode"]))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pm, "sample", spy)
+    monkeypatch.setattr(_compile, "_SETTING", "auto")
+    assert _compile.sampler_mode() == _compile.COMPILE_MODE == "CVM"
+    monkeypatch.setattr(_compile, "_SETTING", "PY")
+    assert _compile.sampler_mode() == "PY"
+    idata = carcinoma_k2.sample(draws=300, tune=300, chains=2, sampler="pymc", random_seed=5, progressbar=False)
+    ((cxx, mode),) = seen
+    assert cxx == ""  # no C compiler inside the sampler's compilation
+    assert isinstance(mode.linker, VMLinker) and not mode.linker.c_thunks and not mode.linker.use_cloop
+    assert pytensor.config.cxx == cxx_before  # restored afterwards: later compilations may use C again
+    # the same posterior as the C-compiled fixture (500 draws x 4 chains): item probabilities within MC noise
+    ours, ref = carcinoma_k2.profiles(idata), carcinoma_k2.profiles(carcinoma_k2_idata)
+    for c in ("class1", "class2"):
+        np.testing.assert_allclose(ours[(c, "mean")], ref[(c, "mean")], atol=0.05)
+    assert _rhat(idata, ["binary_logit"]) < 1.05

@@ -10,6 +10,7 @@ and an ``observed_data`` group.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.metadata
 import importlib.util
 import logging
@@ -24,7 +25,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
-from .._compile import COMPILE_MODE
+from .._compile import COMPILE_MODE, no_c_compiler, python_mode, sampler_mode
 from ..evaluate import fit_kind
 from ..parameters import free_start
 from ..results import evaluate_draws
@@ -375,10 +376,14 @@ def _nutpie_compile(model, point, backend, auto_info=None):
 
 
 def _pymc_sample(draws, tune, chains, cores, seed, model, initvals, progressbar, nuts, interrupts, kwargs):
-    return pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed, model=model,
-                     nuts_sampler="pymc", initvals=initvals, init="adapt_diag", progressbar=progressbar,
-                     compute_convergence_checks=False, nuts=nuts, callback=interrupts.callback,
-                     compile_kwargs={"mode": kwargs.pop("mode", COMPILE_MODE)}, **kwargs)
+    mode = kwargs.pop("mode", None) or sampler_mode()
+    python = isinstance(mode, str) and mode.upper() == "PY"
+    # Python thunks (BAYESMIX_COMPILE_MODE=PY): no C compiler call for the ops without a Python implementation either
+    with no_c_compiler() if python else contextlib.nullcontext():
+        return pm.sample(draws=draws, tune=tune, chains=chains, cores=cores, random_seed=seed, model=model,
+                         nuts_sampler="pymc", initvals=initvals, init="adapt_diag", progressbar=progressbar,
+                         compute_convergence_checks=False, nuts=nuts, callback=interrupts.callback,
+                         compile_kwargs={"mode": python_mode() if python else mode}, **kwargs)
 
 
 def _drawn(idata) -> int:
