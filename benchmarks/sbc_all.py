@@ -73,6 +73,10 @@ PLAN: dict[str, tuple[dict, int]] = {
     "gom_restricted_integrated": ({"case": "gom_restricted", "n_units": 50, "n_items": 5,
                                    "fit": {"latent": "integrated"}}, 10),
     "fma_gom_integrated": ({"case": "fma_gom", "n_units": 40, "n_items": 5, "fit": {"latent": "integrated"}}, 10),
+    # Dirichlet memberships integrated by importance sampling (the 1,000 fixed nodes of ML, weights a graph of the
+    # concentration): the same structural posterior up to the importance-sampling error
+    "gom_dirichlet_integrated": ({"case": "gom_dirichlet", "n_units": 30, "n_items": 5,
+                                  "fit": {"latent": "integrated"}}, 10),
 }
 #: every fit: NUTS with 200 tune + 100 draws x 2 chains, ranks among L = 50 draws (thinned by 4)
 FIT = {"draws": 100, "tune": 200, "chains": 2, "n_posterior": 50, "starts": 3}
