@@ -579,6 +579,16 @@ class MixtureModel:
         variables to and from (tau, lambda, gamma) per item
         (:meth:`bayesmix.families.fma.FactorMixtureModel.item_factor_form`,
         :meth:`bayesmix.families.irt.ThreePLModel.item_factor_form`).
+
+        Returns
+        -------
+        ItemFactorForm or None
+            None here: the model is not a one-factor binary IRT model.
+
+        Examples
+        --------
+        >>> bm.lca(df, items, 2).item_factor_form() is None   # doctest: +SKIP
+        True
         """
         return None
 

@@ -59,6 +59,16 @@ class FactorMixtureModel(MixtureModel):
         """The 2PL (``n_classes=1``, binary items) for the Bock-Aitkin EM of ML starts (:mod:`~bayesmix.inference.em_irt`).
 
         None for every other factor mixture (classes, covariates, non-binary items, constraints).
+
+        Returns
+        -------
+        ItemFactorForm or None
+            (tau, lambda, gamma = -inf) per item and back (:class:`~bayesmix.inference.em_irt.ItemFactorForm`).
+
+        Examples
+        --------
+        >>> bm.fma(lsat, items, 1, link="logit").item_factor_form().link   # doctest: +SKIP
+        'logit'
         """
         factor = getattr(self.structure, "latent", None)
         if self.n_classes != 1 or len(self.kernels) != 1 or not isinstance(factor, PersonFactor):

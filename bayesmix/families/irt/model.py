@@ -40,6 +40,16 @@ class ThreePLModel(FactorMixtureModel):
         FMA-GoM (eq. 43-47): the ability class's tau_i2, lambda_i2 and the item's class
         logit gamma_i, with P(y = 1 | guessing class) = F(15) (eq. 45). None with
         ``fixed=`` / ``equal=`` constraints.
+
+        Returns
+        -------
+        ItemFactorForm or None
+            The mapping to and from (tau, lambda, gamma) per item (:class:`~bayesmix.inference.em_irt.ItemFactorForm`).
+
+        Examples
+        --------
+        >>> bm.irt_3pl(lsat, items, parameterization="fma-gom").item_factor_form().log_c   # doctest: +SKIP
+        -3.059e-07
         """
         from ...inference.em_irt import ItemFactorForm
         from ...parameters import free_start, with_full
