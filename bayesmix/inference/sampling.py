@@ -270,7 +270,7 @@ def complete_point(mm, point: dict, model=None) -> dict:
     for rv in model.free_RVs:
         if rv.name in mm.integrated and rv.name not in point:
             start = mm.latent.sampler_start()  # None: at 0; a non-normal latent (a Dirichlet membership) has its own
-            point[rv.name] = start if start is not None else np.zeros_like(full[mm.model.rvs_to_values[rv].name])
+            point[rv.name] = start if start is not None else np.zeros_like(full[model.rvs_to_values[rv].name])
     return point
 
 
@@ -652,6 +652,10 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
     seed = None if random_seed is None else int(np.random.default_rng(random_seed).integers(2**31 - 1))
     point, per_chain = initial_point(mm, init, random_seed, starts, progressbar)
     model = mm.model if settings is None else integrated_model(mm, settings)
+    from .signs import free_sign_model
+    reflection = free_sign_model(mm, model)  # one-factor models: NUTS on both signs, folded below (signs.py)
+    if reflection is not None:
+        model = reflection.model
     names = {rv.name for rv in model.free_RVs}
     point = complete_point(mm, {k: v for k, v in point.items() if k in names}, model)
     if per_chain is not None:
@@ -693,6 +697,10 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
                       f"draws per chain ({n_chains} chains, {kept * n_chains} draws in all); treat it as a partial "
                       "result (the convergence checks below refer to these draws).", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
     info["bayesmix_interrupted"] = int(bool(interrupted))  # 1 / 0: netCDF has no boolean attribute
+    if reflection is not None:  # draws with lambda_1 < 0 reflected to the model's sign, (lambda, eta) -> (-lambda, -eta)
+        folded, n_reflected = reflection.fold(idata["posterior"].to_dataset())
+        idata["posterior"] = xr.DataTree(folded)
+        info["bayesmix_reflected_draws"] = n_reflected
     idata = finalize(mm, idata, point, info, log_likelihood=with_log_likelihood, integration=settings)
     figures = check_convergence(idata, warn=convergence_checks, stacklevel=4,
                                 max_treedepth=kwargs.get("nuts", {}).get("max_treedepth"))

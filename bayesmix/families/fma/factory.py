@@ -32,7 +32,12 @@ by class with sd_1 = 1 (invariant loadings), as Mplus's mixture IRT does
 The factor's sign is identified by a positive loading of the first item
 (in every class when loadings are class-specific: each class's factor could
 flip on its own); class labels are aligned after NUTS by the usual aligner
-(class-specific loadings carry the class axis).
+(class-specific loadings carry the class axis). With one positive loading
+(invariant loadings) NUTS samples the first loading on the real line and
+reflects draws with lambda_1 < 0, (lambda, eta) -> (-lambda, -eta), onto
+the same posterior (:mod:`bayesmix.inference.signs`): the constraint alone
+leaves a second mode, the reflected solution truncated at lambda_1 = 0+,
+which traps chains when lambda_1 is small.
 
 Maximum likelihood: invariant loadings are well behaved. Class-specific
 loadings may have **no finite ML estimate** on short tests (a class whose
