@@ -121,6 +121,8 @@ def main(argv=None) -> list[dict]:
         ess = az.ess(idata, var_names=names, method="bulk")
         rhat = az.rhat(idata, var_names=names)
         min_ess = float(min(float(ess[v].min()) for v in ess.data_vars))
+        by_var = {v: round(float(ess[v].min()), 1) for v in ess.data_vars}
+        rhat_by_var = {v: round(float(rhat[v].max()), 4) for v in rhat.data_vars}
         max_rhat = float(max(float(rhat[v].max()) for v in rhat.data_vars))
         row = {"case": args.case, "n_units": mm.n_units, "n_items": len(mm.data.items), "n_classes": mm.n_classes,
                "membership": args.membership if args.case == "gom" else None, "latent": latent,
@@ -131,7 +133,8 @@ def main(argv=None) -> list[dict]:
                "seed": args.seed, "build_s": build_s, "wall_s": wall,
                "sampling_s": float(idata.attrs["bayesmix_sampling_seconds"]), "cpu_s": cpu,
                "adaptation": args.adaptation, "eigval_cutoff": args.eigval_cutoff, "gamma": args.gamma,
-               "min_ess_bulk": min_ess, "max_rhat": max_rhat, "ess_per_s": min_ess / wall, "ess_per_cpu_s": min_ess / cpu,
+               "min_ess_bulk": min_ess, "max_rhat": max_rhat,
+               "min_ess_by_variable": by_var, "max_rhat_by_variable": rhat_by_var, "ess_per_s": min_ess / wall, "ess_per_cpu_s": min_ess / cpu,
                "grad_evals": int(idata["sample_stats"]["n_steps"].sum()) if "n_steps" in idata["sample_stats"] else None,
                "divergences": int(idata["sample_stats"]["diverging"].sum()),
                "n_structural": int(sum(np.prod(idata["posterior"][n].shape[2:]) for n in names)),
