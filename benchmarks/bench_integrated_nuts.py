@@ -45,6 +45,12 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_s() -> float:
+    """User + system CPU seconds of this process and its waited-for children."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def build(args):
     import bayesmix as bm
     if args.case == "gom":
@@ -80,6 +86,11 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--points", type=int, default=None, help="quadrature points (default: the model's)")
     p.add_argument("--low-rank", action="store_true",
                    help="nutpie's low-rank modified mass matrix (nuts={'low_rank_modified_mass_matrix': True})")
+    p.add_argument("--adaptation", default=None,
+                   help="nutpie's mass matrix adaptation: diag (its default), draw_diag, low_rank")
+    p.add_argument("--eigval-cutoff", type=float, default=None,
+                   help="nutpie's mass_matrix_eigval_cutoff (low_rank; its default 100, near 1 ~ a dense metric)")
+    p.add_argument("--gamma", type=float, default=None, help="nutpie's mass_matrix_gamma (low_rank)")
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args(argv)
 
@@ -92,18 +103,26 @@ def main(argv=None) -> list[dict]:
         kwargs = {"backend": args.backend} if args.sampler == "nutpie" else {}
         if args.low_rank:
             kwargs["nuts"] = {"low_rank_modified_mass_matrix": True}
+        for key, value in (("adaptation", args.adaptation), ("mass_matrix_eigval_cutoff", args.eigval_cutoff),
+                           ("mass_matrix_gamma", args.gamma)):
+            if value is not None:
+                kwargs.setdefault("nuts", {})[key] = value
         if latent == "integrated" and args.points is not None:
             kwargs["integration"] = {"points": args.points}
         load_before = os.getloadavg()[0]
         t = time.perf_counter()
+        cpu0 = _cpu_s()
         idata = mm.sample(draws=args.draws, tune=args.tune, chains=args.chains, sampler=args.sampler,
                           random_seed=args.seed, progressbar=False, starts=args.starts, latent=latent,
                           convergence_checks=False, **kwargs)
         wall = time.perf_counter() - t
+        cpu = _cpu_s() - cpu0
         names = [rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated]
         ess = az.ess(idata, var_names=names, method="bulk")
         rhat = az.rhat(idata, var_names=names)
         min_ess = float(min(float(ess[v].min()) for v in ess.data_vars))
+        by_var = {v: round(float(ess[v].min()), 1) for v in ess.data_vars}
+        rhat_by_var = {v: round(float(rhat[v].max()), 4) for v in rhat.data_vars}
         max_rhat = float(max(float(rhat[v].max()) for v in rhat.data_vars))
         row = {"case": args.case, "n_units": mm.n_units, "n_items": len(mm.data.items), "n_classes": mm.n_classes,
                "membership": args.membership if args.case == "gom" else None, "latent": latent,
@@ -112,8 +131,11 @@ def main(argv=None) -> list[dict]:
                "integration": dict(idata.attrs.get("bayesmix_integration", {})) or None,
                "chains": args.chains, "draws": args.draws, "tune": args.tune, "starts": args.starts,
                "seed": args.seed, "build_s": build_s, "wall_s": wall,
-               "sampling_s": float(idata.attrs["bayesmix_sampling_seconds"]),
-               "min_ess_bulk": min_ess, "max_rhat": max_rhat, "ess_per_s": min_ess / wall,
+               "sampling_s": float(idata.attrs["bayesmix_sampling_seconds"]), "cpu_s": cpu,
+               "adaptation": args.adaptation, "eigval_cutoff": args.eigval_cutoff, "gamma": args.gamma,
+               "min_ess_bulk": min_ess, "max_rhat": max_rhat,
+               "min_ess_by_variable": by_var, "max_rhat_by_variable": rhat_by_var, "ess_per_s": min_ess / wall, "ess_per_cpu_s": min_ess / cpu,
+               "grad_evals": int(idata["sample_stats"]["n_steps"].sum()) if "n_steps" in idata["sample_stats"] else None,
                "divergences": int(idata["sample_stats"]["diverging"].sum()),
                "n_structural": int(sum(np.prod(idata["posterior"][n].shape[2:]) for n in names)),
                "peak_mb": _peak_mb(), "load_before": load_before, "load_after": os.getloadavg()[0],
@@ -123,7 +145,8 @@ def main(argv=None) -> list[dict]:
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     tag = args.case + (f"-K{args.n_classes}-{args.membership}" if args.case == "gom" else "") + (
-        "-lowrank" if args.low_rank else "")
+        "-lowrank" if args.low_rank else "") + (f"-{args.adaptation}" if args.adaptation else "") + (
+        f"-N{args.n_units}" if args.n_units != 7326 else "")
     path = out / f"bench_integrated_nuts-{tag}-{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(rows, indent=1))
     return rows

@@ -175,3 +175,49 @@ def test_results_on_integrated_posterior(gom_run):
     assert np.isfinite(table["elpd"]).all() if "elpd" in table else len(table) == 2
     with pytest.raises(ValueError, match="membership_z"):
         mm.posterior_predictive(idata, random_effects="posterior", draws=5)
+
+
+@pytest.mark.parametrize("k, membership, n", [(2, "logistic-normal", 300), (3, "restricted", 300),
+                                              (3, "logistic-normal", 200)])
+def test_gom_pattern_path_equals_per_person_quadrature(k, membership, n):
+    """The per-pattern integral (ItemClasses.pattern_loglik) = the per-person quadrature, per person and gradient."""
+    import pytensor
+    from bayesmix.inference.quadrature import integrate
+    mm, sim = _gom(k, membership, n=n)
+    patterns = mm.structure.patterns
+    assert patterns is not None and patterns.n_patterns < 0.5 * mm.n_units  # the path applies here
+    settings = mm.settings()
+    fast = mm.integrated_loglik(settings)
+    reference = integrate(mm.structure.conditional_loglik, settings["method"], settings["points"],
+                          dim=mm.latent.n_dims, nodes_weights=mm.rule(settings))
+    model = mm.model
+    values = [model.rvs_to_values[rv] for rv in model.free_RVs if rv.name not in mm.integrated]
+    graphs = model.replace_rvs_by_values([fast, reference])
+    # units with the same responses share a pattern's value (and the path keeps every person)
+    rng = np.random.default_rng(3)
+    with no_c_compiler():
+        f = pytensor.function(values, [*graphs, *pytensor.grad(graphs[0].sum(), values),
+                                       *pytensor.grad(graphs[1].sum(), values)], mode=python_mode())
+    start = model.initial_point()
+    for _ in range(2):
+        point = {v.name: start[v.name] + rng.normal(scale=0.4, size=np.shape(start[v.name])) for v in values}
+        out = f(**point)
+        got, want = out[0], out[1]
+        assert got.shape == (mm.n_units,)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-8)
+        m = len(values)
+        for a, b in zip(out[2:2 + m], out[2 + m:]):
+            np.testing.assert_allclose(a, b, rtol=1e-8, atol=1e-8)
+    y = sim.data[sim.items].to_numpy()
+    common = patterns.representative[np.bincount(patterns.inverse).argmax()]
+    same = np.flatnonzero((y == y[common]).all(axis=1))
+    assert len(same) > 1 and np.ptp(got[same]) == 0.0
+
+
+def test_gom_pattern_path_off_when_it_does_not_apply():
+    """Covariates (person-specific memberships) and adaptive quadrature keep the per-person integral."""
+    mm, sim = _gom(2, "logistic-normal", n=300)
+    assert mm.structure.pattern_loglik({**mm.settings(), "adaptive": True}) is None
+    frame = sim.data.assign(x=np.random.default_rng(0).normal(size=len(sim.data)))
+    with_covariate = bm.gom(frame, sim.items, 2, covariates=["x"])
+    assert with_covariate.structure.patterns is None

@@ -165,7 +165,12 @@ def gom(
     ``integration``: quadrature over u_j / eta_j for ML and the per-person
     ``log_likelihood`` (default trapezoid, 30 points per dimension in 1-D, 15
     in 2-D; K-1 dimensions for the logistic-normal form, 1 for the restricted).
-    Missing responses add nothing. The BIC sample size is the number of persons.
+    Without covariates the integral is computed once per unique response
+    pattern (``m.structure.patterns``; exact), for ML, LOO and
+    ``m.sample(latent="integrated")``, which samples only the structural
+    parameters (with nutpie: ``nuts={"adaptation": "low_rank",
+    "mass_matrix_eigval_cutoff": 2}`` for the ridge between the membership SD
+    and the profiles). Missing responses add nothing. The BIC sample size is the number of persons.
 
     Parameters
     ----------
