@@ -103,8 +103,26 @@ def _constant_key(c: Constant) -> Any:
         return ("const", str(c.type), data.dtype.str, data.shape, hashlib.sha1(data.tobytes()).hexdigest())
 
 
-def _lift(v) -> bool:
-    return isinstance(v, TensorConstant) and v.type.ndim >= 1 and np.size(v.data) >= LIFT_MIN
+def _lift(v, index: bool = False) -> bool:
+    """Data: a tensor constant of at least :data:`LIFT_MIN` elements, or an integer array used as an index."""
+    if not isinstance(v, TensorConstant) or v.type.ndim < 1:
+        return False
+    return np.size(v.data) >= LIFT_MIN or (index and v.type.dtype.startswith(("int", "uint")))
+
+
+def _data_type(t) -> Any:
+    """A lifted constant's key: dtype and which axes broadcast (length 1), not its other lengths."""
+    return (t.dtype, tuple(s == 1 for s in t.shape))
+
+
+def _index_inputs(node) -> range:
+    """Positions of ``node``'s inputs that are advanced indices (data: the rows of a pattern, a cluster)."""
+    name = type(node.op).__name__
+    if name in ("AdvancedSubtensor1", "AdvancedSubtensor"):
+        return range(1, len(node.inputs))
+    if name in ("AdvancedIncSubtensor1", "AdvancedIncSubtensor"):
+        return range(2, len(node.inputs))
+    return range(0)
 
 
 def _fixed_shared(v: SharedVariable) -> bool:
@@ -126,7 +144,7 @@ def graph_key(inputs: list, outputs: list) -> tuple[tuple, list]:
         ids[v] = ("in", k)
         key.append(("in", k, v.type, v.name))
 
-    def ref(v):
+    def ref(v, index=False):
         if v in ids:
             return ids[v]
         if isinstance(v, SharedVariable):
@@ -137,9 +155,9 @@ def graph_key(inputs: list, outputs: list) -> tuple[tuple, list]:
             lifted.append(v)
             return ids[v]
         if isinstance(v, Constant):
-            if _lift(v):
+            if _lift(v, index):
                 ids[v] = ("data", len(lifted))
-                key.append(("data", len(lifted), v.type))
+                key.append(("data", len(lifted), _data_type(v.type)))
                 lifted.append(v)
             else:
                 ids[v] = ("const", len(key))
@@ -148,7 +166,8 @@ def graph_key(inputs: list, outputs: list) -> tuple[tuple, list]:
         raise _Uncacheable(f"root variable {v} is not an input")
 
     for i, node in enumerate(io_toposort(inputs, outputs)):
-        key.append((node.op, tuple(ref(x) for x in node.inputs)))
+        index = _index_inputs(node)
+        key.append((node.op, tuple(ref(x, k in index) for k, x in enumerate(node.inputs))))
         for j, out in enumerate(node.outputs):
             ids[out] = ("node", i, j)
     key.append(("out", tuple(ref(o) for o in outputs)))
@@ -193,9 +212,12 @@ def reuse_compiled(store: CompileStore):
             store.hits += 1
             return fn
         store.misses += 1
-        shared = [pytensor.shared(_value(c).copy(), shape=c.type.shape, name=f"data{k}")
-                  for k, c in enumerate(lifted)]
-        new_outputs = clone_replace(out_list, replace=dict(zip(lifted, shared))) if lifted else out_list
+        # lengths left open (other replications' data have other numbers of rows: response patterns);
+        # the nodes are remade on the open types, so no length of this call's data is compiled in
+        shared = [pytensor.shared(_value(c).copy(), shape=tuple(1 if s == 1 else None for s in c.type.shape),
+                                  name=f"data{k}") for k, c in enumerate(lifted)]
+        new_outputs = (clone_replace(out_list, replace=dict(zip(lifted, shared)), rebuild_strict=False)
+                       if lifted else out_list)
         fn = original(inputs, new_outputs[0] if single else new_outputs, mode=mode, **kwargs)
         if len(store.entries) < store.max_entries:
             store.entries[key] = (fn, shared, epoch)

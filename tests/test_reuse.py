@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytensor
 import pytensor.tensor as pt
+import pytest
 
 from bayesmix import _reuse
 
@@ -40,7 +41,7 @@ def test_same_structure_new_data_reuses_the_function_with_the_new_data():
     assert pytensor.function is not None and pytensor.function.__module__.startswith("pytensor")  # restored
 
 
-def test_other_small_constants_or_shapes_compile_anew():
+def test_other_small_constants_or_a_broadcasting_axis_compile_anew():
     rng = np.random.default_rng(1)
     y = rng.normal(size=(20, 3))
     at = np.zeros(3)
@@ -48,11 +49,57 @@ def test_other_small_constants_or_shapes_compile_anew():
     with _reuse.reuse_compiled(store):
         f1 = pytensor.function(*_model(y, prior_mean=0.0))
         f2 = pytensor.function(*_model(y, prior_mean=1.0))  # a prior constant: part of the key by value
-        f3 = pytensor.function(*_model(rng.normal(size=(21, 3))))  # another shape
-        values = [np.asarray(f(at)[0]) for f in (f1, f2, f3)]
-    assert store.hits == 0 and store.misses == 3
+        values = [np.asarray(f(at)[0]) for f in (f1, f2)]
+    one_row = rng.normal(size=(1, 16))  # 16 elements: data, but a length-1 axis broadcasts: another structure
+    theta = pt.vector("theta")
+    graph = [theta], [(pt.constant(one_row) * theta[:, None]).sum()]
+    wide = rng.normal(size=(4, 16))
+    with _reuse.reuse_compiled(store):
+        f3 = pytensor.function(graph[0], (pt.constant(wide) * theta[:, None]).sum())
+        f3(np.ones(4))
+    with _reuse.reuse_compiled(store):
+        f4 = pytensor.function(*graph)
+        got = f4(np.ones(1))[0]
+    assert f4 is not f3
+    assert got == pytest.approx(one_row.sum(), rel=1e-12)
+    assert store.hits == 0 and store.misses == 4
     assert values[0] != values[1]
     np.testing.assert_array_equal(values[1], _plain(y, 1.0)(at)[0])
+
+
+def test_data_of_another_length_reuse_the_function_with_their_own_values():
+    """The lengths of the data are not compiled in (SBC: each data set has its own number of response patterns)."""
+    rng = np.random.default_rng(3)
+    at = np.array([0.3, -0.2, 1.0])
+    store = _reuse.CompileStore()
+    with _reuse.reuse_compiled(store):
+        f1 = pytensor.function(*_model(rng.normal(size=(20, 3))))
+        f1(at)
+    y = rng.normal(size=(37, 3))
+    with _reuse.reuse_compiled(store):
+        f2 = pytensor.function(*_model(y))
+        got = [np.asarray(v) for v in f2(at)]
+    assert f2 is f1 and (store.hits, store.misses) == (1, 1)
+    for value, want in zip(got, _plain(y)(at)):
+        np.testing.assert_allclose(value, want, rtol=1e-12)
+
+
+def test_a_short_integer_index_is_data():
+    """An index array shorter than LIFT_MIN (the representative rows of 9 or 14 patterns) is swapped, not keyed."""
+    table = np.arange(40.0).reshape(20, 2)
+    theta = pt.vector("theta")
+
+    def gathered(index):
+        return [theta], [(pt.constant(table)[np.asarray(index)] * theta).sum()]
+
+    store = _reuse.CompileStore()
+    at = np.array([1.0, -0.5])
+    results = []
+    for index in ([3, 1, 4, 1, 5], [2, 7, 1, 8, 2, 8, 1, 8, 2]):
+        with _reuse.reuse_compiled(store):
+            results.append(float(pytensor.function(*gathered(index))(at)[0]))
+        assert results[-1] == pytest.approx((table[index] * at).sum(), rel=1e-12)
+    assert (store.hits, store.misses) == (1, 1)
 
 
 def test_graphs_with_random_generators_or_updates_are_not_cached():

@@ -9,7 +9,7 @@ What passes, and how strong that is (stated honestly):
 - single-level LCA, K = 2, 60 units x 4 binary items, 40 replications: the
   class-1 proportion and the 8 item probabilities P(y_i = 1 | class);
 - two-level LCA with a random class-logit intercept (Model 6), 10 clusters
-  x 8 units x 4 items, 30 replications: the random-intercept SD, the class-1
+  x 8 units x 4 items, 24 replications: the random-intercept SD, the class-1
   proportion at alpha_j = 0 and the 8 item probabilities;
 - verdict: the chi-square and ECDF uniformity tests of every quantity, Bonferroni
   over quantities and both tests, at family level alpha = 0.01.
@@ -17,15 +17,18 @@ What passes, and how strong that is (stated honestly):
 Power at these sizes (``bayesmix.sbc.power``, per quantity at the Bonferroni
 level, normal posteriors): with 40 replications a posterior mean off by 1
 posterior SD is detected with probability 0.98 (ECDF test), off by 0.5 SD only
-0.26; a posterior SD half the right one 0.70. With 30 replications: 0.80, 0.09
-and 0.34. So the fast subset catches gross errors (a wrong Jacobian or prior
+0.26; a posterior SD half the right one 0.70. With 24 replications (10
+quantities): 0.73, 0.07 and 0.36; a posterior 3x too narrow 0.89 (30 replications,
+the suite's count before issue 26.5: 0.82, 0.08, 0.33 and 0.92, for 25% more CPU). So the fast subset catches gross errors (a wrong Jacobian or prior
 scale, a biased label alignment, a likelihood that does not match the
 simulator); the benchmark ``benchmarks/sbc_all.py`` runs more replications
 for every factory. The negative controls below show that the same tests on
 the same fits reject a posterior moved by 1.5 posterior SDs.
 
 Runtime: about 2-4 minutes on one core (the PyMC sampler's C code compiles
-once; every replication builds a new model on its data).
+once; every replication builds a new model on its data, and its functions are
+the ones compiled for the first replication with the new data swapped in,
+whatever its number of response patterns: bayesmix._reuse).
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ def lca_sbc():
 @pytest.fixture(scope="module")
 def random_intercept_sbc():
     case = sbc.make_case("lca_random_intercept", n_clusters=10, cluster_size=8, n_items=4)
-    return sbc.run_sbc(case, 30, draws=100, tune=200, chains=2, n_posterior=50, starts=3, seed=11)
+    return sbc.run_sbc(case, 24, draws=100, tune=200, chains=2, n_posterior=50, starts=3, seed=11)
 
 
 def _items(prefix_classes=2, n_items=4):

@@ -12,7 +12,7 @@ Why each configuration must reject (the planted quantity's chi-square and ECDF
 tests, Bonferroni over the 2 at alpha = 0.01; the case-level verdict with all
 quantities needs more replications, see the benchmark):
 
-- Jacobian of the random-intercept SD dropped, 5 clusters x 4 units: the fitted
+- Jacobian of the random-intercept SD dropped, 5 clusters x 4 units, 6 replications: the fitted
   density of the SD becomes p(sd) / sd, which piles the posterior at 0 where
   the data say little; the truth sits above nearly every draw.
 - (The prior-scale control is rejected in the benchmark only: its fitting test,
@@ -143,7 +143,7 @@ def _rejected(control, n_replications, seed, quantity):
 
 def test_dropped_jacobian_is_rejected():
     control = negative_control(_tiny_random_intercept(), "drop_jacobian", variable="random_sd")
-    result, table = _rejected(control, 8, 1, "random_sd")
+    result, table = _rejected(control, 6, 1, "random_sd")
     assert table.loc["random_sd", "mean_u"] > 0.8  # the truth above the posterior: SD pulled to 0
     assert effect_size(result, "random_sd")["bias"] > 1.5
 
