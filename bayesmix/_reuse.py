@@ -8,11 +8,15 @@ compilation of the same graphs with other numbers in them. Inside
 objective and PyMC's sampler functions alike) is looked up by the *structure*
 of its graph: the ops, their wiring, the inputs' types and the value of every
 small constant. Large tensor constants (the data: responses, masks, index
-arrays; at least :data:`LIFT_MIN` elements) are part of the key only by type
-and shape. On the first call for a structure the graph is compiled with those
-constants replaced by shared variables; a later call with the same structure
-gets the same compiled function with the shared variables set to its own
-constants (no rewrite, no compilation).
+arrays; at least :data:`LIFT_MIN` elements) and integer arrays used as
+advanced indices (the representative rows of 9 or 14 response patterns) are
+part of the key only by dtype and by which axes have length 1 (broadcast), not
+by their lengths: simulated data sets have different numbers of response
+patterns. On the first call for a structure the graph is compiled with those
+constants replaced by shared variables of open lengths (the nodes remade on
+them, so no length of the first data set is compiled in); a later call with
+the same structure gets the same compiled function with the shared variables
+set to its own constants (no rewrite, no compilation).
 
 The reused function computes the same quantities as a function compiled on the
 constants, but not always in the same floating-point order: rewrites such as
