@@ -105,3 +105,28 @@ def test_fit_ml_uses_the_em_and_other_factor_models_do_not(sim):
     assert optimize.em_for(bm.irt_3pl(sim.data, sim.items, integration={"adaptive": True})) is None
     fixed = bm.irt_3pl(sim.data, sim.items, fixed={"irt_guessing[" + sim.items[0] + "]": 0.2})
     assert optimize.em_for(fixed) is None
+
+
+def test_em_leaves_g_near_zero_in_a_bounded_number_of_maps():
+    """The bench case (20 x 5,000, GH 21) from the start whose first M steps put an item's g near 0 (seed 1).
+
+    The logit scoring step crept back (130 EM maps, 0.01 logit units per map where the M optimum
+    was 3.5 away); the step in g reaches it: EM alone (SQUAREM) converges within 60 maps to the LL of
+    the gradient optimizer (1e-6), as from the other seeds.
+    """
+    n_items = 20
+    sim20 = simulate_3pl(5000, n_items, a=np.linspace(0.8, 2.2, n_items), b=np.linspace(-1.5, 2.0, n_items),
+                         g=np.tile([0.2, 0.15, 0.25, 0.1], 5), seed=1)
+    m = bm.irt_3pl(sim20.data, sim20.items, integration={"method": "gauss-hermite", "points": 21})
+    em = optimize.em_for(m)
+    start = m.random_start(np.random.default_rng(1))
+    first, _ = em.run(start, 3)
+    assert em.from_values(first)[2][1] < -4.0  # item 2's g fell below 0.02 (its optimum: 0.19): the case that crept
+    (values,), (ll,), (converged,) = em.run_batch([start], 60, tol=optimize.EM_FINAL_TOL * em.n_units,
+                                                  accelerate=True)
+    assert converged
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=(1, 1), seed=2, progressbar=False)
+    assert ml.converged
+    assert abs(ll - ml.loglik) < 1e-6
