@@ -14,7 +14,8 @@ and g_i = 0 for a 2PL item. Bock & Aitkin's (1981) EM:
        r_iq = sum_j P(eta_q | y_j) [y_ij = 1],  n_iq = sum_j P(eta_q | y_j) [y_ij observed]
     M: per item, maximize sum_q r_iq log P_i(eta_q) + (n_iq - r_iq) log(1 - P_i(eta_q))
        over (tau_i, lambda_i, gamma_i): a weighted binomial regression on Q points,
-       a few Fisher-scoring steps, damped until that rises (so the LL never decreases: a generalized EM)
+       a few Fisher-scoring steps, damped until that rises (so the LL never decreases: a generalized EM),
+       each taken in gamma_i and in g_i itself, the latter where it raises g_i further (:meth:`ItemFactorEM._choose`)
 
 by unique response pattern, for all starts of a stage at once, accelerated by SQUAREM
 (:func:`.em.iterate`) on (tau, lambda, gamma). Which models qualify is the family's
