@@ -130,3 +130,29 @@ def test_em_leaves_g_near_zero_in_a_bounded_number_of_maps():
         ml = m.fit_ml(starts=(1, 1), seed=2, progressbar=False)
     assert ml.converged
     assert abs(ll - ml.loglik) < 1e-6
+
+
+def test_max_iterations_caps_em_maps_and_lbfgsb_iterations_apart(sim, monkeypatch):
+    """fit_ml(max_iterations=n): at most n EM maps per final-stage EM run and n L-BFGS-B iterations, each."""
+    m = MODELS["direct"](sim.data, sim.items)
+    em = optimize.em_for(m)
+    caps = []
+    run_batch = type(em).run_batch
+
+    def recorded(self, values_list, iterations, tol=0.0, accelerate=False):
+        caps.append(iterations)
+        return run_batch(self, values_list, iterations, tol, accelerate)
+
+    monkeypatch.setattr(type(em), "run_batch", recorded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        capped = m.fit_ml(starts=(1, 1), seed=1, progressbar=False, max_iterations=7)
+        capped_caps = list(caps)
+        caps.clear()
+        free = m.fit_ml(starts=(1, 1), seed=1, progressbar=False)
+    initial = optimize.EM_INITIAL_FACTOR * 25
+    # the initial stage keeps its own budget; the final EM run (and its polish, if it converged): 7 maps each
+    assert capped_caps[0] == initial and len(capped_caps) >= 2 and all(c == 7 for c in capped_caps[1:])
+    assert caps[0] == initial and all(c == optimize.EM_FINAL_ITERATIONS for c in caps[1:])
+    assert capped.iterations <= 7
+    assert free.loglik >= capped.loglik - 1e-9
