@@ -321,7 +321,8 @@ def part_equal(args, rows, sim=None):
                     results.append({"round": rnd, "tool": f"bayesmix-{par}", "method": method, "points": points,
                                     "to_ll_s": timer["ms"], "with_se_s": wall, "to_ll_cpu_s": timer["ms_cpu"],
                                     "with_se_cpu_s": cpu, "loglik": ml.loglik,
-                                    "iterations": ml.iterations, "em_maps": timer["maps"], "converged": bool(ml.converged),
+                                    "iterations": ml.iterations, "em_maps": timer["maps"],
+                                    "converged": bool(ml.converged),
                                     "n_params": ml.n_params, "load": [load, os.getloadavg()[0]]})
                     print(results[-1], flush=True)
                 if have_mirt and method == "gauss-hermite":  # mirt-py's rule

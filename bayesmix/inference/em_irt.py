@@ -271,9 +271,9 @@ class ItemFactorEM:
         """Per item, the logit step (candidate 1), or the step in g (candidate 0) where that raises g and the
         item's objective more; (value, parameters) from candidates (2, S, I) / (2, S, 3, I).
 
-        Towards g = 0 (an item whose optimum is g = 0) the capped logit step halves g ~7x per M step (a fast
-        approach to the boundary the step to the M optimum in g crept towards); away from it the step in g
-        reaches the M optimum where the logit steps crept.
+        Towards g = 0 (an item whose optimum is g = 0) the capped logit step divides g by up to e^2 per
+        scoring step (a fast approach to the boundary the step to the M optimum in g crept towards); away
+        from it the step in g reaches the M optimum where the logit steps crept.
         """
         use_g = (values[0] > values[1]) & (trials[0, :, 2] > theta[:, 2])
         return (np.where(use_g, values[0], values[1]),
