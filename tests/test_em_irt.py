@@ -105,3 +105,54 @@ def test_fit_ml_uses_the_em_and_other_factor_models_do_not(sim):
     assert optimize.em_for(bm.irt_3pl(sim.data, sim.items, integration={"adaptive": True})) is None
     fixed = bm.irt_3pl(sim.data, sim.items, fixed={"irt_guessing[" + sim.items[0] + "]": 0.2})
     assert optimize.em_for(fixed) is None
+
+
+def test_em_leaves_g_near_zero_in_a_bounded_number_of_maps():
+    """The bench case (20 x 5,000, GH 21) from the start whose first M steps put an item's g near 0 (seed 1).
+
+    The logit scoring step crept back (130 EM maps, 0.01 logit units per map where the M optimum
+    was 3.5 away); the step in g reaches it: EM alone (SQUAREM) converges within 60 maps to the LL of
+    the gradient optimizer (1e-6), as from the other seeds.
+    """
+    n_items = 20
+    sim20 = simulate_3pl(5000, n_items, a=np.linspace(0.8, 2.2, n_items), b=np.linspace(-1.5, 2.0, n_items),
+                         g=np.tile([0.2, 0.15, 0.25, 0.1], 5), seed=1)
+    m = bm.irt_3pl(sim20.data, sim20.items, integration={"method": "gauss-hermite", "points": 21})
+    em = optimize.em_for(m)
+    start = m.random_start(np.random.default_rng(1))
+    first, _ = em.run(start, 3)
+    assert em.from_values(first)[2][1] < -4.0  # item 2's g fell below 0.02 (its optimum: 0.19): the case that crept
+    (values,), (ll,), (converged,) = em.run_batch([start], 60, tol=optimize.EM_FINAL_TOL * em.n_units,
+                                                  accelerate=True)
+    assert converged
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=(1, 1), seed=2, progressbar=False)
+    assert ml.converged
+    assert abs(ll - ml.loglik) < 1e-6
+
+
+def test_max_iterations_caps_em_maps_and_lbfgsb_iterations_apart(sim, monkeypatch):
+    """fit_ml(max_iterations=n): at most n EM maps per final-stage EM run and n L-BFGS-B iterations, each."""
+    m = MODELS["direct"](sim.data, sim.items)
+    em = optimize.em_for(m)
+    caps = []
+    run_batch = type(em).run_batch
+
+    def recorded(self, values_list, iterations, tol=0.0, accelerate=False):
+        caps.append(iterations)
+        return run_batch(self, values_list, iterations, tol, accelerate)
+
+    monkeypatch.setattr(type(em), "run_batch", recorded)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        capped = m.fit_ml(starts=(1, 1), seed=1, progressbar=False, max_iterations=7)
+        capped_caps = list(caps)
+        caps.clear()
+        free = m.fit_ml(starts=(1, 1), seed=1, progressbar=False)
+    initial = optimize.EM_INITIAL_FACTOR * 25
+    # the initial stage keeps its own budget; the final EM run (and its polish, if it converged): 7 maps each
+    assert capped_caps[0] == initial and len(capped_caps) >= 2 and all(c == 7 for c in capped_caps[1:])
+    assert caps[0] == initial and all(c == optimize.EM_FINAL_ITERATIONS for c in caps[1:])
+    assert capped.iterations <= 7
+    assert free.loglik >= capped.loglik - 1e-9

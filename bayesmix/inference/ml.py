@@ -217,7 +217,13 @@ def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | N
         "points": 30}`` (default), ``{"method": "gauss-hermite", "points":
         15, "adaptive": True}`` or ``{"method": "monte-carlo", "points": 500}``.
     max_iterations : int
-        Final-stage optimizer iterations (default 5000).
+        Final-stage optimizer iterations (default 5000). Where a closed-form
+        EM serves the starts (LCA, LTA, within-between, 2PL / 3PL), it caps
+        the EM maps of each final-stage run as well, counted apart from the
+        L-BFGS-B iterations (each has its own budget of ``max_iterations``;
+        ``iterations`` reports L-BFGS-B's): a lower value bounds both stages,
+        and an EM map is not free (the 3PL's costs an E step over patterns x
+        nodes, a third of a gradient evaluation).
     initial_iterations : int
         Iterations of each initial-stage start (default 25).
     warn_unreplicated : bool
