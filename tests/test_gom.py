@@ -272,7 +272,8 @@ def test_bad_options_are_refused(no_model_building):
 
 
 def test_dirichlet_nuts_samples_membership_directly():
-    """NUTS samples g_j ~ Dirichlet(a) per person; the per-person log_likelihood integrates it by importance nodes."""
+    """NUTS samples g_j ~ Dirichlet(a) per person (through membership_w); the per-person log_likelihood integrates
+    it by importance nodes."""
     sim = simulate_gom(50, 8, 2, membership="dirichlet", profiles=PROFILES[:, :8], concentration=[0.5, 0.8], seed=4)
     mm = bm.gom(sim.data, sim.items, 2, membership="dirichlet", integration={"points": 200})
     idata = mm.sample(draws=80, tune=80, chains=2, sampler="pymc", random_seed=2, progressbar=False, starts=1)
