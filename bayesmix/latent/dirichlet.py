@@ -145,8 +145,9 @@ class DirichletMembership(LatentEffects):
         return {"concentration": self.params["concentration"]}
 
     def draw_z(self, rng, shape, graphs):
-        """New memberships g_j ~ Dir(a) (entries >= 1e-300)."""
-        return np.maximum(rng.dirichlet(np.asarray(graphs["concentration"], float), size=shape[0]), 1e-300)
+        """New memberships for a replicate: g_j ~ Dir(a) (entries >= 1e-300) as w_j (N, K - 1), the sampled variable."""
+        a = np.asarray(graphs["concentration"], float)
+        return _standardize(np.log(np.maximum(rng.dirichlet(a, size=shape[0]), 1e-300)), a)
 
     def sampler_start(self) -> None:
         """Where NUTS starts w_j: at 0 (log-ratios at their prior mean given a)."""
