@@ -272,7 +272,8 @@ def test_bad_options_are_refused(no_model_building):
 
 
 def test_dirichlet_nuts_samples_membership_directly():
-    """NUTS samples g_j ~ Dirichlet(a) per person; the per-person log_likelihood integrates it by importance nodes."""
+    """NUTS samples g_j ~ Dirichlet(a) per person (through membership_w); the per-person log_likelihood integrates
+    it by importance nodes."""
     sim = simulate_gom(50, 8, 2, membership="dirichlet", profiles=PROFILES[:, :8], concentration=[0.5, 0.8], seed=4)
     mm = bm.gom(sim.data, sim.items, 2, membership="dirichlet", integration={"points": 200})
     idata = mm.sample(draws=80, tune=80, chains=2, sampler="pymc", random_seed=2, progressbar=False, starts=1)
@@ -283,6 +284,77 @@ def test_dirichlet_nuts_samples_membership_directly():
     r = np.corrcoef(g.mean(("chain", "draw")).to_numpy()[:, 0], sim.membership[:, 0])[0, 1]
     assert abs(r) > 0.6
 
+
+
+def _dirichlet_gom(n_classes=3, n=6):
+    data = pd.DataFrame(np.random.default_rng(2).integers(0, 2, size=(n, 4)), columns=list("ABCD"))
+    return bm.gom(data, list("ABCD"), n_classes, membership="dirichlet", integration={"points": 50})
+
+
+def test_dirichlet_standardized_memberships_have_the_dirichlet_density():
+    """NUTS's free membership_w (standardized log-ratios): its log density is log Dir(g | a) + sum log g_k +
+    sum log s_k exactly (no constant), and membership_g = softmax(psi(a_k) - psi(a_K) + s_k w, 0) (issue 26)."""
+    from scipy.special import digamma, polygamma, softmax
+    from scipy.stats import dirichlet
+    mm = _dirichlet_gom()
+    model = mm.model
+    w_rv, a_rv = model["membership_w"], model["membership_concentration"]
+    assert mm.integrated == ("membership_w",) and model.named_vars_to_dims["membership_w"] == ("unit", "membership_ratio")
+    logp = model.compile_logp(vars=[w_rv], jacobian=False)
+    g_of = model.compile_fn(model.replace_rvs_by_values([model["membership_g"]])[0], inputs=[model.rvs_to_values[w_rv], model.rvs_to_values[a_rv]],
+                            on_unused_input="ignore")
+    rng = np.random.default_rng(8)
+    for a in ([0.1, 0.4, 2.0], [3.0, 0.7, 1.2]):
+        a = np.array(a)
+        w = rng.normal(scale=1.5, size=(6, 2))
+        point = {**model.initial_point(), "membership_w": w, "membership_concentration_log__": np.log(a)}
+        s = np.sqrt(polygamma(1, a[:-1]) + polygamma(1, a[-1]))
+        g = softmax(np.column_stack([digamma(a[:-1]) - digamma(a[-1]) + s * w, np.zeros(6)]), axis=1)
+        np.testing.assert_allclose(g_of({k: point[k] for k in ('membership_w', 'membership_concentration_log__')}), g,
+                                   rtol=1e-10)
+        expected = sum(dirichlet.logpdf(row, a) for row in g) + np.log(g).sum() + 6 * np.log(s).sum()
+        np.testing.assert_allclose(logp(point), expected, rtol=1e-10)
+
+
+def test_dirichlet_standardized_prior_draws_are_dirichlet_and_unit_scale():
+    """Forward draws of membership_g are Dirichlet(a) (PIT of g_1 under Beta(a_1, a_2 + a_3) uniform), and w's
+    prior scale does not depend on a (the funnel taken out): SD 1 at a = 0.1 and at a = 5, where the raw
+    log-ratio SDs are 14 and 0.6."""
+    import pymc as pm
+    from scipy.stats import beta, kstest
+    from bayesmix.latent.dirichlet import standardized_draws
+    mm = _dirichlet_gom()
+    a, g = pm.draw([mm.model["membership_concentration"], mm.model["membership_g"]], draws=1500, random_seed=4)
+    np.testing.assert_allclose(g.sum(-1), 1.0, atol=1e-12)
+    u = beta.cdf(g[:, :, 0], a[:, :1], a[:, 1:].sum(1, keepdims=True))
+    assert kstest(u.ravel(), "uniform").pvalue > 0.01
+    rng = np.random.default_rng(1)
+    for conc in (0.1, 5.0):
+        w = standardized_draws(np.full(3, conc), np.zeros(2), rng=rng, size=(20_000,))
+        np.testing.assert_allclose(w.mean(0), 0.0, atol=0.05)
+        np.testing.assert_allclose(w.std(0), 1.0, atol=0.05)
+
+
+def test_relabeling_a_dirichlet_membership_reads_w_back():
+    """A class permutation of a Dirichlet-GoM draw permutes a and g; w (no class axis) is read back so that
+    (a', w') gives g' -- a point of the model, not the old w next to the new a."""
+    from bayesmix.inference.labels import permute_variables
+    from bayesmix.latent.dirichlet import memberships_from
+    mm = _dirichlet_gom()
+    rng = np.random.default_rng(3)
+    a, w = rng.uniform(0.2, 3.0, size=(1, 2, 3)), rng.normal(size=(1, 2, 6, 2))
+    g = _evaluate(memberships_from(pt.as_tensor(w), pt.as_tensor(a[..., None, :])))
+    perms = np.array([[[2, 0, 1], [1, 0, 2]]])  # (chain, draw, K): new class k takes old class perm[k]
+    cd = ("chain", "draw")
+    out = permute_variables({"membership_concentration": (cd + ("class",), a),
+                             "membership_w": (cd + ("unit", "membership_ratio"), w),
+                             "membership_g": (cd + ("unit", "class"), g)}, perms, "class", mm)
+    for d, perm in enumerate(perms[0]):
+        np.testing.assert_allclose(out["membership_concentration"][1][0, d], a[0, d, perm])
+        np.testing.assert_allclose(out["membership_g"][1][0, d], g[0, d][:, perm])
+    regenerated = _evaluate(memberships_from(pt.as_tensor(out["membership_w"][1]),
+                                             pt.as_tensor(out["membership_concentration"][1][..., None, :])))
+    np.testing.assert_allclose(regenerated, out["membership_g"][1], rtol=1e-9)
 
 @pytest.mark.parametrize("n_classes, perm", [(2, [1, 0]), (3, [2, 0, 1]), (3, [1, 0, 2])])
 def test_relabeling_a_restricted_membership_keeps_the_same_model_point(n_classes, perm):

@@ -187,6 +187,8 @@ def permute_variables(variables: dict, perms: np.ndarray, dim: str = "class", mm
         out.pop(name)
     if mm is not None and mm.latent is not None:
         _keep_factor_sign(mm.latent, out, dim)
+        if dim == "class":
+            mm.latent.permuted(variables, out, perms, _permute)
     return out
 
 

@@ -311,6 +311,11 @@ class LatentEffects:
         """Where NUTS starts z (None: at 0); a non-normal block overrides it."""
         return None
 
+    def permuted(self, before: dict, after: dict, perms: np.ndarray, permute) -> None:
+        """Relabeling hook: fix up this block's variables in ``after`` (name -> (dims, array)) after a class
+        permutation of ``before``; ``permute(array, perms, axis)`` permutes a class axis. Nothing here."""
+        return None
+
     # --------------------------------------------------------- integration
     def rule(self, method: str, points: int | None, seed: int = 0):
         """Quadrature nodes (Q, n_dims) and log-weights (Q,) for integrating over z.

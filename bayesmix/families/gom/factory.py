@@ -15,7 +15,7 @@ The item classes are summed out per response (:class:`~bayesmix.structure.ItemCl
 over :mod:`bayesmix.marginal.item`); the membership is integrated like any
 latent block: quadrature over u_j / eta_j for ML and the per-person
 ``log_likelihood`` (LOO), sampled by NUTS. For the Dirichlet form NUTS samples
-g_j directly (a PyMC Dirichlet per person); ML and ``log_likelihood``
+g_j through its standardized log-ratios (``membership_w``); ML and ``log_likelihood``
 integrate it by importance sampling (:class:`DirichletMembership`), whose Monte
 Carlo error :func:`integration_error` reports.
 
@@ -158,7 +158,9 @@ def gom(
     - ``"restricted"``: alpha_kj = alpha_k + lambda_k eta_j (eq. 35),
       ``membership_loading``; equals the logistic-normal form for K = 2;
     - ``"dirichlet"``: g_j ~ Dirichlet(a), ``membership_concentration`` a
-      (prior Gamma(2, 2)), sampled as ``membership_g`` by NUTS and integrated by
+      (prior Gamma(2, 2)), ``membership_g`` sampled by NUTS through its
+      standardized log-ratios ``membership_w`` (exact; no funnel in a, see
+      :class:`~bayesmix.latent.dirichlet.DirichletMembership`) and integrated by
       importance sampling for ML (``integration={"method": "monte-carlo",
       "points": 1000, "seed": 0}`` by default; see :class:`DirichletMembership`).
 
