@@ -385,9 +385,14 @@ def _item_factor_em(mm, integration=None):
     return em_irt.build(mm, integration)
 
 
+def _membership_em(mm, integration=None):
+    from . import em_gom
+    return em_gom.build(mm, integration)
+
+
 #: the EMs that serve ML starts, tried in order: ``build(mm, integration) -> EM object or None``
 #: (:func:`register_em` adds one; an EM object has ``run_batch``, ``n_units`` and optionally ``seed_starts``)
-EM_BUILDERS: list = [_categorical_em, _chain_em, _nested_em, _item_factor_em]
+EM_BUILDERS: list = [_categorical_em, _chain_em, _nested_em, _item_factor_em, _membership_em]
 
 
 def register_em(build):
@@ -407,7 +412,9 @@ def em_for(mm, integration: dict | None = None):
     eq. 24-26) of binary / nominal items, :class:`~.em_irt.ItemFactorEM`
     (Bock-Aitkin) for the 2PL / 3PL models whose family gives an item-factor
     form (:meth:`bayesmix.MixtureModel.item_factor_form`), on the quadrature
-    rule of ``integration``. An EM object may offer
+    rule of ``integration``, :class:`~.em_gom.MembershipEM` for the
+    logistic-normal and restricted GoM whose family gives a membership form
+    (:meth:`bayesmix.MixtureModel.membership_form`). An EM object may offer
     ``seed_starts(rng, tol, distinct=)``: starts from the solutions of smaller
     models (section 10), which :func:`_multistart` adds to the random starts
     (:data:`NESTED_STARTS`).
