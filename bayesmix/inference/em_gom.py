@@ -127,6 +127,12 @@ class MembershipEM:
     #: the initial stage runs SQUAREM too (:func:`.optimize._multistart`): a map costs an E step over
     #: nodes x patterns x items, as the IRT EM's
     accelerate_initial = True
+    #: the initial stage runs ``initial_iterations`` maps (25), not :data:`.optimize.EM_INITIAL_FACTOR` x as many,
+    #: and the final stage is L-BFGS-B's alone: a map costs about what a gradient of the pattern density does
+    #: (N = 1,000 x 17, K = 2: ~6 ms) and EM needs ~1,000 of them to converge where L-BFGS-B needs ~100
+    #: (benchmarks/bench_gom_em.py)
+    initial_factor = 1
+    final_iterations = 0
 
     def __init__(self, form: MembershipForm, nodes: np.ndarray, log_weights: np.ndarray):
         self.form = form
@@ -138,6 +144,8 @@ class MembershipEM:
         patterns = response_patterns(self.kernels)
         self.weights = np.bincount(patterns.inverse, minlength=patterns.n_patterns).astype(float)
         self.onehots = [np.asarray(kernel.onehot3[patterns.representative], dtype=float) for kernel in self.kernels]
+        #: (I, P, C) per kernel: the item-major one-hots of the batched products of the E and M steps
+        self.item_onehots = [np.ascontiguousarray(onehot.transpose(1, 0, 2)) for onehot in self.onehots]
         self.valid = [kernel.valid for kernel in self.kernels]  # (I, C)
         bounds = np.cumsum([0] + [onehot.shape[1] for onehot in self.onehots])
         self.item_slices = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
@@ -179,8 +187,9 @@ class MembershipEM:
 
     def item_probs(self, tables: list[np.ndarray]) -> np.ndarray:
         """P(y_pi | k) of each pattern's responses, (P, I, K); 1 for a missing response."""
-        return np.exp(np.concatenate([np.einsum("pic,kic->pik", onehot, table)
-                                      for onehot, table in zip(self.onehots, tables)], axis=1))
+        # (I, P, C) @ (I, C, K) -> (I, P, K): one batched product per kernel
+        logs = [np.matmul(onehot, table.transpose(1, 2, 0)) for onehot, table in zip(self.item_onehots, tables)]
+        return np.exp(np.concatenate(logs, axis=0).transpose(1, 0, 2))
 
     def _estep(self, beta: np.ndarray, tables: list[np.ndarray], counts: bool = True):
         """LL, and with ``counts`` the expected responses per (pattern, item, class) S (P, I, K) and per
@@ -259,8 +268,9 @@ class MembershipEM:
             ll, expected, by_node = self._estep(beta, tables)
             lls.append(ll)
             betas.append(self.m_membership(beta, by_node))
-            for j, (onehot, valid, items) in enumerate(zip(self.onehots, self.valid, self.item_slices)):
-                counts = np.einsum("pik,pic->kic", expected[:, items], onehot)
+            by_item = expected.transpose(1, 2, 0)  # (I, K, P)
+            for j, (onehot, valid, items) in enumerate(zip(self.item_onehots, self.valid, self.item_slices)):
+                counts = np.matmul(by_item[items], onehot).transpose(1, 0, 2)  # (K, I, C)
                 tables_out[j].append(log_table_from_counts(counts, valid))
         return [np.stack(betas), *(np.stack(t) for t in tables_out)], np.array(lls)
 
