@@ -105,23 +105,29 @@ def test_em_steps_never_decrease_the_loglik(models, name):
 
 @pytest.mark.parametrize("name", ["ln2-mixed", "restricted3-binary"])
 def test_em_reaches_the_gradient_optimum(models, name, monkeypatch):
-    """EM alone to convergence is a maximum of the model's likelihood (L-BFGS-B from it gains < 1e-6) at least as
-    high as fit_ml's by gradient starts only (no EM) less 1e-6."""
+    """EM's optima are the gradient optimizer's: started at fit_ml's optimum (gradient starts only, no EM) EM stays
+    there (it gains < 1e-4: L-BFGS-B stops up to ~1e-5 short on the flat membership SD); run to convergence from random starts it ends where L-BFGS-B gains < 1e-6; for the
+    unimodal K = 2 case its best equals fit_ml's LL (1e-6)."""
     m = models[name]
     em = optimize.em_for(m)
     monkeypatch.setattr(optimize, "EM_WARMUP", False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ml = m.fit_ml(starts=(4, 2), seed=2, progressbar=False)
+    tol = 1e-13 * em.n_units
+    (_,), (at_ml,), (stayed,) = em.run_batch([ml.point], 20000, tol=tol, accelerate=True)
+    assert stayed and -1e-9 * abs(at_ml) <= at_ml - ml.loglik < 1e-4
     starts = [m.random_start(np.random.default_rng(s)) for s in range(3)]
-    values, lls, converged = em.run_batch(starts, 20000, tol=1e-13 * em.n_units, accelerate=True)
+    values, lls, converged = em.run_batch(starts, 20000, tol=tol, accelerate=True)
     assert converged.all()
-    best = int(np.argmax(lls))
-    assert lls[best] >= ml.loglik - 1e-6
     flat = objective.flat_model(m)
-    polished = minimize(flat.value_and_grad("loglik"), flat.to_theta(values[best]), jac=True, method="L-BFGS-B",
-                        bounds=flat.bounds, options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000})
-    assert -polished.fun - lls[best] < 1e-6
+    fun = flat.value_and_grad("loglik")
+    for value, ll in zip(values, lls):
+        polished = minimize(fun, flat.to_theta(value), jac=True, method="L-BFGS-B", bounds=flat.bounds,
+                            options={"ftol": 1e-15, "gtol": 1e-9, "maxiter": 2000})
+        assert -polished.fun - ll < 1e-6
+    if name == "ln2-mixed":
+        assert lls.max() >= ml.loglik - 1e-6
 
 
 def test_fit_ml_uses_the_em_and_other_gom_models_do_not(mixed, models):
