@@ -28,7 +28,7 @@ from scipy.special import expit
 from ..patterns import response_patterns
 from .objective import LOGIT_BOUND
 
-__all__ = ["CategoricalEM", "supported", "log_softmax", "iterate", "log_table_from_counts"]
+__all__ = ["CategoricalEM", "supported", "log_softmax", "iterate", "log_table_from_counts", "form_and_rule"]
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -182,6 +182,26 @@ def log_table_from_counts(counts: np.ndarray, valid: np.ndarray) -> np.ndarray:
     p = np.where(valid, np.clip(p, P_MIN, None), 0.0)
     p = p / p.sum(axis=-1, keepdims=True)
     return np.where(valid, np.log(np.where(valid, p, 1.0)), 0.0)
+
+
+def form_and_rule(mm, hook: str, integration: dict | None = None):
+    """(form, nodes (Q, D), log-weights (Q,)) for an EM on the model's own fixed quadrature rule, or None.
+
+    ``form`` is what the model's hook method ``hook`` (e.g. ``item_factor_form``, ``membership_form``)
+    returns; None when it returns None, without a latent block, under adaptive quadrature and for
+    rules whose weights are graphs of parameters (importance sampling).
+    """
+    method = getattr(mm, hook, None)
+    form = method() if method is not None else None
+    if form is None or mm.latent is None:
+        return None
+    settings = mm.settings(integration)
+    if settings.get("adaptive"):
+        return None
+    nodes, logw = mm.rule(settings)
+    if not isinstance(logw, np.ndarray) or np.ndim(nodes) != 2:
+        return None
+    return form, np.asarray(nodes, float), np.asarray(logw, float)
 
 
 #: SQUAREM's step-length cap starts at 1 and is multiplied (divided) by this factor after a step that

@@ -35,7 +35,7 @@ from typing import Callable
 import numpy as np
 
 from ..patterns import response_patterns
-from .em import P_MIN, iterate, log_softmax, log_table_from_counts
+from .em import P_MIN, form_and_rule, iterate, log_softmax, log_table_from_counts
 
 __all__ = ["MembershipForm", "MembershipEM", "build"]
 
@@ -101,18 +101,11 @@ def build(mm, integration: dict | None = None):
     None also under adaptive quadrature, importance-weighted rules (weights that are graphs of
     parameters) and rules not symmetric in each dimension.
     """
-    hook = getattr(mm, "membership_form", None)
-    form = hook() if hook is not None else None
-    if form is None or mm.latent is None:
+    found = form_and_rule(mm, "membership_form", integration)
+    if found is None:
         return None
-    settings = mm.settings(integration)
-    if settings.get("adaptive"):
-        return None
-    nodes, logw = mm.rule(settings)
-    if not isinstance(logw, np.ndarray) or np.ndim(nodes) != 2 or np.shape(nodes)[1] != form.free.shape[1]:
-        return None
-    nodes, logw = np.asarray(nodes, float), np.asarray(logw, float)
-    if not _symmetric(nodes, logw):
+    form, nodes, logw = found
+    if nodes.shape[1] != form.free.shape[1] or not _symmetric(nodes, logw):
         return None
     return MembershipEM(form, nodes, logw)
 
