@@ -4,7 +4,7 @@
 Data as ``bench_gom.py``: ``simulate_gom`` with ``asb_like_profiles`` (17 binary items shaped
 like section 7's ASB items), logistic-normal membership alpha = -1, Var(alpha_1j) = 2^2 (K - 1
 independent logits), seed 1. One process: the model is built and its PyTensor functions compiled
-by an untimed warm-up fit, then ``m.fit_ml(starts=S, seed=1)`` runs ``--repeats`` times with the
+by an untimed warm-up fit, then (``em_gom.ENABLED = True``) ``m.fit_ml(starts=S, seed=1)`` runs ``--repeats`` times with the
 EM (:mod:`bayesmix.inference.em_gom`) and without it (``optimize.EM_WARMUP = False``: the
 gradient initial stage of before), interleaved (EM first in even repeats), so both see the same
 load and do the same number of starts. Recorded per run: CPU seconds of the process
@@ -44,7 +44,9 @@ def main(argv=None) -> dict:
 
     import bayesmix as bm
     from bayesmix.datasets.simulate_gom import asb_like_profiles, simulate_gom
-    from bayesmix.inference import optimize
+    from bayesmix.inference import em_gom, optimize
+
+    em_gom.ENABLED = True  # opt in (off by default); the runs without it set optimize.EM_WARMUP = False
 
     k = args.n_classes
     sim = simulate_gom(args.n_units, args.n_items, k, profiles=asb_like_profiles(args.n_items, k),

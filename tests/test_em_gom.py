@@ -40,6 +40,12 @@ def _mixed_gom(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
 TYPES = {"o": "ordinal", "n": "nominal"}
 
 
+@pytest.fixture(autouse=True)
+def gom_em_enabled(monkeypatch):
+    """The GoM EM serves starts when enabled (off by default: slower than the gradient starts at N >= 3,000)."""
+    monkeypatch.setattr(em_gom, "ENABLED", True)
+
+
 @pytest.fixture(scope="module")
 def mixed():
     return _mixed_gom()
@@ -149,3 +155,5 @@ def test_fit_ml_uses_the_em_and_other_gom_models_do_not(mixed, models):
     for model in refused:
         assert optimize.em_for(model) is None
     assert bm.lca(data, items, 2, item_types=TYPES).membership_form() is None
+    em_gom.ENABLED = False  # the default (the fixture restores it): a fresh model's starts are the gradient's
+    assert optimize.em_for(bm.gom(data, items, 2, item_types=TYPES)) is None
