@@ -43,7 +43,8 @@ __all__ = ["MembershipForm", "MembershipEM", "build"]
 #: serve ``fit_ml``'s starts (:func:`.optimize.em_for`). Off by default: measured (benchmarks/bench_gom_em.py,
 #: K = 2, 20 starts, whole fit_ml, load ~18) it saves CPU at N = 1,000 x 17 (5.8 vs 7.2 s, median of 3) but costs
 #: more at N = 3,000 (7.2 vs 4.7 s) and at section 7's N = 7,326 (12.9 vs 4.2 s): an EM map costs about a gradient
-#: of the pattern density, and the gradient starts need few. Set True to use it.
+#: of the pattern density, and the gradient starts need few. The restricted K = 3 at N = 1,000 gained (23.9 vs
+#: 37.8 s, and an LL 0.68 higher that the gradient starts missed). Set True to use it.
 ENABLED = False
 #: Newton steps of the membership M step (each halved until the expected complete-data LL rises)
 M_STEPS = 3
