@@ -592,6 +592,27 @@ class MixtureModel:
         """
         return None
 
+    def membership_form(self):
+        """The model as a grade-of-membership model with membership logits alpha + Lambda z (None: it is not one).
+
+        A hook (:mod:`bayesmix.inference.em_gom`): a family whose likelihood is
+        eq. 28-30 with a logistic-normal or one-factor membership (eq. 34-35) of
+        categorical items returns a :class:`~bayesmix.inference.em_gom.MembershipForm`
+        mapping its free variables to and from (alpha, Lambda)
+        (:meth:`bayesmix.families.gom.GoMModel.membership_form`).
+
+        Returns
+        -------
+        MembershipForm or None
+            None here: the model is not such a GoM.
+
+        Examples
+        --------
+        >>> bm.lca(df, items, 2).membership_form() is None   # doctest: +SKIP
+        True
+        """
+        return None
+
     def profiles(self, fit, ci_prob: float | None = None, **kwargs) -> pd.DataFrame:
         """See :func:`bayesmix.results.profiles`."""
         from .results import profiles

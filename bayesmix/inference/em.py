@@ -28,7 +28,7 @@ from scipy.special import expit
 from ..patterns import response_patterns
 from .objective import LOGIT_BOUND
 
-__all__ = ["CategoricalEM", "supported", "log_softmax", "iterate"]
+__all__ = ["CategoricalEM", "supported", "log_softmax", "iterate", "log_table_from_counts", "form_and_rule"]
 
 
 def log_softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -141,12 +141,7 @@ class CategoricalEM:
         by_class = post.reshape(-1, post.shape[-1])  # (S*K, P)
         new_tables = []
         for onehot, shape, valid in zip(self.flat_onehots, self.shapes, self.valid):
-            counts = (by_class @ onehot).reshape(*batch, n_classes, *shape)  # (..., K, I, C)
-            totals = counts.sum(axis=-1, keepdims=True)
-            p = np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 1.0 / valid.sum(-1, keepdims=True))
-            p = np.where(valid, np.clip(p, P_MIN, None), 0.0)
-            p = p / p.sum(axis=-1, keepdims=True)
-            new_tables.append(np.where(valid, np.log(np.where(valid, p, 1.0)), 0.0))
+            new_tables.append(log_table_from_counts((by_class @ onehot).reshape(*batch, n_classes, *shape), valid))
         return new_tables
 
     def run(self, values: dict, iterations: int, tol: float = 0.0, accelerate: bool = False) -> tuple[dict, float]:
@@ -174,6 +169,39 @@ class CategoricalEM:
         lls = np.atleast_1d(self.loglik(log_pi, tables))
         return ([self.to_values(log_pi[s], [table[s] for table in tables]) for s in range(len(values_list))],
                 lls, converged)
+
+
+def log_table_from_counts(counts: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Closed-form M step of categorical items: expected counts (..., K, I, C) -> log P(y_i = c | k).
+
+    Relative frequencies over each item's valid categories (uniform where a class has no expected
+    response), floored at :data:`P_MIN` and renormalized; invalid categories hold 0 (as the EM tables).
+    """
+    totals = counts.sum(axis=-1, keepdims=True)
+    p = np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 1.0 / valid.sum(-1, keepdims=True))
+    p = np.where(valid, np.clip(p, P_MIN, None), 0.0)
+    p = p / p.sum(axis=-1, keepdims=True)
+    return np.where(valid, np.log(np.where(valid, p, 1.0)), 0.0)
+
+
+def form_and_rule(mm, hook: str, integration: dict | None = None):
+    """(form, nodes (Q, D), log-weights (Q,)) for an EM on the model's own fixed quadrature rule, or None.
+
+    ``form`` is what the model's hook method ``hook`` (e.g. ``item_factor_form``, ``membership_form``)
+    returns; None when it returns None, without a latent block, under adaptive quadrature and for
+    rules whose weights are graphs of parameters (importance sampling).
+    """
+    method = getattr(mm, hook, None)
+    form = method() if method is not None else None
+    if form is None or mm.latent is None:
+        return None
+    settings = mm.settings(integration)
+    if settings.get("adaptive"):
+        return None
+    nodes, logw = mm.rule(settings)
+    if not isinstance(logw, np.ndarray) or np.ndim(nodes) != 2:
+        return None
+    return form, np.asarray(nodes, float), np.asarray(logw, float)
 
 
 #: SQUAREM's step-length cap starts at 1 and is multiplied (divided) by this factor after a step that

@@ -35,7 +35,7 @@ import numpy as np
 from scipy.special import expit, log_expit, log_ndtr, logit, ndtr
 
 from ..patterns import response_patterns
-from .em import iterate
+from .em import form_and_rule, iterate
 from .objective import LOGIT_BOUND
 
 __all__ = ["ItemFactorForm", "ItemFactorEM", "build"]
@@ -96,17 +96,11 @@ def build(mm, integration: dict | None = None):
     None also for adaptive quadrature, rules that are graphs of parameters and
     latent blocks of more than one dimension.
     """
-    hook = getattr(mm, "item_factor_form", None)
-    form = hook() if hook is not None else None
-    if form is None or mm.latent is None:
+    found = form_and_rule(mm, "item_factor_form", integration)
+    if found is None or found[1].shape[1] != 1:
         return None
-    settings = mm.settings(integration)
-    if settings.get("adaptive"):
-        return None
-    nodes, logw = mm.rule(settings)
-    if not isinstance(logw, np.ndarray) or np.ndim(nodes) != 2 or np.shape(nodes)[1] != 1:
-        return None
-    return ItemFactorEM(mm, form, np.asarray(nodes, float)[:, 0], np.asarray(logw, float))
+    form, nodes, logw = found
+    return ItemFactorEM(mm, form, nodes[:, 0], logw)
 
 
 def _log_cdf(x, link):

@@ -385,9 +385,16 @@ def _item_factor_em(mm, integration=None):
     return em_irt.build(mm, integration)
 
 
+def _membership_em(mm, integration=None):
+    from . import em_gom
+    return em_gom.build(mm, integration)
+
+
 #: the EMs that serve ML starts, tried in order: ``build(mm, integration) -> EM object or None``
-#: (:func:`register_em` adds one; an EM object has ``run_batch``, ``n_units`` and optionally ``seed_starts``)
-EM_BUILDERS: list = [_categorical_em, _chain_em, _nested_em, _item_factor_em]
+#: (:func:`register_em` adds one; an EM object has ``run_batch``, ``n_units`` and optionally ``seed_starts``,
+#: ``accelerate_initial``, ``initial_factor`` (for :data:`EM_INITIAL_FACTOR`) and ``final_iterations`` (a cap on
+#: :data:`EM_FINAL_ITERATIONS`; 0: the final stage is L-BFGS-B's alone))
+EM_BUILDERS: list = [_categorical_em, _chain_em, _nested_em, _item_factor_em, _membership_em]
 
 
 def register_em(build):
@@ -407,7 +414,9 @@ def em_for(mm, integration: dict | None = None):
     eq. 24-26) of binary / nominal items, :class:`~.em_irt.ItemFactorEM`
     (Bock-Aitkin) for the 2PL / 3PL models whose family gives an item-factor
     form (:meth:`bayesmix.MixtureModel.item_factor_form`), on the quadrature
-    rule of ``integration``. An EM object may offer
+    rule of ``integration``, :class:`~.em_gom.MembershipEM` for the
+    logistic-normal and restricted GoM whose family gives a membership form
+    (:meth:`bayesmix.MixtureModel.membership_form`). An EM object may offer
     ``seed_starts(rng, tol, distinct=)``: starts from the solutions of smaller
     models (section 10), which :func:`_multistart` adds to the random starts
     (:data:`NESTED_STARTS`).
@@ -465,7 +474,8 @@ def em_finish(em, em_starts: list, flat, candidates: list, iterations: int = EM_
     tested equal to the model's to 1e-8), which only counts replications.
     """
     from_em = [j for j, start in enumerate(em_starts) if start is not None]
-    if em is None or not from_em:
+    iterations = min(iterations, getattr(em, "final_iterations", iterations))  # an EM may leave the rest to L-BFGS-B
+    if em is None or not from_em or iterations <= 0:
         return {}
     near, lls, converged = em.run_batch([em_starts[j] for j in from_em], iterations,
                                         tol=EM_FINAL_TOL * max(1.0, em.n_units), accelerate=EM_ACCELERATE)
@@ -696,7 +706,7 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     what = "LL" if kind == "loglik" else "log-posterior"
     if em is not None and n_initial + len(seeded):  # random (and seeded) starts: closed-form EM steps, all at once
         origins = [mm.random_start(rng) for _ in range(n_initial)] + seeded
-        values, lls, _ = em.run_batch(origins, EM_INITIAL_FACTOR * initial_iterations,
+        values, lls, _ = em.run_batch(origins, getattr(em, "initial_factor", EM_INITIAL_FACTOR) * initial_iterations,
                                       tol=EM_FINAL_TOL * max(1.0, em.n_units),
                                       accelerate=getattr(em, "accelerate_initial", False))
         stage1 = [(-ll, flat.to_theta(start), start, _origin(flat, origin))

@@ -4,9 +4,10 @@ from ...datasets.simulate_gom import simulate_gom
 from ...registry import Family, register
 from . import sbc
 from .factory import MEMBERSHIPS, gom
+from .model import GoMModel
 from .results import integration_error, membership_curves, membership_scores
 
-__all__ = ["gom", "MEMBERSHIPS", "membership_scores", "integration_error", "membership_curves"]
+__all__ = ["gom", "GoMModel", "MEMBERSHIPS", "membership_scores", "integration_error", "membership_curves"]
 
 
 def _example(seed: int):

@@ -49,6 +49,7 @@ from ...kernels import build_kernels
 from ...latent import LatentEffects
 from ...latent.dirichlet import DIRICHLET_POINTS, DirichletMembership, MeanMembership, check_dirichlet_method
 from ...model import MixtureModel
+from .model import GoMModel
 from ...options import check_integration
 from ...parameters import create
 from ...priors import PriorSet
@@ -301,7 +302,7 @@ def gom(
                                 shared_log_membership_at=shared, tables_at=tables)
         structure.add_potential()
     prior_set.check_unused()
-    mm = MixtureModel(
+    mm = GoMModel(
         model=model, data=encoded, kernels=kernels, class_model=class_model, class_labels=labels,
         structure=structure, name="gom",
         options={"call": call, "membership": membership, "link": link,
