@@ -20,18 +20,19 @@ NOTEBOOKS = sorted(CASE_STUDIES.glob("*.ipynb"))
 
 #: the kernel's environment: fast mode, one thread
 KERNEL_ENV = {"BAYESMIX_FAST": "1", "OMP_NUM_THREADS": "1"}
-#: notebooks whose kernel runs with no C compiler (BAYESMIX_COMPILE_MODE=PY: bayesmix's functions and PyMC's
-#: sampler in Python thunks). CI starts with an empty compile cache; for these two, compiling the fast-mode
-#: models to C cost more CPU than it saved (cold cache, CPU-s: section 4's first fit cell 205 with C, 83 in
-#: Python; the general model notebook 148 against 124). Where NUTS runs longer, Python thunks cost more than
-#: C's compile (section 2/5 110 with C against 128; section 8-9 237 against over 314, stopped there): those
-#: stay on the default (auto); the others were not measured (benchmarks/results/suite_cold_20261207.csv).
-PY_NOTEBOOKS = frozenset({"section4_lta", "general_model_bfi_sem"})
+#: notebooks whose kernel keeps the default compile mode (auto: bayesmix's functions above
+#: ``bayesmix._compile.PY_LIMIT`` and PyMC's sampler in C); every other fast-mode kernel runs with
+#: BAYESMIX_COMPILE_MODE=PY (Python thunks, no C compiler). CI starts with an empty compile cache, where
+#: compiling a fast-mode model to C costs more than its faster evaluations save. Cold cache, equal work, CPU-s
+#: (benchmarks/results/notebook_fast_cpu_20261207.csv): section 2/5 103 auto against 77 PY, section 6 118 / 82,
+#: section 7 91 / 48. Section 8-9 stays auto: its FMA-GoM ML functions (above PY_LIMIT) repay their C compile
+#: (the whole notebook in PY: over 314 CPU-s against 237); its fast-mode NUTS runs in Python (``mode="PY"``).
+AUTO_NOTEBOOKS = frozenset({"section8_9_fma_3pl"})
 
 
 def kernel_env(stem: str) -> dict:
     """The environment variables the fast-mode kernel of notebook ``stem`` runs with."""
-    return {**KERNEL_ENV, "BAYESMIX_COMPILE_MODE": "PY" if stem in PY_NOTEBOOKS else "auto"}
+    return {**KERNEL_ENV, "BAYESMIX_COMPILE_MODE": "auto" if stem in AUTO_NOTEBOOKS else "PY"}
 
 
 #: test file -> the notebooks it executes in fast mode (balanced by cold CPU seconds)
