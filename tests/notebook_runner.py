@@ -3,7 +3,8 @@
 The notebooks are split over three test files because ``make test`` runs ``--dist loadfile``: a file runs
 on one worker, and the seven notebooks in one file (about 800 CPU-s with an empty compile cache) kept one
 worker busy for 13 minutes while the other had finished. :data:`GROUPS` assigns each notebook to one file
-(about 270 CPU-s each, cold; benchmarks/results/suite_durations_20261207.csv);
+(cold, CPU-s: section 4 + 6 ~185, section 8-9 ~240 alone (estimated), the other four ~180;
+benchmarks/results/notebook_fast_cpu_20261207.csv);
 ``test_notebooks.py::test_every_notebook_runs_in_exactly_one_file`` checks the assignment covers all.
 """
 
@@ -26,7 +27,8 @@ KERNEL_ENV = {"BAYESMIX_FAST": "1", "OMP_NUM_THREADS": "1"}
 #: compiling a fast-mode model to C costs more than its faster evaluations save. Cold cache, equal work, CPU-s
 #: (benchmarks/results/notebook_fast_cpu_20261207.csv): section 2/5 103 auto against 77 PY, section 6 118 / 82,
 #: section 7 91 / 48. Section 8-9 stays auto: its FMA-GoM ML functions (above PY_LIMIT) repay their C compile
-#: (the whole notebook in PY: over 314 CPU-s against 237); its fast-mode NUTS runs in Python (``mode="PY"``).
+#: (the whole notebook in PY: over 314 CPU-s against 237), and so does its NUTS of the 3PL (its cell in Python:
+#: 163 CPU-s for 2 x 60 iterations of depth <= 5, in C 122 for 2 x 120 of depth <= 10).
 AUTO_NOTEBOOKS = frozenset({"section8_9_fma_3pl"})
 
 
@@ -37,9 +39,9 @@ def kernel_env(stem: str) -> dict:
 
 #: test file -> the notebooks it executes in fast mode (balanced by cold CPU seconds)
 GROUPS = {
-    "test_notebooks.py": ("section4_lta", "workflow_election"),
-    "test_notebooks_fma.py": ("section8_9_fma_3pl", "section6_within_between"),
-    "test_notebooks_tables.py": ("section2_5_tables2_3", "general_model_bfi_sem", "section7_gom"),
+    "test_notebooks.py": ("section4_lta", "section6_within_between"),
+    "test_notebooks_fma.py": ("section8_9_fma_3pl",),
+    "test_notebooks_tables.py": ("section2_5_tables2_3", "general_model_bfi_sem", "section7_gom", "workflow_election"),
 }
 
 
