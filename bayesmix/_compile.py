@@ -17,14 +17,15 @@ call at all: :func:`sampler_mode`); ``CVM`` (C) or ``NUMBA`` always that
 PyTensor mode. Otherwise the NUTS samplers compile the model themselves (see
 :mod:`bayesmix.inference.sampling`): C for PyMC's sampler, numba for nutpie.
 
-Two of the fast-mode notebooks run under ``PY`` in the tests
+The fast-mode notebooks run under ``PY`` in the tests, all but section 8-9
 (``tests/notebook_runner.py``): CI starts from an empty compile cache, where
-compiling C can cost more than it saves at fast-mode sizes (not where NUTS
-runs longer: Python thunks cost ~3x per evaluation). Measured with an
+compiling C costs more than it saves at fast-mode sizes once NUTS runs few,
+short trees (2 x (30 + 30) iterations, tree depth <= 5). Measured with an
 empty cache (section 4's two-level LTA, N = 400, 15 x 15 trapezoid nodes,
 load 10-24, CPU seconds): ``fit_ml`` 130 s with C against 21 s in Python;
 PyMC NUTS 2 x (60 + 60) 75-92 s with C against 62 s
-(``benchmarks/results/suite_cold_20261207.csv``).
+(``benchmarks/results/suite_cold_20261207.csv``); whole notebooks in
+``benchmarks/results/notebook_fast_cpu_20261207.csv``.
 """
 
 from __future__ import annotations
