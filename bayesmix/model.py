@@ -365,7 +365,8 @@ class MixtureModel:
         own = self.structure.work_size(self.settings(integration), len(self.data.items), self.n_classes)
         if own is not None:
             return own
-        nodes = len(self.rule(integration)[0])
+        from .inference.quadrature import n_nodes
+        nodes = n_nodes(self.rule(integration)[0])
         per_node = self.structure.node_work(len(self.data.items), self.n_classes)  # less: patterns / tables
         return per_unit * nodes if per_node is None else per_unit + nodes * per_node
 

@@ -1,7 +1,8 @@
 """Numerical integration over standardized random effects z ~ N(0, I_D).
 
 The three Mplus methods of section 10: Gauss-Hermite, trapezoid (Mplus
-default) and Monte Carlo. A rule is a set of nodes (Q, D) on the z scale with
+default) and Monte Carlo (``"gauss-jacobi"`` is the Dirichlet membership's own
+rule, :meth:`bayesmix.latent.DirichletMembership.rule`). A rule is a set of nodes (Q, D) on the z scale with
 log-weights (Q,) summing to one; multi-dimensional rules are product grids
 (Gauss-Hermite, trapezoid). The integrated log-likelihood of cluster j is
 log sum_q w_q exp(f_j(z_q)), with f the same conditional log-likelihood that
@@ -16,7 +17,7 @@ import numpy as np
 import pytensor.tensor as pt
 from scipy.stats import norm
 
-METHODS = ("gauss-hermite", "trapezoid", "monte-carlo")
+METHODS = ("gauss-hermite", "trapezoid", "monte-carlo", "gauss-jacobi")
 TRAPEZOID_RANGE = 5.0
 #: default method: measured on sai_lta (28 studies of ~42 persons, random-intercept LCA) the
 #: non-adaptive trapezoid rule was within 4e-6 of the converged LL at 30 points, Gauss-Hermite
@@ -33,6 +34,10 @@ def rule(method: str = DEFAULT_METHOD, points: int | None = None, dim: int = 1, 
     """Nodes (Q, D) and log-weights (Q,) for E[g(z)], z ~ N(0, I_D)."""
     if method not in METHODS:
         raise ValueError(f"integration={method!r} is unknown; use one of {METHODS}.")
+    if method == "gauss-jacobi":
+        raise ValueError("integration method 'gauss-jacobi' integrates a Dirichlet membership "
+                         "(bm.gom(..., membership='dirichlet')); normal latent effects take 'trapezoid', "
+                         "'gauss-hermite' or 'monte-carlo'.")
     if points is None:
         points = default_points(dim) if method != "monte-carlo" else 500
     if points < 1:
@@ -51,6 +56,12 @@ def rule(method: str = DEFAULT_METHOD, points: int | None = None, dim: int = 1, 
     grid = np.array(list(itertools.product(x1, repeat=dim)))
     logw = np.array([sum(c) for c in itertools.product(logw1, repeat=dim)])
     return grid.reshape(-1, dim), logw
+
+
+def n_nodes(nodes) -> int:
+    """Number of nodes Q of a rule's (Q, D) nodes: an array, or a graph with a static first axis."""
+    shape = getattr(getattr(nodes, "type", None), "shape", None)
+    return int(shape[0]) if shape is not None else len(nodes)
 
 
 def node_posterior(conditional_loglik_at_nodes, log_weights):

@@ -176,7 +176,8 @@ class ItemClasses(Structure):
         if not self.exact(settings):
             if settings.get("adaptive") or self.patterns is None:
                 return None
-            nodes = len(self.latent.rule(settings["method"], settings["points"], settings.get("seed", 0))[0])
+            from ..inference.quadrature import n_nodes
+            nodes = n_nodes(self.latent.rule(settings["method"], settings["points"], settings.get("seed", 0))[0])
             return self.n_units * n_items * n_classes + nodes * self.patterns.n_patterns * n_items
         return len(self._eta_rule(settings)[0]) * self.n_units * n_items * (n_items + 3) // 2
 

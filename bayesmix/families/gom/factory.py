@@ -16,8 +16,9 @@ over :mod:`bayesmix.marginal.item`); the membership is integrated like any
 latent block: quadrature over u_j / eta_j for ML and the per-person
 ``log_likelihood`` (LOO), sampled by NUTS. For the Dirichlet form NUTS samples
 g_j through its standardized log-ratios (``membership_w``); ML and ``log_likelihood``
-integrate it by importance sampling (:class:`DirichletMembership`), whose Monte
-Carlo error :func:`integration_error` reports.
+integrate it exactly (p(y_j | g) is a polynomial in g: a Gauss-Jacobi rule in the
+stick-breaking coordinates, :class:`DirichletMembership`) or by importance sampling
+(``method="monte-carlo"``), whose Monte Carlo error :func:`integration_error` reports.
 
 LCA is nested: it is the GoM with C_ij = C_j (eq. 16), the limit of an
 infinite membership variance; the 2-class GoM has one parameter more
@@ -47,7 +48,8 @@ from ...constraints import constrained_model
 from ...data import encode, numeric_matrix
 from ...kernels import build_kernels
 from ...latent import LatentEffects
-from ...latent.dirichlet import DIRICHLET_POINTS, DirichletMembership, MeanMembership, check_dirichlet_method
+from ...latent.dirichlet import (DIRICHLET_POINTS, DirichletMembership, MeanMembership, check_dirichlet_method,
+                                 check_gauss_jacobi_points, gauss_jacobi_points)
 from ...model import MixtureModel
 from .model import GoMModel
 from ...options import check_integration
@@ -108,7 +110,7 @@ def _item_covariate_terms(data: pd.DataFrame, items: Sequence[str], covariates: 
     return [(c, t) for c, targets in pairs.items() for t in targets]
 
 
-def _check(n_classes, membership, covariates, integration, item_covariates=None) -> dict:
+def _check(n_classes, membership, covariates, integration, item_covariates=None, n_items: int = 1) -> dict:
     if item_covariates and membership == "dirichlet":
         raise ValueError("item_covariates (section 7's item-specific membership effects) need "
                          "membership='logistic-normal' or 'restricted'; the Dirichlet membership has no regression.")
@@ -122,10 +124,14 @@ def _check(n_classes, membership, covariates, integration, item_covariates=None)
                              "'restricted'; the Dirichlet membership has no regression.")
         given = dict(integration or {})
         if given.get("adaptive"):
-            raise ValueError("adaptive quadrature does not apply to a Dirichlet membership (importance sampling); "
-                             "drop integration['adaptive'].")
-        check_dirichlet_method(given.get("method", "monte-carlo"))
-        integration = {"method": "monte-carlo", "points": DIRICHLET_POINTS, "seed": 0, **given}
+            raise ValueError("adaptive quadrature does not apply to a Dirichlet membership (an exact Gauss-Jacobi "
+                             "rule, or importance sampling); drop integration['adaptive'].")
+        method = given.get("method", "gauss-jacobi")
+        check_dirichlet_method(method)
+        points = gauss_jacobi_points(n_items) if method == "gauss-jacobi" else DIRICHLET_POINTS
+        integration = {"method": method, "points": points, "seed": 0, **given}
+        if method == "gauss-jacobi" and isinstance(n_classes, (int, np.integer)):
+            check_gauss_jacobi_points(int(integration["points"]), int(n_classes))
     return check_integration(integration)
 
 
@@ -161,9 +167,11 @@ def gom(
     - ``"dirichlet"``: g_j ~ Dirichlet(a), ``membership_concentration`` a
       (prior Gamma(2, 2)), ``membership_g`` sampled by NUTS through its
       standardized log-ratios ``membership_w`` (exact; no funnel in a, see
-      :class:`~bayesmix.latent.dirichlet.DirichletMembership`) and integrated by
-      importance sampling for ML (``integration={"method": "monte-carlo",
-      "points": 1000, "seed": 0}`` by default; see :class:`DirichletMembership`).
+      :class:`~bayesmix.latent.dirichlet.DirichletMembership`) and integrated
+      exactly for ML and ``log_likelihood`` by a Gauss-Jacobi product rule in the
+      stick-breaking coordinates (``integration={"method": "gauss-jacobi",
+      "points": ceil((I + 2) / 2)}`` by default, (points)^(K-1) nodes); importance
+      sampling with ``integration={"method": "monte-carlo", "points": 1000, "seed": 0}``.
 
     ``integration``: quadrature over u_j / eta_j for ML and the per-person
     ``log_likelihood`` (default trapezoid, 30 points per dimension in 1-D, 15
@@ -242,7 +250,8 @@ def gom(
     >>> ml = m.fit_ml(start=lca, seed=1)         # section 7: start at the LCA solution   # doctest: +SKIP
     """
     call = {"factory": "gom", "arguments": dict(locals())}  # to rebuild: save/load, predict (issue 13)
-    integration = _check(n_classes, membership, covariates, integration, item_covariates)
+    integration = _check(n_classes, membership, covariates, integration, item_covariates,
+                         n_items=len(items) if isinstance(items, Sequence) else 1)
     terms = _item_covariate_terms(data, items, covariates, item_covariates) if isinstance(data, pd.DataFrame) else []
     term_columns = list(dict.fromkeys(c for c, _ in terms))
     person = list(covariates or [])
@@ -270,10 +279,11 @@ def gom(
         by_item = pt.concatenate([kernel.loglik_by_item() for kernel in kernels], axis=-2)  # (N, I, K)
         shared = None
         if membership == "dirichlet":
-            latent = DirichletMembership(labels, n)
+            latent = DirichletMembership(labels, n, n_items=len(items))
             latent.build(prior_set)
             class_model = MeanMembership(n_classes, latent)
             log_membership = lambda z: pt.log(latent.values(z))  # noqa: E731
+            shared = log_membership  # a node g_q (Q, 1, K) is the same for every person: the pattern path
         else:
             class_model = ClassModel(n_classes, encoded.covariates, encoded.covariate_names)
             for name, values in class_model.coords(labels).items():

@@ -16,6 +16,7 @@ from ..._compile import function
 from ...curves import curves_at
 from ...evaluate import POSTERIOR_MEAN_ALIAS, as_fit, interval, interval_arguments, parameter_draws
 from ...model import MixtureModel
+from ...inference.quadrature import n_nodes
 
 
 def _points(mm: MixtureModel, fit, max_draws: int) -> list[dict]:
@@ -32,7 +33,7 @@ def _node_function(mm: MixtureModel, integration: dict | None):
         nodes, logw = mm.rule(settings)
         z = pt.as_tensor(nodes[:, None, :])
         rvs = [rv for rv in mm.model.free_RVs if rv.name not in mm.integrated]
-        outputs = [mm.structure.conditional_loglik(z), pt.as_tensor(logw) + pt.zeros(len(nodes)),
+        outputs = [mm.structure.conditional_loglik(z), pt.as_tensor(logw) + pt.zeros(n_nodes(nodes)),
                    mm.structure.membership(z)]
         mm._cache[key] = ([rv.name for rv in rvs], function(rvs, outputs))
     return mm._cache[key]
