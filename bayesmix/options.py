@@ -16,6 +16,8 @@ from .inference.quadrature import DEFAULT_METHOD, METHODS
 
 CLASS_LEVELS = ("within", "between")
 INTEGRATION_KEYS = ("method", "points", "seed", "adaptive")
+#: the rules of normal latent effects (every method but the Dirichlet membership's Gauss-Jacobi rule)
+NORMAL_METHODS = tuple(m for m in METHODS if m != "gauss-jacobi")
 
 
 def check_class_level(class_level: str) -> None:
@@ -58,16 +60,22 @@ def check_clusters(cluster_index: np.ndarray, cluster: str, *, n_between_classes
                              f"identified from the within-cluster variation: drop {names}.")
 
 
-def check_integration(integration: Mapping[str, Any] | None) -> dict:
-    """Complete and validate a quadrature setting: default trapezoid, points per dimension."""
+def check_integration(integration: Mapping[str, Any] | None, methods: Sequence[str] = NORMAL_METHODS) -> dict:
+    """Complete and validate a quadrature setting: default trapezoid, points per dimension.
+
+    ``methods``: the accepted methods (default: the rules of normal latent effects; the
+    Dirichlet membership's ``"gauss-jacobi"`` is accepted where the model's own rule checks it).
+    """
     if integration is not None and not isinstance(integration, Mapping):
         raise ValueError(f"integration must be a dict such as {{'method': 'trapezoid', 'points': 30}}, "
                          f"got {integration!r}.")
     given = dict(integration or {})
     check_keys(given, INTEGRATION_KEYS, "integration")
     out = {"method": DEFAULT_METHOD, "points": None, **given}
-    if out["method"] not in METHODS:
-        raise ValueError(f"integration method {out['method']!r} is unknown; use one of {METHODS}.")
+    if out["method"] not in methods:
+        raise ValueError(f"integration method {out['method']!r} is unknown; use one of {tuple(methods)}"
+                         + ("" if "gauss-jacobi" in methods else " ('gauss-jacobi' integrates a Dirichlet "
+                            "membership, bm.gom(..., membership='dirichlet'))") + ".")
     points = out["points"]
     if points is not None and (isinstance(points, bool) or not isinstance(points, (int, np.integer)) or points < 1):
         raise ValueError(f"integration points must be an integer >= 1 (per dimension), got {points!r}.")

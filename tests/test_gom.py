@@ -144,10 +144,111 @@ def test_integrated_loglik_equals_numpy_quadrature(small_gom):
     np.testing.assert_allclose(ll, expected, rtol=0, atol=1e-6)
 
 
+def _beta_quad(h, alpha: float, beta: float) -> float:
+    """int_0^1 h(v) Beta(v | alpha, beta) dv by QUADPACK's QAWS (the singular weight v^(alpha-1) (1-v)^(beta-1))."""
+    from scipy.special import betaln
+    value = sci_integrate.quad(h, 0.0, 1.0, weight="alg", wvar=(alpha - 1.0, beta - 1.0), epsabs=0.0,
+                               epsrel=1e-12, limit=200)[0]
+    return value / np.exp(betaln(alpha, beta))
+
+
+def _dirichlet_brute_force(y: np.ndarray, p1: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """log int prod_{i observed} (g' p1[:, i])^y (1 - g' p1[:, i])^(1-y) Dir(g | a) dg per person, K = 2 or 3,
+    by adaptive numerical integration over the stick-breaking coordinates (quad in quad)."""
+    def lik(j, g):
+        pi = g @ p1
+        return np.prod(np.where(np.isnan(y[j]), 1.0, np.where(y[j] == 1, pi, 1.0 - pi)))
+
+    out = []
+    for j in range(len(y)):
+        if len(a) == 2:
+            out.append(_beta_quad(lambda v: lik(j, np.array([v, 1.0 - v])), a[0], a[1]))
+        else:
+            inner = lambda v1: _beta_quad(  # noqa: E731
+                lambda v2: lik(j, np.array([v1, v2 * (1 - v1), (1 - v1) * (1 - v2)])), a[1], a[2])
+            out.append(_beta_quad(inner, a[0], a[1] + a[2]))
+    return np.log(out)
+
+
+def _dirichlet_moments(y: np.ndarray, p1: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """The same log-likelihoods as an exact polynomial: prod_{i observed} sum_k g_k q_ik expanded into monomials
+    g^m (non-negative coefficients, item by item) and E[g^m] = prod_k (a_k)^(m_k rising) / (A)^(|m| rising)."""
+    from scipy.special import gammaln
+    out = []
+    for j in range(len(y)):
+        coef = {(0,) * len(a): 1.0}
+        for i in np.flatnonzero(~np.isnan(y[j])):
+            q = p1[:, i] if y[j, i] == 1 else 1.0 - p1[:, i]
+            new: dict = {}
+            for m, c in coef.items():
+                for k in range(len(a)):
+                    key = m[:k] + (m[k] + 1,) + m[k + 1:]
+                    new[key] = new.get(key, 0.0) + c * q[k]
+            coef = new
+        log_moment = lambda m: (gammaln(a + m) - gammaln(a)).sum() + gammaln(a.sum()) - gammaln(a.sum() + sum(m))  # noqa: E731
+        out.append(np.log(sum(c * np.exp(log_moment(np.array(m))) for m, c in coef.items())))
+    return np.array(out)
+
+
+@pytest.mark.parametrize("a", [[0.6, 0.9], [0.04, 0.02], [60.0, 80.0], [0.3, 0.05, 2.0], [0.03, 0.05, 0.02],
+                               [50.0, 70.0, 90.0]])
+def test_dirichlet_gauss_jacobi_loglik_is_brute_force(a):
+    """The default Dirichlet rule (Gauss-Jacobi in the stick-breaking coordinates) is exact: the per-person LL equals
+    adaptive numerical integration (quad; the Dirichlet-moment expansion of the polynomial p(y_j | g) where nested
+    quad is slow, K = 3 at a >= 50) to 1e-8 (relative), with missing responses, at a <= 0.05 and a >= 50 (issue 26)."""
+    a = np.array(a)
+    k = len(a)
+    sim = simulate_gom(8, 4, k, membership="dirichlet", concentration=[0.5] * k, seed=7)
+    data = sim.data.copy()
+    data.iloc[0, 1] = np.nan
+    data.iloc[3, [0, 2]] = np.nan
+    mm = bm.gom(data, sim.items, k, membership="dirichlet")
+    assert mm.integration["method"] == "gauss-jacobi" and mm.integration["points"] == 3  # ceil((4 + 2) / 2)
+    point = {"binary_logit": norm.ppf(np.clip(sim.truth["profiles"], 0.01, 0.99)), "membership_concentration": a}
+    ll = _point_function(mm, mm.integrated_loglik())(point)
+    y, p1 = data.to_numpy(float), norm.cdf(point["binary_logit"])
+    moments = _dirichlet_moments(y, p1, a)
+    expected = moments if k == 3 and a.min() > 1 else _dirichlet_brute_force(y, p1, a)
+    assert np.all(np.isfinite(ll))
+    np.testing.assert_allclose(ll, expected, rtol=1e-8, atol=0)
+    np.testing.assert_allclose(moments, expected, rtol=1e-8, atol=0)
+
+
+@pytest.mark.parametrize("a", [[0.7, 0.4, 1.3], [0.03, 0.05, 0.02], [50.0, 70.0, 90.0]])
+def test_dirichlet_gauss_jacobi_gradient_is_finite_differences(a):
+    """d LL / d (profiles, concentration) of the Gauss-Jacobi rule (nodes and weights graphs of a through eigh)
+    equals central finite differences to 1e-6 (relative), finite at a <= 0.05 and a >= 50."""
+    import pytensor.tensor as pt
+    sim = simulate_gom(20, 5, 3, membership="dirichlet", concentration=[0.5] * 3, seed=3)
+    data = sim.data.copy()
+    data.iloc[2, 4] = np.nan
+    mm = bm.gom(data, sim.items, 3, membership="dirichlet")
+    rvs = [rv for rv in mm.model.free_RVs if rv.name not in mm.integrated]
+    total = mm.integrated_loglik().sum()
+    fn = function(rvs, [total, *pt.grad(total, rvs)])
+    point = [norm.ppf(np.clip(sim.truth["profiles"], 0.01, 0.99)), np.array(a)]
+    assert [rv.name for rv in rvs] == ["binary_logit", "membership_concentration"]
+    _, *grads = fn(*point)
+    for which, grad in enumerate(grads):
+        assert np.all(np.isfinite(grad))
+        fd = np.zeros_like(grad)
+        for index in np.ndindex(grad.shape):
+            h = 1e-5 * max(1.0, abs(point[which][index]))
+            values = []
+            for sign in (1, -1):
+                moved = [p.copy() for p in point]
+                moved[which][index] += sign * h
+                values.append(fn(*moved)[0])
+            fd[index] = (values[0] - values[1]) / (2 * h)
+        np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-6 * np.abs(fd).max())
+
+
 def test_dirichlet_loglik_equals_numpy_monte_carlo():
-    """Dirichlet GoM: the importance-sampled LL = a direct numpy Monte Carlo over g ~ Dir(a) within the stated error."""
+    """Dirichlet GoM: the importance-sampled LL = a direct numpy Monte Carlo over g ~ Dir(a) within the stated
+    error, and the exact Gauss-Jacobi LL lies within both Monte Carlo errors."""
     sim = simulate_gom(30, 6, 2, membership="dirichlet", concentration=[0.6, 0.9], seed=7)
-    mm = bm.gom(sim.data, sim.items, 2, membership="dirichlet", integration={"points": 4000, "seed": 3})
+    mm = bm.gom(sim.data, sim.items, 2, membership="dirichlet",
+                integration={"method": "monte-carlo", "points": 4000, "seed": 3})
     point = {"binary_logit": norm.ppf(np.clip(sim.truth["profiles"], 0.01, 0.99)),
              "membership_concentration": np.array([0.6, 0.9])}
 
@@ -164,6 +265,10 @@ def test_dirichlet_loglik_equals_numpy_monte_carlo():
     direct_se = ratio.std() / np.sqrt(len(g))
     assert report["mc_se"] < 0.5
     assert abs(direct.sum() - ll) < 4 * np.hypot(report["mc_se"], direct_se)
+    exact = bm.gom(sim.data, sim.items, 2, membership="dirichlet")
+    exact_ll = _point_function(exact, exact.integrated_loglik())(point).sum()
+    assert abs(exact_ll - ll) < 4 * report["mc_se"] and abs(exact_ll - direct.sum()) < 4 * direct_se
+    assert integration_error(exact, point)["quadrature_error"] < 1e-9  # doubling the points changes nothing
 
 
 @pytest.fixture(scope="module")
@@ -266,6 +371,10 @@ def test_bad_options_are_refused(no_model_building):
         bm.gom(data, list(data), 1)
     with pytest.raises(ValueError, match="importance sampling"):
         bm.gom(data, list(data), 2, membership="dirichlet", integration={"method": "trapezoid"})
+    with pytest.raises(ValueError, match="per stick-breaking coordinate"):
+        bm.gom(data, list(data), 3, membership="dirichlet", integration={"points": 4000})
+    with pytest.raises(ValueError, match="'gauss-jacobi' integrates a Dirichlet membership"):
+        bm.gom(data, list(data), 2, integration={"method": "gauss-jacobi"})
     data["x"] = np.arange(20.0)
     with pytest.raises(ValueError, match="covariates on the membership"):
         bm.gom(data, list(data)[:4], 2, membership="dirichlet", covariates=["x"])
@@ -273,9 +382,9 @@ def test_bad_options_are_refused(no_model_building):
 
 def test_dirichlet_nuts_samples_membership_directly():
     """NUTS samples g_j ~ Dirichlet(a) per person (through membership_w); the per-person log_likelihood integrates
-    it by importance nodes."""
+    it exactly (Gauss-Jacobi)."""
     sim = simulate_gom(50, 8, 2, membership="dirichlet", profiles=PROFILES[:, :8], concentration=[0.5, 0.8], seed=4)
-    mm = bm.gom(sim.data, sim.items, 2, membership="dirichlet", integration={"points": 200})
+    mm = bm.gom(sim.data, sim.items, 2, membership="dirichlet")
     idata = mm.sample(draws=80, tune=80, chains=2, sampler="pymc", random_seed=2, progressbar=False, starts=1)
     g = idata["posterior"]["membership_g"]
     assert g.dims[-2:] == ("unit", "class")
@@ -288,7 +397,7 @@ def test_dirichlet_nuts_samples_membership_directly():
 
 def _dirichlet_gom(n_classes=3, n=6):
     data = pd.DataFrame(np.random.default_rng(2).integers(0, 2, size=(n, 4)), columns=list("ABCD"))
-    return bm.gom(data, list("ABCD"), n_classes, membership="dirichlet", integration={"points": 50})
+    return bm.gom(data, list("ABCD"), n_classes, membership="dirichlet")
 
 
 def test_dirichlet_standardized_memberships_have_the_dirichlet_density():

@@ -54,6 +54,7 @@ def check_latent(mm, latent: Any, integration: Mapping[str, Any] | None) -> dict
     ``latent="integrated"``, None for ``"sampled"``.
     """
     from ..options import check_integration
+    from .quadrature import METHODS
     if not isinstance(latent, str) or latent not in LATENT_OPTIONS:
         raise ValueError(f"sample(latent={latent!r}) is unknown; use 'sampled' (NUTS samples the latent effects, "
                          f"the default) or 'integrated' (NUTS samples the structural parameters, the latent effects "
@@ -68,7 +69,7 @@ def check_latent(mm, latent: Any, integration: Mapping[str, Any] | None) -> dict
                          f"integrate (its classes are already summed out); use latent='sampled' (the default).")
     if integration is not None:
         check_integration({k: v for k, v in dict(integration).items() if k != "adaptive"}
-                          if isinstance(integration, Mapping) else integration)
+                          if isinstance(integration, Mapping) else integration, METHODS)
     settings = mm.settings(dict(integration) if isinstance(integration, Mapping) else None)
     if settings.get("adaptive"):
         raise ValueError("sample(latent='integrated', integration={'adaptive': True}): adaptive quadrature moves "

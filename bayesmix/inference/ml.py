@@ -173,9 +173,10 @@ FIT_ARGUMENTS = ("starts", "seed", "tol", "integration", "start", "progressbar")
 def check_fit_keywords(kwargs, method: str, integration=None) -> None:
     """Unknown keywords of ``fit_ml`` / ``fit_map`` (public names in the message) and ``integration`` keys."""
     from ..options import check_integration, check_keywords
+    from .quadrature import METHODS
     check_keywords(kwargs, FIT_EXTRAS + ("extra_starts",), method, FIT_ARGUMENTS + FIT_EXTRAS)
     if integration is not None:
-        check_integration(integration)
+        check_integration(integration, METHODS)  # the model's rule refuses a method its latent block lacks
 
 
 def fit_ml(mm, starts=20, *, seed=None, tol: float = 1e-3, integration: dict | None = None,

@@ -48,7 +48,7 @@ from ...constraints import constrained_model
 from ...data import encode, numeric_matrix
 from ...kernels import build_kernels
 from ...latent import LatentEffects
-from ...latent.dirichlet import (DIRICHLET_POINTS, DirichletMembership, MeanMembership, check_dirichlet_method,
+from ...latent.dirichlet import (DIRICHLET_METHODS, DIRICHLET_POINTS, DirichletMembership, MeanMembership, check_dirichlet_method,
                                  check_gauss_jacobi_points, gauss_jacobi_points)
 from ...model import MixtureModel
 from .model import GoMModel
@@ -132,6 +132,7 @@ def _check(n_classes, membership, covariates, integration, item_covariates=None,
         integration = {"method": method, "points": points, "seed": 0, **given}
         if method == "gauss-jacobi" and isinstance(n_classes, (int, np.integer)):
             check_gauss_jacobi_points(int(integration["points"]), int(n_classes))
+        return check_integration(integration, DIRICHLET_METHODS)
     return check_integration(integration)
 
 
