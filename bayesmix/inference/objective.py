@@ -170,9 +170,12 @@ class FlatModel:
         """Elements of the largest intermediate, roughly: rows x classes x quadrature nodes."""
         nodes = 1
         if self.mm.cluster_loglik is not None:
-            from .quadrature import rule
-            nodes = len(rule(settings["method"], settings["points"], self.mm.latent.n_effects,
-                             settings.get("seed", 0))[1])
+            from .quadrature import n_nodes, rule
+            if settings["method"] == "gauss-jacobi":  # a latent block's own rule (the Dirichlet membership's)
+                nodes = n_nodes(self.mm.rule(settings)[0])
+            else:
+                nodes = len(rule(settings["method"], settings["points"], self.mm.latent.n_effects,
+                                 settings.get("seed", 0))[1])
         return int(self.mm.data.n_units) * int(self.mm.n_classes) * nodes
 
     @staticmethod

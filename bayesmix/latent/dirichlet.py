@@ -25,6 +25,8 @@ from . import LatentEffects
 DIRICHLET_POINTS = 1000
 #: the Dirichlet membership's rules: exact Gauss-Jacobi (default) and importance sampling
 DIRICHLET_METHODS = ("gauss-jacobi", "monte-carlo")
+#: Gauss-Jacobi nodes are held in [NODE_FLOOR, 1 - NODE_FLOOR] (eigh's absolute error; 1 - v stays positive)
+NODE_FLOOR = 2.0**-53
 #: most nodes a Gauss-Jacobi product rule may have (points ** (K - 1))
 GAUSS_JACOBI_MAX_NODES = 200_000
 
@@ -302,7 +304,7 @@ def beta_gauss_rule(alpha, beta, n: int):
     if n > 1:
         k = pt.arange(1, n, dtype="float64")
         s = 2.0 * k + p + q  # > 0 for k >= 1 (alpha + beta > 0)
-        diag.append((q**2 - p**2) / (s * (s + 2.0)))
+        diag.append((q - p) * (q + p) / (s * (s + 2.0)))
         # k = 1 with (1 + p + q) cancelled (0 / 0 at alpha + beta = 1); k >= 2 the general term
         off2.append(pt.stack([4.0 * (1.0 + p) * (1.0 + q) / ((2.0 + p + q) ** 2 * (3.0 + p + q))]))
         if n > 2:
@@ -315,7 +317,11 @@ def beta_gauss_rule(alpha, beta, n: int):
     off = pt.sqrt(pt.concatenate(off2)) / 2.0
     jacobi = pt.diag(d) + pt.diag(off, 1) + pt.diag(off, -1)
     nodes, vectors = pt.linalg.eigh(jacobi)
-    return nodes, 2.0 * pt.log(pt.abs(vectors[0]))
+    # eigh's nodes carry an absolute error ~1e-16: a node within it of 0 or 1 (a concentration near 0,
+    # the LCA limit) is held inside (0, 1), harmless for the polynomial integrand; weights below 1e-300
+    # (squared) are held there too, so that log and its gradient stay finite
+    nodes = pt.clip(nodes, NODE_FLOOR, 1.0 - NODE_FLOOR)
+    return nodes, 2.0 * pt.log(pt.maximum(pt.abs(vectors[0]), 1e-150))
 
 
 def stick_breaking_rule(a, n_classes: int, points: int):
