@@ -6,6 +6,7 @@ Usage (from the repository root)::
     .venv/bin/python benchmarks/gom_dirichlet_exact.py recovery --out benchmarks/results/gom_dirichlet_exact_recovery.json
     .venv/bin/python benchmarks/gom_dirichlet_exact.py sbc --out benchmarks/results/gom_dirichlet_exact_sbc.json
     .venv/bin/python benchmarks/gom_dirichlet_exact.py cost --out benchmarks/results/gom_dirichlet_exact_cost.json
+    .venv/bin/python benchmarks/gom_dirichlet_exact.py nuts --out benchmarks/results/gom_dirichlet_exact_nuts.json
 
 - ``recovery``: ``simulate_gom`` (K = 2, 17 binary items, default profiles) at known
   concentrations a = (0.5, 0.2), (2, 1), (0.1, 0.1), N = 1,500, seeds 1-3; ``fit_ml(starts=4,
@@ -19,6 +20,9 @@ Usage (from the repository root)::
 - ``cost``: CPU seconds per log-likelihood + gradient evaluation (compiled, mean of 5 after a
   warm call) at N = 7,326 x 17 binary items (``asb_like_profiles``; K = 2 and 3) and on bfi's
   2,800 x 25 ordinal items (K = 2 and 3), per rule, side by side in one process.
+- ``nuts``: NUTS with the memberships integrated exactly (``latent="integrated"``) vs sampled
+  (standardized log-ratios w) on 3 data sets of the SBC case's size (30 persons x 5 items, SBC fit
+  settings): CPU s per fit, min bulk ESS, max R-hat.
 
 Each run prints and writes one JSON object. Not a test: nothing imports this file.
 """
@@ -172,16 +176,56 @@ def cost(args) -> dict:
     return {"rows": rows}
 
 
+def nuts(args) -> dict:
+    """sample(latent="integrated") (exact rule) vs the sampled w form on gom_dirichlet SBC-size data sets."""
+    import arviz as az
+    from bayesmix import sbc
+    rows = []
+    case = sbc.make_case("gom_dirichlet", n_units=30, n_items=5)
+    rng = np.random.default_rng([2026, 0])
+    draws = sbc.prior_draws(case.build(case.template(np.random.default_rng([2026, 1]))), 20, seed=2026000)
+    done = 0
+    for theta in draws:
+        data = case.simulate(theta, rng)
+        try:
+            case.build(data)
+        except ValueError:
+            continue
+        for latent in ("sampled", "integrated"):
+            mm = case.build(data)
+            start = time.process_time()
+            idata = mm.sample(draws=100, tune=200, chains=2, sampler="pymc", cores=1, random_seed=done + 1,
+                              progressbar=False, starts=3, latent=latent)
+            cpu = time.process_time() - start
+            post = idata["posterior"].dataset[["membership_concentration", "binary_logit"]]
+            ess = az.ess(post, method="bulk")
+            rhat = az.rhat(post)
+            row = {"data_set": done, "latent": latent, "cpu_seconds": round(cpu, 1),
+                   "min_ess_bulk": float(min(float(ess[v].min()) for v in ess.data_vars)),
+                   "ess_bulk_concentration": [float(x) for x in np.ravel(ess["membership_concentration"])],
+                   "max_rhat": float(max(float(rhat[v].max()) for v in rhat.data_vars)),
+                   "divergences": int(idata["sample_stats"]["diverging"].sum()),
+                   "load": round(os.getloadavg()[0], 1)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        done += 1
+        if done == args.data_sets:
+            break
+    return {"settings": "pymc NUTS 2 chains x (200 tune + 100 draws), 3-start mode search, 30 persons x 5 items",
+            "rows": rows}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["recovery", "sbc", "cost"])
+    parser.add_argument("what", choices=["recovery", "sbc", "cost", "nuts"])
     parser.add_argument("--out")
+    parser.add_argument("--data-sets", type=int, default=3)
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     start = time.time()
     result = {"what": args.what, "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "load_before": round(os.getloadavg()[0], 1),
-              **{"recovery": recovery, "sbc": sbc_refits, "cost": cost}[args.what](args)}
+              **{"recovery": recovery, "sbc": sbc_refits, "cost": cost, "nuts": nuts}[args.what](args)}
     result["wall_seconds"] = round(time.time() - start, 1)
     result["load_after"] = round(os.getloadavg()[0], 1)
     text = json.dumps(result, indent=1)

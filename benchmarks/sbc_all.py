@@ -73,8 +73,8 @@ PLAN: dict[str, tuple[dict, int]] = {
     "gom_restricted_integrated": ({"case": "gom_restricted", "n_units": 50, "n_items": 5,
                                    "fit": {"latent": "integrated"}}, 10),
     "fma_gom_integrated": ({"case": "fma_gom", "n_units": 40, "n_items": 5, "fit": {"latent": "integrated"}}, 10),
-    # Dirichlet memberships integrated by importance sampling (the 1,000 fixed nodes of ML, weights a graph of the
-    # concentration): the same structural posterior up to the importance-sampling error
+    # Dirichlet memberships integrated exactly (the Gauss-Jacobi rule of ML, nodes and weights graphs of the
+    # concentration; importance sampling before 2026-12-07 evening): the same structural posterior
     "gom_dirichlet_integrated": ({"case": "gom_dirichlet", "n_units": 30, "n_items": 5,
                                   "fit": {"latent": "integrated"}}, 10),
 }

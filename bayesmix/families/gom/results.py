@@ -61,7 +61,11 @@ def membership_scores(mm: MixtureModel, fit, ci_prob: float | None = None, integ
     The posterior of g_j given y_j at the parameters of ``fit`` (an ML
     result), or pooled over up to ``max_draws`` posterior draws (a NUTS /
     Laplace DataTree), by the quadrature / importance nodes of the model's
-    ``integration``. Rows: persons; columns (class, statistic).
+    ``integration``. Rows: persons; columns (class, statistic). With the
+    Dirichlet membership's default Gauss-Jacobi rule the estimate is exact (the
+    default points integrate g_k p(y_j | g) exactly) but the interval's ends are
+    node values, coarse with few nodes: pass ``integration={"method":
+    "monte-carlo", "points": 4000}`` for finer intervals.
     """
     ci_prob, ci_kind = interval_arguments(ci_prob, ci_kind or ("eti" if hdi_prob is None else None), hdi_prob)
     if ci_kind != "eti":
