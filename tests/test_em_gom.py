@@ -138,7 +138,7 @@ def test_fit_ml_uses_the_em_and_other_gom_models_do_not(mixed, models):
     assert fit.converged
     assert isinstance(optimize.em_for(m), em_gom.MembershipEM)
     refused = [
-        bm.gom(data, items, 2, membership="dirichlet", item_types=TYPES),  # importance-sampled membership
+        bm.gom(data, items, 2, membership="dirichlet", item_types=TYPES),  # no EM form (a Dirichlet membership)
         bm.gom(data, items, 2, item_types=TYPES, integration={"adaptive": True}),
         bm.gom(data, items, 2, item_types=TYPES, fixed={"class_intercept[class1]": 0.0}),
         bm.gom(data, items, 2, item_types={"o": "ordinal-restricted", "n": "nominal"}),  # no closed-form M step

@@ -417,6 +417,22 @@ def test_dirichlet_nuts_samples_membership_directly():
 
 
 
+def test_dirichlet_integrated_nuts_uses_the_exact_rule():
+    """sample(latent="integrated") on a Dirichlet GoM: NUTS over (profiles, a) with the memberships integrated by
+    the Gauss-Jacobi rule; the per-person log_likelihood of a draw equals the exact integral at that draw."""
+    sim = simulate_gom(40, 6, 2, membership="dirichlet", profiles=PROFILES[:, :6], concentration=[0.5, 0.8], seed=4)
+    mm = bm.gom(sim.data, sim.items, 2, membership="dirichlet")
+    idata = mm.sample(draws=20, tune=30, chains=1, sampler="pymc", random_seed=3, progressbar=False, starts=1,
+                      latent="integrated", convergence_checks=False)
+    post = idata["posterior"]
+    assert "membership_w" not in post and "membership_g" not in post
+    draw = {name: post[name].isel(chain=0, draw=7).to_numpy() for name in ("binary_logit", "membership_concentration")}
+    stored = np.concatenate([v.isel(chain=0, draw=7).to_numpy().ravel()
+                             for v in idata["log_likelihood"].dataset.data_vars.values()])
+    y, p1 = sim.data.to_numpy(float), norm.cdf(draw["binary_logit"])
+    np.testing.assert_allclose(stored, _dirichlet_moments(y, p1, draw["membership_concentration"]), rtol=1e-8)
+
+
 def _dirichlet_gom(n_classes=3, n=6):
     data = pd.DataFrame(np.random.default_rng(2).integers(0, 2, size=(n, 4)), columns=list("ABCD"))
     return bm.gom(data, list("ABCD"), n_classes, membership="dirichlet")
