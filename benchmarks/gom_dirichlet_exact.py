@@ -165,9 +165,10 @@ def cost(args) -> dict:
             for _ in range(5):
                 value = fn(*point)[0]
             per_eval = (time.process_time() - start) / 5
-            nodes = mm.rule()[1]
+            from bayesmix.inference.quadrature import n_nodes
+            nodes = mm.rule()[0]
             row = {"data": label, "rule": rule, "points": mm.integration["points"],
-                   "nodes": int(getattr(getattr(nodes, "type", None), "shape", (len(nodes),))[0]),
+                   "nodes": n_nodes(nodes),
                    "patterns": None if mm.structure.patterns is None else mm.structure.patterns.n_patterns,
                    "loglik_at_point": float(value), "cpu_s_per_eval": round(per_eval, 4),
                    "compile_and_first_cpu_s": round(compile_cpu, 1), "load": round(os.getloadavg()[0], 1)}
