@@ -178,7 +178,7 @@ def test_results_on_integrated_posterior(gom_run):
 
 
 @pytest.mark.parametrize("k, membership, n", [(2, "logistic-normal", 300), (3, "restricted", 300),
-                                              (3, "logistic-normal", 200)])
+                                              (3, "logistic-normal", 200), (3, "dirichlet", 200)])
 def test_gom_pattern_path_equals_per_person_quadrature(k, membership, n):
     """The per-pattern integral (ItemClasses.pattern_loglik) = the per-person quadrature, per person and gradient."""
     import pytensor
