@@ -534,3 +534,14 @@ def test_relabeling_a_restricted_membership_keeps_the_same_model_point(n_classes
     before = loglik(*[theta[n] for n in names])[0]
     after = loglik(*[value[n] for n in names])[0]
     assert float(after) == pytest.approx(float(before), rel=1e-10)
+
+
+def test_dirichlet_concentration_at_the_lca_limit_has_no_standard_error():
+    """A Dirichlet GoM fitted to LCA data stops at the LCA limit a -> 0 (log a past -15, Mplus' boundary
+    convention for a logit): the concentration is reported at the boundary with SE not available, not as
+    a ~1e-9 SE of a ~1e-12 estimate (issue 26 item 0)."""
+    sim = bm.datasets.simulate_lca(n_units=80, n_items=5, n_classes=2, seed=2)
+    fit = bm.gom(sim.data, sim.items, 2, membership="dirichlet").fit_ml(starts=(8, 2), seed=1, progressbar=False)
+    conc = fit.params.filter(like="membership_concentration", axis=0)
+    assert np.all(conc["estimate"] < 1e-6)
+    assert conc["at_bound"].all() and conc["se"].isna().all() and fit.n_boundary >= 2

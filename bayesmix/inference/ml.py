@@ -314,7 +314,8 @@ def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stackl
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         warnings.warn(
             f"{len(names)} parameter(s) at the boundary (a probability of 0 or 1: a logit beyond +-15, a probit "
-            f"threshold beyond +-5, a probit threshold gap below 1e-4): {shown}. They are held there by the "
+            f"threshold beyond +-5, a probit threshold gap below 1e-4; a log Dirichlet concentration beyond +-15: "
+            f"a GoM's LCA or one-profile limit): {shown}. They are held there by the "
             "optimizer and left out of the information matrix (SE NaN, n/a, as Mplus; so are quantities "
             "derived from them, e.g. transition_effects, R-squared). Common with small "
             "classes or sparse items; if the class is tiny consider fewer classes, or a Bayesian fit "

@@ -120,7 +120,7 @@ class DirichletMembership(LatentEffects):
     def build(self, priors: PriorSet) -> None:
         name = self.name("concentration")  # prefix "membership": the prior's name
         a = priors.create(name, dims="class")
-        register(name, class_dim="class", class_axis=0, bounded=False, latent=self.prefix)
+        register(name, class_dim="class", class_axis=0, latent=self.prefix)
         self.params["concentration"] = a
         model = pm.modelcontext(None)
         labels = list(model.coords["class"])
