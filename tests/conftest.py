@@ -28,6 +28,40 @@ THREAD_ENV = {
 for _name, _value in THREAD_ENV.items():
     os.environ.setdefault(_name, _value)
 
+
+def compile_flags(environ) -> str:
+    """``PYTENSOR_FLAGS`` for the tests (issue 26 item 5; measurements in benchmarks/results/suite_cold_compile_*).
+
+    CI starts from an empty compile cache, where most of a compile-heavy test's time is g++ (a
+    ``fit_ml`` + NUTS test: ~40% of its CPU). Two settings cut it, each unless the environment already
+    sets it (``PYTENSOR_FLAGS`` entries the user gave win; ``BAYESMIX_TEST_GXX=default`` /
+    ``BAYESMIX_TEST_COMPILEDIR=shared`` switch them off):
+
+    - ``gcc__cxxflags=-O1 -g0``: PyTensor builds every module ``-O3 -g``; ``-O1`` without debug
+      information took a third less g++ CPU for the same modules, with evaluations as fast at the
+      tests' sizes (benchmarks/bench_gxx_flags.py). The flags are part of PyTensor's module key, so
+      these modules never mix with ``-O3`` ones in a shared cache.
+    - one compiledir per xdist worker (``compiledir_format`` + ``-gwN``): PyTensor holds a file lock
+      on the compiledir while it runs g++, so with one shared directory the two workers' compiles ran
+      one at a time (one worker sleeping on the lock, its core idle on a 2-core runner); separate
+      directories compile side by side, at the price of building a module both workers need twice.
+    """
+    flags = environ.get("PYTENSOR_FLAGS", "")
+    given = {part.split("=", 1)[0].strip() for part in flags.split(",") if "=" in part}
+    extra = []
+    if environ.get("BAYESMIX_TEST_GXX", "fast") != "default" and "gcc__cxxflags" not in given:
+        extra.append("gcc__cxxflags=-O1 -g0")
+    worker = environ.get("PYTEST_XDIST_WORKER")
+    if worker and environ.get("BAYESMIX_TEST_COMPILEDIR", "per-worker") != "shared" and \
+            not given & {"compiledir", "compiledir_format"}:
+        extra.append("compiledir_format=compiledir_%(short_platform)s-%(processor)s-%(python_version)s-"
+                     f"%(python_bitwidth)s-{worker}")
+    return ",".join([flags] * bool(flags) + extra)
+
+
+# before PyTensor is imported (bayesmix below); children (notebook kernels, CLI runs) inherit it
+os.environ["PYTENSOR_FLAGS"] = compile_flags(os.environ)
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
