@@ -30,7 +30,7 @@ for _name, _value in THREAD_ENV.items():
 
 
 def compile_flags(environ) -> str:
-    """``PYTENSOR_FLAGS`` for the tests (issue 26 item 5; measurements in benchmarks/results/suite_cold_compile_*).
+    """``PYTENSOR_FLAGS`` for the tests (issue 26 item 5; benchmarks/results/suite_cold_compile_20261207.json).
 
     CI starts from an empty compile cache, where most of a compile-heavy test's time is g++ (a
     ``fit_ml`` + NUTS test: ~40% of its CPU). Two settings cut it, each unless the environment already
@@ -38,13 +38,15 @@ def compile_flags(environ) -> str:
     ``BAYESMIX_TEST_COMPILEDIR=shared`` switch them off):
 
     - ``gcc__cxxflags=-O1 -g0``: PyTensor builds every module ``-O3 -g``; ``-O1`` without debug
-      information took a third less g++ CPU for the same modules, with evaluations as fast at the
-      tests' sizes (benchmarks/bench_gxx_flags.py). The flags are part of PyTensor's module key, so
-      these modules never mix with ``-O3`` ones in a shared cache.
-    - one compiledir per xdist worker (``compiledir_format`` + ``-gwN``): PyTensor holds a file lock
-      on the compiledir while it runs g++, so with one shared directory the two workers' compiles ran
-      one at a time (one worker sleeping on the lock, its core idle on a 2-core runner); separate
-      directories compile side by side, at the price of building a module both workers need twice.
+      information took a third less g++ CPU per module (0.77-0.82 -> 0.51-0.54 s); evaluations were up
+      to 13% slower (an LCA at N = 20,000 x 20, benchmarks/bench_gxx_flags.py), not measurably so in the
+      tests (Models 5/6's own CPU 80.5 vs 79.6 s). The flags are part of PyTensor's module key, so these
+      modules never mix with ``-O3`` ones in a shared cache.
+    - one compiledir per xdist worker (``compiledir_format`` + ``-gwN``): PyTensor holds a file lock on
+      the compiledir while it runs g++, so with one shared directory the workers' compiles ran one at a
+      time (a worker waited 28-47% of its time for the lock; on a 2-core runner its core idles);
+      separate directories compile side by side, at the price of building a module both workers need
+      twice (18 of 142 modules, +6% CPU, in the measured pair).
     """
     flags = environ.get("PYTENSOR_FLAGS", "")
     given = {part.split("=", 1)[0].strip() for part in flags.split(",") if "=" in part}
