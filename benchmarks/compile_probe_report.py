@@ -39,7 +39,8 @@ def load(run: Path) -> dict:
     out = {
         "run": run.name,
         "time": dict(zip(timing[0::2], map(float, timing[1::2]))) if timing else None,
-        "uptime_before": (run / "uptime_before.txt").read_text().strip() if (run / "uptime_before.txt").exists() else None,
+        "uptime_before": (run / "uptime_before.txt").read_text().strip()
+        if (run / "uptime_before.txt").exists() else None,
         "uptime_after": (run / "uptime_after.txt").read_text().strip() if (run / "uptime_after.txt").exists() else None,
         "outcome": next((ln.strip("= ") for ln in reversed((run / "pytest.log").read_text().splitlines())
                          if " in " in ln and ("passed" in ln or "failed" in ln)), None)
