@@ -1,8 +1,8 @@
 """g++ flags against compile cost and run cost of the C modules a cold test run builds (issue 26 item 5).
 
 For each flag set, in a fresh PyTensor compiledir (one subprocess each): compile a K = 3 LCA's
-(carcinoma or a simulated N x 20) logp+gradient (``logp_dlogp_function``, CVM: what PyMC's NUTS compiles) and time one evaluation (median wall and mean
-CPU of 200 after warm-up). Reports the process's CPU s, the g++ children's CPU s, modules built, eval ms.
+(carcinoma or a simulated N x 20) logp+gradient (``logp_dlogp_function``, CVM: what PyMC's NUTS
+compiles) and time one evaluation (median wall and mean CPU of 200 after warm-up). Reports the process's CPU s, the g++ children's CPU s, modules built, eval ms.
 usage: python benchmarks/bench_gxx_flags.py [--out results.json] [--units N (simulated LCA, 20 items, K = 3;
 0: carcinoma)] ['<cxxflags>' ...]
 """
