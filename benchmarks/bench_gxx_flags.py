@@ -2,7 +2,8 @@
 
 For each flag set, in a fresh PyTensor compiledir (one subprocess each): compile a K = 3 LCA's
 (carcinoma or a simulated N x 20) logp+gradient (``logp_dlogp_function``, CVM: what PyMC's NUTS
-compiles) and time one evaluation (median wall and mean CPU of 200 after warm-up). Reports the process's CPU s, the g++ children's CPU s, modules built, eval ms.
+compiles) and time one evaluation (median wall and mean CPU of 200 after warm-up). Reports the process's
+CPU s, the g++ children's CPU s, modules built, eval ms.
 usage: python benchmarks/bench_gxx_flags.py [--out results.json] [--units N (simulated LCA, 20 items, K = 3;
 0: carcinoma)] ['<cxxflags>' ...]
 """
