@@ -28,6 +28,42 @@ THREAD_ENV = {
 for _name, _value in THREAD_ENV.items():
     os.environ.setdefault(_name, _value)
 
+
+def compile_flags(environ) -> str:
+    """``PYTENSOR_FLAGS`` for the tests (issue 26 item 5; benchmarks/results/suite_cold_compile_20261207.json).
+
+    CI starts from an empty compile cache, where most of a compile-heavy test's time is g++ (a
+    ``fit_ml`` + NUTS test: ~40% of its CPU). Two settings cut it, each unless the environment already
+    sets it (``PYTENSOR_FLAGS`` entries the user gave win; ``BAYESMIX_TEST_GXX=default`` /
+    ``BAYESMIX_TEST_COMPILEDIR=shared`` switch them off):
+
+    - ``gcc__cxxflags=-O1 -g0``: PyTensor builds every module ``-O3 -g``; ``-O1`` without debug
+      information took a third less g++ CPU per module (0.77-0.82 -> 0.51-0.54 s); evaluations were up
+      to 13% slower (an LCA at N = 20,000 x 20, benchmarks/bench_gxx_flags.py), not measurably so in the
+      tests (Models 5/6's own CPU 80.5 vs 79.6 s). The flags are part of PyTensor's module key, so these
+      modules never mix with ``-O3`` ones in a shared cache.
+    - one compiledir per xdist worker (``compiledir_format`` + ``-gwN``): PyTensor holds a file lock on
+      the compiledir while it runs g++, so with one shared directory the workers' compiles ran one at a
+      time (a worker waited 28-47% of its time for the lock; on a 2-core runner its core idles);
+      separate directories compile side by side, at the price of building a module both workers need
+      twice (18 of 142 modules, +6% CPU, in the measured pair).
+    """
+    flags = environ.get("PYTENSOR_FLAGS", "")
+    given = {part.split("=", 1)[0].strip() for part in flags.split(",") if "=" in part}
+    extra = []
+    if environ.get("BAYESMIX_TEST_GXX", "fast") != "default" and "gcc__cxxflags" not in given:
+        extra.append("gcc__cxxflags=-O1 -g0")
+    worker = environ.get("PYTEST_XDIST_WORKER")
+    if worker and environ.get("BAYESMIX_TEST_COMPILEDIR", "per-worker") != "shared" and \
+            not given & {"compiledir", "compiledir_format"}:
+        extra.append("compiledir_format=compiledir_%(short_platform)s-%(processor)s-%(python_version)s-"
+                     f"%(python_bitwidth)s-{worker}")
+    return ",".join([flags] * bool(flags) + extra)
+
+
+# before PyTensor is imported (bayesmix below); children (notebook kernels, CLI runs) inherit it
+os.environ["PYTENSOR_FLAGS"] = compile_flags(os.environ)
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402

@@ -39,3 +39,32 @@ def test_default_cores_follows_bayesmix_cores(monkeypatch):
         monkeypatch.setenv("BAYESMIX_CORES", bad)
         with pytest.raises(ValueError, match="BAYESMIX_CORES"):
             default_cores(2)
+
+
+def test_compile_settings_cheap_gxx_per_worker_dir_and_the_environment_wins():
+    """conftest.compile_flags: -O1 -g0 and a compiledir per xdist worker, unless the environment says otherwise."""
+    from conftest import compile_flags
+    flags = compile_flags({"PYTEST_XDIST_WORKER": "gw1", "PYTENSOR_FLAGS": "base_compiledir=/tmp/x"})
+    parts = flags.split(",")
+    assert parts[0] == "base_compiledir=/tmp/x" and "gcc__cxxflags=-O1 -g0" in parts
+    assert [p for p in parts if p.startswith("compiledir_format=")][0].endswith("%(python_bitwidth)s-gw1")
+    assert compile_flags({}) == "gcc__cxxflags=-O1 -g0"  # one process: the shared default compiledir
+    assert compile_flags({"PYTEST_XDIST_WORKER": "gw0", "BAYESMIX_TEST_GXX": "default",
+                          "BAYESMIX_TEST_COMPILEDIR": "shared"}) == ""
+    given = "gcc__cxxflags=-O2,compiledir=/tmp/c"
+    assert compile_flags({"PYTEST_XDIST_WORKER": "gw0", "PYTENSOR_FLAGS": given}) == given
+
+
+def test_this_process_and_its_children_compile_with_the_test_settings():
+    """The flags conftest set are PyTensor's here and in a child process (notebook kernels, CLI runs)."""
+    import pytensor
+    parts = os.environ["PYTENSOR_FLAGS"].split(",")
+    fast = "gcc__cxxflags=-O1 -g0" in parts
+    assert (pytensor.config.gcc__cxxflags.split()[:2] == ["-O1", "-g0"]) == fast
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    per_worker = any(p.startswith("compiledir_format=") and p.endswith(f"-{worker}") for p in parts)
+    assert str(pytensor.config.compiledir).endswith(f"-{worker}") == per_worker
+    code = "import pytensor; print(pytensor.config.compiledir, pytensor.config.gcc__cxxflags.split()[:1])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.split()[0] == str(pytensor.config.compiledir), out.stdout + out.stderr
+    assert ("'-O1'" in out.stdout) == fast, out.stdout
