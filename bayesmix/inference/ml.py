@@ -7,6 +7,9 @@ observed information (inverse Hessian of -LL in the unconstrained
 parameters) and the robust sandwich H^-1 (sum_i s_i s_i') H^-1 (MLR, White
 1980) with per-unit scores s_i; parameters on the natural scale and derived
 quantities (class proportions, profile probabilities) get delta-method SEs.
+The Hessian and scores are central differences of the compiled gradient, or,
+where the model's EM offers them (:func:`.optimize.em_information`, e.g. the
+IRT EM by Louis' identity), the EM's exact ones in the same parameters.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from ..parameters import with_full
 from ..results import profile_columns, profile_tensor, proportion_tensor, relative_entropy
 from .diagnostics import ConvergenceWarning
 from .objective import covariances, delta_method, flat_model
-from .optimize import Optimum, StartReport, multistart
+from .optimize import Optimum, StartReport, em_information, multistart
 from .wald import wald_columns
 from .._warn import PACKAGE_FRAMES
 
@@ -326,7 +329,7 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
     _check_adaptive(mm, flat, theta, integration, opt.value)
     boundary = flat.at_bound(theta)
     free = np.flatnonzero(~boundary)
-    cov, cov_r = covariances(flat, theta, free)
+    cov, cov_r = covariances(flat, theta, free, em_information(mm, flat, theta, integration))
 
     labels = flat.labels()
     values, se, se_r = delta_method(flat, "ml_params", list(flat.rvs), theta, cov, cov_r, boundary)
@@ -351,7 +354,7 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None) -> MLResult:
 
     _warn_ml(opt, params, kind="ML")
 
-    (post,) = flat.evaluate("class_probabilities", [mm.class_probability_tensor(integration)], theta)
+    (post,) = flat.evaluate("class_probabilities", lambda: [mm.class_probability_tensor(integration)], theta)
     post_df = pd.DataFrame(post, index=mm.class_index, columns=pd.Index(mm.class_labels, name="class"))
     counts = pd.Series(np.bincount(post.argmax(1), minlength=k), index=mm.class_labels, name="modal_count")
     return MLResult(

@@ -392,8 +392,9 @@ def _membership_em(mm, integration=None):
 
 #: the EMs that serve ML starts, tried in order: ``build(mm, integration) -> EM object or None``
 #: (:func:`register_em` adds one; an EM object has ``run_batch``, ``n_units`` and optionally ``seed_starts``,
-#: ``accelerate_initial``, ``initial_factor`` (for :data:`EM_INITIAL_FACTOR`) and ``final_iterations`` (a cap on
-#: :data:`EM_FINAL_ITERATIONS`; 0: the final stage is L-BFGS-B's alone))
+#: ``information`` (fit_ml's SEs: :func:`em_information`), ``accelerate_initial``, ``initial_factor`` (for
+#: :data:`EM_INITIAL_FACTOR`) and ``final_iterations`` (a cap on :data:`EM_FINAL_ITERATIONS`; 0: the final
+#: stage is L-BFGS-B's alone))
 EM_BUILDERS: list = [_categorical_em, _chain_em, _nested_em, _item_factor_em, _membership_em]
 
 
@@ -426,6 +427,19 @@ def em_for(mm, integration: dict | None = None):
         mm._cache[key] = next((em for em in (build(mm, integration) for build in EM_BUILDERS) if em is not None),
                               None)
     return mm._cache[key]
+
+
+def em_information(mm, flat, theta: np.ndarray, integration: dict | None = None):
+    """(observed information, per-unit scores) in theta from the model's EM, or None (the difference Hessian).
+
+    The hook of ``fit_ml``'s standard errors: an EM object (:func:`em_for`) may offer
+    ``information(theta, flat)`` returning both in the model's own unconstrained parameters
+    (``flat``'s theta, every element, boundary ones included: the caller keeps the free
+    block), or None where it cannot (:meth:`~.em_irt.ItemFactorEM.information`: Louis' identity
+    on the Bock-Aitkin EM's nodes). Without it, :meth:`.objective.FlatModel.hessian` serves.
+    """
+    information = getattr(em_for(mm, integration), "information", None)
+    return None if information is None else information(theta, flat)
 
 
 #: default of ``fit_ml(nested_starts=)``: add the starts an EM offers from smaller models (section 10)
