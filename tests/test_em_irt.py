@@ -243,6 +243,15 @@ def test_information_defers_outside_the_ems_space(sim, monkeypatch):
     outside = flat.to_theta(em.form.from_items(tau, lam, gamma))
     assert em.information(outside, flat) is None
     assert optimize.em_information(m, flat, outside) is None
+    # a 2PL item so steep that P(y = 1 | eta_q) underflows to 0 at the outer nodes: no EM information (non-finite)
+    m2 = MODELS["2pl"](sim.data, sim.items)
+    em2, flat2 = optimize.em_for(m2), objective.flat_model(m2)
+    tau, lam, gamma = em2.from_values(m2.random_start(np.random.default_rng(4)))
+    lam = np.abs(lam)
+    lam[0] = 400.0
+    steep = flat2.to_theta(em2.form.from_items(tau, lam, gamma))
+    assert np.exp(em2.log_probs(em2.from_values(flat2.constrained(steep))[None])[0]).min() == 0.0
+    assert em2.information(steep, flat2) is None
     lca = bm.lca(bm.datasets.load("carcinoma"), list("ABCDEFG"), 2)
     assert not hasattr(optimize.em_for(lca), "information")
     lca_flat = objective.flat_model(lca)

@@ -326,8 +326,9 @@ class ItemFactorEM:
             None (the caller falls back to the difference Hessian) when theta lies outside
             the EM's space (a positive loading below MIN_POSITIVE, a free guessing logit beyond
             +-LOGIT_BOUND), when an element of (tau, lambda, gamma) depends on more than one
-            element of theta, or when the EM's log-likelihood differs from the model's
-            (:data:`INFORMATION_LL_TOL` per unit).
+            element of theta, when the EM's log-likelihood differs from the model's
+            (:data:`INFORMATION_LL_TOL` per unit), or when a response probability underflows
+            to 0 at a node (a non-finite result).
         """
         with _one_blas_thread():  # 30 ms at 5,000 x 20 x 21 nodes; 0.6-2 s with OpenBLAS's threads under load
             return self._information(np.asarray(theta, dtype=float), flat)
@@ -350,31 +351,36 @@ class ItemFactorEM:
         if units.shape != self.inverse.shape or np.max(np.abs(units - pattern_ll[self.inverse])) > INFORMATION_LL_TOL:
             return None
         d1, d2 = self._response_derivatives(beta)  # (I, Q, 3), (I, Q, 3, 3)
-        p1, p0 = np.exp(log_p1), np.exp(log_p0)
-        a, b = 1.0 / p1, -1.0 / p0  # d log P / dP for y = 1 and d log(1 - P) / dP for y = 0
-        n_items, n_nodes = p1.shape
-        # s_p: (P, I, 3) expected complete-data scores per pattern
-        by_node = lambda c: np.ascontiguousarray(np.swapaxes(c[..., None] * d1, 0, 1)).reshape(n_nodes, -1)
-        scores = (self.y1[..., None] * (post @ by_node(a)).reshape(-1, n_items, 3)
-                  + self.y0[..., None] * (post @ by_node(b)).reshape(-1, n_items, 3)).reshape(len(post), -1)
-        counts = self.weights[:, None] * post  # (P, Q) expected persons per pattern and node
-        r1, r0 = self.y1.T @ counts, self.y0.T @ counts  # (I, Q)
-        # E[-d2 l_c]: per item, sum_q (r1 / P^2 + r0 / (1 - P)^2) dP dP' - (r1 / P - r0 / (1 - P)) d2P
-        block = (np.einsum("iq,iqa,iqb->iab", r1 * a * a + r0 * b * b, d1, d1)
-                 - np.einsum("iq,iqab->iab", r1 * a + r0 * b, d2))
-        info = np.zeros((n_items, 3, n_items, 3))
-        info[np.arange(n_items), :, np.arange(n_items), :] = block
-        # - E[s_c s_c']: the complete-data score of item i at node q is (y_i a_iq + (1 - y_i) b_iq) dP_iq
-        y = np.hstack([self.y1, self.y0])  # (P, 2I)
-        for q in range(n_nodes):
-            joint_counts = (y * counts[:, q:q + 1]).T @ y  # (2I, 2I)
-            coef = np.concatenate([a[:, q], b[:, q]])
-            m = joint_counts * np.outer(coef, coef)
-            m = m[:n_items, :n_items] + m[:n_items, n_items:] + m[n_items:, :n_items] + m[n_items:, n_items:]
-            info -= np.einsum("ik,ia,kb->iakb", m, d1[:, q], d1[:, q])
+        n_items, n_nodes = log_p1.shape
+        with np.errstate(over="ignore", invalid="ignore"):  # P underflowing to 0: non-finite, caught below
+            a, b = np.exp(-log_p1), -np.exp(-log_p0)  # d log P / dP for y = 1 and d log(1 - P) / dP for y = 0
+            # the complete-data score of item i at node q: u1 = dP / P (y = 1) or u0 = -dP / (1 - P) (y = 0),
+            # formed before any product with the counts so that 1 / P^2 never overflows where P is tiny
+            u1, u0 = a[..., None] * d1, b[..., None] * d1  # (I, Q, 3)
+            # s_p: (P, I, 3) expected complete-data scores per pattern
+            by_node = lambda u: np.ascontiguousarray(np.swapaxes(u, 0, 1)).reshape(n_nodes, -1)
+            scores = (self.y1[..., None] * (post @ by_node(u1)).reshape(-1, n_items, 3)
+                      + self.y0[..., None] * (post @ by_node(u0)).reshape(-1, n_items, 3)).reshape(len(post), -1)
+            counts = self.weights[:, None] * post  # (P, Q) expected persons per pattern and node
+            r1, r0 = self.y1.T @ counts, self.y0.T @ counts  # (I, Q)
+            # E[-d2 l_c]: per item, sum_q (r1 / P^2 + r0 / (1 - P)^2) dP dP' - (r1 / P - r0 / (1 - P)) d2P
+            block = (np.einsum("iq,iqa,iqb->iab", r1, u1, u1) + np.einsum("iq,iqa,iqb->iab", r0, u0, u0)
+                     - np.einsum("iq,iqab->iab", r1 * a + r0 * b, d2))
+            info = np.zeros((n_items, 3, n_items, 3))
+            info[np.arange(n_items), :, np.arange(n_items), :] = block
+            # - E[s_c s_c']: sum over patterns and nodes of the counts times the products of the items' u's
+            y = np.hstack([self.y1, self.y0])  # (P, 2I)
+            for q in range(n_nodes):
+                joint_counts = (y * counts[:, q:q + 1]).T @ y  # (2I, 2I)
+                u = np.concatenate([u1[:, q], u0[:, q]])  # (2I, 3)
+                full = np.einsum("jl,ja,lb->jalb", joint_counts, u, u)
+                info -= (full[:n_items, :, :n_items] + full[:n_items, :, n_items:] + full[n_items:, :, :n_items]
+                         + full[n_items:, :, n_items:])
         info = info.reshape(3 * n_items, 3 * n_items) + (scores * self.weights[:, None]).T @ scores
         total_score = self.weights @ scores
         information = jac.T @ info @ jac - np.diag(curvature.T @ total_score)
+        if not (np.isfinite(information).all() and np.isfinite(scores).all()):
+            return None
         return 0.5 * (information + information.T), (scores @ jac)[self.inverse]
 
     def _response_derivatives(self, beta: np.ndarray):
