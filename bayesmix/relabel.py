@@ -93,8 +93,8 @@ def _in_model_labeling(mm, opt, kind, integration):
     flat = flat_model(mm, integration)
     if flat.adaptive is not None:  # the adaptive grid is centred at this labeling's random effects
         return opt
-    (members,) = flat.evaluate("class_probabilities", [mm.class_probability_tensor(integration)],  # ml_result reuses it
-                               opt.theta)
+    (members,) = flat.evaluate("class_probabilities",  # ml_result reuses it
+                               lambda: [mm.class_probability_tensor(integration)], opt.theta)
     members = np.asarray(members)
     if members.ndim != 2 or members.shape[1] != mm.n_classes:  # e.g. classes per time point (LTA)
         return opt
@@ -105,7 +105,7 @@ def _in_model_labeling(mm, opt, kind, integration):
         perm = np.empty(mm.n_classes, dtype=int)
         perm[cols] = rows
     else:
-        (proportions,) = flat.evaluate(f"order_by_size:{integration}", [mm.proportion_tensor(integration)],
+        (proportions,) = flat.evaluate(f"order_by_size:{integration}", lambda: [mm.proportion_tensor(integration)],
                                        opt.theta)
         perm = np.argsort(-np.asarray(proportions), kind="stable")
     if np.array_equal(perm, np.arange(mm.n_classes)):
@@ -141,7 +141,7 @@ def set_label_reference_at(mm, start: dict, integration: dict | None = None) -> 
     try:
         flat = flat_model(mm, integration)
         theta = flat.to_theta(start)
-        (members,) = flat.evaluate("class_probabilities", [mm.class_probability_tensor(integration)], theta)
+        (members,) = flat.evaluate("class_probabilities", lambda: [mm.class_probability_tensor(integration)], theta)
     except Exception as err:  # a family whose classes this rule does not cover: no reference
         _log.debug("bayesmix: no label reference at the start (%s)", err)
         return False

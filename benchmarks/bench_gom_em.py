@@ -4,9 +4,9 @@
 Data as ``bench_gom.py``: ``simulate_gom`` with ``asb_like_profiles`` (17 binary items shaped
 like section 7's ASB items), logistic-normal membership alpha = -1, Var(alpha_1j) = 2^2 (K - 1
 independent logits), seed 1. One process: the model is built and its PyTensor functions compiled
-by an untimed warm-up fit, then (``em_gom.ENABLED = True``) ``m.fit_ml(starts=S, seed=1)`` runs ``--repeats`` times with the
-EM (:mod:`bayesmix.inference.em_gom`) and without it (``optimize.EM_WARMUP = False``: the
-gradient initial stage of before), interleaved (EM first in even repeats), so both see the same
+by an untimed warm-up fit, then ``m.fit_ml(starts=S, seed=1, em=...)`` runs ``--repeats`` times with the
+EM (``em=True``, :mod:`bayesmix.inference.em_gom`) and without it (``em=False``, the default's choice for GoM: the
+gradient initial stage), interleaved (EM first in even repeats), so both see the same
 load and do the same number of starts. Recorded per run: CPU seconds of the process
 (``time.process_time``), wall seconds, LL, the start report, whether the best optimization
 converged, the 1-minute load average before. Prints one JSON object (``--out`` writes it). Not a test.
@@ -44,9 +44,8 @@ def main(argv=None) -> dict:
 
     import bayesmix as bm
     from bayesmix.datasets.simulate_gom import asb_like_profiles, simulate_gom
-    from bayesmix.inference import em_gom, optimize
+    from bayesmix.inference import optimize
 
-    em_gom.ENABLED = True  # opt in (off by default); the runs without it set optimize.EM_WARMUP = False
 
     k = args.n_classes
     sim = simulate_gom(args.n_units, args.n_items, k, profiles=asb_like_profiles(args.n_items, k),
@@ -54,21 +53,19 @@ def main(argv=None) -> dict:
     m = bm.gom(sim.data, sim.items, k, membership=args.membership)
     starts = args.starts[0] if len(args.starts) == 1 else tuple(args.starts)
     out = {"n_units": args.n_units, "n_items": args.n_items, "n_classes": k, "membership": args.membership,
-           "starts": starts, "seed": args.seed, "em": type(optimize.em_for(m)).__name__,
-           "em_initial_factor": getattr(optimize.em_for(m), "initial_factor", optimize.EM_INITIAL_FACTOR),
-           "em_final_iterations": getattr(optimize.em_for(m), "final_iterations", optimize.EM_FINAL_ITERATIONS),
+           "starts": starts, "seed": args.seed, "em": type(optimize.em_for(m, em=True)).__name__,
+           "em_initial_factor": getattr(optimize.em_for(m, em=True), "initial_factor", optimize.EM_INITIAL_FACTOR),
+           "em_final_iterations": getattr(optimize.em_for(m, em=True), "final_iterations", optimize.EM_FINAL_ITERATIONS),
            "runs": []}
     warnings.simplefilter("ignore")
     t = time.process_time()
-    optimize.EM_WARMUP = False
-    m.fit_ml(starts=(1, 1), seed=0, progressbar=False)  # compiles the density, gradient and Hessian
+    m.fit_ml(starts=(1, 1), seed=0, progressbar=False, em=False)  # compiles the density, gradient and Hessian
     out["warmup_cpu_s"] = time.process_time() - t
     for rep in range(args.repeats):
         for use_em in ((True, False) if rep % 2 == 0 else (False, True)):
-            optimize.EM_WARMUP = use_em
             load = _load()
             c, w = time.process_time(), time.perf_counter()
-            fit = m.fit_ml(starts=starts, seed=args.seed, progressbar=False)
+            fit = m.fit_ml(starts=starts, seed=args.seed, progressbar=False, em=use_em)
             cpu, wall = time.process_time() - c, time.perf_counter() - w
             run = {"repeat": rep, "em": use_em, "cpu_s": round(cpu, 3), "wall_s": round(wall, 3),
                    "loglik": fit.loglik, "converged": bool(fit.converged), "starts_report": str(fit.starts),

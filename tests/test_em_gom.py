@@ -41,12 +41,6 @@ def _mixed_gom(n: int = 400, seed: int = 0) -> tuple[pd.DataFrame, list[str]]:
 TYPES = {"o": "ordinal", "n": "nominal"}
 
 
-@pytest.fixture(autouse=True)
-def gom_em_enabled(monkeypatch):
-    """The GoM EM serves starts when enabled (off by default: slower than the gradient starts at N >= 3,000)."""
-    monkeypatch.setattr(em_gom, "ENABLED", True)
-
-
 @pytest.fixture(scope="module")
 def mixed():
     return _mixed_gom()
@@ -80,7 +74,7 @@ def models(mixed, binary3):
                                   "restricted3-binary", "restricted3-mixed"])
 def test_em_loglik_equals_the_model_loglik(models, name):
     m = models[name]
-    em = optimize.em_for(m)
+    em = optimize.em_for(m, em=True)
     assert isinstance(em, em_gom.MembershipEM)
     flat = objective.flat_model(m)
     fun = flat.value_and_grad("loglik")
@@ -96,7 +90,7 @@ def test_em_loglik_equals_the_model_loglik(models, name):
 @pytest.mark.parametrize("name", ["ln2-mixed", "ln3-binary", "restricted3-mixed"])
 def test_em_steps_never_decrease_the_loglik(models, name):
     m = models[name]
-    em = optimize.em_for(m)
+    em = optimize.em_for(m, em=True)
     singles = [em.from_values(m.random_start(np.random.default_rng(s))) for s in range(3)]
     parts = [np.stack([single[j] for single in singles]) for j in range(len(singles[0]))]
     assert_em_ascends(em, parts, 30, lambda: m.random_start(np.random.default_rng(5)), 40)
@@ -108,7 +102,7 @@ def test_em_reaches_the_gradient_optimum(models, name, monkeypatch):
     there (it gains < 1e-4: L-BFGS-B stops up to ~1e-5 short on the flat membership SD); run to convergence from random starts it ends where L-BFGS-B gains < 1e-6; for the
     unimodal K = 2 case its best equals fit_ml's LL (1e-6)."""
     m = models[name]
-    em = optimize.em_for(m)
+    em = optimize.em_for(m, em=True)
     monkeypatch.setattr(optimize, "EM_WARMUP", False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -134,9 +128,9 @@ def test_fit_ml_uses_the_em_and_other_gom_models_do_not(mixed, models):
     m = models["ln2-mixed"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = m.fit_ml(starts=(4, 2), seed=1, progressbar=False)
+        fit = m.fit_ml(starts=(4, 2), seed=1, progressbar=False, em=True)
     assert fit.converged
-    assert isinstance(optimize.em_for(m), em_gom.MembershipEM)
+    assert isinstance(optimize.em_for(m, em=True), em_gom.MembershipEM)
     refused = [
         bm.gom(data, items, 2, membership="dirichlet", item_types=TYPES),  # no EM form (a Dirichlet membership)
         bm.gom(data, items, 2, item_types=TYPES, integration={"adaptive": True}),
@@ -146,7 +140,59 @@ def test_fit_ml_uses_the_em_and_other_gom_models_do_not(mixed, models):
         bm.gom(data, items, 2, item_types=TYPES, integration={"method": "monte-carlo", "points": 50}),
     ]
     for model in refused:
-        assert optimize.em_for(model) is None
+        assert optimize.em_for(model, em=True) is None
     assert bm.lca(data, items, 2, item_types=TYPES).membership_form() is None
-    em_gom.ENABLED = False  # the default (the fixture restores it): a fresh model's starts are the gradient's
-    assert optimize.em_for(bm.gom(data, items, 2, item_types=TYPES)) is None
+    fresh = bm.gom(data, items, 2, item_types=TYPES)  # by default (em="auto") a GoM's starts are the gradient's
+    assert optimize.em_for(fresh) is None and optimize.em_for(fresh, em=False) is None
+    assert isinstance(optimize.em_for(fresh, em=True), em_gom.MembershipEM)
+
+
+def _count_em_batches(monkeypatch, cls):
+    """Record every run_batch call of an EM class (the starts' EM stages)."""
+    calls = []
+    run_batch = cls.run_batch
+    monkeypatch.setattr(cls, "run_batch", lambda self, *a, **k: calls.append(1) or run_batch(self, *a, **k))
+    return calls
+
+
+def test_fit_ml_em_argument_reaches_the_em(mixed, monkeypatch):
+    """fit_ml(em=True) runs the GoM EM for the starts; em="auto" (default) and em=False do not."""
+    data, items = mixed
+    m = bm.gom(data, items, 2, item_types=TYPES)
+    calls = _count_em_batches(monkeypatch, em_gom.MembershipEM)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        by_default = m.fit_ml(starts=(2, 1), seed=1, progressbar=False)
+        assert calls == []
+        m.fit_ml(starts=(2, 1), seed=1, progressbar=False, em=False)
+        assert calls == []
+        with_em = m.fit_ml(starts=(2, 1), seed=1, progressbar=False, em=True)
+    assert len(calls) >= 1
+    assert with_em.loglik >= by_default.loglik - 1e-3
+
+
+def test_fit_ml_em_false_gives_an_lca_gradient_starts(monkeypatch):
+    """An LCA's starts run its EM by default and not with em=False (L-BFGS-B only); both reach Agresti's optimum."""
+    m = bm.lca(bm.datasets.load("carcinoma"), list("ABCDEFG"), 2)
+    calls = _count_em_batches(monkeypatch, type(optimize.em_for(m)))
+    initial = []  # L-BFGS-B runs of the initial stage (25 iterations each)
+    scipy_minimize = optimize.minimize
+    monkeypatch.setattr(optimize, "minimize", lambda *a, **k: initial.append(
+        (k.get("options") or {}).get("maxiter") == 25) or scipy_minimize(*a, **k))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with_em = m.fit_ml(starts=(4, 2), seed=1, progressbar=False)
+        em_calls, initial_with_em = len(calls), sum(initial)
+        gradient = m.fit_ml(starts=(4, 2), seed=1, progressbar=False, em=False)
+    assert em_calls >= 1 and len(calls) == em_calls  # em=False: no EM batch
+    assert initial_with_em == 0 and sum(initial) == 4  # em=False: the 4 initial starts by L-BFGS-B
+    assert abs(gradient.loglik - (-317.2568)) < 1e-3 and abs(with_em.loglik - (-317.2568)) < 1e-3
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None, "True"])
+def test_fit_ml_em_bad_value_is_a_value_error(bad):
+    m = bm.lca(bm.datasets.load("carcinoma"), list("ABCDEFG"), 2)
+    with pytest.raises(ValueError, match=r"em="):
+        m.fit_ml(starts=(2, 1), seed=1, progressbar=False, em=bad)
+    with pytest.raises(ValueError, match=r"em="):
+        optimize.em_for(m, em=bad)

@@ -16,6 +16,7 @@ import pytest
 import bayesmix as bm
 from bayesmix.datasets.simulate_irt import simulate_3pl
 from bayesmix.inference import em_irt, objective, optimize
+from bayesmix.inference import ml as ml_module
 from em_checks import assert_em_ascends
 
 INTEGRATION = {"method": "gauss-hermite", "points": 15}
@@ -149,3 +150,109 @@ def test_max_iterations_caps_em_maps_and_lbfgsb_iterations_apart(sim, monkeypatc
     assert caps[0] == initial and all(c == optimize.EM_FINAL_ITERATIONS for c in caps[1:])
     assert capped.iterations <= 7
     assert free.loglik >= capped.loglik - 1e-9
+
+
+# ------------------------------------------------------------------ observed information (fit_ml's SEs)
+def _difference_information(flat, theta):
+    return flat.hessian(theta, "loglik", method="gradient"), flat.scores(theta)
+
+
+def _assert_same_information(got, expected, rtol=1e-5):
+    """Largest difference within rtol of the largest element (the difference Hessian's own error is ~1e-8)."""
+    for a, b in zip(got, expected):
+        assert a.shape == b.shape
+        assert np.max(np.abs(a - b)) <= rtol * np.max(np.abs(b))
+
+
+@pytest.mark.parametrize("form,missing", [("direct", True), ("fma-gom", False), ("2pl-probit", True),
+                                          ("some-guess", False)])
+def test_information_equals_the_difference_hessian(sim, form, missing):
+    """Louis' identity on the EM's nodes = central differences of the model's gradient, and the per-unit scores
+    too, in the model's own parameters, away from the optimum (where the map's curvature term counts)."""
+    m = MODELS[form](_with_missing(sim) if missing else sim.data, sim.items)
+    em, flat = optimize.em_for(m), objective.flat_model(m)
+    values, _ = em.run(m.random_start(np.random.default_rng(4)), 3)
+    theta = flat.to_theta(values)
+    got = em.information(theta, flat)
+    assert got is not None
+    assert np.max(np.abs(flat.value_and_grad("loglik")(theta)[1])) > 1.0  # not an optimum
+    _assert_same_information(got, _difference_information(flat, theta))
+
+
+@pytest.fixture(scope="module")
+def sim_g0():
+    """Item 1's guessing 0: guessing logits run past -15 (a boundary solution, held there).
+
+    Seed 1: the information's condition number is 2e4. With seed 3 (6e8: an item with loading 12, a
+    step) the difference Hessian's ~1e-10 error moved that item's SEs by 5e-5 relative, while the EM's
+    agreed with PyTensor's exact Hessian (``method="exact"``) to 7e-9.
+    """
+    return simulate_3pl(600, 6, a=np.linspace(0.9, 2.0, 6), b=np.linspace(-1.0, 1.2, 6),
+                        g=np.array([0.0, 0.2, 0.1, 0.25, 0.2, 0.15]), seed=1)
+
+
+@pytest.mark.parametrize("form", ["direct", "fma-gom"])
+def test_fit_ml_ses_from_the_em_equal_the_difference_hessians(sim_g0, form, monkeypatch):
+    """fit_ml's SEs (information and sandwich) from the EM's information = those of the difference Hessian,
+    at a solution with a guessing logit at the boundary (its SE NaN in both; the free block is exact)."""
+    m = MODELS[form](sim_g0.data, sim_g0.items)
+    flat = objective.flat_model(m, INTEGRATION)
+    calls = []  # per SE computation: whether the difference Hessian served (no information given)
+    covariances = ml_module.covariances
+    monkeypatch.setattr(ml_module, "covariances",
+                        lambda flat, theta, free, information=None: calls.append(information is None) or covariances(
+                            flat, theta, free, information))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ml = m.fit_ml(starts=(2, 1), seed=1, progressbar=False)
+        assert calls == [False]  # the EM's information served
+        assert ml.n_boundary >= 1 and flat.at_bound(ml.theta).any()
+        free = ~flat.at_bound(ml.theta)
+        got = optimize.em_information(m, flat, ml.theta, INTEGRATION)
+        expected = _difference_information(flat, ml.theta)
+        _assert_same_information((got[0][np.ix_(free, free)], got[1][:, free]),
+                                 (expected[0][np.ix_(free, free)], expected[1][:, free]))
+        monkeypatch.setattr(ml_module, "em_information", lambda *a, **k: None)
+        reference = ml_module.ml_result(m, _optimum_of(ml), INTEGRATION)
+    assert calls == [False, True]  # the difference Hessian served the reference
+    for table in ("params", "profiles", "class_proportions"):
+        a, b = getattr(ml, table), getattr(reference, table)
+        cols = [c for c in a.columns if (c[-1] if isinstance(c, tuple) else c) in ("se", "se_robust", "z")]
+        assert cols
+        assert np.array_equal(np.isnan(a[cols].to_numpy(float)), np.isnan(b[cols].to_numpy(float)))
+        np.testing.assert_allclose(a[cols].to_numpy(float), b[cols].to_numpy(float), rtol=1e-5, equal_nan=True)
+    assert np.isnan(ml.params.loc[ml.params["at_bound"], "se"]).all()
+
+
+def _optimum_of(ml):
+    return optimize.Optimum(theta=ml.theta, value=ml.loglik, report=ml.starts, converged=ml.converged,
+                            iterations=ml.iterations)
+
+
+def test_information_defers_outside_the_ems_space(sim, monkeypatch):
+    """A positive loading below the EM's floor (MIN_POSITIVE): no EM information, fit_ml's SEs come from the
+    difference Hessian; an EM without ``information`` (the LCA's) leaves the existing path as it was."""
+    m = MODELS["direct"](sim.data, sim.items)
+    em, flat = optimize.em_for(m), objective.flat_model(m)
+    values, _ = em.run(m.random_start(np.random.default_rng(4)), 3)
+    theta = flat.to_theta(values)
+    assert em.information(theta, flat) is not None
+    tau, lam, gamma = em.from_values(values)
+    lam = lam.copy()
+    lam[em.positive.argmax()] = 1e-9
+    outside = flat.to_theta(em.form.from_items(tau, lam, gamma))
+    assert em.information(outside, flat) is None
+    assert optimize.em_information(m, flat, outside) is None
+    # a 2PL item so steep that P(y = 1 | eta_q) underflows to 0 at the outer nodes: no EM information (non-finite)
+    m2 = MODELS["2pl"](sim.data, sim.items)
+    em2, flat2 = optimize.em_for(m2), objective.flat_model(m2)
+    tau, lam, gamma = em2.from_values(m2.random_start(np.random.default_rng(4)))
+    lam = np.abs(lam)
+    lam[0] = 400.0
+    steep = flat2.to_theta(em2.form.from_items(tau, lam, gamma))
+    assert np.exp(em2.log_probs(em2.from_values(flat2.constrained(steep))[None])[0]).min() == 0.0
+    assert em2.information(steep, flat2) is None
+    lca = bm.lca(bm.datasets.load("carcinoma"), list("ABCDEFG"), 2)
+    assert not hasattr(optimize.em_for(lca), "information")
+    lca_flat = objective.flat_model(lca)
+    assert optimize.em_information(lca, lca_flat, np.zeros(lca_flat.n_params)) is None

@@ -18,8 +18,12 @@ its responses, and EM has
        the LL never decreases)
 
 by unique response pattern, for all starts of a stage, accelerated by SQUAREM
-(:func:`.em.iterate`); it serves ``fit_ml``'s starts only when :data:`ENABLED` (off by default: see
-there). The nodes are the standardized z of the model's rule, so the
+(:func:`.em.iterate`); it serves ``fit_ml``'s starts only when asked, ``fit_ml(em=True)``: measured
+(benchmarks/bench_gom_em.py, K = 2, 20 starts, whole fit_ml, load ~18) it saves CPU at N = 1,000 x 17
+(5.8 vs 7.2 s, median of 3) but costs more at N = 3,000 (7.2 vs 4.7 s) and at section 7's N = 7,326
+(12.9 vs 4.2 s): an EM map costs about a gradient of the pattern density, and the gradient starts need
+few. The restricted K = 3 at N = 1,000 gained (23.9 vs 37.8 s, and an LL 0.68 higher that the gradient
+starts missed). The nodes are the standardized z of the model's rule, so the
 membership parameters enter through g(z_q) only. Which models qualify is the family's word:
 :meth:`bayesmix.MixtureModel.membership_form` returns a :class:`MembershipForm` (the
 membership's mapping to and from the model's free variables), or None. As the other EMs, it
@@ -40,12 +44,6 @@ from .em import P_MIN, form_and_rule, iterate, log_softmax, log_table_from_count
 
 __all__ = ["MembershipForm", "MembershipEM", "build"]
 
-#: serve ``fit_ml``'s starts (:func:`.optimize.em_for`). Off by default: measured (benchmarks/bench_gom_em.py,
-#: K = 2, 20 starts, whole fit_ml, load ~18) it saves CPU at N = 1,000 x 17 (5.8 vs 7.2 s, median of 3) but costs
-#: more at N = 3,000 (7.2 vs 4.7 s) and at section 7's N = 7,326 (12.9 vs 4.2 s): an EM map costs about a gradient
-#: of the pattern density, and the gradient starts need few. The restricted K = 3 at N = 1,000 gained (23.9 vs
-#: 37.8 s, and an LL 0.68 higher that the gradient starts missed). Set True to use it.
-ENABLED = False
 #: Newton steps of the membership M step (each halved until the expected complete-data LL rises)
 M_STEPS = 3
 #: halvings of a Newton step before the membership keeps its value
@@ -103,12 +101,14 @@ def _symmetric(nodes: np.ndarray, log_weights: np.ndarray) -> bool:
 
 
 def build(mm, integration: dict | None = None):
-    """The :class:`MembershipEM` of a model whose family offers a membership form, or None (also while not :data:`ENABLED`).
+    """The :class:`MembershipEM` of a model whose family offers a membership form, or None.
+
+    Opt-in: :func:`.optimize.em_for` calls it only for ``fit_ml(em=True)``.
 
     None also under adaptive quadrature, importance-weighted rules (weights that are graphs of
     parameters) and rules not symmetric in each dimension.
     """
-    found = form_and_rule(mm, "membership_form", integration) if ENABLED else None
+    found = form_and_rule(mm, "membership_form", integration)
     if found is None:
         return None
     form, nodes, logw = found

@@ -36,7 +36,7 @@ from scipy.special import expit, log_expit, log_ndtr, logit, ndtr
 
 from ..patterns import response_patterns
 from .em import form_and_rule, iterate
-from .objective import LOGIT_BOUND
+from .objective import LOGIT_BOUND, _one_blas_thread
 
 __all__ = ["ItemFactorForm", "ItemFactorEM", "build"]
 
@@ -117,6 +117,18 @@ def _pdf(x, link):
     return np.exp(-0.5 * x * x) / np.sqrt(2.0 * np.pi)
 
 
+def _pdf_slope(x, link):
+    """f'(x): F (1 - F) (1 - 2 F) for the logit, -x phi(x) for the probit."""
+    if link == "logit":
+        return _pdf(x, link) * (expit(-x) - expit(x))
+    return -x * _pdf(x, link)
+
+
+#: :meth:`ItemFactorEM.information` declines (None: the difference Hessian serves) when the EM's
+#: log-likelihood and the model's differ by more than this at the solution (per unit, absolute)
+INFORMATION_LL_TOL = 1e-8
+
+
 class ItemFactorEM:
     """Bock-Aitkin EM of a unidimensional binary IRT model, batched over starts (module docstring).
 
@@ -132,6 +144,7 @@ class ItemFactorEM:
         self.mm, self.form, self.link = mm, form, form.link
         self.eta, self.log_weights = eta, log_weights
         patterns = response_patterns([form.kernel])
+        self.inverse = patterns.inverse  # (N,) unit -> pattern
         self.weights = np.bincount(patterns.inverse, minlength=patterns.n_patterns).astype(float)
         onehot = np.asarray(form.kernel.onehot3[patterns.representative], dtype=float)  # (P, I, 2)
         self.y0, self.y1 = np.ascontiguousarray(onehot[..., 0]), np.ascontiguousarray(onehot[..., 1])
@@ -280,6 +293,138 @@ class ItemFactorEM:
         g = np.clip(g + step[..., 2], np.maximum(g * np.exp(-M_MAX_STEP), G_LOW), G_HIGH)  # gamma falls <= M_MAX_STEP
         moved[:, 2] = np.where(self.free[2], logit(g), theta[:, 2])
         return moved
+
+    # ------------------------------------------------------------ observed information (standard errors)
+    def information(self, theta: np.ndarray, flat) -> tuple[np.ndarray, np.ndarray] | None:
+        """Observed information and per-unit scores in the model's own parameters, from the EM's node quantities.
+
+        Louis' (1982) identity, per response pattern p over the posterior weights
+        P(eta_q | y_p) of the quadrature nodes, with s_c the complete-data score and
+        l_c the complete-data log-likelihood of (tau_i, lambda_i, gamma_i):
+
+            I_obs = sum_p n_p (E[-d2 l_c | y_p] - E[s_c s_c' | y_p] + s_p s_p'),   s_p = E[s_c | y_p]
+
+        (the Hessian of log sum_q w_q exp(l_c(eta_q)) is E[d2 l_c] + Var(s_c): exact at any
+        parameter value, not only at the optimum). E[-d2 l_c] is block-diagonal by item
+        (the M step's expected counts); E[s_c s_c'] couples items through the joint
+        counts sum_p n_p P(eta_q | y_p) y_ip y_kp per node. The model's parameters theta
+        (``flat``'s unconstrained vector, :class:`.objective.FlatModel`) map to (tau,
+        lambda, gamma) element by element (identities, log loadings, logit guessing);
+        the chain rule gives I_theta = J' I J - diag(sum_k s_k d2 beta_k / d theta_m^2)
+        with J the map's Jacobian by central differences (no likelihood evaluations).
+
+        Parameters
+        ----------
+        theta : ndarray
+            The model's unconstrained parameters (``flat.theta`` order).
+        flat : FlatModel
+            The model's compiled functions on the same quadrature rule as this EM.
+
+        Returns
+        -------
+        (information (n_params, n_params), scores (n_units, n_params)) or None
+            None (the caller falls back to the difference Hessian) when theta lies outside
+            the EM's space (a positive loading below MIN_POSITIVE, a free guessing logit beyond
+            +-LOGIT_BOUND), when an element of (tau, lambda, gamma) depends on more than one
+            element of theta, when the EM's log-likelihood differs from the model's
+            (:data:`INFORMATION_LL_TOL` per unit), or when a response probability underflows
+            to 0 at a node (a non-finite result).
+        """
+        with _one_blas_thread():  # 30 ms at 5,000 x 20 x 21 nodes; 0.6-2 s with OpenBLAS's threads under load
+            return self._information(np.asarray(theta, dtype=float), flat)
+
+    def _information(self, theta: np.ndarray, flat):
+        beta = self.from_values(flat.constrained(theta))  # (3, I)
+        if not np.array_equal(self.project(beta[None])[0], beta):
+            return None
+        jac, curvature = self._map_derivatives(theta, flat, beta)
+        if jac is None:
+            return None
+        log_p1, log_p0 = (v[0] for v in self.log_probs(beta[None]))  # (I, Q)
+        joint = self.y1 @ log_p1 + self.y0 @ log_p0 + self.log_weights  # (P, Q)
+        top = joint.max(axis=-1, keepdims=True)
+        post = np.exp(joint - top)
+        total = post.sum(axis=-1, keepdims=True)
+        post /= total
+        pattern_ll = np.log(total[:, 0]) + top[:, 0]
+        units = np.asarray(flat.unit_loglik(theta), dtype=float)
+        if units.shape != self.inverse.shape or np.max(np.abs(units - pattern_ll[self.inverse])) > INFORMATION_LL_TOL:
+            return None
+        d1, d2 = self._response_derivatives(beta)  # (I, Q, 3), (I, Q, 3, 3)
+        n_items, n_nodes = log_p1.shape
+        with np.errstate(over="ignore", invalid="ignore"):  # P underflowing to 0: non-finite, caught below
+            a, b = np.exp(-log_p1), -np.exp(-log_p0)  # d log P / dP for y = 1 and d log(1 - P) / dP for y = 0
+            # the complete-data score of item i at node q: u1 = dP / P (y = 1) or u0 = -dP / (1 - P) (y = 0),
+            # formed before any product with the counts so that 1 / P^2 never overflows where P is tiny
+            u1, u0 = a[..., None] * d1, b[..., None] * d1  # (I, Q, 3)
+            # s_p: (P, I, 3) expected complete-data scores per pattern
+            by_node = lambda u: np.ascontiguousarray(np.swapaxes(u, 0, 1)).reshape(n_nodes, -1)
+            scores = (self.y1[..., None] * (post @ by_node(u1)).reshape(-1, n_items, 3)
+                      + self.y0[..., None] * (post @ by_node(u0)).reshape(-1, n_items, 3)).reshape(len(post), -1)
+            counts = self.weights[:, None] * post  # (P, Q) expected persons per pattern and node
+            r1, r0 = self.y1.T @ counts, self.y0.T @ counts  # (I, Q)
+            # E[-d2 l_c]: per item, sum_q (r1 / P^2 + r0 / (1 - P)^2) dP dP' - (r1 / P - r0 / (1 - P)) d2P
+            block = (np.einsum("iq,iqa,iqb->iab", r1, u1, u1) + np.einsum("iq,iqa,iqb->iab", r0, u0, u0)
+                     - np.einsum("iq,iqab->iab", r1 * a + r0 * b, d2))
+            info = np.zeros((n_items, 3, n_items, 3))
+            info[np.arange(n_items), :, np.arange(n_items), :] = block
+            # - E[s_c s_c']: sum over patterns and nodes of the counts times the products of the items' u's
+            y = np.hstack([self.y1, self.y0])  # (P, 2I)
+            for q in range(n_nodes):
+                joint_counts = (y * counts[:, q:q + 1]).T @ y  # (2I, 2I)
+                u = np.concatenate([u1[:, q], u0[:, q]])  # (2I, 3)
+                full = np.einsum("jl,ja,lb->jalb", joint_counts, u, u)
+                info -= (full[:n_items, :, :n_items] + full[:n_items, :, n_items:] + full[n_items:, :, :n_items]
+                         + full[n_items:, :, n_items:])
+        info = info.reshape(3 * n_items, 3 * n_items) + (scores * self.weights[:, None]).T @ scores
+        total_score = self.weights @ scores
+        information = jac.T @ info @ jac - np.diag(curvature.T @ total_score)
+        if not (np.isfinite(information).all() and np.isfinite(scores).all()):
+            return None
+        return 0.5 * (information + information.T), (scores @ jac)[self.inverse]
+
+    def _response_derivatives(self, beta: np.ndarray):
+        """dP_i(eta_q) / d(tau, lambda, gamma) (I, Q, 3) and the second derivatives (I, Q, 3, 3) at (3, I)."""
+        x = beta[0][:, None] + beta[1][:, None] * self.eta  # (I, Q)
+        gamma = beta[2][:, None]
+        g, h = expit(gamma), expit(-gamma)
+        f, slope = _pdf(x, self.link), _pdf_slope(x, self.link)
+        c_minus_f = _cdf(-x, self.link) - np.exp(self.log_1mc)  # c - F(x)
+        gh = g * h
+        eta = np.broadcast_to(self.eta, x.shape)
+        d1 = np.stack([h * f, h * f * eta, gh * c_minus_f], axis=-1)
+        d2 = np.empty(x.shape + (3, 3))
+        d2[..., 0, 0] = h * slope
+        d2[..., 0, 1] = d2[..., 1, 0] = h * slope * eta
+        d2[..., 1, 1] = h * slope * eta * eta
+        d2[..., 0, 2] = d2[..., 2, 0] = -gh * f
+        d2[..., 1, 2] = d2[..., 2, 1] = -gh * f * eta
+        d2[..., 2, 2] = gh * (h - g) * c_minus_f
+        free = self.free.T[:, None, :]  # (I, 1, 3): parameters held (a 2PL item's gamma) get no derivative
+        d1 = np.where(free, d1, 0.0)
+        d2 = np.where(free[..., :, None] & free[..., None, :], d2, 0.0)
+        return d1, d2
+
+    def _map_derivatives(self, theta: np.ndarray, flat, beta: np.ndarray):
+        """(J (3I, n_params), d2 beta / d theta_m^2 (3I, n_params)) of theta -> (tau, lambda, gamma), item-major;
+        (None, None) when an element of beta depends on more than one element of theta (the diagonal second
+        derivatives would not be the whole Hessian of the map)."""
+        center = beta.T.ravel()
+        jac = np.empty((len(center), len(theta)))
+        curvature = np.empty_like(jac)
+        for j, step in enumerate(flat._steps(theta)):
+            up, down = theta.copy(), theta.copy()
+            up[j] += step
+            down[j] -= step
+            hi = self.from_values(flat.constrained(up)).T.ravel()
+            lo = self.from_values(flat.constrained(down)).T.ravel()
+            jac[:, j] = (hi - lo) / (2 * step)
+            curvature[:, j] = (hi - 2 * center + lo) / (step * step)
+        if np.any(np.count_nonzero(jac, axis=1) > 1):
+            return None, None
+        held = ~self.free.T.ravel()
+        jac[held], curvature[held] = 0.0, 0.0
+        return jac, curvature
 
     def step(self, theta: np.ndarray):
         """One EM step of each start of a batch (S, 3, I); the new parameters and the LL at the old ones."""

@@ -390,42 +390,79 @@ def _membership_em(mm, integration=None):
     return em_gom.build(mm, integration)
 
 
+#: served only by ``fit_ml(em=True)`` (:func:`em_for`): slower than the gradient starts at N >= 3,000 (em_gom)
+_membership_em.by_default = False
+
+
 #: the EMs that serve ML starts, tried in order: ``build(mm, integration) -> EM object or None``
 #: (:func:`register_em` adds one; an EM object has ``run_batch``, ``n_units`` and optionally ``seed_starts``,
-#: ``accelerate_initial``, ``initial_factor`` (for :data:`EM_INITIAL_FACTOR`) and ``final_iterations`` (a cap on
-#: :data:`EM_FINAL_ITERATIONS`; 0: the final stage is L-BFGS-B's alone))
+#: ``information`` (fit_ml's SEs: :func:`em_information`), ``accelerate_initial``, ``initial_factor`` (for
+#: :data:`EM_INITIAL_FACTOR`) and ``final_iterations`` (a cap on :data:`EM_FINAL_ITERATIONS`; 0: the final
+#: stage is L-BFGS-B's alone)). A builder whose ``by_default`` attribute is False serves only ``fit_ml(em=True)``.
 EM_BUILDERS: list = [_categorical_em, _chain_em, _nested_em, _item_factor_em, _membership_em]
 
 
-def register_em(build):
-    """Add an EM for ML starts: ``build(mm, integration)`` returns it for the models it serves, else None."""
+def register_em(build, by_default: bool = True):
+    """Add an EM for ML starts: ``build(mm, integration)`` returns it for the models it serves, else None.
+
+    ``by_default=False``: it serves only fits that ask for it (``fit_ml(em=True)``), as the GoM EM.
+    """
+    if not by_default:
+        build.by_default = False
     if build not in EM_BUILDERS:
         EM_BUILDERS.append(build)
     return build
 
 
-def em_for(mm, integration: dict | None = None):
+def check_em(em) -> None:
+    """``fit_ml(em=)`` is ``"auto"``, True or False; anything else is a ValueError naming ``em``."""
+    if not (isinstance(em, (bool, np.bool_)) or (isinstance(em, str) and em == "auto")):
+        raise ValueError(f"em={em!r}: use em='auto' (the EMs that serve each family by default: LCA, LTA, "
+                         "within-between, 2PL / 3PL; not GoM), em=True (also the opt-in ones: GoM) or em=False "
+                         "(gradient starts only).")
+
+
+def em_for(mm, integration: dict | None = None, em: bool | str = "auto"):
     """The closed-form EM that serves the model's starts (found once per model and integration setting), or None.
 
-    The first of :data:`EM_BUILDERS` that serves the model:
+    ``em``: ``"auto"`` (default) tries the builders that serve by default, True all of them (the GoM
+    EM too), False none (gradient starts; None). The first of :data:`EM_BUILDERS` that serves the model:
     :class:`CategoricalEM` for single-level LCAs, :class:`~.em_chain.ChainEM`
     (Baum-Welch) for single-level LTAs of binary / nominal items,
     :class:`~.em_nested.NestedEM` for within and between classes (section 6,
     eq. 24-26) of binary / nominal items, :class:`~.em_irt.ItemFactorEM`
     (Bock-Aitkin) for the 2PL / 3PL models whose family gives an item-factor
     form (:meth:`bayesmix.MixtureModel.item_factor_form`), on the quadrature
-    rule of ``integration``, :class:`~.em_gom.MembershipEM` for the
+    rule of ``integration``, :class:`~.em_gom.MembershipEM` (``em=True`` only) for the
     logistic-normal and restricted GoM whose family gives a membership form
     (:meth:`bayesmix.MixtureModel.membership_form`). An EM object may offer
     ``seed_starts(rng, tol, distinct=)``: starts from the solutions of smaller
     models (section 10), which :func:`_multistart` adds to the random starts
     (:data:`NESTED_STARTS`).
     """
-    key = ("em", tuple(sorted(mm.settings(integration).items())))
+    check_em(em)
+    if not em:
+        return None
+    every = bool(em is True or em is np.True_)
+    key = ("em", tuple(sorted(mm.settings(integration).items())), every)
     if key not in mm._cache:
-        mm._cache[key] = next((em for em in (build(mm, integration) for build in EM_BUILDERS) if em is not None),
-                              None)
+        builders = [build for build in EM_BUILDERS if every or getattr(build, "by_default", True)]
+        mm._cache[key] = next((found for found in (build(mm, integration) for build in builders)
+                               if found is not None), None)
     return mm._cache[key]
+
+
+def em_information(mm, flat, theta: np.ndarray, integration: dict | None = None, em: bool | str = "auto"):
+    """(observed information, per-unit scores) in theta from the model's EM, or None (the difference Hessian).
+
+    The hook of ``fit_ml``'s standard errors: an EM object (:func:`em_for`) may offer
+    ``information(theta, flat)`` returning both in the model's own unconstrained parameters
+    (``flat``'s theta, every element, boundary ones included: the caller keeps the free
+    block), or None where it cannot (:meth:`~.em_irt.ItemFactorEM.information`: Louis' identity
+    on the Bock-Aitkin EM's nodes). Without it (and with ``em=False``), :meth:`.objective.FlatModel.hessian` serves.
+    """
+    information = getattr(em_for(mm, integration, em), "information", None)
+    return None if information is None else information(theta, flat)
 
 
 #: default of ``fit_ml(nested_starts=)``: add the starts an EM offers from smaller models (section 10)
@@ -675,7 +712,8 @@ def _newton_step(fun, theta, flat, held, kind: str) -> np.ndarray:
 def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iterations: int = 25,
                tol: float = 1e-3, max_iterations: int = 5000, warn_unreplicated: bool = True,
                integration: dict | None = None, extra_starts: list[dict] | None = None,
-               progress: str | bool | None = None, nested_starts: bool | None = None) -> Optimum:
+               progress: str | bool | None = None, nested_starts: bool | None = None,
+               use_em: bool | str = "auto") -> Optimum:
     """Maximize the log-likelihood (``kind="loglik"``) or log-posterior (``"posterior"``).
 
     ``integration`` overrides the model's quadrature for random effects
@@ -689,8 +727,10 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     add the starts from smaller models' solutions the model's EM offers
     (:func:`nested_seed_starts`, section 10); they join the initial stage
     next to the random ones, and the candidates behind the best of them
-    count as its replications in the report.
+    count as its replications in the report. ``use_em``: ``fit_ml(em=)``, which EMs
+    may serve the starts (:func:`em_for`).
     """
+    check_em(use_em)
     extra = list(extra_starts or [])
     n_initial, n_final = parse_starts(starts, len(extra))
     bar = progress_bar(n_initial + len(extra) + n_final, progress)
@@ -698,7 +738,7 @@ def _multistart(mm, kind: str = "loglik", starts=20, seed=None, initial_iteratio
     flat = flat_model(mm, integration)
     fun = flat.value_and_grad(kind)
     rng = np.random.default_rng(seed)
-    em = em_for(mm, integration) if kind == "loglik" and EM_WARMUP else None
+    em = em_for(mm, integration, use_em) if kind == "loglik" and EM_WARMUP else None
     use_seeds = NESTED_STARTS if nested_starts is None else bool(nested_starts)
     seeded, behind, n_candidates = (nested_seed_starts(mm, em, seed, tol) if em is not None and use_seeds
                                     else ([], [], 0))
