@@ -294,7 +294,8 @@ def latent_start(mm, point: dict) -> np.ndarray | None:
     argmax over a grid of z_q of f_j(z_q) + log phi(z_q) per level j (cluster
     or person), f_j the conditional log-likelihood that NUTS and quadrature use
     (the trapezoid grid on [-5, 5], up to :data:`LATENT_START_POINTS` points per
-    dimension within :data:`LATENT_START_BUDGET` elements of one evaluation).
+    dimension, fewer beyond :data:`LATENT_START_BUDGET` elements of one
+    evaluation but at least 15, the size of ML's default 2-D rule).
     A global search per level, not a local one: with a small residual SD a
     cluster's conditional density of z is multimodal (its units fitted by
     their own class, or by another class with the cluster effect shifted by
