@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import threading
 from typing import Any
 
 import numpy as np
@@ -178,6 +179,22 @@ def graph_key(inputs: list, outputs: list) -> tuple[tuple, list]:
     return tuple(key), lifted
 
 
+#: set by :func:`bypassed`: ``pytensor.function`` compiles as usual even inside :func:`reuse_compiled`
+_BYPASS = threading.local()
+
+
+@contextlib.contextmanager
+def bypassed():
+    """Compile as usual inside an active :func:`reuse_compiled` (functions whose lifted constants must not be
+    keyed by type only: :func:`bayesmix.inference.sampling.latent_start` came back wrong from the store)."""
+    previous = getattr(_BYPASS, "on", False)
+    _BYPASS.on = True
+    try:
+        yield
+    finally:
+        _BYPASS.on = previous
+
+
 @contextlib.contextmanager
 def reuse_compiled(store: CompileStore):
     """While active, ``pytensor.function`` reuses ``store``'s functions for graphs of the same structure."""
@@ -185,6 +202,8 @@ def reuse_compiled(store: CompileStore):
     epoch = object()  # functions handed out under this activation
 
     def function(inputs, outputs=None, mode=None, updates=None, givens=None, **kwargs):
+        if getattr(_BYPASS, "on", False):
+            return original(inputs, outputs, mode=mode, updates=updates, givens=givens, **kwargs)
         plain_inputs = [i.variable if isinstance(i, In) else i for i in inputs]
         single = outputs is not None and not isinstance(outputs, (list, tuple))
         out_list = [] if outputs is None else ([outputs] if single else list(outputs))

@@ -66,6 +66,9 @@ PLAN: dict[str, tuple[dict, int]] = {
     "lca_within_between": ({"n_clusters": 20, "cluster_size": 5, "n_items": 4}, 30),
     "fma_gom": ({"n_units": 40, "n_items": 5}, 30),
     "gom_dirichlet": ({"n_units": 30, "n_items": 5}, 30),
+    # 3x longer chains: the FMA-GoM's stuck fits mix at 600 + 300 (benchmarks/results/sbc/notes.md)
+    "fma_gom_long_chains": ({"case": "fma_gom", "n_units": 40, "n_items": 5,
+                             "fit": {"draws": 300, "tune": 600, "n_posterior": 50}}, 30),
     # the stuck-chain cases with the person effects integrated by quadrature inside the NUTS density
     # (sample(latent="integrated")): the same structural posterior, NUTS in the structural parameters only
     "fma_integrated": ({"case": "fma", "n_units": 50, "n_items": 5, "fit": {"latent": "integrated"}}, 10),

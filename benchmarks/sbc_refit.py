@@ -19,6 +19,47 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+def rebuild(case_name: str, replication: int, replications: int, seed: int = 2026):
+    """(case, fit settings, truth theta, data, fit seed) of one replication, as :func:`bayesmix.sbc.run_sbc` makes them."""
+    import sbc_all
+    from bayesmix import sbc
+
+    case, fit = sbc_all._case(case_name)
+    rng = np.random.default_rng([seed, 0])
+    template = case.build(case.template(np.random.default_rng([seed, 1])))
+    pool: list = []
+    batch = 0
+    for _ in range(replication + 1):
+        while True:
+            if not pool:
+                pool.extend(sbc.prior_draws(template, max(2 * replications, 8), seed=int(1000 * seed + batch)))
+                batch += 1
+            theta = pool.pop(0)
+            data = case.simulate(theta, rng)
+            try:
+                case.build(data)
+                break
+            except ValueError:
+                continue
+    fit_seed = int(np.random.default_rng([seed, 2, replication]).integers(2**31 - 1))
+    return case, fit, theta, data, fit_seed
+
+
+def refit(case, fit, data, fit_seed, **overrides):
+    """The replication's NUTS fit with the run's settings (``overrides`` replace ``fit`` entries or add
+    keyword arguments of ``sample``)."""
+    from bayesmix.inference.sampling import initial_point
+
+    fit = {**fit, **overrides}
+    mm = case.build(data)
+    point, _ = initial_point(mm, "map", fit_seed, fit["starts"])
+    extra = {k: v for k, v in fit.items() if k not in ("draws", "tune", "chains", "n_posterior", "starts", "latent")}
+    idata = mm.sample(draws=fit["draws"], tune=fit["tune"], chains=fit["chains"], sampler="pymc", cores=1,
+                      init=point, random_seed=fit_seed, progressbar=False, convergence_checks=False,
+                      log_likelihood=False, latent=fit.get("latent", "sampled"), **{"target_accept": 0.9, **extra})
+    return mm, point, idata
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("case")
@@ -28,29 +69,9 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore")
     import arviz as az
-    import sbc_all
-    from bayesmix import sbc
-    from bayesmix.inference.sampling import initial_point
 
-    case, fit = sbc_all._case(args.case)
-    rng = np.random.default_rng([args.seed, 0])
-    template = case.build(case.template(np.random.default_rng([args.seed, 1])))
-    pool = sbc.prior_draws(template, max(2 * args.replications, 8), seed=int(1000 * args.seed))
-    for _ in range(args.replication + 1):
-        while True:
-            theta = pool.pop(0)
-            data = case.simulate(theta, rng)
-            try:
-                case.build(data)
-                break
-            except ValueError:
-                continue
-    fit_seed = int(np.random.default_rng([args.seed, 2, args.replication]).integers(2**31 - 1))
-    mm = case.build(data)
-    point, _ = initial_point(mm, "map", fit_seed, fit["starts"])
-    idata = mm.sample(draws=fit["draws"], tune=fit["tune"], chains=fit["chains"], sampler="pymc", cores=1,
-                      init=point, random_seed=fit_seed, progressbar=False, target_accept=0.9,
-                      convergence_checks=False, log_likelihood=False, latent=fit.get("latent", "sampled"))
+    case, fit, theta, data, fit_seed = rebuild(args.case, args.replication, args.replications, args.seed)
+    _, _, idata = refit(case, fit, data, fit_seed)
     posterior = idata["posterior"].to_dataset()
     rhat = az.rhat(posterior)
     for name in rhat.data_vars:

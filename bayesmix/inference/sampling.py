@@ -27,6 +27,7 @@ import xarray as xr
 
 from .._compile import COMPILE_MODE, no_c_compiler, python_mode, sampler_mode
 from ..evaluate import fit_kind
+from ..latent import LatentEffects
 from ..parameters import free_start
 from ..results import evaluate_draws
 from .diagnostics import check_convergence
@@ -260,18 +261,67 @@ def _warn_unreplicated_start(init: str, starts, report) -> None:
 
 
 def complete_point(mm, point: dict, model=None) -> dict:
-    """Start integrated random effects (standardized z) at 0 unless given (or at the block's ``sampler_start()``).
+    """Start sampled random effects (standardized z) at their conditional mode given ``point``, unless given.
 
-    ``model``: the model sampled (default ``mm.model``); an integrated model
-    (``sample(latent="integrated")``) has no z, so nothing is added.
+    A latent block that overrides ``sampler_start()`` (a Dirichlet membership:
+    its log-ratios at 0) starts there; a normal block at :func:`latent_start`
+    (z = 0 when it has more than two dimensions). ``model``: the model sampled
+    (default ``mm.model``); an integrated model (``sample(latent="integrated")``)
+    has no z, so nothing is added.
     """
     model = mm.model if model is None else model
     full = model.initial_point()
     for rv in model.free_RVs:
         if rv.name in mm.integrated and rv.name not in point:
-            start = mm.latent.sampler_start()  # None: at 0; a non-normal latent (a Dirichlet membership) has its own
-            point[rv.name] = start if start is not None else np.zeros_like(full[model.rvs_to_values[rv].name])
+            block = mm.latent
+            if type(block).sampler_start is LatentEffects.sampler_start:  # a normal block: its conditional mode
+                start = latent_start(mm, point)
+            else:  # a non-normal latent (a Dirichlet membership) has its own start (None: at 0)
+                start = block.sampler_start()
+            zeros = np.zeros_like(full[model.rvs_to_values[rv].name])
+            point[rv.name] = zeros if start is None or np.shape(start) != zeros.shape else start
     return point
+
+
+#: largest grid of :func:`latent_start` per dimension (1-D, 2-D) and its budget of likelihood elements
+LATENT_START_POINTS = {1: 401, 2: 61}
+LATENT_START_BUDGET = 20_000_000
+
+
+def latent_start(mm, point: dict) -> np.ndarray | None:
+    """Standardized latent effects at each level's conditional posterior mode given the parameters in ``point``.
+
+    argmax over a grid of z_q of f_j(z_q) + log phi(z_q) per level j (cluster
+    or person), f_j the conditional log-likelihood that NUTS and quadrature use
+    (the trapezoid grid on [-5, 5], up to :data:`LATENT_START_POINTS` points per
+    dimension, fewer beyond :data:`LATENT_START_BUDGET` elements of one
+    evaluation but at least 15, the size of ML's default 2-D rule).
+    A global search per level, not a local one: with a small residual SD a
+    cluster's conditional density of z is multimodal (its units fitted by
+    their own class, or by another class with the cluster effect shifted by
+    the class intercepts' difference), and z = 0 starts many clusters in the
+    wrong basin, which NUTS does not leave (the stuck chains of the
+    random-intercept mixture regression's SBC, benchmarks/results/sbc/notes.md).
+    Returns (levels, dims), or None for blocks of more than two dimensions.
+    """
+    dims = mm.latent.n_dims
+    if dims not in LATENT_START_POINTS:
+        return None
+    import pytensor.tensor as pt
+    from ..evaluate import evaluate_at_fit
+    from .quadrature import rule
+    per_node = int(mm.data.n_units) * max(1, len(mm.data.items)) * mm.n_classes
+    points = int(min(LATENT_START_POINTS[dims], max(15, (LATENT_START_BUDGET / per_node) ** (1 / dims))))
+    nodes, logw = rule("trapezoid", points, dims)
+    graph = mm.structure.conditional_loglik(pt.as_tensor(nodes[:, None, :]))  # (Q, levels)
+    free = {rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated}
+    from .._reuse import bypassed
+    with bypassed():  # SBC's compile store returned a wrong function for this graph (notes.md)
+        values = evaluate_at_fit(mm, {k: v for k, v in point.items() if k in free}, graph,
+                                 key=f"latent_start:{points}", se=False).estimate
+    if np.ndim(values) != 2 or np.shape(values)[1] != mm.latent.n_levels:  # z not one per independent unit
+        return None
+    return nodes[np.argmax(np.asarray(values) + logw[:, None], axis=0)]
 
 
 class _Interrupts:

@@ -308,7 +308,9 @@ class LatentEffects:
         return rng.standard_normal(shape)
 
     def sampler_start(self) -> np.ndarray | None:
-        """Where NUTS starts z (None: at 0); a non-normal block overrides it."""
+        """Where NUTS starts z. Not overridden (normal z): each level's conditional mode given the start's
+        parameters (:func:`bayesmix.inference.sampling.latent_start`); a non-normal block overrides it
+        (its value, None: at 0)."""
         return None
 
     def permuted(self, before: dict, after: dict, perms: np.ndarray, permute) -> None:
