@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import threading
 from typing import Any
 
 import numpy as np
@@ -179,22 +178,6 @@ def graph_key(inputs: list, outputs: list) -> tuple[tuple, list]:
     return tuple(key), lifted
 
 
-#: set by :func:`bypassed`: ``pytensor.function`` compiles as usual even inside :func:`reuse_compiled`
-_BYPASS = threading.local()
-
-
-@contextlib.contextmanager
-def bypassed():
-    """Compile as usual inside an active :func:`reuse_compiled` (functions whose lifted constants must not be
-    keyed by type only: :func:`bayesmix.inference.sampling.latent_start` came back wrong from the store)."""
-    previous = getattr(_BYPASS, "on", False)
-    _BYPASS.on = True
-    try:
-        yield
-    finally:
-        _BYPASS.on = previous
-
-
 @contextlib.contextmanager
 def reuse_compiled(store: CompileStore):
     """While active, ``pytensor.function`` reuses ``store``'s functions for graphs of the same structure."""
@@ -202,8 +185,6 @@ def reuse_compiled(store: CompileStore):
     epoch = object()  # functions handed out under this activation
 
     def function(inputs, outputs=None, mode=None, updates=None, givens=None, **kwargs):
-        if getattr(_BYPASS, "on", False):
-            return original(inputs, outputs, mode=mode, updates=updates, givens=givens, **kwargs)
         plain_inputs = [i.variable if isinstance(i, In) else i for i in inputs]
         single = outputs is not None and not isinstance(outputs, (list, tuple))
         out_list = [] if outputs is None else ([outputs] if single else list(outputs))
@@ -239,9 +220,12 @@ def reuse_compiled(store: CompileStore):
         # the nodes are remade on the open types, so no length of this call's data is compiled in
         shared = [pytensor.shared(_value(c).copy(), shape=tuple(1 if s == 1 else None for s in c.type.shape),
                                   name=f"data{k}") for k, c in enumerate(lifted)]
-        new_outputs = (clone_replace(out_list, replace=dict(zip(lifted, shared)), rebuild_strict=False)
-                       if lifted else out_list)
-        fn = original(inputs, new_outputs[0] if single else new_outputs, mode=mode, **kwargs)
+        # an input with an owner (a random variable given as an input) would be cloned with the graph and the
+        # outputs computed from the clone, not from the input: such inputs become fresh root variables first
+        roots = [v if v.owner is None else v.type(name=v.name) for v in plain_inputs]
+        replace = {**dict(zip(lifted, shared)), **{v: r for v, r in zip(plain_inputs, roots) if r is not v}}
+        new_outputs = clone_replace(out_list, replace=replace, rebuild_strict=False) if lifted else out_list
+        fn = original(roots if lifted else inputs, new_outputs[0] if single else new_outputs, mode=mode, **kwargs)
         if len(store.entries) < store.max_entries:
             store.entries[key] = (fn, shared, epoch)
         return fn

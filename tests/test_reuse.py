@@ -124,3 +124,23 @@ def test_the_same_structure_twice_in_one_replication_with_other_data_gets_its_ow
         assert f2 is not f1
         np.testing.assert_array_equal(f1(at)[0], _plain(y1)(at)[0])
         np.testing.assert_array_equal(f2(at)[0], _plain(y2)(at)[0])
+
+
+def test_random_variables_given_as_inputs_stay_the_inputs():
+    """A function of random variables (inputs with an owner, as ``function(free_RVs, graph)`` in bayesmix's result
+    code) with data constants: the store's rebuilt graph computes from the inputs, not from clones of the random
+    variables (which evaluated their prior draws: every value of the sampled latent effects' start off by ~50-90
+    log-units, found in SBC, benchmarks/results/sbc/notes.md)."""
+    rng = np.random.default_rng(4)
+    y = rng.normal(size=(20, 3))
+    mu = pt.random.normal(0.0, 1.0, size=3, rng=pytensor.shared(np.random.default_rng(0)))
+    graph = -0.5 * ((pt.constant(y) - mu[None, :]) ** 2).sum()
+    plain = pytensor.function([mu], graph)
+    at = [np.array([0.5, -1.0, 2.0]), np.zeros(3)]
+    store = _reuse.CompileStore()
+    with _reuse.reuse_compiled(store):
+        reused = pytensor.function([mu], graph)
+        values = [float(reused(a)) for a in at]
+    assert store.misses == 1
+    np.testing.assert_allclose(values, [float(plain(a)) for a in at], rtol=1e-12)
+    assert values[0] != values[1]

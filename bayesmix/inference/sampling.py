@@ -315,10 +315,8 @@ def latent_start(mm, point: dict) -> np.ndarray | None:
     nodes, logw = rule("trapezoid", points, dims)
     graph = mm.structure.conditional_loglik(pt.as_tensor(nodes[:, None, :]))  # (Q, levels)
     free = {rv.name for rv in mm.model.free_RVs if rv.name not in mm.integrated}
-    from .._reuse import bypassed
-    with bypassed():  # SBC's compile store returned a wrong function for this graph (notes.md)
-        values = evaluate_at_fit(mm, {k: v for k, v in point.items() if k in free}, graph,
-                                 key=f"latent_start:{points}", se=False).estimate
+    values = evaluate_at_fit(mm, {k: v for k, v in point.items() if k in free}, graph,
+                             key=f"latent_start:{points}", se=False).estimate
     if np.ndim(values) != 2 or np.shape(values)[1] != mm.latent.n_levels:  # z not one per independent unit
         return None
     return nodes[np.argmax(np.asarray(values) + logw[:, None], axis=0)]
