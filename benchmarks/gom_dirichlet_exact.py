@@ -91,23 +91,10 @@ def recovery(args) -> dict:
 
 def sbc_data_sets(n: int = 6, seed: int = 2026, replications: int = 90):
     """The first ``n`` (theta, data) of run_sbc(make_case('gom_dirichlet'), replications, seed=seed), without fits."""
+    from sbc_refit import data_sets
+
     from bayesmix import sbc
-    case = sbc.make_case("gom_dirichlet")
-    rng = np.random.default_rng([seed, 0])
-    template = case.build(case.template(np.random.default_rng([seed, 1])))
-    pool, batch, out = [], 0, []
-    while len(out) < n:
-        if not pool:
-            pool.extend(sbc.prior_draws(template, max(2 * replications, 8), seed=int(1000 * seed + batch)))
-            batch += 1
-        theta = pool.pop(0)
-        data = case.simulate(theta, rng)
-        try:
-            case.build(data)
-        except ValueError:  # a constant item: run_sbc redraws
-            continue
-        out.append((theta, data))
-    return out
+    return data_sets(sbc.make_case("gom_dirichlet"), n, replications, seed)
 
 
 def sbc_refits(args) -> dict:

@@ -19,28 +19,36 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-def rebuild(case_name: str, replication: int, replications: int, seed: int = 2026):
-    """(case, fit settings, truth theta, data, fit seed) of one replication, as :func:`bayesmix.sbc.run_sbc` makes them."""
-    import sbc_all
+def data_sets(case, count: int, replications: int, seed: int = 2026):
+    """The first ``count`` (theta, data) of :func:`bayesmix.sbc.run_sbc`'s replications (prior draws of the
+    template, data sets the factory refuses redrawn), in order, without fits."""
     from bayesmix import sbc
 
-    case, fit = sbc_all._case(case_name)
     rng = np.random.default_rng([seed, 0])
     template = case.build(case.template(np.random.default_rng([seed, 1])))
     pool: list = []
     batch = 0
-    for _ in range(replication + 1):
-        while True:
-            if not pool:
-                pool.extend(sbc.prior_draws(template, max(2 * replications, 8), seed=int(1000 * seed + batch)))
-                batch += 1
-            theta = pool.pop(0)
-            data = case.simulate(theta, rng)
-            try:
-                case.build(data)
-                break
-            except ValueError:
-                continue
+    out = []
+    while len(out) < count:
+        if not pool:
+            pool.extend(sbc.prior_draws(template, max(2 * replications, 8), seed=int(1000 * seed + batch)))
+            batch += 1
+        theta = pool.pop(0)
+        data = case.simulate(theta, rng)
+        try:
+            case.build(data)
+        except ValueError:  # a constant item: run_sbc redraws
+            continue
+        out.append((theta, data))
+    return out
+
+
+def rebuild(case_name: str, replication: int, replications: int, seed: int = 2026):
+    """(case, fit settings, truth theta, data, fit seed) of one replication, as :func:`bayesmix.sbc.run_sbc` makes them."""
+    import sbc_all
+
+    case, fit = sbc_all._case(case_name)
+    theta, data = data_sets(case, replication + 1, replications, seed)[-1]
     fit_seed = int(np.random.default_rng([seed, 2, replication]).integers(2**31 - 1))
     return case, fit, theta, data, fit_seed
 
