@@ -300,7 +300,8 @@ class ItemFactorEM:
 
         Louis' (1982) identity, per response pattern p over the posterior weights
         P(eta_q | y_p) of the quadrature nodes, with s_c the complete-data score and
-        l_c the complete-data log-likelihood of (tau_i, lambda_i, gamma_i):
+        l_c the complete-data log-likelihood of (tau_i, lambda_i, gamma_i) of the 3PL (eq. 42) or its
+        FMA-GoM form (eq. 43-47), eta on the quadrature nodes of eq. 36's factor:
 
             I_obs = sum_p n_p (E[-d2 l_c | y_p] - E[s_c s_c' | y_p] + s_p s_p'),   s_p = E[s_c | y_p]
 

@@ -293,6 +293,7 @@ def latent_start(mm, point: dict) -> np.ndarray | None:
 
     argmax over a grid of z_q of f_j(z_q) + log phi(z_q) per level j (cluster
     or person), f_j the conditional log-likelihood that NUTS and quadrature use
+    (the cluster's classes summed out given its effects u_j of eq. 5, e.g. eq. 19's random intercept)
     (the trapezoid grid on [-5, 5], up to :data:`LATENT_START_POINTS` points per
     dimension, fewer beyond :data:`LATENT_START_BUDGET` elements of one
     evaluation but at least 15, the size of ML's default 2-D rule).
