@@ -9,6 +9,9 @@ With ``--write`` it replaces them in ``README.md``: the row starting
 ``| first `fit_ml` on carcinoma``, the block of ML rows starting ``| ML to the
 best LL`` (followed by ``| same, `` rows) and the sentence
 "carcinoma's first `fit_ml` takes about ... s". Nothing is typed by hand.
+A case re-measured later on its own (``bench_ml_stepmix.py --datasets D --ks K --save-as
+results/ml_ratios_remeasure-<name>.json``) is added to its data set's row as a note beside the
+table's own medians, with its rounds, date and load (the table's run is not overwritten).
 
 Usage (from the repository root)::
 
@@ -27,6 +30,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RATIOS = HERE / "results" / "ml_ratios.json"
 FIRST_FIT = HERE / "results" / "ml_first_fit.json"
+REMEASURED = "ml_ratios_remeasure-*.json"
 LABELS = {
     "carcinoma": "carcinoma (N = 118, 7 binary items)",
     "sim": "N = 10,000 x 20 binary",
@@ -73,7 +77,24 @@ def _rounds(data: dict) -> str:
     return f"medians of {measured} interleaved rounds"
 
 
-def ml_rows(data: dict) -> list[str]:
+def remeasure_notes(files) -> dict[str, list[str]]:
+    """Per data set, one sentence per re-measured case: medians, per-round ratio range, rounds, date, load."""
+    notes: dict[str, list[str]] = {}
+    for path in sorted(files):
+        data = json.loads(Path(path).read_text())
+        for c in data["cases"]:
+            m, bm, sm = c["median"], c["bm_equal"]["to_best_ll_s"], c["stepmix"]["fit_s"]
+            per_round = [s / b for s, b in zip(sm, bm)]
+            loads = [v for pair in c["bm_equal"]["load"] for v in pair]
+            notes.setdefault(c["dataset"], []).append(
+                f"K = {c['K']} re-measured ({len(bm)} rounds, {data['date'][:10]}, load {min(loads):.0f}-{max(loads):.0f}, "
+                f"`{Path(path).name}`): {_s([m['bm_equal_s']])} s vs StepMix {_s([m['stepmix_s']])} s, "
+                f"{m['ratio_stepmix_equal']:.1f}x ({min(per_round):.1f}-{max(per_round):.1f}x per round), "
+                f"poLCA {m['ratio_polca_equal']:.1f}x")
+    return notes
+
+
+def ml_rows(data: dict, notes: dict[str, list[str]] | None = None) -> list[str]:
     by_set: dict[str, list] = {}
     for c in data["cases"]:
         if c["median"]["stepmix_s"] == c["median"]["stepmix_s"] or c["median"]["polca_s"] == c["median"]["polca_s"]:
@@ -103,6 +124,8 @@ def ml_rows(data: dict) -> list[str]:
                 f"{_x(m['ratio_stepmix_mplus'] for m in med)}); "
                 f"poLCA (C++) {_s(m['polca_s'] for m in med)} s (ratio {_x(m['ratio_polca_equal'] for m in med)}; "
                 f"with SEs {_x(m['ratio_polca_fit_ml'] for m in med)})")
+        for note in (notes or {}).get(name, []):
+            peer += f". {note}"
         rows.append(f"| {task} | {ours} | {peer} |")
     return rows
 
@@ -146,7 +169,8 @@ def main(argv=None):
     p.add_argument("--only", choices=("all", "ratios", "first-fit"), default="all",
                    help="which README figures to write (e.g. keep first-fit figures measured on a quiet machine)")
     args = p.parse_args(argv)
-    rows = ml_rows(json.loads(RATIOS.read_text())) if RATIOS.exists() else []
+    notes = remeasure_notes((HERE / "results").glob(REMEASURED))
+    rows = ml_rows(json.loads(RATIOS.read_text()), notes) if RATIOS.exists() else []
     first_data = json.loads(FIRST_FIT.read_text()) if FIRST_FIT.exists() else None
     first = first_fit_row(first_data) if first_data else None
     for row in ([first] if first else []) + rows:
