@@ -670,7 +670,8 @@ def sample(mm, draws=1000, tune=1000, chains=4, *, sampler="auto", random_seed=N
         lie on a curved ridge (more extreme profiles, smaller SD); nutpie's
         low-rank metric, ``sampler="nutpie", nuts={"adaptation": "low_rank",
         "mass_matrix_eigval_cutoff": 2}``, and a few thousand draws per chain
-        reach a bulk ESS of 400 in about 340 CPU seconds
+        serve: 2 chains x 5,500 draws reached a bulk ESS of 706 (R-hat 1.0045)
+        in 342 s wall on 2 near-idle cores, the whole call
         (``benchmarks/bench_integrated_nuts.py``).
     integration : dict, optional
         Quadrature of ``latent="integrated"`` (default: the model's own,
