@@ -502,8 +502,34 @@ def _fit_replication(case: SBCCase, data: pd.DataFrame, theta: dict, r: int, fit
               "min_ess_bulk": idata.attrs.get("bayesmix_min_ess_bulk", np.nan),
               "relabeled_draws": idata.attrs.get("bayesmix_relabeled_draws", 0),
               "latent": idata.attrs.get("bayesmix_latent", "sampled")}
+    record.update(_ess_thinned_ranks(truth, case.quantities(_stack(posterior)), posterior.sizes["chain"],
+                                     settings["n_posterior"], np.random.default_rng([fit_seed, 3])))
     return ({name: float(np.asarray(value).reshape(-1)[0]) for name, value in truth.items()},
             np.stack([np.asarray(draws_q[name], dtype=float).reshape(-1) for name in truth]), record)
+
+
+def _ess_thinned_ranks(truth: dict, values: dict, n_chain: int, n_posterior: int,
+                       rng: np.random.Generator) -> dict:
+    """Per quantity: bulk ESS of the fit's draws and the truth's rank among draws thinned to about that ESS.
+
+    Ranks among autocorrelated draws are not uniform even for a right posterior (the truth lands beyond
+    every draw more often than 1 / (L + 1) when the L draws are worth fewer independent ones; Talts et al.
+    2018, sec. 5.1): each chain is thinned evenly to ``min(L, ESS) / chains`` draws (at least one).
+    Returned as ``ess_bulk[q]``, ``rank_ess[q]`` (0..L_q) and ``L_ess[q]`` for the fits table.
+    """
+    import arviz as az
+    out = {}
+    for name, t in truth.items():
+        draws = np.asarray(values[name], dtype=float).reshape(n_chain, -1)
+        ess = float(az.ess(draws, method="bulk")) if np.ptp(draws) > 0 else float(draws.size)
+        per_chain = int(max(1, min(n_posterior // n_chain, np.floor(ess / n_chain), draws.shape[1])))
+        kept = draws[:, np.linspace(0, draws.shape[1] - 1, per_chain).round().astype(int)].ravel()
+        t = float(np.asarray(t).reshape(-1)[0])
+        below, ties = int((kept < t).sum()), int((kept == t).sum())
+        out[f"ess_bulk[{name}]"] = ess
+        out[f"rank_ess[{name}]"] = below + int(np.floor(rng.random() * (ties + 1)))
+        out[f"L_ess[{name}]"] = kept.size
+    return out
 
 
 def fractional_ranks(ranks: np.ndarray, n_posterior: int, rng: np.random.Generator) -> np.ndarray:
