@@ -24,7 +24,7 @@ import pytensor.tensor as pt
 
 from .latent import segment_sum
 
-__all__ = ["Patterns", "categorical_density", "response_patterns"]
+__all__ = ["Patterns", "categorical_density", "response_patterns", "unique_rows"]
 
 #: largest dense (patterns x clusters) count matrix (elements)
 _DENSE_LIMIT = 4_000_000
@@ -77,6 +77,15 @@ class Patterns:
         return segment_sum(self.expand(values), cluster_index, n_clusters)
 
 
+def unique_rows(key: np.ndarray) -> Patterns:
+    """The unique rows of a float matrix (N, m) as :class:`Patterns` (first unit of each, each unit's pattern)."""
+    key = np.ascontiguousarray(np.asarray(key, dtype=float) + 0.0)  # no -0.0
+    rows = key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
+    # one byte string per row: 3x faster than np.unique(axis=0), the same groups
+    _, representative, inverse = np.unique(rows, return_index=True, return_inverse=True)
+    return Patterns(np.asarray(representative), np.asarray(inverse).reshape(-1))
+
+
 def response_patterns(kernels, extra=None) -> Patterns:
     """The unique response patterns over all items of ``kernels`` (missing cells included in the key).
 
@@ -85,11 +94,7 @@ def response_patterns(kernels, extra=None) -> Patterns:
     columns = [np.asarray(kernel.pattern_key(), dtype=float) for kernel in kernels]
     if extra is not None and np.size(extra):
         columns.append(np.asarray(extra, dtype=float).reshape(len(columns[0]), -1))
-    key = np.hstack(columns) + 0.0  # no -0.0
-    rows = np.ascontiguousarray(key).view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel()
-    # one byte string per row: 3x faster than np.unique(axis=0), the same groups
-    _, representative, inverse = np.unique(rows, return_index=True, return_inverse=True)
-    return Patterns(np.asarray(representative), np.asarray(inverse).reshape(-1))
+    return unique_rows(np.hstack(columns))
 
 
 def categorical_density(kernels) -> tuple[np.ndarray, object] | None:

@@ -66,7 +66,7 @@ def build(args):
     if args.case == "fma-bfi":
         df = bm.datasets.load("bfi_en")
         items = ["N1", "N2", "N3", "N4", "N5"]
-        return bm.fma(df[items].dropna(), items, 2)
+        return bm.fma(df[items].dropna(), items, 2, item_types="ordinal")
     raise ValueError(args.case)
 
 

@@ -191,19 +191,67 @@ class WithinClasses(Structure):
     :func:`bayesmix.patterns.categorical_density`, given only without
     covariates and latent effects: the ``Potential`` NUTS samples is then
     the count-weighted sum over patterns (the same value as the per-unit sum).
+    ``tables_at``: z -> [(log P(y_i = c | k, z) (..., K, I, C), one-hot responses (N, I, C))]
+    at a node shared by all persons (a person factor, FMA eq. 36-37), given with
+    ``shared_log_prior_at`` only without covariates: the model's fixed-rule
+    integral over z is then computed once per unique response pattern
+    (:meth:`integrated_loglik`).
     """
 
     closed_form_em = True
 
     def __init__(self, log_prior_at: GraphAt, loglik_at: GraphAt, n_units: int, *,
-                 shared_log_prior_at: GraphAt | None = None, patterns=None, density=None, **kwargs):
+                 shared_log_prior_at: GraphAt | None = None, patterns=None, density=None,
+                 tables_at: GraphAt | None = None, **kwargs):
         super().__init__(n_units, **kwargs)
         self.log_prior_at = log_prior_at
         self.loglik_at = loglik_at
         self.density = density if self.latent is None else None
+        self.tables_at = tables_at if shared_log_prior_at is not None and self.latent is not None else None
+        self._node_prior_at = shared_log_prior_at if self.tables_at is not None else None
         use = shared_log_prior_at is not None and patterns is not None and patterns.worthwhile
         self.shared_log_prior_at = shared_log_prior_at if use else None
         self.patterns = patterns if use else None
+
+    @property
+    def node_patterns(self):
+        """Unique rows of the one-hot responses of ``tables_at`` (:class:`~bayesmix.patterns.Patterns`), or None.
+
+        None without ``tables_at``, in two-level models, or when no two persons share a pattern.
+        """
+        if not hasattr(self, "_node_patterns"):
+            self._node_patterns = None
+            if self.tables_at is not None and self.cluster_index is None:
+                from ..patterns import unique_rows
+                found = unique_rows(np.hstack([np.asarray(onehot, dtype=float).reshape(len(onehot), -1)
+                                               for _, onehot in self.tables_at(None)]))
+                self._node_patterns = found if found.n_patterns < found.n_units else None
+        return self._node_patterns
+
+    def integrated_loglik(self, settings: dict):
+        """log p(y_i) per person, the person factor integrated once per unique response pattern, or None.
+
+        With ``tables_at`` (FMA without covariates, categorical items) persons with the
+        same responses have the same integral over their factor,
+        log sum_q w_q sum_c P(C = c) prod_i P(y_i | c, eta_q) (eq. 36-37 at the shared
+        nodes eta_q of the model's rule): computed for the P unique one-hot rows and
+        gathered to the N persons, so one evaluation and its gradient cost
+        Q x P x I x C x K instead of Q x N x I x C x K. Exact (the same rule as the
+        per-person path). None under adaptive quadrature (nodes per person) or when
+        :attr:`node_patterns` is None: the model's quadrature runs per person then.
+        """
+        patterns = None if settings.get("adaptive") else self.node_patterns
+        if patterns is None:
+            return None
+        nodes, logw = self.latent.rule(settings["method"], settings["points"], settings.get("seed", 0))
+        z = pt.as_tensor(nodes[:, None, :])
+        by_class = 0
+        for log_table, onehot in self.tables_at(z):  # (Q, K, I, C), (N, I, C)
+            rows = np.asarray(onehot, dtype=float)[patterns.representative].reshape(patterns.n_patterns, -1)
+            flat = log_table.reshape((*log_table.shape[:-2], -1))  # (Q, K, I*C)
+            by_class = by_class + pt.matmul(pt.as_tensor(rows), pt.swapaxes(flat, -1, -2))  # (Q, P, K)
+        by_pattern = within.loglik(self._node_prior_at(z), by_class)  # (Q, P)
+        return patterns.expand(pt.logsumexp(by_pattern + pt.as_tensor(logw)[:, None], axis=0))
 
     def node_work(self, n_items: int, n_classes: int) -> int | None:
         """Elements per quadrature node when the marginal runs by pattern (else None: per unit)."""

@@ -140,12 +140,9 @@ class ItemClasses(Structure):
         if not hasattr(self, "_patterns"):
             self._patterns = None
             if self.tables_at is not None and self.latent is not None:
-                from ..patterns import Patterns
-                key = np.hstack([np.asarray(onehot, dtype=float).reshape(len(onehot), -1)
-                                 for _, onehot in self.tables_at(None)])
-                rows = np.ascontiguousarray(key + 0.0).view(np.dtype((np.void, key.dtype.itemsize * key.shape[1])))
-                _, first, inverse = np.unique(rows.ravel(), return_index=True, return_inverse=True)
-                found = Patterns(np.asarray(first), np.asarray(inverse).reshape(-1))
+                from ..patterns import unique_rows
+                found = unique_rows(np.hstack([np.asarray(onehot, dtype=float).reshape(len(onehot), -1)
+                                               for _, onehot in self.tables_at(None)]))
                 self._patterns = found if found.worthwhile else None
         return self._patterns
 

@@ -259,7 +259,11 @@ def fma(
         def measurement(z):
             return sum(kernel.loglik(shift=factor.shift(kernel.names, z)) for kernel in kernels)
 
-        structure = WithinClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units, latent=factor)
+        tables = None  # per (item, category) at nodes shared by all persons: the integral once per pattern
+        if class_model.covariates is None and all(kernel.discrete for kernel in kernels):
+            tables = lambda z: [kernel.tables(factor.shift(kernel.names, z)) for kernel in kernels]  # noqa: E731
+        structure = WithinClasses(lambda z: class_model.log_prior(), measurement, encoded.n_units, latent=factor,
+                                  shared_log_prior_at=lambda z: class_model.log_prior(), tables_at=tables)
         structure.add_potential()
     prior_set.check_unused()
     return FactorMixtureModel(
