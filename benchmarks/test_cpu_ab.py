@@ -4,7 +4,7 @@
         --out benchmarks/results/x.csv 'tests/test_sbc.py::test_fits_can_integrate_the_latent_effects' ...
 
 For every node id and repeat, the test runs twice, once from ``git archive <before>`` of tests/ and
-case_studies/ (unpacked under _logs/ab_before/; the package code is this worktree's in both, so only the
+case_studies/ (unpacked under _logs/ab_before_<pid>/; the package code is this worktree's in both, so only the
 tests and notebooks differ) and once from this worktree, in alternating order, each in its own pytest process
 with a fresh PyTensor compiledir and numba cache (CI's case). A row per run: the test's own CPU seconds (the
 process and the children it reaped, fixtures included: benchmarks/pytest_cpuprof.py), the whole process's CPU
@@ -67,7 +67,7 @@ def main() -> None:
     parser.add_argument("--only", choices=["before", "after"], help="run one side only")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    old = HERE / "_logs" / "ab_before"
+    old = HERE / "_logs" / f"ab_before_{os.getpid()}"  # one per run: runs may overlap
     if args.only != "after":
         unpack(args.before, old)
     fields = ["nodeid", "side", "repeat", "tests", "test_cpu_s", "process_cpu_s", "wall_s", "rc", "outcome",
