@@ -30,6 +30,7 @@ from marginal_oracle import check_marginal, enumerate_expectation, enumerate_mod
 from scipy.special import expit, log_softmax, logsumexp
 
 import bayesmix as bm
+from bayesmix import _compile
 from bayesmix.datasets.simulate_lta import TABLE1_PROFILES, simulate_lta
 from bayesmix.families.lta import long_to_wide, wide_to_long
 from bayesmix.results import draw_function
@@ -208,8 +209,14 @@ def test_non_markov_chain_matches_enumeration(tiny):
         np.testing.assert_allclose(pairs[i], enumerate_expectation(joint, space, _transitions_statistic(k)), atol=ATOL)
 
 
-def test_two_level_conditional_loglik_matches_enumeration(tiny):
-    """Cluster log-likelihood at given z = sum of its units' enumerated marginals with eq. 15's alpha_tj."""
+def test_two_level_conditional_loglik_matches_enumeration(tiny, monkeypatch):
+    """Cluster log-likelihood at given z = sum of its units' enumerated marginals with eq. 15's alpha_tj.
+
+    Evaluated once, with Python thunks (``BAYESMIX_COMPILE_MODE=PY``): the value is what is checked, and on an
+    empty compile cache the C build of this graph was 77 modules, ~57 CPU-s of g++ for one evaluation
+    (benchmarks/README.md, "night" round; benchmarks/results/suite_fast_ab_20261207.csv).
+    """
+    monkeypatch.setattr(_compile, "_SETTING", "PY")
     frame, by_time = tiny
     k = 3
     m = bm.lta(frame, by_time, n_classes=k, covariates=["x"], cluster="room", random_intercepts=True,

@@ -38,7 +38,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayesmix import sbc
+from bayesmix import _compile, sbc
 
 ALPHA = 0.01
 
@@ -191,12 +191,19 @@ def test_reusing_compiled_functions_gives_the_same_draws():
     assert (reused.fits["cpu_seconds"] > 0).all()
 
 
-def test_fits_can_integrate_the_latent_effects():
+def test_fits_can_integrate_the_latent_effects(monkeypatch):
     """run_sbc(latent="integrated") fits NUTS on the structural parameters, the person factors integrated.
 
     The truths still come with their factors (the simulation needs them); the ranked quantities are structural.
     A model without continuous latent effects is refused before any fit.
+
+    The fits run with Python thunks (``BAYESMIX_COMPILE_MODE=PY``): this test checks run_sbc's integrated path, not
+    the C backend (the integrated density in C: tests/test_integrated_nuts.py). With an empty compile cache the C
+    build of the integrated FMA's sampler functions was most of this test's CPU (issue 26 item 5,
+    benchmarks/results/suite_fast_ab_20261207.csv); a store of its own keeps these Python functions out of other tests.
     """
+    monkeypatch.setattr(_compile, "_SETTING", "PY")
+    monkeypatch.setattr(sbc, "_STORES", {})
     case = sbc.make_case("fma", n_units=30, n_items=4)
     settings = dict(draws=20, tune=30, chains=2, n_posterior=10, starts=2, seed=3)
     result = sbc.run_sbc(case, 2, latent="integrated", **settings)
