@@ -17,6 +17,7 @@ pr.disable()
 cpu, wall = time.process_time() - c0, time.perf_counter() - w0
 print("cpu_s", cpu, "wall_s", wall, "load", os.getloadavg())
 print(study.replications[["loglik", "seconds"]])
+os.makedirs("_logs", exist_ok=True)
 pr.dump_stats(f"_logs/mc_prof_{label}.pstats")
 st = pstats.Stats(pr)
 st.sort_stats("tottime").print_stats(25)
