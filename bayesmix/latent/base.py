@@ -33,15 +33,15 @@ import pytensor.tensor as pt
 
 from ..parameters import _constraint_arrays, _dims_shape, create, register, registry_of
 from ..priors import PriorSet
+from .segments import gather_segments
 
 FORMS = ("diagonal", "cholesky", "factor", "structural")
 
 
-def segment_sum(values, index: np.ndarray, n_segments: int):
-    """Sum the last axis of ``values`` (..., N) into segments (..., n_segments)."""
-    moved = pt.moveaxis(values, -1, 0)
-    total = pt.inc_subtensor(pt.zeros((n_segments, *moved.shape[1:]))[index], moved)
-    return pt.moveaxis(total, 0, -1)
+def _shared(z) -> bool:
+    """z is a quadrature node shared by all levels: a static length-1 level axis (..., 1, D)."""
+    z = pt.as_tensor_variable(z)
+    return z.ndim >= 2 and bool(z.type.broadcastable[-2])
 
 
 def _spec(priors: PriorSet, generic: str, name: str, **defaults) -> tuple[str, dict]:
@@ -273,8 +273,14 @@ class LatentEffects:
 
     def unit_values(self, z=None):
         """u of each unit's level, (..., N, D) (the level's values repeated for its units)."""
-        u = self.values(z)
-        return u if self.level_index is None else u[..., self.level_index, :]
+        if self.level_index is None:
+            return self.values(z)
+        if self.level_free and z is not None and _shared(z):
+            # a node shared by all levels (ML quadrature): u is the same for every cluster, so every unit
+            # gets it by broadcasting -- no gather, whose gradient is a scatter-add
+            u = self.values(z, broadcast=False)  # (..., 1, D)
+            return u + pt.zeros((len(self.level_index), self.n_effects))
+        return gather_segments(self.values(z), self.level_index, self.n_levels)
 
     def covariance(self):
         """Cov(u_j) excluding the covariate part, (D, D); (G, D, D) with ``groups``."""
