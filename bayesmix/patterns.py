@@ -24,7 +24,8 @@ import pytensor.tensor as pt
 
 from .latent import segment_sum
 
-__all__ = ["Patterns", "categorical_density", "response_patterns", "unique_rows"]
+__all__ = ["Patterns", "categorical_density", "integrate_by_pattern", "response_patterns", "table_patterns",
+           "unique_rows"]
 
 #: largest dense (patterns x clusters) count matrix (elements)
 _DENSE_LIMIT = 4_000_000
@@ -84,6 +85,26 @@ def unique_rows(key: np.ndarray) -> Patterns:
     # one byte string per row: 3x faster than np.unique(axis=0), the same groups
     _, representative, inverse = np.unique(rows, return_index=True, return_inverse=True)
     return Patterns(np.asarray(representative), np.asarray(inverse).reshape(-1))
+
+
+def table_patterns(tables_at) -> Patterns:
+    """The unique rows of the one-hot responses of a table path, ``tables_at(None)`` -> [(table, one-hot (N, I, C))]."""
+    return unique_rows(np.hstack([np.asarray(onehot, dtype=float).reshape(len(onehot), -1)
+                                  for _, onehot in tables_at(None)]))
+
+
+def integrate_by_pattern(latent, settings: dict, patterns: Patterns, pattern_loglik_at):
+    """log sum_q w_q exp f_p(z_q) once per unique response pattern p, expanded to the units, (N,).
+
+    The fixed quadrature rule of ``latent`` (``settings``: method, points, seed) at
+    nodes z_q shared by all units (eq. 36-37 for a person factor, eq. 28-30 for a GoM
+    membership); ``pattern_loglik_at(z)`` gives f_p(z_q) of the P representatives,
+    (Q, P). Exact: the same rule and the same conditional likelihood as the per-unit
+    path, evaluated Q x P instead of Q x N times.
+    """
+    nodes, logw = latent.rule(settings["method"], settings["points"], settings.get("seed", 0))
+    by_pattern = pattern_loglik_at(pt.as_tensor(nodes[:, None, :]))
+    return patterns.expand(pt.logsumexp(by_pattern + pt.as_tensor(logw)[:, None], axis=0))
 
 
 def response_patterns(kernels, extra=None) -> Patterns:

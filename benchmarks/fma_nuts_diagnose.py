@@ -37,14 +37,9 @@ def _cpu_s() -> float:
 
 
 def build(case: str):
-    import bayesmix as bm
-    if case == "fma-adhd":
-        from bayesmix.datasets.simulate_irt import simulate_fma
-        sim = simulate_fma(425, 18, 2, class_intercept=[0.5], link="probit", seed=1)
-        return bm.fma(sim.data, sim.items, 2)
-    df = bm.datasets.load("bfi_en")
-    items = ["N1", "N2", "N3", "N4", "N5"]
-    return bm.fma(df[items].dropna(), items, 2, item_types="ordinal")
+    """The two FMA data sets of profile_fma_density.py (one definition): fma-adhd / fma-bfi."""
+    from profile_fma_density import build as build_case  # benchmarks/ is on sys.path when run as a script
+    return build_case("adhd" if case == "fma-adhd" else "bfi")
 
 
 def flat_draws(post, names):

@@ -38,8 +38,10 @@ from .segments import gather_segments
 FORMS = ("diagonal", "cholesky", "factor", "structural")
 
 
-def _shared(z) -> bool:
+def shared_node(z) -> bool:
     """z is a quadrature node shared by all levels: a static length-1 level axis (..., 1, D)."""
+    if z is None:
+        return False
     z = pt.as_tensor_variable(z)
     return z.ndim >= 2 and bool(z.type.broadcastable[-2])
 
@@ -275,7 +277,7 @@ class LatentEffects:
         """u of each unit's level, (..., N, D) (the level's values repeated for its units)."""
         if self.level_index is None:
             return self.values(z)
-        if self.level_free and z is not None and _shared(z):
+        if self.level_free and shared_node(z):
             # a node shared by all levels (ML quadrature): u is the same for every cluster, so every unit
             # gets it by broadcasting -- no gather, whose gradient is a scatter-add
             u = self.values(z, broadcast=False)  # (..., 1, D)

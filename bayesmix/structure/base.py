@@ -39,6 +39,7 @@ import pytensor.tensor as pt
 
 from .._random import categorical
 from ..latent import LatentEffects, segment_sum
+from ..latent.base import shared_node  # noqa: F401  (re-exported: structure modules import it from here)
 from ..marginal import between, nested, within
 
 GraphAt = Callable[[object], object]
@@ -157,14 +158,6 @@ class Structure:
         return pm.Potential(name, self.sampled_total())
 
 
-def shared_node(z) -> bool:
-    """z is a quadrature node shared by all levels: a static length-1 level axis (..., 1, D)."""
-    if z is None:
-        return False
-    z = pt.as_tensor_variable(z)
-    return z.ndim >= 2 and z.type.broadcastable[-2]
-
-
 def shared_log_prior(class_model, effects: LatentEffects):
     """z -> log P(C = c | u(z)), (..., 1, K), at a node z shared by all levels; None when covariates differ.
 
@@ -222,9 +215,8 @@ class WithinClasses(Structure):
         if not hasattr(self, "_node_patterns"):
             self._node_patterns = None
             if self.tables_at is not None and self.cluster_index is None:
-                from ..patterns import unique_rows
-                found = unique_rows(np.hstack([np.asarray(onehot, dtype=float).reshape(len(onehot), -1)
-                                               for _, onehot in self.tables_at(None)]))
+                from ..patterns import table_patterns
+                found = table_patterns(self.tables_at)
                 self._node_patterns = found if found.n_patterns < found.n_units else None
         return self._node_patterns
 
@@ -243,15 +235,17 @@ class WithinClasses(Structure):
         patterns = None if settings.get("adaptive") else self.node_patterns
         if patterns is None:
             return None
-        nodes, logw = self.latent.rule(settings["method"], settings["points"], settings.get("seed", 0))
-        z = pt.as_tensor(nodes[:, None, :])
-        by_class = 0
-        for log_table, onehot in self.tables_at(z):  # (Q, K, I, C), (N, I, C)
-            rows = np.asarray(onehot, dtype=float)[patterns.representative].reshape(patterns.n_patterns, -1)
-            flat = log_table.reshape((*log_table.shape[:-2], -1))  # (Q, K, I*C)
-            by_class = by_class + pt.matmul(pt.as_tensor(rows), pt.swapaxes(flat, -1, -2))  # (Q, P, K)
-        by_pattern = within.loglik(self._node_prior_at(z), by_class)  # (Q, P)
-        return patterns.expand(pt.logsumexp(by_pattern + pt.as_tensor(logw)[:, None], axis=0))
+        from ..patterns import integrate_by_pattern
+
+        def by_pattern(z):  # (Q, P)
+            by_class = 0
+            for log_table, onehot in self.tables_at(z):  # (Q, K, I, C), (N, I, C)
+                rows = np.asarray(onehot, dtype=float)[patterns.representative].reshape(patterns.n_patterns, -1)
+                flat = log_table.reshape((*log_table.shape[:-2], -1))  # (Q, K, I*C)
+                by_class = by_class + pt.matmul(pt.as_tensor(rows), pt.swapaxes(flat, -1, -2))  # (Q, P, K)
+            return within.loglik(self._node_prior_at(z), by_class)
+
+        return integrate_by_pattern(self.latent, settings, patterns, by_pattern)
 
     def node_work(self, n_items: int, n_classes: int) -> int | None:
         """Elements per quadrature node when the marginal runs by pattern (else None: per unit)."""

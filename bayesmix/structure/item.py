@@ -140,9 +140,8 @@ class ItemClasses(Structure):
         if not hasattr(self, "_patterns"):
             self._patterns = None
             if self.tables_at is not None and self.latent is not None:
-                from ..patterns import unique_rows
-                found = unique_rows(np.hstack([np.asarray(onehot, dtype=float).reshape(len(onehot), -1)
-                                               for _, onehot in self.tables_at(None)]))
+                from ..patterns import table_patterns
+                found = table_patterns(self.tables_at)
                 self._patterns = found if found.worthwhile else None
         return self._patterns
 
@@ -159,13 +158,15 @@ class ItemClasses(Structure):
         """
         if settings.get("adaptive") or self.patterns is None:
             return None
+        from ..patterns import integrate_by_pattern
         patterns = self.patterns
-        nodes, logw = self.latent.rule(settings["method"], settings["points"], settings.get("seed", 0))
-        z = pt.as_tensor(nodes[:, None, :])
-        tables = [(log_table, np.asarray(onehot)[patterns.representative])
-                  for log_table, onehot in self.tables_at(z)]
-        by_pattern = item.loglik_from_tables(self.shared_log_membership_at(z), tables, self.per_item)  # (Q, P)
-        ll = patterns.expand(pt.logsumexp(by_pattern + pt.as_tensor(logw)[:, None], axis=0))
+
+        def by_pattern(z):  # (Q, P)
+            tables = [(log_table, np.asarray(onehot)[patterns.representative])
+                      for log_table, onehot in self.tables_at(z)]
+            return item.loglik_from_tables(self.shared_log_membership_at(z), tables, self.per_item)
+
+        ll = integrate_by_pattern(self.latent, settings, patterns, by_pattern)
         return ll if self.cluster_index is None else segment_sum(ll, self.cluster_index, self.n_clusters)
 
     def work_size(self, settings: dict, n_items: int, n_classes: int) -> int | None:
