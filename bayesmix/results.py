@@ -18,7 +18,7 @@ import pandas as pd
 import pytensor.tensor as pt
 import xarray as xr
 
-from ._compile import function
+from ._compile import choose_mode, function
 
 #: elements of one likelihood evaluation (``MixtureModel.work_size``) times draws per batched call.
 #: Measured (2 cores, loaded): a batch pays while its arrays stay cache-sized -- N = 200 x 7 items,
@@ -70,14 +70,19 @@ def posterior_rv_names(mm, posterior) -> list[str]:
     return [rv.name for rv in mm.model.free_RVs if rv.name in posterior]
 
 
-def draw_function(mm, key: str, outputs, names: list[str] | None = None):
-    """Compile ``outputs`` as a function of the named free RVs (default: all), cached."""
+def draw_function(mm, key: str, outputs, names: list[str] | None = None, calls: int = 1):
+    """Compile ``outputs`` as a function of the named free RVs (default: all), cached.
+
+    ``calls``: the draws it will be evaluated at (with the work per draw, the compile mode:
+    :func:`bayesmix._compile.choose_mode`); one function per mode is cached.
+    """
     names = names or [rv.name for rv in mm.model.free_RVs]
     cache = mm._cache.setdefault("draw_functions", {})
-    if (key, tuple(names)) not in cache:
+    mode = choose_mode(mm.work_size(), calls)
+    if (key, tuple(names), mode) not in cache:
         inputs = [rv for rv in mm.model.free_RVs if rv.name in names]
-        cache[(key, tuple(names))] = function(inputs, outputs, size=mm.work_size())
-    return cache[(key, tuple(names))]
+        cache[(key, tuple(names), mode)] = function(inputs, outputs, mode=mode)
+    return cache[(key, tuple(names), mode)]
 
 
 def draw_pairs(posterior: xr.Dataset, max_draws: int | None = None) -> list[tuple[int, int]]:
@@ -123,19 +128,20 @@ def inline_symbolic_ops(outputs: list) -> list:
     return list(rewrite_graph(fgraph, include=("canonicalize",)).outputs)
 
 
-def batch_function(mm, key: str, outputs, names: list[str] | None = None):
+def batch_function(mm, key: str, outputs, names: list[str] | None = None, calls: int = 1):
     """``outputs`` with a leading draw axis: a function of stacked draws (B, *rv shape) per free RV.
 
     The graph is vectorized with ``vectorize_graph`` (ops without a batched
     form run as a ``Blockwise`` loop, still correct). Returns
     ``(fn, core ndims of the outputs, single output?)``; ``fn`` returns arrays (B, ...). The compile
-    mode is chosen by the work of one draw, as for :func:`draw_function`.
+    mode is chosen by the work of one draw and the draws (``calls``), as for :func:`draw_function`.
     """
     from pytensor.graph.replace import clone_replace, vectorize_graph
 
     names = names or [rv.name for rv in mm.model.free_RVs]
     cache = mm._cache.setdefault("batch_functions", {})
-    if (key, tuple(names)) not in cache:
+    mode = choose_mode(mm.work_size(), calls)
+    if (key, tuple(names), mode) not in cache:
         inputs = [rv for rv in mm.model.free_RVs if rv.name in names]
         single = not isinstance(outputs, (list, tuple))
         outs = [outputs] if single else list(outputs)
@@ -144,9 +150,9 @@ def batch_function(mm, key: str, outputs, names: list[str] | None = None):
         stacked = [pt.tensor(name=f"{rv.name}_draws", dtype=rv.dtype, shape=(None, *rv.type.shape))
                    for rv in inputs]
         batched = vectorize_graph(outs, replace=dict(zip(core, stacked)))
-        fn = function(stacked, batched, size=mm.work_size())
-        cache[(key, tuple(names))] = (fn, [o.ndim for o in outs], single)
-    return cache[(key, tuple(names))]
+        fn = function(stacked, batched, mode=mode)
+        cache[(key, tuple(names), mode)] = (fn, [o.ndim for o in outs], single)
+    return cache[(key, tuple(names), mode)]
 
 
 def batch_size(mm, n_draws: int) -> int:
@@ -182,7 +188,7 @@ def _draw_batches(mm, key, outputs, posterior, max_draws, batch):
     start = 0
     if batch > 1 and (key, tuple(names)) not in failed:
         try:
-            fn, ndims, single = batch_function(mm, key, outputs, names)
+            fn, ndims, single = batch_function(mm, key, outputs, names, calls=len(pairs))
             while start < len(pairs):
                 stop = min(start + batch, len(pairs))
                 values = []
@@ -197,7 +203,7 @@ def _draw_batches(mm, key, outputs, posterior, max_draws, batch):
         except Exception as exc:  # an op whose vectorized form fails: the per-draw graph is the reference
             _log.info("bayesmix: %s evaluated per draw (no batched form: %s)", key, exc)
             failed.add((key, tuple(names)))
-    fn = draw_function(mm, key, outputs, names)
+    fn = draw_function(mm, key, outputs, names, calls=len(pairs))
     single = not isinstance(outputs, (list, tuple))
     for i in range(start, len(pairs)):
         value = fn(*[a[i] for a in arrays])

@@ -121,6 +121,32 @@ def test_fallback_to_the_per_draw_function(single, monkeypatch):
     m._cache["batch_failed"].clear()
 
 
+def test_compile_mode_follows_the_work_over_all_draws(monkeypatch):
+    """Python thunks for a few cheap evaluations, C once the work over all calls repays its compile."""
+    from bayesmix import _compile as C
+    monkeypatch.setattr(C, "_SETTING", "auto")
+    per_draw = 75_580  # two-level LCA, J = 200 clusters of 10, 10 items, 30 nodes
+    assert C.choose_mode(per_draw) == "PY" and C.choose_mode(per_draw, calls=10) == "PY"
+    assert C.choose_mode(per_draw, calls=4000) == C.COMPILE_MODE != "PY"
+    assert C.choose_mode(C.PY_LIMIT + 1) == C.COMPILE_MODE and C.choose_mode(None, calls=10**9) == "PY"
+    monkeypatch.setattr(C, "_SETTING", "PY")
+    assert C.choose_mode(per_draw, calls=4000) == "PY"
+
+
+def test_loglik_over_many_draws_in_c_equals_python_thunks(two_level, monkeypatch):
+    """``log_likelihood`` over draws whose total work passes ``TOTAL_LIMIT`` is compiled to C: same values."""
+    from bayesmix import _compile as C
+    m, post = two_level
+    monkeypatch.setattr(C, "_SETTING", "auto")
+    key = "unit_loglik_modes"
+    _, python = R.evaluate_draws(m, key, m.integrated_loglik(), post)
+    monkeypatch.setattr(C, "TOTAL_LIMIT", m.work_size() * 10)  # 30 draws: now above the limit
+    _, compiled = R.evaluate_draws(m, key, m.integrated_loglik(), post)
+    modes = {k[2] for k in m._cache["batch_functions"] if k[0] == key}
+    assert modes == {"PY", C.COMPILE_MODE}
+    assert np.max(np.abs(python - compiled)) < 1e-10
+
+
 def test_results_tables_equal_the_loop(single):
     m, _, post = single
     idata = xr.DataTree.from_dict({"posterior": post})
