@@ -163,9 +163,24 @@ def as_fit(result) -> Fit:
         raise ValueError("fit must be an ML result (m.fit_ml()), a MAP result (m.fit_map()), a posterior DataTree "
                          f"(m.sample(), m.fit_laplace()) or a dict of values; got {type(result).__name__}.")
     posterior = node.to_dataset() if hasattr(node, "to_dataset") else node
-    setting = attrs.get("bayesmix_integration")
     kind = "laplace" if attrs.get("bayesmix_method") == "laplace" else "posterior"
-    return Fit(kind, result, posterior=posterior, integration=dict(setting) if isinstance(setting, dict) else None)
+    return Fit(kind, result, posterior=posterior, integration=integration_attr(attrs))
+
+
+def integration_attr(attrs) -> dict | None:
+    """The quadrature setting recorded in a DataTree's ``bayesmix_integration`` attribute, if any.
+
+    Stored as JSON text (netCDF attributes hold no dicts, so ``idata.to_netcdf`` writes it as it is); a
+    dict (DataTrees of earlier versions) is read as well.
+    """
+    setting = (attrs or {}).get("bayesmix_integration")
+    if isinstance(setting, str):
+        import json
+        try:
+            setting = json.loads(setting)
+        except ValueError:
+            return None
+    return dict(setting) if isinstance(setting, dict) else None
 
 
 def fit_kind(result) -> str | None:

@@ -236,8 +236,8 @@ def _average(mm, fit, key: str, graph_of, max_draws: int) -> np.ndarray:
 
 def _integration_of(idata) -> dict | None:
     """The quadrature setting a result was fitted with (stored by ML/Laplace), if any."""
-    setting = getattr(idata, "attrs", {}).get("bayesmix_integration")
-    return dict(setting) if isinstance(setting, dict) else None
+    from .evaluate import integration_attr
+    return integration_attr(getattr(idata, "attrs", {}))
 
 
 def class_probabilities(mm, fit, max_draws: int = 1000) -> pd.DataFrame:

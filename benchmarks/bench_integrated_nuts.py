@@ -92,9 +92,11 @@ def main(argv=None) -> list[dict]:
                    help="nutpie's mass_matrix_eigval_cutoff (low_rank; its default 100, near 1 ~ a dense metric)")
     p.add_argument("--gamma", type=float, default=None, help="nutpie's mass_matrix_gamma (low_rank)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--save-idata", default=None, help="write each setting's DataTree here (<path>-<latent>.nc)")
     args = p.parse_args(argv)
 
     import arviz as az
+    from bayesmix import evaluate as bm_evaluate
     t0 = time.perf_counter()
     mm = build(args)
     build_s = time.perf_counter() - t0
@@ -128,7 +130,7 @@ def main(argv=None) -> list[dict]:
                "membership": args.membership if args.case == "gom" else None, "latent": latent,
                "sampler": args.sampler, "backend": args.backend if args.sampler == "nutpie" else None,
                "low_rank": bool(args.low_rank),
-               "integration": dict(idata.attrs.get("bayesmix_integration", {})) or None,
+               "integration": bm_evaluate.integration_attr(idata.attrs),
                "chains": args.chains, "draws": args.draws, "tune": args.tune, "starts": args.starts,
                "seed": args.seed, "build_s": build_s, "wall_s": wall,
                "sampling_s": float(idata.attrs["bayesmix_sampling_seconds"]), "cpu_s": cpu,
@@ -142,6 +144,8 @@ def main(argv=None) -> list[dict]:
                "uptime": os.popen("uptime").read().strip()}
         print(json.dumps(row), flush=True)
         rows.append(row)
+        if args.save_idata:
+            idata.to_netcdf(f"{args.save_idata}-{latent}.nc")
     out = Path(__file__).parent / "results"
     out.mkdir(exist_ok=True)
     tag = args.case + (f"-K{args.n_classes}-{args.membership}" if args.case == "gom" else "") + (

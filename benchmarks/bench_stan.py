@@ -208,7 +208,7 @@ def bayesmix_worker(args) -> dict:
     self_mb, child_mb = _peak_memory_mb()
     row = {
         "options": options, "latent": idata.attrs.get("bayesmix_latent"),
-        "integration": idata.attrs.get("bayesmix_integration"),
+        "integration": bm.evaluate.integration_attr(idata.attrs),
         "integrated_model_s": timers["integrated_model"].seconds,
         "import_s": import_s, "build_s": build_s, "sample_call_s": sample_s,
         "start_s": timers["initial_point"].seconds,

@@ -55,6 +55,7 @@ def flat_draws(post, names):
 
 
 def main(argv=None):
+    from bayesmix.evaluate import integration_attr
     p = argparse.ArgumentParser()
     p.add_argument("--case", default="fma-adhd", choices=["fma-adhd", "fma-bfi"])
     p.add_argument("--adaptation", default="diag")
@@ -117,7 +118,7 @@ def main(argv=None):
                    .round(3).tolist() for n in names if n.startswith(("class_intercept", "factor_loading_positive"))}
     draws_total = args.chains * args.draws
     row = {"case": args.case, "tag": args.tag, "adaptation": args.adaptation, "cutoff": args.cutoff,
-           "integration": dict(idata.attrs.get("bayesmix_integration", {})), "backend": args.backend,
+           "integration": integration_attr(idata.attrs), "backend": args.backend,
            "init": args.init, "chains": args.chains, "draws": args.draws, "tune": args.tune, "seed": args.seed,
            "wall_s": round(wall, 1), "sampling_s": round(float(idata.attrs["bayesmix_sampling_seconds"]), 1),
            "cpu_s": round(cpu, 1),

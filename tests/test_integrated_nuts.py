@@ -150,7 +150,17 @@ def test_recovery_of_item_probabilities(gom_run):
     assert np.max(np.abs(est - truth)) < 0.15, np.round(est - truth, 3)
     assert np.mean(np.abs(est - truth)) < 0.06, np.round(est - truth, 3)
     assert idata.attrs["bayesmix_latent"] == "integrated"
-    assert idata.attrs["bayesmix_integration"] == mm.settings()
+    assert bm.evaluate.integration_attr(idata.attrs) == mm.settings()
+
+
+def test_integrated_posterior_writes_with_to_netcdf(gom_run, tmp_path):
+    """``idata.to_netcdf`` (the ArviZ convention) writes an integrated fit; its quadrature setting reads back."""
+    import xarray as xr
+    mm, _, idata, _ = gom_run
+    target = tmp_path / "integrated.nc"
+    idata.to_netcdf(target, engine="h5netcdf")
+    back = xr.open_datatree(target, engine="h5netcdf").load()
+    assert bm.evaluate.integration_attr(back.attrs) == mm.settings() == bm.evaluate.as_fit(back).integration
 
 
 def test_results_on_integrated_posterior(gom_run):

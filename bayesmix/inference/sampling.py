@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import importlib.util
+import json
 import logging
 import os
 import signal
@@ -562,7 +563,7 @@ def finalize(mm, idata, reference: dict | None, info: dict, log_likelihood: bool
     """Align labels, add ``log_likelihood`` (unless ``log_likelihood=False``) and ``observed_data``, record what was done.
 
     ``integration``: the quadrature of ``sample(latent="integrated")``'s density (used for the
-    ``log_likelihood`` group and recorded as ``bayesmix_integration``, which the result functions read).
+    ``log_likelihood`` group and recorded as ``bayesmix_integration``, JSON text that :func:`bayesmix.evaluate.integration_attr` reads).
     """
     posterior = idata["posterior"].to_dataset()
     relabeled = 0
@@ -576,7 +577,7 @@ def finalize(mm, idata, reference: dict | None, info: dict, log_likelihood: bool
     idata["observed_data"] = xr.DataTree(mm.observed_data())
     attrs = {"bayesmix_model": mm.name, "bayesmix_relabeled_draws": relabeled, **info}
     if integration is not None:
-        attrs["bayesmix_integration"] = dict(integration)
+        attrs["bayesmix_integration"] = json.dumps(dict(integration))  # netCDF attributes hold no dicts
     idata.attrs.update(attrs)
     idata["posterior"].attrs.update(attrs)
     return idata
