@@ -12,7 +12,10 @@ Cases:
 
 - ``gom``: section 7's size, N = 7,326 persons x 17 binary items (``simulate_gom``
   with ``asb_like_profiles``, alpha = -1, Var(alpha_1j) = 2^2 I, seed 1: the data of
-  ``bench_gom.py``);
+  ``bench_gom.py``); with ``--membership restricted`` the data follow the restricted
+  model (eq. 35: Var = lambda lambda', lambda = 2 (1, 0.75, ...)): fitted to data with
+  Var = 4 I, a one-factor membership has no best direction (a circle of equal fits,
+  chains at R-hat 1.8-2.0 with equal log-likelihoods, 2026-12-08);
 - ``fma-adhd``: FMA K = 2 (eq. 36-37) at the ADHD size, 425 x 18 binary items
   (``simulate_fma``, seed 1; the ADHD data are not bundled);
 - ``fma-bfi``: FMA K = 2 on bfi's neuroticism items N1-N5 (``bm.datasets.load("bfi_en")``,
@@ -56,8 +59,12 @@ def build(args):
     if args.case == "gom":
         from bayesmix.datasets.simulate_gom import asb_like_profiles, simulate_gom
         k = args.n_classes
+        cov = 2.0**2 * np.eye(k - 1)
+        if args.membership == "restricted":  # eq. 35's one factor: Sigma = lambda lambda' (rank one), lambda_1 > 0
+            loading = 2.0 * 0.75 ** np.arange(k - 1)
+            cov = np.outer(loading, loading)
         sim = simulate_gom(args.n_units, 17, k, profiles=asb_like_profiles(17, k),
-                           class_intercept=np.full(k - 1, -1.0), membership_cov=2.0**2 * np.eye(k - 1), seed=1)
+                           class_intercept=np.full(k - 1, -1.0), membership_cov=cov, seed=1)
         return bm.gom(sim.data, sim.items, k, membership=args.membership)
     if args.case == "fma-adhd":
         from bayesmix.datasets.simulate_irt import simulate_fma
