@@ -51,6 +51,7 @@ class enumeration (:mod:`bayesmix.distributed`). Install with
 
 from __future__ import annotations
 
+import re
 import time
 import traceback
 from dataclasses import dataclass
@@ -81,8 +82,9 @@ class MonteCarloResult:
         Share of replications with a converged ML solution.
     failed : DataFrame
         Replications that raised, with their error.
-    warnings : Series
-        The package's warnings across replications: how many replications raised each.
+    warnings : DataFrame
+        The package's warnings across replications, grouped by message with the numbers masked: how
+        many replications raised each group, an example message and the numbers' ranges.
 
     Examples
     --------
@@ -101,11 +103,18 @@ class MonteCarloResult:
         return float(self.replications["converged"].mean()) if len(self.replications) else float("nan")
 
     @property
-    def warnings(self) -> pd.Series:
-        """How many replications raised each warning of the package (first line of its message), most frequent first."""
-        lines = [text.split("\n")[0][:200] for cell in self.replications.get("warnings", pd.Series(dtype=str))
-                 for text in str(cell).split("\n") if text]
-        return pd.Series(lines, dtype=object).value_counts().rename("replications")
+    def warnings(self) -> pd.DataFrame:
+        """The package's warnings across replications, grouped by their message with the numbers masked.
+
+        Messages that differ only in their numbers (eigenvalues, loadings of a flat direction, counts,
+        category labels such as ``[4.0]``) form one group, so 42 "information matrix not positive
+        definite" warnings with 42 different eigenvalues are one row. Index: the message with each number
+        replaced by ``#``. Columns: ``replications`` (how many replications raised a message of the group,
+        each counted once), ``messages`` (the distinct messages in the group), ``example`` (one of them, the
+        first raised) and ``summary`` (the message with each number that varies within the group replaced
+        by its range ``<min..max>``). Most frequent first.
+        """
+        return _group_warnings(self.replications.get("warnings", pd.Series(dtype=str)))
 
     @property
     def failed(self) -> pd.DataFrame:
@@ -123,10 +132,11 @@ class MonteCarloResult:
         lines.append(self.table.to_string(float_format=lambda v: f"{v:.4f}"))
         for _, row in self.failed.iterrows():
             lines.append(f"replication {row['replication']} failed: {row['error'].strip().splitlines()[-1]}")
-        counts = self.warnings
-        if len(counts):
-            lines.append("warnings of the package (number of replications that raised each):")
-            lines.extend(f"  {n} x {text}" for text, n in counts.items())
+        groups = self.warnings
+        if len(groups):
+            lines.append("warnings of the package (number of replications that raised each; messages that differ "
+                         "only in their numbers counted together, their ranges as <min..max>):")
+            lines.extend(f"  {row.replications} x {_shorten(row.summary)}" for row in groups.itertuples())
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -281,7 +291,7 @@ def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast:
         sim = spec.simulate(seed=seed, fast=fast)
         data = sim.data
         # the package's warnings of each replication (boundary estimates, unreplicated optima, ...) are
-        # recorded, not silenced: ``replications["warnings"]`` lists them, ``MonteCarloResult.warnings`` counts them
+        # recorded, not silenced: ``replications["warnings"]`` lists them, ``MonteCarloResult.warnings`` groups and counts them
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             if prepare is not None:
@@ -321,13 +331,55 @@ def _replicate(raw: dict, source: str | None, replication: int, seed: int, fast:
 
 
 def _distinct_warnings(caught) -> str:
-    """The package's warnings of one replication, one line each, in order, without repeats (BLAS notes dropped)."""
+    """The package's warnings of one replication, one line each, in order, without repeats (BLAS notes dropped).
+
+    A message's own line breaks become spaces, so each line is one warning."""
     seen: list[str] = []
     for w in caught:
-        text = f"{w.category.__name__}: {w.message}"
+        text = " ".join(f"{w.category.__name__}: {w.message}".split())
         if "BLAS" not in text and text not in seen:
             seen.append(text)
     return "\n".join(seen)
+
+
+#: a number in a warning message (not one inside a name such as ``class1``): masked to group messages
+_NUMBER = re.compile(r"(?<![\w.])[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _group_warnings(cells: pd.Series) -> pd.DataFrame:
+    """``MonteCarloResult.warnings``: the replications' warning lines grouped by message with numbers masked."""
+    groups: dict[str, dict] = {}
+    for cell in cells:
+        counted: set[str] = set()
+        for message in str(cell).split("\n") if isinstance(cell, str) else ():
+            if not message:
+                continue
+            pattern = _NUMBER.sub("#", message)
+            group = groups.setdefault(pattern, {"replications": 0, "messages": [], "numbers": []})
+            if message not in group["messages"]:
+                group["messages"].append(message)
+                group["numbers"].append(_NUMBER.findall(message))
+            if pattern not in counted:  # a replication counts once per group
+                counted.add(pattern)
+                group["replications"] += 1
+    rows = []
+    for pattern, group in groups.items():
+        pieces = pattern.split("#")
+        summary = pieces[0]
+        for slot, piece in enumerate(pieces[1:]):
+            tokens = [numbers[slot] for numbers in group["numbers"]]
+            values = [float(t) for t in tokens]
+            low, high = tokens[int(np.argmin(values))], tokens[int(np.argmax(values))]
+            summary += (low if min(values) == max(values) else f"<{low}..{high}>") + piece
+        rows.append({"pattern": pattern, "replications": group["replications"], "messages": len(group["messages"]),
+                     "example": group["messages"][0], "summary": summary})
+    table = pd.DataFrame(rows, columns=["pattern", "replications", "messages", "example", "summary"])
+    return (table.set_index("pattern").sort_values("replications", ascending=False, kind="stable")
+            .astype({"replications": int, "messages": int}))
+
+
+def _shorten(text: str, width: int = 240) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _summarize(records: list[dict]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -435,7 +487,8 @@ def montecarlo(spec, replications: int | None = None, seed: int | None = None, s
         (95%), n; ``replications`` (seed, ok, converged, loglik, seconds,
         error, warnings: the package's warnings of the replication, recorded
         rather than silenced); ``converged`` share; ``failed`` replications;
-        ``warnings`` counts.
+        ``warnings``: how many replications raised each warning, messages
+        that differ only in their numbers grouped (with the numbers' ranges).
 
     Examples
     --------

@@ -219,7 +219,9 @@ def test_montecarlo_on_a_local_cluster_reports_a_failing_replication():
     # warnings raised inside a replication are recorded per replication, counted and printed, not silenced
     assert "UserWarning: injected warning in replication 3" in reps.loc[2, "warnings"]
     assert "injected warning" not in reps.loc[0, "warnings"]
-    assert study.warnings["UserWarning: injected warning in replication 3"] == 1
+    assert study.warnings.loc["UserWarning: injected warning in replication #", "replications"] == 1
+    assert study.warnings.loc["UserWarning: injected warning in replication #", "example"] == (
+        "UserWarning: injected warning in replication 3")
     assert "1 x UserWarning: injected warning in replication 3" in str(study)
 
 
