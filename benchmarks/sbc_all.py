@@ -61,6 +61,10 @@ PLAN: dict[str, tuple[dict, int]] = {
     "lca_between": ({"n_clusters": 24, "cluster_size": 4, "n_items": 4}, 30),
     "mixture_regression": ({"n_units": 80}, 25),
     "mixture_regression_random_intercept": ({"n_units": 80, "n_clusters": 10}, 30),
+    # 3x longer chains: is the twice-rejected rank test the fits' mixing? (benchmarks/results/sbc/notes.md)
+    "mixture_regression_random_intercept_long_chains": ({"case": "mixture_regression_random_intercept", "n_units": 80,
+                                                         "n_clusters": 10,
+                                                         "fit": {"draws": 300, "tune": 600, "n_posterior": 50}}, 90),
     "lta": ({"n_units": 60, "n_items": 3}, 30),
     "fma": ({"n_units": 50, "n_items": 5}, 30),
     # the same FMA with a narrower loading prior, and with 3x longer chains (see the notes in verdicts.md)
