@@ -312,7 +312,9 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
             n_posterior: int = 100, starts: int = 4, seed: int = 0, max_rejections: int = 200,
             target_accept: float = 0.9, progress: Callable[[str], None] | None = None,
             scheduler: Any = None, n_workers: int | None = None, reuse_compiled: bool = True,
-            latent: str = "sampled", integration: Mapping[str, Any] | None = None) -> SBCResult:
+            latent: str = "sampled", integration: Mapping[str, Any] | None = None,
+            on_fit: Callable[[int, tuple], None] | None = None,
+            completed: Mapping[int, tuple] | None = None) -> SBCResult:
     """Run SBC on ``case``: prior draw, simulation, NUTS fit with label alignment, ranks.
 
     Parameters
@@ -368,6 +370,18 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
         quadrature). Cases whose quantities read latent effects cannot use it.
     integration : dict, optional
         The quadrature of ``latent="integrated"`` (default: the model's own).
+    on_fit : callable, optional
+        ``on_fit(r, outcome)`` as each replication's fit finishes (completion
+        order on a cluster), ``outcome`` = (truth dict, draws array
+        (quantities x L), fit record): a caller can save it, so that a run cut
+        off before its end loses no fit (``benchmarks/sbc_all.py`` writes
+        them to a JSON-lines file).
+    completed : mapping, optional
+        Replication index -> outcome (as given to ``on_fit``) of fits already
+        made by a cut-off run with the same case, settings and ``seed``: those
+        replications are not fitted again. The prior draws, data sets and rank
+        tie-breaks are made again from ``seed`` as before, so the result equals
+        the uncut run's.
 
     Returns
     -------
@@ -380,6 +394,10 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
     """
     if n_replications < 1:
         raise ValueError(f"n_replications must be >= 1, got {n_replications!r}.")
+    completed = dict(completed or {})
+    outside = sorted(set(completed) - set(range(n_replications)))
+    if outside:
+        raise ValueError(f"completed has replications {outside} outside 0..{n_replications - 1}.")
     rng = np.random.default_rng([seed, 0])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -426,14 +444,21 @@ def run_sbc(case: SBCCase, n_replications: int, *, draws: int = 200, tune: int =
                            n_posterior=n_posterior, reuse_compiled=reuse_compiled, latent=latent,
                            integration=None if integration is None else dict(integration))))
 
+    pending = [r for r in range(n_replications) if r not in completed]
+
     def report(index: int, outcome: tuple) -> None:
+        r = pending[index]
+        if on_fit is not None:
+            on_fit(r, outcome)
         if progress is not None:
             record = outcome[2]
-            progress(f"{case.name} {index + 1}/{n_replications}: {record['seconds']:.1f} s, "
+            progress(f"{case.name} {r + 1}/{n_replications}: {record['seconds']:.1f} s, "
                      f"{record['divergences']} divergences, max R-hat {record['max_rhat']:.3f}")
 
-    outcomes = map_tasks(_fit_replication, tasks, scheduler=scheduler, n_workers=n_workers,
-                         name=f"bayesmix-sbc-{case.name}", on_result=report)
+    fitted_now = map_tasks(_fit_replication, [tasks[r] for r in pending], scheduler=scheduler,
+                           n_workers=n_workers, name=f"bayesmix-sbc-{case.name}", on_result=report) if pending else []
+    completed.update(zip(pending, fitted_now))
+    outcomes = [completed[r] for r in range(n_replications)]
     truths = [outcome[0] for outcome in outcomes]
     posterior_draws = [outcome[1] for outcome in outcomes]
     fits = [outcome[2] for outcome in outcomes]

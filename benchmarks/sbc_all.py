@@ -7,6 +7,8 @@
     .venv/bin/python benchmarks/sbc_all.py --power --cases lca --scheduler local --workers 2
                                        # power >= 0.8 against a 0.5-SD bias, fits on a 2-process LocalCluster
     .venv/bin/python benchmarks/sbc_all.py --plan-power          # replications and CPU time power needs, per case
+    BAYESMIX_SBC_OUT=_logs/x .venv/bin/python benchmarks/sbc_all.py ...  # write the files elsewhere
+    # a run cut off resumes from <case>_partial.jsonl when started again with the same options (--fresh: refit all)
 
 For each case of :data:`bayesmix.sbc.CASES` (sizes and replications in
 :data:`PLAN`), :func:`bayesmix.sbc.run_sbc` draws parameters from the prior,
@@ -18,7 +20,12 @@ simulates data, fits NUTS with label alignment and ranks the truth. Written to
 - ``<case>_uniformity.csv``: chi-square and ECDF p-values per quantity;
 - ``<case>_ecdf.png`` (ECDF difference with the 95% simultaneous band) and ``<case>_hist.png``;
 - ``<case>_summary.json`` and ``verdicts.md`` / ``verdicts.csv``: one line per case (a case run
-  later replaces its line; the others are kept).
+  later replaces its line; the others are kept);
+- ``<case>_partial.jsonl`` while a case runs: a header (case, seed, replications, fit settings), then one line per
+  finished fit (truth, thinned draws, fit record). A run cut off (killed, session ended) loses no fit: the same
+  command again resumes from it (``run_sbc(completed=...)``: the prior draws, data sets and rank tie-breaks are
+  made again from the seed, so the result equals an uncut run's), and it is removed once the case's files are
+  written. ``--fresh`` ignores it.
 
 The verdict is Bonferroni over the quantities and both tests at family level
 0.05; the table also gives the power of that test at the case's number of
@@ -33,6 +40,8 @@ import datetime
 import json
 import os
 import platform
+import re
+import signal
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -52,6 +61,10 @@ PLAN: dict[str, tuple[dict, int]] = {
     "lca_between": ({"n_clusters": 24, "cluster_size": 4, "n_items": 4}, 30),
     "mixture_regression": ({"n_units": 80}, 25),
     "mixture_regression_random_intercept": ({"n_units": 80, "n_clusters": 10}, 30),
+    # 3x longer chains: is the twice-rejected rank test the fits' mixing? (benchmarks/results/sbc/notes.md)
+    "mixture_regression_random_intercept_long_chains": ({"case": "mixture_regression_random_intercept", "n_units": 80,
+                                                         "n_clusters": 10,
+                                                         "fit": {"draws": 300, "tune": 600, "n_posterior": 50}}, 90),
     "lta": ({"n_units": 60, "n_items": 3}, 30),
     "fma": ({"n_units": 50, "n_items": 5}, 30),
     # the same FMA with a narrower loading prior, and with 3x longer chains (see the notes in verdicts.md)
@@ -121,7 +134,47 @@ def power_plan(name: str) -> dict:
             "seconds_per_fit_last_run": per_fit, "projected_cpu_minutes": n * per_fit / 60}
 
 
-def run_case(name: str, replications: int | None, seed: int, scheduler=None, workers: int | None = None) -> dict:
+def _json_default(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _checkpoint_header(name: str, n: int, seed: int, fit: dict) -> dict:
+    return json.loads(json.dumps({"case": name, "sizes": PLAN[name][0], "replications": n, "seed": seed,
+                                  "fit": fit}, default=_json_default))
+
+
+def read_checkpoint(path: Path, header: dict) -> dict[int, tuple]:
+    """Fits saved by a run of the same case, replications, seed and settings: replication -> outcome.
+
+    A file written by another run (other seed, settings or replications) is moved aside to
+    ``<path>.stale`` and nothing is resumed; a last line cut mid-write is dropped.
+    """
+    if not path.exists():
+        return {}
+    lines = path.read_text().splitlines()
+    try:
+        saved = json.loads(lines[0]) if lines else None
+    except json.JSONDecodeError:
+        saved = None
+    if saved != header:
+        path.replace(path.with_name(path.name + ".stale"))
+        return {}
+    completed = {}
+    for line in lines[1:]:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:  # the process was killed while writing this line
+            continue
+        completed[int(entry["r"])] = (entry["truth"], np.asarray(entry["draws"], dtype=float), entry["record"])
+    return completed
+
+
+def run_case(name: str, replications: int | None, seed: int, scheduler=None, workers: int | None = None,
+             resume: bool = True) -> dict:
     from bayesmix import sbc
 
     n = replications or PLAN[name][1]
@@ -129,9 +182,24 @@ def run_case(name: str, replications: int | None, seed: int, scheduler=None, wor
     start = time.perf_counter()
     cpu_start = time.process_time() + _children_cpu()
     log = OUT / f"{name}.log"
-    with open(log, "w") as handle:
+    partial = OUT / f"{name}_partial.jsonl"
+    header = _checkpoint_header(name, n, seed, fit)
+    completed = read_checkpoint(partial, header) if resume else {}
+    if not completed:
+        partial.write_text(json.dumps(header) + "\n")
+    with open(log, "a" if completed else "w") as handle, open(partial, "a") as saved:
+        if completed:
+            print(f"{name}: resuming from {partial.name} with {len(completed)} of {n} fits already made",
+                  file=handle, flush=True)
+
+        def save(r: int, outcome: tuple) -> None:
+            truth, draws, record = outcome
+            saved.write(json.dumps({"r": r, "truth": truth, "draws": draws, "record": record},
+                                   default=_json_default) + "\n")
+            saved.flush()
+
         result = sbc.run_sbc(case, n, seed=seed, progress=lambda m: print(m, file=handle, flush=True),
-                             scheduler=scheduler, n_workers=workers, **fit)
+                             scheduler=scheduler, n_workers=workers, on_fit=save, completed=completed, **fit)
     wall = time.perf_counter() - start
     cpu = time.process_time() + _children_cpu() - cpu_start
     frame = pd.concat({"truth": result.truth, "rank": result.ranks, "fractional": result.fractional}, axis=1)
@@ -168,7 +236,10 @@ def run_case(name: str, replications: int | None, seed: int, scheduler=None, wor
         "date": datetime.datetime.now().isoformat(timespec="seconds"), "seed": seed,
         "machine": f"{platform.node()} {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
     }
+    if completed:
+        summary["resumed_fits"] = len(completed)  # their seconds / CPU are the cut run's, at its load
     (OUT / f"{name}_summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    partial.unlink()
     return summary
 
 
@@ -207,11 +278,16 @@ def _row(case: str, r: pd.Series) -> dict:
 
 
 def write_table() -> pd.DataFrame:
-    rows = [json.loads(p.read_text()) for p in sorted(OUT.glob("*_summary.json"))]
+    rows = []
+    for path in sorted(OUT.glob("*_summary.json")):
+        # a row per file: "<case>_seed<N>_*" files are a rerun of <case> with another seed (other data sets),
+        # kept beside the plan seed's "<case>_*" files and listed after them
+        rows.append({**json.loads(path.read_text()), "case": path.name[: -len("_summary.json")]})
     if not rows:
         return pd.DataFrame()
     table = pd.DataFrame(rows).set_index("case")
-    order = [c for c in PLAN if c in table.index]
+    order = [key for c in PLAN for key in sorted(table.index, key=lambda k: (k != c, k))
+             if key == c or re.fullmatch(re.escape(c) + r"_seed\d+", key)]
     table = table.loc[order]
     table["verdict"] = table["verdict"].replace({"calibrated": "not rejected", "miscalibrated": "rejected"})
     derived = pd.DataFrame({case: _row(case, r) for case, r in table.iterrows()}).T
@@ -232,7 +308,9 @@ def write_table() -> pd.DataFrame:
              f"{FIT['chains']} chains, ranks among L = {FIT['n_posterior']} thinned draws (`fma_long_chains`: "
              "600 + 300; `<case>_integrated`: `sample(latent=\"integrated\")`, the person effects integrated by "
              "quadrature inside the NUTS density, so the R-hat columns are over the structural parameters only). CPU: per fit, measured in the fitting process (runs since 2026-12-07, with the "
-             "compiled functions reused across replications), else estimated as wall x 2 / load.", "",
+             "compiled functions reused across replications), else estimated as wall x 2 / load. "
+             "`<case>_seed<N>`: the case rerun with seed N (new prior draws and data sets), beside the run with "
+             "the plan's seed 2026.", "",
              "| case | replications | quantities | verdict | called calibrated | Bonferroni p | "
              "worst quantity (mean u, sd u) | power 0.5 SD / 1 SD / half width | fits with divergences | "
              f"fits R-hat > 1.05 | fits R-hat > {STUCK_RHAT} (stuck) | rejected simulations | CPU s per fit | "
@@ -316,7 +394,12 @@ def main(argv=None) -> None:
                         help="print the replications --power would run and their projected CPU time, run nothing")
     parser.add_argument("--scheduler", default=None, help="where each case's fits run: serial (default), local")
     parser.add_argument("--workers", type=int, default=None, help="worker processes of --scheduler local")
+    parser.add_argument("--fresh", action="store_true",
+                        help="refit every replication, ignoring a cut run's <case>_partial.jsonl (default: resume)")
     args = parser.parse_args(argv)
+    # SIGTERM (a session's end) exits through the context managers: the dask cluster is closed, the fits made so
+    # far are in <case>_partial.jsonl already
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     OUT.mkdir(parents=True, exist_ok=True)
     if args.plan_power:
         cases = [c.strip() for c in args.cases.split(",") if c.strip()]
@@ -327,7 +410,7 @@ def main(argv=None) -> None:
         cases = [c.strip() for c in args.cases.split(",") if c.strip()]
         for case in cases:  # one case at a time, its fits spread over the scheduler's workers
             n = power_plan(case)["replications_for_power"] if args.power else args.replications
-            s = run_case(case, n, args.seed, scheduler=args.scheduler, workers=args.workers)
+            s = run_case(case, n, args.seed, scheduler=args.scheduler, workers=args.workers, resume=not args.fresh)
             print(f"{case}: {s['verdict']} (Bonferroni p {s['bonferroni_p']:.3f}, {s['replications']} "
                   f"replications, power {s['power_bias_0.5']:.2f} at 0.5 SD, {s['seconds_per_fit']:.1f} s per fit, "
                   f"{s['wall_seconds']:.0f} s wall)", flush=True)
@@ -339,7 +422,8 @@ def main(argv=None) -> None:
         if unknown:
             sys.exit(f"unknown case(s) {unknown}; choose from {list(PLAN)}")
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            futures = {c: pool.submit(run_case, c, args.replications, args.seed) for c in cases}
+            futures = {c: pool.submit(run_case, c, args.replications, args.seed, resume=not args.fresh)
+                       for c in cases}
             for case, future in futures.items():
                 try:
                     s = future.result()

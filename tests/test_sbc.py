@@ -33,6 +33,10 @@ whatever its number of response patterns: bayesmix._reuse).
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -215,6 +219,51 @@ def test_fits_can_integrate_the_latent_effects(monkeypatch):
         sbc.run_sbc(sbc.make_case("lca", n_units=30, n_items=4), 1, latent="integrated", **settings)
     with pytest.raises(ValueError, match=r"sample\(latent='marginal'\) is unknown"):
         sbc.run_sbc(case, 1, latent="marginal", **settings)
+
+
+def _sbc_all():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "sbc_all.py"
+    spec = importlib.util.spec_from_file_location("sbc_all_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_cut_run_resumes_from_its_saved_fits(tmp_path, monkeypatch):
+    """run_sbc(on_fit=) hands out each fit as it finishes; run_sbc(completed=) fits only the replications missing.
+
+    Through the checkpoint file of benchmarks/sbc_all.py (JSON lines, its last line cut mid-write as a killed run
+    leaves it), a run cut after 2 of 3 fits resumes to the uncut run's truths, draws, ranks and fit records.
+    """
+    case = sbc.make_case("lca", n_units=40, n_items=4)
+    settings = dict(draws=30, tune=40, chains=2, n_posterior=10, starts=2, seed=5)
+    saved: dict[int, tuple] = {}
+    whole = sbc.run_sbc(case, 3, on_fit=saved.__setitem__, **settings)
+    assert sorted(saved) == [0, 1, 2]
+    runner = _sbc_all()
+    header = runner._checkpoint_header("lca", 3, 5, settings)
+    path = tmp_path / "lca_partial.jsonl"
+    lines = [json.dumps(header)] + [json.dumps({"r": r, "truth": saved[r][0], "draws": saved[r][1],
+                                                "record": saved[r][2]}, default=runner._json_default)
+                                    for r in (2, 0)]
+    path.write_text("\n".join(lines) + '\n{"r": 1, "truth": {"P(class1)": 0.4')
+    completed = runner.read_checkpoint(path, header)
+    assert sorted(completed) == [0, 2]
+    fitted = []
+    fit = sbc._fit_replication
+    monkeypatch.setattr(sbc, "_fit_replication", lambda *task: fitted.append(task[3]) or fit(*task))
+    resumed = sbc.run_sbc(case, 3, completed=completed, **settings)
+    assert fitted == [1]
+    np.testing.assert_array_equal(resumed.truth.to_numpy(), whole.truth.to_numpy())
+    np.testing.assert_array_equal(resumed.draws, whole.draws)
+    np.testing.assert_array_equal(resumed.ranks.to_numpy(), whole.ranks.to_numpy())
+    timing = ["seconds", "cpu_seconds"]  # replication 1 was fitted again
+    pd.testing.assert_frame_equal(resumed.fits.drop(columns=timing), whole.fits.drop(columns=timing))
+    # a file of another run (here another seed) is moved aside, nothing resumed
+    assert runner.read_checkpoint(path, {**header, "seed": 6}) == {}
+    assert not path.exists() and path.with_name(path.name + ".stale").exists()
+    with pytest.raises(ValueError, match="outside 0..1"):
+        sbc.run_sbc(case, 2, completed={2: saved[2]}, **settings)
 
 
 def _value_point(model, theta: dict) -> dict:
