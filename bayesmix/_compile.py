@@ -17,7 +17,7 @@ call at all: :func:`sampler_mode`); ``CVM`` (C) or ``NUMBA`` always that
 PyTensor mode. Otherwise the NUTS samplers compile the model themselves (see
 :mod:`bayesmix.inference.sampling`): C for PyMC's sampler, numba for nutpie.
 
-The fast-mode notebooks run under ``PY`` in the tests, all but section 8-9
+The fast-mode notebooks run under ``PY`` in the tests
 (``tests/notebook_runner.py``): CI starts from an empty compile cache, where
 compiling C costs more than it saves at fast-mode sizes once NUTS runs few,
 short trees (2 x (30 + 30) iterations, tree depth <= 5). Measured with an

@@ -3,8 +3,8 @@
 The notebooks are split over three test files because ``make test`` runs ``--dist loadfile``: a file runs
 on one worker, and the seven notebooks in one file (about 800 CPU-s with an empty compile cache) kept one
 worker busy for 13 minutes while the other had finished. :data:`GROUPS` assigns each notebook to one file
-(cold, CPU-s: section 4 + 6 ~185, section 8-9 ~240 alone (estimated), the other four ~180;
-benchmarks/results/notebook_fast_cpu_20261207.csv);
+(cold, CPU-s: section 4 + 6 ~185, section 8-9 128 alone (241 before its fast-mode cut), the other four ~180;
+benchmarks/results/notebook_fast_cpu_20261207.csv, notebook_fast_cpu_section8_9_20261208.csv);
 ``test_notebooks.py::test_every_notebook_runs_in_exactly_one_file`` checks the assignment covers all.
 """
 
@@ -26,10 +26,11 @@ KERNEL_ENV = {"BAYESMIX_FAST": "1", "OMP_NUM_THREADS": "1"}
 #: BAYESMIX_COMPILE_MODE=PY (Python thunks, no C compiler). CI starts with an empty compile cache, where
 #: compiling a fast-mode model to C costs more than its faster evaluations save. Cold cache, equal work, CPU-s
 #: (benchmarks/results/notebook_fast_cpu_20261207.csv): section 2/5 103 auto against 77 PY, section 6 118 / 82,
-#: section 7 91 / 48. Section 8-9 stays auto: its FMA-GoM ML functions (above PY_LIMIT) repay their C compile
-#: (the whole notebook in PY: over 314 CPU-s against 237), and so does its NUTS of the 3PL (its cell in Python:
-#: 163 CPU-s for 2 x 60 iterations of depth <= 5, in C 122 for 2 x 120 of depth <= 10).
-AUTO_NOTEBOOKS = frozenset({"section8_9_fma_3pl"})
+#: section 7 91 / 48. Section 8-9 kept auto while its fast-mode NUTS ran PyMC's sampler in C; it now samples as
+#: its full mode does (``sampler="auto"``: nutpie, jax backend, no g++), its fast-mode ML functions are below
+#: PY_LIMIT anyway, and under PY its NUTS start's latent grid is not compiled to C either
+#: (benchmarks/results/notebook_fast_cpu_section8_9_20261208.csv).
+AUTO_NOTEBOOKS: frozenset = frozenset()
 
 
 def kernel_env(stem: str) -> dict:
