@@ -181,7 +181,7 @@ def test_sampled_density_by_pattern_equals_per_unit(case, reference_path):
     slow = bm.lca(frame, items, 3, **kw)
     assert slow.structure.density is None
     # Python thunks, no C compiler: the values of two graphs are compared, not the C backend (on an empty compile
-    # cache the four C builds were most of this test's CPU; benchmarks/results/suite_fast_ab_20261207.csv)
+    # cache the four C builds were most of this test's CPU; benchmarks/results/suite_cpu_ab_20261208.csv)
     with no_c_compiler():
         f_fast, f_slow = fast.model.compile_logp(mode=python_mode()), slow.model.compile_logp(mode=python_mode())
         g_fast, g_slow = fast.model.compile_dlogp(mode=python_mode()), slow.model.compile_dlogp(mode=python_mode())
