@@ -7,7 +7,8 @@ For every node id and repeat, the test runs twice, once from ``git archive <befo
 case_studies/ (unpacked under _logs/ab_before_<pid>/; the package code is this worktree's in both, so only the
 tests and notebooks differ) and once from this worktree, in alternating order, each in its own pytest process
 with a fresh PyTensor compiledir and numba cache (CI's case). A row per run: the test's own CPU seconds (the
-process and the children it reaped, fixtures included: benchmarks/pytest_cpuprof.py), the whole process's CPU
+process and the children it reaped, fixtures included: benchmarks/pytest_cpuprof.py), the children's part of it
+(g++ compiling C modules, as the tests run their chains in-process), the whole process's CPU
 (imports and collection included), wall seconds, the outcome, the load average before and after.
 """
 
@@ -54,6 +55,7 @@ def run_one(root: Path, nodeid: str) -> dict:
     shutil.rmtree(cache, ignore_errors=True)
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-200:]
     return {"tests": len(rows), "test_cpu_s": round(sum(r["cpu_self"] + r["cpu_children"] for r in rows), 2),
+            "test_children_cpu_s": round(sum(r["cpu_children"] for r in rows), 2),
             "process_cpu_s": round(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, 2),
             "wall_s": round(wall, 1), "rc": proc.returncode, "outcome": tail, "load1_before": round(load0, 2),
             "load1_after": round(os.getloadavg()[0], 2)}
@@ -70,8 +72,8 @@ def main() -> None:
     old = HERE / "_logs" / f"ab_before_{os.getpid()}"  # one per run: runs may overlap
     if args.only != "after":
         unpack(args.before, old)
-    fields = ["nodeid", "side", "repeat", "tests", "test_cpu_s", "process_cpu_s", "wall_s", "rc", "outcome",
-              "load1_before", "load1_after"]
+    fields = ["nodeid", "side", "repeat", "tests", "test_cpu_s", "test_children_cpu_s", "process_cpu_s", "wall_s",
+              "rc", "outcome", "load1_before", "load1_after"]
     new_file = not args.out.exists()
     with args.out.open("a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)

@@ -352,18 +352,25 @@ def test_fma_recovers_invariant_loadings():
     lam = np.array([1.4, 1.2, 1.0, 0.8, 1.1, 0.9, 1.3, 1.0, 0.7, 1.2])
     tau = np.array([[2.0, 1.5, 1.5, 2.0, 1.8, -1.5, -2.0, -1.5, -1.8, -2.0],
                     [-2.0, -1.5, -1.8, -1.5, -2.0, 1.5, 2.0, 1.8, 1.5, 2.0]])  # profiles cross: class != factor
-    sim = simulate_fma(2000, 10, 2, loading=lam, intercept=tau, class_intercept=[0.4], link="logit", seed=7)
+    # N = 1,000 (was 2,000: below bayesmix._compile.PY_LIMIT, no C build: 85 -> 3 CPU s cold, issue 26 item 5,
+    # benchmarks/results/suite_cpu_ab_20261208.csv); every tolerance is in units of the fit's own SEs, so a bias of
+    # a few SEs still fails at the smaller N
+    sim = simulate_fma(1000, 10, 2, loading=lam, intercept=tau, class_intercept=[0.4], link="logit", seed=7)
     m = bm.fma(sim.data, sim.items, 2, link="logit")
     ml = m.fit_ml(starts=3, seed=3)
     est = m.loading_values(ml)["all"].to_numpy()
     se = ml.params["se"].iloc[-10:].to_numpy()  # factor_loading_positive, factor_loading_free[...]
-    assert np.all(np.abs(est - lam) < 3 * se + 0.05)  # (measured: within 1.6 SE)
-    logits = np.array([[ml.params["estimate"][f"binary_logit[class{c + 1}, {i}]"] for i in sim.items]
-                       for c in range(2)])
+    assert np.all(np.abs(est - lam) < 3 * se + 0.05)  # (measured at N = 1,000: within 1.8 SE; the bound ~3.3 SE)
+    names = [[f"binary_logit[class{c + 1}, {i}]" for i in sim.items] for c in range(2)]
+    logits = np.array([[ml.params["estimate"][n] for n in row] for row in names])
+    logit_se = np.array([[ml.params["se"][n] for n in row] for row in names])
     order = np.argsort(-logits[:, 0])  # class labels may be swapped
-    assert np.max(np.abs(logits[order] - tau)) < 0.45
+    # (was max |error| < 0.45 at N = 2,000; measured at N = 1,000: within 1.7 SE, SEs 0.12-0.22)
+    assert np.all(np.abs(logits[order] - tau) < 3.5 * logit_se[order])
     props = ml.class_proportions["estimate"].to_numpy()[order]
-    assert props == pytest.approx(sim.truth["class_proportions"], abs=0.04)
+    props_se = ml.class_proportions["se"].to_numpy()[order]
+    # (was 0.04 at N = 2,000; measured: 0.07 SE, SE 0.016)
+    assert np.all(np.abs(props - sim.truth["class_proportions"]) < 3.5 * props_se)
 
 
 def test_3pl_recovers_known_guessing():

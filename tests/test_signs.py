@@ -19,6 +19,7 @@ import xarray as xr
 from scipy.stats import norm
 
 import bayesmix as bm
+from bayesmix._compile import no_c_compiler, python_mode
 from bayesmix.inference.signs import free_sign_model
 
 
@@ -55,8 +56,9 @@ def test_a_folded_draw_is_a_point_of_the_model_with_the_same_density(factory):
     reflection = free_sign_model(m)
     assert reflection is not None
     free, original = reflection.model, m.model
-    logp_free = free.compile_logp(jacobian=False)
-    logp_original = original.compile_logp(jacobian=False)
+    with no_c_compiler():  # three evaluations: Python thunks, no C build (benchmarks/results/suite_cpu_ab_20261208.csv)
+        logp_free = free.compile_logp(jacobian=False, mode=python_mode())
+        logp_original = original.compile_logp(jacobian=False, mode=python_mode())
     positive = reflection.positive
     rng = np.random.default_rng(1)
     for _ in range(3):
