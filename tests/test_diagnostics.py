@@ -238,9 +238,22 @@ def test_fit_ml_warns_for_non_convergence_and_boundary(carcinoma, monkeypatch):
     with pytest.warns(ConvergenceWarning, match="did not converge.*max_iterations"):
         ml = m.fit_ml(starts=(2, 1), seed=1, max_iterations=3)
     assert not ml.converged
-    with pytest.warns(UserWarning, match=r"parameter\(s\) at the boundary.*binary_logit\[class"):
+    with pytest.warns(UserWarning, match=r"parameter\(s\) at the boundary.*binary_logit\[class") as record:
         ml = m.fit_ml(starts=(6, 2), seed=1)
     assert ml.n_boundary > 0
+    text = next(str(w.message) for w in record if "at the boundary" in str(w.message))
+    assert "a logit beyond +-15" in text  # only the rule of the kinds present: a binary LCA has no threshold
+    assert not any(k in text for k in ("probit", "Dirichlet", "transition_effects")), text
+
+
+def test_boundary_wording_names_the_rules_of_the_parameters_present():
+    from bayesmix.inference.ml import _boundary_wording
+    rules, derived = _boundary_wording(["transition_logit[t1->t2, class1, class1]"], {"probit"})
+    assert "logit beyond +-15" in rules and "probit" not in rules and "transition_effects" in derived
+    rules, _ = _boundary_wording(["binary_logit[class1, y3]"], {"probit"})
+    assert "a probit beyond +-5" in rules and "logit beyond" not in rules
+    rules, derived = _boundary_wording(["ordinal_threshold[item1, class1, 2]", "membership_concentration[class1]"])
+    assert "ordinal threshold" in rules and "Dirichlet" in rules and "logit beyond" not in rules and derived == ""
 
 
 def test_select_classes_passes_warnings_through_per_k(carcinoma):

@@ -320,7 +320,8 @@ def _check_adaptive(mm, flat, theta, integration, loglik) -> None:
                       UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
-def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stacklevel: int = 5) -> None:
+def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stacklevel: int = 5,
+             links: set[str] | None = None) -> None:
     """Say when the best solution's optimizer stopped without converging, and which parameters sit at a bound."""
     if not opt.converged:
         warnings.warn(
@@ -331,14 +332,41 @@ def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stackl
     if params is not None and "at_bound" in params and params["at_bound"].any():
         names = list(params.index[params["at_bound"].to_numpy(bool)])
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+        rules, derived = _boundary_wording(names, links)
         warnings.warn(
-            f"{len(names)} parameter(s) at the boundary (a probability of 0 or 1: a logit beyond +-15, a probit "
-            f"threshold beyond +-5, a probit threshold gap below 1e-4; a log Dirichlet concentration beyond +-15: "
-            f"a GoM's LCA or one-profile limit): {shown}. They are held there by the "
+            f"{len(names)} parameter(s) at the boundary ({rules}): {shown}. They are held there by the "
             "optimizer and left out of the information matrix (SE NaN, n/a, as Mplus; so are quantities "
-            "derived from them, e.g. transition_effects, R-squared). Common with small "
+            f"derived from them{derived}). Common with small "
             "classes or sparse items; if the class is tiny consider fewer classes, or a Bayesian fit "
             "(fit_map / sample) whose priors keep the estimates inside.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
+
+
+def _boundary_wording(names: list[str], links: set[str] | None = None) -> tuple[str, str]:
+    """The boundary rules (:meth:`FlatModel.at_bound`) and derived results that concern the named parameters.
+
+    The rule is each parameter's link's (:data:`bayesmix.kernels.base.LINK_BOUNDARIES`; ``links``: the item
+    kernels' links, class and transition logits are logits): only the kinds present are named, so a binary
+    LCA's warning does not speak of probit thresholds or Dirichlet concentrations.
+    """
+    text = " ".join(names).lower()
+    rules = []
+    if "concentration" in text:
+        rules.append("a log Dirichlet concentration beyond +-15: a GoM's LCA or one-profile limit")
+    if "threshold" in text or "gap" in text:
+        rules.append("an ordinal threshold beyond its link's bound (logit +-15, probit +-5) or a probit threshold "
+                     "gap below 1e-4")
+    others = [n.lower() for n in names if not any(k in n.lower() for k in ("concentration", "threshold", "gap"))]
+    item_links = set(links or {"logit", "probit"}) if any(n.startswith(("binary_", "nominal_", "ordinal_"))
+                                                           for n in others) else set()
+    if any(not n.startswith(("binary_", "nominal_", "ordinal_")) for n in others):
+        item_links.add("logit")  # class, transition and membership logits
+    bounds = {"logit": "a logit beyond +-15", "probit": "a probit beyond +-5"}
+    if item_links:
+        rules.append(" or ".join(bounds[link] for link in sorted(item_links) if link in bounds))
+    derived = ["transition_effects"] if "transition" in text else []
+    if any(k in text for k in ("transition", "random", "regression")):
+        derived.append("R-squared")
+    return "a probability of 0 or 1: " + "; ".join(rules), (f", e.g. {', '.join(derived)}" if derived else "")
 
 
 def ml_result(mm, opt: Optimum, integration: dict | None = None, em: bool | str = "auto") -> MLResult:
@@ -370,7 +398,7 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None, em: bool | str 
     proportions = pd.DataFrame({"estimate": derived[gk * r:], "se": dse[gk * r:], "se_robust": dse_r[gk * r:]},
                                index=pd.Index(mm.class_labels, name="class"))
 
-    _warn_ml(opt, params, kind="ML")
+    _warn_ml(opt, params, kind="ML", links={getattr(k, "link", "logit") for k in getattr(mm, "kernels", [])})
 
     (post,) = flat.evaluate("class_probabilities", lambda: [mm.class_probability_tensor(integration)], theta)
     post_df = pd.DataFrame(post, index=mm.class_index, columns=pd.Index(mm.class_labels, name="class"))
