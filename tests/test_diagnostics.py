@@ -242,18 +242,21 @@ def test_fit_ml_warns_for_non_convergence_and_boundary(carcinoma, monkeypatch):
         ml = m.fit_ml(starts=(6, 2), seed=1)
     assert ml.n_boundary > 0
     text = next(str(w.message) for w in record if "at the boundary" in str(w.message))
-    assert "a logit beyond +-15" in text  # only the rule of the kinds present: a binary LCA has no threshold
-    assert not any(k in text for k in ("probit", "Dirichlet", "transition_effects")), text
+    assert "binary_logit beyond +-15" in text  # only the rule of the variables present: no threshold, no gap
+    assert not any(k in text for k in ("probit", "gap", "Dirichlet", "concentration", "transition_effects")), text
 
 
 def test_boundary_wording_names_the_rules_of_the_parameters_present():
+    import math
     from bayesmix.inference.ml import _boundary_wording
-    rules, derived = _boundary_wording(["transition_logit[t1->t2, class1, class1]"], {"probit"})
-    assert "logit beyond +-15" in rules and "probit" not in rules and "transition_effects" in derived
-    rules, _ = _boundary_wording(["binary_logit[class1, y3]"], {"probit"})
-    assert "a probit beyond +-5" in rules and "logit beyond" not in rules
-    rules, derived = _boundary_wording(["ordinal_threshold[item1, class1, 2]", "membership_concentration[class1]"])
-    assert "ordinal threshold" in rules and "Dirichlet" in rules and "logit beyond" not in rules and derived == ""
+    rules, derived = _boundary_wording(["transition_logit[t1->t2, class1, class1]"], lambda v: (-15.0, 15.0))
+    assert "transition_logit beyond +-15" in rules and "transition_effects" in derived
+    rules, _ = _boundary_wording(["binary_logit[class1, y3]"], {"binary_logit": (-5.0, 5.0)}.get)  # a probit item
+    assert "binary_logit beyond +-5" in rules and "15" not in rules
+    bounds = {"ordinal_log_gap": (math.log(1e-4), math.log(10.0)), "membership_concentration": (-15.0, 15.0)}
+    rules, derived = _boundary_wording(["ordinal_log_gap[item1, class1, 2]", "membership_concentration[class1]"],
+                                       bounds.get)
+    assert "gap below 1e-04" in rules and "one-profile limit" in rules and "logit" not in rules and derived == ""
 
 
 def test_select_classes_passes_warnings_through_per_k(carcinoma):

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..parameters import with_full
+from ..parameters import registry_of, with_full
 from ..results import profile_columns, profile_tensor, proportion_tensor, relative_entropy
 from .diagnostics import ConvergenceWarning
 from .objective import covariances, delta_method, flat_model
@@ -321,7 +321,7 @@ def _check_adaptive(mm, flat, theta, integration, loglik) -> None:
 
 
 def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stacklevel: int = 5,
-             links: set[str] | None = None) -> None:
+             boundary_of=None) -> None:
     """Say when the best solution's optimizer stopped without converging, and which parameters sit at a bound."""
     if not opt.converged:
         warnings.warn(
@@ -332,7 +332,7 @@ def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stackl
     if params is not None and "at_bound" in params and params["at_bound"].any():
         names = list(params.index[params["at_bound"].to_numpy(bool)])
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
-        rules, derived = _boundary_wording(names, links)
+        rules, derived = _boundary_wording(names, boundary_of)
         warnings.warn(
             f"{len(names)} parameter(s) at the boundary ({rules}): {shown}. They are held there by the "
             "optimizer and left out of the information matrix (SE NaN, n/a, as Mplus; so are quantities "
@@ -341,28 +341,27 @@ def _warn_ml(opt: Optimum, params: pd.DataFrame | None, kind: str = "ML", stackl
             "(fit_map / sample) whose priors keep the estimates inside.", UserWarning, skip_file_prefixes=PACKAGE_FRAMES)
 
 
-def _boundary_wording(names: list[str], links: set[str] | None = None) -> tuple[str, str]:
-    """The boundary rules (:meth:`FlatModel.at_bound`) and derived results that concern the named parameters.
+def _boundary_wording(names: list[str], boundary_of=None) -> tuple[str, str]:
+    """The boundary rules of the named parameters and the derived results they concern.
 
-    The rule is each parameter's link's (:data:`bayesmix.kernels.base.LINK_BOUNDARIES`; ``links``: the item
-    kernels' links, class and transition logits are logits): only the kinds present are named, so a binary
-    LCA's warning does not speak of probit thresholds or Dirichlet concentrations.
+    ``boundary_of(variable)``: the (lower, upper) past which ML holds an element of the variable at the
+    boundary, as the model's parameter registry has it (:meth:`bayesmix.parameters.ParameterRegistry.boundary`:
+    an item kernel's link sets +-15 for logits, +-5 for probits, a log-gap range for ordinal thresholds; default
+    Mplus' +-15). Only the variables listed are named, each with its own rule.
     """
-    text = " ".join(names).lower()
+    from math import exp
+    variables = list(dict.fromkeys(name.split("[")[0] for name in names))
     rules = []
-    if "concentration" in text:
-        rules.append("a log Dirichlet concentration beyond +-15: a GoM's LCA or one-profile limit")
-    if "threshold" in text or "gap" in text:
-        rules.append("an ordinal threshold beyond its link's bound (logit +-15, probit +-5) or a probit threshold "
-                     "gap below 1e-4")
-    others = [n.lower() for n in names if not any(k in n.lower() for k in ("concentration", "threshold", "gap"))]
-    item_links = set(links or {"logit", "probit"}) if any(n.startswith(("binary_", "nominal_", "ordinal_"))
-                                                           for n in others) else set()
-    if any(not n.startswith(("binary_", "nominal_", "ordinal_")) for n in others):
-        item_links.add("logit")  # class, transition and membership logits
-    bounds = {"logit": "a logit beyond +-15", "probit": "a probit beyond +-5"}
-    if item_links:
-        rules.append(" or ".join(bounds[link] for link in sorted(item_links) if link in bounds))
+    for variable in variables:
+        low, high = (boundary_of(variable) if boundary_of is not None else None) or (-15.0, 15.0)
+        if "gap" in variable:
+            rules.append(f"{variable} outside [{low:.3g}, {high:.3g}] (a threshold gap below {exp(low):.0e})")
+        elif "concentration" in variable:
+            rules.append(f"{variable} beyond +-{high:g} (log scale: a GoM's LCA or one-profile limit)")
+        else:
+            rules.append(f"{variable} beyond +-{high:g}" if low == -high else
+                         f"{variable} outside [{low:.3g}, {high:.3g}]")
+    text = " ".join(variables).lower()
     derived = ["transition_effects"] if "transition" in text else []
     if any(k in text for k in ("transition", "random", "regression")):
         derived.append("R-squared")
@@ -398,7 +397,7 @@ def ml_result(mm, opt: Optimum, integration: dict | None = None, em: bool | str 
     proportions = pd.DataFrame({"estimate": derived[gk * r:], "se": dse[gk * r:], "se_robust": dse_r[gk * r:]},
                                index=pd.Index(mm.class_labels, name="class"))
 
-    _warn_ml(opt, params, kind="ML", links={getattr(k, "link", "logit") for k in getattr(mm, "kernels", [])})
+    _warn_ml(opt, params, kind="ML", boundary_of=registry_of(mm.model).boundary)
 
     (post,) = flat.evaluate("class_probabilities", lambda: [mm.class_probability_tensor(integration)], theta)
     post_df = pd.DataFrame(post, index=mm.class_index, columns=pd.Index(mm.class_labels, name="class"))
